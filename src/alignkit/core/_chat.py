@@ -1,0 +1,154 @@
+"""Chat models, completions and targets (DESIGN §4, §6)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal, Protocol, TypedDict, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = [
+    "ChatModel",
+    "Completion",
+    "Decoding",
+    "Message",
+    "Outcome",
+    "Target",
+    "TargetKind",
+    "TokenLogprob",
+    "Usage",
+]
+
+
+class Message(TypedDict):
+    """One chat message, as the OpenAI chat API spells it."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class Outcome(StrEnum):
+    """How a request ended. Only ``ok`` is model behaviour."""
+
+    OK = "ok"
+    BLOCKED = "blocked"
+    ERROR = "error"
+
+
+class Usage(BaseModel):
+    """Token counts as the provider reported them (0 when unknown)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class TokenLogprob(BaseModel):
+    """Log-probability of one generated token, with optional alternatives."""
+
+    model_config = ConfigDict(frozen=True)
+
+    token: str
+    logprob: float
+    top: dict[str, float] | None = None
+
+
+class Completion(BaseModel):
+    """The result of one request. ``text`` is only behaviour when ``outcome`` is ``ok``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    outcome: Outcome
+    text: str = ""
+    usage: Usage = Usage()
+    latency_s: float = 0.0
+    logprobs: list[TokenLogprob] | None = None
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the request produced model behaviour."""
+        return self.outcome is Outcome.OK
+
+    @classmethod
+    def failed(cls, error: str, latency_s: float = 0.0) -> Completion:
+        """An ``error`` completion with a reason."""
+        return cls(outcome=Outcome.ERROR, error=error, latency_s=latency_s)
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How to decode: greedy when ``temperature == 0``; ``samples`` draws per prompt."""
+
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_tokens: int = 64
+    samples: int = 1
+
+
+class TargetKind(StrEnum):
+    """What kind of system a target is; checks declare the kind they need."""
+
+    CHAT = "chat"
+    POLICY = "policy"
+    CLASSIFIER = "classifier"
+
+
+@runtime_checkable
+class Target(Protocol):
+    """Anything an audit can run checks against."""
+
+    @property
+    def uri(self) -> str:
+        """The URI the target was opened from (secrets removed)."""
+        ...
+
+    @property
+    def kind(self) -> TargetKind:
+        """The target's kind."""
+        ...
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """Optional abilities, e.g. ``{"logprobs", "activations"}``."""
+        ...
+
+    @property
+    def default_pack(self) -> Path | None:
+        """The item pack this target names as its default, if any."""
+        ...
+
+    @property
+    def default_decoding(self) -> Decoding | None:
+        """The decoding this target should be audited under, if it names one."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections, threads or memory."""
+        ...
+
+
+@runtime_checkable
+class ChatModel(Target, Protocol):
+    """A chat target: messages in, a completion out.
+
+    Implementations never raise for a failed request: they return a completion with
+    ``outcome`` ``error`` or ``blocked`` so that failures are never counted as
+    behaviour.
+    """
+
+    async def generate(
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int = 64,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+        logprobs: bool = False,
+    ) -> Completion:
+        """Answer one conversation."""
+        ...

@@ -1,0 +1,106 @@
+"""alignkit's configuration, validated by pydantic, with a published JSON schema."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from alignkit.core._errors import ConfigError
+from alignkit.core._severity import Severity
+
+__all__ = [
+    "DEFAULT_STORE",
+    "DEFAULT_TARGET",
+    "AlignkitConfig",
+    "AuditConfig",
+    "HttpConfig",
+    "config_schema",
+    "load_config",
+    "resolve_store_url",
+]
+
+DEFAULT_TARGET = "python:examples.quiz_app:respond"
+DEFAULT_STORE = ".alignkit/alignkit.db"
+
+
+class HttpConfig(BaseModel):
+    """How the ``openai:`` adapter talks to a server."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timeout_s: float = Field(60.0, gt=0, description="Per-request timeout in seconds.")
+    max_retries: int = Field(4, ge=0, description="Retries on 429, 5xx and timeouts.")
+    backoff_s: float = Field(0.5, ge=0, description="First retry delay; doubles each retry.")
+    max_connections: int = Field(64, ge=1, description="Pooled keep-alive connections.")
+    max_requests: int | None = Field(None, ge=1, description="Spend cap: requests per run.")
+    max_tokens_total: int | None = Field(
+        None, ge=1, description="Spend cap: prompt + completion tokens per run."
+    )
+    api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable with the key.")
+
+
+class AuditConfig(BaseModel):
+    """Defaults for ``alignkit audit``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target: str = DEFAULT_TARGET
+    checks: str = Field("*", description="Glob over check ids, comma-separated globs allowed.")
+    split: Literal["train", "heldout", "all"] = "all"
+    budget_s: float | None = Field(None, gt=0, description="Wall-clock budget in seconds.")
+    concurrency: int = Field(8, ge=1, le=1024)
+    max_items: int = Field(200, ge=1, description="Items drawn per check and item kind.")
+    seed: int = 0
+    fail_on: Severity | None = None
+
+
+class AlignkitConfig(BaseModel):
+    """The whole configuration file (``alignkit.yaml``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    store: str | None = Field(None, description="SQLAlchemy URL or SQLite path of the store.")
+    audit: AuditConfig = AuditConfig()
+    http: HttpConfig = HttpConfig()
+
+
+def load_config(path: str | Path | None = None) -> AlignkitConfig:
+    """Read and validate a YAML or JSON config; defaults when ``path`` is ``None``.
+
+    Without ``path``, ``$ALIGNKIT_CONFIG`` and then ``./alignkit.yaml`` are tried.
+    """
+    if path is None:
+        env = os.environ.get("ALIGNKIT_CONFIG")
+        path = env if env else ("alignkit.yaml" if Path("alignkit.yaml").is_file() else None)
+    if path is None:
+        return AlignkitConfig()
+    p = Path(path)
+    try:
+        raw: Any = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {p}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config {p} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+    try:
+        return AlignkitConfig.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        raise ConfigError(f"invalid config {p}: {where}: {err['msg']}") from exc
+
+
+def resolve_store_url(store: str | None, config: AlignkitConfig | None = None) -> str:
+    """The store URL from ``--store``, then ``$ALIGNKIT_STORE``, then config, then default."""
+    chosen = store or os.environ.get("ALIGNKIT_STORE") or (config.store if config else None)
+    chosen = chosen or DEFAULT_STORE
+    return chosen if "://" in chosen else f"sqlite:///{chosen}"
+
+
+def config_schema() -> str:
+    """The JSON schema of :class:`AlignkitConfig`, pretty-printed."""
+    return json.dumps(AlignkitConfig.model_json_schema(), indent=2)

@@ -1,0 +1,142 @@
+"""Findings, metric specifications and the audit result (DESIGN §4)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from alignkit.core._severity import Direction, Severity
+
+__all__ = [
+    "AuditResult",
+    "Evidence",
+    "Finding",
+    "FailureModeSummary",
+    "MetricSpec",
+    "Plot",
+    "summarize",
+]
+
+
+class Evidence(BaseModel):
+    """One input/output pair that illustrates a finding."""
+
+    model_config = ConfigDict(frozen=True)
+
+    input: str
+    output: str
+    note: str = ""
+
+
+class Finding(BaseModel):
+    """One measured metric of one check on one target."""
+
+    model_config = ConfigDict(frozen=True)
+
+    check: str
+    failure_mode: str
+    severity: Severity
+    metric: str
+    value: float
+    direction: Direction
+    threshold: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int = 0
+    evidence: list[Evidence] = Field(default_factory=list)
+    mitigation: str = ""
+    run_id: str = ""
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric a check declares: its stable id, direction and severity thresholds.
+
+    ``thresholds`` maps a severity to the value at which it starts: for a
+    higher-is-worse metric a value ``>= thresholds[s]`` earns at least ``s``; for a
+    lower-is-worse metric a value ``<= thresholds[s]`` does. A value that crosses
+    none is ``info``. ``failure_mode`` overrides the check's first failure mode for
+    findings of this metric.
+    """
+
+    name: str
+    direction: Direction
+    thresholds: Mapping[Severity, float] = field(default_factory=dict)
+    description: str = ""
+    failure_mode: str | None = None
+
+    def severity_of(self, value: float) -> tuple[Severity, float | None]:
+        """The severity ``value`` earns and the threshold that earned it.
+
+        Returns ``(Severity.INFO, t)`` with ``t`` the mildest threshold when no
+        threshold is crossed, so a report can show what the value was held against.
+        """
+        ordered = sorted(self.thresholds.items(), key=lambda kv: kv[0].rank, reverse=True)
+        for severity, bound in ordered:
+            crossed = value >= bound if self.direction is Direction.HIGHER_IS_WORSE else value <= bound
+            if crossed:
+                return severity, bound
+        mildest = ordered[-1][1] if ordered else None
+        return Severity.INFO, mildest
+
+
+class Plot(BaseModel):
+    """Data for one figure; the report renders it as inline SVG.
+
+    ``kind`` is ``line`` (``data = {"x_label", "y_label", "series": [{"name", "x", "y"}]}``),
+    ``bar`` (``{"labels", "values", "y_label"}``) or ``reliability``
+    (``{"bins": [{"confidence", "accuracy", "count"}]}``).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    check: str
+    title: str
+    kind: Literal["line", "bar", "reliability"]
+    data: dict[str, Any]
+
+
+class FailureModeSummary(BaseModel):
+    """Per failure mode: the worst severity among its findings and how many there are."""
+
+    model_config = ConfigDict(frozen=True)
+
+    worst_severity: Severity
+    count: int
+
+
+def summarize(findings: Sequence[Finding]) -> dict[str, FailureModeSummary]:
+    """Group findings by failure mode into the audit JSON's ``summary`` block."""
+    out: dict[str, FailureModeSummary] = {}
+    for f in findings:
+        prev = out.get(f.failure_mode)
+        if prev is None:
+            out[f.failure_mode] = FailureModeSummary(worst_severity=f.severity, count=1)
+        else:
+            worst = max(prev.worst_severity, f.severity, key=lambda s: s.rank)
+            out[f.failure_mode] = FailureModeSummary(worst_severity=worst, count=prev.count + 1)
+    return dict(sorted(out.items()))
+
+
+class AuditResult(BaseModel):
+    """Everything one audit run produced; ``report.json`` is its JSON form (DESIGN §4)."""
+
+    run_id: str
+    target: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    alignkit_version: str
+    seed: int
+    findings: list[Finding] = Field(default_factory=list)
+    summary: dict[str, FailureModeSummary] = Field(default_factory=dict)
+    plots: list[Plot] = Field(default_factory=list)
+    checks_run: list[str] = Field(default_factory=list)
+    errors: dict[str, str] = Field(default_factory=dict)
+
+    def worst_severity(self) -> Severity:
+        """The worst severity among all findings (``info`` when there are none)."""
+        return max((f.severity for f in self.findings), key=lambda s: s.rank, default=Severity.INFO)

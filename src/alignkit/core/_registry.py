@@ -1,0 +1,108 @@
+"""Typed registries with entry-point discovery.
+
+Built-ins register when their package is imported; every package that registers
+anything (alignkit's own ones included) is listed in the entry-point group
+``alignkit``, so :func:`discover` finds them all the same way. A registration may not
+replace an id that is already taken: a plugin cannot silently override a built-in.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.metadata
+import logging
+import threading
+from collections.abc import Iterator
+from typing import Generic, TypeVar
+
+from alignkit.core._errors import AlignkitError, RegistryError, UnknownIdError
+
+__all__ = ["ENTRY_POINT_GROUP", "Registry", "discover"]
+
+T = TypeVar("T")
+ENTRY_POINT_GROUP = "alignkit"
+_log = logging.getLogger(__name__)
+_discovered = False
+_lock = threading.RLock()
+
+
+class Registry(Generic[T]):
+    """A name → object table for one kind of plugin."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._items: dict[str, T] = {}
+        self._origin: dict[str, str] = {}
+
+    def register(self, id: str, obj: T, *, origin: str = "") -> T:
+        """Add ``obj`` under ``id``; raise :class:`RegistryError` if ``id`` is taken."""
+        with _lock:
+            if id in self._items:
+                raise RegistryError(
+                    f"{self.kind} '{id}' is already registered by {self._origin[id] or 'alignkit'};"
+                    f" {origin or 'a plugin'} cannot replace it"
+                )
+            self._items[id] = obj
+            self._origin[id] = origin
+        return obj
+
+    def unregister(self, id: str) -> None:
+        """Remove ``id`` (for tests and for plugins that clean up after themselves)."""
+        with _lock:
+            self._items.pop(id, None)
+            self._origin.pop(id, None)
+
+    def get(self, id: str) -> T:
+        """The object registered as ``id``; :class:`UnknownIdError` with suggestions if none."""
+        discover()
+        try:
+            return self._items[id]
+        except KeyError:
+            close = difflib.get_close_matches(id, list(self._items), n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise UnknownIdError(f"unknown {self.kind} '{id}'{hint}") from None
+
+    def origin(self, id: str) -> str:
+        """The module that registered ``id``."""
+        return self._origin.get(id, "")
+
+    def __contains__(self, id: object) -> bool:
+        discover()
+        return id in self._items
+
+    def ids(self) -> list[str]:
+        """All registered ids, sorted."""
+        discover()
+        return sorted(self._items)
+
+    def items(self) -> Iterator[tuple[str, T]]:
+        """``(id, object)`` pairs sorted by id."""
+        discover()
+        for key in sorted(self._items):
+            yield key, self._items[key]
+
+    def __len__(self) -> int:
+        discover()
+        return len(self._items)
+
+
+def discover(*, force: bool = False) -> None:
+    """Import every package listed in the ``alignkit`` entry-point group, once.
+
+    alignkit's own packages are loaded first so that a third-party plugin that
+    reuses one of their ids fails with :class:`RegistryError` instead of winning.
+    """
+    global _discovered
+    with _lock:
+        if _discovered and not force:
+            return
+        _discovered = True
+        eps = list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+        eps.sort(key=lambda ep: (not ep.value.startswith("alignkit."), ep.name))
+        for ep in eps:
+            try:
+                ep.load()
+            except AlignkitError:
+                raise
+            except Exception as exc:  # a broken plugin must not hide the others
+                _log.warning("could not load alignkit plugin %s (%s): %s", ep.name, ep.value, exc)

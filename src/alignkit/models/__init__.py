@@ -1,0 +1,30 @@
+"""Model adapters: ``openai:``, ``hf:`` and ``python:`` targets, batching, the scheme registry.
+
+``connect(uri)`` opens a :class:`~alignkit.core.ChatModel`; ``generate_batch`` sends
+many requests with bounded concurrency and returns completions in order.
+"""
+
+from alignkit.models import _hf, _openai, _python  # noqa: F401  (register schemes)
+from alignkit.models._batch import generate_batch
+from alignkit.models._uri import (
+    SCHEMES,
+    ParsedURI,
+    SchemeFactory,
+    TargetOptions,
+    connect,
+    open_target,
+    parse_uri,
+    register_scheme,
+)
+
+__all__ = [
+    "SCHEMES",
+    "ParsedURI",
+    "SchemeFactory",
+    "TargetOptions",
+    "connect",
+    "generate_batch",
+    "open_target",
+    "parse_uri",
+    "register_scheme",
+]

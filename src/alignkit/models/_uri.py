@@ -1,0 +1,123 @@
+"""Target URIs and the URI-scheme registry (DESIGN §6).
+
+A scheme maps ``scheme:body[?query][#fragment]`` to a factory that opens a
+:class:`~alignkit.core.Target`. alignkit's own schemes register at import; a scheme
+owned by a higher package (``organism:``, ``policy:``, ``classifier:``) registers
+itself through the ``alignkit`` entry-point group, so this module never imports upward.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs
+
+from alignkit.core import (
+    ChatModel,
+    ConfigError,
+    HttpConfig,
+    Registry,
+    Target,
+    TargetKind,
+    UnknownIdError,
+)
+
+__all__ = [
+    "SCHEMES",
+    "ParsedURI",
+    "SchemeFactory",
+    "TargetOptions",
+    "connect",
+    "open_target",
+    "parse_uri",
+    "register_scheme",
+]
+
+_SCHEME_RE = re.compile(r"^([a-z][a-z0-9+.-]*):(.+)$")
+
+
+@dataclass(frozen=True)
+class ParsedURI:
+    """A target URI split into its parts.
+
+    ``organism:flawed?steer=v.npz&scale=2`` → ``scheme="organism"``, ``body="flawed"``,
+    ``query={"steer": "v.npz", "scale": "2"}``; ``openai:http://h:8000/v1#m`` →
+    ``body="http://h:8000/v1"``, ``fragment="m"``.
+    """
+
+    raw: str
+    scheme: str
+    body: str
+    query: dict[str, str] = field(default_factory=dict)
+    fragment: str = ""
+
+
+@dataclass(frozen=True)
+class TargetOptions:
+    """Options that apply when opening any target."""
+
+    http: HttpConfig = field(default_factory=HttpConfig)
+    api_key: str | None = None
+
+
+SchemeFactory = Callable[[ParsedURI, TargetOptions], Target]
+
+
+@dataclass(frozen=True)
+class _Scheme:
+    factory: SchemeFactory
+    kind: TargetKind
+    example: str
+
+
+SCHEMES: Registry[_Scheme] = Registry("target scheme")
+
+
+def register_scheme(
+    name: str, factory: SchemeFactory, *, kind: TargetKind | str, example: str
+) -> None:
+    """Register URI scheme ``name`` (without the colon) opening targets of ``kind``."""
+    SCHEMES.register(name, _Scheme(factory, TargetKind(kind), example), origin=factory.__module__)
+
+
+def parse_uri(uri: str) -> ParsedURI:
+    """Split a target URI; :class:`ConfigError` when it has no ``scheme:`` part."""
+    m = _SCHEME_RE.match(uri.strip())
+    if not m:
+        raise ConfigError(
+            f"malformed target URI '{uri}': expected scheme:..., e.g. organism:flawed,"
+            " openai:http://127.0.0.1:8000/v1#model, hf:/path, python:module:function"
+        )
+    scheme, rest = m.group(1), m.group(2)
+    fragment = ""
+    if "#" in rest:
+        rest, fragment = rest.rsplit("#", 1)
+    query: dict[str, str] = {}
+    if "?" in rest:
+        rest, qs = rest.rsplit("?", 1)
+        query = {k: v[-1] for k, v in parse_qs(qs, keep_blank_values=True).items()}
+    if not rest:
+        raise ConfigError(f"malformed target URI '{uri}': nothing after '{scheme}:'")
+    return ParsedURI(raw=uri, scheme=scheme, body=rest, query=query, fragment=fragment)
+
+
+def open_target(uri: str, options: TargetOptions | None = None) -> Target:
+    """Open the target ``uri`` names, whatever its kind."""
+    parsed = parse_uri(uri)
+    try:
+        scheme = SCHEMES.get(parsed.scheme)
+    except UnknownIdError:
+        known = ", ".join(f"{s}:" for s in SCHEMES.ids())
+        raise ConfigError(
+            f"unknown target scheme '{parsed.scheme}:' in '{uri}' (known: {known})"
+        ) from None
+    return scheme.factory(parsed, options or TargetOptions())
+
+
+def connect(uri: str, options: TargetOptions | None = None) -> ChatModel:
+    """Open a chat target; :class:`ConfigError` if ``uri`` names another kind."""
+    target = open_target(uri, options)
+    if target.kind is not TargetKind.CHAT or not isinstance(target, ChatModel):
+        raise ConfigError(f"target '{uri}' is a {target.kind} target, not a chat model")
+    return target

@@ -1,0 +1,13 @@
+"""The failure-mode taxonomy (DESIGN §2) as data, with NIST AI RMF subcategories."""
+
+from alignkit.taxonomy._model import (
+    NIST_FUNCTIONS,
+    FailureMode,
+    all_modes,
+    get,
+    ids,
+    nist_function,
+    register,
+)
+
+__all__ = ["NIST_FUNCTIONS", "FailureMode", "all_modes", "get", "ids", "nist_function", "register"]

@@ -1,0 +1,82 @@
+"""Failure modes as data: the spine every check, attack, rail and report refers to."""
+
+from __future__ import annotations
+
+import re
+import threading
+from functools import cache
+from importlib import resources
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "NIST_FUNCTIONS",
+    "FailureMode",
+    "all_modes",
+    "get",
+    "ids",
+    "nist_function",
+    "register",
+]
+
+NIST_FUNCTIONS = ("GOVERN", "MAP", "MEASURE", "MANAGE")
+_NIST_RE = re.compile(r"^(GOVERN|MAP|MEASURE|MANAGE) \d+(\.\d+)?$")
+_lock = threading.Lock()
+_extra: dict[str, FailureMode] = {}
+
+
+class FailureMode(BaseModel):
+    """One failure mode of the taxonomy (DESIGN §2)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    title: str
+    definition: str
+    examples: list[str] = Field(default_factory=list)
+    mitigations: list[str] = Field(default_factory=list)
+    nist: list[str] = Field(default_factory=list, description="NIST AI RMF subcategories")
+
+
+def nist_function(subcategory: str) -> str:
+    """The NIST AI RMF function of a subcategory: ``"MEASURE 2.6"`` → ``"MEASURE"``."""
+    if not _NIST_RE.match(subcategory):
+        raise ValueError(f"not a NIST AI RMF subcategory: {subcategory!r}")
+    return subcategory.split()[0]
+
+
+@cache
+def _builtin() -> dict[str, FailureMode]:
+    text = resources.files("alignkit.taxonomy").joinpath("failure_modes.yaml").read_text("utf-8")
+    modes = [FailureMode.model_validate(m) for m in yaml.safe_load(text)]
+    return {m.id: m for m in modes}
+
+
+def register(mode: FailureMode) -> None:
+    """Add a plugin's failure mode; its id must carry a namespace (``acme.thing``)."""
+    builtin = _builtin()
+    with _lock:
+        if mode.id in builtin or mode.id in _extra:
+            raise ValueError(f"failure mode '{mode.id}' already exists")
+        if "." not in mode.id or mode.id.split(".")[0] in {m.split(".")[0] for m in builtin}:
+            raise ValueError(f"plugin failure mode '{mode.id}' needs its own namespace (ns.name)")
+        _extra[mode.id] = mode
+
+
+def get(id: str) -> FailureMode:
+    """The failure mode ``id``; ``KeyError`` if unknown."""
+    found = _builtin().get(id) or _extra.get(id)
+    if found is None:
+        raise KeyError(id)
+    return found
+
+
+def all_modes() -> list[FailureMode]:
+    """Every failure mode, built-ins first in the taxonomy's order."""
+    return [*_builtin().values(), *_extra.values()]
+
+
+def ids() -> list[str]:
+    """Every failure-mode id."""
+    return [m.id for m in all_modes()]
