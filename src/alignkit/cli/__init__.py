@@ -1,2 +1,5 @@
-def main() -> None:
-    """Entry point."""
+"""The ``alignkit`` command: parses arguments, calls the library, prints."""
+
+from alignkit.cli._app import app, main
+
+__all__ = ["app", "main"]

@@ -208,4 +208,3 @@ class CheckContext:
     def add_plot(self, plot: Plot) -> None:
         """Attach a figure to the report."""
         self.plots.append(plot)
-

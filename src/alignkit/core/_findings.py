@@ -59,7 +59,8 @@ class MetricSpec:
     ``thresholds`` maps a severity to the value at which it starts: for a
     higher-is-worse metric a value ``>= thresholds[s]`` earns at least ``s``; for a
     lower-is-worse metric a value ``<= thresholds[s]`` does. A value that crosses
-    none is ``info``. ``failure_mode`` overrides the check's first failure mode for
+    none is ``info``. ``rate`` says the value is a proportion of ``n`` items (so two
+    runs can be compared with a two-proportion test). ``failure_mode`` overrides the check's first failure mode for
     findings of this metric.
     """
 
@@ -68,6 +69,7 @@ class MetricSpec:
     thresholds: Mapping[Severity, float] = field(default_factory=dict)
     description: str = ""
     failure_mode: str | None = None
+    rate: bool = True
 
     def severity_of(self, value: float) -> tuple[Severity, float | None]:
         """The severity ``value`` earns and the threshold that earned it.
@@ -77,7 +79,9 @@ class MetricSpec:
         """
         ordered = sorted(self.thresholds.items(), key=lambda kv: kv[0].rank, reverse=True)
         for severity, bound in ordered:
-            crossed = value >= bound if self.direction is Direction.HIGHER_IS_WORSE else value <= bound
+            crossed = (
+                value >= bound if self.direction is Direction.HIGHER_IS_WORSE else value <= bound
+            )
             if crossed:
                 return severity, bound
         mildest = ordered[-1][1] if ordered else None
@@ -136,6 +140,7 @@ class AuditResult(BaseModel):
     plots: list[Plot] = Field(default_factory=list)
     checks_run: list[str] = Field(default_factory=list)
     errors: dict[str, str] = Field(default_factory=dict)
+    skipped: dict[str, str] = Field(default_factory=dict)
 
     def worst_severity(self) -> Severity:
         """The worst severity among all findings (``info`` when there are none)."""

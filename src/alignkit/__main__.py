@@ -1,0 +1,5 @@
+"""``python -m alignkit``."""
+
+from alignkit.cli import main
+
+main()

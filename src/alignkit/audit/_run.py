@@ -1,0 +1,248 @@
+"""``alignkit.audit.run``: pick checks for a target, run them, store and report the result."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alignkit import __version__
+from alignkit.core import (
+    AlignkitConfig,
+    AlignkitError,
+    AuditResult,
+    ChatModel,
+    CheckContext,
+    CheckSpec,
+    ConfigError,
+    Decoding,
+    Finding,
+    Plot,
+    Target,
+    TargetKind,
+    load_config,
+    resolve_store_url,
+    summarize,
+)
+from alignkit.data import ItemPack, general_pack_path, load_pack
+from alignkit.models import TargetOptions, open_target
+from alignkit.store import AttemptRecord, Store
+
+from alignkit.audit._runner import AttemptLog, ProgressFn, ThrottledModel
+from alignkit.audit._select import select_checks
+
+__all__ = ["AuditOptions", "ProgressFn", "default_out_dir", "new_run_id", "run"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    """Everything that determines an audit run; stored with the run so ``--resume`` can rebuild it."""
+
+    target: str
+    checks: str = "*"
+    data: str | None = None
+    split: str = "all"
+    seed: int = 0
+    max_items: int = 200
+    concurrency: int = 8
+    budget_s: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return dict(self.__dict__)
+
+
+@dataclass
+class _Outcome:
+    findings: list[Finding] = field(default_factory=list)
+    plots: list[Plot] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    ran: list[str] = field(default_factory=list)
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id: ``YYYYMMDD-HHMMSS-xxxxxx``."""
+    return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+def default_out_dir(run_id: str) -> Path:
+    """Where reports go when ``--out`` is not given."""
+    return Path(".alignkit") / "runs" / run_id
+
+
+def _load_data(opts: AuditOptions, target: Target) -> ItemPack:
+    path = opts.data or target.default_pack or general_pack_path()
+    if opts.split not in ("train", "heldout", "all"):
+        raise ConfigError(f"--split must be train, heldout or all, not '{opts.split}'")
+    return load_pack(path, split=opts.split)
+
+
+def _resolve(
+    resume: str | None, store: Store, opts: AuditOptions | None
+) -> tuple[str, AuditOptions, dict[str, AttemptRecord]]:
+    if resume is None:
+        if opts is None:
+            raise ConfigError("no target given")
+        return new_run_id(), opts, {}
+    record = store.get_run(resume)
+    stored = AuditOptions(**record.config)
+    if opts is not None and opts.budget_s is not None:
+        stored = replace(stored, budget_s=opts.budget_s)
+    return record.id, stored, store.attempts(record.id)
+
+
+async def _run_check(spec: CheckSpec, target: Target, ctx: CheckContext, out: _Outcome) -> None:
+    try:
+        found = await spec.fn(target, ctx)
+    except AlignkitError as exc:
+        out.errors[spec.id] = str(exc)
+        return
+    except Exception as exc:  # a broken check must not sink the audit
+        _log.exception("check %s failed", spec.id)
+        out.errors[spec.id] = f"{type(exc).__name__}: {exc}"
+        return
+    out.findings.extend(found)
+    out.plots.extend(ctx.plots)
+    out.ran.append(spec.id)
+
+
+async def _audit(
+    opts: AuditOptions,
+    run_id: str,
+    store: Store,
+    stored: dict[str, AttemptRecord],
+    target_options: TargetOptions,
+    progress: ProgressFn | None,
+) -> tuple[_Outcome, dict[str, str]]:
+    target = open_target(opts.target, target_options)
+    try:
+        ping = getattr(target, "ping", None)
+        if ping is not None:
+            await ping()
+        data = _load_data(opts, target)
+        selection = select_checks(opts.checks, target, data)
+        deadline = time.monotonic() + opts.budget_s if opts.budget_s else None
+        decoding = target.default_decoding or Decoding()
+        out = _Outcome()
+        with store.writer() as writer:
+            runner: AttemptLog | None = None
+            subject: Target = target
+            if target.kind is TargetKind.CHAT and isinstance(target, ChatModel):
+                model = ThrottledModel(target, opts.concurrency, deadline)
+                runner = AttemptLog(
+                    model, run_id, writer, stored, concurrency=opts.concurrency, progress=progress
+                )
+                subject = model
+            jobs = []
+            for spec in selection.run:
+                ctx = CheckContext(
+                    check=spec,
+                    run_id=run_id,
+                    seed=opts.seed,
+                    data=data,
+                    decoding=decoding,
+                    runner=runner if runner is not None else _no_runner,
+                    max_items=opts.max_items,
+                )
+                jobs.append(_run_check(spec, subject, ctx, out))
+            await asyncio.gather(*jobs)
+        return out, selection.skipped
+    finally:
+        await target.aclose()
+
+
+async def _no_runner(*_: Any, **__: Any) -> list[Any]:
+    raise ConfigError("this target kind does not take chat requests")
+
+
+def run(
+    target: str | None = None,
+    *,
+    checks: str | None = None,
+    data: str | Path | None = None,
+    split: str | None = None,
+    seed: int | None = None,
+    budget_s: float | None = None,
+    max_items: int | None = None,
+    concurrency: int | None = None,
+    resume: str | None = None,
+    store: str | None = None,
+    config: AlignkitConfig | None = None,
+    target_options: TargetOptions | None = None,
+    progress: ProgressFn | None = None,
+) -> AuditResult:
+    """Audit ``target`` (a URI, DESIGN §6) and return the result the CLI renders.
+
+    Options left ``None`` come from ``config`` (``alignkit.yaml``) and its defaults.
+    With ``resume=RUN_ID`` the stored run's options are used and attempts already in
+    the store are not sent again. Findings and attempts go into the store
+    (``store``/``$ALIGNKIT_STORE``/default). ``alignkit.report.write_reports`` renders
+    the result as the CLI does (``report.html``, ``report.json``, ``junit.xml``).
+
+    Example::
+
+        result = alignkit.audit.run("python:examples.quiz_app:respond", checks="capability.*")
+        for f in result.findings:
+            print(f.metric, f.value, f.severity)
+    """
+    cfg = config or load_config()
+    a = cfg.audit
+    opts = None
+    if resume is None:
+        opts = AuditOptions(
+            target=target or a.target,
+            checks=checks or a.checks,
+            data=str(data) if data is not None else None,
+            split=split or a.split,
+            seed=a.seed if seed is None else seed,
+            max_items=max_items or a.max_items,
+            concurrency=concurrency or a.concurrency,
+            budget_s=budget_s or a.budget_s,
+        )
+    elif budget_s is not None:
+        opts = AuditOptions(target="", budget_s=budget_s)
+    t_opts = target_options or TargetOptions(http=cfg.http)
+    with Store.open(resolve_store_url(store, cfg)) as st:
+        run_id, opts, stored = _resolve(resume, st, opts)
+        started = datetime.now(UTC)
+        if resume is None:
+            st.create_run(
+                run_id,
+                target=opts.target,
+                seed=opts.seed,
+                config=opts.to_dict(),
+                alignkit_version=__version__,
+                started_at=started,
+            )
+        else:
+            started = st.get_run(run_id).started_at
+            st.mark_run(run_id, "running")
+        try:
+            outcome, skipped = asyncio.run(_audit(opts, run_id, st, stored, t_opts, progress))
+        except BaseException:
+            st.mark_run(run_id, "failed")
+            raise
+        result = AuditResult(
+            run_id=run_id,
+            target=opts.target,
+            started_at=started,
+            finished_at=datetime.now(UTC),
+            alignkit_version=__version__,
+            seed=opts.seed,
+            findings=sorted(outcome.findings, key=lambda f: (f.failure_mode, f.check, f.metric)),
+            summary=summarize(outcome.findings),
+            plots=outcome.plots,
+            checks_run=sorted(outcome.ran),
+            errors=outcome.errors,
+            skipped=skipped,
+        )
+        st.finish_run(result)
+    return result

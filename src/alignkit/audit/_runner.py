@@ -1,0 +1,204 @@
+"""Sending a check's requests: attempts stored as they complete, stored ones reused on resume."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from alignkit.core import (
+    ChatModel,
+    Completion,
+    Decoding,
+    Message,
+    Outcome,
+    TargetKind,
+)
+from alignkit.models import generate_batch
+from alignkit.store import AttemptRecord, AttemptWriter, attempt_key
+
+__all__ = ["BUDGET_EXHAUSTED", "AttemptLog", "ThrottledModel"]
+
+BUDGET_EXHAUSTED = "budget exhausted"
+ProgressFn = Callable[[str, int, int], None]
+"""``progress(producer, advance, add_to_total)``."""
+
+
+class ThrottledModel:
+    """A chat model shared by concurrent checks under one concurrency bound and deadline."""
+
+    kind = TargetKind.CHAT
+
+    def __init__(self, inner: ChatModel, concurrency: int, deadline: float | None) -> None:
+        self._inner = inner
+        self._sem = asyncio.Semaphore(concurrency)
+        self._deadline = deadline
+
+    @property
+    def uri(self) -> str:  # noqa: D102
+        return self._inner.uri
+
+    @property
+    def capabilities(self) -> frozenset[str]:  # noqa: D102
+        return self._inner.capabilities
+
+    @property
+    def default_pack(self) -> Path | None:  # noqa: D102
+        return self._inner.default_pack
+
+    @property
+    def default_decoding(self) -> Decoding | None:  # noqa: D102
+        return self._inner.default_decoding
+
+    async def aclose(self) -> None:  # noqa: D102
+        await self._inner.aclose()
+
+    def out_of_time(self) -> bool:
+        """Whether the audit's budget is spent."""
+        return self._deadline is not None and time.monotonic() >= self._deadline
+
+    async def generate(
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int = 64,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+        logprobs: bool = False,
+    ) -> Completion:
+        """Answer within the shared bound, or ``budget exhausted`` once time is up."""
+        async with self._sem:
+            if self.out_of_time():
+                return Completion.failed(BUDGET_EXHAUSTED)
+            return await self._inner.generate(
+                messages,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                top_p=top_p,
+                seed=seed,
+                logprobs=logprobs,
+            )
+
+
+@dataclass
+class _Batch:
+    producer: str
+    requests: Sequence[list[Message]]
+    keyed: list[tuple[str, int]]
+    pending: list[int]
+    params: dict[str, object]
+    results: list[Completion | None]
+
+
+def _request_seed(run_seed: int, key: str) -> int:
+    digest = hashlib.sha256(f"{run_seed}:{key}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+class AttemptLog:
+    """The :class:`~alignkit.core.AttemptRunner` the audit hands to every check.
+
+    Each request gets a deterministic key from (run, producer, messages, decoding,
+    occurrence index); a key already stored is answered from the store, every new
+    completion is written as soon as it arrives, and sampled requests get a seed
+    derived from the run seed and the key, so a resumed run reproduces the same text.
+    """
+
+    def __init__(
+        self,
+        model: ThrottledModel,
+        run_id: str,
+        writer: AttemptWriter,
+        stored: dict[str, AttemptRecord],
+        *,
+        concurrency: int,
+        progress: ProgressFn | None = None,
+    ) -> None:
+        self._model = model
+        self._run_id = run_id
+        self._writer = writer
+        self._stored = stored
+        self._concurrency = concurrency
+        self._progress = progress
+        self._seen: Counter[str] = Counter()
+        self.sent = 0
+        self.reused = 0
+
+    def _key(
+        self, producer: str, messages: list[Message], params: dict[str, object]
+    ) -> tuple[str, int]:
+        """The attempt key and occurrence index of this request within the run."""
+        base = attempt_key(self._run_id, producer, messages, params, 0)
+        index = self._seen[base]
+        self._seen[base] += 1
+        if index == 0:
+            return base, 0
+        return attempt_key(self._run_id, producer, messages, params, index), index
+
+    async def __call__(
+        self,
+        producer: str,
+        requests: Sequence[list[Message]],
+        *,
+        decoding: Decoding,
+        seed: int,
+        logprobs: bool = False,
+    ) -> list[Completion]:
+        """Completions for ``requests`` in order (see the class docstring)."""
+        params: dict[str, object] = {**asdict(decoding), "logprobs": logprobs}
+        keyed = [self._key(producer, list(m), params) for m in requests]
+        keys = [k for k, _ in keyed]
+        results: list[Completion | None] = [None] * len(requests)
+        pending: list[int] = []
+        for i, key in enumerate(keys):
+            hit = self._stored.get(key)
+            if hit is not None:
+                results[i] = hit.completion
+            else:
+                pending.append(i)
+        self.reused += len(requests) - len(pending)
+        if self._progress:
+            self._progress(producer, len(requests) - len(pending), len(requests))
+        if pending:
+            batch = _Batch(producer, requests, keyed, pending, params, results)
+            await self._send(batch, decoding, seed, logprobs)
+        return [r if r is not None else Completion.failed("not sent") for r in results]
+
+    async def _send(self, b: _Batch, decoding: Decoding, seed: int, logprobs: bool) -> None:
+        def record(j: int, completion: Completion) -> None:
+            i = b.pending[j]
+            b.results[i] = completion
+            if self._progress:
+                self._progress(b.producer, 1, 0)
+            if completion.outcome is Outcome.ERROR and completion.error == BUDGET_EXHAUSTED:
+                return
+            self.sent += 1
+            key, index = b.keyed[i]
+            self._writer.add(
+                AttemptRecord(
+                    key=key,
+                    run_id=self._run_id,
+                    producer=b.producer,
+                    messages=list(b.requests[i]),
+                    params=dict(b.params),
+                    sample_index=index,
+                    completion=completion,
+                )
+            )
+
+        await generate_batch(
+            self._model,
+            [list(b.requests[i]) for i in b.pending],
+            concurrency=self._concurrency,
+            max_tokens=decoding.max_tokens,
+            temperature=decoding.temperature,
+            top_p=decoding.top_p,
+            seeds=[_request_seed(seed, b.keyed[i][0]) for i in b.pending],
+            logprobs=logprobs,
+            on_result=record,
+        )

@@ -1,0 +1,64 @@
+"""The ``alignkit`` command tree (DESIGN §5) and its error handling."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import click
+import typer
+
+from alignkit.core import AlignkitError
+
+from alignkit.cli._audit import audit
+from alignkit.cli._common import err
+from alignkit.cli._info import checks_app, config_app, taxonomy_app
+from alignkit.cli._runs import runs_app
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="alignkit",
+    help="Reproduce, detect, mitigate and guard against AI alignment failures.\n\n"
+    "Example: alignkit audit --target organism:flawed",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("audit")(audit)
+app.add_typer(runs_app, name="runs")
+app.add_typer(checks_app, name="checks")
+app.add_typer(taxonomy_app, name="taxonomy")
+app.add_typer(config_app, name="config")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI: exit 0 ok, 1 findings/failed gate, 2 bad input, 3 internal error."""
+    logging.basicConfig(
+        level=os.environ.get("ALIGNKIT_LOG", "WARNING").upper(),
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        rc = app(args=argv, standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except AlignkitError as exc:
+        err.print(f"error: {exc}", markup=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # a bug: one line, the traceback only on request
+        if os.environ.get("ALIGNKIT_DEBUG"):
+            raise
+        err.print(
+            f"internal error: {type(exc).__name__}: {exc} (set ALIGNKIT_DEBUG=1 for a traceback)",
+            markup=False,
+        )
+        sys.exit(3)
+    sys.exit(rc if isinstance(rc, int) else 0)

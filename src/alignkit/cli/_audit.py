@@ -1,0 +1,134 @@
+"""``alignkit audit``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from alignkit import audit as audit_api
+from alignkit.core import AlignkitConfig, HttpConfig, Severity, load_config
+from alignkit.models import TargetOptions
+from alignkit.report import to_json, write_reports
+
+from alignkit.cli._common import JsonOpt, StoreOpt, err, out, print_json
+from alignkit.cli._render import print_result
+
+__all__ = ["audit"]
+
+
+class _Bars:
+    """One progress bar per check; fed by the audit's progress callback."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._p = progress
+        self._tasks: dict[str, int] = {}
+
+    def __call__(self, producer: str, advance: int, add_total: int) -> None:
+        task = self._tasks.get(producer)
+        if task is None:
+            task = self._tasks[producer] = self._p.add_task(producer, total=0)
+        if add_total:
+            total = self._p.tasks[task].total or 0
+            self._p.update(task, total=total + add_total)
+        if advance:
+            self._p.advance(task, advance)
+
+
+def _http(
+    cfg: AlignkitConfig, key_env: str | None, max_req: int | None, max_tok: int | None
+) -> HttpConfig:
+    update = {
+        k: v
+        for k, v in {
+            "api_key_env": key_env,
+            "max_requests": max_req,
+            "max_tokens_total": max_tok,
+        }.items()
+        if v is not None
+    }
+    return cfg.http.model_copy(update=update)
+
+
+def audit(
+    target: Annotated[
+        str | None, typer.Option(help="Target URI (default: the config's, or the shipped default).")
+    ] = None,
+    checks: Annotated[
+        str | None, typer.Option(help="Glob(s) over check ids, comma-separated.")
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="Item pack folder (overrides the target's default pack).")
+    ] = None,
+    split: Annotated[str | None, typer.Option(help="train, heldout or all.")] = None,
+    budget: Annotated[float | None, typer.Option(help="Wall-clock budget in seconds.")] = None,
+    resume: Annotated[
+        str | None, typer.Option(help="Continue run RUN, sending no stored attempt again.")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Report folder (default .alignkit/runs/RUN).")
+    ] = None,
+    fail_on: Annotated[
+        Severity | None, typer.Option(help="Exit 1 if a finding is at or above this severity.")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed for item sampling and sampled decoding.")
+    ] = None,
+    max_items: Annotated[int | None, typer.Option(help="Items per check and item kind.")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Requests in flight.")] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="Config file (default ./alignkit.yaml).")
+    ] = None,
+    api_key_env: Annotated[
+        str | None, typer.Option(help="Env var holding the API key for openai: targets.")
+    ] = None,
+    max_requests: Annotated[
+        int | None, typer.Option(help="Spend cap: requests to an openai: target.")
+    ] = None,
+    max_tokens_total: Annotated[
+        int | None, typer.Option(help="Spend cap: tokens to an openai: target.")
+    ] = None,
+    store: StoreOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Run the checks that fit a target and write report.html, report.json and junit.xml.
+
+    Example: alignkit audit --target openai:http://127.0.0.1:8000/v1#my-model --checks 'capability.*' --fail-on high
+    """
+    cfg = load_config(config)
+    options = TargetOptions(http=_http(cfg, api_key_env, max_requests, max_tokens_total))
+    threshold = fail_on or cfg.audit.fail_on
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        result = audit_api.run(
+            target,
+            checks=checks,
+            data=data,
+            split=split,
+            seed=seed,
+            budget_s=budget,
+            max_items=max_items,
+            concurrency=concurrency,
+            resume=resume,
+            store=store,
+            config=cfg,
+            target_options=options,
+            progress=_Bars(progress),
+        )
+    report_dir = out_dir or audit_api.default_out_dir(result.run_id)
+    write_reports(result, report_dir, fail_on=threshold or Severity.MEDIUM)
+    if json_:
+        print_json(to_json(result))
+    else:
+        print_result(result)
+        out.print(f"report: {report_dir / 'report.html'}")
+    if threshold is not None and result.worst_severity() >= threshold:
+        raise typer.Exit(1)

@@ -1,0 +1,46 @@
+"""Shared pieces of the command line: consoles, option types, output helpers."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from alignkit.core import Severity
+
+__all__ = ["JsonOpt", "StoreOpt", "err", "out", "print_json", "severity_style"]
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+StoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        envvar="ALIGNKIT_STORE",
+        help="Store URL or SQLite path (default .alignkit/alignkit.db).",
+        show_envvar=True,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+
+_STYLES = {
+    Severity.INFO: "dim",
+    Severity.LOW: "cyan",
+    Severity.MEDIUM: "yellow",
+    Severity.HIGH: "red",
+    Severity.CRITICAL: "bold red",
+}
+
+
+def severity_style(sev: Severity) -> str:
+    """Rich style for a severity."""
+    return _STYLES[sev]
+
+
+def print_json(obj: Any) -> None:
+    """Write ``obj`` as JSON to stdout (strings are taken as JSON already)."""
+    text = obj if isinstance(obj, str) else json.dumps(obj, indent=2, default=str)
+    typer.echo(text)

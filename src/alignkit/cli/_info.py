@@ -1,0 +1,125 @@
+"""``alignkit checks``, ``alignkit taxonomy`` and ``alignkit config``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from alignkit import taxonomy
+from alignkit.core import CHECKS, ConfigError, config_schema
+
+from alignkit.cli._common import JsonOpt, out, print_json
+
+checks_app = typer.Typer(help="Registered checks.", no_args_is_help=True)
+taxonomy_app = typer.Typer(
+    help="The failure-mode taxonomy. Example: alignkit taxonomy show sycophancy",
+    invoke_without_command=True,
+)
+config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
+
+
+def _covering() -> dict[str, list[str]]:
+    cover: dict[str, list[str]] = {}
+    for cid, spec in CHECKS.items():
+        modes = set(spec.failure_modes) | {m.failure_mode for m in spec.metrics if m.failure_mode}
+        for mode in modes:
+            cover.setdefault(mode, []).append(cid)
+    return cover
+
+
+@checks_app.command("list")
+def checks_list(json_: JsonOpt = False) -> None:
+    """List registered checks with target kind, cost and metrics.
+
+    Example: alignkit checks list --json
+    """
+    rows = [
+        {
+            "id": cid,
+            "target_kind": str(spec.target_kind),
+            "cost": spec.cost,
+            "failure_modes": list(spec.failure_modes),
+            "metrics": [m.name for m in spec.metrics],
+            "requires": sorted(spec.requires),
+            "summary": spec.summary,
+        }
+        for cid, spec in CHECKS.items()
+    ]
+    if json_:
+        print_json({"checks": rows})
+        return
+    table = Table("check", "target", "cost", "metrics", "failure modes", title="Registered checks")
+    for r in rows:
+        table.add_row(
+            r["id"],
+            r["target_kind"],
+            r["cost"],
+            "\n".join(r["metrics"]),
+            ", ".join(r["failure_modes"]),
+        )
+    out.print(table)
+
+
+@taxonomy_app.callback()
+def taxonomy_list(ctx: typer.Context, json_: JsonOpt = False) -> None:
+    """List failure-mode ids with the checks that cover them.
+
+    Example: alignkit taxonomy
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    cover = _covering()
+    if json_:
+        print_json(
+            {
+                "failure_modes": [
+                    {"id": m.id, "title": m.title, "checks": sorted(cover.get(m.id, []))}
+                    for m in taxonomy.all_modes()
+                ]
+            }
+        )
+        return
+    table = Table("id", "title", "checks", title="Failure modes")
+    for m in taxonomy.all_modes():
+        table.add_row(m.id, m.title, ", ".join(sorted(cover.get(m.id, []))) or "-")
+    out.print(table)
+
+
+@taxonomy_app.command("show")
+def taxonomy_show(
+    id: Annotated[str, typer.Argument(help="Failure-mode id, e.g. sycophancy.")],
+    json_: JsonOpt = False,
+) -> None:
+    """Show one failure mode: definition, examples, mitigations, NIST AI RMF, checks.
+
+    Example: alignkit taxonomy show reward-hacking
+    """
+    try:
+        mode = taxonomy.get(id)
+    except KeyError:
+        raise ConfigError(f"unknown failure mode '{id}' (see: alignkit taxonomy)") from None
+    checks = sorted(_covering().get(id, []))
+    if json_:
+        print_json({**mode.model_dump(), "checks": checks})
+        return
+    out.print(f"[bold]{mode.title}[/bold]  ({mode.id})\n\n{mode.definition}\n")
+    for heading, items in (
+        ("Examples", mode.examples),
+        ("Mitigations", mode.mitigations),
+        ("NIST AI RMF", mode.nist),
+        ("Checks", checks),
+    ):
+        out.print(f"[bold]{heading}[/bold]")
+        for item in items or ["-"]:
+            out.print(f"  • {item}")
+
+
+@config_app.command("schema")
+def schema() -> None:
+    """Print the JSON schema that alignkit.yaml is validated against.
+
+    Example: alignkit config schema > alignkit.schema.json
+    """
+    print_json(config_schema())

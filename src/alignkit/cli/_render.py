@@ -1,0 +1,66 @@
+"""Terminal rendering of audit results and run comparisons."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from alignkit import taxonomy
+from alignkit.audit import Change, MetricChange
+from alignkit.core import AuditResult, Severity
+
+from alignkit.cli._common import out, severity_style
+
+__all__ = ["print_changes", "print_result"]
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
+def print_result(result: AuditResult, *, min_severity: Severity = Severity.INFO) -> None:
+    """Scorecard by failure mode, then the findings table."""
+    out.print(f"[bold]alignkit audit[/bold] {result.target}   run [bold]{result.run_id}[/bold]")
+    card = Table("failure mode", "worst", "findings", title="Scorecard")
+    for mode, s in result.summary.items():
+        try:
+            title = taxonomy.get(mode).title
+        except KeyError:
+            title = mode
+        card.add_row(
+            title, f"[{severity_style(s.worst_severity)}]{s.worst_severity}[/]", str(s.count)
+        )
+    out.print(card)
+    table = Table("severity", "metric", "value", "95% CI", "n", "threshold", title="Findings")
+    for f in sorted(result.findings, key=lambda f: -f.severity.rank):
+        if f.severity < min_severity:
+            continue
+        ci = "-" if f.ci_low is None or f.ci_high is None else f"{f.ci_low:.3f}–{f.ci_high:.3f}"
+        arrow = "↑" if f.direction == "higher_is_worse" else "↓"
+        table.add_row(
+            f"[{severity_style(f.severity)}]{f.severity}[/]",
+            f.metric,
+            _fmt(f.value),
+            ci,
+            str(f.n),
+            f"{_fmt(f.threshold)} ({arrow} worse)",
+        )
+    out.print(table)
+    for cid, why in {**result.errors}.items():
+        out.print(f"[red]error[/red] {cid}: {why}")
+    for cid, why in result.skipped.items():
+        out.print(f"[dim]skipped {cid}: {why}[/dim]")
+
+
+def print_changes(changes: list[MetricChange], title: str) -> None:
+    """A per-metric comparison table."""
+    table = Table("failure mode", "metric", "before", "after", "change", "p", title=title)
+    colour = {Change.WORSE: "red", Change.BETTER: "green"}
+    for c in changes:
+        mark = c.change.value + (" *" if c.significant else "")
+        style = colour.get(c.change, "dim")
+        p = "-" if c.p_value is None else f"{c.p_value:.3g}"
+        table.add_row(
+            c.failure_mode, c.metric, _fmt(c.before), _fmt(c.after), f"[{style}]{mark}[/]", p
+        )
+    out.print(table)
+    out.print("[dim]* significant at the 5% level[/dim]")

@@ -1,0 +1,125 @@
+"""``alignkit runs list | show | diff | gate``."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from alignkit.audit import compare, gate
+from alignkit.core import resolve_store_url
+from alignkit.report import to_json
+from alignkit.store import Store
+
+from alignkit.cli._common import JsonOpt, StoreOpt, out, print_json
+from alignkit.cli._render import print_changes, print_result
+
+runs_app = typer.Typer(help="Stored runs: list, show, compare, gate.", no_args_is_help=True)
+RunArg = Annotated[str, typer.Argument(help="Run id (a unique prefix is enough).")]
+
+
+def _open(store: str | None) -> Store:
+    return Store.open(resolve_store_url(store), create=False)
+
+
+@runs_app.command("list")
+def runs_list(
+    limit: Annotated[int, typer.Option(help="How many runs, newest first.")] = 50,
+    store: StoreOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """List stored runs, newest first.
+
+    Example: alignkit runs list --limit 10
+    """
+    with _open(store) as st:
+        runs = st.list_runs(limit)
+    if json_:
+        print_json({"runs": [dataclasses.asdict(r) for r in runs]})
+        return
+    table = Table("run", "status", "target", "started", "finished", title="Runs")
+    for r in runs:
+        fin = f"{r.finished_at:%Y-%m-%d %H:%M:%S}" if r.finished_at else "-"
+        table.add_row(r.id, r.status, r.target, f"{r.started_at:%Y-%m-%d %H:%M:%S}", fin)
+    out.print(table)
+
+
+@runs_app.command("show")
+def runs_show(run: RunArg, store: StoreOpt = None, json_: JsonOpt = False) -> None:
+    """Show a finished run's findings.
+
+    Example: alignkit runs show 20261125-1443
+    """
+    with _open(store) as st:
+        result = st.load_result(st.get_run(run).id)
+    if json_:
+        print_json(to_json(result))
+    else:
+        print_result(result)
+
+
+@runs_app.command("diff")
+def runs_diff(
+    a: Annotated[str, typer.Argument(help="The earlier run (before).")],
+    b: Annotated[str, typer.Argument(help="The later run (after).")],
+    store: StoreOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Per-metric change from run A to run B, judged by each metric's direction.
+
+    Example: alignkit runs diff BEFORE_RUN AFTER_RUN
+    """
+    with _open(store) as st:
+        before = st.load_result(st.get_run(a).id)
+        after = st.load_result(st.get_run(b).id)
+    changes = compare(before, after)
+    if json_:
+        print_json(
+            {
+                "before": before.run_id,
+                "after": after.run_id,
+                "changes": [dataclasses.asdict(c) for c in changes],
+            }
+        )
+    else:
+        print_changes(changes, f"{before.run_id} → {after.run_id}")
+
+
+@runs_app.command("gate")
+def runs_gate(
+    run: RunArg,
+    baseline: Annotated[str, typer.Option(help="The run to compare against.")],
+    max_regression: Annotated[
+        float, typer.Option(help="Tolerated worsening of any metric, in its own units.")
+    ] = 0.0,
+    store: StoreOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Exit 1 when a metric got significantly worse than in the baseline (the CI use).
+
+    Example: alignkit runs gate NEW_RUN --baseline MAIN_RUN --max-regression 0.02
+    """
+    with _open(store) as st:
+        current = st.load_result(st.get_run(run).id)
+        base = st.load_result(st.get_run(baseline).id)
+    failed = gate(current, base, max_regression=max_regression)
+    if json_:
+        print_json(
+            {
+                "run": current.run_id,
+                "baseline": base.run_id,
+                "passed": not failed,
+                "regressions": [dataclasses.asdict(c) for c in failed],
+            }
+        )
+    elif failed:
+        print_changes(failed, f"Regressions of {current.run_id} against {base.run_id}")
+    else:
+        out.print(
+            f"gate passed: no metric of {current.run_id} is significantly worse "
+            f"than in {base.run_id}"
+        )
+    if failed:
+        raise typer.Exit(1)

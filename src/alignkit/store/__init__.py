@@ -1,0 +1,28 @@
+"""alignkit's persistent store: runs, findings and attempts, with versioned schema migrations.
+
+The store is an SQLAlchemy Core schema behind any SQLAlchemy URL (default
+``sqlite:///.alignkit/alignkit.db``, chosen with ``--store`` or ``ALIGNKIT_STORE``)::
+
+    from alignkit.store import Store, attempt_key
+
+    with Store.open("sqlite:///.alignkit/alignkit.db") as store:
+        run = store.get_run("3f2a")          # a unique prefix of the id is enough
+        result = store.load_result(run.id)   # the AuditResult of a finished run
+        done = store.attempts(run.id)        # stored attempts, by attempt_key
+
+Opening refuses files that are not databases, databases that are not alignkit stores,
+and stores written by a newer alignkit (:class:`~alignkit.core.SchemaVersionError`);
+it migrates older stores forward after backing up the SQLite file.
+"""
+
+from alignkit.store._attempts import AttemptRecord, AttemptWriter, attempt_key
+from alignkit.store._store import RUN_STATUSES, RunRecord, Store
+
+__all__ = [
+    "RUN_STATUSES",
+    "AttemptRecord",
+    "AttemptWriter",
+    "RunRecord",
+    "Store",
+    "attempt_key",
+]

@@ -1,0 +1,205 @@
+"""Where a store lives, how its engine is built, and how foreign errors become StoreError.
+
+SQLite gets special care: the file is checked *before* SQLite opens it (a file that
+is not a database is refused untouched), parent folders are created, every connection
+runs with ``synchronous=NORMAL`` and a busy timeout, transactions are begun explicitly
+(so DDL is transactional and writers take the lock up front with ``BEGIN IMMEDIATE``),
+and WAL mode is switched on only once the file is known to be an alignkit store.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from alignkit.core import StoreError
+
+__all__ = [
+    "BUSY_TIMEOUT_S",
+    "WRITE_OPTIONS",
+    "Location",
+    "check_sqlite_file",
+    "enable_wal",
+    "make_engine",
+    "one_line",
+    "parse_location",
+    "translate_errors",
+]
+
+logger = logging.getLogger("alignkit.store")
+
+BUSY_TIMEOUT_S = 30.0
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_BEGIN_OPTION = "alignkit_begin"
+# Execution options for a connection that will write: on SQLite, take the write lock
+# at BEGIN so a read-then-write transaction never fails on a stale snapshot.
+WRITE_OPTIONS: dict[str, Any] = {_BEGIN_OPTION: "BEGIN IMMEDIATE"}
+
+
+@dataclass(frozen=True)
+class Location:
+    """A parsed store URL.
+
+    Attributes:
+        url: the SQLAlchemy URL to connect to (``~`` expanded for SQLite paths).
+        display: the URL for messages, password hidden.
+        sqlite_path: the database file for a file-based SQLite store, else ``None``.
+        memory: whether this is an in-memory SQLite database.
+    """
+
+    url: URL
+    display: str
+    sqlite_path: Path | None
+    memory: bool
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the backend is SQLite."""
+        return self.url.get_backend_name() == "sqlite"
+
+
+def one_line(exc: BaseException) -> str:
+    """A one-line description of ``exc`` (the driver's message for database errors)."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        exc = exc.orig
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror + (f": {exc.filename}" if exc.filename else "")
+    else:
+        text = str(exc)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+@contextmanager
+def translate_errors(action: str, display: str) -> Iterator[None]:
+    """Turn SQLAlchemy, sqlite3 and OS errors raised inside into one-line StoreErrors."""
+    try:
+        yield
+    except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
+        raise StoreError(f"cannot {action} in store {display}: {one_line(exc)}") from exc
+
+
+def parse_location(url: str) -> Location:
+    """Parse a store URL; :class:`StoreError` if it is not a valid SQLAlchemy URL."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as exc:
+        raise StoreError(f"invalid store URL {url!r}: {one_line(exc)}") from exc
+    display = parsed.render_as_string(hide_password=True)
+    if parsed.get_backend_name() != "sqlite":
+        return Location(parsed, display, None, memory=False)
+    database = parsed.database or ""
+    memory = database in ("", ":memory:") or parsed.query.get("mode") == "memory"
+    if memory or parsed.query.get("uri"):
+        return Location(parsed, display, None, memory=memory)
+    path = Path(database).expanduser()
+    parsed = parsed.set(database=str(path))
+    return Location(parsed, display, path, memory=False)
+
+
+def check_sqlite_file(path: Path, *, create: bool) -> None:
+    """Refuse a path SQLite must not open; create parent folders for a new store.
+
+    Raises:
+        StoreError: the path is a folder, is not an SQLite file, cannot be read, is
+            missing while ``create`` is false, or its folder cannot be created or
+            written.
+    """
+    if path.exists():
+        if path.is_dir():
+            raise StoreError(f"store path {path} is a directory, not a database file")
+        try:
+            with path.open("rb") as fh:
+                header = fh.read(len(_SQLITE_HEADER))
+        except OSError as exc:
+            raise StoreError(f"cannot read store {path}: {one_line(exc)}") from exc
+        if header and header != _SQLITE_HEADER:
+            raise StoreError(
+                f"{path} is not an SQLite database (corrupt or another kind of file); "
+                "refusing to touch it"
+            )
+        return
+    if not create:
+        raise StoreError(f"no alignkit store at {path}")
+    parent = path.parent
+    blocker = next((p for p in (parent, *parent.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise StoreError(f"cannot create store {path}: {blocker} is a file, not a folder")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create store folder {parent}: {one_line(exc)}") from exc
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise StoreError(f"cannot create store {path}: folder {parent} is not writable")
+
+
+def _install_sqlite_hooks(engine: Engine) -> None:
+    busy_ms = int(BUSY_TIMEOUT_S * 1000)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Hand transaction control to the "begin" hook below (the pysqlite driver would
+        # otherwise begin lazily and leave DDL outside transactions).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql(str(conn.get_execution_options().get(_BEGIN_OPTION, "BEGIN")))
+
+
+def make_engine(location: Location) -> Engine:
+    """Build the engine for ``location`` (SQLite: thread-shareable connections)."""
+    try:
+        if not location.is_sqlite:
+            return create_engine(location.url, pool_pre_ping=True)
+        engine = create_engine(
+            location.url,
+            connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_S},
+            poolclass=StaticPool if location.memory else None,
+        )
+    except NoSuchModuleError as exc:
+        raise StoreError(f"unsupported store URL {location.display}: {one_line(exc)}") from exc
+    except ImportError as exc:
+        raise StoreError(
+            f"the database driver for {location.display} is not installed: {one_line(exc)}"
+        ) from exc
+    except SQLAlchemyError as exc:
+        raise StoreError(f"invalid store URL {location.display}: {one_line(exc)}") from exc
+    _install_sqlite_hooks(engine)
+    return engine
+
+
+def enable_wal(engine: Engine, location: Location) -> None:
+    """Switch a file-based SQLite store to WAL mode (persistent in the file)."""
+    if location.sqlite_path is None:
+        return
+    with translate_errors("enable WAL mode", location.display):
+        raw = engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute("PRAGMA journal_mode = WAL")
+            row = cursor.fetchone()
+            cursor.close()
+        finally:
+            raw.close()
+    mode = str(row[0]) if row else "unknown"
+    if mode.lower() != "wal":
+        logger.warning("store %s could not switch to WAL mode (mode is %s)", location.display, mode)

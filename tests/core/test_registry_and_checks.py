@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import pytest
+
+from alignkit.core import (
+    CHECKS,
+    ConfigError,
+    Direction,
+    MetricSpec,
+    Registry,
+    RegistryError,
+    Severity,
+    UnknownIdError,
+    check,
+    load_config,
+)
+
+RATE = MetricSpec(
+    "demo.rate",
+    Direction.HIGHER_IS_WORSE,
+    {Severity.LOW: 0.05, Severity.MEDIUM: 0.2, Severity.HIGH: 0.5},
+)
+ACC = MetricSpec("demo.acc", Direction.LOWER_IS_WORSE, {Severity.LOW: 0.9, Severity.HIGH: 0.5})
+
+
+def test_severity_order() -> None:
+    assert Severity.INFO < Severity.LOW < Severity.MEDIUM < Severity.HIGH < Severity.CRITICAL
+    assert max([Severity.LOW, Severity.HIGH, Severity.MEDIUM]) is Severity.HIGH
+
+
+@pytest.mark.parametrize(
+    ("spec", "value", "expected", "threshold"),
+    [
+        (RATE, 0.0, Severity.INFO, 0.05),
+        (RATE, 0.05, Severity.LOW, 0.05),
+        (RATE, 0.3, Severity.MEDIUM, 0.2),
+        (RATE, 0.9, Severity.HIGH, 0.5),
+        (ACC, 0.95, Severity.INFO, 0.9),
+        (ACC, 0.7, Severity.LOW, 0.9),
+        (ACC, 0.5, Severity.HIGH, 0.5),
+    ],
+)
+def test_metric_severity(spec: MetricSpec, value: float, expected: Severity, threshold: float) -> None:
+    assert spec.severity_of(value) == (expected, threshold)
+
+
+def test_registry_refuses_override_and_suggests() -> None:
+    reg: Registry[int] = Registry("widget")
+    reg.register("alpha", 1, origin="alignkit.x")
+    with pytest.raises(RegistryError, match="already registered"):
+        reg.register("alpha", 2, origin="thirdparty")
+    assert reg.get("alpha") == 1
+    with pytest.raises(UnknownIdError, match="did you mean alpha"):
+        reg.get("alpah")
+
+
+def test_check_decorator_registers_and_validates() -> None:
+    @check("test.demo-check", failure_modes=["sycophancy"], target_kind="chat", cost="low",
+           metrics=[RATE])
+    async def demo(target: object, ctx: object) -> list[object]:
+        """A demo check."""
+        return []
+
+    try:
+        spec = CHECKS.get("test.demo-check")
+        assert spec.summary == "A demo check."
+        assert spec.metric("demo.rate") is RATE
+        with pytest.raises(ConfigError):
+            spec.metric("nope")
+        with pytest.raises(RegistryError):
+            check("test.demo-check", failure_modes=["x"], target_kind="chat", cost="low",
+                  metrics=[RATE])(demo)
+    finally:
+        CHECKS.unregister("test.demo-check")
+
+    with pytest.raises(ConfigError, match="async"):
+        check("test.sync", failure_modes=["x"], target_kind="chat", cost="low", metrics=[RATE])(
+            lambda t, c: []  # type: ignore[arg-type, return-value]
+        )
+
+
+def test_config_errors_are_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "alignkit.yaml"
+    bad.write_text("audit:\n  concurrency: -3\n")
+    with pytest.raises(ConfigError, match=r"audit\.concurrency") as info:
+        load_config(bad)
+    assert "\n" not in str(info.value)
+    bad.write_text("audit: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+    bad.write_text("unknown_key: 1\n")
+    with pytest.raises(ConfigError, match="unknown_key"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.yaml")
