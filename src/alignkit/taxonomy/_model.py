@@ -8,7 +8,7 @@ from functools import cache
 from importlib import resources
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "NIST_FUNCTIONS",
@@ -37,6 +37,13 @@ class FailureMode(BaseModel):
     examples: list[str] = Field(default_factory=list)
     mitigations: list[str] = Field(default_factory=list)
     nist: list[str] = Field(default_factory=list, description="NIST AI RMF subcategories")
+
+    @field_validator("nist")
+    @classmethod
+    def _nist_codes(cls, codes: list[str]) -> list[str]:
+        for code in codes:
+            nist_function(code)
+        return codes
 
 
 def nist_function(subcategory: str) -> str:
