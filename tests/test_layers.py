@@ -77,7 +77,9 @@ def test_imports_point_downward_only() -> None:
 
 
 def test_the_checker_catches_an_upward_import(tmp_path: Path) -> None:
-    tree = ast.parse("from alignkit.audit import run\nimport alignkit.cli\nfrom alignkit import evals")
+    tree = ast.parse(
+        "from alignkit.audit import run\nimport alignkit.cli\nfrom alignkit import evals"
+    )
     assert _imported_packages(tree) == {"audit", "cli", "evals"}
 
 
@@ -87,7 +89,15 @@ def test_public_api_declares_all(pkg: str) -> None:
     if not init.exists():
         pytest.skip(f"{pkg} not built yet")
     tree = ast.parse(init.read_text(encoding="utf-8"))
-    names = {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets
-             if isinstance(t, ast.Name)} | {n.target.id for n in tree.body
-             if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)}
+    names = {
+        t.id
+        for n in tree.body
+        if isinstance(n, ast.Assign)
+        for t in n.targets
+        if isinstance(t, ast.Name)
+    } | {
+        n.target.id
+        for n in tree.body
+        if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)
+    }
     assert "__all__" in names, f"alignkit.{pkg} has no __all__"

@@ -40,7 +40,9 @@ def test_severity_order() -> None:
         (ACC, 0.5, Severity.HIGH, 0.5),
     ],
 )
-def test_metric_severity(spec: MetricSpec, value: float, expected: Severity, threshold: float) -> None:
+def test_metric_severity(
+    spec: MetricSpec, value: float, expected: Severity, threshold: float
+) -> None:
     assert spec.severity_of(value) == (expected, threshold)
 
 
@@ -55,8 +57,13 @@ def test_registry_refuses_override_and_suggests() -> None:
 
 
 def test_check_decorator_registers_and_validates() -> None:
-    @check("test.demo-check", failure_modes=["sycophancy"], target_kind="chat", cost="low",
-           metrics=[RATE])
+    @check(
+        "test.demo-check",
+        failure_modes=["sycophancy"],
+        target_kind="chat",
+        cost="low",
+        metrics=[RATE],
+    )
     async def demo(target: object, ctx: object) -> list[object]:
         """A demo check."""
         return []
@@ -68,8 +75,13 @@ def test_check_decorator_registers_and_validates() -> None:
         with pytest.raises(ConfigError):
             spec.metric("nope")
         with pytest.raises(RegistryError):
-            check("test.demo-check", failure_modes=["x"], target_kind="chat", cost="low",
-                  metrics=[RATE])(demo)
+            check(
+                "test.demo-check",
+                failure_modes=["x"],
+                target_kind="chat",
+                cost="low",
+                metrics=[RATE],
+            )(demo)
     finally:
         CHECKS.unregister("test.demo-check")
 

@@ -6,13 +6,14 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from alignkit import __version__
+from alignkit.audit._runner import AttemptLog, ProgressFn, ThrottledModel
+from alignkit.audit._select import select_checks
 from alignkit.core import (
     AlignkitConfig,
     AlignkitError,
@@ -30,21 +31,19 @@ from alignkit.core import (
     resolve_store_url,
     summarize,
 )
-from alignkit.data import ItemPack, general_pack_path, load_pack
+from alignkit.data import ItemPack, SplitSelector, general_pack_path, load_pack
 from alignkit.models import TargetOptions, open_target
 from alignkit.store import AttemptRecord, Store
-
-from alignkit.audit._runner import AttemptLog, ProgressFn, ThrottledModel
-from alignkit.audit._select import select_checks
 
 __all__ = ["AuditOptions", "ProgressFn", "default_out_dir", "new_run_id", "run"]
 
 _log = logging.getLogger(__name__)
+_SPLITS: dict[str, SplitSelector] = {"train": "train", "heldout": "heldout", "all": "all"}
 
 
 @dataclass(frozen=True)
 class AuditOptions:
-    """Everything that determines an audit run; stored with the run so ``--resume`` can rebuild it."""
+    """Everything that determines an audit run, stored so ``--resume`` can rebuild it."""
 
     target: str
     checks: str = "*"
@@ -80,9 +79,9 @@ def default_out_dir(run_id: str) -> Path:
 
 def _load_data(opts: AuditOptions, target: Target) -> ItemPack:
     path = opts.data or target.default_pack or general_pack_path()
-    if opts.split not in ("train", "heldout", "all"):
+    if opts.split not in _SPLITS:
         raise ConfigError(f"--split must be train, heldout or all, not '{opts.split}'")
-    return load_pack(path, split=opts.split)
+    return load_pack(path, split=_SPLITS[opts.split])
 
 
 def _resolve(

@@ -9,12 +9,11 @@ import sys
 import click
 import typer
 
-from alignkit.core import AlignkitError
-
 from alignkit.cli._audit import audit
 from alignkit.cli._common import err
 from alignkit.cli._info import checks_app, config_app, taxonomy_app
 from alignkit.cli._runs import runs_app
+from alignkit.core import AlignkitError
 
 __all__ = ["app", "main"]
 

