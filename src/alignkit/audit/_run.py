@@ -67,6 +67,14 @@ class _Outcome:
     ran: list[str] = field(default_factory=list)
 
 
+def _exists(store: Store, run_id: str) -> bool:
+    try:
+        store.get_run(run_id)
+    except AlignkitError:
+        return False
+    return True
+
+
 def new_run_id() -> str:
     """A sortable, unique run id: ``YYYYMMDD-HHMMSS-xxxxxx``."""
     return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
@@ -113,21 +121,45 @@ async def _run_check(spec: CheckSpec, target: Target, ctx: CheckContext, out: _O
     out.ran.append(spec.id)
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """One audit about to run: its options, id, and what a resumed run already stored."""
+
+    opts: AuditOptions
+    run_id: str
+    started: datetime
+    resumed: bool
+    stored: dict[str, AttemptRecord]
+    target_options: TargetOptions
+
+
+def _begin(store: Store, plan: _Plan) -> None:
+    """Record the run in the store, once its input has been validated."""
+    if plan.resumed:
+        store.mark_run(plan.run_id, "running")
+        return
+    store.create_run(
+        plan.run_id,
+        target=plan.opts.target,
+        seed=plan.opts.seed,
+        config=plan.opts.to_dict(),
+        alignkit_version=__version__,
+        started_at=plan.started,
+    )
+
+
 async def _audit(
-    opts: AuditOptions,
-    run_id: str,
-    store: Store,
-    stored: dict[str, AttemptRecord],
-    target_options: TargetOptions,
-    progress: ProgressFn | None,
+    plan: _Plan, store: Store, progress: ProgressFn | None
 ) -> tuple[_Outcome, dict[str, str]]:
-    target = open_target(opts.target, target_options)
+    opts = plan.opts
+    target = open_target(opts.target, plan.target_options)
     try:
         ping = getattr(target, "ping", None)
         if ping is not None:
             await ping()
         data = _load_data(opts, target)
         selection = select_checks(opts.checks, target, data)
+        _begin(store, plan)
         deadline = time.monotonic() + opts.budget_s if opts.budget_s else None
         decoding = target.default_decoding or Decoding()
         out = _Outcome()
@@ -135,16 +167,20 @@ async def _audit(
             runner: AttemptLog | None = None
             subject: Target = target
             if target.kind is TargetKind.CHAT and isinstance(target, ChatModel):
-                model = ThrottledModel(target, opts.concurrency, deadline)
+                subject = ThrottledModel(target, opts.concurrency, deadline)
                 runner = AttemptLog(
-                    model, run_id, writer, stored, concurrency=opts.concurrency, progress=progress
+                    subject,
+                    plan.run_id,
+                    writer,
+                    plan.stored,
+                    concurrency=opts.concurrency,
+                    progress=progress,
                 )
-                subject = model
             jobs = []
             for spec in selection.run:
                 ctx = CheckContext(
                     check=spec,
-                    run_id=run_id,
+                    run_id=plan.run_id,
                     seed=opts.seed,
                     data=data,
                     decoding=decoding,
@@ -211,23 +247,13 @@ def run(
     t_opts = target_options or TargetOptions(http=cfg.http)
     with Store.open(resolve_store_url(store, cfg)) as st:
         run_id, opts, stored = _resolve(resume, st, opts)
-        started = datetime.now(UTC)
-        if resume is None:
-            st.create_run(
-                run_id,
-                target=opts.target,
-                seed=opts.seed,
-                config=opts.to_dict(),
-                alignkit_version=__version__,
-                started_at=started,
-            )
-        else:
-            started = st.get_run(run_id).started_at
-            st.mark_run(run_id, "running")
+        started = st.get_run(run_id).started_at if resume else datetime.now(UTC)
+        plan = _Plan(opts, run_id, started, resume is not None, stored, t_opts)
         try:
-            outcome, skipped = asyncio.run(_audit(opts, run_id, st, stored, t_opts, progress))
+            outcome, skipped = asyncio.run(_audit(plan, st, progress))
         except BaseException:
-            st.mark_run(run_id, "failed")
+            if resume is not None or _exists(st, run_id):
+                st.mark_run(run_id, "failed")
             raise
         result = AuditResult(
             run_id=run_id,

@@ -55,14 +55,15 @@ def print_result(result: AuditResult, *, min_severity: Severity = Severity.INFO)
 
 def print_changes(changes: list[MetricChange], title: str) -> None:
     """A per-metric comparison table."""
-    table = Table("failure mode", "metric", "before", "after", "change", "p", title=title)
+    table = Table(title=title)
+    table.add_column("metric", no_wrap=True)
+    for name in ("before", "after", "change", "p"):
+        table.add_column(name, no_wrap=True)
     colour = {Change.WORSE: "red", Change.BETTER: "green"}
     for c in changes:
         mark = c.change.value + (" *" if c.significant else "")
         style = colour.get(c.change, "dim")
         p = "-" if c.p_value is None else f"{c.p_value:.3g}"
-        table.add_row(
-            c.failure_mode, c.metric, _fmt(c.before), _fmt(c.after), f"[{style}]{mark}[/]", p
-        )
+        table.add_row(c.metric, _fmt(c.before), _fmt(c.after), f"[{style}]{mark}[/]", p)
     out.print(table)
     out.print("[dim]* significant at the 5% level[/dim]")

@@ -1,0 +1,95 @@
+"""``alignkit.audit.run`` end to end: real adapters, a real SQLite store, real reports."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from audit_helpers import REPO, ThreadedStub
+
+import alignkit.audit
+from alignkit.audit import Change, compare, gate
+from alignkit.core import Severity
+from alignkit.report import to_json, write_reports
+from alignkit.store import Store
+
+QUIZ = "python:examples.quiz_app:respond"
+
+
+@pytest.fixture(autouse=True)
+def _repo_cwd(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+
+
+def _run(tmp_path: Path, target: str = QUIZ, **kw: object) -> alignkit.audit.AuditResult:  # type: ignore[name-defined]
+    return alignkit.audit.run(target, store=str(tmp_path / "s.db"), **kw)  # type: ignore[arg-type]
+
+
+def test_run_stores_findings_attempts_and_renders(tmp_path: Path) -> None:
+    result = _run(tmp_path, checks="capability.*", seed=1)
+    metrics = {f.metric: f for f in result.findings}
+    assert set(metrics) == {"capability.fact_accuracy", "capability.arithmetic_accuracy"}
+    for f in metrics.values():
+        assert f.run_id == result.run_id
+        assert f.ci_low is not None and f.ci_high is not None
+        assert f.ci_low <= f.value <= f.ci_high
+        assert f.n > 100
+    assert result.summary["capability-loss"].count == 2
+    with Store.open(f"sqlite:///{tmp_path / 's.db'}", create=False) as st:
+        assert st.get_run(result.run_id).status == "finished"
+        assert st.count_attempts(result.run_id) == sum(f.n for f in result.findings)
+        assert st.load_result(result.run_id).findings == result.findings
+    paths = write_reports(result, tmp_path / "out")
+    assert json.loads(paths["json"].read_text()) == json.loads(to_json(result))
+    assert "Capability loss" in paths["html"].read_text()
+
+
+def test_same_seed_same_findings_and_sampling_by_seed(tmp_path: Path) -> None:
+    a = _run(tmp_path, checks="capability.facts", seed=5, max_items=40)
+    b = _run(tmp_path, checks="capability.facts", seed=5, max_items=40)
+    assert [f.model_dump(exclude={"run_id"}) for f in a.findings] == [
+        f.model_dump(exclude={"run_id"}) for f in b.findings
+    ]
+    with Store.open(f"sqlite:///{tmp_path / 's.db'}", create=False) as st:
+        asked_a = {r.messages[0]["content"] for r in st.attempts(a.run_id).values()}
+        c = _run(tmp_path, checks="capability.facts", seed=6, max_items=40)
+        asked_c = {r.messages[0]["content"] for r in st.attempts(c.run_id).values()}
+    assert len(asked_a) == len(asked_c) == 40
+    assert asked_a != asked_c
+
+
+def test_concurrency_bound_and_budget(tmp_path: Path) -> None:
+    with ThreadedStub(latency=0.2) as stub:
+        start = time.monotonic()
+        result = _run(tmp_path, stub.uri, checks="capability.*", concurrency=4, budget_s=1.5)
+        elapsed = time.monotonic() - start
+        assert 1 < stub.server.peak_in_flight <= 4
+    assert elapsed < 6
+    answered = sum(f.n for f in result.findings)
+    assert 0 < answered < 60  # ~1.5 s x 4 in flight / 0.2 s; far fewer than the 339 items
+
+
+def test_diff_and_gate_catch_a_real_regression(tmp_path: Path) -> None:
+    base = _run(tmp_path, checks="capability.*", seed=2)
+    same = _run(tmp_path, checks="capability.*", seed=2)
+    worse = _run(tmp_path, "python:audit_helpers:forgetful", checks="capability.*", seed=2)
+    assert gate(same, base) == []
+    failed = gate(worse, base)
+    assert [c.metric for c in failed] == ["capability.fact_accuracy"]
+    assert failed[0].p_value is not None and failed[0].p_value < 0.05
+    changes = {c.metric: c for c in compare(base, worse)}
+    assert changes["capability.fact_accuracy"].change is Change.WORSE
+    assert changes["capability.arithmetic_accuracy"].change is Change.SAME
+    # a tolerance larger than the drop lets it through
+    drop = changes["capability.fact_accuracy"].delta_worse
+    assert drop is not None and gate(worse, base, max_regression=drop + 0.01) == []
+
+
+def test_severity_follows_thresholds(tmp_path: Path) -> None:
+    result = _run(tmp_path, checks="capability.facts")
+    (f,) = result.findings
+    assert f.severity is Severity.MEDIUM  # the example app knows about 69 % of the facts
+    assert f.threshold == 0.75

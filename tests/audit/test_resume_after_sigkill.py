@@ -1,0 +1,80 @@
+"""DESIGN §4 / issue 13: attempts survive SIGKILL, and ``--resume`` re-sends none of them."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from audit_helpers import ThreadedStub
+
+from alignkit.store import Store
+
+ARGS = ["--checks", "capability.*", "--max-items", "100", "--concurrency", "4", "--seed", "11"]
+
+
+def _audit(*args: str, tmp: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "ALIGNKIT_LOG": "ERROR"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "alignkit", "audit", *args, "--json"],
+        cwd=tmp,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _findings(db: Path, run_id: str) -> set[tuple[object, ...]]:
+    with Store.open(f"sqlite:///{db}", create=False) as st:
+        return {
+            (f.check, f.metric, round(f.value, 9), f.n, f.ci_low, f.ci_high)
+            for f in st.findings(run_id)
+        }
+
+
+def test_sigkill_then_resume_loses_nothing_and_resends_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "killed.db"
+    with ThreadedStub(latency=0.25) as stub:
+        proc = _audit("--target", stub.uri, *ARGS, "--store", str(db), "--out", "r1", tmp=tmp_path)
+        time.sleep(random.uniform(3.0, 6.0))
+        kill_time = time.time()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        answered_early = {p for t, p in stub.log if t + stub.server.latency < kill_time - 1.0}
+        assert len(answered_early) >= 20, "the run should have been killed mid-way"
+
+        with Store.open(f"sqlite:///{db}", create=False) as st:
+            (run,) = st.list_runs()
+            stored = st.attempts(run.id)
+        stored_prompts = {rec.messages[-1]["content"] for rec in stored.values()}
+        kept = len(answered_early & stored_prompts) / len(answered_early)
+        assert kept >= 0.95, (
+            f"only {kept:.1%} of attempts answered >1 s before the kill were stored"
+        )
+
+        stub.clear()
+        stub.server.latency = 0.01
+        resumed = _audit("--resume", run.id[:15], "--store", str(db), "--out", "r2", tmp=tmp_path)
+        _, err = resumed.communicate(timeout=120)
+        assert resumed.returncode == 0, err
+        resent = set(stub.prompts())
+        assert not (resent & stored_prompts), "resume re-sent attempts that were already stored"
+        with Store.open(f"sqlite:///{db}", create=False) as st:
+            assert st.get_run(run.id).status == "finished"
+            assert st.count_attempts(run.id) == len(stored) + len(resent)
+
+        fresh_db = tmp_path / "fresh.db"
+        full = _audit(
+            "--target", stub.uri, *ARGS, "--store", str(fresh_db), "--out", "r3", tmp=tmp_path
+        )
+        _, err = full.communicate(timeout=120)
+        assert full.returncode == 0, err
+    with Store.open(f"sqlite:///{fresh_db}", create=False) as st:
+        (fresh_run,) = st.list_runs()
+    assert _findings(db, run.id) == _findings(fresh_db, fresh_run.id)
+    assert len(_findings(db, run.id)) == 2

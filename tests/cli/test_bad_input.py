@@ -1,0 +1,146 @@
+"""Bad input: one clear line on stderr, exit 2, no traceback, stored data untouched."""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, run_cli
+
+QUIZ = "python:examples.quiz_app:respond"
+ENV = {"PYTHONPATH": str(REPO)}
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _assert_one_line_error(proc, *fragments: str) -> None:  # type: ignore[no-untyped-def]
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for frag in fragments:
+        assert frag in lines[0], lines[0]
+
+
+@pytest.fixture
+def store_with_run(tmp_path: Path) -> Path:
+    """A real store holding one finished audit run."""
+    db = tmp_path / "s.db"
+    proc = run_cli(
+        "audit",
+        "--target",
+        QUIZ,
+        "--checks",
+        "capability.facts",
+        "--max-items",
+        "20",
+        "--store",
+        str(db),
+        "--out",
+        str(tmp_path / "out"),
+        cwd=tmp_path,
+        env=ENV,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return db
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["--checks", "capability.factz"], ["unknown check 'capability.factz'", "did you mean"]),
+        (["--checks", "nothing.*"], ["no check matches 'nothing.*'"]),
+        (["--target", "not a uri"], ["malformed target URI"]),
+        (["--target", "ftp:somewhere"], ["unknown target scheme 'ftp:'"]),
+        (["--target", "python:no_such_module_xyz:fn"], ["cannot import"]),
+        (["--split", "sideways"], ["--split"]),
+        (["--data", "/nonexistent/pack"], ["/nonexistent/pack"]),
+    ],
+)
+def test_bad_audit_input_leaves_store_untouched(
+    store_with_run: Path, args: list[str], fragments: list[str]
+) -> None:
+    before = _digest(store_with_run)
+    proc = run_cli(
+        "audit",
+        "--target",
+        QUIZ,
+        *args,
+        "--store",
+        str(store_with_run),
+        cwd=store_with_run.parent,
+        env=ENV,
+    )
+    _assert_one_line_error(proc, *fragments)
+    assert _digest(store_with_run) == before
+
+
+def test_unreachable_endpoint(tmp_path: Path) -> None:
+    uri = f"openai:http://127.0.0.1:{_closed_port()}/v1#m"
+    proc = run_cli("audit", "--target", uri, "--store", str(tmp_path / "s.db"), cwd=tmp_path)
+    _assert_one_line_error(proc, "cannot reach")
+
+
+def test_invalid_config(tmp_path: Path) -> None:
+    cfg = tmp_path / "alignkit.yaml"
+    cfg.write_text("audit:\n  concurrency: zero\n")
+    proc = run_cli("audit", "--config", str(cfg), "--store", str(tmp_path / "s.db"), cwd=tmp_path)
+    _assert_one_line_error(proc, "invalid config", "audit.concurrency")
+
+
+def test_unwritable_store(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    proc = run_cli(
+        "audit", "--target", QUIZ, "--store", str(blocker / "s.db"), cwd=tmp_path, env=ENV
+    )
+    _assert_one_line_error(proc)
+    assert blocker.read_text() == "not a folder"
+
+
+def test_corrupt_store_is_refused_and_unchanged(tmp_path: Path) -> None:
+    db = tmp_path / "corrupt.db"
+    db.write_bytes(b"this is not sqlite at all" * 100)
+    before = _digest(db)
+    for args in (["runs", "list"], ["audit", "--target", QUIZ]):
+        proc = run_cli(*args, "--store", str(db), cwd=tmp_path, env=ENV)
+        _assert_one_line_error(proc)
+    assert _digest(db) == before
+
+
+def test_store_from_newer_schema_is_refused_and_unchanged(store_with_run: Path) -> None:
+    con = sqlite3.connect(store_with_run)
+    with con:
+        con.execute("UPDATE alignkit_meta SET value = '99' WHERE key = 'schema_version'")
+    con.close()
+    before = _digest(store_with_run)
+    for args in (["runs", "list"], ["audit", "--target", QUIZ]):
+        proc = run_cli(*args, "--store", str(store_with_run), cwd=store_with_run.parent, env=ENV)
+        _assert_one_line_error(proc, "v99")
+    assert _digest(store_with_run) == before
+
+
+def test_unknown_run_and_missing_store(store_with_run: Path, tmp_path: Path) -> None:
+    proc = run_cli("runs", "show", "no-such-run", "--store", str(store_with_run))
+    _assert_one_line_error(proc, "no-such-run")
+    missing = tmp_path / "missing.db"
+    proc = run_cli("runs", "list", "--store", str(missing))
+    _assert_one_line_error(proc)
+    assert not missing.exists()
+
+
+def test_unknown_failure_mode(tmp_path: Path) -> None:
+    proc = run_cli("taxonomy", "show", "not-a-mode")
+    _assert_one_line_error(proc, "unknown failure mode")

@@ -1,0 +1,131 @@
+"""The command tree of DESIGN §5 as a user drives it: help, JSON output, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, run_cli
+
+QUIZ = "python:examples.quiz_app:respond"
+ENV = {"PYTHONPATH": f"{REPO}:{REPO / 'tests' / 'audit'}"}
+CONTRACT = [
+    "run_id",
+    "target",
+    "started_at",
+    "finished_at",
+    "alignkit_version",
+    "seed",
+    "findings",
+    "summary",
+]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["audit"],
+        ["runs", "list"],
+        ["runs", "show"],
+        ["runs", "diff"],
+        ["runs", "gate"],
+        ["checks", "list"],
+        ["taxonomy"],
+        ["taxonomy", "show"],
+        ["config", "schema"],
+    ],
+)
+def test_every_command_has_help_with_an_example(command: list[str]) -> None:
+    proc = run_cli(*command, "--help")
+    assert proc.returncode == 0, proc.stderr
+    assert "Example" in proc.stdout
+
+
+def test_checks_and_taxonomy_listing() -> None:
+    checks = json.loads(run_cli("checks", "list", "--json").stdout)["checks"]
+    by_id = {c["id"]: c for c in checks}
+    assert by_id["capability.facts"]["metrics"] == ["capability.fact_accuracy"]
+    assert by_id["capability.facts"]["target_kind"] == "chat"
+    modes = json.loads(run_cli("taxonomy", "--json").stdout)["failure_modes"]
+    assert len(modes) == 23
+    covered = {m["id"]: m["checks"] for m in modes}
+    assert "capability.arithmetic" in covered["capability-loss"]
+    shown = json.loads(run_cli("taxonomy", "show", "sycophancy", "--json").stdout)
+    assert shown["nist"] and shown["definition"]
+
+
+def test_config_schema_is_json_schema() -> None:
+    schema = json.loads(run_cli("config", "schema").stdout)
+    assert schema["type"] == "object"
+    assert {"audit", "http", "store"} <= set(schema["properties"])
+
+
+def test_audit_runs_diff_gate_round_trip(tmp_path: Path) -> None:
+    db = str(tmp_path / "s.db")
+
+    def audit(target: str, *extra: str) -> dict[str, object]:
+        proc = run_cli(
+            "audit",
+            "--target",
+            target,
+            "--checks",
+            "capability.*",
+            "--store",
+            db,
+            "--out",
+            str(tmp_path / target.split(":")[-1]),
+            "--json",
+            *extra,
+            cwd=tmp_path,
+            env=ENV,
+        )
+        assert proc.returncode == 0, proc.stderr
+        return dict(json.loads(proc.stdout))
+
+    base = audit(QUIZ)
+    assert list(base)[: len(CONTRACT)] == CONTRACT
+    assert (tmp_path / "respond" / "report.html").exists()
+    assert (tmp_path / "respond" / "junit.xml").exists()
+    worse = audit("python:audit_helpers:forgetful")
+
+    listed = json.loads(run_cli("runs", "list", "--store", db, "--json").stdout)["runs"]
+    assert [r["id"] for r in listed] == [worse["run_id"], base["run_id"]]
+    shown = run_cli("runs", "show", str(base["run_id"])[:17], "--store", db, "--json")
+    assert json.loads(shown.stdout)["findings"] == base["findings"]
+
+    diff = json.loads(
+        run_cli(
+            "runs", "diff", str(base["run_id"]), str(worse["run_id"]), "--store", db, "--json"
+        ).stdout
+    )
+    change = {c["metric"]: c["change"] for c in diff["changes"]}
+    assert change == {"capability.fact_accuracy": "worse", "capability.arithmetic_accuracy": "same"}
+
+    failing = run_cli(
+        "runs", "gate", str(worse["run_id"]), "--baseline", str(base["run_id"]), "--store", db
+    )
+    assert failing.returncode == 1
+    assert "capability.fact_accuracy" in failing.stdout
+    passing = run_cli(
+        "runs", "gate", str(base["run_id"]), "--baseline", str(base["run_id"]), "--store", db
+    )
+    assert passing.returncode == 0, passing.stdout
+
+
+def test_fail_on_sets_exit_code(tmp_path: Path) -> None:
+    args = [
+        "audit",
+        "--target",
+        QUIZ,
+        "--checks",
+        "capability.facts",
+        "--store",
+        str(tmp_path / "s.db"),
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    assert run_cli(*args, "--fail-on", "medium", cwd=tmp_path, env=ENV).returncode == 1
+    assert run_cli(*args, "--fail-on", "high", cwd=tmp_path, env=ENV).returncode == 0
