@@ -251,9 +251,15 @@ def run(
         plan = _Plan(opts, run_id, started, resume is not None, stored, t_opts)
         try:
             outcome, skipped = asyncio.run(_audit(plan, st, progress))
-        except BaseException:
+        except BaseException as exc:
             if resume is not None or _exists(st, run_id):
                 st.mark_run(run_id, "failed")
+                if isinstance(exc, KeyboardInterrupt):
+                    _log.warning(
+                        "run %s interrupted; continue it with: alignkit audit --resume %s",
+                        run_id,
+                        run_id,
+                    )
             raise
         result = AuditResult(
             run_id=run_id,
