@@ -218,3 +218,30 @@ def test_markup_is_balanced(result: AuditResult) -> None:
     checker.feed(to_html(result))
     assert checker.problems == []
     assert checker.stack == []
+
+
+def test_tables_are_rendered_and_escaped() -> None:
+    from datetime import UTC, datetime
+
+    from alignkit.core import AuditResult, Table
+    from alignkit.report import to_html
+
+    result = AuditResult(
+        run_id="r1",
+        target="lab:goodhart",
+        started_at=datetime.now(UTC),
+        alignkit_version="0",
+        seed=0,
+        tables=[
+            Table(
+                check="lab.fit",
+                title="Fits <b>",
+                columns=["form", "alpha", "R²"],
+                rows=[["bon", 1.23456, None], ["rl", 0.5, 0.99]],
+            )
+        ],
+    )
+    html = to_html(result)
+    assert '<section id="tables">' in html
+    assert "Fits &lt;b&gt;" in html
+    assert "<td>1.235</td>" in html and "<td>–</td>" in html

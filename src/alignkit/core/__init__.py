@@ -55,6 +55,7 @@ from alignkit.core._findings import (
     Finding,
     MetricSpec,
     Plot,
+    Table,
     summarize,
 )
 from alignkit.core._rail import Decision, DecisionKind, Rail, RailStage
@@ -110,6 +111,7 @@ __all__ = [
     "StoreError",
     "Target",
     "TargetError",
+    "Table",
     "TargetKind",
     "TokenLogprob",
     "UnknownIdError",

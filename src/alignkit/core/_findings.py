@@ -18,6 +18,7 @@ __all__ = [
     "FailureModeSummary",
     "MetricSpec",
     "Plot",
+    "Table",
     "summarize",
 ]
 
@@ -104,6 +105,17 @@ class Plot(BaseModel):
     data: dict[str, Any]
 
 
+class Table(BaseModel):
+    """A small table for the report (a lab's fits, attack success per category, ...)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    check: str
+    title: str
+    columns: list[str]
+    rows: list[list[str | float | int | None]]
+
+
 class FailureModeSummary(BaseModel):
     """Per failure mode: the worst severity among its findings and how many there are."""
 
@@ -138,6 +150,7 @@ class AuditResult(BaseModel):
     findings: list[Finding] = Field(default_factory=list)
     summary: dict[str, FailureModeSummary] = Field(default_factory=dict)
     plots: list[Plot] = Field(default_factory=list)
+    tables: list[Table] = Field(default_factory=list)
     checks_run: list[str] = Field(default_factory=list)
     errors: dict[str, str] = Field(default_factory=dict)
     skipped: dict[str, str] = Field(default_factory=dict)

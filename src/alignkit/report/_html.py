@@ -46,6 +46,7 @@ def to_html(result: AuditResult) -> str:
         _scorecard(result, groups),
         _findings(groups),
         _figures(result),
+        _tables(result),
         _governance(groups),
         _problems(result),
         _footer(result),
@@ -218,6 +219,32 @@ def _figures(result: AuditResult) -> str:
         parts.append(
             f"<figure>{svg}<figcaption>{esc(plot.title)} — check "
             f"<code>{esc(plot.check)}</code> ({esc(plot.kind)})</figcaption></figure>"
+        )
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def _cell(value: str | float | int | None) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return esc(str(value))
+
+
+def _tables(result: AuditResult) -> str:
+    """Tables that checks or experiments attached (omitted when there are none)."""
+    if not result.tables:
+        return ""
+    parts = ['<section id="tables">', "<h2>Tables</h2>"]
+    for table in result.tables:
+        head = "".join(f"<th>{esc(c)}</th>" for c in table.columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in table.rows
+        )
+        parts.append(
+            f"<h3>{esc(table.title)} <small>— <code>{esc(table.check)}</code></small></h3>"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
         )
     parts.append("</section>")
     return "\n".join(parts)
