@@ -41,12 +41,15 @@ def test_sigkill_then_resume_loses_nothing_and_resends_nothing(tmp_path: Path) -
     db = tmp_path / "killed.db"
     with ThreadedStub(latency=0.25) as stub:
         proc = _audit("--target", stub.uri, *ARGS, "--store", str(db), "--out", "r1", tmp=tmp_path)
-        time.sleep(random.uniform(3.0, 6.0))
+        deadline = time.monotonic() + 60
+        while not stub.log and time.monotonic() < deadline:  # wait for the first answer
+            time.sleep(0.05)
+        time.sleep(random.uniform(2.5, 4.5))
         kill_time = time.time()
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         answered_early = {p for t, p in stub.log if t + stub.server.latency < kill_time - 1.0}
-        assert len(answered_early) >= 20, "the run should have been killed mid-way"
+        assert len(answered_early) >= 10, "the run should have been killed mid-way"
 
         with Store.open(f"sqlite:///{db}", create=False) as st:
             (run,) = st.list_runs()

@@ -8,15 +8,14 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from alignkit.core import (
     ChatModel,
+    ChatModelBase,
     Completion,
     Decoding,
     Message,
     Outcome,
-    TargetKind,
 )
 from alignkit.models import generate_batch
 from alignkit.store import AttemptRecord, AttemptWriter, attempt_key
@@ -28,34 +27,23 @@ ProgressFn = Callable[[str, int, int], None]
 """``progress(producer, advance, add_to_total)``."""
 
 
-class ThrottledModel:
+class ThrottledModel(ChatModelBase):
     """A chat model shared by concurrent checks under one concurrency bound and deadline."""
 
-    kind = TargetKind.CHAT
-
     def __init__(self, inner: ChatModel, concurrency: int, deadline: float | None) -> None:
-        self._inner = inner
+        super().__init__(
+            inner.uri,
+            capabilities=inner.capabilities,
+            default_pack=inner.default_pack,
+            default_decoding=inner.default_decoding,
+        )
+        self.inner = inner
         self._sem = asyncio.Semaphore(concurrency)
         self._deadline = deadline
 
-    @property
-    def uri(self) -> str:  # noqa: D102
-        return self._inner.uri
-
-    @property
-    def capabilities(self) -> frozenset[str]:  # noqa: D102
-        return self._inner.capabilities
-
-    @property
-    def default_pack(self) -> Path | None:  # noqa: D102
-        return self._inner.default_pack
-
-    @property
-    def default_decoding(self) -> Decoding | None:  # noqa: D102
-        return self._inner.default_decoding
-
-    async def aclose(self) -> None:  # noqa: D102
-        await self._inner.aclose()
+    async def aclose(self) -> None:
+        """Close the wrapped model."""
+        await self.inner.aclose()
 
     def out_of_time(self) -> bool:
         """Whether the audit's budget is spent."""
@@ -75,7 +63,7 @@ class ThrottledModel:
         async with self._sem:
             if self.out_of_time():
                 return Completion.failed(BUDGET_EXHAUSTED)
-            return await self._inner.generate(
+            return await self.inner.generate(
                 messages,
                 max_tokens=max_tokens,
                 temperature=temperature,

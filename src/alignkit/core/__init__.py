@@ -7,6 +7,7 @@ objects, a model adapter implements :class:`ChatModel`, a rail returns a
 
 from alignkit.core._chat import (
     ChatModel,
+    ChatModelBase,
     Completion,
     Decoding,
     Message,
@@ -80,6 +81,7 @@ __all__ = [
     "AuditConfig",
     "AuditResult",
     "ChatModel",
+    "ChatModelBase",
     "CheckContext",
     "CheckError",
     "CheckFn",

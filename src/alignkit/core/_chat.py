@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 __all__ = [
     "ChatModel",
+    "ChatModelBase",
     "Completion",
     "Decoding",
     "Message",
@@ -152,3 +153,55 @@ class ChatModel(Target, Protocol):
     ) -> Completion:
         """Answer one conversation."""
         ...
+
+
+class ChatModelBase:
+    """Holds the :class:`Target` attributes of a chat adapter, so adapters only add ``generate``.
+
+    Subclasses call ``super().__init__(uri, ...)`` and implement ``generate`` (and
+    override ``aclose`` when they hold resources).
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        capabilities: frozenset[str] = frozenset(),
+        default_pack: Path | None = None,
+        default_decoding: Decoding | None = None,
+    ) -> None:
+        self._uri = uri
+        self._capabilities = capabilities
+        self._default_pack = default_pack
+        self._default_decoding = default_decoding
+
+    @property
+    def uri(self) -> str:
+        """The URI the model was opened from, without secrets."""
+        return self._uri
+
+    @property
+    def kind(self) -> TargetKind:
+        """Always :attr:`TargetKind.CHAT`."""
+        return TargetKind.CHAT
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """Optional abilities such as ``logprobs`` and ``activations``."""
+        return self._capabilities
+
+    @property
+    def default_pack(self) -> Path | None:
+        """The item pack the model names, if any."""
+        return self._default_pack
+
+    @property
+    def default_decoding(self) -> Decoding | None:
+        """The decoding the model should be audited under, if it names one."""
+        return self._default_decoding
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._uri!r})"
+
+    async def aclose(self) -> None:
+        """Release resources (nothing by default)."""

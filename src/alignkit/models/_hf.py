@@ -70,6 +70,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alignkit.core import (
     AlignkitError,
+    ChatModelBase,
     Completion,
     ConfigError,
     Decoding,
@@ -77,7 +78,6 @@ from alignkit.core import (
     MissingDependencyError,
     Outcome,
     TargetError,
-    TargetKind,
     Usage,
 )
 from alignkit.models._decode import (
@@ -364,7 +364,7 @@ def _decoding_problem(max_tokens: int, temperature: float, top_p: float) -> str 
 # --------------------------------------------------------------------------- the model
 
 
-class HFChatModel:
+class HFChatModel(ChatModelBase):
     """A local transformers or GGUF checkpoint as a :class:`~alignkit.core.ChatModel`.
 
     Args:
@@ -400,8 +400,14 @@ class HFChatModel:
         if max_batch < 1:
             raise ConfigError(f"hf: batch must be >= 1, got {max_batch}")
         self._dir, self._gguf = directory, gguf
-        self._uri = uri or (f"hf:{directory}" + (f"?gguf={gguf}" if gguf else ""))
         self._sidecar = load_sidecar(directory) or HFSidecar()
+        pack = self._sidecar.default_pack
+        super().__init__(
+            uri or (f"hf:{directory}" + (f"?gguf={gguf}" if gguf else "")),
+            capabilities=frozenset({"logprobs", "activations"}),
+            default_pack=None if pack is None else directory / pack,
+            default_decoding=self._sidecar.decoding_spec(),
+        )
         self._loaded: _Loaded | None = None
         self._load_error: AlignkitError | None = None
         self._loading: tuple[asyncio.AbstractEventLoop, asyncio.Future[None]] | None = None
@@ -414,32 +420,6 @@ class HFChatModel:
             max_batch,
             batch_window_s,
         )
-
-    @property
-    def uri(self) -> str:
-        """The URI this model was opened from."""
-        return self._uri
-
-    @property
-    def kind(self) -> TargetKind:
-        """Always :attr:`TargetKind.CHAT`."""
-        return TargetKind.CHAT
-
-    @property
-    def capabilities(self) -> frozenset[str]:
-        """``logprobs`` and ``activations`` (the latter used by interpretability checks)."""
-        return frozenset({"logprobs", "activations"})
-
-    @property
-    def default_pack(self) -> Path | None:
-        """The sidecar's ``default_pack``, resolved against the checkpoint directory."""
-        pack = self._sidecar.default_pack
-        return None if pack is None else self._dir / pack
-
-    @property
-    def default_decoding(self) -> Decoding | None:
-        """The sidecar's ``decoding``, if any."""
-        return self._sidecar.decoding_spec()
 
     @property
     def stop(self) -> tuple[str, ...]:

@@ -16,21 +16,19 @@ import logging
 import os
 import random
 import time
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import aiohttp
 
 from alignkit.core import (
+    ChatModelBase,
     Completion,
     ConfigError,
-    Decoding,
     HttpConfig,
     Message,
     Outcome,
     TargetError,
-    TargetKind,
     TokenLogprob,
     Usage,
 )
@@ -87,7 +85,7 @@ def _retry_after(headers: Any) -> float | None:
         return None  # an HTTP date: fall back to our own backoff
 
 
-class OpenAIChatModel:
+class OpenAIChatModel(ChatModelBase):
     """A chat model behind an OpenAI-compatible ``/chat/completions`` endpoint.
 
     Args:
@@ -123,7 +121,9 @@ class OpenAIChatModel:
         parts = urlsplit(self._base)
         self._chat_url = urlunsplit(parts._replace(path=parts.path + "/chat/completions"))
         self._models_url = urlunsplit(parts._replace(path=parts.path + "/models"))
-        self._uri = f"openai:{_public_url(self._base)}#{model}"
+        super().__init__(
+            f"openai:{_public_url(self._base)}#{model}", capabilities=frozenset({"logprobs"})
+        )
         self._session: aiohttp.ClientSession | None = None
         self._session_loop: asyncio.AbstractEventLoop | None = None
         self._timeout = aiohttp.ClientTimeout(total=self._http.timeout_s)
@@ -133,31 +133,6 @@ class OpenAIChatModel:
         self._jitter = random.Random()
 
     # ------------------------------------------------------------------ Target
-
-    @property
-    def uri(self) -> str:
-        """The target URI, without credentials."""
-        return self._uri
-
-    @property
-    def kind(self) -> TargetKind:
-        """Always ``chat``."""
-        return TargetKind.CHAT
-
-    @property
-    def capabilities(self) -> frozenset[str]:
-        """``{"logprobs"}``: the API can return token log-probabilities."""
-        return frozenset({"logprobs"})
-
-    @property
-    def default_pack(self) -> Path | None:
-        """None: a remote model names no item pack."""
-        return None
-
-    @property
-    def default_decoding(self) -> Decoding | None:
-        """None: audit under the run's decoding."""
-        return None
 
     @property
     def model(self) -> str:
@@ -173,9 +148,6 @@ class OpenAIChatModel:
     def tokens_used(self) -> int:
         """Prompt plus completion tokens reported by the server so far."""
         return self._tokens
-
-    def __repr__(self) -> str:
-        return f"OpenAIChatModel({self._uri!r})"
 
     # ------------------------------------------------------------------ session
 

@@ -33,7 +33,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from alignkit.core import Completion, ConfigError, Decoding, Message, Outcome, TargetKind
+from alignkit.core import ChatModelBase, Completion, ConfigError, Decoding, Message, Outcome
 from alignkit.models._uri import ParsedURI, TargetOptions, register_scheme
 
 __all__ = ["PythonChatModel"]
@@ -163,7 +163,7 @@ def _default_decoding(module: ModuleType, uri: str) -> Decoding | None:
         ) from None
 
 
-class PythonChatModel:
+class PythonChatModel(ChatModelBase):
     """Wraps ``fn(messages) -> str`` (sync or async) as a :class:`~alignkit.core.ChatModel`.
 
     Args:
@@ -181,42 +181,12 @@ class PythonChatModel:
         default_pack: Path | None = None,
         default_decoding: Decoding | None = None,
     ) -> None:
+        super().__init__(uri, default_pack=default_pack, default_decoding=default_decoding)
         self._fn = fn
-        self._uri = uri
-        self._pack = default_pack
-        self._decoding = default_decoding
         self._async = _is_async(fn)
         self._extras = _passable_params(fn, uri)
         self._executor: ThreadPoolExecutor | None = None
         self._warned = False
-
-    @property
-    def uri(self) -> str:
-        """The ``python:`` URI."""
-        return self._uri
-
-    @property
-    def kind(self) -> TargetKind:
-        """Always ``chat``."""
-        return TargetKind.CHAT
-
-    @property
-    def capabilities(self) -> frozenset[str]:
-        """Empty: an app returns text only."""
-        return frozenset()
-
-    @property
-    def default_pack(self) -> Path | None:
-        """``ALIGNKIT_DEFAULT_PACK`` of the app's module, if set."""
-        return self._pack
-
-    @property
-    def default_decoding(self) -> Decoding | None:
-        """``ALIGNKIT_DEFAULT_DECODING`` of the app's module, if set."""
-        return self._decoding
-
-    def __repr__(self) -> str:
-        return f"PythonChatModel({self._uri!r})"
 
     async def aclose(self) -> None:
         """Stop the worker threads (calls still running finish on their own)."""
