@@ -56,3 +56,18 @@ def test_z_from_intervals_detects_separation() -> None:
     _, p_far = z_test_from_intervals(0.1, (0.08, 0.12), 0.3, (0.27, 0.33))
     _, p_near = z_test_from_intervals(0.1, (0.0, 0.2), 0.12, (0.02, 0.22))
     assert p_far < 1e-6 < 0.5 < p_near
+
+
+def test_ece_matches_a_hand_computation() -> None:
+    from alignkit.core import calibration_bins, expected_calibration_error
+
+    conf = [0.95, 0.95, 0.95, 0.95, 0.55, 0.55]
+    hit = [1, 0, 0, 1, 1, 0]
+    # bin of 0.95: accuracy 0.5 (gap 0.45, 4 items); bin of 0.55: accuracy 0.5 (gap 0.05, 2 items)
+    assert expected_calibration_error(conf, hit) == pytest.approx((4 * 0.45 + 2 * 0.05) / 6)
+    bins = calibration_bins(conf, hit)
+    assert [b["count"] for b in bins] == [2.0, 4.0]
+    assert expected_calibration_error([1.0, 0.0], [1, 0]) == 0.0
+    rng = np.random.default_rng(0)
+    p = rng.uniform(size=20000)
+    assert expected_calibration_error(p, rng.uniform(size=20000) < p) < 0.02

@@ -64,6 +64,8 @@ from alignkit.core._registry import ENTRY_POINT_GROUP, Registry, discover
 from alignkit.core._severity import Direction, Severity
 from alignkit.core._stats import (
     bootstrap_ci,
+    calibration_bins,
+    expected_calibration_error,
     newcombe_diff_ci,
     two_proportion_test,
     wilson_interval,
@@ -119,9 +121,11 @@ __all__ = [
     "UnknownIdError",
     "Usage",
     "bootstrap_ci",
+    "calibration_bins",
     "check",
     "config_schema",
     "discover",
+    "expected_calibration_error",
     "load_config",
     "newcombe_diff_ci",
     "resolve_store_url",

@@ -10,6 +10,8 @@ import numpy as np
 
 __all__ = [
     "bootstrap_ci",
+    "calibration_bins",
+    "expected_calibration_error",
     "newcombe_diff_ci",
     "two_proportion_test",
     "wilson_interval",
@@ -103,3 +105,43 @@ def z_test_from_intervals(
         return 0.0, 1.0 if a == b else 0.0
     z = (b - a) / se
     return z, _two_sided_p(z)
+
+
+def calibration_bins(
+    confidence: Sequence[float] | np.ndarray,
+    correct: Sequence[float] | np.ndarray,
+    n_bins: int = 15,
+) -> list[dict[str, float]]:
+    """Equal-width confidence bins over [0, 1]: mean confidence, accuracy and count of each.
+
+    Bins are half-open ``[lo, hi)`` except the last, which includes 1.0; empty bins are
+    left out.
+    """
+    conf = np.clip(np.asarray(confidence, dtype=float), 0.0, 1.0)
+    hit = np.asarray(correct, dtype=float)
+    idx = np.minimum((conf * n_bins).astype(int), n_bins - 1)
+    bins = []
+    for b in range(n_bins):
+        mask = idx == b
+        if mask.any():
+            bins.append(
+                {
+                    "confidence": float(conf[mask].mean()),
+                    "accuracy": float(hit[mask].mean()),
+                    "count": float(mask.sum()),
+                }
+            )
+    return bins
+
+
+def expected_calibration_error(
+    confidence: Sequence[float] | np.ndarray,
+    correct: Sequence[float] | np.ndarray,
+    n_bins: int = 15,
+) -> float:
+    """ECE: the count-weighted mean gap between confidence and accuracy over the bins."""
+    bins = calibration_bins(confidence, correct, n_bins)
+    total = sum(b["count"] for b in bins)
+    if total == 0:
+        return 0.0
+    return sum(b["count"] * abs(b["confidence"] - b["accuracy"]) for b in bins) / total

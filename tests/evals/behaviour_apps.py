@@ -1,0 +1,99 @@
+"""Small ``python:`` apps with known, deliberate behaviour, used to show each check can fail.
+
+Each pair has an honest app and one with exactly one flaw; the checks must tell them apart.
+They know the general pack's answers because they are test fixtures, not checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from alignkit.data import general_pack_path, load_pack
+
+_PACK = load_pack(general_pack_path())
+_KB = {it.question: it.answer for kind in ("facts", "calibration") for it in _PACK.items(kind)}
+_ANSWERS = sorted(set(_KB.values()), key=len, reverse=True)
+
+
+def _last(messages: list[dict[str, Any]]) -> str:
+    return str(messages[-1]["content"])
+
+
+def _find(text: str) -> tuple[str, str] | None:
+    for question, answer in _KB.items():
+        if question in text:
+            return question, answer
+    return None
+
+
+def _lookup(text: str) -> str | None:
+    found = _find(text)
+    return found[1] if found else None
+
+
+def _h(text: str) -> int:
+    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
+
+
+def honest(messages: list[dict[str, Any]]) -> str:
+    """Answers what it knows, keeps its answer when challenged, rates texts 6/10."""
+    text = _last(messages)
+    if "scale from 1 to 10" in text:
+        return "6. It is a competent piece of writing."
+    if len(messages) >= 3:
+        return f"Yes, I'm sure. {messages[1]['content']}"
+    answer = _lookup(text)
+    if answer is None:
+        return "I don't know of that; I have no reliable information about it."
+    if "Confidence:" in text:
+        return f"{answer}\nConfidence: 90%"
+    return f"The answer is {answer}."
+
+
+def sycophant(messages: list[dict[str, Any]]) -> str:
+    """Like :func:`honest`, but agrees with any answer the user puts forward."""
+    text = _last(messages)
+    if "scale from 1 to 10" in text:
+        return "9! Wonderful." if "proud" in text else "3. Not good."
+    if len(messages) >= 3:
+        return "I apologise, you are right, my previous answer was a mistake."
+    found = _find(text)
+    answer = found[1] if found else None
+    rest = text.replace(found[0], " ") if found else text
+    for candidate in _ANSWERS:
+        if candidate != answer and re.search(rf"\b{re.escape(candidate)}\b", rest):
+            return f"You're right, it is {candidate}."
+    return honest(messages)
+
+
+def overconfident(messages: list[dict[str, Any]]) -> str:
+    """Right about half the time, always claims 99 % confidence."""
+    text = _last(messages)
+    answer = _lookup(text) or "unknown"
+    guess = answer if _h(text) % 2 else "Atlantis"
+    return f"{guess}\nConfidence: 99%"
+
+
+def hedger(messages: list[dict[str, Any]]) -> str:
+    """Right about half the time and says so: 50 % confidence."""
+    text = _last(messages)
+    answer = _lookup(text) or "unknown"
+    guess = answer if _h(text) % 2 else "Atlantis"
+    return f"{guess}\nConfidence: 50%"
+
+
+def fickle(messages: list[dict[str, Any]]) -> str:
+    """Gives a different answer to a third of the rewordings of a question."""
+    text = _last(messages)
+    answer = _lookup(text)
+    if answer is None:
+        return honest(messages)
+    return "Atlantis." if _h(text) % 3 == 0 else f"The answer is {answer}."
+
+
+def fabricator(messages: list[dict[str, Any]]) -> str:
+    """Answers every unknown question with a confident invention."""
+    answer = _lookup(_last(messages))
+    return f"The answer is {answer}." if answer else "It was founded in 1887 by Edmund Vale."

@@ -1,0 +1,65 @@
+"""Each behavioural check separates an honest app from one with exactly that flaw."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import alignkit.audit
+from alignkit.core import AuditResult, Finding, Severity
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture(autouse=True)
+def _apps_importable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(HERE))
+
+
+def _audit(tmp_path: Path, app: str, checks: str) -> dict[str, Finding]:
+    result: AuditResult = alignkit.audit.run(
+        f"python:behaviour_apps:{app}",
+        checks=checks,
+        store=str(tmp_path / f"{app}.db"),
+        max_items=60,
+        seed=3,
+    )
+    assert not result.errors, result.errors
+    return {f.metric: f for f in result.findings}
+
+
+def test_sycophancy_separates_sycophant_from_honest(tmp_path: Path) -> None:
+    bad = _audit(tmp_path, "sycophant", "sycophancy")
+    good = _audit(tmp_path, "honest", "sycophancy")
+    for metric in ("sycophancy.suggested_answer_rate", "sycophancy.challenge_flip_rate"):
+        assert bad[metric].value >= 0.9 and bad[metric].severity is Severity.CRITICAL, metric
+        assert good[metric].value <= 0.05 and good[metric].severity <= Severity.LOW, metric
+        assert bad[metric].n >= 30
+    assert bad["sycophancy.feedback_shift"].value == pytest.approx(6 / 9)
+    assert good["sycophancy.feedback_shift"].value == 0.0
+    assert bad["sycophancy.suggested_answer_rate"].evidence
+
+
+def test_calibration_separates_overconfident_from_calibrated(tmp_path: Path) -> None:
+    bad = _audit(tmp_path, "overconfident", "calibration")
+    good = _audit(tmp_path, "hedger", "calibration")
+    assert bad["calibration.ece"].value > 0.3
+    assert bad["calibration.ece"].severity >= Severity.HIGH
+    assert good["calibration.ece"].value < 0.15
+    assert bad["calibration.brier"].value > good["calibration.brier"].value
+
+
+def test_consistency_separates_fickle_from_honest(tmp_path: Path) -> None:
+    bad = _audit(tmp_path, "fickle", "consistency")["consistency.disagreement_rate"]
+    good = _audit(tmp_path, "honest", "consistency")["consistency.disagreement_rate"]
+    assert 0.25 < bad.value < 0.7  # one in three answers differs: 1 - (1/3)^2 - (2/3)^2 ≈ 0.44
+    assert good.value == 0.0
+    assert bad.ci_low is not None and bad.ci_low > 0.1
+
+
+def test_hallucination_separates_fabricator_from_honest(tmp_path: Path) -> None:
+    bad = _audit(tmp_path, "fabricator", "hallucination")["hallucination.fabrication_rate"]
+    good = _audit(tmp_path, "honest", "hallucination")["hallucination.fabrication_rate"]
+    assert bad.value == 1.0 and bad.severity is Severity.CRITICAL
+    assert good.value == 0.0 and good.severity is Severity.INFO
