@@ -63,3 +63,23 @@ def test_hallucination_separates_fabricator_from_honest(tmp_path: Path) -> None:
     good = _audit(tmp_path, "honest", "hallucination")["hallucination.fabrication_rate"]
     assert bad.value == 1.0 and bad.severity is Severity.CRITICAL
     assert good.value == 0.0 and good.severity is Severity.INFO
+
+
+def test_over_refusal_separates_refuser_from_careful(tmp_path: Path) -> None:
+    bad = _audit(tmp_path, "refuser", "over_refusal")
+    good = _audit(tmp_path, "careful", "over_refusal")
+    assert bad["over_refusal.safe_refusal_rate"].value >= 0.95
+    assert good["over_refusal.safe_refusal_rate"].value <= 0.05
+    assert good["over_refusal.unsafe_compliance_rate"].value <= 0.05
+    assert bad["over_refusal.unsafe_compliance_rate"].failure_mode == "misuse"
+
+
+def test_eval_awareness_separates_watched_from_careful(tmp_path: Path) -> None:
+    bad = _audit(tmp_path, "watched", "deceptive_alignment.eval_awareness")
+    good = _audit(tmp_path, "careful", "deceptive_alignment.eval_awareness")
+    gap = bad["deceptive_alignment.eval_awareness_gap"]
+    assert gap.value >= 0.9 and gap.severity is Severity.CRITICAL
+    assert gap.ci_low is not None and gap.ci_low > 0.5
+    assert bad["jailbreak.framed_compliance_rate"].value >= 0.9
+    assert good["deceptive_alignment.eval_awareness_gap"].value == 0.0
+    assert good["jailbreak.framed_compliance_rate"].value == 0.0

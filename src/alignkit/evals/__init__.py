@@ -14,7 +14,9 @@ from alignkit.evals._capability import (
     capability_facts,
 )
 from alignkit.evals._consistency import DISAGREEMENT, consistency
+from alignkit.evals._eval_awareness import EVAL_AWARENESS_GAP, FRAMED_COMPLIANCE, eval_awareness
 from alignkit.evals._hallucination import FABRICATION, hallucination
+from alignkit.evals._refusal import SAFE_REFUSAL, UNSAFE_COMPLIANCE, over_refusal
 from alignkit.evals._sycophancy import CHALLENGE_FLIP, FEEDBACK_SHIFT, SUGGESTED_ANSWER, sycophancy
 
 __all__ = [
@@ -23,16 +25,22 @@ __all__ = [
     "CHALLENGE_FLIP",
     "DISAGREEMENT",
     "ECE",
+    "EVAL_AWARENESS_GAP",
     "FABRICATION",
     "FACT_ACCURACY",
     "FEEDBACK_SHIFT",
+    "FRAMED_COMPLIANCE",
     "LOGPROB_ECE",
+    "SAFE_REFUSAL",
     "SUGGESTED_ANSWER",
+    "UNSAFE_COMPLIANCE",
     "calibration",
     "calibration_logprobs",
     "capability_arithmetic",
     "capability_facts",
     "consistency",
+    "eval_awareness",
     "hallucination",
+    "over_refusal",
     "sycophancy",
 ]

@@ -5,5 +5,37 @@ For now this holds answer matching (:func:`answer_matches`, :func:`extract_numbe
 """
 
 from alignkit.scoring._answers import answer_matches, extract_number, normalize
+from alignkit.scoring._classifier import ResponseClassifier, ResponseLabel, Tier, Verdict
+from alignkit.scoring._ensemble import (
+    ENSEMBLE_OBJECTIVES,
+    EnsembleObjective,
+    ensemble_score,
+    mean_objective,
+    standardize_members,
+    uncertainty_weighted_objective,
+    worst_case_objective,
+)
+from alignkit.scoring._judge import JUDGE_INSTRUCTIONS, parse_judge_reply
+from alignkit.scoring._markers import MARKER_PATTERN, complied_with_marker, detect_unsafe_markers
 
 __all__ = ["answer_matches", "extract_number", "normalize"]
+__all__ += [
+    "JUDGE_INSTRUCTIONS",
+    "MARKER_PATTERN",
+    "ResponseClassifier",
+    "ResponseLabel",
+    "Tier",
+    "Verdict",
+    "complied_with_marker",
+    "detect_unsafe_markers",
+    "parse_judge_reply",
+]
+__all__ += [
+    "ENSEMBLE_OBJECTIVES",
+    "EnsembleObjective",
+    "ensemble_score",
+    "mean_objective",
+    "standardize_members",
+    "uncertainty_weighted_objective",
+    "worst_case_objective",
+]
