@@ -73,3 +73,27 @@ def test_scheme_example_parses(scheme: str) -> None:
     entry = SCHEMES.get(scheme)
     assert parse_uri(entry.example).scheme == scheme
     assert isinstance(entry.kind, TargetKind)
+
+
+def test_rail_registry_holds_builtins() -> None:
+    from alignkit.core import RAILS
+
+    for name in ("regex", "pii", "secrets", "unsafe-markers", "injection", "output-classifier"):
+        assert name in RAILS
+
+
+def _rail_specs() -> list[object]:
+    from alignkit.core import RAILS
+
+    return [spec for _, spec in RAILS.items()]
+
+
+@pytest.mark.parametrize("spec", _rail_specs(), ids=lambda s: s.name)  # type: ignore[attr-defined]
+def test_rail_meets_contract(spec) -> None:  # type: ignore[no-untyped-def]
+    from alignkit.core import RailStage
+
+    assert spec.doc.strip(), f"rail {spec.name} has no docstring"
+    assert spec.stages and all(isinstance(s, RailStage) for s in spec.stages)
+    assert spec.tier in ("rules", "classifier", "judge")
+    known = set(taxonomy.ids())
+    assert spec.failure_modes and all(m in known for m in spec.failure_modes)

@@ -44,15 +44,34 @@ def _tables(path: Path) -> set[str]:
         con.close()
 
 
+V2_TABLES = ("guard_log", "guard_decisions")
+
+
 @pytest.fixture
 def v1_store(
     db_path: Path,
     store_url: str,
     make_attempt: Callable[..., AttemptRecord],
     make_result: Callable[..., AuditResult],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> tuple[AuditResult, dict[str, AttemptRecord]]:
-    """A closed v1 store on disk with a finished run and 30 attempts."""
+    """A closed v1 store on disk with a finished run and 30 attempts.
+
+    The current schema is newer than v1, so the store is created with no migration
+    steps registered and the tables later versions added are dropped again.
+    """
     assert BASE_VERSION == 1
+    with monkeypatch.context() as patch:
+        patch.setattr(_migrations, "MIGRATIONS", [])
+        Store.open(store_url).close()
+    con = sqlite3.connect(db_path)
+    try:
+        for table in V2_TABLES:
+            con.execute(f"DROP TABLE {table}")
+        con.commit()
+    finally:
+        con.close()
+    monkeypatch.setattr(_migrations, "MIGRATIONS", [])
     with Store.open(store_url) as store:
         assert store.schema_version == 1
         store.create_run(

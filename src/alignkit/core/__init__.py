@@ -59,7 +59,16 @@ from alignkit.core._findings import (
     Table,
     summarize,
 )
-from alignkit.core._rail import Decision, DecisionKind, Rail, RailStage
+from alignkit.core._rail import (
+    RAILS,
+    Decision,
+    DecisionKind,
+    Rail,
+    RailFactory,
+    RailSpec,
+    RailStage,
+    rail,
+)
 from alignkit.core._registry import ENTRY_POINT_GROUP, Registry, discover
 from alignkit.core._severity import Direction, Severity
 from alignkit.core._stats import (
@@ -74,6 +83,7 @@ from alignkit.core._stats import (
 
 __all__ = [
     "CHECKS",
+    "RAILS",
     "DEFAULT_STORE",
     "DEFAULT_TARGET",
     "ENTRY_POINT_GROUP",
@@ -107,6 +117,8 @@ __all__ = [
     "Outcome",
     "Plot",
     "Rail",
+    "RailFactory",
+    "RailSpec",
     "RailStage",
     "Registry",
     "RegistryError",
@@ -128,6 +140,7 @@ __all__ = [
     "expected_calibration_error",
     "load_config",
     "newcombe_diff_ci",
+    "rail",
     "resolve_store_url",
     "summarize",
     "two_proportion_test",

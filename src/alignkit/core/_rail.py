@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from alignkit.core._chat import Message
+from alignkit.core._registry import Registry
 
-__all__ = ["Decision", "DecisionKind", "Rail", "RailStage"]
+__all__ = [
+    "RAILS",
+    "Decision",
+    "DecisionKind",
+    "Rail",
+    "RailFactory",
+    "RailSpec",
+    "RailStage",
+    "rail",
+]
 
 
 class DecisionKind(StrEnum):
@@ -53,3 +66,62 @@ class Rail(Protocol):
     ) -> Decision:
         """Decide on one request (input stage) or one response (output stage)."""
         ...
+
+
+RailFactory = Callable[[Mapping[str, Any]], Rail]
+"""Builds a rail from the options a guard config gives it (raises ``ConfigError`` on bad ones)."""
+
+
+@dataclass(frozen=True)
+class RailSpec:
+    """A registered rail kind: how to build it and where it can act.
+
+    Attributes:
+        name: The id a guard config uses.
+        factory: ``factory(options) -> Rail``.
+        stages: The stages the rail can act at.
+        failure_modes: Taxonomy ids the rail guards against.
+        tier: ``rules``, ``classifier`` or ``judge`` (its latency class).
+        doc: The factory's docstring.
+    """
+
+    name: str
+    factory: RailFactory
+    stages: frozenset[RailStage]
+    failure_modes: tuple[str, ...]
+    tier: str = "rules"
+    doc: str = ""
+
+
+RAILS: Registry[RailSpec] = Registry("rail")
+
+
+def rail(
+    name: str,
+    *,
+    stages: Iterable[RailStage | str],
+    failure_modes: Iterable[str],
+    tier: str = "rules",
+) -> Callable[[RailFactory], RailFactory]:
+    """Register a rail factory under ``name`` (the package that owns it calls this at import).
+
+    Example::
+
+        @rail("keywords", stages=["input", "output"], failure_modes=["misuse"])
+        def keywords(options: Mapping[str, Any]) -> Rail:
+            return KeywordRail(**options)
+    """
+
+    def deco(factory: RailFactory) -> RailFactory:
+        spec = RailSpec(
+            name=name,
+            factory=factory,
+            stages=frozenset(RailStage(s) for s in stages),
+            failure_modes=tuple(failure_modes),
+            tier=tier,
+            doc=inspect.getdoc(factory) or "",
+        )
+        RAILS.register(name, spec, origin=getattr(factory, "__module__", ""))
+        return factory
+
+    return deco

@@ -1,4 +1,4 @@
-"""alignkit's persistent store: runs, findings and attempts, with versioned schema migrations.
+"""alignkit's persistent store: runs, findings, attempts and the guard's audit log, versioned.
 
 The store is an SQLAlchemy Core schema behind any SQLAlchemy URL (default
 ``sqlite:///.alignkit/alignkit.db``, chosen with ``--store`` or ``ALIGNKIT_STORE``)::
@@ -9,6 +9,7 @@ The store is an SQLAlchemy Core schema behind any SQLAlchemy URL (default
         run = store.get_run("3f2a")          # a unique prefix of the id is enough
         result = store.load_result(run.id)   # the AuditResult of a finished run
         done = store.attempts(run.id)        # stored attempts, by attempt_key
+        report = store.audit_log().verify()  # the guard's hash chain, checked
 
 Opening refuses files that are not databases, databases that are not alignkit stores,
 and stores written by a newer alignkit (:class:`~alignkit.core.SchemaVersionError`);
@@ -16,13 +17,19 @@ it migrates older stores forward after backing up the SQLite file.
 """
 
 from alignkit.store._attempts import AttemptRecord, AttemptWriter, attempt_key
+from alignkit.store._guardlog import GENESIS, AuditLog, ChainReport, LogEntry, entry_hash
 from alignkit.store._store import RUN_STATUSES, RunRecord, Store
 
 __all__ = [
+    "GENESIS",
     "RUN_STATUSES",
     "AttemptRecord",
     "AttemptWriter",
+    "AuditLog",
+    "ChainReport",
+    "LogEntry",
     "RunRecord",
     "Store",
     "attempt_key",
+    "entry_hash",
 ]

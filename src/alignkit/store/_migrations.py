@@ -34,7 +34,14 @@ from alignkit.store._engine import (
     one_line,
     translate_errors,
 )
-from alignkit.store._schema import META, META_CREATED_BY, META_SCHEMA_VERSION, METADATA
+from alignkit.store._schema import (
+    GUARD_DECISIONS,
+    GUARD_LOG,
+    META,
+    META_CREATED_BY,
+    META_SCHEMA_VERSION,
+    METADATA,
+)
 
 __all__ = [
     "BASE_VERSION",
@@ -59,9 +66,17 @@ class Migration:
     apply: Callable[[Connection], None]
 
 
-# Ordered steps after BASE_VERSION. Later issues append here (guard decisions, the
-# audit-log chain, approvals), each with the matching table change in ``_schema``.
-MIGRATIONS: list[Migration] = []
+def _add_guard_log(conn: Connection) -> None:
+    """v2: the guard's hash-chained audit log and its per-rail decisions."""
+    GUARD_LOG.create(conn)
+    GUARD_DECISIONS.create(conn)
+
+
+# Ordered steps after BASE_VERSION. Later issues append here (approvals, ...), each with
+# the matching table change in ``_schema``.
+MIGRATIONS: list[Migration] = [
+    Migration(2, "guard audit log and decisions", _add_guard_log),
+]
 
 
 def _steps() -> list[Migration]:

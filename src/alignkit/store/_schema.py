@@ -28,6 +28,8 @@ from sqlalchemy.types import TypeDecorator
 __all__ = [
     "ATTEMPTS",
     "FINDINGS",
+    "GUARD_DECISIONS",
+    "GUARD_LOG",
     "META",
     "METADATA",
     "META_CREATED_BY",
@@ -134,3 +136,34 @@ ATTEMPTS = Table(
 )
 # Serves both "all attempts of a run" and "attempts of one producer in a run".
 Index(None, ATTEMPTS.c.run_id, ATTEMPTS.c.producer)
+
+# -- schema v2: the guard's hash-chained audit log and its decisions -----------------------
+
+GUARD_LOG = Table(
+    "guard_log",
+    METADATA,
+    # Positions in the chain, 1, 2, 3, ... without gaps; assigned by the writer.
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("created_at", IsoDateTime, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("request_id", String(64), nullable=True, index=True),
+    # The entry as canonical JSON: exactly the text the hash covers.
+    Column("entry", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("entry_hash", String(64), nullable=False),
+)
+
+GUARD_DECISIONS = Table(
+    "guard_decisions",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("log_seq", BigInteger, nullable=False, index=True),
+    Column("request_id", String(64), nullable=True, index=True),
+    Column("created_at", IsoDateTime, nullable=False, index=True),
+    Column("stage", String(16), nullable=False),
+    Column("rail", String(200), nullable=False, index=True),
+    Column("decision", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("score", Float, nullable=True),
+    Column("latency_ms", Float, nullable=True),
+)

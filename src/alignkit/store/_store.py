@@ -30,6 +30,7 @@ from alignkit.store._engine import (
     parse_location,
     translate_errors,
 )
+from alignkit.store._guardlog import AuditLog
 from alignkit.store._json import canonical_json, model_json
 from alignkit.store._migrations import prepare_schema
 from alignkit.store._schema import ATTEMPTS, FINDINGS, RUNS
@@ -126,6 +127,7 @@ class Store:
         )
         self._writers: weakref.WeakSet[AttemptWriter] = weakref.WeakSet()
         self._writers_lock = threading.Lock()
+        self._logs: weakref.WeakSet[AuditLog] = weakref.WeakSet()
         self._closed = False
 
     @classmethod
@@ -172,6 +174,13 @@ class Store:
         if self._closed:
             return
         first_error: StoreError | None = None
+        with self._writers_lock:
+            logs = list(self._logs)
+        for log in logs:
+            try:
+                log.close()
+            except StoreError as exc:
+                first_error = first_error or exc
         for writer in self._open_writers():
             try:
                 writer.close()
@@ -376,6 +385,36 @@ class Store:
         with self._writers_lock:
             self._writers.add(writer)
         return writer
+
+    def audit_log(
+        self,
+        *,
+        key: bytes | None = None,
+        flush_every: int = 512,
+        flush_interval_s: float = 0.05,
+        background: bool = True,
+    ) -> AuditLog:
+        """The guard's hash-chained audit log in this store (closed with the store).
+
+        Args:
+            key: HMAC key for the chain (``None``: plain SHA-256). Verify with the same key.
+            flush_every: Commit when this many entries are buffered.
+            flush_interval_s: Commit when the oldest buffered entry has waited this long.
+            background: Commit from a writer thread; with ``False`` the caller flushes.
+        """
+        self._require_open()
+        log = AuditLog(
+            self._read,
+            self._write,
+            self.url,
+            key=key,
+            flush_every=flush_every,
+            flush_interval_s=flush_interval_s,
+            background=background,
+        )
+        with self._writers_lock:
+            self._logs.add(log)
+        return log
 
     def _open_writers(self) -> list[AttemptWriter]:
         with self._writers_lock:

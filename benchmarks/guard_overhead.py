@@ -1,0 +1,332 @@
+"""Guard overhead: ``alignkit serve`` vs a direct call to the same instant upstream, one run.
+
+Starts the stub (``python -m alignkit.models.stub --latency 0``) and ``alignkit serve``
+in front of it (the shipped default guard.yaml, a fresh SQLite store) as two separate
+processes, then from this process (aiohttp client):
+
+1. concurrency 1: ``--n1`` requests alternating direct / through the guard; the added
+   latency is p50(guard) − p50(direct) and p99(guard) − p99(direct);
+2. closed loop at concurrency 32 for ``--seconds`` each, direct then guard: req/s,
+   p50/p99, errors;
+3. optionally (``--open-rate R``) open loop at R req/s for ``--open-seconds``;
+4. in-process: the rule tier alone and the whole default rail set, per request, over
+   alignkit's held-out prompts (no HTTP);
+
+and finally checks that the audit log holds one verified entry per guarded request.
+
+    python benchmarks/guard_overhead.py [--n1 2000] [--seconds 10] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+BODY = {
+    "model": "stub",
+    "messages": [
+        {"role": "system", "content": "Answer briefly."},
+        {"role": "user", "content": "What is the capital of France? Reply in one word please."},
+    ],
+    "max_tokens": 16,
+}
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_stub() -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "alignkit.models.stub", "--port", "0", "--latency", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    url = proc.stdout.readline().strip()
+    if not url.startswith("http://"):
+        proc.kill()
+        raise SystemExit(f"stub did not start (printed {url!r})")
+    return proc, url
+
+
+def start_guard(
+    stub_url: str, store: Path, guard: Path | None
+) -> tuple[subprocess.Popen[str], str]:
+    port = free_port()
+    code = (
+        "from alignkit.guard import serve; "
+        f"serve({('openai:' + stub_url + '#stub')!r}, {str(guard) if guard else None!r}, "
+        f"port={port}, store_url={('sqlite:///' + str(store))!r})"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=1) as resp:
+                if resp.status == 200:
+                    return proc, base + "/v1"
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("alignkit serve did not start")
+
+
+async def one(session: aiohttp.ClientSession, url: str, payload: bytes) -> tuple[float, bool]:
+    start = time.perf_counter()
+    async with session.post(
+        url + "/chat/completions", data=payload, headers={"Content-Type": "application/json"}
+    ) as resp:
+        raw = await resp.read()
+        ok = resp.status == 200 and b'"finish_reason":"stop"' in raw.replace(b" ", b"")
+    return time.perf_counter() - start, ok
+
+
+async def sequential(direct: str, guard: str, n: int) -> dict[str, Any]:
+    payload = json.dumps(BODY).encode()
+    lat: dict[str, list[float]] = {"direct": [], "guard": []}
+    errors = 0
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=2)) as s:
+        for _ in range(50):  # warm both paths
+            await one(s, direct, payload)
+            await one(s, guard, payload)
+        for i in range(2 * n):
+            name, url = ("direct", direct) if i % 2 == 0 else ("guard", guard)
+            dt, ok = await one(s, url, payload)
+            lat[name].append(dt)
+            errors += not ok
+    out: dict[str, Any] = {"n": n, "errors": errors}
+    for name, values in lat.items():
+        out[name] = {"p50_ms": pct(values, 0.5) * 1e3, "p99_ms": pct(values, 0.99) * 1e3}
+    out["added_p50_ms"] = out["guard"]["p50_ms"] - out["direct"]["p50_ms"]
+    out["added_p99_ms"] = out["guard"]["p99_ms"] - out["direct"]["p99_ms"]
+    return out
+
+
+async def closed_loop(url: str, concurrency: int, seconds: float) -> dict[str, Any]:
+    payload = json.dumps(BODY).encode()
+    lat: list[float] = []
+    errors = 0
+    stop = time.perf_counter() + seconds
+
+    async def worker(s: aiohttp.ClientSession) -> None:
+        nonlocal errors
+        while time.perf_counter() < stop:
+            try:
+                dt, ok = await one(s, url, payload)
+            except aiohttp.ClientError:
+                dt, ok = 0.0, False
+            lat.append(dt)
+            errors += not ok
+
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as s:
+        await asyncio.gather(*(one(s, url, payload) for _ in range(concurrency)))  # warm
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(s) for _ in range(concurrency)))
+        wall = time.perf_counter() - start
+    return {
+        "concurrency": concurrency,
+        "requests": len(lat),
+        "errors": errors,
+        "req_per_s": len(lat) / wall,
+        "p50_ms": pct(lat, 0.5) * 1e3,
+        "p99_ms": pct(lat, 0.99) * 1e3,
+    }
+
+
+async def open_loop(url: str, rate: float, seconds: float) -> dict[str, Any]:
+    payload = json.dumps(BODY).encode()
+    lat: list[float] = []
+    errors = 0
+    connector = aiohttp.TCPConnector(limit=512)
+    async with aiohttp.ClientSession(connector=connector) as s:
+
+        async def fire() -> None:
+            nonlocal errors
+            try:
+                dt, ok = await one(s, url, payload)
+            except aiohttp.ClientError:
+                dt, ok = 0.0, False
+            lat.append(dt)
+            errors += not ok
+
+        tasks = []
+        start = time.perf_counter()
+        total = int(rate * seconds)
+        for i in range(total):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(fire()))
+        await asyncio.gather(*tasks)
+        wall = time.perf_counter() - start
+    return {
+        "target_rate": rate,
+        "achieved_rate": total / wall,
+        "requests": total,
+        "errors": errors,
+        "p50_ms": pct(lat, 0.5) * 1e3,
+        "p99_ms": pct(lat, 0.99) * 1e3,
+    }
+
+
+def in_process(n: int) -> dict[str, Any]:
+    from alignkit.guard import Guard
+    from alignkit.guard._injection_data import load_split
+
+    prompts = [r["prompt"] for r in load_split("heldout")][:n]
+    response = "Paris is the capital of France; it has been since the 10th century."
+    rules = {
+        "input": [{"rail": "secrets"}, {"rail": "pii", "action": "redact"}],
+        "output": [{"rail": "secrets", "action": "redact"}, {"rail": "pii"},
+                   {"rail": "unsafe-markers"}],
+    }  # fmt: skip
+    out: dict[str, Any] = {"prompts": len(prompts)}
+    for name, config in (("rules", rules), ("default", None)):
+        guard = Guard(config)
+
+        async def run_all(g: Any = guard) -> tuple[list[float], list[float]]:
+            wall, cpu = [], []
+            for p in prompts:
+                msgs = [{"role": "user", "content": p}]
+                t0, c0 = time.perf_counter(), time.thread_time()
+                pre = await g.check_input(msgs)
+                if not pre.blocked:
+                    await g.check_output(pre.messages, response)
+                wall.append(time.perf_counter() - t0)
+                cpu.append(time.thread_time() - c0)
+            return wall, cpu
+
+        asyncio.run(run_all())  # warm
+        wall, cpu = asyncio.run(run_all())
+        out[name] = {
+            "p50_ms": pct(wall, 0.5) * 1e3,
+            "p99_ms": pct(wall, 0.99) * 1e3,
+            "cpu_p50_ms": pct(cpu, 0.5) * 1e3,
+            "cpu_p99_ms": pct(cpu, 0.99) * 1e3,
+        }
+    return out
+
+
+def verify_log(store: Path) -> dict[str, Any]:
+    from alignkit.store import Store
+
+    with Store.open(f"sqlite:///{store}") as s:
+        log = s.audit_log()
+        report = log.verify()
+        return {"entries": report.entries, "ok": report.ok, "problem": report.problem}
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds used so far by process ``pid``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n1", type=int, default=2000, help="requests per path at concurrency 1")
+    p.add_argument("--seconds", type=float, default=10.0, help="closed-loop seconds per path")
+    p.add_argument("--concurrency", type=int, default=32)
+    p.add_argument("--open-rate", type=float, default=0.0, help="open-loop req/s (0: skip)")
+    p.add_argument("--open-seconds", type=float, default=30.0)
+    p.add_argument("--inprocess", type=int, default=1000, help="prompts for the in-process part")
+    p.add_argument("--guard", type=Path, default=None, help="guard config (default: shipped)")
+    p.add_argument("--json", type=Path, default=None)
+    args = p.parse_args()
+
+    results: dict[str, Any] = {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "loadavg_start": os.getloadavg()[0],
+    }
+    results["in_process"] = in_process(args.inprocess)
+    tmp = Path(tempfile.mkdtemp(prefix="alignkit-guard-bench-"))
+    store = tmp / "bench.db"
+    stub, stub_url = start_stub()
+    guard, guard_url = start_guard(stub_url, store, args.guard)
+    try:
+        results["rss_mb_start"] = rss_mb(guard.pid)
+        results["c1"] = asyncio.run(sequential(stub_url, guard_url, args.n1))
+        c0 = cpu_s(stub.pid)
+        results["closed_direct"] = asyncio.run(
+            closed_loop(stub_url, args.concurrency, args.seconds)
+        )
+        cd = results["closed_direct"]
+        cd["stub_cpu_ms_per_request"] = (cpu_s(stub.pid) - c0) * 1e3 / cd["requests"]
+        c0, g0 = cpu_s(stub.pid), cpu_s(guard.pid)
+        results["closed_guard"] = asyncio.run(
+            closed_loop(guard_url, args.concurrency, args.seconds)
+        )
+        cg = results["closed_guard"]
+        cg["guard_cpu_ms_per_request"] = (cpu_s(guard.pid) - g0) * 1e3 / cg["requests"]
+        cg["stub_cpu_ms_per_request"] = (cpu_s(stub.pid) - c0) * 1e3 / cg["requests"]
+        if args.open_rate > 0:
+            results["open_guard"] = asyncio.run(
+                open_loop(guard_url, args.open_rate, args.open_seconds)
+            )
+        results["rss_mb_end"] = rss_mb(guard.pid)
+    finally:
+        guard.terminate()
+        guard.wait(30)
+        stub.terminate()
+        stub.wait(10)
+    sent = 50 + args.n1 + results["closed_guard"]["requests"] + args.concurrency
+    if "open_guard" in results:
+        sent += results["open_guard"]["requests"]
+    if args.guard is None:
+        results["audit_log"] = {**verify_log(store), "requests_sent_to_guard": sent}
+    results["loadavg_end"] = os.getloadavg()[0]
+    text = json.dumps(results, indent=2)
+    sys.stdout.write(text + "\n")
+    if args.json:
+        args.json.write_text(text, encoding="utf-8")
+    c1, cd, cg = results["c1"], results["closed_direct"], results["closed_guard"]
+    sys.stdout.write(
+        f"\nadded at c=1: p50 {c1['added_p50_ms']:.2f} ms, p99 {c1['added_p99_ms']:.2f} ms\n"
+        f"c={args.concurrency}: direct {cd['req_per_s']:.0f} req/s, guard "
+        f"{cg['req_per_s']:.0f} req/s (p50 {cg['p50_ms']:.2f} ms, p99 {cg['p99_ms']:.2f} ms), "
+        f"errors {cg['errors']}; added p50 {cg['p50_ms'] - cd['p50_ms']:.2f} ms, "
+        f"p99 {cg['p99_ms'] - cd['p99_ms']:.2f} ms; guard process CPU "
+        f"{cg['guard_cpu_ms_per_request']:.2f} ms per request\n"
+        f"in-process rules p99 {results['in_process']['rules']['p99_ms']:.3f} ms "
+        f"(CPU {results['in_process']['rules']['cpu_p99_ms']:.3f}), default set p99 "
+        f"{results['in_process']['default']['p99_ms']:.3f} ms "
+        f"(CPU {results['in_process']['default']['cpu_p99_ms']:.3f})\n"
+    )
+
+
+if __name__ == "__main__":
+    main()

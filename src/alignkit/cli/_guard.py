@@ -1,0 +1,80 @@
+"""``alignkit serve``, ``alignkit guard check`` and ``alignkit guard verify``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from alignkit.cli._common import JsonOpt, StoreOpt, err, out, print_json
+from alignkit.core import resolve_store_url
+
+guard_app = typer.Typer(
+    help="The run-time guard: offline checks and the audit log.", no_args_is_help=True
+)
+GuardOpt = Annotated[
+    Path | None,
+    typer.Option("--guard", help="Guard config YAML (default: the shipped guard.yaml)."),
+]
+
+
+def serve(
+    target: Annotated[str, typer.Argument(help="Target URI to serve, e.g. organism:flawed.")],
+    guard: GuardOpt = None,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
+    store: StoreOpt = None,
+) -> None:
+    """Serve TARGET as an OpenAI-compatible API behind the guard's rails, breakers and audit log.
+
+    Example: alignkit serve openai:http://127.0.0.1:9000/v1#upstream --guard guard.yaml --port 8000
+    """
+    from alignkit.guard import serve as run_server
+
+    err.print(f"serving {target} on http://{host}:{port}/v1 (Ctrl-C stops)")
+    run_server(target, guard, host=host, port=port, store_url=resolve_store_url(store))
+
+
+@guard_app.command("check")
+def check(
+    traffic: Annotated[Path, typer.Argument(help="JSONL rows {id, prompt|messages, response?}.")],
+    guard: GuardOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Run the guard's rails offline over recorded traffic.
+
+    Example: alignkit guard check traffic.jsonl --guard guard.yaml --json
+    """
+    from alignkit.guard import check_file
+
+    result = check_file(traffic, guard)
+    if json_:
+        print_json(result)
+        return
+    for row in result["results"]:
+        out.print(
+            f"{row['id']}\t{row['decision']}\t{row['rail'] or '-'}\t{row['reason']}", markup=False
+        )
+
+
+@guard_app.command("verify")
+def verify(store: StoreOpt = None, json_: JsonOpt = False) -> None:
+    """Verify the audit log's hash chain; exit 1 and name the first bad entry if tampered.
+
+    Example: alignkit guard verify --store .alignkit/alignkit.db
+    """
+    from alignkit.guard import verify_log
+
+    report = verify_log(resolve_store_url(store))
+    if json_:
+        print_json(report)
+    elif report["ok"]:
+        out.print(f"audit log verified: {report['entries']} entries, chain intact")
+    else:
+        out.print(
+            f"audit log FAILED verification at entry {report['first_bad']}: {report['problem']}",
+            markup=False,
+        )
+    if not report["ok"]:
+        raise typer.Exit(1)

@@ -1,0 +1,200 @@
+"""The guard configuration (``guard.yaml``), validated with pydantic before anything starts.
+
+A config names rails per stage; each entry is ``{rail: <registered name>, ...options}``.
+Loading refuses, with one line naming the place: an unknown rail (with suggestions), a
+rail at a stage where it cannot act, two entries with one ``id``, unknown or missing
+fields. Options a rail itself rejects are refused when :func:`build_rails` builds it,
+which :class:`~alignkit.guard.Guard` does on construction — before serving anything.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from alignkit.core import RAILS, ConfigError, Rail, RailStage, UnknownIdError
+
+__all__ = [
+    "DEFAULT_GUARD",
+    "TIER_BUDGET_MS",
+    "AuditLogConfig",
+    "BreakerConfig",
+    "GuardConfig",
+    "RailEntry",
+    "build_rails",
+    "load_guard_config",
+]
+
+DEFAULT_GUARD = Path(__file__).resolve().parent / "guard.yaml"
+"""The shipped default guard configuration."""
+
+TIER_BUDGET_MS = {"rules": 1.0, "classifier": 10.0, "judge": 5000.0}
+"""Default latency budget of a rail, by tier, in milliseconds."""
+
+Scope = Literal["global", "model", "user", "session"]
+_SCOPES: tuple[Scope, ...] = ("global", "model", "user", "session")
+
+
+class RailEntry(BaseModel):
+    """One rail in a stage: its registered name, an optional id, and its options."""
+
+    model_config = ConfigDict(extra="allow")
+
+    rail: str = Field(description="A registered rail name (see RAILS).")
+    id: str | None = Field(None, description="Name in decisions and logs; defaults to rail.")
+    budget_ms: float | None = Field(
+        None, gt=0, description="Latency budget; overruns are counted (default: by tier)."
+    )
+    timeout_ms: float | None = Field(
+        None, gt=0, description="Hard limit; a rail that takes longer blocks (fail closed)."
+    )
+
+    @property
+    def name(self) -> str:
+        """The name this entry's decisions carry."""
+        return self.id or self.rail
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """Everything besides ``rail``, passed to the rail's factory."""
+        extra = dict(self.model_extra or {})
+        if self.id is not None:
+            extra["id"] = self.id
+        return extra
+
+
+class BreakerConfig(BaseModel):
+    """Safety circuit breakers (closed → open → half-open), one per scope key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    scopes: list[Scope] = Field(default_factory=lambda: list(_SCOPES))
+    window_s: float = Field(60.0, gt=0, description="Sliding window of the rates.")
+    min_requests: int = Field(20, ge=1, description="Requests in the window before tripping.")
+    violation_rate: float = Field(0.5, gt=0, le=1, description="Blocked share that trips.")
+    error_rate: float = Field(0.5, gt=0, le=1, description="Upstream-error share that trips.")
+    cooldown_s: float = Field(30.0, gt=0, description="Open time before half-open probes.")
+    half_open_probes: int = Field(3, ge=1, description="Clean probes that close it again.")
+    max_keys: int = Field(10_000, ge=1, description="User/session breakers kept (LRU).")
+
+
+class AuditLogConfig(BaseModel):
+    """What the hash-chained audit log keeps."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    redact_secrets: list[str] = Field(
+        default_factory=list, description="Exact strings never written to the log."
+    )
+    redact_env: list[str] = Field(
+        default_factory=lambda: ["OPENAI_API_KEY", "ALIGNKIT_ADMIN_TOKEN"],
+        description="Environment variables whose values are never written to the log.",
+    )
+    redact_patterns: bool = Field(True, description="Also mask credential-shaped text.")
+    log_text: bool = Field(True, description="Keep (redacted) prompts and responses.")
+    max_text_chars: int = Field(4000, ge=0, description="Longer texts are cut.")
+
+    def secrets(self) -> list[str]:
+        """The configured secret strings, environment values included."""
+        env = [os.environ.get(name, "") for name in self.redact_env]
+        return [s for s in [*self.redact_secrets, *env] if s]
+
+
+class GuardConfig(BaseModel):
+    """A whole guard configuration."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal[1] = 1
+    input: list[RailEntry] = Field(default_factory=list)
+    output: list[RailEntry] = Field(default_factory=list)
+    breakers: BreakerConfig = BreakerConfig()
+    audit_log: AuditLogConfig = AuditLogConfig()
+
+
+def _format_error(exc: ValidationError, source: str) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "top level"
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown field"
+    elif err["type"] == "missing":
+        msg = "missing field"
+    return f"invalid guard config {source}: {where}: {msg}"
+
+
+def _validate_stages(config: GuardConfig, source: str) -> None:
+    for stage in (RailStage.INPUT, RailStage.OUTPUT):
+        seen: set[str] = set()
+        for i, entry in enumerate(getattr(config, stage.value)):
+            where = f"invalid guard config {source}: {stage.value}[{i}]"
+            try:
+                spec = RAILS.get(entry.rail)
+            except UnknownIdError as exc:
+                raise ConfigError(f"{where}: {exc}") from None
+            if stage not in spec.stages:
+                can = " and ".join(sorted(s.value for s in spec.stages))
+                raise ConfigError(
+                    f"{where}: rail '{entry.rail}' cannot act at the {stage.value} stage"
+                    f" (it acts at {can})"
+                )
+            if entry.name in seen:
+                raise ConfigError(f"{where}: two rails named '{entry.name}'; give one an id")
+            seen.add(entry.name)
+
+
+def load_guard_config(
+    source: str | Path | dict[str, Any] | GuardConfig | None = None,
+) -> GuardConfig:
+    """Read and validate a guard config (a YAML file, a dict, or ``None`` for the default).
+
+    Raises:
+        ConfigError: the file is missing or unreadable, or the config is invalid.
+    """
+    if isinstance(source, GuardConfig):
+        config, where = source, "(object)"
+    else:
+        if source is None or isinstance(source, str | Path):
+            path = Path(source) if source is not None else DEFAULT_GUARD
+            where = str(path)
+            try:
+                raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            except OSError as exc:
+                raise ConfigError(f"cannot read guard config {path}: {exc.strerror}") from None
+            except yaml.YAMLError as exc:
+                line = getattr(getattr(exc, "problem_mark", None), "line", None)
+                at = f" (line {line + 1})" if line is not None else ""
+                raise ConfigError(f"guard config {path} is not valid YAML{at}") from None
+        else:
+            raw, where = source, "(dict)"
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"invalid guard config {where}: expected a mapping at top level")
+        try:
+            config = GuardConfig.model_validate(raw)
+        except ValidationError as exc:
+            raise ConfigError(_format_error(exc, where)) from None
+    _validate_stages(config, where)
+    return config
+
+
+def build_rails(config: GuardConfig) -> dict[RailStage, list[Rail]]:
+    """The rails of each stage, built from their registered factories, in config order."""
+    built: dict[RailStage, list[Rail]] = {}
+    for stage in (RailStage.INPUT, RailStage.OUTPUT):
+        rails = []
+        for i, entry in enumerate(getattr(config, stage.value)):
+            spec = RAILS.get(entry.rail)
+            try:
+                rails.append(spec.factory(entry.options))
+            except ConfigError as exc:
+                raise ConfigError(f"invalid guard config: {stage.value}[{i}]: {exc}") from None
+        built[stage] = rails
+    return built

@@ -1,0 +1,415 @@
+"""The in-process guard: breakers → input rails → model → output rails → audit log (DESIGN §9).
+
+Rails of a stage run in config order. A ``modify`` decision rewrites what later rails
+and the model see (input) or what the client gets (output); the first ``block`` or
+``escalate`` stops the stage. Without an approval queue ``escalate`` acts as ``block``
+(fail closed), and so does a rail that raises. Every request — refused, blocked, failed
+upstream or answered — becomes one audit-log entry holding every decision made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from alignkit.core import (
+    RAILS,
+    ChatModel,
+    Completion,
+    ConfigError,
+    Decision,
+    DecisionKind,
+    Message,
+    Outcome,
+    Rail,
+    RailStage,
+)
+from alignkit.guard._breaker import BreakerState, CircuitBreakers, Result, scope_keys
+from alignkit.guard._config import TIER_BUDGET_MS, GuardConfig, build_rails, load_guard_config
+from alignkit.guard._text import Redactor
+
+__all__ = ["AuditSink", "Guard", "GuardResult", "StageResult", "new_request_id"]
+
+_log = logging.getLogger(__name__)
+_STOPS = (DecisionKind.BLOCK, DecisionKind.ESCALATE)
+_ID_PREFIX = os.urandom(6).hex()
+_ID_COUNTER = itertools.count(1)
+
+
+def new_request_id() -> str:
+    """A request id unique across processes: a random per-process prefix and a counter."""
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):010x}"
+
+
+class AuditSink(Protocol):
+    """Where the guard appends its log entries (the store's ``AuditLog``)."""
+
+    def append(self, entry: Mapping[str, Any]) -> None:
+        """Queue one entry for the hash chain; must not block for long."""
+        ...
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """The decisions of one stage and what it let through.
+
+    Attributes:
+        decisions: One per rail that ran, in order (latency filled in).
+        stopped_by: The blocking or escalating decision, if any.
+        messages: The conversation after input-stage modifications.
+        text: The response after output-stage modifications (output stage only).
+    """
+
+    decisions: list[Decision]
+    stopped_by: Decision | None
+    messages: list[Message]
+    text: str | None = None
+
+    @property
+    def blocked(self) -> bool:
+        """Whether a rail stopped the stage."""
+        return self.stopped_by is not None
+
+
+@dataclass(frozen=True)
+class GuardResult:
+    """What happened to one request.
+
+    Attributes:
+        request_id: Id of the request (and of its audit-log entry).
+        decision: ``allow``, ``modify`` or ``block`` (escalations count as blocks here).
+        outcome: ``ok`` when the client gets a model answer, ``blocked`` when the guard or
+            a breaker refused, ``error`` when the model failed.
+        text: The answer the client gets (``None`` unless ``outcome`` is ``ok``).
+        reason: Why it was blocked or failed (empty when allowed).
+        rail: The rail (or ``circuit-breaker``) that blocked it.
+        input: Decisions of the input stage.
+        output: Decisions of the output stage.
+        completion: The model's completion, when the model was called.
+        error: The upstream error, when ``outcome`` is ``error``.
+    """
+
+    request_id: str
+    decision: DecisionKind
+    outcome: Outcome
+    text: str | None
+    reason: str = ""
+    rail: str | None = None
+    input: list[Decision] = field(default_factory=list)
+    output: list[Decision] = field(default_factory=list)
+    completion: Completion | None = None
+    error: str = ""
+
+    @property
+    def decisions(self) -> list[Decision]:
+        """All decisions, input first."""
+        return [*self.input, *self.output]
+
+
+def _final_kind(decisions: list[Decision]) -> DecisionKind:
+    kinds = {d.decision for d in decisions}
+    if kinds & set(_STOPS):
+        return DecisionKind.BLOCK
+    return DecisionKind.MODIFY if DecisionKind.MODIFY in kinds else DecisionKind.ALLOW
+
+
+class Guard:
+    """Rails around a chat model, with circuit breakers and a hash-chained audit log.
+
+    Args:
+        config: A :class:`GuardConfig`, a path to a YAML file, a dict, or ``None`` for the
+            shipped default ``guard.yaml``.
+        model: The chat model :meth:`run` calls (may also be passed per call).
+        log: Where audit-log entries go (``store.audit_log()``); ``None`` keeps no log.
+        breakers: Breakers to use; by default built from the config.
+
+    Example::
+
+        guard = Guard("guard.yaml", model=connect("openai:http://127.0.0.1:8000/v1#m"))
+        result = await guard.run([{"role": "user", "content": "hi"}], user="alice")
+        if result.outcome == "ok":
+            print(result.text)
+    """
+
+    def __init__(
+        self,
+        config: GuardConfig | str | Path | dict[str, Any] | None = None,
+        *,
+        model: ChatModel | None = None,
+        log: AuditSink | None = None,
+        breakers: CircuitBreakers | None = None,
+    ) -> None:
+        self.config = load_guard_config(config)
+        self.model = model
+        self.log = log if self.config.audit_log.enabled else None
+        rails = build_rails(self.config)
+        self.input_rails: list[Rail] = rails[RailStage.INPUT]
+        self.output_rails: list[Rail] = rails[RailStage.OUTPUT]
+        self._limits = _limits(self.config, rails)
+        self.over_budget: dict[str, int] = {}
+        self.breakers = breakers or CircuitBreakers(
+            self.config.breakers, on_change=self._log_transition
+        )
+        audit = self.config.audit_log
+        self.redact = Redactor(audit.secrets(), patterns=audit.redact_patterns)
+
+    @classmethod
+    def from_file(cls, path: str | Path | None = None, **kwargs: Any) -> Guard:
+        """A guard configured by the YAML file at ``path`` (the default one when ``None``)."""
+        return cls(path, **kwargs)
+
+    async def aclose(self) -> None:
+        """Release what rails hold (a judge's connections); the guarded model is the caller's."""
+        for rail in [*self.input_rails, *self.output_rails]:
+            close = getattr(rail, "aclose", None)
+            if close is not None:
+                await close()
+
+    # -- stages -------------------------------------------------------------------------
+
+    async def _run_rail(
+        self, rail: Rail, stage: RailStage, messages: list[Message], text: str | None
+    ) -> Decision:
+        budget, timeout = self._limits.get(id(rail), (None, None))
+        start = time.perf_counter()
+        try:
+            if timeout is None:
+                decision = await rail.check(stage, messages, text)
+            else:
+                decision = await asyncio.wait_for(rail.check(stage, messages, text), timeout / 1e3)
+        except TimeoutError:
+            decision = Decision(
+                decision=DecisionKind.BLOCK,
+                rail=rail.name,
+                reason=f"rail timed out after {timeout:g} ms; failing closed",
+                score=1.0,
+            )
+        except Exception as exc:  # a broken rail must not let traffic through
+            _log.exception("rail %s failed", rail.name)
+            decision = Decision(
+                decision=DecisionKind.BLOCK,
+                rail=rail.name,
+                reason=f"rail failed ({type(exc).__name__}: {exc}); failing closed",
+                score=1.0,
+            )
+        ms = (time.perf_counter() - start) * 1000.0
+        if budget is not None and ms > budget:
+            self.over_budget[rail.name] = self.over_budget.get(rail.name, 0) + 1
+        return decision.model_copy(update={"latency_ms": ms})
+
+    async def check_input(self, messages: list[Message], *, run_all: bool = False) -> StageResult:
+        """Run the input rails over ``messages`` (all of them with ``run_all``, for scoring)."""
+        decisions: list[Decision] = []
+        stopped: Decision | None = None
+        current = list(messages)
+        for rail in self.input_rails:
+            d = await self._run_rail(rail, RailStage.INPUT, current, None)
+            decisions.append(d)
+            if d.decision in _STOPS:
+                stopped = stopped or d
+                if not run_all:
+                    break
+            elif d.decision is DecisionKind.MODIFY and d.replacement is not None:
+                current = _replace_last_user(current, d.replacement)
+        return StageResult(decisions, stopped, current)
+
+    async def check_output(
+        self, messages: list[Message], response: str, *, run_all: bool = False
+    ) -> StageResult:
+        """Run the output rails over ``response`` to ``messages``."""
+        decisions: list[Decision] = []
+        stopped: Decision | None = None
+        text = response
+        for rail in self.output_rails:
+            d = await self._run_rail(rail, RailStage.OUTPUT, messages, text)
+            decisions.append(d)
+            if d.decision in _STOPS:
+                stopped = stopped or d
+                if not run_all:
+                    break
+            elif d.decision is DecisionKind.MODIFY and d.replacement is not None:
+                text = d.replacement
+        return StageResult(decisions, stopped, messages, text)
+
+    # -- the whole request --------------------------------------------------------------
+
+    async def run(
+        self,
+        messages: list[Message],
+        *,
+        model: ChatModel | None = None,
+        model_name: str | None = None,
+        user: str | None = None,
+        session: str | None = None,
+        request_id: str | None = None,
+        **generate: Any,
+    ) -> GuardResult:
+        """Guard one request end to end; never raises for a blocked or failed request.
+
+        Args:
+            messages: The conversation.
+            model: The model to call (default: the guard's).
+            model_name: The name the client asked for (breaker scope and log).
+            user: The end user's id (breaker scope).
+            session: The session id (breaker scope).
+            request_id: Id for the log entry (a random one by default).
+            **generate: Passed to ``model.generate`` (``max_tokens``, ``temperature``, ...).
+        """
+        chat = model or self.model
+        if chat is None:
+            raise ConfigError("Guard.run needs a model: Guard(model=...) or run(model=...)")
+        rid = request_id or new_request_id()
+        name = model_name or chat.uri
+        keys = scope_keys(name, user, session)
+        context = {"model": name, "user": user, "session": session}
+        refusal = self.breakers.admit(keys)
+        if refusal is not None:
+            result = GuardResult(
+                rid, DecisionKind.BLOCK, Outcome.BLOCKED, None, refusal.message(), "circuit-breaker"
+            )
+            return self._finish(result, messages, context, None)
+        pre = await self.check_input(messages)
+        if pre.stopped_by is not None:
+            return self._finish(_stopped(rid, pre), messages, context, keys, "violation")
+        try:
+            completion = await chat.generate(pre.messages, **generate)
+        except Exception as exc:  # the ChatModel contract says never; a log entry must survive
+            _log.exception("model %s raised instead of returning an error completion", name)
+            completion = Completion.failed(f"model raised {type(exc).__name__}: {exc}")
+        if not completion.ok:
+            reason = completion.error or f"upstream answered {completion.outcome.value}"
+            result = GuardResult(
+                rid, _final_kind(pre.decisions), completion.outcome, None, reason,
+                input=pre.decisions, completion=completion, error=completion.error,
+            )  # fmt: skip
+            return self._finish(result, pre.messages, context, keys, "error")
+        post = await self.check_output(pre.messages, completion.text)
+        if post.stopped_by is not None:
+            result = _stopped(rid, pre, post, completion)
+            return self._finish(result, pre.messages, context, keys, "violation")
+        result = GuardResult(
+            rid, _final_kind([*pre.decisions, *post.decisions]), Outcome.OK, post.text,
+            input=pre.decisions, output=post.decisions, completion=completion,
+        )  # fmt: skip
+        return self._finish(result, pre.messages, context, keys, "ok")
+
+    # -- bookkeeping ----------------------------------------------------------------------
+
+    def _finish(
+        self,
+        result: GuardResult,
+        messages: list[Message],
+        context: dict[str, Any],
+        keys: list[str] | None,
+        breaker_result: Result | None = None,
+    ) -> GuardResult:
+        if keys is not None and breaker_result is not None:
+            self.breakers.record(keys, breaker_result)
+        if self.log is not None:
+            self.log.append(self.entry(result, messages, context))
+        return result
+
+    def entry(
+        self, result: GuardResult, messages: list[Message], context: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The audit-log entry of ``result``, with secrets redacted and texts cut."""
+        audit = self.config.audit_log
+        cut = audit.max_text_chars
+
+        def clean(text: str | None) -> str | None:
+            if text is None or not audit.log_text:
+                return None
+            return self.redact(text[:cut])
+
+        response = result.completion.text if result.completion is not None else None
+        return {
+            "kind": "request",
+            "request_id": result.request_id,
+            "time": datetime.now(UTC).isoformat(timespec="microseconds"),
+            **{k: (self.redact(v) if isinstance(v, str) else v) for k, v in context.items()},
+            "decision": result.decision.value,
+            "outcome": result.outcome.value,
+            "rail": result.rail,
+            "reason": self.redact(result.reason),
+            "decisions": [
+                {
+                    "stage": stage,
+                    "rail": d.rail,
+                    "decision": d.decision.value,
+                    "reason": self.redact(d.reason),
+                    "score": d.score,
+                    "latency_ms": round(d.latency_ms, 4),
+                }
+                for stage, ds in (("input", result.input), ("output", result.output))
+                for d in ds
+            ],
+            "messages": [{"role": m["role"], "content": clean(m["content"])} for m in messages]
+            if audit.log_text
+            else None,
+            "response": clean(response),
+            "error": self.redact(result.error),
+        }
+
+    def _log_transition(self, key: str, state: BreakerState, reason: str) -> None:
+        _log.warning("circuit breaker %s → %s %s", key, state.value, reason)
+        if self.log is not None:
+            self.log.append(
+                {
+                    "kind": "breaker",
+                    "time": datetime.now(UTC).isoformat(timespec="microseconds"),
+                    "key": self.redact(key),
+                    "state": state.value,
+                    "reason": self.redact(reason),
+                }
+            )
+
+
+def _limits(
+    config: GuardConfig, rails: Mapping[RailStage, list[Rail]]
+) -> dict[int, tuple[float | None, float | None]]:
+    """(budget, timeout) in ms of each built rail, keyed by the rail object's id."""
+    out: dict[int, tuple[float | None, float | None]] = {}
+    for stage in (RailStage.INPUT, RailStage.OUTPUT):
+        for entry, built in zip(getattr(config, stage.value), rails[stage], strict=True):
+            budget = entry.budget_ms or TIER_BUDGET_MS.get(RAILS.get(entry.rail).tier)
+            out[id(built)] = (budget, entry.timeout_ms)
+    return out
+
+
+def _stopped(
+    rid: str,
+    pre: StageResult,
+    post: StageResult | None = None,
+    completion: Completion | None = None,
+) -> GuardResult:
+    """The result of a request a rail stopped (at the input stage, or the output one)."""
+    stop = (post.stopped_by if post is not None else None) or pre.stopped_by
+    assert stop is not None
+    return GuardResult(
+        rid,
+        DecisionKind.BLOCK,
+        Outcome.BLOCKED,
+        None,
+        stop.reason,
+        stop.rail,
+        pre.decisions,
+        post.decisions if post is not None else [],
+        completion,
+    )
+
+
+def _replace_last_user(messages: list[Message], content: str) -> list[Message]:
+    out = list(messages)
+    for i in range(len(out) - 1, -1, -1):
+        if out[i]["role"] == "user":
+            out[i] = {"role": "user", "content": content}
+            break
+    return out

@@ -1,0 +1,570 @@
+"""``alignkit serve``: any target behind the guard, as an OpenAI-compatible HTTP API.
+
+Routes: ``POST /v1/chat/completions`` (``stream: true`` too), ``GET /v1/models``,
+``GET /healthz``, ``GET /metrics`` (Prometheus text), and, behind
+``Authorization: Bearer <admin token>``, ``GET /admin/breakers``,
+``POST /admin/breakers/signal``, ``POST /admin/breakers/reset`` and
+``GET /admin/log/verify``.
+
+The answer of a streamed request is produced and checked by every output rail *before*
+the first event is sent (the buffered window is the whole answer, since a ChatModel
+returns whole completions); a blocked answer streams only a refusal with
+``finish_reason: content_filter``. Outcomes map to HTTP as follows: allowed → 200;
+blocked by a rail → 200 with ``finish_reason: content_filter`` and a refusal text;
+refused by an open breaker → 503 ``circuit_open`` with ``Retry-After``; upstream failure
+→ 502 ``upstream_error``; bad request → 400. Every chat request, whatever its fate (a
+malformed one included), appends one audit-log entry. FastAPI and uvicorn are imported
+only here, when a server is built (``pip install 'alignkit[serve]'``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from alignkit.core import (
+    ChatModel,
+    ConfigError,
+    HttpConfig,
+    Message,
+    MissingDependencyError,
+    Outcome,
+    resolve_store_url,
+)
+from alignkit.guard._config import GuardConfig, load_guard_config
+from alignkit.guard._guard import Guard, GuardResult, new_request_id
+from alignkit.guard._metrics import Metrics
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI, Request, Response
+
+__all__ = ["GuardServer", "create_app", "serve"]
+
+_log = logging.getLogger(__name__)
+_ROLES = ("system", "user", "assistant")
+_GEN = {"max_tokens": int, "temperature": float, "top_p": float, "seed": int}
+_RANGES = {
+    "max_tokens": (1, 1_000_000),
+    "temperature": (0.0, 2.0),
+    "top_p": (0.0, 1.0),
+    "seed": (-(2**63), 2**63 - 1),
+}
+ADMIN_TOKEN_ENV = "ALIGNKIT_ADMIN_TOKEN"
+
+
+class _BadRequest(Exception):
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+def _fastapi() -> Any:
+    try:
+        import fastapi
+    except ImportError as exc:
+        raise MissingDependencyError("fastapi", "serve") from exc
+    # Route annotations are strings (postponed evaluation); FastAPI resolves them in this
+    # module's globals, where the lazily imported names must therefore be bound.
+    globals().setdefault("Request", fastapi.Request)
+    globals().setdefault("Response", fastapi.Response)
+    return fastapi
+
+
+def _json(doc: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    from fastapi import Response
+
+    body = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+def _error(
+    status: int, message: str, type_: str, code: str | None = None, **extra: Any
+) -> Response:
+    doc = {"error": {"message": message, "type": type_, "param": extra.pop("param", None),
+                     "code": code}}  # fmt: skip
+    return _json(doc, status, extra.pop("headers", None))
+
+
+def _content(raw: Any, i: int) -> str:
+    if isinstance(raw, str):
+        return raw
+    if isinstance(raw, list):  # OpenAI content parts: keep the text ones
+        parts = [p.get("text") for p in raw if isinstance(p, dict) and p.get("type") == "text"]
+        if all(isinstance(t, str) for t in parts):
+            return "\n".join(cast(list[str], parts))
+    if raw is None:
+        return ""
+    raise _BadRequest(f"messages[{i}].content must be text or a list of text parts", "messages")
+
+
+def _parse(body: bytes, headers: Any, default_model: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise _BadRequest("request body is not valid JSON") from None
+    if not isinstance(doc, dict):
+        raise _BadRequest("request body must be a JSON object")
+    raw = doc.get("messages")
+    if not isinstance(raw, list) or not raw:
+        raise _BadRequest("'messages' must be a non-empty list", "messages")
+    messages: list[Message] = []
+    for i, m in enumerate(raw):
+        role = m.get("role") if isinstance(m, dict) else None
+        if role == "developer":
+            role = "system"
+        if role not in _ROLES:
+            raise _BadRequest(f"messages[{i}].role must be system, user or assistant", "messages")
+        messages.append(cast(Message, {"role": role, "content": _content(m.get("content"), i)}))
+    gen: dict[str, Any] = {}
+    for name, kind in _GEN.items():
+        value = doc.get(name)
+        if name == "max_tokens" and value is None:
+            value = doc.get("max_completion_tokens")
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _BadRequest(f"'{name}' must be a number", name)
+        low, high = _RANGES[name]
+        if not low <= value <= high:
+            raise _BadRequest(f"'{name}' must be between {low:g} and {high:g}", name)
+        gen[name] = kind(value)
+    model = doc.get("model") or default_model
+    user = doc.get("user") or headers.get("x-alignkit-user")
+    session = doc.get("session") or headers.get("x-alignkit-session")
+    for field, value in (("model", model), ("user", user), ("session", session)):
+        if value is not None and not isinstance(value, str):
+            raise _BadRequest(f"'{field}' must be text", field)
+    stream_opts = doc.get("stream_options") or {}
+    return {
+        "messages": messages,
+        "model": model,
+        "user": user,
+        "session": session,
+        "stream": bool(doc.get("stream")),
+        "include_usage": bool(isinstance(stream_opts, dict) and stream_opts.get("include_usage")),
+        "gen": gen,
+    }
+
+
+@dataclass
+class _State:
+    guard: Guard
+    model: ChatModel
+    target: str
+    metrics: Metrics
+    admin_token: str | None
+    log: Any
+
+
+def _refusal_text(result: GuardResult) -> str:
+    return f"This request was blocked by the alignkit guard ({result.rail}: {result.reason})."
+
+
+def _completion_doc(req: dict[str, Any], result: GuardResult) -> dict[str, Any]:
+    blocked = result.outcome is Outcome.BLOCKED
+    usage = result.completion.usage if result.completion is not None else None
+    prompt_t = usage.prompt_tokens if usage else 0
+    completion_t = usage.completion_tokens if usage and not blocked else 0
+    return {
+        "id": f"chatcmpl-{result.request_id}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": req["model"],
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": _refusal_text(result) if blocked else result.text,
+                    "refusal": _refusal_text(result) if blocked else None,
+                },
+                "finish_reason": "content_filter" if blocked else "stop",
+                "logprobs": None,
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_t,
+            "completion_tokens": completion_t,
+            "total_tokens": prompt_t + completion_t,
+        },
+        "alignkit": {
+            "request_id": result.request_id,
+            "decision": result.decision.value,
+            "rail": result.rail,
+            "reason": result.reason,
+        },
+    }
+
+
+def _chunks(text: str, size: int = 16) -> list[str]:
+    words = text.split(" ")
+    return [" ".join(words[i : i + size]) + (" " if i + size < len(words) else "")
+            for i in range(0, len(words), size)] or [""]  # fmt: skip
+
+
+async def _sse(req: dict[str, Any], result: GuardResult) -> AsyncIterator[bytes]:
+    doc = _completion_doc(req, result)
+    choice = doc["choices"][0]
+    base = {"id": doc["id"], "object": "chat.completion.chunk", "created": doc["created"],
+            "model": doc["model"]}  # fmt: skip
+
+    def event(delta: dict[str, Any], finish: str | None) -> bytes:
+        chunk = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish,
+                                      "logprobs": None}]}  # fmt: skip
+        return b"data: " + json.dumps(chunk, ensure_ascii=False).encode() + b"\n\n"
+
+    yield event({"role": "assistant", "content": ""}, None)
+    for piece in _chunks(choice["message"]["content"] or ""):
+        yield event({"content": piece}, None)
+    yield event({}, choice["finish_reason"])
+    if req["include_usage"]:
+        usage_chunk = {**base, "choices": [], "usage": doc["usage"]}
+        yield b"data: " + json.dumps(usage_chunk).encode() + b"\n\n"
+    yield b"data: [DONE]\n\n"
+
+
+async def _chat(state: _State, request: Request) -> Response:
+    from fastapi.responses import StreamingResponse
+
+    start = time.perf_counter()
+    try:
+        req = _parse(await request.body(), request.headers, state.target)
+    except _BadRequest as exc:
+        state.metrics.error("bad_request")
+        if state.guard.log is not None:  # refused before the guard: still on the record
+            state.guard.log.append(
+                {"kind": "bad_request", "request_id": new_request_id(), "error": str(exc)}
+            )
+        return _error(400, str(exc), "invalid_request_error", param=exc.param)
+    rid = new_request_id()
+    try:
+        result = await state.guard.run(
+            req["messages"],
+            model_name=req["model"],
+            user=req["user"],
+            session=req["session"],
+            request_id=rid,
+            **req["gen"],
+        )
+    except Exception as exc:  # a fault of ours: answer clearly, keep the log whole
+        _log.exception("guard failed on request %s", rid)
+        state.metrics.error("internal")
+        if state.guard.log is not None:
+            state.guard.log.append({"kind": "fault", "request_id": rid, "error": repr(exc)[:500]})
+        return _error(500, "internal guard error; the request was not answered", "server_error")
+    state.metrics.observe(result, time.perf_counter() - start)
+    headers = {"x-alignkit-request-id": rid}
+    if result.rail == "circuit-breaker":
+        retry = str(max(1, int(state.guard.config.breakers.cooldown_s)))
+        return _error(
+            503, result.reason, "circuit_breaker_error", "circuit_open",
+            headers={**headers, "Retry-After": retry},
+        )  # fmt: skip
+    if result.outcome is Outcome.ERROR:
+        code = "upstream_timeout" if "timeout" in result.error.lower() else "upstream_error"
+        return _error(
+            502, f"upstream model failed: {result.error}", "upstream_error", code, headers=headers
+        )
+    if req["stream"]:
+        return StreamingResponse(_sse(req, result), media_type="text/event-stream",
+                                 headers=headers)  # fmt: skip
+    return _json(_completion_doc(req, result), 200, headers)
+
+
+def _authorised(state: _State, request: Request) -> Response | None:
+    if not state.admin_token:
+        return _error(403, f"admin endpoints are disabled: set ${ADMIN_TOKEN_ENV}", "forbidden")
+    given = request.headers.get("authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {state.admin_token}".encode()):
+        return _error(401, "admin endpoints need 'Authorization: Bearer <token>'",
+                      "invalid_request_error", "invalid_api_key")  # fmt: skip
+    return None
+
+
+def _add_admin(app: FastAPI, state: _State) -> None:
+    @app.get("/admin/breakers", tags=["admin"])
+    async def breakers(request: Request) -> Response:
+        denied = _authorised(state, request)
+        return denied or _json({"breakers": state.guard.breakers.snapshot()})
+
+    @app.post("/admin/breakers/signal", tags=["admin"])
+    async def signal(request: Request) -> Response:
+        denied = _authorised(state, request)
+        if denied:
+            return denied
+        try:
+            doc = json.loads(await request.body() or b"{}")
+            key, reason = str(doc["key"]), str(doc.get("reason") or "signalled by admin")
+            state.guard.breakers.signal(key, reason)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return _error(400, "body must be {\"key\": ..., \"reason\": ...}",
+                          "invalid_request_error")  # fmt: skip
+        except ConfigError as exc:
+            return _error(400, str(exc), "invalid_request_error")
+        return _json({"key": key, "state": state.guard.breakers.state(key).value})
+
+    @app.post("/admin/breakers/reset", tags=["admin"])
+    async def reset(request: Request) -> Response:
+        denied = _authorised(state, request)
+        if denied:
+            return denied
+        try:
+            doc = json.loads(await request.body() or b"{}")
+            key = doc.get("key") if isinstance(doc, dict) else None
+        except ValueError:
+            return _error(400, "body must be JSON", "invalid_request_error")
+        state.guard.breakers.reset(str(key) if key else None)
+        return _json({"reset": key or "all"})
+
+    @app.get("/admin/log/verify", tags=["admin"])
+    async def verify(request: Request) -> Response:
+        denied = _authorised(state, request)
+        if denied:
+            return denied
+        if state.log is None:
+            return _error(404, "this server keeps no audit log", "not_found")
+        report = await asyncio.to_thread(state.log.verify)
+        return _json({"ok": report.ok, "entries": report.entries, "first_bad": report.first_bad,
+                      "problem": report.problem})  # fmt: skip
+
+
+async def _flush_log(log: Any) -> None:
+    """Commit the audit log from the event loop whenever it is due (see AuditLog)."""
+    while True:
+        await asyncio.sleep(log.flush_interval_s / 2)
+        if log.due:
+            try:
+                log.flush()
+            except Exception as exc:  # kept buffered; retried next time
+                _log.warning("audit log flush failed, retrying: %s", exc)
+
+
+_CHAT_SCHEMA = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": {"type": "object", "required": ["messages"], "properties": {
+        "model": {"type": "string"}, "stream": {"type": "boolean"},
+        "messages": {"type": "array", "minItems": 1, "items": {
+            "type": "object", "required": ["role", "content"], "properties": {
+                "role": {"type": "string", "enum": ["system", "user", "assistant"]},
+                "content": {"type": "string"}}}}}}}}}}  # fmt: skip
+"""The chat route's request body, as documented in the OpenAPI schema."""
+
+
+def _add_public(app: FastAPI, state: _State) -> None:
+    from fastapi.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    @app.post("/v1/chat/completions", openapi_extra=_CHAT_SCHEMA)
+    async def chat(request: Request) -> Response:
+        return await _chat(state, request)
+
+    # The hot path is served by a plain Starlette route placed before FastAPI's (which
+    # stays for the OpenAPI schema): it skips FastAPI's per-request dependency machinery.
+    async def fast_chat(request: Request) -> Response:
+        return await _chat(state, request)
+
+    app.router.routes.insert(0, Route("/v1/chat/completions", fast_chat, methods=["POST"]))
+
+    @app.get("/v1/models")
+    async def models() -> Response:
+        entry = {"id": state.target, "object": "model", "created": 0, "owned_by": "alignkit"}
+        return _json({"object": "list", "data": [entry]})
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return _json({"status": "ok", "target": state.target})
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    async def metrics() -> Response:
+        log = state.log
+        stats = {"written": 0, "pending": 0, "failures": 0}
+        if log is not None:
+            stats = {"written": log.written, "pending": log.pending, "failures": log.failures}
+        text = state.metrics.render(state.guard.breakers, stats, state.guard.over_budget)
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
+
+
+def create_app(
+    model: ChatModel,
+    guard: Guard,
+    *,
+    target: str | None = None,
+    admin_token: str | None = None,
+    log: Any = None,
+) -> FastAPI:
+    """The FastAPI application serving ``model`` behind ``guard``.
+
+    Args:
+        model: The chat model every request goes to, whatever ``model`` name it gives.
+        guard: The guard (its ``log`` receives the audit entries).
+        target: The id listed by ``/v1/models`` (default: ``model.uri``).
+        admin_token: Bearer token of the admin endpoints (``None``: they answer 403).
+        log: The store's ``AuditLog`` behind ``guard.log``, for ``/admin/log/verify``,
+            ``/metrics`` and closing at shutdown.
+    """
+    fastapi = _fastapi()
+    state = _State(guard, model, target or model.uri, Metrics(), admin_token, log)
+    guard.model = model
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        flusher = asyncio.create_task(_flush_log(log)) if log is not None else None
+        yield
+        if flusher is not None:
+            flusher.cancel()
+        await guard.aclose()
+        await model.aclose()
+        if log is not None:
+            log.close()
+
+    app: FastAPI = fastapi.FastAPI(title="alignkit guard", version="1", lifespan=lifespan)
+    _add_public(app, state)
+    _add_admin(app, state)
+    return app
+
+
+def _open(
+    target_uri: str,
+    guard_path: str | Path | GuardConfig | None,
+    store_url: str | None,
+    http: HttpConfig | None,
+    log_key: bytes | None,
+) -> tuple[ChatModel, Guard, Any, Any]:
+    from alignkit.models import TargetOptions, connect
+    from alignkit.store import Store
+
+    config = load_guard_config(guard_path)  # a bad config fails before anything opens
+    model = connect(target_uri, TargetOptions(http=http or HttpConfig(max_retries=1)))
+    store = Store.open(resolve_store_url(store_url))
+    if log_key is None and os.environ.get("ALIGNKIT_GUARD_LOG_KEY"):
+        log_key = os.environ["ALIGNKIT_GUARD_LOG_KEY"].encode()
+    log = store.audit_log(key=log_key, background=False, flush_interval_s=0.1, flush_every=1024)
+    try:
+        guard = Guard(config, model=model, log=log)
+    except BaseException:
+        store.close()
+        raise
+    return model, guard, log, store
+
+
+def _uvicorn() -> Any:
+    try:
+        import uvicorn
+    except ImportError as exc:
+        raise MissingDependencyError("uvicorn", "serve") from exc
+    return uvicorn
+
+
+def serve(
+    target_uri: str,
+    guard_path: str | Path | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    store_url: str | None = None,
+    *,
+    admin_token: str | None = None,
+    http: HttpConfig | None = None,
+    log_key: bytes | None = None,
+) -> None:
+    """Serve ``target_uri`` behind the guard until interrupted (``alignkit serve``).
+
+    Args:
+        target_uri: Any chat target URI (``organism:flawed``, ``openai:URL#model``, ...).
+        guard_path: Guard config YAML (default: the shipped ``guard.yaml``).
+        host: Interface to bind.
+        port: Port to bind.
+        store_url: Store for the audit log (default: ``$ALIGNKIT_STORE`` or the default).
+        admin_token: Admin bearer token (default: ``$ALIGNKIT_ADMIN_TOKEN``).
+        http: How to talk to an ``openai:`` upstream (default: one retry).
+        log_key: HMAC key for the audit chain (default: ``$ALIGNKIT_GUARD_LOG_KEY``).
+
+    Raises:
+        ConfigError: bad target URI or guard config (before anything is bound).
+        MissingDependencyError: fastapi or uvicorn is not installed.
+    """
+    uvicorn = _uvicorn()
+    _fastapi()
+    model, guard, log, store = _open(target_uri, guard_path, store_url, http, log_key)
+    token = admin_token or os.environ.get(ADMIN_TOKEN_ENV) or None
+    try:
+        app = create_app(model, guard, target=target_uri, admin_token=token, log=log)
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        store.close()
+
+
+class GuardServer:
+    """``alignkit serve`` in a background thread, for tests, benchmarks and embedding.
+
+    Example::
+
+        with GuardServer("openai:http://127.0.0.1:9000/v1#stub", store_url=url) as srv:
+            client = openai.OpenAI(base_url=srv.url, api_key="x")
+    """
+
+    def __init__(
+        self,
+        target_uri: str,
+        guard_path: str | Path | GuardConfig | dict[str, Any] | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        store_url: str | None = None,
+        admin_token: str | None = None,
+        http: HttpConfig | None = None,
+        log_key: bytes | None = None,
+    ) -> None:
+        self._uvicorn = _uvicorn()
+        _fastapi()
+        config = guard_path if not isinstance(guard_path, dict) else GuardConfig(**guard_path)
+        self.model, self.guard, self.log, self._store = _open(
+            target_uri, config, store_url, http, log_key
+        )
+        self.app = create_app(
+            self.model, self.guard, target=target_uri, admin_token=admin_token, log=self.log
+        )
+        self._config = self._uvicorn.Config(
+            self.app, host=host, port=port, log_level="warning", access_log=False, lifespan="on"
+        )
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self.url = ""
+
+    def start(self, timeout_s: float = 20.0) -> str:
+        """Start serving; returns the base URL (``http://host:port/v1``)."""
+        self._server = self._uvicorn.Server(self._config)
+        self._server.install_signal_handlers = lambda: None  # not the main thread
+        self._thread = threading.Thread(target=self._server.run, name="alignkit-serve", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise ConfigError("alignkit serve did not start (port in use?)")
+            time.sleep(0.01)
+        sock = self._server.servers[0].sockets[0]
+        host, port = sock.getsockname()[:2]
+        self.url = f"http://{host}:{port}/v1"
+        return self.url
+
+    def stop(self) -> None:
+        """Stop serving, commit the audit log, close the store."""
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=30)
+        self._store.close()
+
+    def __enter__(self) -> GuardServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

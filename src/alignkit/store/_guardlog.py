@@ -1,0 +1,379 @@
+"""The guard's tamper-evident audit log: a hash chain of entries, written in batches.
+
+Entry ``n`` stores ``prev_hash`` (entry ``n-1``'s hash; 64 zeros for the first) and
+``entry_hash = H(f"{n}|{created_at}|{prev_hash}|{entry}")`` where ``entry`` is the
+entry's canonical JSON and ``H`` is SHA-256 — or HMAC-SHA256 under a key, so that someone
+with write access to the database but not the key cannot forge a consistent chain. The
+newest ``seq:hash`` is also kept in the meta table, so cutting entries off the end is
+caught too. :meth:`AuditLog.verify` walks the chain and names the first entry that is
+modified, missing, inserted or out of place.
+
+Writes are buffered: :meth:`AuditLog.append` never touches the database; a background
+thread commits batches (each in one transaction that also links the chain), when
+``flush_every`` entries wait or the oldest has waited ``flush_interval_s``; :meth:`close`
+commits the rest. With ``background=False`` there is no thread and the owner calls
+:meth:`flush` when :attr:`due` (the server does, from its event loop: a writer thread
+competing for the GIL with the event loop costs far more than the commits themselves).
+Every entry holds all its decisions; the ``guard_decisions`` table indexes only those
+that did not simply allow (modify, block, escalate), for queries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy.engine import RowMapping
+
+from alignkit.core import StoreError
+from alignkit.store._json import canonical_json
+from alignkit.store._schema import GUARD_DECISIONS, GUARD_LOG, META
+
+__all__ = ["GENESIS", "AuditLog", "ChainReport", "LogEntry", "entry_hash"]
+
+logger = logging.getLogger("alignkit.store")
+
+GENESIS = "0" * 64
+HEAD_KEY = "guard_log.head"
+
+
+def _stamp(value: datetime) -> str:
+    """The text the store keeps for ``value`` (as :class:`IsoDateTime` writes it)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="microseconds")
+
+
+def entry_hash(seq: int, created_at: str, prev_hash: str, entry: str, key: bytes | None) -> str:
+    """The hash that links entry ``seq`` into the chain (hex)."""
+    data = f"{seq}|{created_at}|{prev_hash}|{entry}".encode()
+    if key:
+        return hmac.new(key, data, hashlib.sha256).hexdigest()
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One stored entry of the chain."""
+
+    seq: int
+    created_at: datetime
+    kind: str
+    request_id: str | None
+    entry: str
+    prev_hash: str
+    entry_hash: str
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """What :meth:`AuditLog.verify` found.
+
+    Attributes:
+        ok: Whether the whole chain is intact.
+        entries: Entries checked.
+        first_bad: ``seq`` of the first bad entry (``None`` when intact).
+        problem: One line saying what is wrong with it.
+    """
+
+    ok: bool
+    entries: int
+    first_bad: int | None = None
+    problem: str = ""
+
+
+Conn = Callable[[str], AbstractContextManager[Connection]]
+
+
+class AuditLog:
+    """Appends guard entries to the store's hash chain; verifies it.
+
+    Get one from :meth:`Store.audit_log`. Thread-safe; :meth:`append` is safe to call
+    from asyncio code (it only buffers).
+    """
+
+    def __init__(
+        self,
+        read: Conn,
+        write: Conn,
+        display: str,
+        *,
+        key: bytes | None = None,
+        flush_every: int = 512,
+        flush_interval_s: float = 0.05,
+        background: bool = True,
+    ) -> None:
+        self._read, self._write, self._display = read, write, display
+        self._key = key
+        self.flush_every = flush_every
+        self.flush_interval_s = flush_interval_s
+        self._buffer: list[tuple[str, dict[str, Any]]] = []
+        self._oldest: float | None = None
+        self._cond = threading.Condition()
+        self._io = threading.Lock()
+        self._closed = False
+        self.written = 0
+        self.failures = 0
+        self._thread: threading.Thread | None = None
+        if background:
+            self._thread = threading.Thread(
+                target=self._run, name="alignkit-audit-log", daemon=True
+            )
+            self._thread.start()
+
+    # -- writing -------------------------------------------------------------------------
+
+    def append(self, entry: Mapping[str, Any]) -> None:
+        """Buffer ``entry`` (a JSON-able mapping) for the chain."""
+        stamp = _stamp(datetime.now(UTC))
+        with self._cond:
+            if self._closed:
+                raise StoreError("audit log is closed")
+            self._buffer.append((stamp, dict(entry)))
+            if self._oldest is None:
+                self._oldest = time.monotonic()
+                self._cond.notify_all()
+            elif len(self._buffer) >= self.flush_every:
+                self._cond.notify_all()
+
+    @property
+    def pending(self) -> int:
+        """Entries buffered and not yet committed."""
+        with self._cond:
+            return len(self._buffer)
+
+    def flush(self) -> None:
+        """Commit everything buffered; on failure the entries stay buffered and it raises."""
+        with self._io:
+            with self._cond:
+                batch, self._buffer, self._oldest = self._buffer, [], None
+            if not batch:
+                return
+            try:
+                self._commit(batch)
+            except Exception as exc:
+                with self._cond:
+                    self._buffer = batch + self._buffer
+                    self._oldest = self._oldest or time.monotonic()
+                self.failures += 1
+                if isinstance(exc, StoreError):
+                    raise
+                raise StoreError(f"cannot append to the audit log: {exc}") from exc
+            self.written += len(batch)
+
+    def _commit(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
+        with self._write(f"append {len(batch)} audit-log entries") as conn:
+            row = conn.execute(
+                select(GUARD_LOG.c.seq, GUARD_LOG.c.entry_hash)
+                .order_by(GUARD_LOG.c.seq.desc())
+                .limit(1)
+            ).first()
+            seq, prev = (int(row[0]), str(row[1])) if row else (0, GENESIS)
+            logs, decisions = [], []
+            for stamp, entry in batch:
+                seq += 1
+                text = canonical_json(entry)
+                digest = entry_hash(seq, stamp, prev, text, self._key)
+                created = datetime.fromisoformat(stamp)
+                rid = entry.get("request_id")
+                logs.append(
+                    {
+                        "seq": seq,
+                        "created_at": created,
+                        "kind": str(entry.get("kind", "entry"))[:32],
+                        "request_id": str(rid)[:64] if rid is not None else None,
+                        "entry": text,
+                        "prev_hash": prev,
+                        "entry_hash": digest,
+                    }
+                )
+                decisions.extend(_decision_rows(seq, created, entry))
+                prev = digest
+            conn.execute(insert(GUARD_LOG), logs)
+            if decisions:
+                conn.execute(insert(GUARD_DECISIONS), decisions)
+            conn.execute(delete(META).where(META.c.key == HEAD_KEY))
+            conn.execute(insert(META).values(key=HEAD_KEY, value=f"{seq}:{prev}"))
+
+    def close(self) -> None:
+        """Stop the writer thread and commit what is left (idempotent)."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            self._cond.notify_all()
+        if self._thread is not None and threading.current_thread() is not self._thread:
+            self._thread.join()
+        self.flush()
+
+    @property
+    def due(self) -> bool:
+        """Whether buffered entries should be committed now (for callers that flush)."""
+        with self._cond:
+            return self._due()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._closed and not self._due():
+                    wait = None
+                    if self._oldest is not None:
+                        wait = max(0.0, self._oldest + self.flush_interval_s - time.monotonic())
+                    self._cond.wait(wait)
+                if self._closed:
+                    return
+            try:
+                self.flush()
+            except StoreError as exc:
+                logger.warning("audit log: flush failed, retrying: %s", exc)
+                with self._cond:
+                    self._cond.wait_for(lambda: self._closed, timeout=1.0)
+
+    def _due(self) -> bool:
+        if not self._buffer or self._oldest is None:
+            return False
+        if len(self._buffer) >= self.flush_every:
+            return True
+        return time.monotonic() - self._oldest >= self.flush_interval_s
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def head(self) -> tuple[int, str]:
+        """``(seq, hash)`` of the newest committed entry (``(0, GENESIS)`` when empty)."""
+        with self._read("read the audit-log head") as conn:
+            row = conn.execute(
+                select(GUARD_LOG.c.seq, GUARD_LOG.c.entry_hash)
+                .order_by(GUARD_LOG.c.seq.desc())
+                .limit(1)
+            ).first()
+        return (int(row[0]), str(row[1])) if row else (0, GENESIS)
+
+    def count(self) -> int:
+        """Committed entries."""
+        with self._read("count audit-log entries") as conn:
+            return int(conn.execute(select(func.count()).select_from(GUARD_LOG)).scalar_one())
+
+    def entries(self, *, after: int = 0, limit: int = 1000) -> list[LogEntry]:
+        """Committed entries with ``seq > after``, oldest first."""
+        query = (
+            select(GUARD_LOG).where(GUARD_LOG.c.seq > after).order_by(GUARD_LOG.c.seq).limit(limit)
+        )
+        with self._read("read the audit log") as conn:
+            return [_entry(row) for row in conn.execute(query).mappings()]
+
+    def iter_entries(self, batch: int = 5000) -> Iterator[LogEntry]:
+        """Every committed entry, oldest first, read in batches."""
+        after = 0
+        while True:
+            chunk = self.entries(after=after, limit=batch)
+            yield from chunk
+            if len(chunk) < batch:
+                return
+            after = chunk[-1].seq
+
+    def verify(self, *, expect_head: tuple[int, str] | None = None) -> ChainReport:
+        """Walk the chain; report the first modified, missing, inserted or misplaced entry.
+
+        Args:
+            expect_head: A ``(seq, hash)`` recorded elsewhere earlier (e.g. shipped to
+                another system); the chain must still contain it unchanged.
+        """
+        self.flush()
+        prev, expected, n = GENESIS, 1, 0
+        hashes: dict[int, str] = {}
+        for e in self.iter_entries():
+            n += 1
+            own = entry_hash(e.seq, _stamp(e.created_at), e.prev_hash, e.entry, self._key)
+            if own != e.entry_hash:
+                return ChainReport(
+                    False, n, e.seq, f"entry {e.seq} does not match its hash (modified or moved)"
+                )
+            if e.seq != expected:
+                what = "missing" if e.seq > expected else "duplicated or out of order"
+                return ChainReport(
+                    False, n, e.seq, f"entry {e.seq} follows entry {expected - 1}: entries {what}"
+                )
+            if e.prev_hash != prev:
+                return ChainReport(
+                    False,
+                    n,
+                    e.seq,
+                    f"entry {e.seq} does not link to entry {e.seq - 1}"
+                    " (an entry was deleted, inserted or reordered before it)",
+                )
+            prev, expected = e.entry_hash, expected + 1
+            if expect_head is not None and e.seq == expect_head[0]:
+                hashes[e.seq] = e.entry_hash
+        last = expected - 1
+        report = self._check_head(last, prev, n)
+        if report is not None:
+            return report
+        if expect_head is not None and expect_head[0] > 0:
+            seq, digest = expect_head
+            if hashes.get(seq) != digest:
+                return ChainReport(
+                    False, n, seq, f"entry {seq} is not the one recorded earlier (rewritten chain)"
+                )
+        return ChainReport(True, n)
+
+    def _check_head(self, last: int, digest: str, n: int) -> ChainReport | None:
+        with self._read("read the audit-log head") as conn:
+            raw = conn.execute(select(META.c.value).where(META.c.key == HEAD_KEY)).scalar()
+        if raw is None:
+            if last == 0:
+                return None
+            return ChainReport(False, n, 1, "the recorded head of the chain is missing")
+        seq_text, _, head_hash = str(raw).partition(":")
+        seq = int(seq_text) if seq_text.isdigit() else -1
+        if seq > last:
+            return ChainReport(
+                False, n, last + 1, f"entries {last + 1}..{seq} are missing from the end"
+            )
+        if seq != last or head_hash != digest:
+            return ChainReport(
+                False, n, seq, f"the chain's recorded head ({seq}) does not match entry {last}"
+            )
+        return None
+
+
+def _entry(row: RowMapping) -> LogEntry:
+    return LogEntry(
+        seq=int(row["seq"]),
+        created_at=row["created_at"],
+        kind=str(row["kind"]),
+        request_id=row["request_id"],
+        entry=str(row["entry"]),
+        prev_hash=str(row["prev_hash"]),
+        entry_hash=str(row["entry_hash"]),
+    )
+
+
+def _decision_rows(seq: int, created: datetime, entry: Mapping[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for d in entry.get("decisions") or ():
+        if not isinstance(d, Mapping) or d.get("decision") == "allow":
+            continue
+        score, latency = d.get("score"), d.get("latency_ms")
+        rows.append(
+            {
+                "log_seq": seq,
+                "request_id": entry.get("request_id"),
+                "created_at": created,
+                "stage": str(d.get("stage", "")),
+                "rail": str(d.get("rail", "")),
+                "decision": str(d.get("decision", "")),
+                "reason": str(d.get("reason", "")),
+                "score": float(score) if isinstance(score, int | float) else None,
+                "latency_ms": float(latency) if isinstance(latency, int | float) else None,
+            }
+        )
+    return rows

@@ -1,0 +1,74 @@
+"""Helpers shared by the guard tests."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from alignkit.models.stub import StubServer
+
+
+class ListLog:
+    """An audit sink that keeps entries in a list (the store's log is tested separately)."""
+
+    def __init__(self) -> None:
+        self.entries: list[dict[str, Any]] = []
+
+    def append(self, entry: Mapping[str, Any]) -> None:
+        self.entries.append(dict(entry))
+
+
+class ThreadedUpstream:
+    """An upstream for the guard server, served from its own event loop in a thread.
+
+    ``mode`` is ``stub`` (the real StubServer, with its options), ``reset`` (accepts a
+    connection and closes it without answering) or ``garbage`` (answers 200 with a body
+    that is not JSON).
+    """
+
+    def __init__(self, mode: str = "stub", **stub_options: Any) -> None:
+        self.mode = mode
+        self.stub = StubServer(**{"latency": 0.0, **stub_options}) if mode == "stub" else None
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.url = ""
+        self._server: asyncio.Server | None = None
+
+    async def _start(self) -> str:
+        if self.stub is not None:
+            return await self.stub.start()
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            if self.mode == "garbage":
+                body = b"<html>not json"
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                    + str(len(body)).encode()
+                    + b"\r\n\r\n"
+                    + body
+                )
+                await writer.drain()
+            writer.close()
+
+        self._server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}/v1"
+
+    async def _stop(self) -> None:
+        if self.stub is not None:
+            await self.stub.stop()
+        if self._server is not None:
+            self._server.close()
+
+    def __enter__(self) -> ThreadedUpstream:
+        self.thread.start()
+        self.url = asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)

@@ -1,0 +1,144 @@
+"""Circuit breakers: trip on rates over a sliding window, half-open probing, signals, LRU."""
+
+from __future__ import annotations
+
+import pytest
+from guard_helpers import ListLog
+
+from alignkit.core import ConfigError, Message, Outcome
+from alignkit.guard import BreakerConfig, BreakerState, CircuitBreakers, Guard, scope_keys
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make(**overrides: object) -> tuple[CircuitBreakers, Clock, list[tuple[str, str]]]:
+    clock = Clock()
+    seen: list[tuple[str, str]] = []
+    config = BreakerConfig(
+        **{"min_requests": 10, "window_s": 10, "cooldown_s": 5, "half_open_probes": 2, **overrides}  # type: ignore[arg-type]
+    )
+    breakers = CircuitBreakers(
+        config, clock=clock, on_change=lambda k, s, r: seen.append((k, s.value))
+    )
+    return breakers, clock, seen
+
+
+def test_violation_rate_trips_only_the_offending_user() -> None:
+    b, clock, seen = make()
+    alice, bob = scope_keys("m", "alice"), scope_keys("m", "bob")
+    for _ in range(20):
+        b.record(bob, "ok")
+    for _ in range(9):
+        b.record(alice, "violation")
+    assert b.state("user:alice") is BreakerState.CLOSED  # below min_requests
+    b.record(alice, "violation")
+    assert b.state("user:alice") is BreakerState.OPEN
+    assert b.state("global") is BreakerState.CLOSED  # 10 of 30 is below 0.5
+    refusal = b.admit(alice)
+    assert refusal is not None and refusal.key == "user:alice"
+    assert "violation rate 1.00 (10/10)" in refusal.message()
+    assert b.admit(bob) is None
+    assert seen == [("user:alice", "open")]
+
+
+def test_error_rate_trips_and_old_events_leave_the_window() -> None:
+    b, clock, _ = make()
+    keys = scope_keys("m")
+    for _ in range(6):
+        b.record(keys, "error")
+    clock.now += 11  # the errors age out of the 10 s window
+    for _ in range(9):
+        b.record(keys, "ok")
+    b.record(keys, "error")
+    assert b.state("global") is BreakerState.CLOSED
+    for _ in range(10):
+        b.record(keys, "error")
+    assert b.state("model:m") is BreakerState.OPEN
+    assert "upstream error rate" in (b.admit(keys) or pytest.fail("not refused")).reason
+
+
+def test_half_open_probes_close_or_reopen() -> None:
+    b, clock, seen = make()
+    keys = scope_keys(session="s1")
+    b.signal("session:s1", "anomaly alarm")
+    assert b.admit(keys) is not None
+    clock.now += 5
+    assert b.state("session:s1") is BreakerState.HALF_OPEN
+    assert b.admit(keys) is None and b.admit(keys) is None
+    assert b.admit(keys) is not None  # only two probes at once
+    b.record(keys, "ok")
+    b.record(keys, "violation")  # a failed probe re-opens
+    assert b.state("session:s1") is BreakerState.OPEN
+    clock.now += 5
+    assert b.admit(keys) is None and b.admit(keys) is None
+    b.record(keys, "ok")
+    b.record(keys, "ok")
+    assert b.state("session:s1") is BreakerState.CLOSED
+    assert [s for _, s in seen] == ["open", "half_open", "open", "half_open", "closed"]
+
+
+def test_signal_validates_keys_and_reset_closes() -> None:
+    b, _, _ = make()
+    with pytest.raises(ConfigError, match="not global"):
+        b.signal("tenant:x", "why")
+    b.signal("global", "operator")
+    assert b.admit(scope_keys()) is not None
+    b.reset()
+    assert b.admit(scope_keys()) is None
+    snap = {row["key"]: row for row in b.snapshot()}
+    assert snap["global"]["state"] == "closed" and snap["global"]["trips"] == 1
+
+
+def test_user_breakers_are_bounded() -> None:
+    b, _, _ = make(max_keys=3)
+    for i in range(10):
+        b.record(scope_keys(user=f"u{i}"), "ok")
+    users = [r["key"] for r in b.snapshot() if str(r["key"]).startswith("user:")]
+    assert users == ["user:u7", "user:u8", "user:u9"]
+
+
+@pytest.mark.anyio
+async def test_guard_refuses_while_open_and_logs_transitions() -> None:
+    class Model:
+        uri = "test:model"
+
+        async def generate(self, messages: list[Message], **kw: object) -> object:
+            from alignkit.core import Completion
+
+            return Completion(outcome=Outcome.OK, text="fine")
+
+    log = ListLog()
+    guard = Guard(
+        {
+            "input": [{"rail": "keywords", "words": ["forbidden"]}],
+            "breakers": {"min_requests": 3, "scopes": ["user"]},
+        },
+        model=Model(),  # type: ignore[arg-type]
+        log=log,
+    )
+    msg: list[Message] = [{"role": "user", "content": "forbidden thing"}]
+    for _ in range(3):
+        assert (await guard.run(msg, user="mallory")).rail == "keywords"
+    refused = await guard.run([{"role": "user", "content": "innocent"}], user="mallory")
+    assert refused.rail == "circuit-breaker" and refused.outcome is Outcome.BLOCKED
+    assert "circuit breaker open for" in refused.reason
+    other = await guard.run([{"role": "user", "content": "innocent"}], user="olivia")
+    assert other.outcome is Outcome.OK
+    kinds = [e["kind"] for e in log.entries]
+    assert "breaker" in kinds
+
+
+def test_a_probe_refused_by_another_breaker_is_not_held() -> None:
+    b, clock, _ = make(half_open_probes=1)
+    b.signal("user:u", "first")
+    clock.now += 5  # user:u is half-open now
+    b.signal("session:s", "second")  # ...but the session is freshly open
+    assert b.admit(scope_keys(user="u", session="s")) is not None
+    # The refused request claimed no probe: user:u still admits its one probe.
+    assert b.admit(scope_keys(user="u")) is None

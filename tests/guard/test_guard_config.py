@@ -1,0 +1,94 @@
+"""Guard configs: the shipped default loads; every kind of mistake is refused in one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from alignkit.core import RAILS, ConfigError, RailStage
+from alignkit.guard import DEFAULT_GUARD, Guard, load_guard_config
+
+
+def test_shipped_default_names_the_default_rail_set() -> None:
+    config = load_guard_config(None)
+    assert [e.rail for e in config.input] == ["secrets", "pii", "injection"]
+    assert [e.rail for e in config.output] == [
+        "secrets",
+        "pii",
+        "unsafe-markers",
+        "output-classifier",
+    ]
+    assert load_guard_config(DEFAULT_GUARD) == config
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"input": [{"rail": "injectoin"}]}, "input[0]: unknown rail 'injectoin' (did you mean"),
+        ({"input": [{"rail": "unsafe-markers"}]}, "cannot act at the input stage"),
+        ({"output": [{"rail": "injection"}]}, "cannot act at the output stage"),
+        ({"input": [{"action": "block"}]}, "input.0.rail: missing field"),
+        ({"inputs": []}, "inputs: unknown field"),
+        ({"breakers": {"window": 3}}, "breakers.window: unknown field"),
+        ({"input": [{"rail": "pii"}, {"rail": "pii"}]}, "two rails named 'pii'"),
+        ({"version": 2}, "version"),
+    ],
+)
+def test_bad_configs_are_refused_with_one_line(config: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_guard_config(config)
+    text = str(info.value)
+    assert message in text and "\n" not in text
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"rail": "regex"}, "rail 'regex': patterns: Field required"),
+        ({"rail": "regex", "patterns": ["("]}, "invalid pattern"),
+        ({"rail": "pii", "kinds": ["dna"]}, "rail 'pii': kinds.0"),
+        ({"rail": "secrets", "colour": "red"}, "rail 'secrets': colour: Extra inputs"),
+        ({"rail": "injection", "action": "redact"}, "cannot be redacted"),
+    ],
+)
+def test_bad_rail_options_refuse_to_build(entry: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        Guard({"input": [entry]})
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_yaml_errors_name_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "g.yaml"
+    bad.write_text("input: [\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="is not valid YAML"):
+        load_guard_config(bad)
+    with pytest.raises(ConfigError, match="cannot read guard config"):
+        load_guard_config(tmp_path / "missing.yaml")
+
+
+def test_every_registered_rail_meets_the_contract(app_path: Path) -> None:
+    import alignkit.guard  # noqa: F401  (registers the built-ins)
+    from alignkit import taxonomy
+
+    known = set(taxonomy.ids())
+    assert {"regex", "keywords", "pii", "secrets", "unsafe-markers", "injection",
+            "output-classifier"} <= set(RAILS.ids())  # fmt: skip
+    for name, spec in RAILS.items():
+        assert spec.doc, f"rail {name} has no docstring"
+        assert spec.stages and spec.failure_modes
+        assert set(spec.failure_modes) <= known, name
+        assert spec.tier in ("rules", "classifier", "judge")
+        rail = spec.factory(_required(name, app_path))
+        assert rail.stages <= spec.stages
+        assert isinstance(rail.name, str) and rail.name
+        assert all(isinstance(s, RailStage) for s in rail.stages)
+
+
+def _required(name: str, app_path: Path) -> dict[str, object]:
+    needs: dict[str, dict[str, object]] = {
+        "regex": {"patterns": ["x"]},
+        "keywords": {"words": ["x"]},
+        "llm-judge": {"target": f"python:{app_path}:respond"},
+    }
+    return needs.get(name, {})
