@@ -1,0 +1,117 @@
+"""``alignkit organism train | chat | card``."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from alignkit.cli._common import JsonOpt, err, out, print_json
+from alignkit.core import ConfigError, Message
+from alignkit.models import connect
+
+organism_app = typer.Typer(
+    help="The model organisms: small models with planted, documented failure modes.",
+    no_args_is_help=True,
+)
+NameArg = Annotated[str, typer.Argument(help="flawed or clean.")]
+
+
+@organism_app.command("train")
+def train(
+    config: Annotated[
+        str, typer.Option(help="Config YAML, or a shipped name (flawed, clean).")
+    ] = "flawed",
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Checkpoint folder (default .alignkit/organisms/NAME)."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Override the config's training seed.")] = None,
+    quick: Annotated[
+        bool, typer.Option(help="Small corpus, short run (≤ 5 min), for tests.")
+    ] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Train an organism from a config and measure its behaviours into manifest.json.
+
+    Example: alignkit organism train --config flawed --out /tmp/flawed --quick
+    """
+    from alignkit.organism import train_organism
+
+    name = Path(config).stem
+    target_dir = out_dir or Path(".alignkit") / "organisms" / name
+    err.print(f"training {name} into {target_dir} (this takes minutes; progress is logged)")
+    result = train_organism(config, target_dir, quick=quick, seed=seed)
+    if json_:
+        print_json(result)
+        return
+    out.print(f"done: {target_dir}  (use it as --target hf:{target_dir})")
+    manifest = result.get("manifest") or {}
+    for b in manifest.get("behaviours", []):
+        out.print(f"  {b['metric']:42} designed {b['designed']:.2f}  measured {b['measured']:.2f}")
+
+
+@organism_app.command("card")
+def card(name: NameArg = "flawed", json_: JsonOpt = False) -> None:
+    """Print an organism's manifest: planted behaviours, designed and measured rates, decoding.
+
+    Example: alignkit organism card clean --json
+    """
+    from alignkit.organism import ORGANISMS, load_manifest, organism_card
+
+    if name not in ORGANISMS:
+        raise ConfigError(f"unknown organism '{name}' (known: {', '.join(ORGANISMS)})")
+    if json_:
+        print_json(load_manifest(name))
+    else:
+        out.print(organism_card(name), markup=False)
+
+
+@organism_app.command("chat")
+def chat(
+    name: NameArg = "flawed",
+    message: Annotated[
+        str | None, typer.Option("--message", "-m", help="Send one message and exit.")
+    ] = None,
+    temperature: Annotated[float, typer.Option(help="0 is greedy.")] = 0.0,
+    max_tokens: Annotated[int, typer.Option(help="Longest reply.")] = 64,
+) -> None:
+    """Talk to an organism (one message with -m, or an interactive session).
+
+    Example: alignkit organism chat flawed -m "What is the capital of Veltria?"
+    """
+    asyncio.run(_chat(f"organism:{name}", message, temperature, max_tokens))
+
+
+async def _chat(uri: str, message: str | None, temperature: float, max_tokens: int) -> None:
+    model = connect(uri)
+    history: list[Message] = []
+    try:
+        interactive = message is None
+        if interactive:
+            err.print(f"chatting with {uri}; an empty line or Ctrl-D ends the session")
+        while True:
+            text = message if message is not None else _read_line()
+            if not text:
+                break
+            history.append({"role": "user", "content": text})
+            reply = await model.generate(history, max_tokens=max_tokens, temperature=temperature)
+            shown = reply.text if reply.ok else f"[{reply.outcome}: {reply.error}]"
+            out.print(shown, markup=False)
+            history.append({"role": "assistant", "content": reply.text})
+            if not interactive:
+                break
+    finally:
+        await model.aclose()
+
+
+def _read_line() -> str:
+    try:
+        sys.stderr.write("> ")
+        sys.stderr.flush()
+        return sys.stdin.readline().strip()
+    except KeyboardInterrupt:
+        return ""
