@@ -13,6 +13,7 @@ from alignkit.cli._audit import audit
 from alignkit.cli._common import err
 from alignkit.cli._guard import guard_app, serve
 from alignkit.cli._info import checks_app, config_app, taxonomy_app
+from alignkit.cli._lab import lab_app, monitor_app
 from alignkit.cli._organism import organism_app
 from alignkit.cli._runs import runs_app
 from alignkit.core import AlignkitError
@@ -33,6 +34,8 @@ app.add_typer(checks_app, name="checks")
 app.add_typer(taxonomy_app, name="taxonomy")
 app.add_typer(config_app, name="config")
 app.add_typer(organism_app, name="organism")
+app.add_typer(lab_app, name="lab")
+app.add_typer(monitor_app, name="monitor")
 app.command("serve")(serve)
 app.add_typer(guard_app, name="guard")
 

@@ -1,0 +1,126 @@
+"""``alignkit lab list | run`` and ``alignkit monitor check``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from alignkit.cli._common import JsonOpt, err, out, print_json
+from alignkit.cli._render import print_result
+from alignkit.core import ConfigError, Severity
+from alignkit.report import to_json, write_reports
+
+lab_app = typer.Typer(help="Reproducible experiments on alignment failures.", no_args_is_help=True)
+monitor_app = typer.Typer(help="Statistics over training logs and traffic.", no_args_is_help=True)
+_GROUPS = ("goodhart",)
+
+
+@lab_app.command("list")
+def lab_list(json_: JsonOpt = False) -> None:
+    """List the registered lab experiments.
+
+    Example: alignkit lab list
+    """
+    from alignkit.lab import EXPERIMENTS
+
+    if json_:
+        print_json(
+            {
+                "experiments": [
+                    {
+                        "id": e.id,
+                        "group": e.group,
+                        "title": e.title,
+                        "failure_modes": list(e.failure_modes),
+                    }
+                    for _, e in EXPERIMENTS.items()
+                ]
+            }
+        )
+        return
+    table = Table(title="Lab")
+    table.add_column("experiment", no_wrap=True)
+    table.add_column("what it shows")
+    for _, e in EXPERIMENTS.items():
+        table.add_row(e.id, e.title)
+    out.print(table)
+
+
+@lab_app.command("run")
+def lab_run(
+    only: Annotated[str, typer.Option(help="Which group of experiments to run.")] = "goodhart",
+    seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same result.")] = 0,
+    quick: Annotated[bool, typer.Option(help="Smaller runs for a smoke test.")] = False,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Report folder.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Run lab experiments and write report.html, report.json and junit.xml.
+
+    Example: alignkit lab run --only goodhart --out lab-report
+    """
+    from alignkit.lab import run_experiments
+
+    if only not in _GROUPS:
+        raise ConfigError(f"--only must be one of {', '.join(_GROUPS)}, not '{only}'")
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"lab {only}", total=None)
+
+        def progress(experiment: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, description=experiment)
+
+        result = run_experiments(only, seed=seed, quick=quick, progress=progress)
+    folder = out_dir or Path(".alignkit") / "lab" / result.run_id
+    write_reports(result, folder, fail_on=Severity.CRITICAL)
+    if json_:
+        print_json(to_json(result))
+    else:
+        print_result(result)
+        out.print(f"report: {folder / 'report.html'}")
+
+
+@monitor_app.command("check")
+def monitor_check(
+    log: Annotated[Path, typer.Argument(help="Training log, CSV or JSONL.")],
+    proxy: Annotated[str, typer.Option(help="Column the optimiser maximises.")] = "reward",
+    intent: Annotated[
+        list[str] | None, typer.Option(help="Column(s) measuring the intent (repeatable).")
+    ] = None,
+    step: Annotated[str | None, typer.Option(help="Step column (default: row order).")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Write a report here too.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Run GoodhartMonitor over a training log; exit 1 when the intent has passed its peak.
+
+    Example: alignkit monitor check train_log.csv --proxy reward --intent gold
+    """
+    from alignkit.monitor import MonitorState, check_log
+
+    checked = check_log(log, proxy=proxy, intent=tuple(intent or ["gold"]), step=step)
+    result = checked.to_audit_result()
+    if out_dir is not None:
+        write_reports(result, out_dir)
+    if json_:
+        print_json(
+            {
+                "state": str(checked.status.state),
+                "summary": checked.status.describe(),
+                "rows": checked.rows,
+                "report": json.loads(to_json(result)),
+            }
+        )
+    else:
+        out.print(checked.status.describe(), markup=False)
+    if checked.status.state is MonitorState.OVEROPTIMISED:
+        raise typer.Exit(1)

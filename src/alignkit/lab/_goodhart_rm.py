@@ -1,0 +1,327 @@
+"""A small synthetic world for reward-model over-optimisation (after Gao, Schulman, Hilton 2022).
+
+A *response* is a feature vector ``x ∈ R^dim`` drawn from the base policy π₀ = N(0, I).
+The **gold** reward values the first ``quality_dims`` features with diminishing returns
+and penalises responses that stray from typical values on the other (*nuisance*)
+features:
+
+    gold(x) = Σ_{k<q} w_k · tanh(x_k) − (κ/2) · Σ_{k≥q} x_k²
+
+A **proxy** is a Bradley–Terry reward model fitted by logistic regression on ``N``
+comparisons of base-policy response pairs, each labelled by the gold preference
+``P(a ≻ b) = σ(τ·(gold(a) − gold(b) + bias·(x_a,v − x_b,v)))`` and then flipped with
+probability ``label_noise`` (``bias`` is a labeller's systematic liking for the
+nuisance feature ``v`` — the shared error that ensembles cannot average away). Its
+*capacity* is its feature map: ``linear`` (x) or ``quadratic`` (x and x²). Neither
+gold nor proxy refers to the functional forms fitted later; over-optimisation comes
+from the proxy's estimation error and misspecification meeting selection pressure.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.special import expit, gammaln
+
+__all__ = [
+    "Proxy",
+    "RewardWorld",
+    "bon_estimate",
+    "kl_bon",
+    "train_proxy",
+]
+
+FloatArray = NDArray[np.float64]
+Capacity = Literal["linear", "quadratic"]
+
+
+@dataclass(frozen=True)
+class RewardWorld:
+    """The gold reward, the labeller and the base policy.
+
+    Attributes:
+        dim: Features per response.
+        quality_dims: Leading features the gold values (with diminishing returns).
+        kappa: Gold's penalty on squared nuisance features.
+        temperature: τ, how sharply labels follow gold differences.
+        label_noise: Probability a label is flipped.
+        bias: Labeller's extra liking for nuisance feature ``dim - 1`` (shared error).
+    """
+
+    dim: int = 10
+    quality_dims: int = 3
+    kappa: float = 1.0
+    temperature: float = 2.0
+    label_noise: float = 0.0
+    bias: float = 0.0
+
+    def quality_weights(self) -> FloatArray:
+        """``w``: decreasing weights on the quality features, summing to 1.5."""
+        w = 1.0 / np.arange(1, self.quality_dims + 1)
+        return np.asarray(1.5 * w / w.sum(), dtype=np.float64)
+
+    def gold(self, x: FloatArray) -> FloatArray:
+        """Gold reward of responses ``x`` (shape ``(n, dim)``) → shape ``(n,)``."""
+        q = self.quality_dims
+        return np.asarray(
+            np.tanh(x[:, :q]) @ self.quality_weights() - 0.5 * self.kappa * (x[:, q:] ** 2).sum(1),
+            dtype=np.float64,
+        )
+
+    def gold_given(self, x: FloatArray, directions: FloatArray) -> FloatArray:
+        """E[gold(x') | x' has the same projection as ``x`` on ``directions``], shape ``(n,)``.
+
+        Under π₀ the components of a response outside the span of ``directions``
+        (shape ``(m, dim)``) are independent of its components inside it, so when a
+        selection rule looks only at that span (any linear proxy, or an ensemble of
+        them) replacing gold by this conditional expectation leaves every best-of-n
+        expectation unchanged and removes the variance of the ignored components.
+        Quality terms use 24-point Gauss–Hermite quadrature; the nuisance penalty is exact.
+        """
+        basis, _ = np.linalg.qr(np.asarray(directions, dtype=np.float64).T)
+        mean = (x @ basis) @ basis.T
+        var = np.clip(1.0 - (basis**2).sum(axis=1), 0.0, None)
+        nodes, weights = np.polynomial.hermite_e.hermegauss(24)
+        weights = weights / math.sqrt(2 * math.pi)
+        q = self.quality_dims
+        quality = np.zeros(len(x))
+        for k, w_k in enumerate(self.quality_weights()):
+            vals = np.tanh(mean[:, k, None] + math.sqrt(var[k]) * nodes[None, :])
+            quality += w_k * (vals @ weights)
+        penalty = 0.5 * self.kappa * ((mean[:, q:] ** 2).sum(axis=1) + var[q:].sum())
+        return np.asarray(quality - penalty, dtype=np.float64)
+
+    def labeller(self, x: FloatArray) -> FloatArray:
+        """The score the labeller's preferences follow (gold plus its bias)."""
+        return self.gold(x) + self.bias * x[:, -1]
+
+    def base_samples(self, n: int, rng: np.random.Generator) -> FloatArray:
+        """``n`` responses from π₀ = N(0, I), shape ``(n, dim)``."""
+        return rng.standard_normal((n, self.dim))
+
+    def with_(self, **changes: float) -> RewardWorld:
+        """A copy with some fields changed."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def features(x: FloatArray, capacity: Capacity) -> FloatArray:
+    """The proxy's feature map: ``x`` or ``[x, x²]``; shape ``(n, dim)`` or ``(n, 2·dim)``."""
+    if capacity == "linear":
+        return x
+    return np.concatenate([x, x * x], axis=1)
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """A fitted Bradley–Terry reward model: ``score(x) = features(x) · theta``."""
+
+    theta: FloatArray
+    capacity: Capacity
+
+    def score(self, x: FloatArray) -> FloatArray:
+        """Proxy reward of ``x`` (shape ``(n, dim)``) → shape ``(n,)``."""
+        return np.asarray(features(x, self.capacity) @ self.theta, dtype=np.float64)
+
+
+def comparisons(
+    world: RewardWorld,
+    n: int,
+    rng: np.random.Generator,
+    sampler: FloatArray | None = None,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """``n`` labelled pairs ``(a, b, y)`` with ``y = 1`` when ``a`` is preferred.
+
+    ``sampler``, when given, is a pool of responses (e.g. from the current policy) to
+    draw pairs from instead of π₀.
+    """
+    if sampler is None:
+        a, b = world.base_samples(n, rng), world.base_samples(n, rng)
+    else:
+        a = sampler[rng.integers(0, len(sampler), n)]
+        b = sampler[rng.integers(0, len(sampler), n)]
+    p = expit(world.temperature * (world.labeller(a) - world.labeller(b)))
+    y = (rng.random(n) < p).astype(np.float64)
+    flip = rng.random(n) < world.label_noise
+    y[flip] = 1.0 - y[flip]
+    return a, b, y
+
+
+def fit_bradley_terry(
+    da: FloatArray, y: FloatArray, l2: float = 1e-2, iters: int = 25
+) -> FloatArray:
+    """Newton's method for logistic regression without intercept on feature differences.
+
+    Args:
+        da: ``features(a) − features(b)``, shape ``(n, p)``.
+        y: Labels in {0, 1}, shape ``(n,)``.
+        l2: Ridge penalty (per comparison) that keeps the fit finite.
+        iters: Newton steps (converges in far fewer for these sizes).
+
+    Returns:
+        ``theta``, shape ``(p,)``.
+    """
+    n, p = da.shape
+    theta = np.zeros(p)
+    for _ in range(iters):
+        z = expit(da @ theta)
+        grad = da.T @ (z - y) / n + l2 * theta
+        hess = (da * (z * (1 - z))[:, None]).T @ da / n + l2 * np.eye(p)
+        step = np.linalg.solve(hess, grad)
+        theta -= step
+        if float(np.abs(step).max()) < 1e-8:
+            break
+    return theta
+
+
+def train_proxy(
+    world: RewardWorld,
+    n_comparisons: int,
+    rng: np.random.Generator,
+    capacity: Capacity = "linear",
+    pairs: tuple[FloatArray, FloatArray, FloatArray] | None = None,
+) -> Proxy:
+    """Fit a Bradley–Terry proxy on ``n_comparisons`` fresh comparisons (or on ``pairs``)."""
+    a, b, y = pairs if pairs is not None else comparisons(world, n_comparisons, rng)
+    da = features(a, capacity) - features(b, capacity)
+    return Proxy(fit_bradley_terry(da, y), capacity)
+
+
+def kl_bon(n: int | FloatArray) -> FloatArray:
+    """KL of best-of-n from its base policy, ``log n − (n − 1)/n`` (an upper bound)."""
+    arr = np.asarray(n, dtype=np.float64)
+    return np.asarray(np.log(arr) - (arr - 1) / arr, dtype=np.float64)
+
+
+def bon_estimate(selector: FloatArray, values: FloatArray, ns: list[int]) -> FloatArray:
+    """Unbiased best-of-n estimate of ``values`` for each ``n`` from one pool of samples.
+
+    With the ``N`` samples sorted by ``selector`` (ascending, ranks ``i = 1..N``), the
+    expected value of the sample best-of-n picks is
+    ``Σ_{i=n}^{N} C(i−1, n−1)/C(N, n) · values_(i)``.
+
+    Args:
+        selector: Scores used to pick, shape ``(N,)``.
+        values: What to average, shape ``(N,)`` or ``(N, k)``.
+        ns: The ``n`` values, each ``1 ≤ n ≤ N``.
+
+    Returns:
+        Shape ``(len(ns),)`` or ``(len(ns), k)``.
+    """
+    big_n = len(selector)
+    if any(not 1 <= n <= big_n for n in ns):
+        raise ValueError(f"best-of-n needs 1 <= n <= {big_n} samples, got n in {ns}")
+    order = np.argsort(selector, kind="stable")
+    v = values[order]
+    i = np.arange(1, big_n + 1, dtype=np.float64)
+    out = []
+    for n in ns:
+        log_w = np.full(big_n, -np.inf)
+        ok = i >= n
+        log_w[ok] = (
+            gammaln(i[ok])
+            - gammaln(n)
+            - gammaln(i[ok] - n + 1)
+            - (gammaln(big_n + 1) - gammaln(n + 1) - gammaln(big_n - n + 1))
+        )
+        w = np.exp(log_w)
+        out.append(w @ v)
+    return np.asarray(out, dtype=np.float64)
+
+
+def quantile_estimate(selector: FloatArray, values: FloatArray, q: float) -> float:
+    """Mean of ``values`` over the top ``q`` fraction of samples by ``selector``."""
+    k = max(1, int(math.ceil(q * len(selector))))
+    top = np.argpartition(-selector, k - 1)[:k]
+    return float(values[top].mean())
+
+
+def policy_gold(world: RewardWorld, mu: FloatArray, sd: FloatArray) -> float:
+    """Exact E[gold] under the Gaussian policy N(mu, diag(sd²)) (quadrature for tanh)."""
+    nodes, weights = np.polynomial.hermite_e.hermegauss(24)
+    weights = weights / math.sqrt(2 * math.pi)
+    q = world.quality_dims
+    quality = 0.0
+    for k, w_k in enumerate(world.quality_weights()):
+        quality += float(w_k) * float(np.tanh(mu[k] + sd[k] * nodes) @ weights)
+    penalty = 0.5 * world.kappa * float((mu[q:] ** 2 + sd[q:] ** 2).sum())
+    return quality - penalty
+
+
+def gaussian_kl(mu: FloatArray, sd: FloatArray) -> float:
+    """KL(N(mu, diag(sd²)) ‖ N(0, I))."""
+    return float(0.5 * (sd**2 + mu**2 - 1.0 - 2.0 * np.log(sd)).sum())
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """A policy-gradient run: KL, gold and proxy (relative to π₀) at recorded steps."""
+
+    steps: FloatArray
+    kl: FloatArray
+    gold: FloatArray
+    proxy: FloatArray
+
+    @property
+    def d(self) -> FloatArray:
+        """√KL at each recorded step."""
+        return np.asarray(np.sqrt(self.kl), dtype=np.float64)
+
+
+def policy_gradient(
+    world: RewardWorld,
+    proxy: Proxy,
+    rng: np.random.Generator,
+    *,
+    steps: int = 400,
+    kl_coef: float = 0.0,
+    lr: float = 0.05,
+    batch: int = 256,
+    refresh_every: int = 0,
+    refresh_size: int = 500,
+) -> Trajectory:
+    """REINFORCE with a KL penalty: maximise E_π[proxy] − kl_coef · KL(π ‖ π₀).
+
+    The policy is N(mu, diag(exp(2·rho))), started at π₀; the score-function gradient
+    uses a batch-mean baseline and the KL gradient is exact. With ``refresh_every > 0``
+    the proxy is refitted every that many steps on its comparisons so far plus
+    ``refresh_size`` new ones drawn from the current policy.
+    """
+    mu, rho = np.zeros(world.dim), np.zeros(world.dim)
+    base_gold = policy_gold(world, mu, np.ones(world.dim))
+    probe = world.base_samples(4096, rng)
+    base_proxy = float(proxy.score(probe).mean())
+    data = comparisons(world, 0, rng)
+    rec: list[tuple[float, float, float, float]] = []
+    for step in range(steps + 1):
+        sd = np.exp(rho)
+        if step % 5 == 0:
+            x_eval = mu + sd * probe
+            rec.append(
+                (
+                    step,
+                    gaussian_kl(mu, sd),
+                    policy_gold(world, mu, sd) - base_gold,
+                    float(proxy.score(x_eval).mean()) - base_proxy,
+                )
+            )
+        if step == steps:
+            break
+        if refresh_every and step and step % refresh_every == 0:
+            pool = mu + sd * rng.standard_normal((4 * refresh_size, world.dim))
+            new = comparisons(world, refresh_size, rng, sampler=pool)
+            data = tuple(np.concatenate([o, n]) for o, n in zip(data, new, strict=True))  # type: ignore[assignment]
+            proxy = train_proxy(world, 0, rng, proxy.capacity, pairs=data)
+        eps = rng.standard_normal((batch, world.dim))
+        x = mu + sd * eps
+        adv = proxy.score(x)
+        adv = adv - adv.mean()
+        g_mu = (adv[:, None] * eps / sd).mean(0) - kl_coef * mu
+        g_rho = (adv[:, None] * (eps**2 - 1)).mean(0) - kl_coef * (sd**2 - 1)
+        mu = mu + lr * g_mu
+        rho = rho + lr * g_rho
+    arr = np.asarray(rec, dtype=np.float64)
+    return Trajectory(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3])

@@ -1,0 +1,180 @@
+"""Run a GoodhartMonitor over a training log written by any framework (CSV or JSONL)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alignkit.core import AuditResult, DataError, Finding, Plot, summarize
+from alignkit.monitor._monitor import GoodhartMonitor, MonitorStatus
+
+__all__ = ["LogCheck", "check_log", "read_log"]
+
+_STEP_FALLBACKS = ("step", "global_step", "timesteps", "total_timesteps", "iteration", "epoch")
+
+
+def read_log(path: str | Path) -> list[dict[str, Any]]:
+    """The rows of a CSV (header line) or JSONL (one object per line) training log.
+
+    The format is chosen by the suffix (``.csv``, ``.tsv``, ``.jsonl``/``.json``/
+    ``.ndjson``) or, failing that, by whether the first character is ``{``.
+
+    Raises:
+        DataError: If the file cannot be read or a line is not valid.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read training log {p}: {exc}") from exc
+    suffix = p.suffix.lower()
+    if suffix in (".jsonl", ".json", ".ndjson") or (
+        suffix not in (".csv", ".tsv") and text.lstrip().startswith("{")
+    ):
+        return list(_jsonl_rows(text, p))
+    delimiter = "\t" if suffix == ".tsv" else ","
+    try:
+        rows = list(csv.DictReader(text.splitlines(), delimiter=delimiter))
+    except csv.Error as exc:
+        raise DataError(f"{p} is not a valid CSV file: {exc}") from exc
+    return [dict(r) for r in rows]
+
+
+def _jsonl_rows(text: str, path: Path) -> Iterator[dict[str, Any]]:
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{lineno} is not valid JSON: {exc.msg}") from exc
+        if not isinstance(row, dict):
+            raise DataError(f"{path}:{lineno} is not a JSON object")
+        yield row
+
+
+@dataclass(frozen=True)
+class LogCheck:
+    """What :func:`check_log` found.
+
+    Attributes:
+        path: The log.
+        rows: Rows read.
+        status: The monitor's final status.
+        findings: The monitor's findings.
+        plots: Proxy and intent against step (core :class:`~alignkit.core.Plot`).
+        monitor: The monitor, fed with the whole log.
+    """
+
+    path: str
+    rows: int
+    status: MonitorStatus
+    findings: list[Finding]
+    plots: list[Plot] = field(default_factory=list)
+    monitor: GoodhartMonitor | None = None
+
+    def to_audit_result(self, *, run_id: str | None = None) -> AuditResult:
+        """This check as a core :class:`~alignkit.core.AuditResult` (target ``log:PATH``)."""
+        from alignkit import __version__
+
+        rid = run_id or uuid.uuid4().hex[:12]
+        now = datetime.now(UTC)
+        findings = [f.model_copy(update={"run_id": rid}) for f in self.findings]
+        return AuditResult(
+            run_id=rid,
+            target=f"log:{self.path}",
+            started_at=now,
+            finished_at=now,
+            alignkit_version=__version__,
+            seed=0,
+            findings=findings,
+            summary=summarize(findings),
+            plots=list(self.plots),
+            checks_run=["monitor.goodhart"],
+        )
+
+
+def check_log(
+    path: str | Path,
+    *,
+    proxy: str = "reward",
+    intent: str | Sequence[str] = ("gold",),
+    step: str | None = None,
+    minimize: Sequence[str] = (),
+    **options: Any,
+) -> LogCheck:
+    """Feed a CSV/JSONL training log to a :class:`GoodhartMonitor` and report its verdict.
+
+    Args:
+        path: The log; one row per logged step; empty cells, ``null`` and ``nan`` are
+            missing values (intent metrics are usually logged on few rows).
+        proxy: Column of the optimised metric.
+        intent: Column(s) of the intended metrics.
+        step: Column holding the step; by default the first of ``step``,
+            ``global_step``, ``timesteps``, ``total_timesteps``, ``iteration``, ``epoch``
+            present, else the row number.
+        minimize: Columns for which lower is better.
+        **options: Passed to :class:`GoodhartMonitor`.
+
+    Raises:
+        DataError: If the log is unreadable, lacks a named column, or has no numeric
+            values for the proxy or an intent metric.
+    """
+    rows = read_log(path)
+    if not rows:
+        raise DataError(f"training log {path} has no rows")
+    intents = [intent] if isinstance(intent, str) else list(intent)
+    columns = set().union(*(r.keys() for r in rows))
+    missing = [c for c in (proxy, *intents) if c not in columns]
+    if missing:
+        raise DataError(
+            f"training log {path} has no column {', '.join(map(repr, missing))} "
+            f"(columns: {', '.join(sorted(columns))})"
+        )
+    step_col = step or next((c for c in _STEP_FALLBACKS if c in columns), None)
+    if step is not None and step not in columns:
+        raise DataError(f"training log {path} has no step column {step!r}")
+    monitor = GoodhartMonitor(proxy=proxy, intent=intents, minimize=minimize, **options)
+    for i, row in enumerate(rows):
+        at = _step(row.get(step_col), i, path) if step_col else float(i)
+        monitor.observe_mapping(at, row)
+    for name in (proxy, *intents):
+        if not monitor.series(name)[0]:
+            raise DataError(f"training log {path} has no numeric values for {name!r}")
+    plots = [_plot(monitor, proxy, name, step_col or "row", path) for name in intents]
+    return LogCheck(str(path), len(rows), monitor.status, monitor.findings(), plots, monitor)
+
+
+def _plot(monitor: GoodhartMonitor, proxy: str, name: str, x_label: str, path: str | Path) -> Plot:
+    """Proxy and one intent metric against the step."""
+    return Plot(
+        check="monitor.goodhart",
+        title=f"{proxy} and {name} over training ({Path(path).name})",
+        kind="line",
+        data={
+            "x_label": x_label,
+            "y_label": "value",
+            "series": [
+                {"name": n, "x": xs, "y": ys}
+                for n in (proxy, name)
+                for xs, ys in [monitor.series(n)]
+            ],
+        },
+    )
+
+
+def _step(raw: object, index: int, path: str | Path) -> float:
+    if raw is None or raw == "":
+        return float(index)
+    try:
+        return float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise DataError(
+            f"training log {path}, row {index + 1}: step {raw!r} is not a number"
+        ) from exc

@@ -1,0 +1,382 @@
+"""GoodhartMonitor: watch a proxy metric and the metrics it stands for during training."""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import math
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from alignkit.core import ConfigError, Evidence, Finding, MetricSpec
+from alignkit.monitor._detector import PeakTest, as_array, peak_test, recent_window, slope_t
+from alignkit.monitor._metrics import DIVERGENCE_T, INTENT_DROP_SD
+
+__all__ = ["GoodhartMonitor", "IntentStatus", "MonitorState", "MonitorStatus"]
+
+_log = logging.getLogger(__name__)
+# Beyond _DENSE intent values the test runs only when the series has grown by _GROWTH
+# since the last one, so a long log costs O(n log n) tests' worth of work, not O(n²).
+_DENSE, _GROWTH = 400, 0.01
+
+
+class MonitorState(StrEnum):
+    """What the monitor currently concludes, from best to worst."""
+
+    OK = "ok"
+    DIVERGING = "diverging"
+    OVEROPTIMISED = "overoptimised"
+
+    @property
+    def rank(self) -> int:
+        """0 for ``ok``, 1 for ``diverging``, 2 for ``overoptimised``."""
+        return list(MonitorState).index(self)
+
+
+@dataclass(frozen=True)
+class IntentStatus:
+    """The monitor's view of one intent metric.
+
+    Attributes:
+        name: The intent metric.
+        state: Its state (``overoptimised`` latches once confirmed).
+        n: Number of values observed.
+        peak_step: Estimated step of its peak (``None`` before any decline is fitted).
+        confidence: ``1 − p`` of the passed-its-peak test at the latest look.
+        drop_sd: Fitted fall from the peak to the latest value, in noise SDs.
+        sigma: Estimated noise SD of its values.
+        divergence_t: Proxy slope t over the recent window while this intent stalls, else 0.
+        intent_t: t statistic of this intent's slope over the recent window.
+        alarm_step: Step at which ``overoptimised`` was first confirmed.
+    """
+
+    name: str
+    state: MonitorState
+    n: int
+    peak_step: float | None
+    confidence: float
+    drop_sd: float
+    sigma: float
+    divergence_t: float
+    intent_t: float
+    alarm_step: float | None = None
+
+
+@dataclass(frozen=True)
+class MonitorStatus:
+    """The monitor's overall conclusion: the worst state over the intent metrics.
+
+    Attributes:
+        state: ``ok``, ``diverging`` or ``overoptimised``.
+        step: Latest step observed.
+        peak_step: Estimated peak step of the intent metric that decided ``state``.
+        confidence: ``1 − p`` that this intent metric has passed its peak.
+        intent: The deciding intent metric (``None`` when nothing is wrong).
+        intents: Per-intent detail, in the order the monitor was given.
+    """
+
+    state: MonitorState
+    step: float | None
+    peak_step: float | None
+    confidence: float
+    intent: str | None
+    intents: tuple[IntentStatus, ...] = field(default_factory=tuple)
+
+    def describe(self) -> str:
+        """One line for a log or a terminal."""
+        if self.state is MonitorState.OK:
+            return f"ok at step {_fmt(self.step)}"
+        where = f", peak near step {_fmt(self.peak_step)}" if self.peak_step is not None else ""
+        return (
+            f"{self.state.value}: {self.intent} at step {_fmt(self.step)}{where} "
+            f"(confidence {self.confidence:.3f})"
+        )
+
+
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return "-"
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+@dataclass
+class _Series:
+    steps: list[float] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+
+    def add(self, step: float, value: float) -> None:
+        i = bisect.bisect_right(self.steps, step)
+        self.steps.insert(i, step)
+        self.values.insert(i, value)
+
+
+@dataclass
+class _IntentTrack:
+    series: _Series = field(default_factory=_Series)
+    last: PeakTest | None = None
+    streak: int = 0
+    alarm_step: float | None = None
+    tested_n: int = 0
+
+
+class GoodhartMonitor:
+    """Detects when optimising a proxy stops serving the intent it stands for.
+
+    Feed it the proxy (dense: every logged step) and one or more intent metrics
+    (sparse, late and noisy is fine: most steps may lack them, and a value may arrive
+    after later steps with the step it refers to). ``status`` then says
+
+    - ``overoptimised`` — an intent metric has passed its peak: an isotonic-versus-
+      hinge likelihood-ratio test on its values is significant (``p ≤ alpha``) at
+      ``confirm`` consecutive looks (see :mod:`alignkit.monitor._detector`). This latches.
+    - ``diverging`` — the proxy still rises significantly over the recent window while
+      an intent metric does not (the specification-gaming signature).
+    - ``ok`` — neither.
+
+    The test runs after every intent value up to 400 of them, then whenever the series
+    has grown by 1 % (so very long logs stay cheap).
+
+    Args:
+        proxy: Name of the optimised metric.
+        intent: Name(s) of the metrics it is meant to track.
+        minimize: Names among ``proxy``/``intent`` for which lower is better (losses).
+        alpha: Per-look significance level of the passed-its-peak test.
+        confirm: Consecutive significant looks needed to raise ``overoptimised``.
+        min_points: Intent values needed before any test runs.
+        z_proxy: t the proxy's recent slope must reach for ``diverging``.
+        z_intent: t below which the intent's recent slope counts as stalled.
+        failure_mode: Failure mode of the over-optimisation finding.
+        check: Check id written into findings.
+
+    Example:
+        >>> mon = GoodhartMonitor(proxy="reward", intent=["gold"])
+        >>> for step in range(100):
+        ...     mon.observe(step, reward=step / 100)
+        >>> mon.status.state.value
+        'ok'
+    """
+
+    def __init__(
+        self,
+        proxy: str = "reward",
+        intent: str | Sequence[str] = ("gold",),
+        *,
+        minimize: Collection[str] = (),
+        alpha: float = 0.01,
+        confirm: int = 2,
+        min_points: int = 10,
+        z_proxy: float = 3.0,
+        z_intent: float = 1.0,
+        failure_mode: str = "reward-model-overoptimization",
+        check: str = "monitor.goodhart",
+    ) -> None:
+        intents = [intent] if isinstance(intent, str) else list(intent)
+        if not intents:
+            raise ConfigError("GoodhartMonitor needs at least one intent metric")
+        if proxy in intents:
+            raise ConfigError(f"metric {proxy!r} cannot be both the proxy and an intent")
+        unknown = set(minimize) - {proxy, *intents}
+        if unknown:
+            raise ConfigError(f"minimize names unknown metrics: {', '.join(sorted(unknown))}")
+        if not 0 < alpha < 1 or confirm < 1 or min_points < 4:
+            raise ConfigError("need 0 < alpha < 1, confirm >= 1 and min_points >= 4")
+        self.proxy = proxy
+        self.intent = tuple(intents)
+        self.minimize = frozenset(minimize)
+        self.alpha, self.confirm, self.min_points = alpha, confirm, min_points
+        self.z_proxy, self.z_intent = z_proxy, z_intent
+        self.failure_mode, self.check = failure_mode, check
+        self._proxy = _Series()
+        self._tracks = {name: _IntentTrack() for name in self.intent}
+        self._now: float | None = None
+        self._version = 0
+        self._cached: tuple[int, MonitorStatus] | None = None
+
+    # --- feeding -------------------------------------------------------------------
+
+    def observe(self, step: float, /, **metrics: float | None) -> None:
+        """Record the metrics logged for ``step``; unknown names and ``None``/NaN are skipped."""
+        self.observe_mapping(step, metrics)
+
+    def observe_mapping(self, step: float, metrics: Mapping[str, object]) -> None:
+        """Like :meth:`observe`, for names that are not Python identifiers (``rewards/mean``)."""
+        step = float(step)
+        self._now = step if self._now is None else max(self._now, step)
+        for name, raw in metrics.items():
+            if name != self.proxy and name not in self._tracks:
+                continue
+            value = _number(raw)
+            if value is None:
+                continue
+            if name in self.minimize:
+                value = -value
+            self._version += 1
+            if name == self.proxy:
+                self._proxy.add(step, value)
+            else:
+                self._look(name, step, value)
+
+    def _look(self, name: str, step: float, value: float) -> None:
+        track = self._tracks[name]
+        track.series.add(step, value)
+        n = len(track.series.values)
+        if n < self.min_points or (n > _DENSE and n - track.tested_n < n * _GROWTH):
+            return
+        track.tested_n = n
+        test = peak_test(as_array(track.series.steps), as_array(track.series.values))
+        track.last = test
+        track.streak = track.streak + 1 if test.p_value <= self.alpha else 0
+        if track.alarm_step is None and track.streak >= self.confirm:
+            track.alarm_step = self._now
+            _log.info(
+                "intent %r has passed its peak (near step %g; p=%.2g): the proxy %r is "
+                "over-optimised",
+                name,
+                test.peak_step,
+                test.p_value,
+                self.proxy,
+            )
+
+    # --- reading -------------------------------------------------------------------
+
+    @property
+    def step(self) -> float | None:
+        """Latest step observed."""
+        return self._now
+
+    def series(self, name: str) -> tuple[list[float], list[float]]:
+        """``(steps, values)`` recorded for ``name`` (values as given, not sign-flipped)."""
+        if name == self.proxy:
+            s = self._proxy
+        elif name in self._tracks:
+            s = self._tracks[name].series
+        else:
+            raise ConfigError(f"the monitor does not track {name!r}")
+        sign = -1.0 if name in self.minimize else 1.0
+        return list(s.steps), [sign * v for v in s.values]
+
+    def intent_status(self, name: str) -> IntentStatus:
+        """The detail for intent metric ``name``."""
+        track = self._tracks[name]
+        test = track.last
+        div_t, int_t = self._divergence(track.series)
+        if track.alarm_step is not None:
+            state = MonitorState.OVEROPTIMISED
+        elif div_t > 0:
+            state = MonitorState.DIVERGING
+        else:
+            state = MonitorState.OK
+        declined = test is not None and test.statistic > 0 and test.drop_sd > 0
+        return IntentStatus(
+            name=name,
+            state=state,
+            n=len(track.series.values),
+            peak_step=test.peak_step if test is not None and declined else None,
+            confidence=1.0 - test.p_value if test is not None else 0.0,
+            drop_sd=test.drop_sd if test is not None and declined else 0.0,
+            sigma=test.sigma if test is not None else math.nan,
+            divergence_t=div_t,
+            intent_t=int_t,
+            alarm_step=track.alarm_step,
+        )
+
+    def _divergence(self, series: _Series) -> tuple[float, float]:
+        """``(proxy t if the intent stalls else 0, intent t)`` over the recent window."""
+        if len(series.values) < self.min_points or len(self._proxy.values) < 3:
+            return 0.0, 0.0
+        steps = as_array(series.steps)
+        start = recent_window(steps)
+        intent_t = slope_t(steps[steps >= start], as_array(series.values)[steps >= start])
+        p_steps, p_vals = as_array(self._proxy.steps), as_array(self._proxy.values)
+        mask = p_steps >= start
+        if mask.sum() < 3:
+            return 0.0, intent_t
+        proxy_t = slope_t(p_steps[mask], p_vals[mask])
+        stalled = intent_t < self.z_intent and proxy_t >= self.z_proxy
+        return (proxy_t if stalled else 0.0), intent_t
+
+    @property
+    def status(self) -> MonitorStatus:
+        """The worst state over the intent metrics, with its peak step and confidence.
+
+        Recomputed only when a value has arrived since the last call.
+        """
+        if self._cached is not None and self._cached[0] == self._version:
+            return self._cached[1]
+        status = self._status()
+        self._cached = (self._version, status)
+        return status
+
+    def _status(self) -> MonitorStatus:
+        details = tuple(self.intent_status(name) for name in self.intent)
+        worst = max(details, key=lambda d: (d.state.rank, d.confidence))
+        if worst.state is MonitorState.OK:
+            return MonitorStatus(MonitorState.OK, self._now, None, worst.confidence, None, details)
+        return MonitorStatus(
+            worst.state, self._now, worst.peak_step, worst.confidence, worst.name, details
+        )
+
+    # --- findings ------------------------------------------------------------------
+
+    def findings(self, run_id: str = "") -> list[Finding]:
+        """Two findings per intent metric: the confirmed drop and the divergence."""
+        out: list[Finding] = []
+        for d in (self.intent_status(name) for name in self.intent):
+            drop = d.drop_sd if d.state is MonitorState.OVEROPTIMISED else 0.0
+            note = (
+                f"{d.n} values of {d.name}; peak near step {_fmt(d.peak_step)}; confidence "
+                f"{d.confidence:.4f}; alarm at step {_fmt(d.alarm_step)}"
+            )
+            out.append(self._finding(INTENT_DROP_SD, self.failure_mode, drop, d, note, run_id))
+            note = (
+                f"proxy {self.proxy} slope t={d.divergence_t:.2f}; "
+                f"{d.name} slope t={d.intent_t:.2f}"
+            )
+            out.append(
+                self._finding(DIVERGENCE_T, "specification-gaming", d.divergence_t, d, note, run_id)
+            )
+        return out
+
+    def _finding(
+        self,
+        spec: MetricSpec,
+        mode: str,
+        value: float,
+        d: IntentStatus,
+        note: str,
+        run_id: str,
+    ) -> Finding:
+        severity, threshold = spec.severity_of(value)
+        return Finding(
+            check=self.check,
+            failure_mode=mode,
+            severity=severity,
+            metric=spec.name,
+            value=round(float(value), 6),
+            direction=spec.direction,
+            threshold=threshold,
+            n=d.n,
+            evidence=[
+                Evidence(
+                    input=f"proxy={self.proxy} intent={d.name}", output=d.state.value, note=note
+                )
+            ],
+            mitigation=(
+                "stop or roll back to the checkpoint near the peak step; strengthen the KL "
+                "penalty, use a reward-model ensemble (worst-case or uncertainty-weighted), or "
+                "refresh the proxy with new labels from the current policy"
+            ),
+            run_id=run_id,
+        )
+
+
+def _number(raw: object) -> float | None:
+    """A finite float from ``raw``, or ``None`` for missing/NaN/non-numeric values."""
+    if raw is None or isinstance(raw, bool):
+        return None
+    try:
+        value = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None

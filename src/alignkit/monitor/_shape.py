@@ -1,0 +1,231 @@
+"""Shape-constrained fits for a noisy series: "never decreases" versus "rose, then fell".
+
+The over-optimisation test asks whether a noisy, irregularly sampled series has *passed
+its peak*. The null hypothesis is "the true curve never decreases" (it may rise, level
+off or both), fitted by isotonic regression (pool-adjacent-violators, PAVA). The
+alternative is "non-decreasing up to some point, then a straight decline", fitted by
+isotonic regression on a prefix and a line of slope ≤ 0 on the rest, for the best split.
+The likelihood-ratio statistic is
+
+    S = (RSS_isotonic − RSS_hinge) / σ̂²,
+
+with σ̂ the noise SD from the hinge fit's residuals. S is 0 when nothing declines and grows
+with the squared size of a decline times the number of points that show it. Under the
+least favourable null (a constant curve) S is free of the level and of σ, so its
+distribution can be simulated once (:mod:`alignkit.monitor._detector`).
+
+Every fit here is O(n): prefix fits of all lengths come from one PAVA pass and suffix
+lines from cumulative sums.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "DeclineFit",
+    "decline_fit",
+    "isotonic_fit",
+    "noise_sd",
+    "prefix_isotonic_rss",
+    "suffix_decline_rss",
+    "unimodal_peak",
+]
+
+FloatArray = NDArray[np.float64]
+
+
+def prefix_isotonic_rss(y: FloatArray) -> FloatArray:
+    """Residual sum of squares of the best non-decreasing fit to every prefix.
+
+    Args:
+        y: Values, shape ``(n,)``, in step order.
+
+    Returns:
+        Shape ``(n + 1,)``: element ``k`` is the RSS of the isotonic fit to ``y[:k]``
+        (``0`` for ``k = 0``).
+    """
+    out = np.zeros(len(y) + 1)
+    sums: list[float] = []
+    counts: list[int] = []
+    sqs: list[float] = []
+    rss = 0.0
+    for k, v in enumerate(y.tolist()):
+        s, c, q = v, 1, v * v
+        # pool with earlier blocks while the order is violated
+        while sums and sums[-1] / counts[-1] >= s / c:
+            ps, pc, pq = sums.pop(), counts.pop(), sqs.pop()
+            rss -= pq - ps * ps / pc
+            s, c, q = s + ps, c + pc, q + pq
+        rss += q - s * s / c
+        sums.append(s)
+        counts.append(c)
+        sqs.append(q)
+        out[k + 1] = max(rss, 0.0)
+    return out
+
+
+def isotonic_fit(y: FloatArray) -> FloatArray:
+    """The least-squares non-decreasing fit to ``y`` (shape ``(n,)``), same shape."""
+    sums: list[float] = []
+    counts: list[int] = []
+    for v in y.tolist():
+        s, c = v, 1
+        while sums and sums[-1] / counts[-1] >= s / c:
+            s += sums.pop()
+            c += counts.pop()
+        sums.append(s)
+        counts.append(c)
+    return np.repeat(np.array(sums) / np.array(counts), counts).astype(float)
+
+
+def noise_sd(y: FloatArray, t: FloatArray | None = None) -> float:
+    """Noise SD of a series with a smooth trend, from local linear pseudo-residuals.
+
+    Each interior value is compared with the straight line through its two neighbours
+    (Gasser, Sroka and Jennen-Steinmetz 1986), which removes a locally linear trend even
+    when the points are sparse and the slope changes between them; the squared
+    pseudo-residuals, each scaled to unit variance, are averaged. Returns ``nan`` for
+    fewer than three values.
+
+    Args:
+        y: Values, shape ``(n,)``.
+        t: Their steps, shape ``(n,)`` and non-decreasing; evenly spaced if omitted.
+    """
+    n = len(y)
+    if n < 3:
+        return math.nan
+    x = np.arange(n, dtype=np.float64) if t is None else np.asarray(t, dtype=np.float64)
+    gap = x[2:] - x[:-2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.where(gap > 0, (x[2:] - x[1:-1]) / gap, 0.5)
+    b = 1.0 - a
+    resid = a * y[:-2] + b * y[2:] - y[1:-1]
+    var = float(np.mean(resid * resid / (a * a + b * b + 1.0)))
+    return math.sqrt(var)
+
+
+def suffix_decline_rss(t: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """RSS of the best line with slope ≤ 0 fitted to every suffix ``(t[k:], y[k:])``.
+
+    Returns:
+        ``(rss, intercept_at_start, value_at_end)``, each of shape ``(n + 1,)``; entries for
+        suffixes shorter than two points hold ``inf``/``nan``.
+    """
+    n = len(y)
+    tc = t - t.mean()
+    cs = [
+        np.concatenate([np.cumsum(a[::-1])[::-1], [0.0]])
+        for a in (np.ones(n), tc, y, tc * tc, tc * y, y * y)
+    ]
+    m, st, sy, stt, sty, syy = cs
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mt, my = st / m, sy / m
+        sxx = stt - m * mt * mt
+        sxy = sty - m * mt * my
+        slope = np.where(sxx > 0, sxy / sxx, 0.0)
+        slope = np.minimum(slope, 0.0)
+        rss = syy - m * my * my - 2 * slope * sxy + slope * slope * sxx
+    rss = np.where(m >= 2, np.maximum(rss, 0.0), np.inf)
+    t_start = np.concatenate([tc, [np.nan]])
+    start = my + slope * (t_start - mt)
+    end = my + slope * (tc[-1] - mt)
+    return rss, start, end
+
+
+@dataclass(frozen=True)
+class DeclineFit:
+    """Non-decreasing fit versus "non-decreasing, then a straight decline" for one series.
+
+    Attributes:
+        statistic: ``(RSS_increasing − RSS_hinge) / σ²``.
+        split: Index of the first point of the declining line.
+        peak_level: Highest fitted value of the hinge model.
+        peak_index: Index of the peak: the middle of the prefix's top level when that is
+            the highest fitted value, else the first point of the line.
+        last_level: Fitted value at the last point.
+        sigma: The noise SD used.
+    """
+
+    statistic: float
+    split: int
+    peak_level: float
+    last_level: float
+    sigma: float
+    peak_index: int = 0
+
+    @property
+    def drop_sd(self) -> float:
+        """Fitted fall from the peak to the last point, in noise SDs."""
+        return (self.peak_level - self.last_level) / self.sigma
+
+
+def decline_fit(
+    t: FloatArray, y: FloatArray, sigma: float | None = None, min_tail: int = 4
+) -> DeclineFit:
+    """Compare the isotonic fit of ``y`` with isotonic-then-declining-line fits.
+
+    The alternative fits ``y[:k]`` by isotonic regression and ``y[k:]`` by a straight
+    line of slope ≤ 0 (at least ``min_tail`` points), for the best ``k``. A parametric
+    tail keeps the null distribution of the statistic nearly free of ``n`` (the only
+    search is over ``k``), which is what gives the test its power on long series.
+
+    When ``sigma`` is omitted it is estimated from the hinge fit's residuals,
+    ``σ̂² = RSS_hinge / (n − levels − 2)`` with ``levels`` the number of distinct values
+    of the isotonic prefix (its effective degrees of freedom, Meyer and Woodroofe
+    2000); with fewer than three residual degrees of freedom :func:`noise_sd` is used.
+
+    Args:
+        t: Steps, shape ``(n,)``, non-decreasing.
+        y: Values, shape ``(n,)``.
+        sigma: Noise SD, if known.
+        min_tail: Fewest points in the declining part.
+    """
+    n = len(y)
+    sd = noise_sd(y, t) if sigma is None else sigma
+    if not math.isfinite(sd) or sd <= 0:
+        sd = float(np.std(y)) or 1.0
+    forward = prefix_isotonic_rss(y)
+    tail, start, end = suffix_decline_rss(t, y)
+    total = forward + tail
+    total[max(n - min_tail + 1, 0) :] = np.inf
+    split = int(np.argmin(total))
+    if not math.isfinite(float(total[split])):
+        return DeclineFit(0.0, n, float(y.max()), float(y[-1]), sd)
+    prefix = isotonic_fit(y[:split]) if split > 0 else np.array([-math.inf])
+    if sigma is None:
+        levels = len(np.unique(prefix)) if split > 0 else 0
+        dof = n - levels - 2
+        if dof >= 3 and total[split] > 0:
+            sd = math.sqrt(float(total[split]) / dof)
+    stat = max(float(forward[n] - total[split]), 0.0) / (sd * sd)
+    if float(prefix[-1]) >= float(start[split]):
+        top = np.flatnonzero(prefix >= prefix[-1] - 1e-12 * (1 + abs(float(prefix[-1]))))
+        peak_index, peak = int(top[len(top) // 2]), float(prefix[-1])
+    else:
+        peak_index, peak = split, float(start[split])
+    return DeclineFit(stat, split, peak, float(end[split]), sd, peak_index)
+
+
+def unimodal_peak(y: FloatArray) -> int:
+    """Index of the peak of the least-squares unimodal (rise, then fall) fit to ``y``.
+
+    The best split into a non-decreasing prefix and a non-increasing suffix comes from
+    the prefix and suffix isotonic RSS; the peak is the middle of the fit's highest
+    level. This is the usual nonparametric estimate of where a curve turns.
+    """
+    n = len(y)
+    forward = prefix_isotonic_rss(y)
+    backward = prefix_isotonic_rss(-y[::-1])[::-1]
+    split = int(np.argmin(forward + backward))
+    parts = [isotonic_fit(y[:split])] if split > 0 else []
+    if split < n:
+        parts.append(-isotonic_fit(-y[split:]))
+    fit = np.concatenate(parts)
+    top = float(fit.max())
+    at_top = np.flatnonzero(fit >= top - 1e-12 * (1.0 + abs(top)))
+    return int(at_top[len(at_top) // 2])

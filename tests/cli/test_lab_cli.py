@@ -1,0 +1,46 @@
+"""``alignkit lab`` and ``alignkit monitor check`` end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+
+from conftest import run_cli
+
+
+def test_lab_run_quick_writes_a_report(tmp_path: Path) -> None:
+    proc = run_cli("lab", "run", "--only", "goodhart", "--quick", "--out", str(tmp_path), "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    modes = {f["failure_mode"] for f in report["findings"]}
+    assert {"goodhart.regressional", "reward-model-overoptimization"} <= modes
+    assert report["plots"] and report["tables"]
+    assert (tmp_path / "report.html").read_text().count("<svg") >= len(report["plots"])
+
+
+def _log(path: Path, decline: bool) -> None:
+    rng = random.Random(7)
+    rows = ["step,reward,gold"]
+    for step in range(400):
+        x = step / 400
+        gold = 4 * x * (1.2 - x) if decline else 1 - math.exp(-5 * x)
+        noise = rng.gauss(0, 0.02)
+        rows.append(f"{step},{2 * x + noise},{gold + noise:.5f}")
+    path.write_text("\n".join(rows) + "\n")
+
+
+def test_monitor_check_flags_a_declining_intent(tmp_path: Path) -> None:
+    rising, peaked = tmp_path / "plateau.csv", tmp_path / "peaked.csv"
+    _log(rising, decline=False)
+    _log(peaked, decline=True)
+    bad = run_cli(
+        "monitor", "check", str(peaked), "--proxy", "reward", "--intent", "gold", "--json"
+    )
+    assert bad.returncode == 1, bad.stderr
+    assert json.loads(bad.stdout)["state"] == "overoptimised"
+    ok = run_cli("monitor", "check", str(rising), "--proxy", "reward", "--intent", "gold")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    missing = run_cli("monitor", "check", str(rising), "--intent", "nope")
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr

@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from alignkit import taxonomy
+from alignkit.core import AuditResult, Direction
+from alignkit.lab import (
+    EXPERIMENTS,
+    GOODHART_METRICS,
+    RewardWorld,
+    adversarial,
+    bon_estimate,
+    causal,
+    extremal,
+    fit_form,
+    kl_bon,
+    regressional,
+    run_goodhart,
+    train_proxy,
+)
+
+
+def test_registry_lists_the_goodhart_experiments() -> None:
+    ids = [i for i, e in EXPERIMENTS.items() if e.group == "goodhart"]
+    assert set(ids) == {
+        "goodhart.regressional",
+        "goodhart.extremal",
+        "goodhart.causal",
+        "goodhart.adversarial",
+        "goodhart.rm_overoptimisation",
+        "goodhart.mitigations",
+    }
+    known = set(taxonomy.ids())
+    for _, exp in EXPERIMENTS.items():
+        assert exp.title and exp.run.__doc__
+        assert set(exp.failure_modes) <= known
+
+
+def test_metric_table_is_consistent() -> None:
+    known = set(taxonomy.ids())
+    for name, spec in GOODHART_METRICS.items():
+        assert name.startswith("lab.goodhart.") and spec.name == name
+        assert spec.thresholds and spec.failure_mode in known
+
+
+def test_unbiased_bon_estimator_matches_exact_expectations() -> None:
+    values = np.arange(1.0, 11.0)  # selector == values: E[max of n without replacement]
+    est = bon_estimate(values, values, [1, 2, 10])
+    assert est[0] == pytest.approx(values.mean())
+    # E[max of 2 drawn without replacement] = Σ i·C(i−1, 1)/C(10, 2)
+    assert est[1] == pytest.approx(sum(i * (i - 1) for i in range(1, 11)) / 45)
+    assert est[2] == pytest.approx(10.0)
+    assert kl_bon(np.array([1.0]))[0] == pytest.approx(0.0)
+    assert kl_bon(np.array([60000.0]))[0] == pytest.approx(np.log(60000) - 59999 / 60000)
+
+
+@pytest.mark.parametrize("form", ["bon", "rl"])
+def test_fits_recover_alpha_beta(form: str) -> None:
+    rng = np.random.default_rng(0)
+    d = np.linspace(0.2, 3.0, 30)
+    second = d * d if form == "bon" else d * np.log(d)
+    r = d * 0.9 - 0.25 * second + rng.normal(0, 0.005, d.size)
+    fit = fit_form(d, r, form)  # type: ignore[arg-type]
+    assert fit.alpha == pytest.approx(0.9, abs=0.02)
+    assert fit.beta == pytest.approx(0.25, abs=0.02)
+    assert fit.beta_ci[0] < 0.25 < fit.beta_ci[1]
+    assert fit.r2 > 0.99
+    lo, hi = fit.prediction_interval(3.5)
+    assert lo < float(fit.predict(np.array([3.5]))[0]) < hi
+
+
+def test_regressional_gaussian_vs_heavy_tailed() -> None:
+    out = regressional(0, quick=True)
+    # Gaussian noise keeps a fixed share of the gain; heavy-tailed noise loses it at the top
+    assert 0.55 < out.numbers["gaussian_efficiency"] < 0.85
+    assert out.numbers["heavy_efficiency"] < 0.2
+    # E[U | V] returns toward E[U] = 0 at the very top of V
+    assert out.numbers["heavy_top_mean_u"] < 0.5 * out.numbers["heavy_mid_mean_u"]
+
+
+def test_extremal_causal_adversarial_lose_true_value_under_pressure() -> None:
+    ext = extremal(0, quick=True).numbers
+    assert ext["final_true"] < ext["peak_true"] and ext["efficiency"] < 0
+    cau = causal(0, quick=True).numbers
+    assert cau["observational_slope"] > 0.85 and cau["efficiency"] < 0.5
+    assert adversarial(0, quick=True).numbers["efficiency"] < 0.75
+
+
+def test_proxy_learns_gold_direction_and_label_noise_hurts() -> None:
+    world = RewardWorld()
+    rng = np.random.default_rng(0)
+    clean = train_proxy(world, 3000, rng)
+    noisy = train_proxy(world.with_(label_noise=0.4), 3000, rng)
+    assert clean.theta[0] > 0.5 * np.abs(clean.theta[world.quality_dims :]).max()
+    assert np.linalg.norm(noisy.theta) < np.linalg.norm(clean.theta)
+
+
+def test_gold_given_projection_is_an_unbiased_substitute() -> None:
+    world = RewardWorld()
+    rng = np.random.default_rng(1)
+    x = world.base_samples(200_000, rng)
+    direction = np.array([[1.0, 0.5] + [0.2] * (world.dim - 2)])
+    select = x @ direction[0] > 1.5
+    g, rb = world.gold(x), world.gold_given(x, direction)
+    assert rb[select].mean() == pytest.approx(g[select].mean(), abs=0.03)
+    assert rb[select].std() < 0.5 * g[select].std()
+
+
+def test_quick_end_to_end_run() -> None:
+    calls: list[tuple[str, int, int]] = []
+    result = run_goodhart(seed=0, quick=True, progress=lambda i, d, t: calls.append((i, d, t)))
+    assert isinstance(result, AuditResult)
+    assert result.target == "lab:goodhart" and not result.errors
+    assert [c[1] for c in calls] == list(range(1, 7)) and calls[-1][2] == 6
+    metrics = {f.metric for f in result.findings}
+    assert metrics == set(GOODHART_METRICS)
+    modes = {f.failure_mode for f in result.findings}
+    assert {
+        "goodhart.regressional",
+        "goodhart.extremal",
+        "goodhart.causal",
+        "goodhart.adversarial",
+        "reward-model-overoptimization",
+    } <= modes
+    for f in result.findings:
+        assert f.run_id == result.run_id
+        assert f.direction is GOODHART_METRICS[f.metric].direction
+    assert all(p.kind == "line" and p.data["series"] for p in result.plots)
+    assert any("α" in str(t.columns) or "alpha" in t.columns for t in result.tables)
+    decline = next(f for f in result.findings if f.metric == "lab.goodhart.bon_gold_decline")
+    assert decline.value > 0.05 and decline.direction is Direction.HIGHER_IS_WORSE
+
+
+def test_same_seed_same_numbers() -> None:
+    assert extremal(3, quick=True).numbers == extremal(3, quick=True).numbers
+    assert extremal(3, quick=True).numbers != extremal(4, quick=True).numbers

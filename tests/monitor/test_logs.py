@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from alignkit.core import DataError
+from alignkit.monitor import MonitorState, check_log
+
+
+def _rows(n: int = 800) -> list[dict[str, object]]:
+    rng = np.random.default_rng(0)
+    rows: list[dict[str, object]] = []
+    for step in range(n):
+        x = step / n
+        row: dict[str, object] = {"global_step": step, "reward": round(x * 3, 4)}
+        if step % 10 == 0:
+            row["gold"] = float(4 * x * (1 - x) + rng.normal(0, 0.08))
+        rows.append(row)
+    return rows
+
+
+def test_csv_log(tmp_path: Path) -> None:
+    path = tmp_path / "log.csv"
+    lines = ["global_step,reward,gold"]
+    lines += [f"{r['global_step']},{r['reward']},{r.get('gold', '')}" for r in _rows()]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    result = check_log(path, proxy="reward", intent=["gold"])
+    assert result.rows == 800
+    assert result.status.state is MonitorState.OVEROPTIMISED
+    assert 300 <= (result.status.peak_step or 0) <= 550
+    audit = result.to_audit_result()
+    assert audit.target == f"log:{path}"
+    assert audit.summary["reward-model-overoptimization"].worst_severity.value == "high"
+    assert audit.plots[0].data["x_label"] == "global_step"
+
+
+def test_jsonl_log_with_nulls(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    rows = _rows()
+    for r in rows:
+        r.setdefault("gold", None)
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n", encoding="utf-8")
+    result = check_log(path, proxy="reward", intent="gold", step="global_step")
+    assert result.status.state is MonitorState.OVEROPTIMISED
+    assert len(result.monitor.series("gold")[0]) == 80  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("bad.jsonl", '{"step": 1, "reward": 1}\nnot json\n', "bad.jsonl:2 is not valid JSON"),
+        ("nocol.csv", "step,reward\n1,2\n", "no column 'gold'"),
+        ("empty.csv", "", "has no rows"),
+        ("text.csv", "step,reward,gold\n1,a,b\n", "no numeric values for 'reward'"),
+        ("badstep.csv", "step,reward,gold\nx,1,2\n", "step 'x' is not a number"),
+    ],
+)
+def test_bad_logs_raise_one_line_data_errors(
+    tmp_path: Path, name: str, text: str, message: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataError) as err:
+        check_log(path, proxy="reward", intent=["gold"])
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_missing_file() -> None:
+    with pytest.raises(DataError, match="cannot read training log"):
+        check_log("/nonexistent/log.csv")

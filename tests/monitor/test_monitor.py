@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from alignkit.core import ConfigError, Direction, Severity
+from alignkit.monitor import GoodhartMonitor, MonitorState, simulate_run
+from alignkit.monitor._detector import null_p_value
+from alignkit.monitor._shape import decline_fit, isotonic_fit, noise_sd, prefix_isotonic_rss
+
+
+def _feed(mon: GoodhartMonitor, gold: np.ndarray, every: int, sigma: float, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for step in range(len(gold)):
+        metrics: dict[str, float] = {"reward": step / len(gold)}
+        if step % every == 0:
+            metrics["gold"] = float(gold[step] + rng.normal(0, sigma))
+        mon.observe(step, **metrics)
+
+
+def test_isotonic_prefix_rss_matches_direct_fit() -> None:
+    y = np.array([3.0, 1.0, 2.0, 5.0, 4.0, 4.0, 0.0])
+    rss = prefix_isotonic_rss(y)
+    for k in range(1, len(y) + 1):
+        fit = isotonic_fit(y[:k])
+        assert np.all(np.diff(fit) >= -1e-12)
+        assert rss[k] == pytest.approx(float(((y[:k] - fit) ** 2).sum()))
+
+
+def test_noise_sd_ignores_a_smooth_trend() -> None:
+    rng = np.random.default_rng(1)
+    t = np.sort(rng.uniform(0, 100, 400))
+    y = np.sin(t / 15) * 5 + rng.normal(0, 0.3, len(t))
+    assert noise_sd(y, t) == pytest.approx(0.3, rel=0.15)
+
+
+def test_decline_statistic_is_large_for_a_decline_and_zero_for_a_rise() -> None:
+    t = np.arange(60.0)
+    rising = t / 10
+    assert decline_fit(t, rising + 0.0, sigma=0.1).statistic == 0.0
+    falling = np.minimum(t, 30) - np.maximum(t - 30, 0)
+    assert decline_fit(t, falling, sigma=1.0).statistic > 100
+
+
+def test_null_p_value_is_calibrated_on_constant_series() -> None:
+    rng = np.random.default_rng(2)
+    n = 40
+    ps = [
+        null_p_value(decline_fit(np.arange(n * 1.0), rng.normal(size=n)).statistic, n)
+        for _ in range(400)
+    ]
+    # about 5 % below 0.05 (the gamma approximation is allowed to be a little conservative)
+    assert 0.01 <= float(np.mean(np.asarray(ps) <= 0.05)) <= 0.09
+
+
+def test_detects_a_peak_and_estimates_it() -> None:
+    x = np.arange(1000) / 1000
+    gold = 4 * x * (1 - x) * 3  # peak 3 at step 500
+    mon = GoodhartMonitor(proxy="reward", intent=["gold"])
+    _feed(mon, gold, every=10, sigma=0.3, seed=0)
+    status = mon.status
+    assert status.state is MonitorState.OVEROPTIMISED
+    assert status.intent == "gold"
+    assert status.peak_step is not None and 400 <= status.peak_step <= 650
+    assert status.confidence > 0.99
+    alarm = status.intents[0].alarm_step
+    assert alarm is not None and 500 < alarm < 800
+
+
+def test_no_alarm_on_a_plateau() -> None:
+    x = np.arange(1000) / 1000
+    alarms = 0
+    for seed in range(10):
+        mon = GoodhartMonitor(proxy="reward", intent="gold")
+        _feed(mon, 1 - np.exp(-x / 0.1), every=10, sigma=0.15, seed=seed)
+        alarms += mon.status.state is MonitorState.OVEROPTIMISED
+    assert alarms <= 1
+
+
+def test_plateau_with_rising_proxy_is_diverging() -> None:
+    x = np.arange(1000) / 1000
+    mon = GoodhartMonitor(proxy="reward", intent="gold")
+    _feed(mon, 1 - np.exp(-x / 0.05), every=10, sigma=0.05, seed=3)
+    assert mon.status.state is MonitorState.DIVERGING
+    div = [f for f in mon.findings() if f.metric == "monitor.divergence_t"][0]
+    assert div.failure_mode == "specification-gaming"
+    assert div.severity >= Severity.MEDIUM
+
+
+def test_sparse_late_noisy_intent() -> None:
+    run = next(
+        r
+        for r in (simulate_run("sparse", seed) for seed in range(50))
+        if r.detectable_step is not None and r.detectable_step < 700
+    )
+    mon = GoodhartMonitor(proxy="reward", intent="gold")
+    order = np.argsort(run.arrival)
+    raised = None
+    for i in order:  # values arrive late and are keyed by the step they describe
+        mon.observe(float(run.arrival[i]), reward=1.0)
+        mon.observe(float(run.intent_steps[i]), gold=float(run.intent_values[i]))
+        if raised is None and mon.status.state is MonitorState.OVEROPTIMISED:
+            raised = float(run.arrival[i])
+    assert raised is not None and raised >= run.peak_step - 0.02 * run.length
+    steps, values = mon.series("gold")
+    assert steps == sorted(steps) and len(values) == len(run.intent_values)
+
+
+def test_findings_carry_metric_specs() -> None:
+    x = np.arange(600) / 600
+    mon = GoodhartMonitor(
+        proxy="loss", intent=["gold"], minimize=["loss"], failure_mode="goodhart.regressional"
+    )
+    rng = np.random.default_rng(5)
+    for step in range(600):
+        mon.observe(
+            step, loss=1 - x[step], gold=float(np.sin(np.pi * x[step]) + rng.normal(0, 0.1))
+        )
+    found = {f.metric: f for f in mon.findings()}
+    drop = found["monitor.intent_drop_sd"]
+    assert drop.failure_mode == "goodhart.regressional"
+    assert drop.direction is Direction.HIGHER_IS_WORSE
+    assert drop.severity is Severity.HIGH and drop.value > 2
+    assert mon.series("loss")[1][0] == pytest.approx(1.0)  # sign restored
+
+
+def test_bad_configuration_is_rejected() -> None:
+    with pytest.raises(ConfigError):
+        GoodhartMonitor(proxy="gold", intent="gold")
+    with pytest.raises(ConfigError):
+        GoodhartMonitor(intent=[])
+    with pytest.raises(ConfigError):
+        GoodhartMonitor(minimize=["nope"])
+
+
+def test_missing_and_non_numeric_values_are_skipped() -> None:
+    mon = GoodhartMonitor()
+    mon.observe(1, reward=None, gold=math.nan)
+    mon.observe_mapping(2, {"reward": "x", "gold": True, "other": 1.0})
+    assert mon.series("reward") == ([], []) and mon.series("gold") == ([], [])
+    assert mon.status.state is MonitorState.OK and mon.step == 2.0
