@@ -74,7 +74,7 @@ def test_accuracy_does_not_regress(
 @pytest.mark.xfail(
     strict=True,
     reason="bar not met without a judge: SmolLM2 often refuses by steering to a harmless "
-    "goal with no refusal phrase (see docs/_pending/classifier.md)",
+    "goal with no refusal phrase (see docs/benchmarks.md)",
 )
 @pytest.mark.parametrize("part", ["smollm2", "all"])
 @pytest.mark.parametrize("label", ["refused", "complied"])
