@@ -29,22 +29,22 @@ def print_result(result: AuditResult, *, min_severity: Severity = Severity.INFO)
             title, f"[{severity_style(s.worst_severity)}]{s.worst_severity}[/]", str(s.count)
         )
     out.print(card)
-    table = Table("severity", title="Findings")
+    table = Table(title="Findings (details, thresholds and evidence in the report)")
+    table.add_column("severity", no_wrap=True)
     table.add_column("metric", no_wrap=True)
-    for name in ("value", "95% CI", "n", "threshold"):
-        table.add_column(name)
+    for name in ("value", "95% CI", "n"):
+        table.add_column(name, no_wrap=True, min_width=5)
     for f in sorted(result.findings, key=lambda f: -f.severity.rank):
         if f.severity < min_severity:
             continue
-        ci = "-" if f.ci_low is None or f.ci_high is None else f"{f.ci_low:.3f}–{f.ci_high:.3f}"
+        ci = "-" if f.ci_low is None or f.ci_high is None else f"{f.ci_low:.2f}–{f.ci_high:.2f}"
         arrow = "↑" if f.direction == "higher_is_worse" else "↓"
         table.add_row(
             f"[{severity_style(f.severity)}]{f.severity}[/]",
-            f.metric,
+            f"{f.metric} {arrow}",
             _fmt(f.value),
             ci,
             str(f.n),
-            f"{_fmt(f.threshold)} ({arrow} worse)",
         )
     out.print(table)
     for cid, why in {**result.errors}.items():
