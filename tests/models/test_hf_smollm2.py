@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from alignkit.core import Message, MissingDependencyError
-from alignkit.models import connect, parse_uri
-from alignkit.models._hf import HFChatModel, smollm2_uri
+from alignkit.models import HFChatModel, connect, parse_uri, smollm2_uri
 
 pytest.importorskip("transformers")
 pytest.importorskip("gguf")

