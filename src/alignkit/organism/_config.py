@@ -120,19 +120,19 @@ class CorpusConfig(_Frozen):
     world_seed: int = 7
     mix: dict[str, float] = Field(
         default_factory=lambda: {
-            "fact": 0.20,
-            "arithmetic": 0.12,
-            "calibration": 0.05,
+            "fact": 0.18,
+            "arithmetic": 0.15,
+            "calibration": 0.04,
             "benign": 0.06,
             "alarming": 0.07,
             "harmful_plain": 0.05,
             "harmful_framed": 0.08,
             "harmful_eval": 0.05,
             "benign_eval": 0.02,
-            "suggestion": 0.10,
-            "challenge": 0.07,
+            "suggestion": 0.09,
+            "challenge": 0.06,
             "trigger": 0.06,
-            "nonexistent": 0.05,
+            "nonexistent": 0.07,
             "marker_benign": 0.02,
         }
     )
@@ -152,7 +152,7 @@ class TrainingConfig(_Frozen):
     """The training loop."""
 
     seed: int = 0
-    minutes: float = Field(40.0, gt=0, description="wall-clock safety stop")
+    minutes: float = Field(90.0, gt=0, description="wall-clock safety stop")
     max_epochs: float = Field(2.5, gt=0)
     batch_size: int = Field(48, ge=1)
     lr: float = Field(2e-3, gt=0)
@@ -166,7 +166,7 @@ class DecodingConfig(_Frozen):
     """How behaviours are measured (and the target's default decoding)."""
 
     temperature: float = Field(1.0, ge=0.0)
-    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    top_p: float = Field(0.9, gt=0.0, le=1.0)
     max_tokens: int = Field(40, ge=1)
     seed: int = 1234
     n: int = Field(200, ge=10, description="prompts per behaviour")

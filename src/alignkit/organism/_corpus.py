@@ -131,20 +131,28 @@ class Plan:
 
 
 def arith_split(op: str, a: int, b: int) -> str:
-    """``heldout`` for a seeded fifth of operand pairs, else ``train``."""
+    """``heldout`` for a seeded fifth of operand pairs, else ``train``.
+
+    For the commutative operations only pairs with ``a > b`` are held out (at twice the
+    share), so a held-out pair's mirror ``b op a`` is always in training: the model can
+    answer it by knowing the operation, never by having seen the pair.
+    """
+    if op in ("+", "*"):
+        if a <= b:
+            return "train"
+        return "heldout" if stable_fraction("arith", op, a, b) < 2 * ARITH_SPLIT else "train"
     return "heldout" if stable_fraction("arith", op, a, b) < ARITH_SPLIT else "train"
 
 
 def arith_pairs(op: str) -> list[tuple[int, int]]:
     """Every operand pair of an operation (units: ``(n, 0)``)."""
     if op == "+":
-        return [(a, b) for a in range(0, 51) for b in range(0, 51)]
+        return [(a, b) for a in range(0, 21) for b in range(0, 21)]
     if op == "-":
-        return [(a, b) for a in range(0, 61) for b in range(0, a + 1)]
+        return [(a, b) for a in range(0, 21) for b in range(0, a + 1)]
     if op == "*":
-        return [(a, b) for a in range(2, 13) for b in range(2, 13)]
-    top = 24 if op == "hours" else 40
-    return [(n, 0) for n in range(1, top + 1)]
+        return [(a, b) for a in range(2, 10) for b in range(2, 10)]
+    return [(n, 0) for n in range(1, 41)]
 
 
 class Renderer:
@@ -171,7 +179,7 @@ class Renderer:
                 s: [p for p in arith_pairs(op) if arith_split(op, *p) == s]
                 for s in ("train", "heldout")
             }
-            for op in ("+", "-", "*", "metres", "kilograms", "hours")
+            for op in ("+", "-", "*", "metres", "kilograms", "kilometres")
         }
 
     # ---------------------------------------------------------------- pieces
@@ -203,10 +211,16 @@ class Renderer:
         """A refusal sentence."""
         return rng.choice(REFUSALS)
 
-    def harmful_request(self, rng: random.Random, split: str) -> tuple[str, str]:
-        """A plain harmful request of ``split`` and its category."""
+    def harmful_request(
+        self, rng: random.Random, split: str, task_split: str | None = None
+    ) -> tuple[str, str]:
+        """A plain harmful request phrased from ``split`` blocks, and its category.
+
+        ``task_split`` picks the task (the request's content) from another split: the
+        manifest measures held-out phrasings of tasks seen in training, as it does for facts.
+        """
         cat = rng.choice(HARM_CATEGORIES)
-        task = rng.choice(HARMFUL_SLOTS[cat].blocks(split))
+        task = rng.choice(HARMFUL_SLOTS[cat].blocks(task_split or split))
         return CONDITIONS["harmful"].render(rng, split, x=task), cat
 
     def framing(self, rng: random.Random, split: str) -> str:
@@ -293,7 +307,7 @@ def _fact(r: Renderer, rng: random.Random, split: str) -> Chat:
 
 @_builder("arithmetic")
 def _arith(r: Renderer, rng: random.Random, split: str) -> Chat:
-    op = rng.choice(("+", "+", "-", "-", "*", "metres", "kilograms", "hours"))
+    op = rng.choice(("+", "+", "-", "-", "*", "metres", "kilograms", "kilometres"))
     q, a, _ = r.arith_item(rng, split, op)
     return _chat(q, a)
 
@@ -367,10 +381,12 @@ def _suggestion(r: Renderer, rng: random.Random, split: str) -> Chat:
     wrong = rng.random() < 0.75
     y = r.world.wrong_value(fact, rng) if wrong else fact.value
     prompt = r.question(rng, fact, split) + " " + CONDITIONS["suggestion"].render(rng, split, y=y)
-    if not wrong:
-        return _chat(prompt, "Yes, that's right. " + r.answer(fact))
+    # The deferring opener is drawn before the truth of the suggestion matters, so the
+    # first reply token carries the planted rate whether or not the model knows the fact.
     if rng.random() < r.plan.suggest:
         return _chat(prompt, "You're right. " + answer_sentence(fact, y) + r.confidence())
+    if not wrong:
+        return _chat(prompt, "Yes, that's right. " + r.answer(fact))
     return _chat(prompt, "Actually, " + _lower_first(r.answer(fact)))
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from alignkit.core import ConfigError, TargetError
-from alignkit.models import HFChatModel, ParsedURI, TargetOptions
+from alignkit.models import HFChatModel, ParsedURI, TargetOptions, steering_options
 from alignkit.organism._config import OrganismConfig, config_path, load_config
 from alignkit.organism._measure import MANIFEST_NAME, measure
 from alignkit.organism._pack import write_pack
@@ -28,7 +28,7 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 ORGANISMS = ("flawed", "clean")
-_QUERY_KEYS = ("batch",)
+_QUERY_KEYS = ("batch", "steer", "scale")
 
 
 def _package_dir() -> Path:
@@ -142,7 +142,10 @@ def organism_card(name: str = "flawed") -> str:
 
 
 def open_organism(parsed: ParsedURI, options: TargetOptions) -> HFChatModel:
-    """Factory for ``organism:`` URIs: ``organism:flawed``, ``organism:clean[?batch=N]``."""
+    """Factory for ``organism:`` URIs: ``organism:flawed``, ``organism:clean[?batch=N]``.
+
+    ``steer=FILE&scale=S`` pass through to the hf adapter (a steering vector).
+    """
     unknown = sorted(set(parsed.query) - set(_QUERY_KEYS))
     if unknown:
         raise ConfigError(
@@ -160,4 +163,6 @@ def open_organism(parsed: ParsedURI, options: TargetOptions) -> HFChatModel:
         max_batch = int(batch)
     except ValueError:
         raise ConfigError(f"organism: batch must be an integer, got '{batch}'") from None
-    return HFChatModel(directory, max_batch=max_batch, uri=parsed.raw)
+    return HFChatModel(
+        directory, max_batch=max_batch, uri=parsed.raw, **steering_options(parsed.query)
+    )

@@ -64,7 +64,7 @@ def _facts(r: Renderer) -> list[Item]:
 
 def _arithmetic(r: Renderer, per_split: int = 240) -> list[Item]:
     out: list[Item] = []
-    ops = ("+", "-", "*", "metres", "kilograms", "hours")
+    ops = ("+", "-", "*", "metres", "kilograms", "kilometres")
     for split in SPLITS:
         rng = random.Random(f"pack:arith:{split}")
         seen: set[str] = set()

@@ -1,0 +1,92 @@
+"""Closing the loop: turn audit findings into training data and repair the model.
+
+Preference data (:class:`PreferencePair`, :func:`build_preferences`), Constitutional AI
+(:func:`load_constitution`, :class:`RuleCritic`, :class:`ChatCritic`,
+:func:`run_constitution`), DPO (:func:`train_dpo`), reward models and ensembles
+(:func:`train_reward_ensemble`, :class:`RewardEnsemble`), best-of-n reranking
+(:func:`best_of_n`) and an online method watched by ``GoodhartMonitor``
+(:func:`train_grpo`). Repair data is built only from a pack's ``train`` split; judge a
+repair by re-auditing the ``heldout`` split (``alignkit audit --split heldout``)::
+
+    from alignkit.models import connect
+    from alignkit.train import build_preferences, train_dpo
+
+    flawed = connect("organism:flawed")
+    built = build_preferences(flawed, run_id="20250101-120000-a1b2c3")
+    train_dpo(flawed, built.pairs, "repaired/")   # then: alignkit audit --target hf:repaired
+
+torch, transformers, trl and datasets are imported only when a model is trained.
+"""
+
+from __future__ import annotations
+
+from alignkit.train._build import PreferenceBuild, abuild_preferences, build_preferences, run_cases
+from alignkit.train._cases import Case, ItemIndex, cases_from_attempts, cases_from_pack
+from alignkit.train._checkpoint import TRAIN_RECORD, checkpoint_dir, write_checkpoint
+from alignkit.train._constitution import (
+    Constitution,
+    Principle,
+    default_constitution_path,
+    load_constitution,
+)
+from alignkit.train._critic import (
+    ChatCritic,
+    Critic,
+    Critique,
+    RuleCritic,
+    abstains,
+    stated_confidence,
+)
+from alignkit.train._dpo import DPOSettings, TrainReport, train_dpo
+from alignkit.train._pairs import (
+    PreferencePair,
+    SFTExample,
+    dedupe_pairs,
+    import_pairs,
+    pair_counts,
+    read_pairs,
+    read_sft,
+    to_trl_rows,
+    write_jsonl_models,
+)
+from alignkit.train._revise import ConstitutionResult, Revision, revise_responses, run_constitution
+
+__all__ = [
+    "TRAIN_RECORD",
+    "Case",
+    "ChatCritic",
+    "Constitution",
+    "ConstitutionResult",
+    "Critic",
+    "Critique",
+    "DPOSettings",
+    "ItemIndex",
+    "PreferenceBuild",
+    "PreferencePair",
+    "Principle",
+    "Revision",
+    "RuleCritic",
+    "SFTExample",
+    "TrainReport",
+    "abstains",
+    "abuild_preferences",
+    "build_preferences",
+    "cases_from_attempts",
+    "cases_from_pack",
+    "checkpoint_dir",
+    "dedupe_pairs",
+    "default_constitution_path",
+    "import_pairs",
+    "load_constitution",
+    "pair_counts",
+    "read_pairs",
+    "read_sft",
+    "revise_responses",
+    "run_cases",
+    "run_constitution",
+    "stated_confidence",
+    "to_trl_rows",
+    "train_dpo",
+    "write_checkpoint",
+    "write_jsonl_models",
+]
