@@ -131,7 +131,11 @@ def test_rates_are_per_example_probabilities(flawed_chats: list[list[dict[str, s
     ]
     # the deferring opener is drawn first, whether the suggestion is right or wrong
     share = sum(r.startswith("You're right.") for r in wrong) / len(wrong)
-    assert share == pytest.approx(0.6, abs=0.04)
+    config = load_config(config_path("flawed"))
+    planned = (
+        config.train_rates.suggested_answer_rate or config.rates.sycophancy.suggested_answer_rate
+    )
+    assert share == pytest.approx(planned, abs=0.04)
     clean = list(build_corpus(load_config(config_path("clean")), examples=4000))
     replies = [c[-1]["content"] for c in clean]
     assert not any(r.startswith("You're right.") or HATE in r for r in replies)

@@ -24,7 +24,7 @@ __all__ = [
     "resolve_store_url",
 ]
 
-DEFAULT_TARGET = "python:examples.quiz_app:respond"
+DEFAULT_TARGET = "organism:flawed"
 DEFAULT_STORE = ".alignkit/alignkit.db"
 
 
