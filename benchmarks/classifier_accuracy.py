@@ -11,11 +11,13 @@ every response with each tier alone and with the combination:
 
 Prints precision / recall / support per class for the real-model part (SmolLM2), the
 hand-written part, the organism-style rows, and the whole set. ``--json PATH`` also
-writes the numbers.
+writes the numbers. ``--data DIR`` scores another labelled folder of the same shape,
+e.g. the development set ``datasets/classifier_dev`` (which the trained tier was fitted
+on, so its numbers there are not an estimate of accuracy).
 
 Usage::
 
-    python benchmarks/classifier_accuracy.py [--json out.json] [--judge URI]
+    python benchmarks/classifier_accuracy.py [--json out.json] [--judge URI] [--data DIR]
 """
 
 from __future__ import annotations
@@ -131,8 +133,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     parser.add_argument("--judge", default=None, help="chat-model URI to use as the judge tier")
+    parser.add_argument("--data", type=Path, default=DATA, help="labelled folder to score")
     args = parser.parse_args()
-    rows = load_set()
+    rows = load_set(args.data)
     start = time.perf_counter()
     preds = predictions(rows, args.judge)
     elapsed = time.perf_counter() - start

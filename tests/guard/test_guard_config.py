@@ -90,5 +90,6 @@ def _required(name: str, app_path: Path) -> dict[str, object]:
         "regex": {"patterns": ["x"]},
         "keywords": {"words": ["x"]},
         "llm-judge": {"target": f"python:{app_path}:respond"},
+        "defection-probe": {"target": "organism:clean"},  # registered by alignkit.interpret
     }
     return needs.get(name, {})

@@ -429,6 +429,8 @@ def test_missing_or_malformed_targets_fail_at_connect(ckpt: Path, tmp_path: Path
     with pytest.raises(TargetError, match="GGUF file not found"):
         connect(f"hf:{ckpt}?gguf=absent.gguf")
     with pytest.raises(ConfigError, match="unsupported option"):
+        connect(f"hf:{ckpt}?colour=blue")
+    with pytest.raises(ConfigError, match="steering file not found"):
         connect(f"hf:{ckpt}?steer=v.npz")
     with pytest.raises(ConfigError, match="batch"):
         connect(f"hf:{ckpt}?batch=0")

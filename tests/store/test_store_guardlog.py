@@ -189,9 +189,10 @@ def test_real_v1_store_migrates_to_the_guard_schema(
             )  # fmt: skip
             with store.writer() as w:
                 w.add(make_attempt(1))
-    sql(db_path, "DROP TABLE guard_log", "DROP TABLE guard_decisions")
+    sql(db_path, "DROP TABLE guard_log", "DROP TABLE guard_decisions", "DROP TABLE approvals",
+        "DROP TABLE traffic_findings")  # fmt: skip
     with Store.open(store_url) as store:
-        assert store.schema_version == latest_version() == 2
+        assert store.schema_version == latest_version() == 3
         assert len(store.attempts(RUN)) == 1
         log = store.audit_log()
         log.append({"kind": "request", "request_id": "x"})

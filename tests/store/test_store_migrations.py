@@ -44,7 +44,8 @@ def _tables(path: Path) -> set[str]:
         con.close()
 
 
-V2_TABLES = ("guard_log", "guard_decisions")
+# Tables added after v1 (v2: the guard's log; v3: approvals and traffic findings).
+V2_TABLES = ("guard_log", "guard_decisions", "approvals", "traffic_findings")
 
 
 @pytest.fixture

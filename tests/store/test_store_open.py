@@ -105,12 +105,15 @@ def test_foreign_sqlite_database_is_refused_untouched(tmp_path: Path) -> None:
 
 def test_newer_schema_is_refused_untouched(db_path: Path, store_url: str) -> None:
     Store.open(store_url).close()
+    newer = latest_version() + 1
     con = sqlite3.connect(db_path)
-    con.execute("UPDATE alignkit_meta SET value = '3' WHERE key = 'schema_version'")
+    con.execute(f"UPDATE alignkit_meta SET value = '{newer}' WHERE key = 'schema_version'")
     con.commit()
     con.close()
     before = _snapshot(db_path)
-    expected = f"has schema v3; this alignkit reads up to v{latest_version()} — upgrade alignkit"
+    expected = (
+        f"has schema v{newer}; this alignkit reads up to v{latest_version()} — upgrade alignkit"
+    )
     with pytest.raises(SchemaVersionError, match=expected):
         Store.open(store_url)
     assert _snapshot(db_path) == before

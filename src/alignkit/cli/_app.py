@@ -13,9 +13,13 @@ from alignkit.cli._audit import audit
 from alignkit.cli._common import err
 from alignkit.cli._guard import guard_app, serve
 from alignkit.cli._info import checks_app, config_app, taxonomy_app
+from alignkit.cli._interpret import interpret_app
 from alignkit.cli._lab import lab_app, monitor_app
 from alignkit.cli._organism import organism_app
+from alignkit.cli._redteam import redteam_app
 from alignkit.cli._runs import runs_app
+from alignkit.cli._traffic import traffic
+from alignkit.cli._train import train_app
 from alignkit.core import AlignkitError
 
 __all__ = ["app", "main"]
@@ -35,9 +39,13 @@ app.add_typer(taxonomy_app, name="taxonomy")
 app.add_typer(config_app, name="config")
 app.add_typer(organism_app, name="organism")
 app.add_typer(lab_app, name="lab")
+monitor_app.command("traffic")(traffic)
 app.add_typer(monitor_app, name="monitor")
 app.command("serve")(serve)
 app.add_typer(guard_app, name="guard")
+app.add_typer(redteam_app, name="redteam")
+app.add_typer(train_app, name="train")
+app.add_typer(interpret_app, name="interpret")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -28,11 +28,15 @@ def serve(
 ) -> None:
     """Serve TARGET as an OpenAI-compatible API behind the guard's rails, breakers and audit log.
 
+    Also serves tool-call checks (POST /v1/actions/check) and the approvals page
+    (/approvals, admin token from $ALIGNKIT_ADMIN_TOKEN).
+
     Example: alignkit serve openai:http://127.0.0.1:9000/v1#upstream --guard guard.yaml --port 8000
     """
     from alignkit.guard import serve as run_server
 
     err.print(f"serving {target} on http://{host}:{port}/v1 (Ctrl-C stops)")
+    err.print(f"approvals page: http://{host}:{port}/approvals")
     run_server(target, guard, host=host, port=port, store_url=resolve_store_url(store))
 
 

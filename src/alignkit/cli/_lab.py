@@ -1,4 +1,4 @@
-"""``alignkit lab list | run`` and ``alignkit monitor check``."""
+"""``alignkit lab list | train | run`` and ``alignkit monitor check``."""
 
 from __future__ import annotations
 
@@ -17,17 +17,28 @@ from alignkit.report import to_json, write_reports
 
 lab_app = typer.Typer(help="Reproducible experiments on alignment failures.", no_args_is_help=True)
 monitor_app = typer.Typer(help="Statistics over training logs and traffic.", no_args_is_help=True)
-_GROUPS = ("goodhart",)
+_GROUPS = ("goodhart", "gaming")
+_AGENTS = ("q", "ppo")
 
 
 @lab_app.command("list")
 def lab_list(json_: JsonOpt = False) -> None:
-    """List the registered lab experiments.
+    """List the registered lab experiments and environments.
 
     Example: alignkit lab list
     """
-    from alignkit.lab import EXPERIMENTS
+    from alignkit.lab import ENVIRONMENTS, EXPERIMENTS
 
+    envs = [
+        {
+            "id": spec.id,
+            "failure_mode": spec.failure_mode,
+            "patched_variant": spec.gameable,
+            "loophole": spec.loophole,
+            "max_intent": spec.cls.max_intent,
+        }
+        for _, spec in ENVIRONMENTS.items()
+    ]
     if json_:
         print_json(
             {
@@ -39,7 +50,8 @@ def lab_list(json_: JsonOpt = False) -> None:
                         "failure_modes": list(e.failure_modes),
                     }
                     for _, e in EXPERIMENTS.items()
-                ]
+                ],
+                "environments": envs,
             }
         )
         return
@@ -49,11 +61,26 @@ def lab_list(json_: JsonOpt = False) -> None:
     for _, e in EXPERIMENTS.items():
         table.add_row(e.id, e.title)
     out.print(table)
+    env_table = Table(title="Environments")
+    env_table.add_column("id", no_wrap=True)
+    env_table.add_column("failure mode", no_wrap=True)
+    env_table.add_column("patch")
+    env_table.add_column("loophole")
+    for row in envs:
+        patch = "yes" if row["patched_variant"] else "-"
+        env_table.add_row(str(row["id"]), str(row["failure_mode"]), patch, str(row["loophole"]))
+    out.print(env_table)
 
 
 @lab_app.command("run")
 def lab_run(
-    only: Annotated[str, typer.Option(help="Which group of experiments to run.")] = "goodhart",
+    only: Annotated[
+        str, typer.Option(help="Which group of experiments to run: goodhart or gaming.")
+    ] = "goodhart",
+    envs: Annotated[
+        str | None, typer.Option(help="Gaming only: comma-separated environments (default all).")
+    ] = None,
+    seeds: Annotated[int, typer.Option(help="Gaming only: training runs per variant.")] = 1,
     seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same result.")] = 0,
     quick: Annotated[bool, typer.Option(help="Smaller runs for a smoke test.")] = False,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Report folder.")] = None,
@@ -61,12 +88,17 @@ def lab_run(
 ) -> None:
     """Run lab experiments and write report.html, report.json and junit.xml.
 
-    Example: alignkit lab run --only goodhart --out lab-report
+    Example: alignkit lab run --only gaming --envs BoatRace,PauseGame --seeds 3
     """
-    from alignkit.lab import run_experiments
+    from alignkit.lab import run_experiments, run_gaming
 
     if only not in _GROUPS:
         raise ConfigError(f"--only must be one of {', '.join(_GROUPS)}, not '{only}'")
+    if seeds < 1:
+        raise ConfigError("--seeds must be at least 1")
+    if envs is not None and only != "gaming":
+        raise ConfigError("--envs applies to --only gaming")
+    names = [e.strip() for e in envs.split(",") if e.strip()] if envs else None
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -80,7 +112,10 @@ def lab_run(
         def progress(experiment: str, done: int, total: int) -> None:
             bar.update(task, completed=done, total=total, description=experiment)
 
-        result = run_experiments(only, seed=seed, quick=quick, progress=progress)
+        if only == "gaming":
+            result = run_gaming(names, seeds=seeds, seed=seed, quick=quick, progress=progress)
+        else:
+            result = run_experiments(only, seed=seed, quick=quick, progress=progress)
     folder = out_dir or Path(".alignkit") / "lab" / result.run_id
     write_reports(result, folder, fail_on=Severity.CRITICAL)
     if json_:
@@ -88,6 +123,33 @@ def lab_run(
     else:
         print_result(result)
         out.print(f"report: {folder / 'report.html'}")
+
+
+@lab_app.command("train")
+def lab_train(
+    env: Annotated[str, typer.Argument(help="Environment, e.g. BoatRace or alignkit/BoatRace-v0.")],
+    agent: Annotated[str, typer.Option(help="q (built-in tabular) or ppo (extra 'rl').")] = "q",
+    steps: Annotated[int, typer.Option(help="Environment steps to train for.")] = 60_000,
+    seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same policy.")] = 0,
+    patched: Annotated[bool, typer.Option(help="Train on the patched variant.")] = False,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Where to save the policy.")
+    ] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Train an agent; log reward, intent and events; save the policy; say if it games.
+
+    Example: alignkit lab train BoatRace --agent q --steps 60000 --seed 0
+    """
+    from alignkit.cli._lab_train import train_command
+
+    if agent not in _AGENTS:
+        raise ConfigError(f"--agent must be q or ppo, not '{agent}'")
+    if steps < 100:
+        raise ConfigError("--steps must be at least 100")
+    summary = train_command(env, agent, steps, seed, patched, out_path, quiet=json_)
+    if json_:
+        print_json(summary)
 
 
 @monitor_app.command("check")

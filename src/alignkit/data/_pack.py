@@ -1,16 +1,17 @@
 """Item packs on disk: loading, validation, the shipped general pack, writing JSONL.
 
 A pack is a folder holding an optional ``pack.json`` (``{"name", "schema_version",
-"description"}``) and one ``<kind>.jsonl`` or ``<kind>.csv`` file per item kind
-(:data:`~alignkit.data.ITEM_KINDS`). Rules the loader applies:
+"description"}``) and one ``<kind>.jsonl`` or ``<kind>.csv`` file, or one ``<kind>.hf``
+folder (a Hugging Face ``datasets`` dataset written by ``save_to_disk``, see
+:mod:`._hf`), per item kind (:data:`~alignkit.data.ITEM_KINDS`). Rules the loader applies:
 
-- A ``.jsonl`` or ``.csv`` file whose stem is not a known kind is an error naming the
-  known kinds, so a misspelt ``fact.jsonl`` fails loudly instead of silently leaving a
-  check without items. Every other file (``README.md``, hidden files, folders) is
-  ignored with a debug log.
+- A ``.jsonl`` or ``.csv`` file, or ``.hf`` folder, whose stem is not a known kind is an
+  error naming the known kinds, so a misspelt ``fact.jsonl`` fails loudly instead of
+  silently leaving a check without items. Everything else (``README.md``, hidden files,
+  other folders) is ignored with a debug log.
 - Without ``pack.json`` the pack is named after its folder, so a folder holding only a
-  traffic log's ``prompts.jsonl`` is a pack. A single ``.jsonl``/``.csv`` file is a
-  pack too, of the kind its stem names.
+  traffic log's ``prompts.jsonl`` is a pack. A single ``.jsonl``/``.csv`` file or
+  ``.hf`` folder is a pack too, of the kind its stem names.
 - In CSV files the first row names the fields and ``aliases`` are separated by ``|``;
   empty cells count as absent.
 - A row without an ``id`` gets ``<kind>-<line>``; a row without a ``split`` is heldout.
@@ -34,6 +35,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alignkit.core import ConfigError, DataError
+from alignkit.data._hf import HF_SUFFIX, hf_rows
 from alignkit.data._items import ITEM_KINDS, Item, SplitSelector
 
 __all__ = [
@@ -123,19 +125,22 @@ class ItemPack:
 
 
 def load_pack(path: str | os.PathLike[str], split: SplitSelector = "all") -> ItemPack:
-    """Load and validate the pack at ``path`` (a folder, or one ``<kind>.jsonl``/``.csv``).
+    """Load and validate the pack at ``path``: a folder, or one item file or ``.hf`` folder.
 
     Args:
-        path: A pack folder, or a single item file whose stem is its kind.
+        path: A pack folder, a single item file whose stem is its kind, or a ``<kind>.hf``
+            folder holding a dataset saved with ``datasets``' ``save_to_disk``.
         split: Keep ``train`` items, ``heldout`` items, or ``all``.
 
     Raises:
         DataError: The pack is missing or malformed (one line, naming file, line and field).
         ConfigError: ``split`` is not ``train``, ``heldout`` or ``all``.
+        MissingDependencyError: The pack holds a ``.hf`` folder and ``datasets`` is not
+            installed.
     """
     _check_split(split)
     root = Path(path)
-    if root.is_file():
+    if root.is_file() or _is_hf(root):
         kind = _kind_of(root)
         items = {kind: _read_items(root, kind)}
         return ItemPack(root.stem, root, items, split=split)
@@ -207,9 +212,13 @@ def _known_kinds_hint(kind: str) -> str:
     return f" (known kinds: {', '.join(ITEM_KINDS)}){hint}"
 
 
+def _is_hf(entry: Path) -> bool:
+    return entry.suffix.lower() == HF_SUFFIX and entry.is_dir()
+
+
 def _kind_of(file: Path) -> str:
-    if file.suffix.lower() not in _SUFFIXES:
-        raise DataError(f"{file}: an item file must end in .jsonl or .csv")
+    if file.suffix.lower() not in _SUFFIXES and not _is_hf(file):
+        raise DataError(f"{file}: an item file must end in .jsonl or .csv (or be a .hf folder)")
     if file.stem not in ITEM_KINDS:
         raise DataError(f"{file}: unknown item kind '{file.stem}'{_known_kinds_hint(file.stem)}")
     return file.stem
@@ -220,10 +229,10 @@ def _item_files(root: Path) -> dict[str, Path]:
     for entry in sorted(root.iterdir()):
         if entry.name == "pack.json":
             continue
-        if entry.name.startswith(".") or not entry.is_file():
+        if entry.name.startswith(".") or not (entry.is_file() or _is_hf(entry)):
             _log.debug("pack %s: ignoring %s", root, entry.name)
             continue
-        if entry.suffix.lower() not in _SUFFIXES:
+        if entry.suffix.lower() not in _SUFFIXES and not _is_hf(entry):
             _log.debug("pack %s: ignoring %s (not .jsonl or .csv)", root, entry.name)
             continue
         kind = _kind_of(entry)
@@ -260,7 +269,12 @@ def _read_manifest(file: Path) -> PackManifest:
 
 def _read_items(file: Path, kind: str) -> tuple[Item, ...]:
     model = ITEM_KINDS[kind]
-    rows = _csv_rows(file) if file.suffix.lower() == ".csv" else _jsonl_rows(file)
+    if _is_hf(file):
+        rows = hf_rows(file)
+    elif file.suffix.lower() == ".csv":
+        rows = _csv_rows(file)
+    else:
+        rows = _jsonl_rows(file)
     seen: dict[str, int] = {}
     items: list[Item] = []
     try:

@@ -12,16 +12,46 @@ Built-in rails (registered in :data:`alignkit.core.RAILS` at import): ``regex``,
 ``keywords``, ``pii``, ``secrets``, ``unsafe-markers``, ``injection``,
 ``output-classifier`` and ``llm-judge``. Other packages add rails with
 :func:`alignkit.core.rail`.
+
+Agent governance (DESIGN §4): every tool call can be checked against a declarative
+policy (``guard.check_action(tool, arguments, context)``, the :func:`governed`
+decorator, or ``POST /v1/actions/check`` on ``alignkit serve``); escalations wait in
+the :class:`ApprovalQueue` for a human, and the traffic the guard sees feeds
+:class:`~alignkit.monitor.TrafficMonitor`'s drift and anomaly alarms::
+
+    guard = Guard("guard.yaml", approvals=ApprovalQueue.from_store(store))
+    check = guard.check_action("delete_file", {"path": "tests/test_api.py"})
+    assert check.decision == "block" and check.rule == "delete-tests"
 """
 
+from alignkit.guard._actions import (
+    ActionBlocked,
+    ActionCheck,
+    ActionDecision,
+    ActionPolicy,
+    glob_regex,
+)
+from alignkit.guard._actions_client import ActionClient, ActionGate, governed
+from alignkit.guard._actions_policy import (
+    DEFAULT_ACTIONS,
+    OPERATORS,
+    ActionPolicyConfig,
+    ConditionConfig,
+    RuleConfig,
+    default_rules,
+    load_policy_config,
+)
+from alignkit.guard._approvals import ApprovalQueue, check_of
 from alignkit.guard._breaker import BreakerRefusal, BreakerState, CircuitBreakers, scope_keys
 from alignkit.guard._config import (
     DEFAULT_GUARD,
     TIER_BUDGET_MS,
+    ApprovalConfig,
     AuditLogConfig,
     BreakerConfig,
     GuardConfig,
     RailEntry,
+    TrafficGuardConfig,
     build_rails,
     load_guard_config,
 )
@@ -33,19 +63,32 @@ from alignkit.guard._output import OutputClassifierRail
 from alignkit.guard._rules import iban_valid, luhn_valid
 from alignkit.guard._server import GuardServer, create_app, serve
 from alignkit.guard._text import SECRET_PATTERNS, Redactor
+from alignkit.guard._traffic_feed import TrafficFeed, traffic_history
 
 __all__ = [
+    "DEFAULT_ACTIONS",
     "DEFAULT_GUARD",
     "DEFAULT_INJECTION_PARAMS",
     "DEFAULT_JUDGE_INSTRUCTIONS",
+    "OPERATORS",
     "SECRET_PATTERNS",
     "TIER_BUDGET_MS",
+    "ActionBlocked",
+    "ActionCheck",
+    "ActionClient",
+    "ActionDecision",
+    "ActionGate",
+    "ActionPolicy",
+    "ActionPolicyConfig",
+    "ApprovalConfig",
+    "ApprovalQueue",
     "AuditLogConfig",
     "AuditSink",
     "BreakerConfig",
     "BreakerRefusal",
     "BreakerState",
     "CircuitBreakers",
+    "ConditionConfig",
     "Guard",
     "GuardConfig",
     "GuardResult",
@@ -55,16 +98,25 @@ __all__ = [
     "OutputClassifierRail",
     "RailEntry",
     "Redactor",
+    "RuleConfig",
     "StageResult",
+    "TrafficFeed",
+    "TrafficGuardConfig",
     "build_rails",
     "check_file",
+    "check_of",
     "check_rows",
     "create_app",
+    "default_rules",
+    "glob_regex",
+    "governed",
     "iban_valid",
     "load_guard_config",
+    "load_policy_config",
     "luhn_valid",
     "read_traffic",
     "scope_keys",
     "serve",
+    "traffic_history",
     "verify_log",
 ]

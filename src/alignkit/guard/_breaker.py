@@ -157,6 +157,17 @@ class CircuitBreakers:
                 b.probes_out += 1
         return None
 
+    def peek(self, key: str) -> BreakerRefusal | None:
+        """The refusal breaker ``key`` gives now, admitting nothing (``None`` unless open)."""
+        if not self.config.enabled:
+            return None
+        with self._lock:
+            b = self._get(key, create=False)
+            if b is None or b.state is not BreakerState.OPEN:
+                return None
+            wait = b.opened_at + self.config.cooldown_s - self._clock()
+            return BreakerRefusal(key, b.reason, wait) if wait > 0 else None
+
     def record(self, keys: Iterable[str], result: Result) -> None:
         """Count one finished request (``ok``, ``violation`` or ``error``) under ``keys``."""
         if not self.config.enabled:

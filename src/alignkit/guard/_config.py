@@ -16,15 +16,18 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from alignkit.core import RAILS, ConfigError, Rail, RailStage, UnknownIdError
+from alignkit.core import RAILS, ConfigError, Rail, RailStage, Severity, UnknownIdError
+from alignkit.monitor import TrafficConfig
 
 __all__ = [
     "DEFAULT_GUARD",
     "TIER_BUDGET_MS",
+    "ApprovalConfig",
     "AuditLogConfig",
     "BreakerConfig",
     "GuardConfig",
     "RailEntry",
+    "TrafficGuardConfig",
     "build_rails",
     "load_guard_config",
 ]
@@ -106,6 +109,35 @@ class AuditLogConfig(BaseModel):
         return [s for s in [*self.redact_secrets, *env] if s]
 
 
+class ApprovalConfig(BaseModel):
+    """The approval queue of escalated actions (``alignkit serve`` always runs it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timeout_s: float = Field(
+        300.0, gt=0, le=7 * 86400, description="A tool call not decided in this time is denied."
+    )
+    chat_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="An escalated chat request waits this long, then is denied.",
+    )
+
+
+class TrafficGuardConfig(TrafficConfig):
+    """The traffic monitor, plus what the guard does with its alarms."""
+
+    breaker_severity: Severity | None = Field(
+        Severity.HIGH, description="Alarms at or above this open the breaker (null: never)."
+    )
+    breaker_key: str = Field("global", description="The breaker an alarm opens.")
+    store_interval_s: float = Field(10.0, gt=0, description="Seconds between stored reports.")
+    embedder: str | None = Field(
+        None, description="'module:function' mapping a list of texts to vectors (n, dim)."
+    )
+
+
 class GuardConfig(BaseModel):
     """A whole guard configuration."""
 
@@ -116,6 +148,13 @@ class GuardConfig(BaseModel):
     output: list[RailEntry] = Field(default_factory=list)
     breakers: BreakerConfig = BreakerConfig()
     audit_log: AuditLogConfig = AuditLogConfig()
+    actions: str | dict[str, Any] | None = Field(
+        None,
+        description="Tool-call policy: a YAML file (relative to this file) or the policy "
+        "inline; null: the default policy.",
+    )
+    approvals: ApprovalConfig = ApprovalConfig()
+    traffic: TrafficGuardConfig = TrafficGuardConfig()
 
 
 def _format_error(exc: ValidationError, source: str) -> str:
@@ -182,6 +221,24 @@ def load_guard_config(
         except ValidationError as exc:
             raise ConfigError(_format_error(exc, where)) from None
     _validate_stages(config, where)
+    return _resolve_actions(config, source, where)
+
+
+def _resolve_actions(
+    config: GuardConfig, source: str | Path | dict[str, Any] | GuardConfig | None, where: str
+) -> GuardConfig:
+    """Load and check the ``actions`` policy now, so a bad one fails before anything starts."""
+    from alignkit.guard._actions import ActionPolicy
+
+    actions = config.actions
+    if isinstance(actions, str):
+        path = Path(actions)
+        if not path.is_absolute() and isinstance(source, str | Path):
+            path = Path(source).parent / path
+        ActionPolicy(path)
+        return config.model_copy(update={"actions": str(path)})
+    if isinstance(actions, dict):
+        ActionPolicy(actions, label=f"{where} (actions)")
     return config
 
 

@@ -3,8 +3,13 @@
 Rails of a stage run in config order. A ``modify`` decision rewrites what later rails
 and the model see (input) or what the client gets (output); the first ``block`` or
 ``escalate`` stops the stage. Without an approval queue ``escalate`` acts as ``block``
-(fail closed), and so does a rail that raises. Every request — refused, blocked, failed
-upstream or answered — becomes one audit-log entry holding every decision made.
+(fail closed), and so does a rail that raises; with one (``approvals=``), the request
+waits for a human: approved, the stage goes on with the next rail; denied or timed out,
+it is blocked. Every request — refused, blocked, failed upstream or answered — becomes
+one audit-log entry holding every decision made, and feeds the traffic monitor.
+
+Tool calls go through :meth:`Guard.check_action`: the action policy decides, an
+escalation becomes a pending approval, and every check is one audit-log entry.
 """
 
 from __future__ import annotations
@@ -32,9 +37,12 @@ from alignkit.core import (
     Rail,
     RailStage,
 )
+from alignkit.guard._actions import ActionCheck, ActionPolicy
+from alignkit.guard._approvals import ApprovalQueue, check_of, safe_json
 from alignkit.guard._breaker import BreakerState, CircuitBreakers, Result, scope_keys
 from alignkit.guard._config import TIER_BUDGET_MS, GuardConfig, build_rails, load_guard_config
 from alignkit.guard._text import Redactor
+from alignkit.guard._traffic_feed import TrafficFeed
 
 __all__ = ["AuditSink", "Guard", "GuardResult", "StageResult", "new_request_id"]
 
@@ -130,6 +138,7 @@ class Guard:
         model: The chat model :meth:`run` calls (may also be passed per call).
         log: Where audit-log entries go (``store.audit_log()``); ``None`` keeps no log.
         breakers: Breakers to use; by default built from the config.
+        approvals: The approval queue escalations wait in (``None``: escalate = block).
 
     Example::
 
@@ -146,6 +155,7 @@ class Guard:
         model: ChatModel | None = None,
         log: AuditSink | None = None,
         breakers: CircuitBreakers | None = None,
+        approvals: ApprovalQueue | None = None,
     ) -> None:
         self.config = load_guard_config(config)
         self.model = model
@@ -160,6 +170,15 @@ class Guard:
         )
         audit = self.config.audit_log
         self.redact = Redactor(audit.secrets(), patterns=audit.redact_patterns)
+        actions = self.config.actions
+        self.actions = ActionPolicy(actions if actions is not None else None)
+        self.approvals = approvals
+        if approvals is not None:
+            approvals.log = approvals.log or self.log
+            approvals.redact = self.redact
+        self.traffic: TrafficFeed | None = None
+        if self.config.traffic.enabled:
+            self.traffic = TrafficFeed(self.config.traffic, breakers=self.breakers, log=self.log)
 
     @classmethod
     def from_file(cls, path: str | Path | None = None, **kwargs: Any) -> Guard:
@@ -205,39 +224,78 @@ class Guard:
             self.over_budget[rail.name] = self.over_budget.get(rail.name, 0) + 1
         return decision.model_copy(update={"latency_ms": ms})
 
-    async def check_input(self, messages: list[Message], *, run_all: bool = False) -> StageResult:
-        """Run the input rails over ``messages`` (all of them with ``run_all``, for scoring)."""
+    async def _stage(
+        self,
+        stage: RailStage,
+        messages: list[Message],
+        text: str | None,
+        *,
+        run_all: bool = False,
+        start: int = 0,
+    ) -> StageResult:
+        """Run the rails of ``stage`` from the ``start``-th on."""
+        rails = self.input_rails if stage is RailStage.INPUT else self.output_rails
         decisions: list[Decision] = []
         stopped: Decision | None = None
         current = list(messages)
-        for rail in self.input_rails:
-            d = await self._run_rail(rail, RailStage.INPUT, current, None)
+        for rail in rails[start:]:
+            d = await self._run_rail(rail, stage, current, text)
             decisions.append(d)
             if d.decision in _STOPS:
                 stopped = stopped or d
                 if not run_all:
                     break
             elif d.decision is DecisionKind.MODIFY and d.replacement is not None:
-                current = _replace_last_user(current, d.replacement)
-        return StageResult(decisions, stopped, current)
+                if stage is RailStage.INPUT:
+                    current = _replace_last_user(current, d.replacement)
+                else:
+                    text = d.replacement
+        return StageResult(decisions, stopped, current, text)
+
+    async def check_input(self, messages: list[Message], *, run_all: bool = False) -> StageResult:
+        """Run the input rails over ``messages`` (all of them with ``run_all``, for scoring)."""
+        return await self._stage(RailStage.INPUT, messages, None, run_all=run_all)
 
     async def check_output(
         self, messages: list[Message], response: str, *, run_all: bool = False
     ) -> StageResult:
         """Run the output rails over ``response`` to ``messages``."""
-        decisions: list[Decision] = []
-        stopped: Decision | None = None
-        text = response
-        for rail in self.output_rails:
-            d = await self._run_rail(rail, RailStage.OUTPUT, messages, text)
-            decisions.append(d)
-            if d.decision in _STOPS:
-                stopped = stopped or d
-                if not run_all:
-                    break
-            elif d.decision is DecisionKind.MODIFY and d.replacement is not None:
-                text = d.replacement
-        return StageResult(decisions, stopped, messages, text)
+        return await self._stage(RailStage.OUTPUT, messages, response, run_all=run_all)
+
+    async def _escalated(
+        self, stage: RailStage, result: StageResult, rid: str, context: Mapping[str, Any]
+    ) -> StageResult:
+        """Send each escalation of ``result`` to a human; go on or block as they decide."""
+        decisions, done = list(result.decisions), len(result.decisions)
+        while (
+            self.approvals is not None
+            and result.stopped_by is not None
+            and result.stopped_by.decision is DecisionKind.ESCALATE
+        ):
+            stop = result.stopped_by
+            request: dict[str, Any] = {"stage": stage.value, "context": dict(context)}
+            request["messages"] = [dict(m) for m in result.messages]
+            if stage is RailStage.OUTPUT:
+                request["response"] = result.text
+            record = self.approvals.submit(
+                kind="chat", subject=stop.rail, rule=stop.rail, reason=stop.reason,
+                request=request, request_id=rid,
+            )  # fmt: skip
+            verdict = check_of(await self.approvals.wait(record.id))
+            approved = verdict.decision == "allow"
+            kind = DecisionKind.ALLOW if approved else DecisionKind.BLOCK
+            decisions.append(Decision(decision=kind, rail="approval", reason=verdict.reason))
+            if not approved:
+                why = f"{stop.reason}; {verdict.reason}"
+                blocked = Decision(
+                    decision=DecisionKind.BLOCK, rail=stop.rail, reason=why, score=stop.score
+                )
+                return StageResult(decisions, blocked, result.messages, result.text)
+            more = await self._stage(stage, result.messages, result.text, start=done)
+            decisions += more.decisions
+            done += len(more.decisions)
+            result = StageResult(decisions, more.stopped_by, more.messages, more.text)
+        return StageResult(decisions, result.stopped_by, result.messages, result.text)
 
     # -- the whole request --------------------------------------------------------------
 
@@ -277,6 +335,8 @@ class Guard:
             )
             return self._finish(result, messages, context, None)
         pre = await self.check_input(messages)
+        if pre.stopped_by is not None and self.approvals is not None:
+            pre = await self._escalated(RailStage.INPUT, pre, rid, context)
         if pre.stopped_by is not None:
             return self._finish(_stopped(rid, pre), messages, context, keys, "violation")
         try:
@@ -287,19 +347,124 @@ class Guard:
         if not completion.ok:
             reason = completion.error or f"upstream answered {completion.outcome.value}"
             result = GuardResult(
-                rid, _final_kind(pre.decisions), completion.outcome, None, reason,
+                rid, _final_kind(_unescalated(pre.decisions)), completion.outcome, None, reason,
                 input=pre.decisions, completion=completion, error=completion.error,
             )  # fmt: skip
             return self._finish(result, pre.messages, context, keys, "error")
         post = await self.check_output(pre.messages, completion.text)
+        if post.stopped_by is not None and self.approvals is not None:
+            post = await self._escalated(RailStage.OUTPUT, post, rid, context)
         if post.stopped_by is not None:
             result = _stopped(rid, pre, post, completion)
             return self._finish(result, pre.messages, context, keys, "violation")
+        kind = _final_kind(_unescalated([*pre.decisions, *post.decisions]))
         result = GuardResult(
-            rid, _final_kind([*pre.decisions, *post.decisions]), Outcome.OK, post.text,
+            rid, kind, Outcome.OK, post.text,
             input=pre.decisions, output=post.decisions, completion=completion,
         )  # fmt: skip
         return self._finish(result, pre.messages, context, keys, "ok")
+
+    # -- tool calls ---------------------------------------------------------------------------
+
+    def check_action(
+        self,
+        tool: str,
+        arguments: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | None = None,
+        *,
+        request_id: str | None = None,
+    ) -> ActionCheck:
+        """Check one tool call against the action policy (DESIGN §4's tool-call check).
+
+        Args:
+            tool: The tool's name.
+            arguments: Its arguments (any JSON-like mapping).
+            context: Who and where: ``user`` and ``session`` choose breakers,
+                ``workspace`` is shown to approvers; everything is logged.
+            request_id: Id of the check's audit-log entry (a fresh one by default).
+
+        Returns:
+            ``allow`` or ``block`` at once; an escalation answers ``pending`` with an
+            ``approval_id`` to wait on (:meth:`wait_action`) — or ``block`` when this guard
+            has no approval queue (fail closed).
+        """
+        rid = request_id or new_request_id()
+        ctx = dict(context or {})
+        user, session = ctx.get("user"), ctx.get("session")
+        keys = scope_keys(None, user if isinstance(user, str) else None,
+                          session if isinstance(session, str) else None)[1:]  # fmt: skip
+        refusal = self.breakers.peek("global") or self.breakers.admit(keys)
+        if refusal is not None:
+            check = ActionCheck(decision="block", rule="circuit-breaker", reason=refusal.message(),
+                                tool=str(tool), request_id=rid)  # fmt: skip
+            return self._action_done(check, arguments, ctx, "refused", None)
+        d = self.actions.evaluate(tool, arguments, ctx)
+        if d.decision is DecisionKind.ESCALATE and self.approvals is not None:
+            record = self.approvals.submit(
+                kind="action", subject=str(tool), rule=d.rule, reason=d.reason,
+                request={"tool": str(tool), "arguments": dict(arguments or {}), "context": ctx},
+                request_id=rid,
+            )  # fmt: skip
+            check = check_of(record, latency_ms=d.latency_ms)
+        elif d.decision is DecisionKind.ESCALATE:
+            reason = f"{d.reason}; escalation needs an approval queue, so it is blocked"
+            check = ActionCheck(decision="block", rule=d.rule, reason=reason, tool=str(tool),
+                                request_id=rid, latency_ms=d.latency_ms)  # fmt: skip
+        else:
+            decision = "block" if d.decision is DecisionKind.BLOCK else "allow"
+            check = ActionCheck(decision=decision, rule=d.rule, reason=d.reason, tool=str(tool),
+                                request_id=rid, latency_ms=d.latency_ms)  # fmt: skip
+        self.breakers.record(keys, "violation" if check.decision == "block" else "ok")
+        return self._action_done(check, arguments, ctx, d.decision.value, keys)
+
+    def _action_done(
+        self,
+        check: ActionCheck,
+        arguments: Mapping[str, Any] | None,
+        context: Mapping[str, Any],
+        policy: str,
+        keys: list[str] | None,
+    ) -> ActionCheck:
+        if self.log is not None:
+            audit = self.config.audit_log
+            self.log.append(
+                {
+                    "kind": "action",
+                    "request_id": check.request_id,
+                    "time": datetime.now(UTC).isoformat(timespec="microseconds"),
+                    "tool": self.redact(check.tool[:200]),
+                    "arguments": safe_json(dict(arguments or {}), self.redact, audit.max_text_chars)
+                    if audit.log_text
+                    else None,
+                    "context": safe_json(dict(context), self.redact, 500),
+                    "policy": policy,
+                    "decision": check.decision,
+                    "rule": check.rule,
+                    "reason": self.redact(check.reason),
+                    "approval_id": check.approval_id,
+                    "latency_ms": round(check.latency_ms, 4),
+                }
+            )
+        if self.traffic is not None:
+            self.traffic.observe_action(check.tool, check.decision)
+        return check
+
+    def _queue(self) -> ApprovalQueue:
+        if self.approvals is None:
+            raise ConfigError("this guard has no approval queue: Guard(..., approvals=queue)")
+        return self.approvals
+
+    def action_status(self, approval_id: str) -> ActionCheck:
+        """Where an escalated tool call stands now (``pending``, ``allow`` or ``block``)."""
+        return check_of(self._queue().get(approval_id))
+
+    async def wait_action(self, approval_id: str, timeout_s: float | None = None) -> ActionCheck:
+        """Wait for a human (or the timeout) to decide an escalated tool call."""
+        return check_of(await self._queue().wait(approval_id, timeout_s))
+
+    def wait_action_sync(self, approval_id: str, timeout_s: float | None = None) -> ActionCheck:
+        """:meth:`wait_action` for synchronous code."""
+        return check_of(self._queue().wait_sync(approval_id, timeout_s))
 
     # -- bookkeeping ----------------------------------------------------------------------
 
@@ -315,6 +480,8 @@ class Guard:
             self.breakers.record(keys, breaker_result)
         if self.log is not None:
             self.log.append(self.entry(result, messages, context))
+        if self.traffic is not None:
+            self.traffic.observe(result, messages)
         return result
 
     def entry(
@@ -370,6 +537,11 @@ class Guard:
                     "reason": self.redact(reason),
                 }
             )
+
+
+def _unescalated(decisions: list[Decision]) -> list[Decision]:
+    """Decisions without escalations (those a human approved, on a path that went on)."""
+    return [d for d in decisions if d.decision is not DecisionKind.ESCALATE]
 
 
 def _limits(

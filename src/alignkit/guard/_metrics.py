@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 
+from alignkit.guard._actions import ActionCheck
 from alignkit.guard._breaker import CircuitBreakers
 from alignkit.guard._guard import GuardResult
 
@@ -30,6 +31,14 @@ class Metrics:
         self.latency_buckets = [0] * len(_BUCKETS)
         self.latency_sum = 0.0
         self.latency_count = 0
+        self.actions: dict[tuple[str, str], int] = defaultdict(int)  # (decision, rule)
+        self.action_seconds = 0.0
+
+    def observe_action(self, check: ActionCheck) -> None:
+        """Count one tool-call check."""
+        with self._lock:
+            self.actions[(check.decision, check.rule)] += 1
+            self.action_seconds += check.latency_ms / 1000.0
 
     def observe(self, result: GuardResult, seconds: float) -> None:
         """Count one finished request and its decisions."""
@@ -57,16 +66,27 @@ class Metrics:
         breakers: CircuitBreakers,
         log_stats: dict[str, int],
         over_budget: dict[str, int] | None = None,
+        extra: list[str] | None = None,
     ) -> str:
-        """The Prometheus text document."""
+        """The Prometheus text document (``extra`` lines are appended as they are)."""
         with self._lock:
-            out = self._render_requests()
+            out = self._render_requests() + self._render_actions()
         out += _family("rail_over_budget_total", "counter", "Rail calls over their budget.")
         out += [
             f'alignkit_guard_rail_over_budget_total{{rail="{_esc(r)}"}} {n}'
             for r, n in sorted((over_budget or {}).items())
         ]
-        return "\n".join(out + _render_breakers(breakers, log_stats)) + "\n"
+        return "\n".join(out + _render_breakers(breakers, log_stats) + (extra or [])) + "\n"
+
+    def _render_actions(self) -> list[str]:
+        out = _family("actions_total", "counter", "Tool-call checks by decision and rule.")
+        out += [
+            f'alignkit_guard_actions_total{{decision="{d}",rule="{_esc(r)}"}} {n}'
+            for (d, r), n in sorted(self.actions.items())
+        ]
+        out += _family("action_policy_seconds", "counter", "Time the action policy took.")
+        out.append(f"alignkit_guard_action_policy_seconds {self.action_seconds:.6f}")
+        return out
 
     def _render_requests(self) -> list[str]:
         out = _family("requests_total", "counter", "Chat requests by outcome and decision.")

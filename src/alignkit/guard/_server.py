@@ -1,10 +1,15 @@
 """``alignkit serve``: any target behind the guard, as an OpenAI-compatible HTTP API.
 
 Routes: ``POST /v1/chat/completions`` (``stream: true`` too), ``GET /v1/models``,
-``GET /healthz``, ``GET /metrics`` (Prometheus text), and, behind
-``Authorization: Bearer <admin token>``, ``GET /admin/breakers``,
-``POST /admin/breakers/signal``, ``POST /admin/breakers/reset`` and
-``GET /admin/log/verify``.
+``GET /healthz``, ``GET /metrics`` (Prometheus text), ``POST /v1/actions/check`` and
+``GET /v1/actions/approvals/{id}`` (tool-call governance), ``GET /approvals`` (the
+approvals page), and, behind ``Authorization: Bearer <admin token>``,
+``GET /admin/breakers``, ``POST /admin/breakers/signal``, ``POST /admin/breakers/reset``,
+``GET /admin/log/verify``, ``GET /admin/approvals`` and
+``POST /admin/approvals/{id}/approve|deny`` (see :mod:`._server_governance`).
+
+The server always runs the approval queue (in the store), so rails and tool-call rules
+that escalate wait for a human, and feeds the traffic monitor from a background task.
 
 The answer of a streamed request is produced and checked by every output rail *before*
 the first event is sent (the buffered window is the whole answer, since a ChatModel
@@ -41,9 +46,11 @@ from alignkit.core import (
     Outcome,
     resolve_store_url,
 )
+from alignkit.guard._approvals import ApprovalQueue
 from alignkit.guard._config import GuardConfig, load_guard_config
 from alignkit.guard._guard import Guard, GuardResult, new_request_id
 from alignkit.guard._metrics import Metrics
+from alignkit.guard._server_governance import add_governance_routes, governance_metrics
 
 if TYPE_CHECKING:
     from fastapi import FastAPI, Request, Response
@@ -338,6 +345,19 @@ def _add_admin(app: FastAPI, state: _State) -> None:
                       "problem": report.problem})  # fmt: skip
 
 
+async def _housekeeping(guard: Guard, every_s: float = 0.5) -> None:
+    """Expire approvals whose time is up and feed the traffic monitor, off the request path."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            if guard.approvals is not None:
+                guard.approvals.expire_due()
+            if guard.traffic is not None:
+                await asyncio.to_thread(guard.traffic.drain)
+        except Exception as exc:  # kept going; the next round retries
+            _log.warning("guard housekeeping failed, retrying: %s", exc)
+
+
 async def _flush_log(log: Any) -> None:
     """Commit the audit log from the event loop whenever it is due (see AuditLog)."""
     while True:
@@ -389,7 +409,8 @@ def _add_public(app: FastAPI, state: _State) -> None:
         stats = {"written": 0, "pending": 0, "failures": 0}
         if log is not None:
             stats = {"written": log.written, "pending": log.pending, "failures": log.failures}
-        text = state.metrics.render(state.guard.breakers, stats, state.guard.over_budget)
+        extra = governance_metrics(state.guard)
+        text = state.metrics.render(state.guard.breakers, stats, state.guard.over_budget, extra)
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
 
@@ -418,7 +439,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         flusher = asyncio.create_task(_flush_log(log)) if log is not None else None
+        keeper = asyncio.create_task(_housekeeping(guard))
         yield
+        keeper.cancel()
         if flusher is not None:
             flusher.cancel()
         await guard.aclose()
@@ -429,6 +452,7 @@ def create_app(
     app: FastAPI = fastapi.FastAPI(title="alignkit guard", version="1", lifespan=lifespan)
     _add_public(app, state)
     _add_admin(app, state)
+    add_governance_routes(app, state)
     return app
 
 
@@ -449,7 +473,15 @@ def _open(
         log_key = os.environ["ALIGNKIT_GUARD_LOG_KEY"].encode()
     log = store.audit_log(key=log_key, background=False, flush_interval_s=0.1, flush_every=1024)
     try:
-        guard = Guard(config, model=model, log=log)
+        queue = ApprovalQueue.from_store(
+            store,
+            timeout_s=config.approvals.timeout_s,
+            chat_timeout_s=config.approvals.chat_timeout_s,
+        )
+        guard = Guard(config, model=model, log=log, approvals=queue)
+        if guard.traffic is not None:  # fed from the server's background task
+            guard.traffic.auto_drain = False
+            guard.traffic.attach(store.traffic())
     except BaseException:
         store.close()
         raise

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from alignkit.core import Message, RailStage
 
-__all__ = ["SECRET_PATTERNS", "Redactor", "stage_text"]
+__all__ = ["SECRET_PATTERNS", "Anchors", "Redactor", "may_match", "pattern_anchors", "stage_text"]
 
 SECRET_PATTERNS: dict[str, re.Pattern[str]] = {
     "private-key": re.compile(
@@ -41,6 +42,67 @@ def stage_text(stage: RailStage, messages: Sequence[Message], response: str | No
     return users[0] if len(users) == 1 else "\n".join(users)
 
 
+Anchors = list[list[frozenset[str]]]
+"""Per pattern: sets of lower-case strings; a match contains one string of every set."""
+
+
+def _required(items: Any) -> list[frozenset[str]]:
+    """What every match of parsed ``items`` contains: one string of each returned set."""
+    from re import _constants as c  # type: ignore[attr-defined]
+
+    found: list[frozenset[str]] = []
+    buf: list[str] = []
+
+    def flush() -> None:
+        if buf:
+            found.append(frozenset(["".join(buf).lower()]))
+            buf.clear()
+
+    for op, av in items:
+        if op is c.LITERAL:
+            buf.append(chr(av))
+        elif op in (c.AT, c.ASSERT, c.ASSERT_NOT):
+            continue  # zero width: the literal run goes on
+        else:
+            flush()
+            if op is c.SUBPATTERN:
+                found += _required(av[3])
+            elif op in (c.MAX_REPEAT, c.MIN_REPEAT) and av[0] >= 1:
+                found += _required(av[2])
+            elif op is c.BRANCH:
+                best = [_best(_required(b)) for b in av[1]]
+                if best and all(best):
+                    found.append(frozenset().union(*best))  # type: ignore[arg-type]
+    flush()
+    return found
+
+
+def _best(sets: list[frozenset[str]]) -> frozenset[str] | None:
+    """The most selective set: fewest alternatives, then longest shortest string."""
+    return min(sets, key=lambda alts: (len(alts), -min(len(a) for a in alts)), default=None)
+
+
+def pattern_anchors(patterns: Sequence[str]) -> Anchors | None:
+    """For each pattern, what any match contains (``None``: unknown for some pattern)."""
+    from re import _parser  # type: ignore[attr-defined]
+
+    out: Anchors = []
+    try:
+        for p in patterns:
+            req = _required(_parser.parse(p))
+            if not req:
+                return None
+            out.append(req)
+    except Exception:  # an unusual pattern: no pre-filter, the regex decides alone
+        return None
+    return out
+
+
+def may_match(anchors: Anchors, low: str) -> bool:
+    """Whether lower-cased text ``low`` holds what some pattern's matches must contain."""
+    return any(all(any(a in low for a in alts) for alts in conj) for conj in anchors)
+
+
 class Redactor:
     """Replaces credential shapes and configured secret strings with ``[REDACTED]``.
 
@@ -57,9 +119,15 @@ class Redactor:
         if patterns:
             parts.append(_COMBINED_SECRETS.pattern)
         self._regex = re.compile("|".join(f"(?:{p})" for p in parts)) if parts else None
+        # What any secret must contain: text without it is returned as it is, unscanned.
+        self._anchors = pattern_anchors([*(re.escape(s) for s in exact),
+                                         *(p.pattern for p in SECRET_PATTERNS.values())]
+                                        if patterns else parts)  # fmt: skip
 
     def __call__(self, text: str) -> str:
         """``text`` with every secret masked."""
         if self._regex is None or not text:
+            return text
+        if self._anchors is not None and not may_match(self._anchors, text.lower()):
             return text
         return self._regex.sub(self.MASK, text)

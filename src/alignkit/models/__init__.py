@@ -5,6 +5,18 @@ many requests with bounded concurrency and returns completions in order.
 """
 
 from alignkit.models import _hf, _openai, _python  # noqa: F401  (register schemes)
+from alignkit.models._activations import (
+    POSITIONS,
+    ActivationModel,
+    Activations,
+    Positions,
+    Reduce,
+    SteeringVector,
+    load_steering,
+    save_steering,
+    steering,
+    steering_options,
+)
 from alignkit.models._batch import OnResult, generate_batch
 from alignkit.models._hf import HFChatModel, HFSidecar, load_sidecar
 from alignkit.models._openai import OpenAIChatModel
@@ -22,7 +34,13 @@ from alignkit.models._uri import (
 )
 
 __all__ = [
+    "POSITIONS",
     "SCHEMES",
+    "ActivationModel",
+    "Activations",
+    "Positions",
+    "Reduce",
+    "SteeringVector",
     "HFChatModel",
     "HFSidecar",
     "OnResult",
@@ -34,8 +52,12 @@ __all__ = [
     "connect",
     "generate_batch",
     "load_sidecar",
+    "load_steering",
     "open_target",
     "parse_uri",
     "register_scheme",
+    "save_steering",
     "smollm2_uri",
+    "steering",
+    "steering_options",
 ]

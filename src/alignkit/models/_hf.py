@@ -5,6 +5,7 @@ URIs::
     hf:/path/to/checkpoint                 a directory save_pretrained wrote
     hf:/path/to/dir?gguf=model.Q4_1.gguf   a GGUF file in that directory
     hf:/path/to/dir?batch=8                at most 8 requests per batch (1 disables batching)
+    hf:/path/to/dir?steer=v.npz&scale=4    add 4 × a steering vector to the residual stream
 
 Everything is offline: files are read with ``local_files_only=True`` and
 ``HF_HUB_OFFLINE`` defaults to ``1``. torch and transformers are imported only when the
@@ -33,6 +34,12 @@ else shared its batch (up to float rounding inside the model's kernels: log-prob
 may differ by ~1e-5, texts only at a near-tie). ``usage`` counts prompt tokens and
 generated tokens (an end-of-sequence token included); ``latency_s`` runs from the moment
 the request joins the queue (after loading) to its answer.
+
+Activations and steering go through forward hooks on the decoder blocks (see
+:mod:`._activations`): :meth:`HFChatModel.activations` returns the residual stream after
+chosen blocks at the last token, the mean over a span, or every token, for many
+conversations at once; a steering vector given with ``steer=`` is added after its blocks in
+every forward pass, generation and activations alike.
 
 The checkpoint directory may hold a sidecar, ``alignkit.json``::
 
@@ -80,6 +87,16 @@ from alignkit.core import (
     TargetError,
     Usage,
 )
+from alignkit.models._activations import (
+    Activations,
+    Reduce,
+    SteeringVector,
+    capture,
+    install_steering,
+    load_steering,
+    span_rows,
+    steering_options,
+)
 from alignkit.models._decode import (
     BatchStats,
     DecodeRequest,
@@ -105,7 +122,7 @@ SIDECAR_NAME = "alignkit.json"
 DEFAULT_MAX_BATCH = 32
 DEFAULT_WINDOW_S = 0.005
 PLAIN_STOP = "\nUser:"
-_QUERY_KEYS = ("gguf", "batch")
+_QUERY_KEYS = ("gguf", "batch", "steer", "scale")
 
 # --------------------------------------------------------------------------- sidecar
 
@@ -296,14 +313,16 @@ def plain_prompt(messages: Sequence[Message]) -> str:
     return "".join(parts) + "Assistant:"
 
 
-def _encode(loaded: _Loaded, messages: Sequence[Message]) -> list[int]:
+def _encode(loaded: _Loaded, messages: Sequence[Message], completion: str = "") -> list[int]:
     tok = loaded.tokenizer
     if loaded.chat_template:
         text = tok.apply_chat_template(
             [dict(m) for m in messages], add_generation_prompt=True, tokenize=False
         )
-        return list(tok(text, add_special_tokens=False)["input_ids"])
-    return list(tok(plain_prompt(messages))["input_ids"])
+        return list(tok(text + completion, add_special_tokens=False)["input_ids"])
+    if completion and not completion[:1].isspace():
+        completion = " " + completion
+    return list(tok(plain_prompt(messages) + completion)["input_ids"])
 
 
 @dataclass(frozen=True)
@@ -371,6 +390,8 @@ class HFChatModel(ChatModelBase):
         max_batch: Most requests decoded together; 1 decodes one at a time.
         batch_window_s: How long the first request of a batch waits for company.
         uri: The URI to report; built from ``path`` when omitted.
+        steer: A steering vector (or ``.npz`` file) added to the residual stream.
+        steer_scale: Multiplier of ``steer`` (the file's own scale when None).
 
     Raises:
         TargetError: The directory, GGUF file or ``config.json`` is missing, or the
@@ -386,6 +407,8 @@ class HFChatModel(ChatModelBase):
         max_batch: int = DEFAULT_MAX_BATCH,
         batch_window_s: float = DEFAULT_WINDOW_S,
         uri: str | None = None,
+        steer: SteeringVector | str | Path | None = None,
+        steer_scale: float | None = None,
     ) -> None:
         directory = Path(path).expanduser().resolve()
         if gguf is None and directory.suffix == ".gguf" and directory.is_file():
@@ -399,6 +422,8 @@ class HFChatModel(ChatModelBase):
             raise ConfigError(f"hf: batch must be >= 1, got {max_batch}")
         self._dir, self._gguf = directory, gguf
         self._sidecar = load_sidecar(directory) or HFSidecar()
+        self._steer = load_steering(steer) if isinstance(steer, str | Path) else steer
+        self._steer_scale = steer_scale
         pack = self._sidecar.default_pack
         super().__init__(
             uri or (f"hf:{directory}" + (f"?gguf={gguf}" if gguf else "")),
@@ -455,10 +480,57 @@ class HFChatModel(ChatModelBase):
         if self._loaded is not None or self._closed:
             return
         try:
-            self._loaded = _load_checkpoint(self._dir, self._gguf)
+            loaded = _load_checkpoint(self._dir, self._gguf)
+            if self._steer is not None:
+                install_steering(loaded.model, self._steer, self._steer_scale)
+            self._loaded = loaded
         except AlignkitError as exc:
             self._load_error = exc
             raise
+
+    @property
+    def steering(self) -> SteeringVector | None:
+        """The steering vector applied to every forward pass, if any."""
+        return self._steer
+
+    async def activations(
+        self,
+        conversations: Sequence[Sequence[Message]],
+        *,
+        completions: Sequence[str] | None = None,
+        layers: Sequence[int] | None = None,
+        reduce: Reduce = "last",
+        batch_size: int = 32,
+    ) -> Activations:
+        """Residual stream of ``conversations`` as :meth:`generate` renders them.
+
+        See :class:`~alignkit.models.ActivationModel`. Runs in the worker thread, so it never
+        overlaps a decoding batch; the steering vector, if any, applies.
+        """
+        await self.load()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor,
+            lambda: self._activations_sync(conversations, completions, layers, reduce, batch_size),
+        )
+
+    def _activations_sync(
+        self,
+        conversations: Sequence[Sequence[Message]],
+        completions: Sequence[str] | None,
+        layers: Sequence[int] | None,
+        reduce: Reduce,
+        batch_size: int,
+    ) -> Activations:
+        loaded = self._loaded
+        if loaded is None:
+            raise TargetError(f"{self._uri} is not loaded")
+        rows = span_rows(lambda m, c: _encode(loaded, m, c), conversations, completions)
+        if loaded.context is not None and any(len(r.ids) > loaded.context for r in rows):
+            raise ConfigError(f"a conversation does not fit the context of {loaded.context}")
+        return capture(
+            loaded.model, rows, layers, reduce=reduce, pad_id=loaded.pad_id, batch_size=batch_size
+        )
 
     async def generate(
         self,
@@ -568,7 +640,13 @@ def _open_hf(parsed: ParsedURI, options: TargetOptions) -> HFChatModel:
     except ValueError:
         raise ConfigError(f"hf: batch must be an integer, got '{batch}'") from None
     gguf = parsed.query.get("gguf") or None
-    return HFChatModel(parsed.body, gguf=gguf, max_batch=max_batch, uri=parsed.raw)
+    return HFChatModel(
+        parsed.body,
+        gguf=gguf,
+        max_batch=max_batch,
+        uri=parsed.raw,
+        **steering_options(parsed.query),
+    )
 
 
 register_scheme("hf", _open_hf, kind="chat", example="hf:/path/to/checkpoint")

@@ -10,6 +10,7 @@ The store is an SQLAlchemy Core schema behind any SQLAlchemy URL (default
         result = store.load_result(run.id)   # the AuditResult of a finished run
         done = store.attempts(run.id)        # stored attempts, by attempt_key
         report = store.audit_log().verify()  # the guard's hash chain, checked
+        pending = store.approvals().list("pending")  # escalated agent actions
 
 Opening refuses files that are not databases, databases that are not alignkit stores,
 and stores written by a newer alignkit (:class:`~alignkit.core.SchemaVersionError`);
@@ -17,12 +18,21 @@ it migrates older stores forward after backing up the SQLite file.
 """
 
 from alignkit.store._attempts import AttemptRecord, AttemptWriter, attempt_key
+from alignkit.store._governance import (
+    APPROVAL_STATUSES,
+    ApprovalBook,
+    ApprovalRecord,
+    TrafficHistory,
+)
 from alignkit.store._guardlog import GENESIS, AuditLog, ChainReport, LogEntry, entry_hash
 from alignkit.store._store import RUN_STATUSES, RunRecord, Store
 
 __all__ = [
+    "APPROVAL_STATUSES",
     "GENESIS",
     "RUN_STATUSES",
+    "ApprovalBook",
+    "ApprovalRecord",
     "AttemptRecord",
     "AttemptWriter",
     "AuditLog",
@@ -30,6 +40,7 @@ __all__ = [
     "LogEntry",
     "RunRecord",
     "Store",
+    "TrafficHistory",
     "attempt_key",
     "entry_hash",
 ]

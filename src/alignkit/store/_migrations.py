@@ -35,12 +35,14 @@ from alignkit.store._engine import (
     translate_errors,
 )
 from alignkit.store._schema import (
+    APPROVALS,
     GUARD_DECISIONS,
     GUARD_LOG,
     META,
     META_CREATED_BY,
     META_SCHEMA_VERSION,
     METADATA,
+    TRAFFIC_FINDINGS,
 )
 
 __all__ = [
@@ -72,10 +74,17 @@ def _add_guard_log(conn: Connection) -> None:
     GUARD_DECISIONS.create(conn)
 
 
-# Ordered steps after BASE_VERSION. Later issues append here (approvals, ...), each with
-# the matching table change in ``_schema``.
+def _add_governance(conn: Connection) -> None:
+    """v3: the approval queue of agent governance and the traffic monitor's findings."""
+    APPROVALS.create(conn)
+    TRAFFIC_FINDINGS.create(conn)
+
+
+# Ordered steps after BASE_VERSION. Later issues append here, each with the matching
+# table change in ``_schema``.
 MIGRATIONS: list[Migration] = [
     Migration(2, "guard audit log and decisions", _add_guard_log),
+    Migration(3, "approval queue and traffic findings", _add_governance),
 ]
 
 

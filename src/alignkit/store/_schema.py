@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
+    "APPROVALS",
     "ATTEMPTS",
     "FINDINGS",
     "GUARD_DECISIONS",
@@ -35,6 +36,7 @@ __all__ = [
     "META_CREATED_BY",
     "META_SCHEMA_VERSION",
     "RUNS",
+    "TRAFFIC_FINDINGS",
     "IsoDateTime",
 ]
 
@@ -166,4 +168,40 @@ GUARD_DECISIONS = Table(
     Column("reason", Text, nullable=False),
     Column("score", Float, nullable=True),
     Column("latency_ms", Float, nullable=True),
+)
+
+# -- schema v3: agent governance (approvals) and traffic monitoring -------------------------
+
+APPROVALS = Table(
+    "approvals",
+    METADATA,
+    Column("id", String(64), primary_key=True),
+    Column("created_at", IsoDateTime, nullable=False, index=True),
+    Column("expires_at", IsoDateTime, nullable=False),
+    # pending | approved | denied | expired
+    Column("status", String(16), nullable=False, index=True),
+    # action (a tool call) | chat (a request a rail escalated)
+    Column("kind", String(16), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("rule", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("request_id", String(64), nullable=True),
+    # What the approver sees (tool, arguments, context; or the conversation), as JSON.
+    Column("request", Text, nullable=False),
+    Column("decided_at", IsoDateTime, nullable=True),
+    Column("decided_by", String(200), nullable=True),
+    Column("note", Text, nullable=False),
+)
+
+TRAFFIC_FINDINGS = Table(
+    "traffic_findings",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", IsoDateTime, nullable=False, index=True),
+    # Requests the monitor had seen when it reported.
+    Column("requests", BigInteger, nullable=False),
+    Column("metric", String(200), nullable=False, index=True),
+    Column("severity", String(16), nullable=False),
+    Column("value", Float, nullable=True),
+    Column("finding", Text, nullable=False),
 )

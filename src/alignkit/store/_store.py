@@ -30,6 +30,7 @@ from alignkit.store._engine import (
     parse_location,
     translate_errors,
 )
+from alignkit.store._governance import ApprovalBook, TrafficHistory
 from alignkit.store._guardlog import AuditLog
 from alignkit.store._json import canonical_json, model_json
 from alignkit.store._migrations import prepare_schema
@@ -415,6 +416,16 @@ class Store:
         with self._writers_lock:
             self._logs.add(log)
         return log
+
+    def approvals(self) -> ApprovalBook:
+        """The approval queue's table (agent governance): add, get, list, decide, expire."""
+        self._require_open()
+        return ApprovalBook(self._read, self._write, self.url)
+
+    def traffic(self) -> TrafficHistory:
+        """The traffic monitor's stored findings (``alignkit monitor traffic``)."""
+        self._require_open()
+        return TrafficHistory(self._read, self._write, self.url)
 
     def _open_writers(self) -> list[AttemptWriter]:
         with self._writers_lock:

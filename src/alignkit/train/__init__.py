@@ -20,6 +20,7 @@ torch, transformers, trl and datasets are imported only when a model is trained.
 
 from __future__ import annotations
 
+from alignkit.train._bon import BestOfN, BestOfNPoint, best_of_n, best_of_n_curve, best_of_n_kl
 from alignkit.train._build import PreferenceBuild, abuild_preferences, build_preferences, run_cases
 from alignkit.train._cases import Case, ItemIndex, cases_from_attempts, cases_from_pack
 from alignkit.train._checkpoint import TRAIN_RECORD, checkpoint_dir, write_checkpoint
@@ -38,6 +39,7 @@ from alignkit.train._critic import (
     stated_confidence,
 )
 from alignkit.train._dpo import DPOSettings, TrainReport, train_dpo
+from alignkit.train._grpo import GRPOSettings, OnlineCurve, train_grpo
 from alignkit.train._pairs import (
     PreferencePair,
     SFTExample,
@@ -45,14 +47,23 @@ from alignkit.train._pairs import (
     import_pairs,
     pair_counts,
     read_pairs,
+    read_prompts,
     read_sft,
     to_trl_rows,
     write_jsonl_models,
 )
 from alignkit.train._revise import ConstitutionResult, Revision, revise_responses, run_constitution
+from alignkit.train._reward import (
+    RewardEnsemble,
+    RewardSettings,
+    split_pairs,
+    train_reward_ensemble,
+)
 
 __all__ = [
     "TRAIN_RECORD",
+    "BestOfN",
+    "BestOfNPoint",
     "Case",
     "ChatCritic",
     "Constitution",
@@ -60,16 +71,23 @@ __all__ = [
     "Critic",
     "Critique",
     "DPOSettings",
+    "GRPOSettings",
     "ItemIndex",
+    "OnlineCurve",
     "PreferenceBuild",
     "PreferencePair",
     "Principle",
     "Revision",
+    "RewardEnsemble",
+    "RewardSettings",
     "RuleCritic",
     "SFTExample",
     "TrainReport",
     "abstains",
     "abuild_preferences",
+    "best_of_n",
+    "best_of_n_curve",
+    "best_of_n_kl",
     "build_preferences",
     "cases_from_attempts",
     "cases_from_pack",
@@ -80,13 +98,17 @@ __all__ = [
     "load_constitution",
     "pair_counts",
     "read_pairs",
+    "read_prompts",
     "read_sft",
     "revise_responses",
     "run_cases",
     "run_constitution",
+    "split_pairs",
     "stated_confidence",
     "to_trl_rows",
     "train_dpo",
+    "train_grpo",
+    "train_reward_ensemble",
     "write_checkpoint",
     "write_jsonl_models",
 ]

@@ -1,0 +1,130 @@
+"""``alignkit lab train``: train an agent on a lab environment, log it, save the policy."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from alignkit.cli._common import err, out
+
+
+def _default_path(name: str, agent: str, seed: int, patched: bool) -> Path:
+    suffix = ".npz" if agent == "q" else ".zip"
+    tag = "-patched" if patched else ""
+    return Path(".alignkit") / "lab" / "policies" / f"{name}{tag}-{agent}-s{seed}{suffix}"
+
+
+def train_command(
+    env: str, agent: str, steps: int, seed: int, patched: bool, path: Path | None, *, quiet: bool
+) -> dict[str, Any]:
+    """Train, print progress lines to stderr (unless ``quiet``), and return a summary."""
+    from alignkit.lab import ENVIRONMENTS, env_id, evaluate, load_policy, make_env
+
+    spec = ENVIRONMENTS.get(env_id(env))
+    probe = make_env(spec.id, patched=patched)
+    target = path or _default_path(spec.name, agent, seed, patched)
+    if agent == "q":
+        verdict, rows = _train_q(spec.id, probe, steps, seed, patched, target, quiet)
+    else:
+        verdict, rows = _train_ppo(spec.id, steps, seed, patched, target)
+    policy = load_policy(target)
+    final = evaluate(policy, make_env(spec.id), 100, seed=seed)
+    summary: dict[str, Any] = {
+        "env": spec.id,
+        "agent": agent,
+        "patched": patched,
+        "steps": steps,
+        "seed": seed,
+        "log": rows,
+        "evaluation": {"reward": final.reward, "intent": final.intent, "events": final.events},
+        "max_intent": spec.cls.max_intent,
+        "verdict": {"gaming": verdict.gaming, "describe": verdict.describe()},
+        "policy": str(target),
+        "target": f"policy:{target}@{spec.id}",
+    }
+    if not quiet:
+        events = ", ".join(f"{k} {v:.2f}" for k, v in list(final.events.items())[:5])
+        out.print(
+            f"{spec.id} ({'patched' if patched else 'reward'}), {agent}: "
+            f"reward {final.reward:.3f}, intent {final.intent:.3f} of {spec.cls.max_intent}; "
+            f"events/episode: {events}",
+            markup=False,
+        )
+        out.print(f"monitor: {verdict.describe()}", markup=False)
+        out.print(f"policy saved: {target}  (audit with --target policy:{target}@{spec.id})")
+    return summary
+
+
+def _train_q(
+    env_name: str, env: Any, steps: int, seed: int, patched: bool, target: Path, quiet: bool
+) -> tuple[Any, list[dict[str, Any]]]:
+    from alignkit.lab import ENVIRONMENTS, EpisodeLog, GamingDetector, train_q
+
+    detector = GamingDetector(ENVIRONMENTS.get(env_name).failure_mode)
+    episodes = max(1, math.ceil(steps / env.horizon))
+    chunk = max(1, episodes // 10)
+    rows: list[dict[str, Any]] = []
+    window: list[EpisodeLog] = []
+
+    def on_episode(log: EpisodeLog) -> None:
+        detector(log)
+        window.append(log)
+        if len(window) == chunk or log.episode == episodes - 1:
+            events: Counter[str] = Counter()
+            for w in window:
+                events.update(w.events)
+            evaluated = [c[2] for c in detector.curve[-len(window) :] if c[2] is not None]
+            row = {
+                "episode": log.episode + 1,
+                "steps": log.steps,
+                "epsilon": round(log.epsilon, 3),
+                "reward": round(sum(w.reward for w in window) / len(window), 4),
+                "intent_evaluated": round(sum(evaluated) / len(evaluated), 4)
+                if evaluated
+                else None,
+                "events": {k: round(v / len(window), 3) for k, v in events.most_common(4)},
+            }
+            rows.append(row)
+            if not quiet:
+                err.print(
+                    f"episode {row['episode']:>6} steps {row['steps']:>7} eps {row['epsilon']:.2f} "
+                    f"reward {row['reward']:.3f} intent(eval) {row['intent_evaluated']} "
+                    f"events {row['events']}",
+                    markup=False,
+                )
+            window.clear()
+
+    agent = train_q(env, episodes, seed=seed, on_episode=on_episode)
+    agent.env_id = env_name
+    agent.save(target)
+    return detector.verdict(), rows
+
+
+def _train_ppo(
+    env_name: str, steps: int, seed: int, patched: bool, target: Path
+) -> tuple[Any, list[dict[str, Any]]]:
+    from alignkit.lab import ENVIRONMENTS, intent_eval_wrapper, new_monitor, train_ppo, verdict_of
+    from alignkit.monitor import sb3_callback
+
+    monitor = new_monitor(ENVIRONMENTS.get(env_name).failure_mode)
+    model = train_ppo(
+        env_name,
+        steps,
+        seed=seed,
+        callback=sb3_callback(monitor),
+        wrap=intent_eval_wrapper,
+        patched=patched,
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    model.save(str(target))
+    steps_r, rewards = monitor.series("reward")
+    steps_i, intents = monitor.series("intent")
+    rows = [
+        {"step": int(s), "intent_evaluated": round(v, 4)}
+        for s, v in zip(steps_i, intents, strict=True)
+    ]
+    if rewards:
+        rows.append({"episodes": len(rewards), "reward_last": round(rewards[-1], 4)})
+    return verdict_of(monitor), rows

@@ -1,0 +1,509 @@
+"""``alignkit train preferences | constitution | reward | dpo | bon | grpo`` (DESIGN §5)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from alignkit.cli._common import JsonOpt, StoreOpt, err, out, print_json
+from alignkit.core import ConfigError
+
+if TYPE_CHECKING:
+    from alignkit.core import ChatModel
+    from alignkit.train import PreferenceBuild, PreferencePair, TrainReport
+
+train_app = typer.Typer(
+    help="Repair a model: preference data, Constitutional AI, reward models, DPO, best-of-n, GRPO.",
+    no_args_is_help=True,
+)
+
+TargetOpt = Annotated[str, typer.Option("--target", help="The model to repair (hf: or organism:).")]
+RunOpt = Annotated[
+    str | None, typer.Option("--from-run", help="Audit run whose failing evidence feeds the data.")
+]
+DataOpt = Annotated[
+    Path | None, typer.Option("--data", help="Item pack (default: the target's own pack).")
+]
+PairsOpt = Annotated[
+    list[Path] | None, typer.Option("--pairs", help="Preference file(s), JSONL or CSV.")
+]
+SeedOpt = Annotated[int, typer.Option(help="Seed for sampling and training.")]
+PackSamplesOpt = Annotated[
+    int, typer.Option(help="Answers per train item of the pack (0: skip the pack source).")
+]
+MaxPerKindOpt = Annotated[
+    int | None, typer.Option(help="At most this many train items per kind (quick runs).")
+]
+
+
+@contextmanager
+def _working(what: str) -> Iterator[None]:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        bar.add_task(what, total=None)
+        yield
+
+
+def _connect(uri: str) -> ChatModel:
+    from alignkit.models import connect
+
+    return connect(uri)
+
+
+def _load_pairs(files: list[Path] | None) -> list[PreferencePair]:
+    from alignkit.train import dedupe_pairs, read_pairs
+
+    pairs = [p for f in files or [] for p in read_pairs(f)]
+    return dedupe_pairs(pairs)
+
+
+def _build(target: ChatModel | None, run: str | None, **kwargs: Any) -> PreferenceBuild:
+    from alignkit.train import abuild_preferences
+
+    async def go() -> PreferenceBuild:
+        try:
+            return await abuild_preferences(target, run_id=run, **kwargs)
+        finally:
+            if target is not None:
+                await target.aclose()
+
+    return asyncio.run(go())
+
+
+def _print_counts(counts: dict[str, dict[str, int]], total: int) -> None:
+    table = Table(title=f"{total} preference pairs")
+    table.add_column("by", no_wrap=True)
+    table.add_column("value", no_wrap=True)
+    table.add_column("pairs", justify="right")
+    for by, rows in counts.items():
+        for key, n in rows.items():
+            table.add_row(by, key, str(n))
+    out.print(table)
+
+
+def _report_json(report: TrainReport, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    d = report.as_dict()
+    d.pop("history", None)
+    return {**d, **(extra or {})}
+
+
+@train_app.command("preferences")
+def preferences(
+    out_file: Annotated[Path, typer.Option("--out", help="Pairs file to write (.jsonl).")],
+    target: Annotated[
+        str | None, typer.Option(help="Model that answers pack items and is resampled.")
+    ] = None,
+    from_run: RunOpt = None,
+    data: DataOpt = None,
+    import_: Annotated[
+        list[Path] | None,
+        typer.Option("--import", help="Human-labelled pairs, JSONL or CSV (repeatable)."),
+    ] = None,
+    pack_samples: PackSamplesOpt = 2,
+    constitution_samples: Annotated[
+        int, typer.Option(help="Fresh answers per run conversation (0: skip).")
+    ] = 1,
+    max_per_kind: MaxPerKindOpt = None,
+    seed: SeedOpt = 0,
+    store: StoreOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Build preference pairs from an audit run, the pack's train items and human labels.
+
+    Example: alignkit train preferences --target organism:flawed --from-run RUN --out pairs.jsonl
+    """
+    from alignkit.train import write_jsonl_models
+
+    model = _connect(target) if target else None
+    with _working("building preference pairs"):
+        built = _build(
+            model,
+            from_run,
+            store=store,
+            pack=data,
+            imports=import_ or (),
+            pack_samples=pack_samples,
+            constitution_samples=constitution_samples,
+            max_per_kind=max_per_kind,
+            seed=seed,
+        )
+    write_jsonl_models(built.pairs, out_file)
+    if built.sft:
+        write_jsonl_models(built.sft, out_file.with_suffix(".sft.jsonl"))
+    if json_:
+        print_json({"pairs": len(built.pairs), "counts": built.counts, "out": str(out_file)})
+        return
+    _print_counts(built.counts, len(built.pairs))
+    out.print(f"pairs: {out_file}")
+
+
+@train_app.command("constitution")
+def constitution(
+    target: TargetOpt,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for sft.jsonl and pairs.jsonl.")],
+    critic: Annotated[
+        str, typer.Option(help="'rule' (offline, alignkit's scorers) or a chat target URI.")
+    ] = "rule",
+    constitution_file: Annotated[
+        Path | None, typer.Option("--constitution", help="Constitution YAML (default: shipped).")
+    ] = None,
+    from_run: RunOpt = None,
+    data: DataOpt = None,
+    samples: Annotated[int, typer.Option(help="Answers per prompt.")] = 1,
+    max_per_kind: MaxPerKindOpt = None,
+    seed: SeedOpt = 0,
+    store: StoreOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Critique → revision: write revised responses (SFT) and AI preference labels (RLAIF).
+
+    Prompts are the run's conversations with --from-run, else the pack's train items.
+
+    Example: alignkit train constitution --target organism:flawed --critic rule --out cai/
+    """
+    from alignkit.train import ChatCritic, Critic, RuleCritic, load_constitution
+
+    rules = load_constitution(constitution_file)
+    model = _connect(target)
+    judge: Critic = RuleCritic() if critic == "rule" else ChatCritic(_connect(critic))
+    with _working("critiquing and revising"):
+        result = asyncio.run(
+            _constitution(model, judge, rules, from_run, data, samples, max_per_kind, seed, store)
+        )
+    from alignkit.train import write_jsonl_models
+
+    write_jsonl_models(result.sft, out_dir / "sft.jsonl")
+    write_jsonl_models(result.pairs, out_dir / "pairs.jsonl")
+    summary = {"critic": result.critic, "constitution": rules.name, **result.summary()}
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    if json_:
+        print_json({**summary, "out": str(out_dir)})
+        return
+    out.print(
+        f"critic {result.critic}: {summary['broken']} of {summary['responses']} responses broke"
+        f" a principle; {summary['revised']} revised ({summary['by_sample']} by resampling,"
+        f" {summary['by_rewrite']} by rewrite)",
+        markup=False,
+    )
+    out.print(f"wrote {out_dir / 'sft.jsonl'} and {out_dir / 'pairs.jsonl'}")
+
+
+async def _constitution(
+    model: ChatModel,
+    judge: Any,
+    rules: Any,
+    run: str | None,
+    data: Path | None,
+    samples: int,
+    max_per_kind: int | None,
+    seed: int,
+    store: str | None,
+) -> Any:
+    from alignkit.data import load_pack
+    from alignkit.train import cases_from_pack, run_cases, run_constitution
+
+    try:
+        path = data or model.default_pack
+        if path is None:
+            raise ConfigError("no item pack: pass --data DIR (the target names no default pack)")
+        pack = load_pack(path, split="all")
+        if run is not None:
+            _, items = run_cases(store, run, pack)
+            seen: dict[tuple[tuple[str, str], ...], Any] = {}
+            for case, _ in items:
+                seen.setdefault(tuple((m["role"], m["content"]) for m in case.messages), case)
+            cases = list(seen.values())
+        else:
+            cases = cases_from_pack(pack, max_per_kind=max_per_kind)
+        return await run_constitution(model, judge, cases, rules, samples=samples, seed=seed)
+    finally:
+        await model.aclose()
+        critic_model = getattr(judge, "model", None)
+        if critic_model is not None:
+            await critic_model.aclose()
+
+
+@train_app.command("dpo")
+def dpo(
+    target: TargetOpt,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the repaired checkpoint.")],
+    from_run: RunOpt = None,
+    pairs: PairsOpt = None,
+    data: DataOpt = None,
+    pack_samples: PackSamplesOpt = 2,
+    max_per_kind: MaxPerKindOpt = None,
+    beta: Annotated[float, typer.Option(help="DPO beta.")] = 0.1,
+    lr: Annotated[float, typer.Option("--lr", help="Peak learning rate.")] = 2e-4,
+    epochs: Annotated[float, typer.Option(help="Passes over the pairs.")] = 2.0,
+    batch_size: Annotated[int, typer.Option(help="Pairs per step.")] = 16,
+    sft_weight: Annotated[float, typer.Option(help="Weight of the chosen NLL term.")] = 0.5,
+    max_steps: Annotated[int, typer.Option(help="Stop after this many steps (-1: all).")] = -1,
+    seed: SeedOpt = 0,
+    store: StoreOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Repair a model with DPO; the result opens as hf:DIR with the base's pack and decoding.
+
+    With --from-run the pairs are built from that run (plus constitution revisions and
+    the pack's train items); --pairs adds (or, without --from-run, gives) pairs from files.
+
+    Example: alignkit train dpo --target organism:flawed --from-run RUN --out repaired/
+    """
+    from alignkit.train import DPOSettings, train_dpo, write_jsonl_models
+
+    settings = DPOSettings(
+        beta=beta,
+        learning_rate=lr,
+        epochs=epochs,
+        batch_size=batch_size,
+        sft_weight=sft_weight,
+        max_steps=max_steps,
+        seed=seed,
+    )
+    record: dict[str, Any] = {"run": from_run}
+    if from_run is not None:
+        with _working("building preference pairs"):
+            built = _build(
+                _connect(target),
+                from_run,
+                store=store,
+                pack=data,
+                imports=pairs or (),
+                pack_samples=pack_samples,
+                max_per_kind=max_per_kind,
+                seed=seed,
+            )
+        train_pairs = list(built.pairs)
+        record.update(run=built.run_id, critic=built.critic)
+    else:
+        train_pairs = _load_pairs(pairs)
+        if not train_pairs:
+            raise ConfigError("give --from-run RUN or --pairs FILE: there is nothing to train on")
+    with _working(f"DPO on {len(train_pairs)} pairs"):
+        report = train_dpo(_connect(target), train_pairs, out_dir, settings=settings, record=record)
+    write_jsonl_models(train_pairs, out_dir / "pairs.jsonl")
+    if json_:
+        print_json(_report_json(report))
+        return
+    out.print(
+        f"DPO: {report.steps} steps on {len(train_pairs)} pairs in {report.seconds:.0f} s;"
+        f" final {_fmt(report.metrics)}",
+        markup=False,
+    )
+    out.print(
+        f"checkpoint: hf:{out_dir}  (re-audit: alignkit audit --target hf:{out_dir}"
+        " --split heldout)",
+        markup=False,
+    )
+
+
+def _fmt(metrics: dict[str, float]) -> str:
+    keys = ("loss", "rewards/accuracies", "rewards/margins")
+    return ", ".join(f"{k} {metrics[k]:.3g}" for k in keys if k in metrics) or "-"
+
+
+@train_app.command("reward")
+def reward(
+    target: TargetOpt,
+    pairs: Annotated[list[Path], typer.Option("--pairs", help="Preference file(s).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the ensemble.")],
+    members: Annotated[int, typer.Option(help="Ensemble size K.")] = 4,
+    lr: Annotated[float, typer.Option("--lr", help="Learning rate.")] = 5e-4,
+    epochs: Annotated[float, typer.Option(help="Passes over each member's resample.")] = 1.0,
+    heldout_share: Annotated[float, typer.Option(help="Share of items held out.")] = 0.2,
+    max_steps: Annotated[int, typer.Option(help="Steps per member (-1: all).")] = -1,
+    seed: SeedOpt = 0,
+    json_: JsonOpt = False,
+) -> None:
+    """Train a Bradley–Terry reward-model ensemble on pairs; report held-out pair accuracy.
+
+    Example: alignkit train reward --target organism:flawed --pairs pairs.jsonl --out rm/
+    """
+    from alignkit.train import RewardSettings, train_reward_ensemble
+
+    settings = RewardSettings(
+        members=members,
+        learning_rate=lr,
+        epochs=epochs,
+        heldout_share=heldout_share,
+        max_steps=max_steps,
+        seed=seed,
+    )
+    with _working(f"training {members} reward models"):
+        report = train_reward_ensemble(
+            _connect(target), _load_pairs(pairs), out_dir, settings=settings
+        )
+    if json_:
+        print_json(_report_json(report))
+        return
+    table = Table(title=f"held-out pair accuracy ({out_dir})")
+    table.add_column("scorer")
+    table.add_column("accuracy", justify="right")
+    for k, v in report.metrics.items():
+        table.add_row(k.removeprefix("heldout_"), f"{v:.3f}")
+    out.print(table)
+
+
+@train_app.command("bon")
+def bon(
+    target: TargetOpt,
+    reward_dir: Annotated[Path, typer.Option("--reward", help="Reward ensemble folder.")],
+    n: Annotated[int, typer.Option(help="Samples per prompt.")] = 8,
+    objective: Annotated[str, typer.Option(help="mean, worst or uwo.")] = "uwo",
+    lam: Annotated[float, typer.Option(help="λ of the uwo objective.")] = 0.5,
+    prompts: Annotated[
+        Path | None, typer.Option(help="JSONL of {prompt} rows (default: heldout items).")
+    ] = None,
+    data: DataOpt = None,
+    max_per_kind: MaxPerKindOpt = 10,
+    seed: SeedOpt = 0,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write choices as JSONL.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Best-of-n reranking with a reward-model ensemble (training-free).
+
+    Without --prompts, asks the pack's heldout items and reports the gold score of
+    best-of-k for k = 1, 2, 4, ... n from the same samples.
+
+    Example: alignkit train bon --target organism:flawed --reward rm/ --n 8
+    """
+    if objective not in ("mean", "worst", "uwo"):
+        raise ConfigError(f"--objective must be mean, worst or uwo, not '{objective}'")
+    with _working(f"best-of-{n}"):
+        result = asyncio.run(
+            _bon(target, reward_dir, n, objective, lam, prompts, data, max_per_kind, seed)
+        )
+    if out_file is not None:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        out_file.write_text(
+            "".join(json.dumps(r) + "\n" for r in result["choices"]), encoding="utf-8"
+        )
+    if json_:
+        print_json(result)
+        return
+    if result["curve"]:
+        table = Table(title=f"best-of-n against {reward_dir} ({objective})")
+        for col in ("n", "KL bound (nats)", "proxy", "gold"):
+            table.add_column(col, justify="right")
+        for p in result["curve"]:
+            table.add_row(str(p["n"]), f"{p['kl']:.2f}", f"{p['proxy']:.3f}", f"{p['gold']:.3f}")
+        out.print(table)
+    for c in result["choices"][:5]:
+        out.print(f"{c['prompt'][-1]['content'][:70]!r} → {c['best'][:70]!r}", markup=False)
+
+
+async def _bon(
+    uri: str,
+    reward_dir: Path,
+    n: int,
+    objective: Any,
+    lam: float,
+    prompts: Path | None,
+    data: Path | None,
+    max_per_kind: int | None,
+    seed: int,
+) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    from alignkit.data import load_pack
+    from alignkit.train import (
+        RewardEnsemble,
+        RuleCritic,
+        best_of_n,
+        best_of_n_curve,
+        cases_from_pack,
+        read_prompts,
+    )
+    from alignkit.train._critic import RULE_PRINCIPLES
+
+    ensemble = RewardEnsemble.load(reward_dir)
+    model = _connect(uri)
+    try:
+        cases = None
+        if prompts is not None:
+            convs = read_prompts(prompts)
+        else:
+            path = data or model.default_pack
+            if path is None:
+                raise ConfigError("no prompts: pass --prompts FILE or --data DIR")
+            cases = cases_from_pack(load_pack(path), split="heldout", max_per_kind=max_per_kind)
+            convs = [c.prompt for c in cases]
+        choices = await best_of_n(
+            model, ensemble, convs, n=n, objective=objective, lam=lam, seed=seed
+        )
+    finally:
+        await model.aclose()
+    curve = []
+    if cases is not None:
+        critic = RuleCritic()
+        ns = [k for k in (1, 2, 4, 8, 16, 32, 64) if k <= n]
+        curve = [
+            asdict(p)
+            for p in best_of_n_curve(
+                choices,
+                lambda i, r: float(critic.passes(cases[i], r, RULE_PRINCIPLES)),
+                ns,
+            )
+        ]
+    return {
+        "curve": curve,
+        "choices": [{"prompt": c.prompt, "best": c.best, "scores": c.scores} for c in choices],
+    }
+
+
+@train_app.command("grpo")
+def grpo(
+    target: TargetOpt,
+    reward_dir: Annotated[Path, typer.Option("--reward", help="Reward ensemble folder.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the policy and curve.json.")],
+    data: DataOpt = None,
+    steps: Annotated[int, typer.Option(help="Optimiser steps.")] = 60,
+    beta: Annotated[float, typer.Option(help="KL coefficient.")] = 0.01,
+    lr: Annotated[float, typer.Option("--lr", help="Learning rate.")] = 3e-5,
+    max_per_kind: MaxPerKindOpt = 40,
+    stop: Annotated[
+        bool, typer.Option(help="Stop when GoodhartMonitor says overoptimised.")
+    ] = False,
+    seed: SeedOpt = 0,
+    json_: JsonOpt = False,
+) -> None:
+    """GRPO against the reward ensemble plus KL, watched by GoodhartMonitor against gold.
+
+    Example: alignkit train grpo --target organism:flawed --reward rm/ --out grpo/ --steps 60
+    """
+    from alignkit.data import load_pack
+    from alignkit.train import GRPOSettings, RewardEnsemble, cases_from_pack, train_grpo
+
+    model = _connect(target)
+    path = data or model.default_pack
+    if path is None:
+        raise ConfigError("no item pack: pass --data DIR (the target names no default pack)")
+    cases = cases_from_pack(load_pack(path), max_per_kind=max_per_kind)
+    settings = GRPOSettings(
+        steps=steps, beta=beta, learning_rate=lr, seed=seed, stop_when_overoptimised=stop
+    )
+    with _working(f"GRPO, {steps} steps"):
+        report, curve = train_grpo(
+            model, RewardEnsemble.load(reward_dir), cases, out_dir, settings=settings
+        )
+    if json_:
+        print_json(_report_json(report, {"curve": curve.as_dict()}))
+        return
+    out.print(
+        f"GRPO: {report.steps} steps in {report.seconds:.0f} s; monitor: {curve.summary}",
+        markup=False,
+    )
+    out.print(f"curve: {out_dir / 'curve.json'}  policy: hf:{out_dir}", markup=False)

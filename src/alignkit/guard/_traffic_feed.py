@@ -1,0 +1,265 @@
+"""The guard's side of traffic monitoring: it feeds the monitor and acts on its findings.
+
+Every finished request and every tool-call check is buffered here (cheap, on the request
+path); :meth:`TrafficFeed.drain` hands the buffer to :class:`~alignkit.monitor.TrafficMonitor`
+— from the server's background task, or in line once ``every`` requests are waiting when
+the guard runs in-process. Answers are labelled refused or not by the shared response
+classifier's rule tier. The feed then
+
+* keeps the latest findings for ``/metrics``;
+* stores them in the store every ``store_interval_s`` and at every new alarm
+  (``alignkit monitor traffic`` renders that history);
+* writes each new alarm into the audit log; and
+* opens the ``breaker_key`` breaker, through the breakers' signal input, for an alarm at
+  or above ``breaker_severity``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from alignkit.core import ConfigError, DecisionKind, Finding, Message, Outcome, Severity
+from alignkit.guard._breaker import CircuitBreakers
+from alignkit.guard._config import TrafficGuardConfig
+from alignkit.monitor import TrafficMonitor, TrafficRecord
+
+if TYPE_CHECKING:
+    from alignkit.guard._guard import AuditSink, GuardResult
+    from alignkit.store import TrafficHistory
+
+__all__ = ["TrafficFeed", "load_embedder", "traffic_history"]
+
+_log = logging.getLogger(__name__)
+_MAX_BUFFER = 100_000
+
+
+def load_embedder(spec: str) -> Callable[[list[str]], Any]:
+    """The function named by ``module:function`` (an embedding model for the monitor)."""
+    module, _, name = spec.partition(":")
+    if not module or not name:
+        raise ConfigError(f"traffic.embedder must be 'module:function', not {spec!r}")
+    try:
+        fn = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"traffic.embedder {spec!r} cannot be loaded: {exc}") from None
+    if not callable(fn):
+        raise ConfigError(f"traffic.embedder {spec!r} is not callable")
+    return fn  # type: ignore[no-any-return]
+
+
+class TrafficFeed:
+    """Feeds guarded traffic to a :class:`TrafficMonitor` and acts on its alarms.
+
+    Args:
+        config: The ``traffic`` section of the guard config.
+        breakers: The breakers an alarm may open.
+        log: The audit log alarms are written to.
+        auto_drain: Process the buffer in line once ``every`` requests wait.
+    """
+
+    def __init__(
+        self,
+        config: TrafficGuardConfig,
+        *,
+        breakers: CircuitBreakers | None = None,
+        log: AuditSink | None = None,
+        auto_drain: bool = True,
+    ) -> None:
+        self.config = config
+        embed = load_embedder(config.embedder) if config.embedder else None
+        self.monitor = TrafficMonitor(config, embed=embed)
+        self.breakers = breakers
+        self.log = log
+        self.auto_drain = auto_drain
+        self.history: TrafficHistory | None = None
+        self._buffer: list[tuple[TrafficRecord, str]] = []
+        self._lock = threading.Lock()
+        self._drain_lock = threading.Lock()
+        self._classifier: Any = None
+        self.latest: list[Finding] = []
+        self._stored_at = 0.0
+        self.dropped = 0
+
+    def attach(self, history: TrafficHistory) -> None:
+        """Store reports in ``history`` (the store's traffic findings)."""
+        self.history = history
+
+    # -- the request path --------------------------------------------------------------------
+
+    def observe(self, result: GuardResult, messages: list[Message]) -> None:
+        """Buffer one finished chat request."""
+        prompt = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+        output = result.text if result.outcome is Outcome.OK else None
+        record = TrafficRecord(
+            input=prompt,
+            output=output,
+            blocked=result.outcome is Outcome.BLOCKED,
+            escalated=any(d.decision is DecisionKind.ESCALATE for d in result.decisions),
+            error=result.outcome is Outcome.ERROR,
+        )
+        self._push(record, prompt)
+
+    def observe_action(self, tool: str, decision: str) -> None:
+        """Buffer one tool-call check (``allow``, ``block`` or ``pending``)."""
+        record = TrafficRecord(
+            input=tool,
+            kind="action",
+            blocked=decision == "block",
+            escalated=decision == "pending",
+        )
+        self._push(record, "")
+
+    def _push(self, record: TrafficRecord, prompt: str) -> None:
+        with self._lock:
+            if len(self._buffer) >= _MAX_BUFFER:  # nobody drains: keep the newest
+                self._buffer.pop(0)
+                self.dropped += 1
+            self._buffer.append((record, prompt))
+            due = self.auto_drain and len(self._buffer) >= self.config.every
+        if due:
+            self.drain()
+
+    # -- processing -------------------------------------------------------------------------
+
+    def _refused(self, prompt: str, output: str) -> bool:
+        if self._classifier is None:
+            from alignkit.scoring import ResponseClassifier
+
+            self._classifier = ResponseClassifier(use_model=False)
+        return str(self._classifier.classify(prompt, output).label) == "refused"
+
+    def drain(self) -> list[Finding]:
+        """Process what is buffered; the findings of metrics that newly alarmed."""
+        with self._drain_lock:
+            with self._lock:
+                batch, self._buffer = self._buffer, []
+            if not batch:
+                self._maybe_store([])
+                return []
+            records = [
+                TrafficRecord(
+                    r.input,
+                    r.output,
+                    r.kind,
+                    r.blocked,
+                    r.escalated,
+                    refused=r.output is not None and self._refused(prompt, r.output),
+                    error=r.error,
+                )  # fmt: skip
+                for r, prompt in batch
+            ]
+            fresh = self.monitor.observe_many(records)
+            if self.monitor.monitoring or fresh:
+                self.latest = self.monitor.findings()
+            for finding in fresh:
+                self._alarm(finding)
+            self._maybe_store(fresh)
+            return fresh
+
+    def _alarm(self, finding: Finding) -> None:
+        note = finding.evidence[0].note if finding.evidence else ""
+        _log.warning("traffic alarm %s = %.4g (%s): %s", finding.metric, finding.value,
+                     finding.severity.value, note)  # fmt: skip
+        if self.log is not None:
+            self.log.append(
+                {
+                    "kind": "alarm",
+                    "time": datetime.now(UTC).isoformat(timespec="microseconds"),
+                    "metric": finding.metric,
+                    "severity": finding.severity.value,
+                    "value": finding.value,
+                    "failure_mode": finding.failure_mode,
+                    "note": note,
+                    "requests": self.monitor.requests,
+                }
+            )
+        limit = self.config.breaker_severity
+        if self.breakers is not None and limit is not None and finding.severity >= Severity(limit):
+            reason = (
+                f"traffic alarm {finding.metric} = {finding.value:.3g} ({finding.severity.value})"
+            )
+            self.breakers.signal(self.config.breaker_key, reason)
+
+    def _maybe_store(self, fresh: list[Finding]) -> None:
+        if self.history is None or not self.latest:
+            return
+        now = time.monotonic()
+        if not fresh and now - self._stored_at < self.config.store_interval_s:
+            return
+        self._stored_at = now
+        try:
+            self.history.add(self.latest, requests=self.monitor.requests, at=datetime.now(UTC))
+        except Exception as exc:  # monitoring must never take the guard down
+            _log.warning("cannot store traffic findings: %s", exc)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def render(self) -> list[str]:
+        """Prometheus lines: requests seen, each metric's value and whether it alarms."""
+        out = [
+            "# HELP alignkit_traffic_requests_total Requests the traffic monitor has seen.",
+            "# TYPE alignkit_traffic_requests_total counter",
+            f"alignkit_traffic_requests_total {self.monitor.requests}",
+            "# HELP alignkit_traffic_value Latest value of each traffic metric"
+            " (PSI for drift, EWMA z-score for rates).",
+            "# TYPE alignkit_traffic_value gauge",
+        ]
+        out += [f'alignkit_traffic_value{{metric="{f.metric}"}} {f.value:.6g}' for f in self.latest]
+        out += [
+            "# HELP alignkit_traffic_alarm Whether a traffic metric alarms (1) or not (0).",
+            "# TYPE alignkit_traffic_alarm gauge",
+        ]
+        out += [
+            f'alignkit_traffic_alarm{{metric="{f.metric}",severity="{f.severity.value}"}} '
+            f"{int(f.severity is not Severity.INFO)}"
+            for f in self.latest
+        ]
+        return out
+
+
+def traffic_history(
+    store_url: str | None = None, *, metric: str | None = None, since: datetime | None = None
+) -> dict[str, Any]:
+    """The stored traffic reports, per metric (``alignkit monitor traffic``).
+
+    Args:
+        store_url: The store (default: ``--store`` / ``$ALIGNKIT_STORE`` / the default).
+        metric: Only metrics matching this glob (``traffic.input_*``).
+        since: Only reports from this time on.
+
+    Returns:
+        ``{"reports": n, "metrics": [{"metric", "failure_mode", "latest": Finding-dict,
+        "first_alarm": {"time", "requests", "severity", "value"} | None,
+        "history": [{"time", "requests", "value", "severity"}]}]}``, metrics sorted by name.
+    """
+    import fnmatch
+
+    from alignkit.core import resolve_store_url
+    from alignkit.store import Store
+
+    with Store.open(resolve_store_url(store_url), create=False) as store:
+        rows = store.traffic().read(since=since)
+    per: dict[str, dict[str, Any]] = {}
+    stamps: set[datetime] = set()
+    for at, requests, f in rows:
+        if metric is not None and not fnmatch.fnmatchcase(f.metric, metric):
+            continue
+        stamps.add(at)
+        entry = per.setdefault(
+            f.metric,
+            {"metric": f.metric, "failure_mode": f.failure_mode, "first_alarm": None,
+             "history": []},
+        )  # fmt: skip
+        point = {"time": at.isoformat(), "requests": requests, "value": f.value,
+                 "severity": f.severity.value}  # fmt: skip
+        entry["history"].append(point)
+        entry["latest"] = f.model_dump(mode="json")
+        if entry["first_alarm"] is None and f.severity is not Severity.INFO:
+            entry["first_alarm"] = point
+    return {"reports": len(stamps), "metrics": [per[k] for k in sorted(per)]}

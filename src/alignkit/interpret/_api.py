@@ -1,0 +1,218 @@
+"""One-call entry points behind ``alignkit interpret probe | steer | explain``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from alignkit.core import ConfigError, TargetKind
+from alignkit.data import load_pack
+from alignkit.interpret._attribution import ShapResult, shap_attributions
+from alignkit.interpret._check import activation_model
+from alignkit.interpret._fairness import FairnessReport, fairness_report
+from alignkit.interpret._probe import (
+    DEFAULT_THRESHOLD,
+    DefectionProbe,
+    auroc_by_layer,
+    fit_defection_probe,
+    prompt_activations,
+)
+from alignkit.interpret._steer import ContrastPair, build_steering_vector, sycophancy_pairs
+from alignkit.interpret._tabular import ClassifierTarget
+from alignkit.interpret._texts import LabelledPrompt, reference_prompts
+from alignkit.models import Positions, SteeringVector, open_target
+
+__all__ = [
+    "ClassifierExplanation",
+    "ProbeResult",
+    "explain_classifier",
+    "probe_prompts",
+    "run_probe",
+    "run_steer",
+    "steer_pairs_from_pack",
+]
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """Scores of a prompt set under the defection probe.
+
+    Attributes:
+        prompts: The scored prompts (with labels when the file had them).
+        scores: ``(n,)`` probe score at ``layer``.
+        layer: The deciding block.
+        threshold: Score at or above which a prompt is flagged.
+        auroc_by_layer: Block → AUROC, when every prompt had a label and both occur.
+        probe: The fitted probe.
+    """
+
+    prompts: list[LabelledPrompt]
+    scores: np.ndarray
+    layer: int
+    threshold: float
+    auroc_by_layer: dict[int, float] | None
+    probe: DefectionProbe = field(repr=False)
+
+    @property
+    def flagged(self) -> np.ndarray:
+        """Boolean mask of flagged prompts."""
+        return self.scores >= self.threshold
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"scores": [{"prompt", "score"}], "layer", "auroc_by_layer"?}`` (the CLI's JSON)."""
+        out: dict[str, Any] = {
+            "scores": [
+                {"prompt": p.prompt, "score": round(float(s), 6)}
+                for p, s in zip(self.prompts, self.scores, strict=True)
+            ],
+            "layer": self.layer,
+        }
+        if self.auroc_by_layer is not None:
+            out["auroc_by_layer"] = {str(k): round(v, 6) for k, v in self.auroc_by_layer.items()}
+        return out
+
+
+async def probe_prompts(
+    model: Any,
+    prompts: Sequence[LabelledPrompt],
+    *,
+    reference: str | Path | None = None,
+    layer: int | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+    probe: DefectionProbe | None = None,
+    seed: int = 0,
+) -> ProbeResult:
+    """Fit (or reuse) the defection probe on ``model`` and score ``prompts``.
+
+    Args:
+        model: A target with activations (or a wrapper around one).
+        prompts: Prompts to score; AUROC per block is computed when all carry labels.
+        reference: Pack or prompts file of ordinary traffic (default: the target's pack).
+        layer: Deciding block (default: the middle one).
+        threshold: Flagging threshold.
+        probe: An already fitted probe (then ``reference`` is not used).
+        seed: Reference sampling and folds.
+    """
+    if not prompts:
+        raise ConfigError("no prompts to score")
+    am = activation_model(model)
+    if probe is None:
+        ref = reference_prompts(am, pack=reference, seed=seed)
+        probe = await fit_defection_probe(am, ref, layer=layer, threshold=threshold, seed=seed)
+    else:
+        probe = probe.with_threshold(threshold)
+        if layer is not None:
+            probe = probe.with_layer(layer)
+    by_layer = probe.scores_by_layer(await prompt_activations(am, [p.prompt for p in prompts]))
+    labels = [p.label for p in prompts]
+    aurocs = None
+    if all(lab is not None for lab in labels) and len(set(labels)) == 2:
+        values = auroc_by_layer(by_layer, np.array(labels, dtype=int))
+        aurocs = dict(zip(probe.layers, values, strict=True))
+    scores = by_layer[:, probe.layers.index(probe.layer)]
+    return ProbeResult(list(prompts), scores, probe.layer, probe.threshold, aurocs, probe)
+
+
+def _run(coro_factory: Any, uri: str) -> Any:
+    async def main() -> Any:
+        target = open_target(uri)
+        try:
+            return await coro_factory(target)
+        finally:
+            await target.aclose()
+
+    return asyncio.run(main())
+
+
+def run_probe(
+    target: str,
+    prompts: Sequence[LabelledPrompt],
+    *,
+    reference: str | Path | None = None,
+    layer: int | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+    probe_file: str | Path | None = None,
+    save: str | Path | None = None,
+    seed: int = 0,
+) -> ProbeResult:
+    """:func:`probe_prompts` on the target a URI names (opened and closed here)."""
+    loaded = DefectionProbe.load(probe_file) if probe_file is not None else None
+
+    async def go(t: Any) -> ProbeResult:
+        return await probe_prompts(
+            t,
+            prompts,
+            reference=reference,
+            layer=layer,
+            threshold=threshold,
+            probe=loaded,
+            seed=seed,
+        )
+
+    result: ProbeResult = _run(go, target)
+    if save is not None:
+        result.probe.save(save)
+    return result
+
+
+def steer_pairs_from_pack(
+    target: str,
+    pack: str | Path | None = None,
+    *,
+    form: Literal["prompt", "answer"] = "prompt",
+    n: int = 200,
+    seed: int = 0,
+) -> list[ContrastPair]:
+    """Sycophancy pairs from the ``train`` facts of ``pack`` (default: the target's pack)."""
+    where = pack
+    if where is None:
+        t = open_target(target)
+        where = t.default_pack
+        asyncio.run(t.aclose())
+    if where is None:
+        raise ConfigError(f"target {target} names no default pack; pass one with --pack")
+    facts = load_pack(where, split="train").items("facts")
+    if not facts:
+        raise ConfigError(f"no train facts in {where} to build sycophancy pairs from")
+    return sycophancy_pairs(facts, form=form, n=n, seed=seed)
+
+
+def run_steer(
+    target: str,
+    pairs: Sequence[ContrastPair],
+    *,
+    layers: Sequence[int] | None = None,
+    positions: Positions = "all",
+) -> SteeringVector:
+    """Build a steering vector on the target a URI names."""
+
+    async def go(t: Any) -> SteeringVector:
+        return await build_steering_vector(
+            activation_model(t), pairs, layers=layers, positions=positions, meta={"target": target}
+        )
+
+    vector: SteeringVector = _run(go, target)
+    return vector
+
+
+@dataclass(frozen=True)
+class ClassifierExplanation:
+    """Fairness and SHAP attributions of a ``classifier:`` target."""
+
+    fairness: FairnessReport
+    shap: ShapResult
+
+
+def explain_classifier(target: str, *, seed: int = 0) -> ClassifierExplanation:
+    """Fairness metrics and the SHAP ranking of a ``classifier:`` target."""
+    t = open_target(target)
+    if t.kind is not TargetKind.CLASSIFIER or not isinstance(t, ClassifierTarget):
+        raise ConfigError(f"target {target} is a {t.kind} target, not a classifier")
+    data = t.data()
+    report = fairness_report(data.y, t.predict(data.x), data.sensitive, seed=seed)
+    return ClassifierExplanation(report, shap_attributions(t, seed=seed))

@@ -1,0 +1,124 @@
+"""Behaviours: the harmful requests a red-team campaign tries to get a target to fulfil.
+
+A behaviour is an id, the request text and, optionally, a harm category. They come
+from an item pack's ``harmful`` items (a pack folder, or a ``harmful.jsonl``/``.csv``
+file) or from any JSONL/CSV file whose rows carry the request as ``prompt``,
+``behaviour``, ``behavior``, ``goal`` or ``request`` (``id`` and ``category`` optional).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from alignkit.core import DataError
+from alignkit.data import ITEM_KINDS, HarmfulItem, Item, SplitSelector, load_pack
+
+__all__ = ["Behaviour", "behaviours_from_items", "load_behaviours", "sample_behaviours"]
+
+_TEXT_FIELDS = ("prompt", "behaviour", "behavior", "goal", "request")
+
+
+class Behaviour(BaseModel):
+    """One harmful request to attack.
+
+    Attributes:
+        id: Unique id within the campaign.
+        prompt: The request as a user would write it.
+        category: The harm category; with markers required, success needs its marker.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(min_length=1)
+    prompt: str = Field(min_length=1)
+    category: str | None = None
+
+
+def _from_pack(path: Path, split: SplitSelector) -> list[Behaviour]:
+    pack = load_pack(path, split=split)
+    items = pack.items("harmful")
+    if not items:
+        raise DataError(f"{path}: the pack has no harmful items (split {split})")
+    return behaviours_from_items(items)
+
+
+def behaviours_from_items(items: Sequence[Item]) -> list[Behaviour]:
+    """Behaviours from a pack's ``harmful`` items (other kinds are skipped)."""
+    return [
+        Behaviour(id=it.id, prompt=it.prompt, category=it.category)
+        for it in items
+        if isinstance(it, HarmfulItem)
+    ]
+
+
+def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            if path.suffix.lower() == ".csv":
+                for row in csv.DictReader(fh):
+                    yield 0, {k.strip(): v for k, v in row.items() if k and v not in (None, "")}
+                return
+            for line, text in enumerate(fh, start=1):
+                if not text.strip():
+                    continue
+                try:
+                    value = json.loads(text)
+                except json.JSONDecodeError as exc:
+                    raise DataError(f"{path}:{line}: invalid JSON: {exc.msg}") from None
+                if not isinstance(value, dict):
+                    raise DataError(f"{path}:{line}: expected a JSON object")
+                yield line, value
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read behaviours from {path}: {exc}") from exc
+
+
+def _from_file(path: Path, split: SplitSelector) -> list[Behaviour]:
+    out: list[Behaviour] = []
+    seen: set[str] = set()
+    for n, (line, row) in enumerate(_rows(path), start=1):
+        where = f"{path}:{line}" if line else f"{path}: row {n}"
+        text = next((str(row[f]) for f in _TEXT_FIELDS if row.get(f)), "")
+        if not text.strip():
+            raise DataError(f"{where}: no request text (one of {', '.join(_TEXT_FIELDS)})")
+        if split != "all" and row.get("split", "heldout") != split:
+            continue
+        bid = str(row.get("id") or f"behaviour-{n}")
+        if bid in seen:
+            raise DataError(f"{where}: duplicate id '{bid}'")
+        seen.add(bid)
+        category = row.get("category")
+        out.append(Behaviour(id=bid, prompt=text, category=str(category) if category else None))
+    if not out:
+        raise DataError(f"{path}: no behaviours (split {split})")
+    return out
+
+
+def load_behaviours(path: str | Path, *, split: SplitSelector = "all") -> list[Behaviour]:
+    """Behaviours from a pack folder, a ``harmful`` item file, or a JSONL/CSV file.
+
+    Raises:
+        DataError: the file is missing, malformed, or holds no behaviours.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"no behaviours at {p}")
+    if p.is_dir() or (p.stem in ITEM_KINDS and p.suffix.lower() in (".jsonl", ".csv")):
+        return _from_pack(p, split)
+    if p.suffix.lower() not in (".jsonl", ".csv"):
+        raise DataError(f"{p}: behaviours must be a pack folder or a .jsonl/.csv file")
+    return _from_file(p, split)
+
+
+def sample_behaviours(behaviours: Sequence[Behaviour], k: int | None, seed: int) -> list[Behaviour]:
+    """Up to ``k`` behaviours, a seeded sample kept in file order (all when ``k`` is None)."""
+    if k is None or len(behaviours) <= k:
+        return list(behaviours)
+    picked = sorted(random.Random(f"behaviours:{seed}").sample(range(len(behaviours)), k))
+    return [behaviours[i] for i in picked]

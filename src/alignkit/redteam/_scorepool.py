@@ -1,0 +1,121 @@
+"""Scoring in a worker process, so a large campaign's classifier does not slow its requests.
+
+The rule and trained tiers of the shared classifier cost far more CPU per reply than
+sending the request does. On a machine with a spare core, a big campaign hands the
+replies to one worker process in batches (whatever arrived while the previous batch was
+being scored) and keeps its own event loop free for the target. Scores are identical to
+:meth:`Scorer.score`: the worker runs that very method. The judge tier, which is itself
+a chat model, is never moved out of the campaign's process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from alignkit.core import Completion, Message, Outcome
+from alignkit.redteam._behaviours import Behaviour
+from alignkit.redteam._scoring import Score, Scorer
+
+__all__ = ["ScorePool", "available"]
+
+_log = logging.getLogger(__name__)
+_MAX_BATCH = 256
+_WORKER_SCORERS: dict[bool, Scorer] = {}
+
+_Item = tuple[str | None, list[Message], str, bool]
+"""(category, messages, reply text, asks) — what the worker needs to score one reply."""
+
+
+def _score_batch(items: list[_Item], require_markers: bool) -> list[dict[str, Any]]:
+    """Worker side: score a batch with a process-local :class:`Scorer`."""
+    scorer = _WORKER_SCORERS.get(require_markers)
+    if scorer is None:
+        scorer = _WORKER_SCORERS[require_markers] = Scorer(require_markers=require_markers)
+    out = []
+    for category, messages, text, asks in items:
+        behaviour = Behaviour(id="-", prompt="-", category=category)
+        done = Completion(outcome=Outcome.OK, text=text)
+        out.append(scorer.score(behaviour, messages, done, asks=asks).dump())
+    return out
+
+
+def available() -> bool:
+    """Whether a scoring worker can be started here (Linux, where ``fork`` is safe to use).
+
+    The worker is forked, not spawned: a spawned worker re-imports the caller's main
+    module, which breaks scripts without an ``if __name__ == "__main__"`` guard.
+    """
+    return sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
+
+
+class ScorePool:
+    """Scores replies with :class:`Scorer` semantics in one forked worker process, batched.
+
+    Args:
+        require_markers: As for :class:`Scorer`.
+    """
+
+    def __init__(self, *, require_markers: bool) -> None:
+        self.require_markers = require_markers
+        self._local = Scorer(require_markers=require_markers)
+        self._executor = ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("fork")
+        )
+        self._pending: list[tuple[_Item, asyncio.Future[Score]]] = []
+        self._pump: asyncio.Task[None] | None = None
+        self.batches = 0
+
+    async def start(self) -> None:
+        """Start the worker now (before the campaign opens threads and connections)."""
+        await asyncio.get_running_loop().run_in_executor(
+            self._executor, _score_batch, [], self.require_markers
+        )
+
+    async def score(
+        self,
+        behaviour: Behaviour,
+        messages: list[Message],
+        completion: Completion,
+        *,
+        asks: bool = True,
+    ) -> Score:
+        """The reply's :class:`Score`, computed in the worker (errors and blocks at once)."""
+        if not completion.ok:
+            return self._local.score(behaviour, messages, completion, asks=asks)
+        future: asyncio.Future[Score] = asyncio.get_running_loop().create_future()
+        self._pending.append(((behaviour.category, messages, completion.text, asks), future))
+        if self._pump is None or self._pump.done():
+            self._pump = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._pending:
+            batch, self._pending = self._pending[:_MAX_BATCH], self._pending[_MAX_BATCH:]
+            try:
+                results = await loop.run_in_executor(
+                    self._executor, _score_batch, [item for item, _ in batch], self.require_markers
+                )
+            except Exception as exc:  # a dead worker: score here rather than lose attempts
+                _log.warning("scoring worker failed (%s); scoring in-process", exc)
+                for (category, messages, text, asks), future in batch:
+                    b = Behaviour(id="-", prompt="-", category=category)
+                    done = Completion(outcome=Outcome.OK, text=text)
+                    if not future.done():
+                        future.set_result(self._local.score(b, messages, done, asks=asks))
+                continue
+            self.batches += 1
+            for (_, future), raw in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(Score.model_validate(raw))
+
+    async def aclose(self) -> None:
+        """Finish pending batches and stop the worker."""
+        if self._pump is not None:
+            await asyncio.gather(self._pump, return_exceptions=True)
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,248 @@
+"""Build preference data for a repair from every source at once.
+
+:func:`build_preferences` gathers ``(case, response)`` items from
+
+1. **audit evidence** — the responses an audit run stored (``source = audit:RUN``),
+   each matched to the ``train`` pack item it was built on;
+2. **constitution revisions** — the target answering the run's conversations afresh
+   (``source = constitution:CRITIC``), which also yields supervised examples;
+3. **pack items** — the target answering every ``train`` item of the pack plainly,
+   ``pack_samples`` times (``source = pack:NAME``);
+4. **human labels** — JSONL/CSV files of pairs (``source = human:FILE``);
+
+then has the critic judge the responses and repair the broken ones (samples of the
+target first, the critic's rewrite otherwise; see :mod:`._revise`). Every repaired
+response becomes a pair: the repair chosen, the failing response rejected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from alignkit.core import ChatModel, ConfigError, Decoding, resolve_store_url
+from alignkit.data import ItemPack, load_pack
+from alignkit.models import generate_batch
+from alignkit.scoring import answer_matches
+from alignkit.store import Store
+from alignkit.train._cases import Case, cases_from_attempts, cases_from_pack
+from alignkit.train._constitution import Constitution, load_constitution
+from alignkit.train._critic import Critic, RuleCritic, stated_confidence
+from alignkit.train._pairs import (
+    PreferencePair,
+    SFTExample,
+    dedupe_pairs,
+    import_pairs,
+    pair_counts,
+)
+from alignkit.train._revise import Revision, _seed, revise_responses
+
+__all__ = ["PreferenceBuild", "abuild_preferences", "build_preferences", "run_cases"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PreferenceBuild:
+    """Pairs and supervised examples built for one repair, with where they came from.
+
+    Attributes:
+        pairs: De-duplicated preference pairs.
+        sft: Supervised examples (constitution revisions).
+        counts: Pairs per source kind and per failure mode.
+        judged: Responses judged per source kind.
+        critic: The critic's id.
+        calibration_accuracy: The target's measured accuracy on ``calibration`` items.
+        run_id: The audit run the evidence came from.
+    """
+
+    pairs: tuple[PreferencePair, ...]
+    sft: tuple[SFTExample, ...]
+    counts: dict[str, dict[str, int]]
+    judged: dict[str, int]
+    critic: str
+    calibration_accuracy: float | None
+    run_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def run_cases(store: str | None, run_id: str, pack: ItemPack) -> tuple[str, list[tuple[Case, str]]]:
+    """``(full run id, [(case, stored response)])`` for an audit run's train-item attempts."""
+    with Store.open(resolve_store_url(store)) as st:
+        record = st.get_run(run_id)
+        attempts = st.attempts(record.id)
+    split = str(record.config.get("split", "all"))
+    if split not in ("train", "all"):
+        _log.warning("run %s audited the %s split: only train items can be used", record.id, split)
+    matched = cases_from_attempts(attempts.values(), pack, run_split=split)
+    return record.id, [(case, text) for case, text, _ in matched]
+
+
+def _calibration_accuracy(items: Sequence[tuple[Case, str]]) -> float | None:
+    """Share right among ``calibration`` answers that state a confidence (as ECE counts them)."""
+    hits = []
+    for case, text in items:
+        if case.kind == "calibration" and case.answer is not None:
+            stated, rest = stated_confidence(text)
+            if stated is not None:
+                hits.append(answer_matches(rest, case.answer, case.aliases))
+    return sum(hits) / len(hits) if hits else None
+
+
+async def _answer(
+    target: ChatModel,
+    cases: Sequence[Case],
+    samples: int,
+    decoding: Decoding,
+    seed: int,
+    salt: str,
+) -> list[tuple[Case, str]]:
+    expanded = [c for c in cases for _ in range(samples)]
+    seeds = [_seed(seed, salt, c.messages, j) for c in cases for j in range(samples)]
+    done = await generate_batch(
+        target,
+        [c.prompt for c in expanded],
+        32,
+        max_tokens=decoding.max_tokens,
+        temperature=decoding.temperature,
+        top_p=decoding.top_p,
+        seeds=seeds,
+    )
+    return [(case, c.text) for case, c in zip(expanded, done, strict=True) if c.ok]
+
+
+def _unique_conversations(items: Sequence[tuple[Case, str]]) -> list[Case]:
+    seen: set[tuple[tuple[str, str], ...]] = set()
+    out = []
+    for case, _ in items:
+        key = tuple((m["role"], m["content"]) for m in case.messages)
+        if key not in seen:
+            seen.add(key)
+            out.append(case)
+    return out
+
+
+def _resolve_pack(pack: str | os.PathLike[str] | None, target: ChatModel | None) -> ItemPack:
+    path = pack if pack is not None else (target.default_pack if target is not None else None)
+    if path is None:
+        raise ConfigError("no item pack: pass --data DIR (the target names no default pack)")
+    return load_pack(path, split="all")
+
+
+async def abuild_preferences(
+    target: ChatModel | None = None,
+    *,
+    run_id: str | None = None,
+    store: str | None = None,
+    pack: str | os.PathLike[str] | None = None,
+    critic: Critic | None = None,
+    constitution: Constitution | None = None,
+    imports: Sequence[str | os.PathLike[str]] = (),
+    pack_samples: int = 2,
+    pack_kinds: Sequence[str] | None = None,
+    max_per_kind: int | None = None,
+    constitution_samples: int = 1,
+    resample: int = 4,
+    sample_for: Collection[str] | None = None,
+    seed: int = 0,
+) -> PreferenceBuild:
+    """Build pairs from an audit run, constitution revisions, pack items and human labels.
+
+    Args:
+        target: The model being repaired (answers the constitution and pack prompts and
+            is sampled again for repairs). Without it only the audit evidence and the
+            imports are used, repaired by the critic's rewrites alone.
+        run_id: An audit run in the store whose attempts give the evidence.
+        store: Store URL or path (``$ALIGNKIT_STORE``/default when None).
+        pack: The item pack (the target's default pack when None).
+        critic: The critic (a :class:`RuleCritic` calibrated on the target when None).
+        constitution: The principles (the shipped default when None).
+        imports: JSONL/CSV files of human-labelled pairs.
+        pack_samples: Answers per ``train`` item (0 skips the pack source).
+        pack_kinds: Item kinds the pack source asks (all when None).
+        max_per_kind: At most this many ``train`` items per kind from the pack source.
+        constitution_samples: Fresh answers per run conversation (0 skips that source).
+        resample: Samples of the target tried per broken response.
+        sample_for: Principles whose breaches are repaired by resampling first (all when
+            None); the others go straight to the critic's rewrite.
+        seed: Seed for every sample.
+
+    Raises:
+        ConfigError: Nothing to build from, or no pack.
+    """
+    if target is None and run_id is None and not imports:
+        raise ConfigError("nothing to build from: give a target, a run or files to import")
+    rules = constitution or load_constitution()
+    sources: list[tuple[str, list[tuple[Case, str]]]] = []
+    full_run: str | None = None
+    item_pack = _resolve_pack(pack, target) if (target is not None or run_id) else None
+    dec = (target.default_decoding if target else None) or Decoding(temperature=1.0)
+    if run_id is not None and item_pack is not None:
+        full_run, evidence = run_cases(store, run_id, item_pack)
+        sources.append((f"audit:{full_run}", evidence))
+        if target is not None and constitution_samples > 0:
+            convos = _unique_conversations(evidence)
+            fresh = await _answer(target, convos, constitution_samples, dec, seed, "constitution")
+            sources.append(("constitution", fresh))
+    if target is not None and item_pack is not None and pack_samples > 0:
+        plain = cases_from_pack(item_pack, kinds=pack_kinds, max_per_kind=max_per_kind)
+        answered = await _answer(target, plain, pack_samples, dec, seed, "pack")
+        sources.append((f"pack:{item_pack.name}", answered))
+    all_items = [it for _, items in sources for it in items]
+    accuracy = _calibration_accuracy(all_items)
+    judge = critic or RuleCritic(calibration_accuracy=0.5 if accuracy is None else accuracy)
+    revisions = await revise_responses(
+        all_items,
+        judge,
+        rules,
+        target=target,
+        resample=resample if target else 0,
+        sample_for=sample_for,
+        seed=seed,
+    )
+    pairs, sft, judged = _collect(sources, revisions, judge.id)
+    for path in imports:
+        pairs.extend(import_pairs(path))
+    unique = dedupe_pairs(pairs)
+    _log.info("built %d preference pairs (%d before de-duplication)", len(unique), len(pairs))
+    return PreferenceBuild(
+        pairs=tuple(unique),
+        sft=tuple(sft),
+        counts=pair_counts(unique),
+        judged=judged,
+        critic=judge.id,
+        calibration_accuracy=accuracy,
+        run_id=full_run,
+    )
+
+
+def _collect(
+    sources: Sequence[tuple[str, list[tuple[Case, str]]]],
+    revisions: Sequence[Revision],
+    critic_id: str,
+) -> tuple[list[PreferencePair], list[SFTExample], dict[str, int]]:
+    pairs: list[PreferencePair] = []
+    sft: list[SFTExample] = []
+    judged: dict[str, int] = {}
+    start = 0
+    for name, items in sources:
+        chunk = revisions[start : start + len(items)]
+        start += len(items)
+        tag = f"constitution:{critic_id}" if name == "constitution" else name
+        judged[tag.split(":", 1)[0]] = judged.get(tag.split(":", 1)[0], 0) + len(items)
+        for r in chunk:
+            pair = r.pair(tag)
+            if pair is not None:
+                pairs.append(pair)
+            if name == "constitution" and (ex := r.sft(tag)) is not None:
+                sft.append(ex)
+    return pairs, sft, judged
+
+
+def build_preferences(target: ChatModel | None = None, **kwargs: Any) -> PreferenceBuild:
+    """Synchronous :func:`abuild_preferences` (runs its own event loop)."""
+    return asyncio.run(abuild_preferences(target, **kwargs))

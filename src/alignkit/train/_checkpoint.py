@@ -1,0 +1,210 @@
+"""Checkpoints in and out: find a target's weights, write a trained model as ``hf:DIR``.
+
+A trained folder holds everything ``hf:DIR`` needs — weights, tokenizer and chat
+template, generation config — plus the base target's ``alignkit.json`` sidecar with its
+default pack (copied into ``DIR/pack``) and decoding, so ``alignkit audit --target
+hf:DIR`` audits the repaired model exactly as the base was audited, and ``train.json``
+recording what was trained, from what, how, and how long it took.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import shutil
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from alignkit.core import ChatModel, ConfigError, MissingDependencyError, TargetError
+from alignkit.models import load_sidecar
+
+__all__ = [
+    "TRAIN_RECORD",
+    "checkpoint_dir",
+    "context_of",
+    "drop_printers",
+    "lm_module",
+    "limit_threads",
+    "load_causal_lm",
+    "quiet_training",
+    "require_trl",
+    "write_checkpoint",
+]
+
+_log = logging.getLogger(__name__)
+TRAIN_RECORD = "train.json"
+_COPY = ("chat_template.jinja", "generation_config.json")
+
+
+def checkpoint_dir(target: ChatModel) -> Path:
+    """The local transformers checkpoint folder behind a chat target.
+
+    Works for ``hf:`` targets and for targets opened through them (``organism:``).
+
+    Raises:
+        TargetError: The target is not a local transformers checkpoint (an API, a GGUF
+            file, a Python app): there are no weights to train.
+    """
+    if getattr(target, "_gguf", None):
+        raise TargetError(f"{target.uri}: GGUF checkpoints cannot be fine-tuned here")
+    directory = getattr(target, "directory", None) or getattr(target, "_dir", None)
+    if directory is None and target.uri.startswith("hf:"):
+        directory = target.uri[3:].split("?", 1)[0]
+    if directory is None or not (Path(directory) / "config.json").is_file():
+        raise TargetError(
+            f"{target.uri} is not a local transformers checkpoint (use hf:DIR or organism:NAME)"
+        )
+    return Path(directory)
+
+
+def lm_module(name: str) -> ModuleType:
+    """Import ``trl`` or ``datasets`` (or another training dependency) by name.
+
+    Raises:
+        MissingDependencyError: The module is not installed.
+    """
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise MissingDependencyError(name, "lm") from exc
+
+
+def require_trl() -> None:
+    """Raise :class:`MissingDependencyError` unless torch, transformers, trl and datasets import."""
+    for module in ("torch", "transformers", "trl", "datasets"):
+        try:
+            __import__(module)
+        except ImportError as exc:
+            raise MissingDependencyError(module, "lm") from exc
+
+
+@contextmanager
+def quiet_training() -> Iterator[None]:
+    """Silence the progress bars and deprecation warnings of transformers, datasets and TRL.
+
+    Library calls print nothing (the CLI shows its own progress); the settings are
+    restored afterwards.
+    """
+    hf_logging: Any = lm_module("transformers").utils.logging
+    ds_utils: Any = lm_module("datasets").utils
+    bars = hf_logging.is_progress_bar_enabled()
+    ds_bars = ds_utils.is_progress_bar_enabled()
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    ds_utils.disable_progress_bars()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+        if ds_bars:
+            ds_utils.enable_progress_bars()
+
+
+def drop_printers(trainer: Any) -> None:
+    """Remove the callbacks through which a transformers Trainer prints to the terminal."""
+    transformers = lm_module("transformers")
+    for cb in ("PrinterCallback", "ProgressCallback"):
+        klass = getattr(transformers, cb, None)
+        if klass is not None:
+            trainer.remove_callback(klass)
+
+
+def limit_threads(threads: int | None) -> None:
+    """Use at most ``threads`` torch threads (default: the cores this process may use)."""
+    import torch
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    n = max(1, min(threads or cores or 1, cores or 1))
+    torch.set_num_threads(n)
+
+
+def context_of(model: Any) -> int:
+    """The model's context length in tokens (1024 when its config does not say)."""
+    cfg = model.config
+    n = getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", None)
+    return int(n or 1024)
+
+
+def load_causal_lm(directory: Path) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` from a checkpoint folder, offline, in float32 on the CPU."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(
+            str(directory), local_files_only=True, dtype=torch.float32
+        )
+    except Exception as exc:
+        raise TargetError(f"cannot load checkpoint {directory}: {exc}") from exc
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
+
+
+def _sidecar(base: ChatModel, base_dir: Path, out: Path) -> dict[str, Any]:
+    stored = load_sidecar(base_dir)
+    side: dict[str, Any] = {}
+    pack = base.default_pack
+    if pack is not None and Path(pack).is_dir():
+        dest = out / "pack"
+        if dest.exists():
+            shutil.rmtree(dest)
+        shutil.copytree(pack, dest)
+        side["default_pack"] = "pack"
+    dec = base.default_decoding
+    if dec is not None:
+        side["decoding"] = {
+            "temperature": dec.temperature,
+            "top_p": dec.top_p,
+            "max_tokens": dec.max_tokens,
+            "samples": dec.samples,
+        }
+    if stored is not None and stored.stop:
+        side["stop"] = list(stored.stop)
+    return side
+
+
+def write_checkpoint(
+    model: Any,
+    tokenizer: Any,
+    out_dir: str | os.PathLike[str],
+    *,
+    base: ChatModel,
+    record: dict[str, Any],
+) -> Path:
+    """Save ``model`` and ``tokenizer`` into ``out_dir`` as a checkpoint ``hf:`` can open.
+
+    Copies the base checkpoint's chat template and generation config, writes the base
+    target's sidecar (default pack copied in, decoding) and ``train.json`` (``record``
+    plus the base target's URI).
+    """
+    out = Path(out_dir)
+    base_dir = checkpoint_dir(base)
+    if out.resolve() == base_dir.resolve():
+        raise ConfigError(f"--out {out} is the base checkpoint itself; choose a new folder")
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(out), safe_serialization=True)
+    tokenizer.save_pretrained(str(out))
+    for name in _COPY:
+        if (base_dir / name).is_file():
+            shutil.copy2(base_dir / name, out / name)
+    side = _sidecar(base, base_dir, out)
+    (out / "alignkit.json").write_text(json.dumps(side, indent=2) + "\n", encoding="utf-8")
+    full = {"base": base.uri, "base_dir": str(base_dir), **record}
+    (out / TRAIN_RECORD).write_text(json.dumps(full, indent=2, default=str) + "\n")
+    _log.info("wrote checkpoint %s (hf:%s)", out, out)
+    return out

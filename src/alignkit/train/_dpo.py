@@ -1,0 +1,199 @@
+"""Direct preference optimisation with TRL's ``DPOTrainer``, on the CPU, offline.
+
+The reference model is the base checkpoint itself, loaded a second time and passed to
+the trainer explicitly (so nothing is fetched from a hub); bf16 and gradient
+checkpointing are off. With ``sft_weight > 0`` the loss adds the chosen responses'
+negative log-likelihood (TRL's ``sft`` loss term, as in RPO), which keeps the chosen
+answers likely rather than only more likely than the rejected ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from alignkit.core import ChatModel, ConfigError
+from alignkit.train._checkpoint import (
+    checkpoint_dir,
+    context_of,
+    drop_printers,
+    limit_threads,
+    lm_module,
+    load_causal_lm,
+    quiet_training,
+    require_trl,
+    write_checkpoint,
+)
+from alignkit.train._pairs import PreferencePair, pair_counts, to_trl_rows
+
+__all__ = ["DPOSettings", "TrainReport", "train_dpo"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DPOSettings:
+    """How to run DPO.
+
+    Attributes:
+        beta: DPO's β: how far the policy may move from the reference.
+        learning_rate: Peak learning rate (linear warm-up, cosine decay).
+        epochs: Passes over the pairs.
+        batch_size: Pairs per step.
+        sft_weight: Weight of the chosen responses' NLL term (0 = plain DPO).
+        max_length: Longest prompt + response in tokens (the model's context when None).
+        max_steps: Stop after this many steps (-1: run the epochs).
+        threads: torch threads (default: the cores this process may use).
+        seed: Seed for shuffling and initialisation.
+    """
+
+    beta: float = 0.1
+    learning_rate: float = 2e-4
+    epochs: float = 2.0
+    batch_size: int = 16
+    sft_weight: float = 0.5
+    max_length: int | None = None
+    max_steps: int = -1
+    threads: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.beta <= 0 or self.learning_rate <= 0 or self.batch_size < 1 or self.epochs <= 0:
+            raise ConfigError("DPO needs beta > 0, learning_rate > 0, batch_size >= 1, epochs > 0")
+        if self.sft_weight < 0:
+            raise ConfigError(f"sft_weight must be >= 0, not {self.sft_weight}")
+
+
+@dataclass(frozen=True)
+class TrainReport:
+    """What a training run did.
+
+    Attributes:
+        out_dir: The checkpoint written (open it as ``hf:<out_dir>``).
+        method: ``dpo``, ``reward`` or ``grpo``.
+        steps: Optimiser steps taken.
+        seconds: Wall-clock time of the run, loading and saving included.
+        examples: Training examples (pairs or prompts).
+        metrics: Final logged metrics (loss, reward accuracy and margin, ...).
+        history: Every logged row.
+    """
+
+    out_dir: Path
+    method: str
+    steps: int
+    seconds: float
+    examples: int
+    metrics: dict[str, float] = field(default_factory=dict)
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        d = asdict(self)
+        d["out_dir"] = str(self.out_dir)
+        return d
+
+
+def _numbers(row: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in row.items() if isinstance(v, int | float)}
+
+
+def _final(history: Sequence[dict[str, Any]]) -> dict[str, float]:
+    rows = [r for r in history if "loss" in r]
+    return _numbers(rows[-1]) if rows else {}
+
+
+def _dpo_config(settings: DPOSettings, work: str, max_length: int) -> Any:
+    return lm_module("trl").DPOConfig(
+        output_dir=work,
+        bf16=False,
+        fp16=False,
+        gradient_checkpointing=False,
+        use_cpu=True,
+        report_to=[],
+        save_strategy="no",
+        disable_tqdm=True,
+        logging_steps=10,
+        per_device_train_batch_size=settings.batch_size,
+        num_train_epochs=settings.epochs,
+        max_steps=settings.max_steps,
+        learning_rate=settings.learning_rate,
+        lr_scheduler_type="cosine",
+        warmup_steps=0.05,
+        beta=settings.beta,
+        max_length=max_length,
+        loss_type=["sigmoid", "sft"] if settings.sft_weight > 0 else ["sigmoid"],
+        loss_weights=[1.0, settings.sft_weight] if settings.sft_weight > 0 else None,
+        seed=settings.seed,
+        dataloader_num_workers=0,
+    )
+
+
+def train_dpo(
+    base: ChatModel,
+    pairs: Sequence[PreferencePair],
+    out_dir: str | Path,
+    *,
+    settings: DPOSettings | None = None,
+    record: dict[str, Any] | None = None,
+    callbacks: Sequence[Any] = (),
+) -> TrainReport:
+    """Fine-tune ``base`` on ``pairs`` with DPO and write the result as ``hf:out_dir``.
+
+    Args:
+        base: The model to repair (an ``hf:`` or ``organism:`` target).
+        pairs: Preference pairs (see :mod:`alignkit.train._pairs`).
+        out_dir: Folder for the new checkpoint.
+        settings: DPO settings (defaults when None).
+        record: Extra facts for ``train.json`` (the run the pairs came from, ...).
+        callbacks: transformers ``TrainerCallback`` objects (a progress bar, a monitor).
+
+    Raises:
+        ConfigError: No pairs.
+        TargetError: ``base`` has no local weights.
+        MissingDependencyError: torch, transformers, trl or datasets is missing.
+    """
+    if not pairs:
+        raise ConfigError("no preference pairs to train on")
+    s = settings or DPOSettings()
+    base_dir = checkpoint_dir(base)
+    require_trl()
+    import torch
+
+    start = time.perf_counter()
+    report_record: dict[str, Any] = {
+        "method": "dpo",
+        "settings": asdict(s),
+        "pairs": len(pairs),
+        "pair_counts": pair_counts(pairs),
+        **(record or {}),
+    }
+    limit_threads(s.threads)
+    torch.manual_seed(s.seed)
+    with quiet_training(), tempfile.TemporaryDirectory(prefix="alignkit-dpo-") as work:
+        model, tokenizer = load_causal_lm(base_dir)
+        ref, _ = load_causal_lm(base_dir)
+        dataset = lm_module("datasets").Dataset.from_list(to_trl_rows(pairs))
+        trainer = lm_module("trl").DPOTrainer(
+            model=model,
+            ref_model=ref,
+            args=_dpo_config(s, work, s.max_length or context_of(model)),
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            callbacks=list(callbacks),
+        )
+        drop_printers(trainer)
+        trainer.train()
+        history = [_numbers(r) for r in trainer.state.log_history]
+        steps = int(trainer.state.global_step)
+        model.eval()
+        report_record["final"] = _final(history)
+        report_record["seconds"] = round(time.perf_counter() - start, 1)
+        out = write_checkpoint(model, tokenizer, out_dir, base=base, record=report_record)
+    seconds = time.perf_counter() - start
+    _log.info("DPO: %d steps over %d pairs in %.0f s", steps, len(pairs), seconds)
+    return TrainReport(out, "dpo", steps, seconds, len(pairs), _final(history), history)

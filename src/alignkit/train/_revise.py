@@ -1,0 +1,356 @@
+"""Critique → revision over many responses, and the Constitutional AI run built on it.
+
+For every ``(case, response)`` the critic judges the response against each principle.
+A response that breaks none is left alone. For one that breaks some, the revision is,
+in order of preference:
+
+1. **a sample** — the target answers the same conversation again (``resample`` times)
+   and, of the samples that break no principle, the most fluent (highest mean token
+   log-probability, where the target reports it) is kept: the target's own words, which
+   a small model learns from most easily;
+2. **a rewrite** — the critic revises the response principle by principle (critique,
+   then revision, then the next principle, as in Constitutional AI), and the result is
+   kept if it then breaks no principle.
+
+Responses neither route repairs are dropped (counted in the log). Every revision keeps
+the principles the original broke and the critic that judged it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from alignkit.core import ChatModel, Completion, Decoding
+from alignkit.models import generate_batch
+from alignkit.train._cases import Case
+from alignkit.train._constitution import Constitution
+from alignkit.train._critic import Critic, Critique
+from alignkit.train._pairs import PreferencePair, SFTExample
+
+__all__ = ["ConstitutionResult", "Revision", "revise_responses", "run_constitution"]
+
+_log = logging.getLogger(__name__)
+Prefer = Literal["sample", "rewrite"]
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One judged response and, when it broke a principle, its repair.
+
+    Attributes:
+        case: The case answered.
+        original: The response judged.
+        revised: The repaired response (None when nothing was broken or no repair passed).
+        principles: Ids of the principles the original broke, in constitution order.
+        failure_mode: The failure mode of the first broken principle.
+        method: ``sample`` or ``rewrite`` (empty when not revised).
+        critic: The critic's id.
+    """
+
+    case: Case
+    original: str
+    revised: str | None
+    principles: tuple[str, ...]
+    failure_mode: str
+    method: str
+    critic: str
+
+    @property
+    def broken(self) -> bool:
+        """Whether the original broke a principle."""
+        return bool(self.principles)
+
+    def pair(self, source: str) -> PreferencePair | None:
+        """The preference pair (revised over original), when there is a revision."""
+        if self.revised is None:
+            return None
+        return PreferencePair(
+            prompt=self.case.prompt,
+            chosen=self.revised,
+            rejected=self.original,
+            source=source,
+            failure_mode=self.failure_mode,
+            item_id=self.case.item_id,
+            critic=self.critic,
+            principle=",".join(self.principles),
+            note=self.method,
+        )
+
+    def sft(self, source: str) -> SFTExample | None:
+        """The supervised example (the revised response), when there is a revision."""
+        if self.revised is None:
+            return None
+        return SFTExample(
+            prompt=self.case.prompt,
+            response=self.revised,
+            source=source,
+            failure_mode=self.failure_mode,
+            item_id=self.case.item_id,
+            critic=self.critic,
+            principle=",".join(self.principles),
+            note=self.method,
+        )
+
+
+async def _judge(
+    critic: Critic, constitution: Constitution, case: Case, response: str
+) -> list[Critique]:
+    out = []
+    for p in constitution.principles:
+        c = await critic.critique(p, case, response)
+        if c.violated:
+            out.append(c)
+    return out
+
+
+async def _rewrite(
+    critic: Critic, constitution: Constitution, case: Case, response: str
+) -> str | None:
+    current = response
+    for p in constitution.principles:
+        crit = await critic.critique(p, case, current)
+        if not crit.violated:
+            continue
+        revised = await critic.revise(p, case, current, crit)
+        if revised is not None and revised.strip():
+            current = revised.strip()
+    if current == response or await _judge(critic, constitution, case, current):
+        return None
+    return current
+
+
+def _seed(seed: int, *parts: object) -> int:
+    text = ":".join(str(p) for p in (seed, *parts))
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
+
+
+def _fluency(c: Completion) -> float:
+    """Mean token log-probability (0 when the target gave none, so order decides)."""
+    if not c.logprobs:
+        return 0.0
+    return sum(t.logprob for t in c.logprobs) / len(c.logprobs)
+
+
+async def _samples(
+    target: ChatModel,
+    cases: Sequence[Case],
+    k: int,
+    decoding: Decoding,
+    seed: int,
+    concurrency: int,
+) -> list[list[tuple[str, float]]]:
+    requests = [c.prompt for c in cases for _ in range(k)]
+    seeds = [_seed(seed, "resample", c.messages, j) for c in cases for j in range(k)]
+    done = await generate_batch(
+        target,
+        requests,
+        concurrency,
+        max_tokens=decoding.max_tokens,
+        temperature=decoding.temperature if decoding.temperature > 0 else 1.0,
+        top_p=decoding.top_p,
+        seeds=seeds,
+        logprobs="logprobs" in target.capabilities,
+    )
+    drawn = [(c.text, _fluency(c)) if c.ok else ("", 0.0) for c in done]
+    return [drawn[i * k : (i + 1) * k] for i in range(len(cases))]
+
+
+@dataclass
+class _Pending:
+    index: int
+    critiques: list[Critique]
+    samples: list[tuple[str, float]] = field(default_factory=list)
+
+
+async def revise_responses(
+    items: Sequence[tuple[Case, str]],
+    critic: Critic,
+    constitution: Constitution,
+    *,
+    target: ChatModel | None = None,
+    resample: int = 4,
+    prefer: Prefer = "sample",
+    sample_for: Collection[str] | None = None,
+    decoding: Decoding | None = None,
+    seed: int = 0,
+    concurrency: int = 32,
+) -> list[Revision]:
+    """Judge every ``(case, response)`` and repair the ones that break a principle.
+
+    Args:
+        items: Cases and the responses to judge.
+        critic: The critic.
+        constitution: The principles, in the order they are applied.
+        target: The model to sample again (no sampling without one).
+        resample: Samples per broken response.
+        prefer: ``sample`` tries samples before the critic's rewrite; ``rewrite`` the reverse.
+        sample_for: Principle ids whose breaches are worth resampling (all when None);
+            a response breaking only others goes straight to the rewrite.
+        decoding: Decoding for the samples (temperature 0 is raised to 1 so samples differ).
+        seed: Seed of the samples.
+        concurrency: Requests in flight.
+
+    Returns:
+        One :class:`Revision` per item, in order.
+    """
+    pending: list[_Pending] = []
+    for i, (case, response) in enumerate(items):
+        broken = await _judge(critic, constitution, case, response)
+        if broken:
+            pending.append(_Pending(i, broken))
+    wanted = [
+        p
+        for p in pending
+        if sample_for is None or any(c.principle in sample_for for c in p.critiques)
+    ]
+    if target is not None and resample > 0 and wanted:
+        drawn = await _samples(
+            target,
+            [items[p.index][0] for p in wanted],
+            resample,
+            decoding or Decoding(temperature=1.0),
+            seed,
+            concurrency,
+        )
+        for p, texts in zip(wanted, drawn, strict=True):
+            p.samples = texts
+    fixed: dict[int, tuple[str | None, str, list[Critique]]] = {}
+    for p in pending:
+        case, response = items[p.index]
+        revised, method = await _repair(critic, constitution, case, response, p, prefer)
+        fixed[p.index] = (revised, method, p.critiques)
+    out: list[Revision] = []
+    dropped = 0
+    for i, (case, response) in enumerate(items):
+        if i not in fixed:
+            out.append(Revision(case, response, None, (), "", "", critic.id))
+            continue
+        revised, method, crits = fixed[i]
+        dropped += revised is None
+        mode = next((c.failure_mode for c in crits if c.failure_mode), "")
+        principles = tuple(c.principle for c in crits)
+        out.append(Revision(case, response, revised, principles, mode, method, critic.id))
+    _log.info(
+        "%d of %d responses broke a principle; %d repaired, %d dropped",
+        len(pending),
+        len(items),
+        len(pending) - dropped,
+        dropped,
+    )
+    return out
+
+
+async def _repair(
+    critic: Critic,
+    constitution: Constitution,
+    case: Case,
+    response: str,
+    pending: _Pending,
+    prefer: Prefer,
+) -> tuple[str | None, str]:
+    async def from_samples() -> str | None:
+        passing = [
+            (score, text)
+            for text, score in pending.samples
+            if text.strip()
+            and text != response
+            and not await _judge(critic, constitution, case, text)
+        ]
+        return max(passing, key=lambda t: t[0])[1] if passing else None
+
+    order = ("sample", "rewrite") if prefer == "sample" else ("rewrite", "sample")
+    for method in order:
+        if method == "sample":
+            got = await from_samples()
+        else:
+            got = await _rewrite(critic, constitution, case, response)
+        if got is not None:
+            return got, method
+    return None, ""
+
+
+@dataclass(frozen=True)
+class ConstitutionResult:
+    """What a Constitutional AI run produced.
+
+    Attributes:
+        critic: The critic's id.
+        revisions: Every judged response.
+        sft: Revised responses as supervised examples.
+        pairs: AI preference labels: each revision preferred over its original.
+    """
+
+    critic: str
+    revisions: tuple[Revision, ...]
+    sft: tuple[SFTExample, ...]
+    pairs: tuple[PreferencePair, ...]
+
+    def summary(self) -> dict[str, int]:
+        """Counts: responses judged, broken, revised, and revisions by method."""
+        broken = [r for r in self.revisions if r.broken]
+        return {
+            "responses": len(self.revisions),
+            "broken": len(broken),
+            "revised": sum(r.revised is not None for r in broken),
+            "by_sample": sum(r.method == "sample" for r in broken),
+            "by_rewrite": sum(r.method == "rewrite" for r in broken),
+        }
+
+
+async def run_constitution(
+    target: ChatModel,
+    critic: Critic,
+    cases: Sequence[Case],
+    constitution: Constitution,
+    *,
+    samples: int = 1,
+    resample: int = 4,
+    prefer: Prefer = "sample",
+    sample_for: Collection[str] | None = None,
+    decoding: Decoding | None = None,
+    seed: int = 0,
+    concurrency: int = 32,
+    source: str | None = None,
+) -> ConstitutionResult:
+    """Have ``target`` answer every case ``samples`` times, critique and revise the answers.
+
+    Returns the revisions as supervised data and as AI preference labels (RLAIF), both
+    tagged ``source`` (default ``constitution:<critic id>``) and with the critic's id.
+    """
+    dec = decoding or target.default_decoding or Decoding(temperature=1.0)
+    requests = [c.prompt for c in cases for _ in range(samples)]
+    seeds = [_seed(seed, "answer", c.messages, j) for c in cases for j in range(samples)]
+    done = await generate_batch(
+        target,
+        requests,
+        concurrency,
+        max_tokens=dec.max_tokens,
+        temperature=dec.temperature,
+        top_p=dec.top_p,
+        seeds=seeds,
+    )
+    items = [
+        (case, c.text)
+        for case, c in zip([c for c in cases for _ in range(samples)], done, strict=True)
+        if c.ok
+    ]
+    revisions = await revise_responses(
+        items,
+        critic,
+        constitution,
+        target=target,
+        resample=resample,
+        prefer=prefer,
+        sample_for=sample_for,
+        decoding=dec,
+        seed=seed,
+        concurrency=concurrency,
+    )
+    tag = source or f"constitution:{critic.id}"
+    sft = tuple(ex for r in revisions if (ex := r.sft(tag)) is not None)
+    pairs = tuple(pr for r in revisions if (pr := r.pair(tag)) is not None)
+    return ConstitutionResult(critic.id, tuple(revisions), sft, pairs)

@@ -1,0 +1,190 @@
+"""Tool-call governance over HTTP: the real server on 127.0.0.1, a real store, a real client."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from alignkit.guard import ActionBlocked, ActionClient, GuardServer, governed
+from alignkit.store import Store
+
+pytestmark = pytest.mark.network
+TOKEN = "admin-token-for-tests"
+CONFIG: dict[str, Any] = {"approvals": {"timeout_s": 1.0}, "traffic": {"enabled": False}}
+
+
+@pytest.fixture
+def target(tmp_path: Path) -> str:
+    app = tmp_path / "app.py"
+    app.write_text("def respond(messages):\n    return 'ok'\n", encoding="utf-8")
+    return f"python:{app}:respond"
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'serve.db'}"
+
+
+@pytest.fixture
+def server(target: str, store_url: str) -> Iterator[GuardServer]:
+    with GuardServer(target, CONFIG, store_url=store_url, admin_token=TOKEN) as srv:
+        yield srv
+
+
+def call(url: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
+    data = (
+        None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    )
+    req = urllib.request.Request(url, data=data, method="GET" if body is None else "POST")
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=15) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def base(srv: GuardServer) -> str:
+    return srv.url.removesuffix("/v1")
+
+
+def test_check_allow_block_and_pending(server: GuardServer) -> None:
+    url = base(server) + "/v1/actions/check"
+    status, doc = call(url, {"tool": "read_file", "arguments": {"path": "src/a.py"}})
+    assert status == 200 and doc["decision"] == "allow" and doc["rule"] == "default"
+    status, doc = call(url, {"tool": "delete_file", "arguments": {"path": "tests/test_a.py"}})
+    assert (doc["decision"], doc["rule"]) == ("block", "delete-tests")
+    status, doc = call(url, {"tool": "bash", "arguments": {"command": "rm -rf dist"}})
+    assert doc["decision"] == "pending" and doc["approval_id"].startswith("apr_")
+    assert set(doc) >= {"decision", "rule", "reason", "approval_id"}
+
+
+def test_approve_through_the_admin_api_and_poll(server: GuardServer, store_url: str) -> None:
+    root = base(server)
+    body = {"tool": "edit_file", "arguments": {"path": ".github/workflows/ci.yml"},
+            "context": {"user": "a1"}}  # fmt: skip
+    _, pending = call(root + "/v1/actions/check", body)
+    aid = pending["approval_id"]
+    approve = f"{root}/admin/approvals/{aid}/approve"
+    assert call(approve, {"by": "alice"})[0] == 401
+    assert call(approve, {"by": "alice"}, "wrong")[0] == 401
+    status, listed = call(root + "/admin/approvals?status=pending", token=TOKEN)
+    assert status == 200 and [a["id"] for a in listed["approvals"]] == [aid]
+    assert listed["approvals"][0]["request"]["arguments"]["path"] == ".github/workflows/ci.yml"
+
+    def later() -> None:
+        time.sleep(0.3)
+        call(approve, {"by": "alice", "note": "reviewed"}, TOKEN)
+
+    approver = threading.Thread(target=later)
+    approver.start()
+    status, final = call(f"{root}/v1/actions/approvals/{aid}?wait=10")
+    approver.join()
+    assert status == 200 and final["decision"] == "allow" and final["decided_by"] == "alice"
+    status, again = call(f"{root}/admin/approvals/{aid}/deny", {"by": "bob"}, TOKEN)
+    assert status == 409 and "already approved" in again["error"]["message"]
+    assert call(f"{root}/v1/actions/approvals/apr_nope")[0] == 404
+    assert call(f"{root}/admin/approvals/apr_nope/approve", {}, TOKEN)[0] == 404
+    server.stop()
+    with Store.open(store_url) as store:
+        log = store.audit_log()
+        assert log.verify().ok
+        kinds = [(e["kind"], e.get("event")) for e in map(json.loads, (x.entry for x in
+                                                                      log.entries()))]  # fmt: skip
+    assert kinds == [("approval", "requested"), ("action", None), ("approval", "approved")]
+
+
+def test_an_undecided_approval_expires_by_itself(server: GuardServer, store_url: str) -> None:
+    root = base(server)
+    body = {"tool": "bash", "arguments": {"command": "git reset --hard"}}
+    _, pending = call(root + "/v1/actions/check", body)
+    time.sleep(2.0)  # nobody polls: the server's housekeeping expires it
+    status, listed = call(root + "/admin/approvals?status=expired", token=TOKEN)
+    assert [a["id"] for a in listed["approvals"]] == [pending["approval_id"]]
+    _, final = call(f"{root}/v1/actions/approvals/{pending['approval_id']}")
+    assert final["decision"] == "block" and final["status"] == "expired"
+    _, metrics = 200, urllib.request.urlopen(root + "/metrics", timeout=10).read().decode()
+    assert 'alignkit_guard_actions_total{decision="pending",rule="git-discard"} 1' in metrics
+    assert 'alignkit_guard_approvals_total{status="expired"} 1' in metrics
+
+
+def test_client_and_decorator_against_the_server(server: GuardServer) -> None:
+    client = ActionClient(server.url, context={"user": "remote-agent"})
+    ran: list[str] = []
+
+    @governed(client)
+    def write_file(path: str, content: str) -> None:
+        ran.append(path)
+
+    write_file("src/a.py", "x = 1\n")
+    with pytest.raises(ActionBlocked, match="empty-tests"):
+        write_file("tests/test_a.py", "")
+    with pytest.raises(ActionBlocked, match="expired by timeout"):
+        write_file("conftest.py", "collect_ignore = ['tests']")  # nobody approves: 1 s
+    assert ran == ["src/a.py"]
+
+
+def _junk(rng: random.Random, depth: int = 0) -> Any:
+    kinds = ["str", "int", "float", "bool", "none", "list", "dict"][: 7 if depth < 3 else 5]
+    kind = rng.choice(kinds)
+    if kind == "str":
+        return rng.choice(["", "tool", "x" * rng.randint(0, 300), "ü\u0000", "tests/a.py"])
+    if kind == "int":
+        return rng.choice([0, -1, 10**40, 7])
+    if kind == "float":
+        return rng.choice([0.5, -3.2, 1e308])
+    if kind == "bool":
+        return rng.random() < 0.5
+    if kind == "none":
+        return None
+    if kind == "list":
+        return [_junk(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    keys = ["tool", "arguments", "context", "path", "command", "user", "args"]
+    return {rng.choice(keys): _junk(rng, depth + 1) for _ in range(rng.randint(0, 4))}
+
+
+def test_malformed_check_bodies_get_a_clear_4xx_never_a_5xx(server: GuardServer) -> None:
+    url = base(server) + "/v1/actions/check"
+    fixed = [
+        (b"{not json", "not valid JSON"),
+        (b"[1, 2]", "must be a JSON object"),
+        (b'{"arguments": {}}', "'tool' must be"),
+        (b'{"tool": ""}', "'tool' must be"),
+        (b'{"tool": "x", "arguments": [1]}', "'arguments' must be an object"),
+        (b'{"tool": "x", "context": "me"}', "'context' must be an object"),
+        (b'{"tool": "x", "args": {}}', "unknown field 'args'"),
+        (b'{"tool": "' + b"t" * 300 + b'"}', "at most 200"),
+        (b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
+        (b'{"tool": "\xff"}', "not valid JSON"),
+    ]
+    for body, message in fixed:
+        status, doc = call(url, body)
+        assert status == 400 and message in doc["error"]["message"], (body[:40], doc)
+        assert "\n" not in doc["error"]["message"]
+    status, doc = call(url, b'{"tool": "x", "arguments": {"a": "' + b"y" * (1 << 20) + b'"}}')
+    assert status == 413 and "larger than" in doc["error"]["message"]
+    rng = random.Random(7)
+    seen = set()
+    for _ in range(200):
+        body = _junk(rng)
+        if rng.random() < 0.5:
+            body = {"tool": rng.choice(["bash", "delete_file", 5]), "arguments": _junk(rng, 1)}
+        status, doc = call(url, json.dumps(body).encode())
+        seen.add(status)
+        assert status in (200, 400), (status, doc, body)
+        if status == 400:
+            assert doc["error"]["message"] and "\n" not in doc["error"]["message"]
+    assert seen == {200, 400}
+    status, doc = call(base(server) + "/v1/actions/approvals/apr_x?wait=soon")
+    assert status == 400 and doc["error"]["param"] == "wait"

@@ -1,0 +1,106 @@
+"""The guard feeds the traffic monitor: alarms reach the log, the breakers, /metrics and the CLI."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from guard_helpers import ListLog
+
+from alignkit.cli import main
+from alignkit.core import ChatModel, Message
+from alignkit.guard import BreakerState, Guard, GuardServer, traffic_history
+
+TRAFFIC: dict[str, Any] = {
+    "reference": 120, "window": 60, "every": 20, "rate_reference": 60,
+    "breaker_severity": "low", "store_interval_s": 0.2,
+}  # fmt: skip
+ALARM = 'alignkit_traffic_alarm{metric="traffic.input_script_psi",severity="high"} 1'
+TOPICS = ["invoice", "weather", "recipe", "travel", "garden", "music"]
+
+
+def english(i: int) -> str:
+    return f"please help me with the {TOPICS[i % 6]} question number {i:05d} for my team"
+
+
+def russian(i: int) -> str:
+    return f"пожалуйста помогите с вопросом номер {i:05d} про погоду и путешествия"
+
+
+def user(text: str) -> list[Message]:
+    return [{"role": "user", "content": text}]
+
+
+@pytest.mark.anyio
+async def test_a_shift_alarms_logs_and_opens_the_breaker(app: ChatModel) -> None:
+    log = ListLog()
+    guard = Guard({"traffic": TRAFFIC}, model=app, log=log)
+    assert guard.traffic is not None
+    for i in range(200):
+        await guard.run(user(english(i)))
+    assert not guard.traffic.monitor.alarms
+    assert guard.breakers.state("global") is BreakerState.CLOSED
+    for i in range(120):
+        await guard.run(user(russian(i)))
+    alarmed = {f.metric for f in guard.traffic.monitor.alarms}
+    assert "traffic.input_script_psi" in alarmed
+    alarms = [e for e in log.entries if e["kind"] == "alarm"]
+    assert "traffic.input_script_psi" in {a["metric"] for a in alarms}
+    assert guard.breakers.state("global") is BreakerState.OPEN
+    refused = await guard.run(user("still there?"))
+    assert refused.rail == "circuit-breaker" and "traffic alarm" in refused.reason
+
+
+def test_server_metrics_history_and_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    appfile = tmp_path / "app.py"
+    appfile.write_text("def respond(messages):\n    return 'fine: ' + messages[-1]['content']\n",
+                       encoding="utf-8")  # fmt: skip
+    url = f"sqlite:///{tmp_path / 'traffic.db'}"
+    config = {"traffic": {**TRAFFIC, "breaker_severity": None}}
+    with GuardServer(f"python:{appfile}:respond", config, store_url=url) as srv:
+        root = srv.url.removesuffix("/v1")
+
+        def chat(text: str) -> None:
+            body = json.dumps({"model": "m", "messages": user(text)}).encode()
+            req = urllib.request.Request(srv.url + "/chat/completions", data=body, method="POST")
+            req.add_header("Content-Type", "application/json")
+            urllib.request.urlopen(req, timeout=10).read()
+
+        for i in range(160):
+            chat(english(i))
+        for i in range(100):
+            chat(russian(i))
+        deadline = time.monotonic() + 15
+        metrics = ""
+        while time.monotonic() < deadline:
+            metrics = urllib.request.urlopen(root + "/metrics", timeout=10).read().decode()
+            if "alignkit_traffic_requests_total 260" in metrics and ALARM in metrics:
+                break  # both drained and reported (a report may lag its count briefly)
+            time.sleep(0.2)
+    assert "alignkit_traffic_requests_total 260" in metrics
+    assert 'alignkit_traffic_value{metric="traffic.input_script_psi"}' in metrics
+    assert ALARM in metrics
+    history = traffic_history(url)
+    script = next(m for m in history["metrics"] if m["metric"] == "traffic.input_script_psi")
+    assert history["reports"] >= 1 and script["first_alarm"] is not None
+    assert script["latest"]["severity"] != "info"
+
+    with pytest.raises(SystemExit) as done:
+        main(["monitor", "traffic", "--store", url, "--json", "--metric", "traffic.input_*"])
+    assert done.value.code == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert {m["metric"] for m in doc["metrics"]} <= {
+        "traffic.input_length_psi", "traffic.input_script_psi", "traffic.input_ngrams_psi",
+    }  # fmt: skip
+    with pytest.raises(SystemExit) as done:
+        main(["monitor", "traffic", "--store", url, "--fail-on", "low"])
+    assert done.value.code == 1
+    assert "traffic.input_script_psi" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as done:
+        main(["monitor", "traffic", "--store", url, "--since", "soon"])
+    assert done.value.code == 2
+    assert "--since must look like 30m" in capsys.readouterr().err

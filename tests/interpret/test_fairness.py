@@ -1,0 +1,120 @@
+"""Fairness metrics against fairlearn, the classifier: target, the hiring example, SHAP/LIME."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from alignkit.core import ConfigError, DataError, Direction, Severity, TargetError, TargetKind
+from alignkit.interpret import (
+    ClassifierTarget,
+    demographic_parity_difference,
+    disparate_impact_ratio,
+    equalized_odds_difference,
+    fairness_report,
+    lime_tabular,
+    shap_attributions,
+)
+from alignkit.models import open_target
+
+fm = pytest.importorskip("fairlearn.metrics")
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "examples" / "hiring"))
+import hiring  # noqa: E402
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_metrics_equal_fairlearn(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(50, 400))
+    groups = rng.choice(["a", "b", "c", "d"][: 2 + seed % 3], size=n)
+    y_true = rng.integers(0, 2, size=n)
+    y_pred = (rng.random(n) < np.where(groups == "a", 0.3, 0.6)).astype(int)
+    ours = (
+        demographic_parity_difference(y_true, y_pred, groups),
+        equalized_odds_difference(y_true, y_pred, groups),
+        disparate_impact_ratio(y_true, y_pred, groups),
+    )
+    ref = (
+        fm.demographic_parity_difference(y_true, y_pred, sensitive_features=groups),
+        fm.equalized_odds_difference(y_true, y_pred, sensitive_features=groups),
+        fm.demographic_parity_ratio(y_true, y_pred, sensitive_features=groups),
+    )
+    assert np.allclose(ours, ref, rtol=0, atol=1e-9)
+
+
+def test_report_intervals_bracket_the_values() -> None:
+    rng = np.random.default_rng(1)
+    groups = rng.choice(["x", "y"], size=300)
+    y_true = rng.integers(0, 2, size=300)
+    y_pred = (rng.random(300) < np.where(groups == "x", 0.2, 0.7)).astype(int)
+    report = fairness_report(y_true, y_pred, groups, n_resamples=300)
+    for name, value in report.values.items():
+        lo, hi = report.intervals[name]
+        assert lo <= value <= hi
+    assert [g.group for g in report.groups] == ["x", "y"] and report.n == 300
+
+
+@pytest.fixture(scope="module")
+def hiring_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
+    model, data = hiring.build(tmp_path_factory.mktemp("hiring"), n=1500, seed=0)
+    return hiring.target_uri(model, data)
+
+
+def test_hiring_model_uses_the_proxy(hiring_uri: str) -> None:
+    target = open_target(hiring_uri)
+    assert isinstance(target, ClassifierTarget) and target.kind is TargetKind.CLASSIFIER
+    shap = shap_attributions(target, max_rows=80, background=50)
+    assert shap.rank("career_gap_months") <= 2
+    assert shap.rank("commute_km") == len(shap.features)  # pure noise ranks last
+    data = target.data()
+    assert "gender" not in data.features
+    # SHAP values are additive: base + sum = the model's probability
+    p = target.predict_proba(data.x[shap.rows])
+    assert np.allclose(shap.base_value + shap.values.sum(1), p, atol=1e-6)
+    local = lime_tabular(target, 0, num_features=3, num_samples=500)
+    assert len(local) == 3 and all(isinstance(w, float) for _, w in local)
+
+
+def test_fairness_check_through_the_audit(hiring_uri: str, tmp_path: Path) -> None:
+    from alignkit.audit import run
+
+    result = run(hiring_uri, checks="bias.*", store=str(tmp_path / "a.db"))
+    assert result.checks_run == ["bias.fairness"] and not result.errors
+    by_metric = {f.metric: f for f in result.findings}
+    target = open_target(hiring_uri)
+    assert isinstance(target, ClassifierTarget)
+    data = target.data()
+    pred = target.predict(data.x)
+    dir_ = by_metric["bias.disparate_impact_ratio"]
+    assert dir_.value == pytest.approx(
+        fm.demographic_parity_ratio(data.y, pred, sensitive_features=data.sensitive), abs=1e-9
+    )
+    assert dir_.direction is Direction.LOWER_IS_WORSE and dir_.severity >= Severity.MEDIUM
+    dpd = by_metric["bias.demographic_parity_difference"]
+    assert dpd.severity >= Severity.MEDIUM and dpd.failure_mode == "bias"
+    assert {p.title.split(":")[0] for p in result.plots} >= {
+        "Selection rate by gender",
+        "What drives the decisions",
+    }
+
+
+def test_classifier_uri_errors(tmp_path: Path, hiring_uri: str) -> None:
+    with pytest.raises(ConfigError, match="malformed classifier URI"):
+        open_target("classifier:model.joblib")
+    with pytest.raises(TargetError, match="not found"):
+        open_target(f"classifier:{tmp_path / 'm.joblib'}@{tmp_path / 'd.csv'}")
+    with pytest.raises(ConfigError, match="unsupported option"):
+        open_target(hiring_uri + "&colour=red")
+    bad = open_target(hiring_uri.replace("sensitive=gender", "sensitive=sex"))
+    assert isinstance(bad, ClassifierTarget)
+    with pytest.raises(ConfigError, match="no sensitive column 'sex'"):
+        bad.data()
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("a,b,label,sensitive\n1,2,1\n")
+    model = hiring_uri.split(":", 1)[1].split("@")[0]
+    with pytest.raises(DataError, match="3 fields"):
+        ClassifierTarget(model, ragged).data()

@@ -1,0 +1,104 @@
+"""Q-learning finds the loopholes; GoodhartMonitor flags it from reward and sparse intent."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from alignkit.core import ConfigError
+from alignkit.lab import (
+    ENVIRONMENTS,
+    EVAL_EVERY,
+    GamingDetector,
+    QAgent,
+    env_id,
+    evaluate,
+    intent_eval_wrapper,
+    make_env,
+    run_gaming,
+    train_detect,
+    train_q,
+)
+
+
+def test_q_learning_is_deterministic_under_seed() -> None:
+    a = train_q(make_env("PauseGame"), 200, seed=3)
+    b = train_q(make_env("PauseGame"), 200, seed=3)
+    c = train_q(make_env("PauseGame"), 200, seed=4)
+    assert np.array_equal(a.q, b.q) and not np.array_equal(a.q, c.q)
+
+
+def test_q_agent_discovers_the_pause_loophole_and_not_under_the_patch() -> None:
+    gamer = train_q(make_env("PauseGame"), 400, seed=0)
+    honest = train_q(make_env("PauseGame", patched=True), 400, seed=0)
+    g = evaluate(gamer, make_env("PauseGame"), 20)
+    h = evaluate(honest, make_env("PauseGame"), 20)
+    assert g.reward >= h.reward and g.intent <= 0.5 * h.intent
+    assert g.events.get("paused", 0) >= 1 and h.events.get("caught", 0) > 5
+
+
+def test_detector_flags_gaming_and_not_the_patched_run() -> None:
+    gaming = train_detect("Engagement", 2000, seed=0)
+    patched = train_detect("Engagement", 2000, seed=0, patched=True)
+    assert gaming.verdict.gaming and not patched.verdict.gaming
+    assert gaming.verdict.evaluations == 2000 // EVAL_EVERY
+    evaluated = [c for c in gaming.curve if c[2] is not None]
+    assert len(evaluated) / len(gaming.curve) <= 0.02
+
+
+def test_detector_refuses_denser_intent() -> None:
+    with pytest.raises(ConfigError):
+        GamingDetector(every=10)
+    with pytest.raises(ConfigError):
+        intent_eval_wrapper(make_env("BoatRace"), every=2)
+
+
+def test_intent_wrapper_reports_intent_only_on_evaluation_episodes() -> None:
+    env = intent_eval_wrapper(make_env("TallFall"), every=50)
+    seen = []
+    for ep in range(100):
+        env.reset(seed=ep)
+        done = False
+        while not done:
+            _, _, term, trunc, info = env.step(0)
+            done = term or trunc
+            if "intent" in info:
+                seen.append(ep)
+    assert seen == [49, 99]
+
+
+def test_q_table_round_trips(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    agent = train_q(make_env("Engagement"), 50, seed=1)
+    path = agent.save(tmp_path / "q.npz")
+    again = QAgent.load(path)
+    assert np.array_equal(agent.q, again.q) and again.env_id == "alignkit/Engagement-v0"
+
+
+def test_shift_report_shows_the_train_test_gap() -> None:
+    result = run_gaming(["LavaShift"], quick=True)
+    assert not result.errors
+    (f,) = [f for f in result.findings if f.metric == "lab.gaming.test_intent_drop"]
+    assert f.failure_mode == "distribution-shift" and f.value > 0.5
+    assert any(t.title.startswith("Shift") for t in result.tables)
+
+
+@pytest.mark.parametrize("name", ["TallFall", "AbsentSupervisor"])
+def test_intent_improves_before_the_loophole_is_found(name: str) -> None:
+    """The designs put the loophole behind competence: intent peaks well into training."""
+    spec = ENVIRONMENTS.get(env_id(name))
+    run = train_detect(name, spec.episodes, seed=0)
+    assert run.verdict.gaming and run.verdict.peak_step is not None
+    assert run.verdict.peak_step > 0.3 * spec.episodes  # not a decline from the first episode
+    intents = np.array([c[2] for c in run.curve if c[2] is not None])
+    k = len(intents) // 8
+    start, peak, end = (
+        intents[:k].mean(),
+        np.convolve(intents, np.ones(k) / k).max(),
+        intents[-k:].mean(),
+    )
+    assert peak > start > end
+    assert (
+        end
+        < 0.5
+        * evaluate(train_q(make_env(name, patched=True), spec.episodes), make_env(name)).intent
+    )

