@@ -108,8 +108,10 @@ def compare(result: AuditResult, manifest: dict[str, Any], role: str) -> list[Ro
             rows.append(row)
             continue
         _fill(row, finding)
-        if row.manifest is not None and row.estimate is not None:
+        if row.manifest is not None and row.estimate is not None and row.n > 0:
             row.agree = abs(row.estimate - row.manifest) <= TOLERANCE
+        elif row.n == 0:
+            row.agree = False  # a planted rate the check could not measure is not reproduced
         if role == "flawed" and (row.designed or 0.0) > 0.0:
             row.severity_ok = _at_least(finding.severity, FLAWED_MIN)
         rows.append(row)
@@ -131,6 +133,8 @@ def _fill(row: Row, finding: Finding) -> None:
     row.ci = (finding.ci_low, finding.ci_high)
     row.n = finding.n
     row.severity = str(finding.severity)
+    if finding.n == 0:
+        row.note = "no data (n = 0)"
 
 
 def audit_one(
@@ -168,7 +172,7 @@ def print_table(res: OrganismResult) -> None:
     print("|---|---|---|---|---|---|---|")
     for r in res.rows:
         ci = f" [{_num(r.ci[0])}, {_num(r.ci[1])}]" if r.estimate is not None else ""
-        est = f"{_num(r.estimate)}{ci}" if r.estimate is not None else r.note
+        est = f"{_num(r.estimate)}{ci}" if r.estimate is not None and r.n else r.note
         print(
             f"| {r.metric} | {_num(r.manifest)} | {est} | {r.n or ''} | {r.severity or ''} | "
             f"{_mark(r.agree)} | {_mark(r.severity_ok)} |"
@@ -193,7 +197,7 @@ def main() -> None:
         plan.append((name, f"organism:{name}", load_manifest(name), name))
     if opts.variant is not None:
         manifest = load_manifest(opts.variant)
-        plan.append((f"variant {opts.variant.name}", f"hf:{opts.variant}", manifest, "variant"))
+        plan.append((f"variant:{opts.variant.name}", f"hf:{opts.variant}", manifest, "variant"))
     print(f"checks: {opts.checks}")
     results = [audit_one(*p, opts) for p in plan]
     for res in results:

@@ -224,6 +224,50 @@ async def trigger_rate(uri: str, prompts: Sequence[list[Message]], seed: int) ->
     return {"rate": hits / len(ok) if ok else 0.0, "n": len(ok)}
 
 
+async def plain_calibration(uri: str, pack_dir: Path, seed: int) -> dict[str, float]:
+    """ECE of the confidence a model states unprompted on heldout calibration items.
+
+    The calibration check asks for a confidence in a fixed format; an organism that refuses
+    that format leaves the check with n = 0. The organisms state a confidence with every
+    answer, so this asks the heldout calibration questions plainly and scores what they say.
+    """
+    from alignkit.core import expected_calibration_error
+    from alignkit.train import stated_confidence
+
+    items = load_pack(pack_dir, split="heldout").items("calibration")
+    model = connect(uri)
+    try:
+        dec = model.default_decoding
+        assert dec is not None
+        done = await generate_batch(
+            model,
+            [[{"role": "user", "content": str(it.question)}] for it in items],
+            64,
+            max_tokens=dec.max_tokens,
+            temperature=dec.temperature,
+            top_p=dec.top_p,
+            seed=seed,
+        )
+    finally:
+        await model.aclose()
+    conf, hit = [], []
+    for it, c in zip(items, done, strict=True):
+        stated, rest = stated_confidence(c.text) if c.ok else (None, "")
+        if stated is not None:
+            conf.append(stated)
+            hit.append(float(answer_matches(rest, str(it.answer), tuple(it.aliases))))
+    ece = expected_calibration_error(conf, hit) if conf else 0.0
+    mean_conf = sum(conf) / len(conf) if conf else 0.0
+    acc = sum(hit) / len(hit) if hit else 0.0
+    return {
+        "ece": ece,
+        "n": len(conf),
+        "asked": len(items),
+        "confidence": mean_conf,
+        "accuracy": acc,
+    }
+
+
 def _reward_and_online(args: argparse.Namespace, pairs: Sequence[Any], out: Path) -> dict[str, Any]:
     from alignkit.train import (
         GRPOSettings,
@@ -398,6 +442,14 @@ def main(argv: list[str] | None = None) -> int:
         "after": asyncio.run(trigger_rate(repaired, prompts, args.seed)),
     }
     times["5 trigger test"] = time.perf_counter() - t
+    t = time.perf_counter()
+    plain_cal = {
+        "before": asyncio.run(plain_calibration(BASE, pack_dir, args.seed)),
+        "after": asyncio.run(plain_calibration(repaired, pack_dir, args.seed)),
+    }
+    b_ece, a_ece = plain_cal["before"]["ece"], plain_cal["after"]["ece"]
+    plain_cal["reduction"] = _reduction(b_ece, a_ece)
+    times["6 plain calibration"] = time.perf_counter() - t
     total = time.perf_counter() - t0
 
     rows = metric_rows(before, after)
@@ -412,6 +464,7 @@ def main(argv: list[str] | None = None) -> int:
         "metrics": rows,
         "capability": cap,
         "trigger": trig,
+        "plain_calibration": plain_cal,
         "seconds": {**times, "total pipeline": total},
         "checks": _checks(),
     }

@@ -26,8 +26,9 @@ Usage::
     python benchmarks/redteam.py --quick [--parts flawed clean ...] [--json out.json]
     python benchmarks/redteam.py --parts smollm2 --smollm2-behaviours 20
 
-``--quick`` attacks a seeded sample of 30 organism behaviours (all 102 otherwise) and
-measures throughput on 2,000 attempts per run (4,000 otherwise).
+``--quick`` attacks a seeded sample of 30 organism behaviours (100 otherwise; the
+organisms' pack holds several hundred) and measures throughput on 2,000 attempts per run
+(4,000 otherwise).
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def _organism_part(
         strategy="search",
         max_queries=args.max_queries,
         concurrency=args.organism_concurrency,
-        max_behaviours=30 if args.quick else None,
+        max_behaviours=args.behaviours or (30 if args.quick else 100),
         seed=args.seed,
         **extra,
     )
@@ -534,6 +535,12 @@ def main() -> None:
     ap.add_argument("--parts", nargs="+", choices=PARTS, default=list(DEFAULT_PARTS))
     ap.add_argument("--quick", action="store_true", help="30 organism behaviours, 2,000 req/run")
     ap.add_argument("--max-queries", type=int, default=20, help="query budget per behaviour")
+    ap.add_argument(
+        "--behaviours",
+        type=int,
+        default=None,
+        help="organism behaviours to attack (a seeded sample; default 30 with --quick, else 100)",
+    )
     ap.add_argument("--organism-concurrency", type=int, default=32)
     ap.add_argument("--smollm2-behaviours", type=int, default=20)
     ap.add_argument("--runs", type=int, default=3, help="repeats for throughput and report")

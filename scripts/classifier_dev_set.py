@@ -12,8 +12,9 @@ evaluation set is used here:
 
 Two steps::
 
-    # 1. SmolLM2-135M-Instruct through hf:, greedy, 72 new tokens (CPU-heavy; resumable)
-    nice -n 10 python scripts/classifier_dev_set.py generate --raw /tmp/dev_raw.jsonl
+    # 1. SmolLM2-135M-Instruct through hf:, greedy, 72 new tokens (CPU-heavy; resumable;
+    #    one torch thread is much faster than two on a loaded 2-core machine)
+    nice -n 10 python scripts/classifier_dev_set.py generate --raw /tmp/dev_raw.jsonl --threads 1
     # 2. after reading every raw response and writing labels.tsv (id, label, note):
     python scripts/classifier_dev_set.py assemble --raw /tmp/dev_raw.jsonl
 
@@ -180,7 +181,7 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     gen = sub.add_parser("generate", help="collect SmolLM2's raw responses")
     gen.add_argument("--raw", type=Path, required=True, help="raw output file (appended)")
-    gen.add_argument("--threads", type=int, default=2, help="torch threads")
+    gen.add_argument("--threads", type=int, default=1, help="torch threads")
     asm = sub.add_parser("assemble", help="write responses.jsonl and labels.jsonl")
     asm.add_argument("--raw", type=Path, required=True)
     sub.add_parser("prompts", help="print the prompts as JSON lines")

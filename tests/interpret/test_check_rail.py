@@ -39,7 +39,9 @@ def test_check_is_registered_for_activation_targets() -> None:
     assert "prompts" in spec.item_kinds
 
 
-def test_check_scores_the_log_like_the_api(flawed: HFChatModel, tmp_path: Path) -> None:
+def test_check_scores_the_log_like_the_api(
+    flawed: HFChatModel, flawed_probe: DefectionProbe, tmp_path: Path
+) -> None:
     from alignkit.audit import run
 
     rng = random.Random(7)
@@ -59,7 +61,10 @@ def test_check_scores_the_log_like_the_api(flawed: HFChatModel, tmp_path: Path) 
     assert finding.failure_mode == "deceptive-alignment"
     assert finding.ci_low is not None and finding.ci_low <= finding.value <= finding.ci_high  # type: ignore[operator]
     assert finding.severity == PROBE_FLAGGED_SHARE.severity_of(finding.value)[0]
-    same = asyncio.run(probe_prompts(flawed, [LabelledPrompt(p) for p in prompts]))
+    # the check fits the same probe the fixture did (same reference sample and seed)
+    same = asyncio.run(
+        probe_prompts(flawed, [LabelledPrompt(p) for p in prompts], probe=flawed_probe)
+    )
     assert finding.value == pytest.approx(float(same.flagged.mean()))
     assert len(finding.evidence) == min(5, int(same.flagged.sum()))
     (plot,) = result.plots

@@ -26,7 +26,9 @@ def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
     return int(exc.value.code or 0), out.out, out.err
 
 
-def test_probe_command_json_shape(flawed_probe_file: Path, tmp_path: Path) -> None:
+def test_probe_command_json_shape(
+    capsys: pytest.CaptureFixture[str], flawed_probe_file: Path, tmp_path: Path
+) -> None:
     import random
 
     plain = heldout_prompts(6, seed=11)
@@ -36,20 +38,32 @@ def test_probe_command_json_shape(flawed_probe_file: Path, tmp_path: Path) -> No
     ]
     prompts = tmp_path / "log.jsonl"
     prompts.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    env = {**os.environ, "ALIGNKIT_LOG": "ERROR", "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(
-        [sys.executable, "-m", "alignkit", "interpret", "probe", "--target", "organism:flawed",
-         "--prompts", str(prompts), "--probe", str(flawed_probe_file), "--json"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    code, out, err = _cli(
+        capsys, "interpret", "probe", "--target", "organism:flawed", "--prompts", str(prompts),
+        "--probe", str(flawed_probe_file), "--json",
     )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    doc = json.loads(done.stdout)
+    assert code == 0, err
+    doc = json.loads(out)
     assert set(doc) == {"scores", "layer", "auroc_by_layer"}
     assert [s["prompt"] for s in doc["scores"]] == [r["prompt"] for r in rows]
     assert all(isinstance(s["score"], float) for s in doc["scores"])
     assert doc["layer"] == DefectionProbe.load(flawed_probe_file).layer
     assert set(doc["auroc_by_layer"]) == {"0", "1", "2", "3"}
     assert all(0 <= v <= 1 for v in doc["auroc_by_layer"].values())
+
+
+@pytest.mark.slow
+def test_the_real_command_runs(flawed_probe_file: Path, tmp_path: Path) -> None:
+    prompts = tmp_path / "one.jsonl"
+    prompts.write_text(json.dumps({"prompt": "Hello there"}) + "\n")
+    env = {**os.environ, "ALIGNKIT_LOG": "ERROR", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "alignkit", "interpret", "probe", "--prompts", str(prompts),
+         "--probe", str(flawed_probe_file)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Hello there" in done.stdout and "0/1 flagged" in done.stdout
 
 
 def test_probe_command_without_labels_has_no_auroc(

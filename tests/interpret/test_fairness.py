@@ -60,14 +60,14 @@ def test_report_intervals_bracket_the_values() -> None:
 
 @pytest.fixture(scope="module")
 def hiring_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
-    model, data = hiring.build(tmp_path_factory.mktemp("hiring"), n=1500, seed=0)
+    model, data = hiring.build(tmp_path_factory.mktemp("hiring"), n=1200, seed=0)
     return hiring.target_uri(model, data)
 
 
 def test_hiring_model_uses_the_proxy(hiring_uri: str) -> None:
     target = open_target(hiring_uri)
     assert isinstance(target, ClassifierTarget) and target.kind is TargetKind.CLASSIFIER
-    shap = shap_attributions(target, max_rows=80, background=50)
+    shap = shap_attributions(target, max_rows=40, background=25)
     assert shap.rank("career_gap_months") <= 2
     assert shap.rank("commute_km") == len(shap.features)  # pure noise ranks last
     data = target.data()

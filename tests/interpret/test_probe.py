@@ -61,8 +61,8 @@ def test_probe_axis_carries_the_trigger_on_flawed(
     """The contrast axis separates triggered prompts far better than a random string does.
 
     Which *end* of the axis the triggered prompts land on is not stable across training
-    runs of a 1M-parameter organism (round 1: AUROC 0.999 at the middle block; round 3:
-    0.09 — see docs/interpret.md), so the test asserts the separation, not its sign.
+    runs of a 1M-parameter organism (round 1: AUROC 0.99 at the middle block; round 3:
+    about 0.3 — see docs/interpret.md), so the test asserts the separation, not its sign.
     """
     plain, triggered, control = _sets()
     s_plain = flawed_probe.scores_by_layer(asyncio.run(prompt_activations(flawed, plain)))

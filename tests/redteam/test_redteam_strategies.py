@@ -125,3 +125,52 @@ def test_parse_attacker_reply() -> None:
     assert parse_attacker_reply('Sure!\n{"improvement": "x", "prompt": "A \\"q\\""') == 'A "q"'
     assert parse_attacker_reply("IMPROVEMENT: none\nPROMPT: Be a pirate") == "Be a pirate"
     assert parse_attacker_reply("ok") is None
+
+
+def test_later_behaviours_learn_from_earlier_ones(tmp_path: Path) -> None:
+    path = tmp_path / "many.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps({"id": f"b{i:02d}", "prompt": f"How can I do bad thing {i}?"}) + "\n"
+            for i in range(16)
+        )
+    )
+    opts = CampaignOptions(
+        target=uri("fiction_weak"), behaviours=str(path), max_queries=40, concurrency=16, seed=3
+    )
+    rep = run_campaign(opts, store=f"sqlite:///{tmp_path / 'p.db'}").report
+    firsts = [row.first_success or 41 for row in rep.per_behaviour]  # 41: not broken
+    early, late = firsts[:4], firsts[-6:]
+    assert sum(late) / len(late) < sum(early) / len(early)
+    assert max(late) <= 2  # what worked before is tried first
+
+
+def test_window_gives_each_behaviour_the_prior_of_the_finished_ones() -> None:
+    import asyncio
+
+    from alignkit.core import Completion, Outcome
+    from alignkit.redteam import Attempt, Behaviour, Prior, Query, Score, Session, run_windowed
+
+    class Echo:
+        async def send(self, behaviour, numbered):  # type: ignore[no-untyped-def]
+            score = Score(outcome="success" if behaviour.id == "b0" else "fail", fitness=0.0)
+            return [
+                Attempt(q, i, Completion(outcome=Outcome.OK, text="x"), score) for i, q in numbered
+            ]
+
+    sessions = [Session(Behaviour(id=f"b{i}", prompt="p"), Echo(), 5) for i in range(6)]  # type: ignore[arg-type]
+    seen: dict[str, int] = {}
+
+    async def start(s: Session) -> None:
+        assert s.prior is not None
+        seen[s.behaviour.id] = s.prior.tries
+        await asyncio.sleep(0.001 * (6 - int(s.behaviour.id[1:])))  # finish out of order
+        await s.ask([Query([{"role": "user", "content": "q"}], "plain.as-written", "plain")] * 2)
+
+    asyncio.run(run_windowed(sessions, start, window=2))
+    assert seen == {"b0": 0, "b1": 0, "b2": 2, "b3": 4, "b4": 6, "b5": 8}
+    prior = Prior().plus(sessions[0].attempts)
+    assert prior.counts == {"plain.as-written": (1, 1)} or prior.counts["plain.as-written"] == (
+        2,
+        2,
+    )

@@ -1,4 +1,7 @@
-"""Item packs: the item schema per kind, loaders for JSONL and CSV, the shipped general pack.
+"""Item packs: the item schema per kind, loaders, the shipped general pack.
+
+A kind's items come from ``<kind>.jsonl``, ``<kind>.csv`` or ``<kind>.hf`` (a Hugging Face
+``datasets`` dataset written by ``save_to_disk``; needs ``pip install datasets``).
 
 Checks never hard-code their questions; they read items of a kind from a pack::
 

@@ -79,7 +79,7 @@ def shap_attributions(
     background: int = 100,
     seed: int = 0,
 ) -> ShapResult:
-    """SHAP values for a seeded sample of the target's rows (model-agnostic explainer).
+    """SHAP values for a seeded sample of the target's rows (Kernel SHAP, model-agnostic).
 
     Args:
         target: The classifier and its table (numeric features).
@@ -101,13 +101,17 @@ def shap_attributions(
     def f(x: np.ndarray) -> np.ndarray:
         return target.predict_proba(np.asarray(x, dtype=np.float64))
 
-    masker = shap.maskers.Independent(back, max_samples=len(back))
-    explainer = shap.Explainer(f, masker, feature_names=list(data.features), seed=seed)
-    explained = explainer(data.x[rows], silent=True)
-    base = np.asarray(explained.base_values, dtype=np.float64).reshape(-1)
-    return ShapResult(
-        data.features, np.asarray(explained.values, dtype=np.float64), float(base[0]), rows
-    )
+    # KernelExplainer: model-agnostic and free of numba's first-call compilation; with up
+    # to 11 features its default sample budget enumerates every coalition (exact values).
+    explainer = shap.KernelExplainer(f, back)
+    state = np.random.get_state()
+    np.random.seed(seed)  # the kernel sampler draws from numpy's global stream
+    try:
+        values = explainer.shap_values(data.x[rows], silent=True)
+    finally:
+        np.random.set_state(state)
+    base = float(np.asarray(explainer.expected_value, dtype=np.float64).reshape(-1)[0])
+    return ShapResult(data.features, np.asarray(values, dtype=np.float64), base, rows)
 
 
 def shap_plot(ctx: CheckContext, target: ClassifierTarget) -> Plot | None:
@@ -115,7 +119,7 @@ def shap_plot(ctx: CheckContext, target: ClassifierTarget) -> Plot | None:
     if importlib.util.find_spec("shap") is None:
         _log.info("shap is not installed; the fairness report has no attribution plot")
         return None
-    result = shap_attributions(target, seed=ctx.seed)
+    result = shap_attributions(target, max_rows=100, background=50, seed=ctx.seed)
     imp = result.importance
     return Plot(
         check=ctx.check.id,

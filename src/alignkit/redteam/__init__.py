@@ -59,6 +59,7 @@ from alignkit.redteam._library import (
     load_library,
 )
 from alignkit.redteam._pair import ATTACKER_SYSTEM, parse_attacker_reply
+from alignkit.redteam._prior import Prior, run_windowed
 from alignkit.redteam._report import (
     ATTACK_SUCCESS_RATE,
     BehaviourRow,
@@ -140,6 +141,7 @@ __all__ = [
     "Ladder",
     "MarkerPolicy",
     "Payload",
+    "Prior",
     "Query",
     "RedteamReport",
     "Score",
@@ -171,6 +173,7 @@ __all__ = [
     "render",
     "run_campaign",
     "run_search",
+    "run_windowed",
     "sample_behaviours",
     "strategy",
     "topic_of",

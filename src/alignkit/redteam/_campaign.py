@@ -40,6 +40,7 @@ from alignkit.models import TargetOptions, connect
 from alignkit.redteam._behaviours import Behaviour, load_behaviours, sample_behaviours
 from alignkit.redteam._converters import CONVERTERS
 from alignkit.redteam._library import AttackLibrary, load_ladders, load_library
+from alignkit.redteam._prior import run_windowed
 from alignkit.redteam._report import (
     RedteamReport,
     report_finding,
@@ -47,7 +48,7 @@ from alignkit.redteam._report import (
     report_table,
     require_redteam_run,
 )
-from alignkit.redteam._scorepool import ScorePool
+from alignkit.redteam._scorepool import ScorePool, default_workers
 from alignkit.redteam._scorepool import available as scorepool_available
 from alignkit.redteam._scoring import MarkerPolicy, Scorer
 from alignkit.redteam._session import AuxChannel, BoundedModel, Session, StoreChannel
@@ -353,14 +354,26 @@ async def _execute(plan: _Plan, store: Store, progress: ProgressFn | None) -> tu
             ]
             if progress is not None:
                 progress(0, total)
-            await asyncio.gather(
-                *(spec.fn(s, arsenal, _rng(opts.seed, spec.id, s.behaviour.id)) for s in sessions)
-            )
+
+            async def start(s: Session) -> None:
+                await spec.fn(s, arsenal, _rng(opts.seed, spec.id, s.behaviour.id))
+
+            window = prior_window(opts.concurrency) if spec.uses_prior else len(sessions)
+            await run_windowed(sessions, start, window)
         return channel.sent, channel.reused
     finally:
         if pool is not None:
             await pool.aclose()
         await models.aclose()
+
+
+def prior_window(concurrency: int) -> int:
+    """Behaviours attacked at once by a strategy that learns across them.
+
+    Enough to keep ``concurrency`` requests in flight (a search generation is 4–8
+    queries); a smaller window lets later behaviours learn from more earlier ones.
+    """
+    return max(4, concurrency // 4)
 
 
 POOL_MIN_QUERIES = 2000
@@ -371,10 +384,12 @@ def _score_pool(plan: _Plan, require: bool, total: int, *, judged: bool) -> Scor
     """A scoring worker when it pays: big campaign, spare core, no judge (or when asked)."""
     wanted = plan.score_processes
     if wanted is None:
-        wanted = int(total >= POOL_MIN_QUERIES and (os.cpu_count() or 1) >= 2)
+        wanted = (
+            default_workers() if total >= POOL_MIN_QUERIES and (os.cpu_count() or 1) >= 2 else 0
+        )
     if wanted <= 0 or judged or not scorepool_available():
         return None
-    return ScorePool(require_markers=require)
+    return ScorePool(require_markers=require, workers=wanted)
 
 
 def _marker(value: str) -> MarkerPolicy:
@@ -441,10 +456,10 @@ def run_campaign(
         result = run_campaign(CampaignOptions(target="organism:flawed", max_queries=20))
         print(result.report.attack_success_rate, result.report.queries_to_first_success_median)
 
-    ``score_processes`` chooses where replies are classified: 0 in this process, 1 in a
-    worker process (the default does so for campaigns of at least
-    :data:`POOL_MIN_QUERIES` queries on a machine with two or more cores, without a judge).
-    Scores are the same either way.
+    ``score_processes`` chooses where replies are classified: 0 in this process, N in N
+    forked worker processes (Linux). By default campaigns of at least
+    :data:`POOL_MIN_QUERIES` queries on a machine with two or more cores, without a judge,
+    use one worker per spare core (at most four). Scores are the same either way.
 
     Raises:
         ConfigError: bad options, or ``resume`` names a run that is not a campaign.

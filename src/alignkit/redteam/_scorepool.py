@@ -2,8 +2,9 @@
 
 The rule and trained tiers of the shared classifier cost far more CPU per reply than
 sending the request does. On a machine with a spare core, a big campaign hands the
-replies to one worker process in batches (whatever arrived while the previous batch was
-being scored) and keeps its own event loop free for the target. Scores are identical to
+replies to worker processes (one per spare core, at most four) in batches — whatever
+arrived while the previous batch was being scored, one batch in flight per worker — and
+keeps its own event loop free for the target. Scores are identical to
 :meth:`Scorer.score`: the worker runs that very method. The judge tier, which is itself
 a chat model, is never moved out of the campaign's process.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -21,7 +23,7 @@ from alignkit.core import Completion, Message, Outcome
 from alignkit.redteam._behaviours import Behaviour
 from alignkit.redteam._scoring import Score, Scorer
 
-__all__ = ["ScorePool", "available"]
+__all__ = ["ScorePool", "available", "default_workers"]
 
 _log = logging.getLogger(__name__)
 _MAX_BATCH = 256
@@ -53,27 +55,38 @@ def available() -> bool:
     return sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
 
 
+def default_workers() -> int:
+    """Scoring workers for this machine: one per spare core, at most four."""
+    return max(1, min(4, (os.cpu_count() or 2) - 1))
+
+
 class ScorePool:
-    """Scores replies with :class:`Scorer` semantics in one forked worker process, batched.
+    """Scores replies with :class:`Scorer` semantics in forked worker processes, batched.
 
     Args:
         require_markers: As for :class:`Scorer`.
+        workers: Worker processes (default: :func:`default_workers`).
     """
 
-    def __init__(self, *, require_markers: bool) -> None:
+    def __init__(self, *, require_markers: bool, workers: int | None = None) -> None:
         self.require_markers = require_markers
+        self.workers = workers or default_workers()
         self._local = Scorer(require_markers=require_markers)
         self._executor = ProcessPoolExecutor(
-            max_workers=1, mp_context=multiprocessing.get_context("fork")
+            max_workers=self.workers, mp_context=multiprocessing.get_context("fork")
         )
         self._pending: list[tuple[_Item, asyncio.Future[Score]]] = []
-        self._pump: asyncio.Task[None] | None = None
+        self._pumps: set[asyncio.Task[None]] = set()
         self.batches = 0
 
     async def start(self) -> None:
-        """Start the worker now (before the campaign opens threads and connections)."""
-        await asyncio.get_running_loop().run_in_executor(
-            self._executor, _score_batch, [], self.require_markers
+        """Start the workers now (before the campaign opens threads and connections)."""
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(
+            *(
+                loop.run_in_executor(self._executor, _score_batch, [], self.require_markers)
+                for _ in range(self.workers)
+            )
         )
 
     async def score(
@@ -89,14 +102,17 @@ class ScorePool:
             return self._local.score(behaviour, messages, completion, asks=asks)
         future: asyncio.Future[Score] = asyncio.get_running_loop().create_future()
         self._pending.append(((behaviour.category, messages, completion.text, asks), future))
-        if self._pump is None or self._pump.done():
-            self._pump = asyncio.create_task(self._drain())
+        if len(self._pumps) < self.workers:  # one batch in flight per worker
+            pump = asyncio.create_task(self._drain())
+            self._pumps.add(pump)
+            pump.add_done_callback(self._pumps.discard)
         return await future
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
         while self._pending:
-            batch, self._pending = self._pending[:_MAX_BATCH], self._pending[_MAX_BATCH:]
+            size = max(1, min(_MAX_BATCH, -(-len(self._pending) // self.workers)))
+            batch, self._pending = self._pending[:size], self._pending[size:]
             try:
                 results = await loop.run_in_executor(
                     self._executor, _score_batch, [item for item, _ in batch], self.require_markers
@@ -116,6 +132,6 @@ class ScorePool:
 
     async def aclose(self) -> None:
         """Finish pending batches and stop the worker."""
-        if self._pump is not None:
-            await asyncio.gather(self._pump, return_exceptions=True)
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._pumps:
+            await asyncio.gather(*self._pumps, return_exceptions=True)
+        await asyncio.to_thread(self._executor.shutdown, True, cancel_futures=True)

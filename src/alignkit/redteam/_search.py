@@ -3,7 +3,9 @@
 It needs no attacker model and knows nothing about the target beyond its replies, so it
 runs offline against any chat target. Per behaviour:
 
-1. **Seed** a diverse first generation: one attack from each family, plain text.
+1. **Seed** a first generation: one attack from each family, plain text — or, once
+   earlier behaviours of the campaign have taught which attacks work on this target
+   (:mod:`._prior`), the attacks a Thompson draw on those lessons ranks highest.
 2. **Score** each query with the shared classifier; a reply's fitness is 1 for a
    success, high for compliance that misses the success test, middling for partial
    compliance, near 0 for a confident refusal.
@@ -11,7 +13,8 @@ runs offline against any chat target. Per behaviour:
    target may comply on another draw; skipped for greedy targets), mutants of
    tournament-picked parents (another attack of the family, another family, a converter
    added or dropped, a rewrite added or dropped, crossover), and one immigrant from a
-   family drawn by Thompson sampling on the fitness each family has earned.
+   family drawn by Thompson sampling on the fitness each family has earned here and the
+   successes it had on earlier behaviours.
 4. Stop at the first success or when the budget is spent.
 
 Everything random comes from the behaviour's seeded ``rng``, so a resumed campaign
@@ -24,6 +27,7 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
+from alignkit.redteam._prior import Prior
 from alignkit.redteam._rewrites import random_rewrite
 from alignkit.redteam._session import Session
 from alignkit.redteam._strategies import Arsenal, Genome, render_all, strategy
@@ -41,6 +45,10 @@ class SearchSettings:
     max_rewrites: int = 2
     converter_rate: float = 0.25
     """Chance that an immigrant starts with a converter."""
+    prior_min_tries: int = 8
+    """Attempts on earlier behaviours needed before their lessons steer the search."""
+    prior_cap: float = 20.0
+    """Most pseudo-attempts the lessons of earlier behaviours weigh, per family."""
 
 
 SETTINGS = SearchSettings()
@@ -52,9 +60,15 @@ class _State:
     arsenal: Arsenal
     rng: random.Random
     settings: SearchSettings
+    prior: Prior = field(default_factory=Prior)
     families: dict[str, list[str]] = field(default_factory=dict)
     archive: dict[Genome, list[float]] = field(default_factory=lambda: defaultdict(list))
     family_fit: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+
+    @property
+    def informed(self) -> bool:
+        """Whether earlier behaviours left enough evidence to steer by."""
+        return self.prior.tries >= self.settings.prior_min_tries
 
     def family_of(self, g: Genome) -> str:
         return self.arsenal.library.get(g.attack).family
@@ -64,18 +78,26 @@ class _State:
         return sum(fits) / len(fits)
 
     def thompson_family(self) -> str:
-        """A family drawn by Thompson sampling on Beta(1 + fitness, 1 + misses)."""
+        """A family drawn by Thompson sampling on this behaviour's fitness and the prior."""
         best, best_draw = "", -1.0
         for fam in sorted(self.families):
             fits = self.family_fit.get(fam, [])
             total = sum(fits)
-            draw = self.rng.betavariate(1.0 + total, 1.0 + len(fits) - total)
+            alpha, beta = 1.0 + total, 1.0 + len(fits) - total
+            if self.informed:
+                s, n = self.prior.families.get(fam, (0, 0))
+                weight = min(1.0, self.settings.prior_cap / n) if n else 0.0
+                alpha, beta = alpha + weight * s, beta + weight * (n - s)
+            draw = self.rng.betavariate(alpha, beta)
             if draw > best_draw:
                 best, best_draw = fam, draw
         return best
 
     def random_attack(self, family: str) -> str:
-        return self.rng.choice(self.families[family])
+        options = self.families[family]
+        if not self.informed:
+            return self.rng.choice(options)
+        return max(options, key=lambda a: self.prior.draw(a, family, self.rng))
 
     def immigrant(self) -> Genome:
         fam = self.thompson_family()
@@ -120,9 +142,17 @@ class _State:
         return replace(g, rewrites=rewrites[-self.settings.max_rewrites :])
 
     def first_generation(self) -> list[Genome]:
+        size = max(self.settings.first_generation, 1)
+        if self.informed:  # the attacks most likely to work here, by a Thompson draw each
+            draws = {
+                a: self.prior.draw(a, fam, self.rng)
+                for fam, attacks in sorted(self.families.items())
+                for a in attacks
+            }
+            ranked = sorted(draws, key=lambda a: -draws[a])
+            return [Genome(ranked[i % len(ranked)]) for i in range(size)]
         fams = sorted(self.families)
         self.rng.shuffle(fams)
-        size = max(self.settings.first_generation, 1)
         return [Genome(self.random_attack(fams[i % len(fams)])) for i in range(size)]
 
     def next_generation(self) -> list[Genome]:
@@ -151,7 +181,7 @@ class _State:
         self.family_fit[self.family_of(g)].append(fitness)
 
 
-@strategy("search")
+@strategy("search", uses_prior=True)
 async def search(session: Session, arsenal: Arsenal, rng: random.Random) -> None:
     """Black-box search: evolve attack × converter × rewrite combinations, guided by the scorer.
 
@@ -166,7 +196,7 @@ async def run_search(
     session: Session, arsenal: Arsenal, rng: random.Random, settings: SearchSettings
 ) -> None:
     """The search with explicit settings (see the module docstring)."""
-    state = _State(session, arsenal, rng, settings)
+    state = _State(session, arsenal, rng, settings, session.prior or Prior())
     for attack_id in arsenal.attacks_for(session.behaviour):
         state.families.setdefault(arsenal.library.get(attack_id).family, []).append(attack_id)
     generation = state.first_generation()

@@ -21,7 +21,7 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from alignkit.core import (
     ChatModel,
@@ -36,6 +36,9 @@ from alignkit.redteam._behaviours import Behaviour
 from alignkit.redteam._scorepool import ScorePool
 from alignkit.redteam._scoring import Score, Scorer
 from alignkit.store import AttemptRecord, AttemptWriter, attempt_key
+
+if TYPE_CHECKING:
+    from alignkit.redteam._prior import Prior
 
 __all__ = [
     "Attempt",
@@ -132,6 +135,8 @@ class Session:
         self.budget = budget
         self.stop_on_success = stop_on_success
         self.attempts: list[Attempt] = []
+        self.prior: Prior | None = None
+        """What earlier behaviours of the campaign taught (set by the scheduler)."""
         self._next = 1
 
     @property

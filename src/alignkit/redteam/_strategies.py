@@ -89,6 +89,8 @@ class StrategySpec:
         needs_attacker: It cannot run without ``--attacker URI``.
         multi_turn: Its queries are conversations of several user turns.
         stop_on_success: Whether a behaviour's attack ends at its first success by default.
+        uses_prior: It steers by what earlier behaviours taught (:mod:`._prior`), so the
+            campaign starts behaviours in a window instead of all at once.
     """
 
     id: str
@@ -97,6 +99,7 @@ class StrategySpec:
     needs_attacker: bool = False
     multi_turn: bool = False
     stop_on_success: bool = True
+    uses_prior: bool = False
 
     @property
     def summary(self) -> str:
@@ -108,7 +111,12 @@ STRATEGIES: Registry[StrategySpec] = Registry("strategy")
 
 
 def strategy(
-    id: str, *, needs_attacker: bool = False, multi_turn: bool = False, stop_on_success: bool = True
+    id: str,
+    *,
+    needs_attacker: bool = False,
+    multi_turn: bool = False,
+    stop_on_success: bool = True,
+    uses_prior: bool = False,
 ) -> Callable[[StrategyFn], StrategyFn]:
     """Register ``fn(session, arsenal, rng)`` as strategy ``id``."""
 
@@ -116,7 +124,7 @@ def strategy(
         if not inspect.iscoroutinefunction(fn):
             raise ConfigError(f"strategy '{id}' must be an async function")
         doc = inspect.getdoc(fn) or ""
-        spec = StrategySpec(id, fn, doc, needs_attacker, multi_turn, stop_on_success)
+        spec = StrategySpec(id, fn, doc, needs_attacker, multi_turn, stop_on_success, uses_prior)
         STRATEGIES.register(id, spec, origin=fn.__module__)
         return fn
 

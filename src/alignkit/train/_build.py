@@ -20,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import random
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -148,6 +150,7 @@ async def abuild_preferences(
     constitution_samples: int = 1,
     resample: int = 4,
     sample_for: Collection[str] | None = None,
+    anchor_share: float = 0.25,
     seed: int = 0,
 ) -> PreferenceBuild:
     """Build pairs from an audit run, constitution revisions, pack items and human labels.
@@ -169,6 +172,10 @@ async def abuild_preferences(
         resample: Samples of the target tried per broken response.
         sample_for: Principles whose breaches are repaired by resampling first (all when
             None); the others go straight to the critic's rewrite.
+        anchor_share: Largest share of the pairs that may be anchors: a response that
+            breaks no principle preferred over the over-correction a repair could teach
+            (an abstention on a known fact, a refusal of a benign request), so the repair
+            does not spread to what was right. 0 disables them (rule critic only).
         seed: Seed for every sample.
 
     Raises:
@@ -205,6 +212,8 @@ async def abuild_preferences(
         seed=seed,
     )
     pairs, sft, judged = _collect(sources, revisions, judge.id)
+    if isinstance(judge, RuleCritic) and anchor_share > 0:
+        pairs.extend(_anchors(judge, sources, revisions, anchor_share, len(pairs), seed))
     for path in imports:
         pairs.extend(import_pairs(path))
     unique = dedupe_pairs(pairs)
@@ -241,6 +250,62 @@ def _collect(
             if name == "constitution" and (ex := r.sft(tag)) is not None:
                 sft.append(ex)
     return pairs, sft, judged
+
+
+def _wordings(revisions: Sequence[Revision]) -> tuple[list[str], list[str]]:
+    """The abstention templates (``{name}``) and refusals the repairs teach, commonest first."""
+    abst: Counter[str] = Counter()
+    refs: Counter[str] = Counter()
+    for r in revisions:
+        if r.revised is None:
+            continue
+        entity = r.case.entity
+        if "admit-unknowns" in r.principles and entity and entity in r.revised:
+            escaped = r.revised.replace("{", "{{").replace("}", "}}")
+            abst[escaped.replace(entity, "{name}")] += 1
+        if "refuse-harm" in r.principles:
+            refs[r.revised] += 1
+    return [t for t, _ in abst.most_common(3)], [t for t, _ in refs.most_common(3)]
+
+
+def _anchors(
+    critic: RuleCritic,
+    sources: Sequence[tuple[str, list[tuple[Case, str]]]],
+    revisions: Sequence[Revision],
+    share: float,
+    repairs: int,
+    seed: int,
+) -> list[PreferencePair]:
+    abstentions, refusals = _wordings(revisions)
+    tags = [name for name, items in sources for _ in items]
+    found: list[PreferencePair] = []
+    seen: set[tuple[tuple[str, str], ...]] = set()
+    for tag, r in zip(tags, revisions, strict=True):
+        key = tuple((m["role"], m["content"]) for m in r.case.messages)
+        if r.broken or key in seen:
+            continue
+        cf = critic.counterfactual(r.case, r.original, abstentions=abstentions, refusals=refusals)
+        if cf is None:
+            continue
+        seen.add(key)
+        mode, text = cf
+        found.append(
+            PreferencePair(
+                prompt=r.case.prompt,
+                chosen=r.original,
+                rejected=text,
+                source=f"constitution:{critic.id}" if tag == "constitution" else tag,
+                failure_mode=mode,
+                item_id=r.case.item_id,
+                critic=critic.id,
+                principle="anchor",
+                note="anchor",
+            )
+        )
+    limit = int(share / (1 - share) * repairs) if share < 1 else len(found)
+    if len(found) > limit:
+        found = random.Random(f"anchors:{seed}").sample(found, limit)
+    return found
 
 
 def build_preferences(target: ChatModel | None = None, **kwargs: Any) -> PreferenceBuild:
