@@ -24,7 +24,7 @@ from alignkit.core import (
     RailStage,
     rail,
 )
-from alignkit.guard._text import SECRET_PATTERNS, stage_text
+from alignkit.guard._text import SECRET_PATTERNS, Prefilter, stage_text
 from alignkit.scoring import MARKER_PATTERN
 
 __all__ = [
@@ -228,6 +228,8 @@ _PHONE = re.compile(
     r"(?<![\w+])(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}[ .-]?\d{2,4}[ .-]?\d{2,4}"
     r"|\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}|\d{3}[.-]\d{3}[.-]\d{4})(?![\w])"
 )
+_DIGIT = re.compile(r"\d")
+"""A decimal digit: the pattern of every number-shaped kind needs one."""
 _SSN = re.compile(r"\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b")
 
 PiiKind = Literal["email", "card", "iban", "phone", "ssn"]
@@ -280,9 +282,7 @@ class PiiRail(PatternRail):
 
     def find(self, text: str) -> list[Hit]:
         """Hits labelled by kind; number-shaped kinds only when they pass their checksum."""
-        if not (self._digits and any(c.isdigit() for c in text)) and not (
-            self._email and "@" in text
-        ):
+        if not (self._digits and _DIGIT.search(text)) and not (self._email and "@" in text):
             return []
         hits: list[Hit] = []
         for finder in self._finders:
@@ -314,12 +314,14 @@ class SecretRail(PatternRail):
                 f" (known: {', '.join(SECRET_PATTERNS)})"
             )
         self._patterns = [(k, SECRET_PATTERNS[k]) for k in opts.kinds]
+        self._filter = Prefilter([rx.pattern for _, rx in self._patterns])
         values = sorted({v for v in opts.values if v}, key=len, reverse=True)
         self._values = re.compile("|".join(map(re.escape, values))) if values else None
 
     def find(self, text: str) -> list[Hit]:
         """Hits labelled by credential kind (``configured`` for a given value)."""
-        hits = [(k, m.start(), m.end()) for k, rx in self._patterns for m in rx.finditer(text)]
+        patterns = [self._patterns[i] for i in self._filter.candidates(text)]
+        hits = [(k, m.start(), m.end()) for k, rx in patterns for m in rx.finditer(text)]
         if self._values is not None:
             hits.extend(("configured", m.start(), m.end()) for m in self._values.finditer(text))
         return hits

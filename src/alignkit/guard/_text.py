@@ -8,7 +8,15 @@ from typing import Any
 
 from alignkit.core import Message, RailStage
 
-__all__ = ["SECRET_PATTERNS", "Anchors", "Redactor", "may_match", "pattern_anchors", "stage_text"]
+__all__ = [
+    "SECRET_PATTERNS",
+    "Anchors",
+    "Prefilter",
+    "Redactor",
+    "may_match",
+    "pattern_anchors",
+    "stage_text",
+]
 
 SECRET_PATTERNS: dict[str, re.Pattern[str]] = {
     "private-key": re.compile(
@@ -30,8 +38,6 @@ SECRET_PATTERNS: dict[str, re.Pattern[str]] = {
     ),
 }
 """Shapes of credentials: provider key formats, private-key blocks, ``key = value`` pairs."""
-
-_COMBINED_SECRETS = re.compile("|".join(f"(?:{p.pattern})" for p in SECRET_PATTERNS.values()))
 
 
 def stage_text(stage: RailStage, messages: Sequence[Message], response: str | None) -> str:
@@ -65,7 +71,9 @@ def _required(items: Any) -> list[frozenset[str]]:
             continue  # zero width: the literal run goes on
         else:
             flush()
-            if op is c.SUBPATTERN:
+            if op is c.IN and av and all(o is c.LITERAL for o, _ in av):
+                found.append(frozenset(chr(v).lower() for _, v in av))  # e.g. [:=]
+            elif op is c.SUBPATTERN:
                 found += _required(av[3])
             elif op in (c.MAX_REPEAT, c.MIN_REPEAT) and av[0] >= 1:
                 found += _required(av[2])
@@ -77,9 +85,14 @@ def _required(items: Any) -> list[frozenset[str]]:
     return found
 
 
+def _chance(alts: frozenset[str]) -> float:
+    """How likely random text holds one of ``alts`` at a given place (lower: more selective)."""
+    return sum(27.0 ** -len(a) for a in alts)
+
+
 def _best(sets: list[frozenset[str]]) -> frozenset[str] | None:
-    """The most selective set: fewest alternatives, then longest shortest string."""
-    return min(sets, key=lambda alts: (len(alts), -min(len(a) for a in alts)), default=None)
+    """The most selective set: the one least likely to turn up in text by chance."""
+    return min(sets, key=_chance, default=None)
 
 
 def pattern_anchors(patterns: Sequence[str]) -> Anchors | None:
@@ -103,6 +116,56 @@ def may_match(anchors: Anchors, low: str) -> bool:
     return any(all(any(a in low for a in alts) for alts in conj) for conj in anchors)
 
 
+class Prefilter:
+    """Which of several patterns could match a text, told by strings every match contains.
+
+    For each pattern it keeps the sets of strings that every match holds one of
+    (:func:`pattern_anchors`). One C-level search for any string of the patterns' most
+    selective sets rejects most texts outright; a text that passes is narrowed to the
+    patterns whose every set it meets. Texts and strings are compared case-folded, so
+    case-insensitive patterns are covered. A pattern whose anchors are unknown is always
+    a candidate.
+
+    Args:
+        patterns: The regular expressions (source text), in the caller's order.
+    """
+
+    def __init__(self, patterns: Sequence[str]) -> None:
+        self._needs: list[list[tuple[str, ...]] | None] = []
+        for p in patterns:
+            anchors = pattern_anchors([p])
+            if anchors is None:
+                self._needs.append(None)
+                continue
+            sets = sorted(anchors[0], key=_chance)  # the most selective first
+            self._needs.append([tuple({a.casefold() for a in alts}) for alts in sets])
+        self._always = [i for i, n in enumerate(self._needs) if n is None]
+        firsts = sorted({a for n in self._needs if n for a in n[0]}, key=len, reverse=True)
+        self._any = re.compile("|".join(map(re.escape, firsts))) if firsts else None
+
+    def candidates(self, text: str) -> list[int]:
+        """Indices (ascending) of the patterns that may match ``text``."""
+        if self._any is None:
+            return list(self._always)
+        folded = text.casefold()
+        if self._any.search(folded) is None:
+            return list(self._always)
+        out = []
+        for i, need in enumerate(self._needs):
+            if need is not None:
+                for alts in need:
+                    for a in alts:
+                        if a in folded:
+                            break
+                    else:
+                        break  # no string of this set: the pattern cannot match
+                else:
+                    out.append(i)
+            else:
+                out.append(i)
+        return out
+
+
 class Redactor:
     """Replaces credential shapes and configured secret strings with ``[REDACTED]``.
 
@@ -117,17 +180,18 @@ class Redactor:
         exact = sorted({s for s in secrets if s}, key=len, reverse=True)
         parts = [re.escape(s) for s in exact]
         if patterns:
-            parts.append(_COMBINED_SECRETS.pattern)
+            parts += [p.pattern for p in SECRET_PATTERNS.values()]
         self._regex = re.compile("|".join(f"(?:{p})" for p in parts)) if parts else None
-        # What any secret must contain: text without it is returned as it is, unscanned.
-        self._anchors = pattern_anchors([*(re.escape(s) for s in exact),
-                                         *(p.pattern for p in SECRET_PATTERNS.values())]
-                                        if patterns else parts)  # fmt: skip
+        # The alternation matches exactly where one of its parts does: text in which no
+        # part can match (most text: told by the prefilter, else by the candidate parts
+        # alone) is returned as it is, without running the whole alternation over it.
+        self._parts = [re.compile(p) for p in parts]
+        self._filter = Prefilter(parts)
 
     def __call__(self, text: str) -> str:
         """``text`` with every secret masked."""
         if self._regex is None or not text:
             return text
-        if self._anchors is not None and not may_match(self._anchors, text.lower()):
+        if not any(self._parts[i].search(text) for i in self._filter.candidates(text)):
             return text
         return self._regex.sub(self.MASK, text)

@@ -28,6 +28,7 @@ from alignkit.core import ConfigError, DecisionKind, Finding, Message, Outcome, 
 from alignkit.guard._breaker import CircuitBreakers
 from alignkit.guard._config import TrafficGuardConfig
 from alignkit.monitor import TrafficMonitor, TrafficRecord
+from alignkit.scoring._classifier_rules import find_deflection, find_refusal
 
 if TYPE_CHECKING:
     from alignkit.guard._guard import AuditSink, GuardResult
@@ -128,6 +129,15 @@ class TrafficFeed:
     # -- processing -------------------------------------------------------------------------
 
     def _refused(self, prompt: str, output: str) -> bool:
+        """Whether the shared classifier's rule tier labels ``output`` refused.
+
+        That tier says ``refused`` only for an answer holding a refusal or deflection
+        phrase, so an answer with neither (most of them) is settled by those two
+        searches, without the tier's costlier checks (repetition, garble, language).
+        """
+        text = output.replace("’", "'").strip()
+        if find_refusal(text) is None and find_deflection(text) is None:
+            return False
         if self._classifier is None:
             from alignkit.scoring import ResponseClassifier
 
