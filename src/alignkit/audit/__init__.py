@@ -6,7 +6,7 @@
 
 from alignkit.audit._compare import Change, MetricChange, compare, gate
 from alignkit.audit._run import AuditOptions, default_out_dir, new_run_id, run
-from alignkit.audit._runner import BUDGET_EXHAUSTED, AttemptLog, ProgressFn, ThrottledModel
+from alignkit.audit._runner import BUDGET_EXHAUSTED, AttemptLog, ProgressFn
 from alignkit.audit._select import Selection, select_checks
 
 __all__ = [
@@ -17,7 +17,6 @@ __all__ = [
     "MetricChange",
     "ProgressFn",
     "Selection",
-    "ThrottledModel",
     "compare",
     "default_out_dir",
     "gate",

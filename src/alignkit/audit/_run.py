@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from alignkit import __version__
-from alignkit.audit._runner import AttemptLog, ProgressFn, ThrottledModel
+from alignkit.audit._runner import AttemptLog, ProgressFn
 from alignkit.audit._select import select_checks
 from alignkit.core import (
     AlignkitConfig,
@@ -32,7 +32,7 @@ from alignkit.core import (
     summarize,
 )
 from alignkit.data import ItemPack, SplitSelector, general_pack_path, load_pack
-from alignkit.models import TargetOptions, open_target
+from alignkit.models import BoundedModel, TargetOptions, open_target
 from alignkit.store import AttemptRecord, Store
 
 __all__ = ["AuditOptions", "ProgressFn", "default_out_dir", "new_run_id", "run"]
@@ -167,7 +167,7 @@ async def _audit(
             runner: AttemptLog | None = None
             subject: Target = target
             if target.kind is TargetKind.CHAT and isinstance(target, ChatModel):
-                subject = ThrottledModel(target, opts.concurrency, deadline)
+                subject = BoundedModel(target, opts.concurrency, deadline)
                 runner = AttemptLog(
                     subject,
                     plan.run_id,

@@ -2,75 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from alignkit.core import (
-    ChatModel,
-    ChatModelBase,
     Completion,
     Decoding,
     Message,
     Outcome,
 )
-from alignkit.models import generate_batch
-from alignkit.store import AttemptRecord, AttemptWriter, attempt_key
+from alignkit.models import BUDGET_EXHAUSTED, BoundedModel, generate_batch
+from alignkit.store import AttemptRecord, AttemptWriter, attempt_key, request_seed
 
-__all__ = ["BUDGET_EXHAUSTED", "AttemptLog", "ThrottledModel"]
+__all__ = ["BUDGET_EXHAUSTED", "AttemptLog"]
 
-BUDGET_EXHAUSTED = "budget exhausted"
 ProgressFn = Callable[[str, int, int], None]
 """``progress(producer, advance, add_to_total)``."""
-
-
-class ThrottledModel(ChatModelBase):
-    """A chat model shared by concurrent checks under one concurrency bound and deadline."""
-
-    def __init__(self, inner: ChatModel, concurrency: int, deadline: float | None) -> None:
-        super().__init__(
-            inner.uri,
-            capabilities=inner.capabilities,
-            default_pack=inner.default_pack,
-            default_decoding=inner.default_decoding,
-        )
-        self.inner = inner
-        self._sem = asyncio.Semaphore(concurrency)
-        self._deadline = deadline
-
-    async def aclose(self) -> None:
-        """Close the wrapped model."""
-        await self.inner.aclose()
-
-    def out_of_time(self) -> bool:
-        """Whether the audit's budget is spent."""
-        return self._deadline is not None and time.monotonic() >= self._deadline
-
-    async def generate(
-        self,
-        messages: list[Message],
-        *,
-        max_tokens: int = 64,
-        temperature: float = 0.0,
-        top_p: float = 1.0,
-        seed: int | None = None,
-        logprobs: bool = False,
-    ) -> Completion:
-        """Answer within the shared bound, or ``budget exhausted`` once time is up."""
-        async with self._sem:
-            if self.out_of_time():
-                return Completion.failed(BUDGET_EXHAUSTED)
-            return await self.inner.generate(
-                messages,
-                max_tokens=max_tokens,
-                temperature=temperature,
-                top_p=top_p,
-                seed=seed,
-                logprobs=logprobs,
-            )
 
 
 @dataclass
@@ -81,11 +29,6 @@ class _Batch:
     pending: list[int]
     params: dict[str, object]
     results: list[Completion | None]
-
-
-def _request_seed(run_seed: int, key: str) -> int:
-    digest = hashlib.sha256(f"{run_seed}:{key}".encode()).digest()
-    return int.from_bytes(digest[:4], "big")
 
 
 class AttemptLog:
@@ -99,7 +42,7 @@ class AttemptLog:
 
     def __init__(
         self,
-        model: ThrottledModel,
+        model: BoundedModel,
         run_id: str,
         writer: AttemptWriter,
         stored: dict[str, AttemptRecord],
@@ -186,7 +129,7 @@ class AttemptLog:
             max_tokens=decoding.max_tokens,
             temperature=decoding.temperature,
             top_p=decoding.top_p,
-            seeds=[_request_seed(seed, b.keyed[i][0]) for i in b.pending],
+            seeds=[request_seed(seed, b.keyed[i][0]) for i in b.pending],
             logprobs=logprobs,
             on_result=record,
         )

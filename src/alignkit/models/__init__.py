@@ -18,6 +18,7 @@ from alignkit.models._activations import (
     steering_options,
 )
 from alignkit.models._batch import OnResult, generate_batch
+from alignkit.models._bounded import BUDGET_EXHAUSTED, BoundedModel
 from alignkit.models._hf import HFChatModel, HFSidecar, load_sidecar
 from alignkit.models._openai import OpenAIChatModel
 from alignkit.models._python import PythonChatModel
@@ -34,10 +35,12 @@ from alignkit.models._uri import (
 )
 
 __all__ = [
+    "BUDGET_EXHAUSTED",
     "POSITIONS",
     "SCHEMES",
     "ActivationModel",
     "Activations",
+    "BoundedModel",
     "Positions",
     "Reduce",
     "SteeringVector",

@@ -83,7 +83,6 @@ from alignkit.redteam._search import SearchSettings, run_search
 from alignkit.redteam._session import (
     Attempt,
     AuxChannel,
-    BoundedModel,
     Channel,
     CheckChannel,
     Query,
@@ -119,7 +118,6 @@ __all__ = [
     "AuxChannel",
     "Behaviour",
     "BehaviourRow",
-    "BoundedModel",
     "CampaignOptions",
     "CampaignResult",
     "CanaryScorer",

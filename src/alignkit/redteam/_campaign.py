@@ -36,7 +36,7 @@ from alignkit.core import (
     summarize,
 )
 from alignkit.data import SplitSelector, general_pack_path
-from alignkit.models import TargetOptions, connect
+from alignkit.models import BoundedModel, TargetOptions, connect
 from alignkit.redteam._behaviours import Behaviour, load_behaviours, sample_behaviours
 from alignkit.redteam._converters import CONVERTERS
 from alignkit.redteam._library import AttackLibrary, load_ladders, load_library
@@ -51,7 +51,7 @@ from alignkit.redteam._report import (
 from alignkit.redteam._scorepool import ScorePool, default_workers
 from alignkit.redteam._scorepool import available as scorepool_available
 from alignkit.redteam._scoring import MarkerPolicy, Scorer
-from alignkit.redteam._session import AuxChannel, BoundedModel, Session, StoreChannel
+from alignkit.redteam._session import AuxChannel, Session, StoreChannel
 from alignkit.redteam._strategies import STRATEGIES, Arsenal, StrategySpec, default_converters
 from alignkit.store import AttemptRecord, AttemptWriter, Store
 

@@ -16,7 +16,6 @@ passes them to a channel, which sends and scores them. Two channels exist:
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -25,7 +24,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from alignkit.core import (
     ChatModel,
-    ChatModelBase,
     CheckContext,
     Completion,
     Decoding,
@@ -35,7 +33,7 @@ from alignkit.models import generate_batch
 from alignkit.redteam._behaviours import Behaviour
 from alignkit.redteam._scorepool import ScorePool
 from alignkit.redteam._scoring import Score, Scorer
-from alignkit.store import AttemptRecord, AttemptWriter, attempt_key
+from alignkit.store import AttemptRecord, AttemptWriter, attempt_key, request_seed
 
 if TYPE_CHECKING:
     from alignkit.redteam._prior import Prior
@@ -43,13 +41,11 @@ if TYPE_CHECKING:
 __all__ = [
     "Attempt",
     "AuxChannel",
-    "BoundedModel",
     "Channel",
     "CheckChannel",
     "Query",
     "Session",
     "StoreChannel",
-    "request_seed",
 ]
 
 _log = logging.getLogger(__name__)
@@ -164,51 +160,6 @@ class Session:
         got = await self.channel.send(self.behaviour, numbered)
         self.attempts.extend(got)
         return got
-
-
-class BoundedModel(ChatModelBase):
-    """A chat model shared by many sessions under one bound on requests in flight."""
-
-    def __init__(self, inner: ChatModel, concurrency: int) -> None:
-        super().__init__(
-            inner.uri,
-            capabilities=inner.capabilities,
-            default_pack=inner.default_pack,
-            default_decoding=inner.default_decoding,
-        )
-        self.inner = inner
-        self._sem = asyncio.Semaphore(concurrency)
-
-    async def aclose(self) -> None:
-        """Close the wrapped model."""
-        await self.inner.aclose()
-
-    async def generate(
-        self,
-        messages: list[Message],
-        *,
-        max_tokens: int = 64,
-        temperature: float = 0.0,
-        top_p: float = 1.0,
-        seed: int | None = None,
-        logprobs: bool = False,
-    ) -> Completion:
-        """Answer within the shared bound."""
-        async with self._sem:
-            return await self.inner.generate(
-                messages,
-                max_tokens=max_tokens,
-                temperature=temperature,
-                top_p=top_p,
-                seed=seed,
-                logprobs=logprobs,
-            )
-
-
-def request_seed(run_seed: int, key: str) -> int:
-    """The sampling seed of one request: derived from the run seed and the attempt key."""
-    digest = hashlib.sha256(f"{run_seed}:{key}".encode()).digest()
-    return int.from_bytes(digest[:4], "big")
 
 
 def _usage(completion: Completion) -> dict[str, int]:

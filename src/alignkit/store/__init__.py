@@ -17,7 +17,7 @@ and stores written by a newer alignkit (:class:`~alignkit.core.SchemaVersionErro
 it migrates older stores forward after backing up the SQLite file.
 """
 
-from alignkit.store._attempts import AttemptRecord, AttemptWriter, attempt_key
+from alignkit.store._attempts import AttemptRecord, AttemptWriter, attempt_key, request_seed
 from alignkit.store._governance import (
     APPROVAL_STATUSES,
     ApprovalBook,
@@ -42,5 +42,6 @@ __all__ = [
     "Store",
     "TrafficHistory",
     "attempt_key",
+    "request_seed",
     "entry_hash",
 ]

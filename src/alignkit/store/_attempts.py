@@ -32,6 +32,7 @@ __all__ = [
     "attempt_from_row",
     "attempt_key",
     "attempt_row",
+    "request_seed",
 ]
 
 logger = logging.getLogger("alignkit.store")
@@ -58,6 +59,15 @@ def attempt_key(
         "sample_index": sample_index,
     }
     return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
+
+
+def request_seed(run_seed: int, key: str) -> int:
+    """The sampling seed of one request, from the run seed and its :func:`attempt_key`.
+
+    A resumed run sends a missing request with the same seed, so it gets the same text.
+    """
+    digest = hashlib.sha256(f"{run_seed}:{key}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
 
 
 @dataclass(frozen=True)
