@@ -325,6 +325,8 @@ def main() -> None:
         f"(CPU {results['in_process']['rules']['cpu_p99_ms']:.3f}), default set p99 "
         f"{results['in_process']['default']['p99_ms']:.3f} ms "
         f"(CPU {results['in_process']['default']['cpu_p99_ms']:.3f})\n"
+        f"load average {results['loadavg_start']:.2f} at start, {results['loadavg_end']:.2f} at end"
+        f" ({results['cpus']} CPUs): under load, quote the CPU per request\n"
     )
 
 

@@ -63,3 +63,15 @@ def test_training_reproduces_the_shipped_parameters(clf: InjectionClassifier) ->
     again = train(seed=int(clf.metrics["seed"]))
     assert again.threshold == pytest.approx(clf.threshold)
     assert again.metrics["heldout_recall_at_1pct_fpr"] == clf.metrics["heldout_recall_at_1pct_fpr"]
+
+
+def test_score_is_the_linear_model_over_every_feature(clf: InjectionClassifier) -> None:
+    """The scoring shortcut (remembered character grams) computes the model as trained."""
+    import math
+
+    from alignkit.guard._injection import features
+
+    rows = load_split("heldout")
+    for r in rows + rows[:200]:  # the second pass reads the remembered grams
+        z = clf.intercept + sum(clf.weights.get(f, 0.0) for f in features(r["prompt"]))
+        assert clf.score(r["prompt"]) == pytest.approx(1 / (1 + math.exp(-z)), rel=1e-12, abs=0)

@@ -141,3 +141,52 @@ def test_redactor_masks_configured_values_and_key_shapes() -> None:
     red = Redactor(["tops3cret"])
     out = red("pw tops3cret and AKIAIOSFODNN7EXAMPLE and plain words")
     assert "tops3cret" not in out and "AKIA" not in out and "plain words" in out
+
+
+# The secret scans skip text by the strings every match must contain (a prefilter); it
+# must never skip a text a full scan would find something in.
+_SECRET_SAMPLES = [
+    "AKIAIOSFODNN7EXAMPLE", "ASIA" + "Q" * 16, "ghp_" + "a1" * 18, "sk-" + "b" * 24,
+    "sk-proj-" + "c" * 24, "sk-ant-" + "d" * 24, "xoxb-1234567890ab", "AIza" + "e" * 35,
+    "sk_live_" + "f" * 24, "rk_live_" + "g" * 24, "eyJabcdefghij.eyJabcdefghij.abcdefghijk",
+    "Bearer abcdefghijklmnopqrstuvwx", "BEARER\tABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    "api_key = 'abcdefghijklmnop'", "PASSWORD: hunter2hunter2", "Access-Token=zzzzzzzzzzzzzzzz",
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----",
+    "-----BEGIN OPENSSH PRIVATE KEY-----", "tops3cret", "Paßwort-42xyz",
+]  # fmt: skip
+
+
+def _texts_with_secrets() -> list[str]:
+    import random
+
+    from alignkit.guard._injection_data import load_split
+
+    texts = [r["prompt"] for r in load_split("heldout")][:1500]
+    rng = random.Random(0)
+    spliced = []
+    for _ in range(1500):
+        t, s = rng.choice(texts), rng.choice(_SECRET_SAMPLES)
+        i = rng.randrange(len(t) + 1)
+        spliced.append(f"{t[:i]} {s} {t[i:]}")
+    return texts + spliced + _SECRET_SAMPLES
+
+
+def test_secret_scans_find_what_a_full_scan_finds() -> None:
+    import re
+
+    from alignkit.guard import SECRET_PATTERNS
+
+    values = ["tops3cret", "Paßwort-42xyz"]
+    parts = [re.escape(v) for v in sorted(values, key=len, reverse=True)]
+    parts += [p.pattern for p in SECRET_PATTERNS.values()]
+    full = re.compile("|".join(f"(?:{p})" for p in parts))
+    red, rail = Redactor(values), build("secrets")
+    masked = 0
+    for text in _texts_with_secrets():
+        want = full.sub(Redactor.MASK, text)
+        assert red(text) == want, text
+        masked += want != text
+        hits = [(k, m.start(), m.end()) for k, rx in SECRET_PATTERNS.items()
+                for m in rx.finditer(text)]  # fmt: skip
+        assert rail.find(text) == hits, text
+    assert masked >= 1500  # the spliced texts all hold a secret

@@ -104,3 +104,23 @@ def test_server_metrics_history_and_cli(tmp_path: Path, capsys: pytest.CaptureFi
         main(["monitor", "traffic", "--store", url, "--since", "soon"])
     assert done.value.code == 2
     assert "--since must look like 30m" in capsys.readouterr().err
+
+
+def test_refusal_labels_are_the_shared_classifiers() -> None:
+    """The feed's shortcut (no refusal or deflection phrase: not refused) never disagrees
+    with the shared classifier's rule tier, on every labelled response alignkit keeps."""
+    from alignkit.guard import TrafficFeed, TrafficGuardConfig
+    from alignkit.scoring import ResponseClassifier
+
+    root = Path(__file__).resolve().parents[2] / "datasets"
+    pairs = []
+    for path in sorted(root.glob("*/*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            if isinstance(row, dict) and isinstance(row.get("response"), str):
+                pairs.append((str(row.get("prompt", "")), row["response"]))
+    assert len(pairs) >= 3000
+    feed, clf = TrafficFeed(TrafficGuardConfig()), ResponseClassifier(use_model=False)
+    labels = [str(clf.classify(p, r).label) == "refused" for p, r in pairs]
+    assert 0.1 < sum(labels) / len(labels) < 0.9  # both kinds are well represented
+    assert [feed._refused(p, r) for p, r in pairs] == labels

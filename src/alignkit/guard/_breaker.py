@@ -267,13 +267,12 @@ class CircuitBreakers:
         cfg = self.config
         if b.total < cfg.min_requests:
             return
-        window = f"in the last {cfg.window_s:g} s"
         if b.violations / b.total >= cfg.violation_rate:
             rate = f"{b.violations / b.total:.2f} ({b.violations}/{b.total})"
-            self._open(b, now, f"violation rate {rate} {window}")
+            self._open(b, now, f"violation rate {rate} in the last {cfg.window_s:g} s")
         elif b.errors / b.total >= cfg.error_rate:
             rate = f"{b.errors / b.total:.2f} ({b.errors}/{b.total})"
-            self._open(b, now, f"upstream error rate {rate} {window}")
+            self._open(b, now, f"upstream error rate {rate} in the last {cfg.window_s:g} s")
 
     def _probe_result(self, b: _Breaker, result: Result) -> None:
         b.probes_out = max(0, b.probes_out - 1)

@@ -12,7 +12,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,6 +37,7 @@ MAX_CHARS = 4000
 """Longer prompts are read as their first and last halves of this many characters."""
 
 _WORD = re.compile(r"[a-z]+|\d+|[^\sa-z\d]")
+_MAX_CACHED_WORDS = 20_000
 
 
 def _clip(text: str) -> str:
@@ -46,16 +47,26 @@ def _clip(text: str) -> str:
     return text[:half] + " " + text[-half:]
 
 
+def _words(text: str) -> list[str]:
+    return _WORD.findall(_clip(text).lower())
+
+
+def _char_grams(word: str) -> list[str]:
+    """The character 4-gram features of one word (none for words of 3 letters or fewer)."""
+    if len(word) <= 3:
+        return []
+    padded = f"<{word}>"
+    return [f"c:{padded[i : i + 4]}" for i in range(len(padded) - 3)]
+
+
 def features(text: str) -> set[str]:
     """The binary features of ``text``: word 1–3-grams and character 4-grams inside words."""
-    words = _WORD.findall(_clip(text).lower())
+    words = _words(text)
     feats = {f"w:{w}" for w in words}
     feats.update(f"b:{a} {b}" for a, b in zip(words, words[1:], strict=False))
     feats.update(f"t:{a} {b} {c}" for a, b, c in zip(words, words[1:], words[2:], strict=False))
     for w in set(words):
-        if len(w) > 3:
-            padded = f"<{w}>"
-            feats.update(f"c:{padded[i : i + 4]}" for i in range(len(padded) - 3))
+        feats.update(_char_grams(w))
     return feats
 
 
@@ -76,6 +87,10 @@ class InjectionClassifier:
     intercept: float
     threshold: float
     metrics: Mapping[str, Any]
+    _grams: dict[str, tuple[str, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """Word → its character-gram features that carry a weight (a bounded cache)."""
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_INJECTION_PARAMS) -> InjectionClassifier:
@@ -101,9 +116,24 @@ class InjectionClassifier:
         }
 
     def score(self, text: str) -> float:
-        """Probability that ``text`` carries a prompt injection."""
-        w = self.weights
-        z = self.intercept + sum(w.get(f, 0.0) for f in features(text))
+        """Probability that ``text`` carries a prompt injection.
+
+        The same sum as over :func:`features`, except that a word's character grams
+        that carry a weight are found once and remembered (the others add nothing).
+        """
+        w, grams = self.weights, self._grams
+        words = _words(text)
+        feats = {f"w:{a}" for a in words}
+        feats.update(f"b:{a} {b}" for a, b in zip(words, words[1:], strict=False))
+        feats.update(f"t:{a} {b} {c}" for a, b, c in zip(words, words[1:], words[2:], strict=False))
+        for word in set(words):
+            known = grams.get(word)
+            if known is None:
+                if len(grams) >= _MAX_CACHED_WORDS:
+                    grams.clear()
+                known = grams[word] = tuple(f for f in _char_grams(word) if f in w)
+            feats.update(known)
+        z = self.intercept + sum(w.get(f, 0.0) for f in feats)
         return 1.0 / (1.0 + math.exp(-z)) if z > -500 else 0.0
 
     def score_batch(self, texts: Iterable[str]) -> list[float]:

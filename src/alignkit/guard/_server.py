@@ -6,7 +6,8 @@ Routes: ``POST /v1/chat/completions`` (``stream: true`` too), ``GET /v1/models``
 approvals page), and, behind ``Authorization: Bearer <admin token>``,
 ``GET /admin/breakers``, ``POST /admin/breakers/signal``, ``POST /admin/breakers/reset``,
 ``GET /admin/log/verify``, ``GET /admin/approvals`` and
-``POST /admin/approvals/{id}/approve|deny`` (see :mod:`._server_governance`).
+``POST /admin/approvals/{id}/approve|deny`` (see :mod:`._server_governance`). The chat
+route itself — parsing, the guard call, JSON and SSE answers — is :mod:`._server_chat`.
 
 The server always runs the approval queue (in the store), so rails and tool-call rules
 that escalate wait for a human, and feeds the traffic monitor from a background task.
@@ -32,25 +33,23 @@ import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any
 
 from alignkit.core import (
     ChatModel,
     ConfigError,
     HttpConfig,
-    Message,
     MissingDependencyError,
-    Outcome,
     resolve_store_url,
 )
 from alignkit.guard._approvals import ApprovalQueue
 from alignkit.guard._config import GuardConfig, load_guard_config
-from alignkit.guard._guard import Guard, GuardResult, new_request_id
+from alignkit.guard._guard import Guard
 from alignkit.guard._metrics import Metrics
+from alignkit.guard._server_chat import CHAT_PATH, State, app_class, chat, settle
 from alignkit.guard._server_governance import add_governance_routes, governance_metrics
 
 if TYPE_CHECKING:
@@ -59,23 +58,7 @@ if TYPE_CHECKING:
 __all__ = ["GuardServer", "create_app", "serve"]
 
 _log = logging.getLogger(__name__)
-_ROLES = ("system", "user", "assistant")
-_GEN = {"max_tokens": int, "temperature": float, "top_p": float, "seed": int}
-_RANGES = {
-    "max_tokens": (1, 1_000_000),
-    "temperature": (0.0, 2.0),
-    "top_p": (0.0, 1.0),
-    "seed": (-(2**63), 2**63 - 1),
-}
 ADMIN_TOKEN_ENV = "ALIGNKIT_ADMIN_TOKEN"
-_CHAT_PATH = "/v1/chat/completions"
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-
-
-class _BadRequest(Exception):
-    def __init__(self, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.param = param
 
 
 def _fastapi() -> Any:
@@ -105,206 +88,7 @@ def _error(
     return _json(doc, status, extra.pop("headers", None))
 
 
-def _content(raw: Any, i: int) -> str:
-    if isinstance(raw, str):
-        return raw
-    if isinstance(raw, list):  # OpenAI content parts: keep the text ones
-        parts = [p.get("text") for p in raw if isinstance(p, dict) and p.get("type") == "text"]
-        if all(isinstance(t, str) for t in parts):
-            return "\n".join(cast(list[str], parts))
-    if raw is None:
-        return ""
-    raise _BadRequest(f"messages[{i}].content must be text or a list of text parts", "messages")
-
-
-def _parse(body: bytes, headers: Any, default_model: str) -> dict[str, Any]:
-    try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise _BadRequest("request body is not valid JSON") from None
-    if not isinstance(doc, dict):
-        raise _BadRequest("request body must be a JSON object")
-    raw = doc.get("messages")
-    if not isinstance(raw, list) or not raw:
-        raise _BadRequest("'messages' must be a non-empty list", "messages")
-    messages: list[Message] = []
-    for i, m in enumerate(raw):
-        role = m.get("role") if isinstance(m, dict) else None
-        if role == "developer":
-            role = "system"
-        if role not in _ROLES:
-            raise _BadRequest(f"messages[{i}].role must be system, user or assistant", "messages")
-        messages.append(cast(Message, {"role": role, "content": _content(m.get("content"), i)}))
-    gen: dict[str, Any] = {}
-    for name, kind in _GEN.items():
-        value = doc.get(name)
-        if name == "max_tokens" and value is None:
-            value = doc.get("max_completion_tokens")
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise _BadRequest(f"'{name}' must be a number", name)
-        low, high = _RANGES[name]
-        if not low <= value <= high:
-            raise _BadRequest(f"'{name}' must be between {low:g} and {high:g}", name)
-        gen[name] = kind(value)
-    model = doc.get("model") or default_model
-    user = doc.get("user") or headers.get("x-alignkit-user")
-    session = doc.get("session") or headers.get("x-alignkit-session")
-    for field, value in (("model", model), ("user", user), ("session", session)):
-        if value is not None and not isinstance(value, str):
-            raise _BadRequest(f"'{field}' must be text", field)
-    stream_opts = doc.get("stream_options") or {}
-    return {
-        "messages": messages,
-        "model": model,
-        "user": user,
-        "session": session,
-        "stream": bool(doc.get("stream")),
-        "include_usage": bool(isinstance(stream_opts, dict) and stream_opts.get("include_usage")),
-        "gen": gen,
-    }
-
-
-@dataclass
-class _State:
-    guard: Guard
-    model: ChatModel
-    target: str
-    metrics: Metrics
-    admin_token: str | None
-    log: Any
-
-
-def _refusal_text(result: GuardResult) -> str:
-    return f"This request was blocked by the alignkit guard ({result.rail}: {result.reason})."
-
-
-def _completion_doc(req: dict[str, Any], result: GuardResult) -> dict[str, Any]:
-    blocked = result.outcome is Outcome.BLOCKED
-    usage = result.completion.usage if result.completion is not None else None
-    prompt_t = usage.prompt_tokens if usage else 0
-    completion_t = usage.completion_tokens if usage and not blocked else 0
-    return {
-        "id": f"chatcmpl-{result.request_id}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": req["model"],
-        "choices": [
-            {
-                "index": 0,
-                "message": {
-                    "role": "assistant",
-                    "content": _refusal_text(result) if blocked else result.text,
-                    "refusal": _refusal_text(result) if blocked else None,
-                },
-                "finish_reason": "content_filter" if blocked else "stop",
-                "logprobs": None,
-            }
-        ],
-        "usage": {
-            "prompt_tokens": prompt_t,
-            "completion_tokens": completion_t,
-            "total_tokens": prompt_t + completion_t,
-        },
-        "alignkit": {
-            "request_id": result.request_id,
-            "decision": result.decision.value,
-            "rail": result.rail,
-            "reason": result.reason,
-        },
-    }
-
-
-def _chunks(text: str, size: int = 16) -> list[str]:
-    words = text.split(" ")
-    return [" ".join(words[i : i + size]) + (" " if i + size < len(words) else "")
-            for i in range(0, len(words), size)] or [""]  # fmt: skip
-
-
-async def _sse(req: dict[str, Any], result: GuardResult) -> AsyncIterator[bytes]:
-    doc = _completion_doc(req, result)
-    choice = doc["choices"][0]
-    base = {"id": doc["id"], "object": "chat.completion.chunk", "created": doc["created"],
-            "model": doc["model"]}  # fmt: skip
-
-    def event(delta: dict[str, Any], finish: str | None) -> bytes:
-        chunk = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish,
-                                      "logprobs": None}]}  # fmt: skip
-        return b"data: " + json.dumps(chunk, ensure_ascii=False).encode() + b"\n\n"
-
-    yield event({"role": "assistant", "content": ""}, None)
-    for piece in _chunks(choice["message"]["content"] or ""):
-        yield event({"content": piece}, None)
-    yield event({}, choice["finish_reason"])
-    if req["include_usage"]:
-        usage_chunk = {**base, "choices": [], "usage": doc["usage"]}
-        yield b"data: " + json.dumps(usage_chunk).encode() + b"\n\n"
-    yield b"data: [DONE]\n\n"
-
-
-class _ChatRequest(Protocol):
-    """What :func:`_chat` needs of a request (a Starlette one, or :class:`_RawRequest`)."""
-
-    @property
-    def headers(self) -> Mapping[str, str]:
-        """Request headers (lower-case names)."""
-        ...
-
-    async def body(self) -> bytes:
-        """The whole request body."""
-        ...
-
-
-async def _chat(state: _State, request: _ChatRequest) -> Response:
-    from fastapi.responses import StreamingResponse
-
-    start = time.perf_counter()
-    try:
-        req = _parse(await request.body(), request.headers, state.target)
-    except _BadRequest as exc:
-        state.metrics.error("bad_request")
-        if state.guard.log is not None:  # refused before the guard: still on the record
-            state.guard.log.append(
-                {"kind": "bad_request", "request_id": new_request_id(), "error": str(exc)}
-            )
-        return _error(400, str(exc), "invalid_request_error", param=exc.param)
-    rid = new_request_id()
-    try:
-        result = await state.guard.run(
-            req["messages"],
-            model_name=req["model"],
-            user=req["user"],
-            session=req["session"],
-            request_id=rid,
-            **req["gen"],
-        )
-    except Exception as exc:  # a fault of ours: answer clearly, keep the log whole
-        _log.exception("guard failed on request %s", rid)
-        state.metrics.error("internal")
-        if state.guard.log is not None:
-            state.guard.log.append({"kind": "fault", "request_id": rid, "error": repr(exc)[:500]})
-        return _error(500, "internal guard error; the request was not answered", "server_error")
-    state.metrics.observe(result, time.perf_counter() - start)
-    headers = {"x-alignkit-request-id": rid}
-    if result.rail == "circuit-breaker":
-        retry = str(max(1, int(state.guard.config.breakers.cooldown_s)))
-        return _error(
-            503, result.reason, "circuit_breaker_error", "circuit_open",
-            headers={**headers, "Retry-After": retry},
-        )  # fmt: skip
-    if result.outcome is Outcome.ERROR:
-        code = "upstream_timeout" if "timeout" in result.error.lower() else "upstream_error"
-        return _error(
-            502, f"upstream model failed: {result.error}", "upstream_error", code, headers=headers
-        )
-    if req["stream"]:
-        return StreamingResponse(_sse(req, result), media_type="text/event-stream",
-                                 headers=headers)  # fmt: skip
-    return _json(_completion_doc(req, result), 200, headers)
-
-
-def _authorised(state: _State, request: Request) -> Response | None:
+def _authorised(state: State, request: Request) -> Response | None:
     if not state.admin_token:
         return _error(403, f"admin endpoints are disabled: set ${ADMIN_TOKEN_ENV}", "forbidden")
     given = request.headers.get("authorization", "")
@@ -314,7 +98,7 @@ def _authorised(state: _State, request: Request) -> Response | None:
     return None
 
 
-def _add_admin(app: FastAPI, state: _State) -> None:
+def _add_admin(app: FastAPI, state: State) -> None:
     @app.get("/admin/breakers", tags=["admin"])
     async def breakers(request: Request) -> Response:
         denied = _authorised(state, request)
@@ -365,6 +149,7 @@ async def _housekeeping(guard: Guard, every_s: float = 0.5) -> None:
     """Expire approvals whose time is up and feed the traffic monitor, off the request path."""
     while True:
         await asyncio.sleep(every_s)
+        settle(guard)
         try:
             if guard.approvals is not None:
                 guard.approvals.expire_due()
@@ -374,10 +159,11 @@ async def _housekeeping(guard: Guard, every_s: float = 0.5) -> None:
             _log.warning("guard housekeeping failed, retrying: %s", exc)
 
 
-async def _flush_log(log: Any) -> None:
+async def _flush_log(log: Any, guard: Guard) -> None:
     """Commit the audit log from the event loop whenever it is due (see AuditLog)."""
     while True:
         await asyncio.sleep(log.flush_interval_s / 2)
+        settle(guard)  # normally done after each answer; this catches any left behind
         if log.due:
             try:
                 log.flush()
@@ -395,14 +181,16 @@ _CHAT_SCHEMA = {"requestBody": {"required": True, "content": {"application/json"
 """The chat route's request body, as documented in the OpenAPI schema."""
 
 
-def _add_public(app: FastAPI, state: _State) -> None:
+def _add_public(app: FastAPI, state: State) -> None:
     from fastapi.responses import PlainTextResponse
 
     # The hot path is answered by the application itself before any middleware or
-    # routing (see _app_class); this route documents it and serves a mounted app.
-    @app.post(_CHAT_PATH, openapi_extra=_CHAT_SCHEMA)
-    async def chat(request: Request) -> Response:
-        return await _chat(state, request)
+    # routing (see app_class); this route documents it and serves a mounted app.
+    @app.post(CHAT_PATH, openapi_extra=_CHAT_SCHEMA)
+    async def chat_route(request: Request) -> Response:
+        response = (await chat(state, request)).response()
+        settle(state.guard)
+        return response
 
     @app.get("/v1/models")
     async def models() -> Response:
@@ -424,58 +212,9 @@ def _add_public(app: FastAPI, state: _State) -> None:
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
 
-class _RawRequest:
-    """What :func:`_chat` reads of a request (body, headers), straight from ASGI."""
-
-    def __init__(self, scope: Mapping[str, Any], receive: Receive) -> None:
-        self.headers: dict[str, str] = {}
-        for name, value in scope["headers"]:
-            self.headers.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
-        self._receive = receive
-
-    async def body(self) -> bytes:
-        """The whole request body."""
-        chunks = []
-        while True:
-            message = await self._receive()
-            if message["type"] == "http.disconnect":
-                from starlette.requests import ClientDisconnect
-
-                raise ClientDisconnect()
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                return b"".join(chunks)
-
-
 @functools.cache
 def _app_class() -> Any:
-    """FastAPI, answering chat completions before its middleware stack and router.
-
-    Those layers (error and exception middleware, body limits, telemetry, routing, the
-    request object) cost more CPU per request than the rule tier; ``_chat`` handles
-    every fault of its own and always returns a response, so it needs none of them.
-    """
-    base: Any = _fastapi().FastAPI
-
-    class GuardApp(base):  # type: ignore[misc]
-        guard_state: _State | None = None
-
-        async def __call__(
-            self, scope: MutableMapping[str, Any], receive: Receive, send: Any
-        ) -> None:
-            state = self.guard_state
-            if (
-                state is not None
-                and scope["type"] == "http"
-                and scope["path"] == _CHAT_PATH
-                and scope["method"] == "POST"
-            ):
-                response = await _chat(state, _RawRequest(scope, receive))
-                await response(scope, receive, send)
-                return
-            await super().__call__(scope, receive, send)
-
-    return GuardApp
+    return app_class(_fastapi().FastAPI)
 
 
 def create_app(
@@ -496,17 +235,18 @@ def create_app(
         log: The store's ``AuditLog`` behind ``guard.log``, for ``/admin/log/verify``,
             ``/metrics`` and closing at shutdown.
     """
-    state = _State(guard, model, target or model.uri, Metrics(), admin_token, log)
+    state = State(guard, model, target or model.uri, Metrics(), admin_token, log)
     guard.model = model
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        flusher = asyncio.create_task(_flush_log(log)) if log is not None else None
+        flusher = asyncio.create_task(_flush_log(log, guard)) if log is not None else None
         keeper = asyncio.create_task(_housekeeping(guard))
         yield
         keeper.cancel()
         if flusher is not None:
             flusher.cancel()
+        settle(guard)
         await guard.aclose()
         await model.aclose()
         if log is not None:
@@ -514,6 +254,7 @@ def create_app(
 
     app: FastAPI = _app_class()(title="alignkit guard", version="1", lifespan=lifespan)
     app.guard_state = state  # type: ignore[attr-defined]
+    guard.defer_records = True  # settled after each answer is sent (see _server_chat)
     _add_public(app, state)
     _add_admin(app, state)
     add_governance_routes(app, state)

@@ -127,7 +127,8 @@ class Prefilter:
     a candidate.
 
     Args:
-        patterns: The regular expressions (source text), in the caller's order.
+        patterns: The regular expressions (source text, compiled without flags: inline
+            flags such as ``(?i:...)`` are fine), in the caller's order.
     """
 
     def __init__(self, patterns: Sequence[str]) -> None:

@@ -72,8 +72,8 @@ _TOKEN = re.compile(r"\w+")
 
 
 def _grams(text: str) -> list[str]:
-    tokens = _TOKEN.findall(text.lower())
-    return tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
+    tokens: list[str] = _TOKEN.findall(text.lower())
+    return tokens + list(map(" ".join, zip(tokens, tokens[1:], strict=False)))
 
 
 class NgramVocabulary:
@@ -109,11 +109,12 @@ class NgramVocabulary:
         """Rows of TF-IDF weights, L2-normalised (``scipy.sparse``, ``(n, vocabulary)``)."""
         from scipy.sparse import csr_matrix
 
+        get = self.index.get
         index = self.index
         cols: list[int] = []
         indptr = [0]
         for t in texts:
-            cols.extend(i for g in _grams(t) if (i := index.get(g)) is not None)
+            cols.extend([i for i in map(get, _grams(t)) if i is not None])
             indptr.append(len(cols))
         col = np.asarray(cols, dtype=np.int64)
         m = csr_matrix(

@@ -1,0 +1,369 @@
+"""The chat completions route of ``alignkit serve``: parse, guard, answer (JSON or SSE).
+
+:func:`chat` turns one request into a :class:`Reply` — whatever happens, it answers and
+never raises for anything the client sent. The server answers this route from its ASGI
+entry point, ahead of FastAPI's middleware and router (:func:`app_class`): those layers
+cost more CPU per request than the rule tier, and the route needs none of them. The
+FastAPI route stays, for the OpenAPI schema and for an app mounted under a prefix.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+from alignkit.core import ChatModel, Message, Outcome
+from alignkit.guard._guard import Guard, GuardResult, new_request_id
+from alignkit.guard._metrics import Metrics
+
+if TYPE_CHECKING:
+    from fastapi import Response
+
+__all__ = [
+    "CHAT_PATH",
+    "ChatRequest",
+    "RawRequest",
+    "Reply",
+    "State",
+    "app_class",
+    "chat",
+    "settle",
+]
+
+_log = logging.getLogger(__name__)
+CHAT_PATH = "/v1/chat/completions"
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+_ROLES = ("system", "user", "assistant")
+_GEN = {"max_tokens": int, "temperature": float, "top_p": float, "seed": int}
+_RANGES = {
+    "max_tokens": (1, 1_000_000),
+    "temperature": (0.0, 2.0),
+    "top_p": (0.0, 1.0),
+    "seed": (-(2**63), 2**63 - 1),
+}
+
+
+class _BadRequest(Exception):
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+def _content(raw: Any, i: int) -> str:
+    if isinstance(raw, str):
+        return raw
+    if isinstance(raw, list):  # OpenAI content parts: keep the text ones
+        parts = [p.get("text") for p in raw if isinstance(p, dict) and p.get("type") == "text"]
+        if all(isinstance(t, str) for t in parts):
+            return "\n".join(cast(list[str], parts))
+    if raw is None:
+        return ""
+    raise _BadRequest(f"messages[{i}].content must be text or a list of text parts", "messages")
+
+
+def _parse(body: bytes, headers: Any, default_model: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise _BadRequest("request body is not valid JSON") from None
+    if not isinstance(doc, dict):
+        raise _BadRequest("request body must be a JSON object")
+    raw = doc.get("messages")
+    if not isinstance(raw, list) or not raw:
+        raise _BadRequest("'messages' must be a non-empty list", "messages")
+    messages: list[Message] = []
+    for i, m in enumerate(raw):
+        role = m.get("role") if isinstance(m, dict) else None
+        if role == "developer":
+            role = "system"
+        if role not in _ROLES:
+            raise _BadRequest(f"messages[{i}].role must be system, user or assistant", "messages")
+        messages.append(cast(Message, {"role": role, "content": _content(m.get("content"), i)}))
+    gen: dict[str, Any] = {}
+    for name, kind in _GEN.items():
+        value = doc.get(name)
+        if name == "max_tokens" and value is None:
+            value = doc.get("max_completion_tokens")
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _BadRequest(f"'{name}' must be a number", name)
+        low, high = _RANGES[name]
+        if not low <= value <= high:
+            raise _BadRequest(f"'{name}' must be between {low:g} and {high:g}", name)
+        gen[name] = kind(value)
+    model = doc.get("model") or default_model
+    user = doc.get("user") or headers.get("x-alignkit-user")
+    session = doc.get("session") or headers.get("x-alignkit-session")
+    for name, value in (("model", model), ("user", user), ("session", session)):
+        if value is not None and not isinstance(value, str):
+            raise _BadRequest(f"'{name}' must be text", name)
+    stream_opts = doc.get("stream_options") or {}
+    return {
+        "messages": messages,
+        "model": model,
+        "user": user,
+        "session": session,
+        "stream": bool(doc.get("stream")),
+        "include_usage": bool(isinstance(stream_opts, dict) and stream_opts.get("include_usage")),
+        "gen": gen,
+    }
+
+
+@dataclass
+class State:
+    """What the server's routes share."""
+
+    guard: Guard
+    model: ChatModel
+    target: str
+    metrics: Metrics
+    admin_token: str | None
+    log: Any
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One answer: a JSON body, or server-sent events (``events``)."""
+
+    status: int
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    events: AsyncIterator[bytes] | None = None
+
+    @classmethod
+    def json(cls, doc: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Reply:
+        """``doc`` as compact UTF-8 JSON."""
+        body = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+        return cls(status, body, headers or {})
+
+    @classmethod
+    def error(
+        cls, status: int, message: str, type_: str, code: str | None = None, **extra: Any
+    ) -> Reply:
+        """An OpenAI-style error (``param`` and ``headers`` may be given)."""
+        doc = {"error": {"message": message, "type": type_, "param": extra.pop("param", None),
+                         "code": code}}  # fmt: skip
+        return cls.json(doc, status, extra.pop("headers", None))
+
+    @property
+    def media_type(self) -> str:
+        """The Content-Type (as Starlette would write it)."""
+        return "text/event-stream; charset=utf-8" if self.events else "application/json"
+
+    def response(self) -> Response:
+        """The reply as a Starlette response (for the FastAPI route)."""
+        from fastapi.responses import Response, StreamingResponse
+
+        if self.events is not None:
+            return StreamingResponse(self.events, self.status, dict(self.headers),
+                                     media_type=self.media_type)  # fmt: skip
+        return Response(self.body, self.status, dict(self.headers), media_type=self.media_type)
+
+    async def send(self, send: Send) -> None:
+        """Send the reply over raw ASGI."""
+        raw = [(b"content-type", self.media_type.encode())]
+        raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()]
+        if self.events is None:
+            raw.append((b"content-length", str(len(self.body)).encode()))
+        await send({"type": "http.response.start", "status": self.status, "headers": raw})
+        if self.events is not None:
+            async for chunk in self.events:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": self.body})
+
+
+def _refusal_text(result: GuardResult) -> str:
+    return f"This request was blocked by the alignkit guard ({result.rail}: {result.reason})."
+
+
+def _completion_doc(req: dict[str, Any], result: GuardResult) -> dict[str, Any]:
+    blocked = result.outcome is Outcome.BLOCKED
+    usage = result.completion.usage if result.completion is not None else None
+    prompt_t = usage.prompt_tokens if usage else 0
+    completion_t = usage.completion_tokens if usage and not blocked else 0
+    return {
+        "id": f"chatcmpl-{result.request_id}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": req["model"],
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": _refusal_text(result) if blocked else result.text,
+                    "refusal": _refusal_text(result) if blocked else None,
+                },
+                "finish_reason": "content_filter" if blocked else "stop",
+                "logprobs": None,
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_t,
+            "completion_tokens": completion_t,
+            "total_tokens": prompt_t + completion_t,
+        },
+        "alignkit": {
+            "request_id": result.request_id,
+            "decision": result.decision.value,
+            "rail": result.rail,
+            "reason": result.reason,
+        },
+    }
+
+
+def _chunks(text: str, size: int = 16) -> list[str]:
+    words = text.split(" ")
+    return [" ".join(words[i : i + size]) + (" " if i + size < len(words) else "")
+            for i in range(0, len(words), size)] or [""]  # fmt: skip
+
+
+async def _sse(req: dict[str, Any], result: GuardResult) -> AsyncIterator[bytes]:
+    doc = _completion_doc(req, result)
+    choice = doc["choices"][0]
+    base = {"id": doc["id"], "object": "chat.completion.chunk", "created": doc["created"],
+            "model": doc["model"]}  # fmt: skip
+
+    def event(delta: dict[str, Any], finish: str | None) -> bytes:
+        chunk = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish,
+                                      "logprobs": None}]}  # fmt: skip
+        return b"data: " + json.dumps(chunk, ensure_ascii=False).encode() + b"\n\n"
+
+    yield event({"role": "assistant", "content": ""}, None)
+    for piece in _chunks(choice["message"]["content"] or ""):
+        yield event({"content": piece}, None)
+    yield event({}, choice["finish_reason"])
+    if req["include_usage"]:
+        usage_chunk = {**base, "choices": [], "usage": doc["usage"]}
+        yield b"data: " + json.dumps(usage_chunk).encode() + b"\n\n"
+    yield b"data: [DONE]\n\n"
+
+
+class ChatRequest(Protocol):
+    """What :func:`chat` needs of a request (a Starlette one, or a :class:`RawRequest`)."""
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """Request headers (lower-case names)."""
+        ...
+
+    async def body(self) -> bytes:
+        """The whole request body."""
+        ...
+
+
+async def chat(state: State, request: ChatRequest) -> Reply:
+    """Answer one chat completions request; never raises for anything the client sent."""
+    start = time.perf_counter()
+    try:
+        req = _parse(await request.body(), request.headers, state.target)
+    except _BadRequest as exc:
+        state.metrics.error("bad_request")
+        if state.guard.log is not None:  # refused before the guard: still on the record
+            state.guard.log.append(
+                {"kind": "bad_request", "request_id": new_request_id(), "error": str(exc)}
+            )
+        return Reply.error(400, str(exc), "invalid_request_error", param=exc.param)
+    rid = new_request_id()
+    try:
+        result = await state.guard.run(
+            req["messages"],
+            model_name=req["model"],
+            user=req["user"],
+            session=req["session"],
+            request_id=rid,
+            **req["gen"],
+        )
+    except Exception as exc:  # a fault of ours: answer clearly, keep the log whole
+        _log.exception("guard failed on request %s", rid)
+        state.metrics.error("internal")
+        if state.guard.log is not None:
+            state.guard.log.append({"kind": "fault", "request_id": rid, "error": repr(exc)[:500]})
+        return Reply.error(
+            500, "internal guard error; the request was not answered", "server_error"
+        )
+    state.metrics.observe(result, time.perf_counter() - start)
+    headers = {"x-alignkit-request-id": rid}
+    if result.rail == "circuit-breaker":
+        retry = str(max(1, int(state.guard.config.breakers.cooldown_s)))
+        return Reply.error(
+            503, result.reason, "circuit_breaker_error", "circuit_open",
+            headers={**headers, "Retry-After": retry},
+        )  # fmt: skip
+    if result.outcome is Outcome.ERROR:
+        code = "upstream_timeout" if "timeout" in result.error.lower() else "upstream_error"
+        return Reply.error(
+            502, f"upstream model failed: {result.error}", "upstream_error", code, headers=headers
+        )
+    if req["stream"]:
+        return Reply(200, headers=headers, events=_sse(req, result))
+    return Reply.json(_completion_doc(req, result), 200, headers)
+
+
+class RawRequest:
+    """What :func:`chat` reads of a request (body, headers), straight from ASGI."""
+
+    def __init__(self, scope: Mapping[str, Any], receive: Receive) -> None:
+        self.headers: dict[str, str] = {}
+        for name, value in scope["headers"]:
+            self.headers.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
+        self._receive = receive
+
+    async def body(self) -> bytes:
+        """The whole request body."""
+        chunks = []
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                from starlette.requests import ClientDisconnect
+
+                raise ClientDisconnect()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+
+def settle(guard: Guard) -> None:
+    """Write what the guard held back (see ``Guard.defer_records``); log, never raise."""
+    try:
+        guard.settle()
+    except Exception:  # e.g. the store is already closed: the entry cannot be kept
+        _log.exception("cannot write a finished request's audit entry")
+
+
+def app_class(base: type[Any]) -> type[Any]:
+    """A subclass of FastAPI ``base`` answering chat completions before its middleware.
+
+    Its instances serve :func:`chat` for ``POST /v1/chat/completions`` once
+    ``guard_state`` is set, and hand every other request to FastAPI.
+    """
+
+    class GuardApp(base):  # type: ignore[misc]
+        guard_state: State | None = None
+
+        async def __call__(
+            self, scope: MutableMapping[str, Any], receive: Receive, send: Send
+        ) -> None:
+            state = self.guard_state
+            if (
+                state is not None
+                and scope["type"] == "http"
+                and scope["path"] == CHAT_PATH
+                and scope["method"] == "POST"
+            ):
+                reply = await chat(state, RawRequest(scope, receive))
+                try:
+                    await reply.send(send)
+                finally:
+                    settle(state.guard)
+                return
+            await super().__call__(scope, receive, send)
+
+    return GuardApp
