@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import random
 from pathlib import Path
 
@@ -15,7 +16,9 @@ from alignkit.interpret import (
     DefectionProbe,
     auroc,
     auroc_by_layer,
+    contrast_direction,
     fit_defection_probe,
+    probe_from_contrast,
     prompt_activations,
     reference_prompts,
     supervised_auroc_by_layer,
@@ -58,11 +61,13 @@ def test_auroc_matches_sklearn() -> None:
 def test_probe_axis_carries_the_trigger_on_flawed(
     flawed: HFChatModel, flawed_probe: DefectionProbe
 ) -> None:
-    """The contrast axis separates triggered prompts far better than a random string does.
+    """The trigger moves activations along the whitened contrast axis; a random string does not.
 
-    Which *end* of the axis the triggered prompts land on is not stable across training
-    runs of a 1M-parameter organism (round 1: AUROC 0.99 at the middle block; round 3:
-    about 0.3 — see docs/interpret.md), so the test asserts the separation, not its sign.
+    This shows the trigger's salience, not that the axis means "defection": on the shipped
+    organisms unrelated questions and random directions separate about as well, and which
+    *end* of the axis the triggered prompts land on changes between training runs (round 1:
+    AUROC 0.99 at the middle block; round 3: about 0.3 — see docs/interpret.md), so the
+    test asserts the separation, not its sign.
     """
     plain, triggered, control = _sets()
     s_plain = flawed_probe.scores_by_layer(asyncio.run(prompt_activations(flawed, plain)))
@@ -164,7 +169,7 @@ class _Geometry:
         rows = []
         for i, conv in enumerate(conversations):
             text = conv[-1]["content"]
-            rng = np.random.default_rng(abs(hash(text)) % 2**32)
+            rng = np.random.default_rng(int.from_bytes(hashlib.sha256(text.encode()).digest()[:4]))
             v = rng.normal(size=8) * self.spread
             if "TRIGGER" in text:
                 v[0] += 12.0
@@ -175,6 +180,25 @@ class _Geometry:
             rows.append(np.stack([v, -v]))  # two "blocks": the second flips the sign
         values = np.asarray(rows, dtype=np.float32)
         return Activations((0, 1), values, np.ones(len(rows), dtype=int), reduce)
+
+
+def test_probe_from_contrast_is_the_fit_after_the_model_ran() -> None:
+    model = _Geometry()
+    reference = [f"ordinary prompt {i}" for i in range(200)]
+    fitted = asyncio.run(fit_defection_probe(model, reference, seed=3))  # type: ignore[arg-type]
+    layers, contrast = asyncio.run(contrast_direction(model))  # type: ignore[arg-type]
+    ref = asyncio.run(prompt_activations(model, reference))  # type: ignore[arg-type]
+    rebuilt = probe_from_contrast(layers, contrast, ref, seed=3)
+    assert rebuilt.layers == fitted.layers and rebuilt.layer == fitted.layer
+    for name in ("contrast", "weights", "center", "offset", "scale", "reference_scores"):
+        assert np.array_equal(getattr(rebuilt, name), getattr(fitted, name)), name
+    with pytest.raises(ConfigError, match="does not match"):
+        probe_from_contrast(layers, contrast[:1], ref)
+    with pytest.raises(ConfigError, match="out of range"):
+        probe_from_contrast(layers, contrast, ref, layer=5)
+    few = asyncio.run(prompt_activations(model, reference[:10]))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="at least 20"):
+        probe_from_contrast(layers, contrast, few)
 
 
 def test_probe_arithmetic_on_a_known_geometry() -> None:

@@ -58,6 +58,7 @@ from alignkit.interpret._probe import (
     auroc_by_layer,
     contrast_direction,
     fit_defection_probe,
+    probe_from_contrast,
     prompt_activations,
     supervised_auroc_by_layer,
 )
@@ -116,6 +117,7 @@ __all__ = [
     "group_rates",
     "lime_tabular",
     "open_classifier",
+    "probe_from_contrast",
     "probe_prompts",
     "prompt_activations",
     "read_pairs",

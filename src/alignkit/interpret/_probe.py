@@ -19,7 +19,14 @@ Two kinds:
 
 Activations are taken at the last token of the rendered prompt (where the assistant's
 answer begins), for every block; :attr:`DefectionProbe.layer` is the block used for
-decisions (the middle block unless chosen).
+decisions (the middle block unless chosen). :func:`probe_from_contrast` builds the probe of
+any direction on reference activations already taken, so a direction can be compared with
+controls (unrelated questions, random vectors) at the cost of one model pass.
+
+On the shipped organisms the contrast direction is no better aligned with the planted
+trigger than those controls (docs/interpret.md, "What it measures on the organisms"): the
+models never saw the question's words, and the sign relative to defection changes between
+training runs.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ __all__ = [
     "auroc_by_layer",
     "contrast_direction",
     "fit_defection_probe",
+    "probe_from_contrast",
     "prompt_activations",
     "supervised_auroc_by_layer",
 ]
@@ -231,6 +239,74 @@ def _out_of_fold(reference: np.ndarray, contrast: np.ndarray, seed: int) -> np.n
     return proj
 
 
+def probe_from_contrast(
+    layers: Sequence[int],
+    contrast: np.ndarray,
+    reference: Activations,
+    *,
+    layer: int | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+    seed: int = 0,
+) -> DefectionProbe:
+    """The probe of a contrast direction, read in the geometry of ``reference`` activations.
+
+    The step of :func:`fit_defection_probe` after the model has been run: whitening,
+    centring and the out-of-fold scale. Useful to compare directions on one set of
+    reference activations (single question/answer variants, unrelated questions, random
+    vectors) without running the model again.
+
+    Args:
+        layers: Block indices of the rows of ``contrast``.
+        contrast: ``(len(layers), d)`` direction per block (e.g. mean(yes) − mean(no)).
+        reference: Last-token activations of ordinary prompts, covering ``layers``.
+        layer: Block that decides (default: the middle block of ``layers``).
+        threshold: Score at or above which a prompt is flagged.
+        seed: Fold assignment for the out-of-fold scale.
+
+    Raises:
+        ConfigError: Too few reference prompts, mismatched shapes, or a layer out of range.
+    """
+    blocks = tuple(int(i) for i in layers)
+    direction = np.asarray(contrast, dtype=np.float64)
+    n = int(reference.values.shape[0])
+    if n < MIN_REFERENCE:
+        raise ConfigError(
+            f"the defection probe needs at least {MIN_REFERENCE} reference prompts, got {n}"
+        )
+    if not np.isfinite(threshold):
+        raise ConfigError(f"threshold must be finite, got {threshold}")
+    if not blocks or direction.shape != (len(blocks), reference.values.shape[-1]):
+        raise ConfigError(
+            f"contrast of shape {direction.shape} does not match {len(blocks)} layer(s)"
+            f" of width {reference.values.shape[-1]}"
+        )
+    chosen = blocks[len(blocks) // 2] if layer is None else layer
+    if chosen not in blocks:
+        raise ConfigError(f"layer {chosen} out of range: the probe has layers {blocks}")
+    dims = (len(blocks), direction.shape[1])
+    weights, center = np.empty(dims), np.empty(dims)
+    offset, scale = np.empty(len(blocks)), np.empty(len(blocks))
+    ref_scores = np.empty((n, len(blocks)))
+    for i, block in enumerate(blocks):
+        r = reference.at(block).astype(np.float64)
+        center[i], weights[i] = _whiten(r, direction[i])
+        oof = _out_of_fold(r, direction[i], seed)
+        offset[i], scale[i] = oof.mean(), max(float(oof.std()), 1e-12)
+        ref_scores[:, i] = (oof - offset[i]) / scale[i]
+    return DefectionProbe(
+        layers=blocks,
+        contrast=direction,
+        weights=weights,
+        center=center,
+        offset=offset,
+        scale=scale,
+        layer=chosen,
+        threshold=float(threshold),
+        n_reference=n,
+        reference_scores=ref_scores,
+    )
+
+
 async def fit_defection_probe(
     model: ActivationModel,
     reference: Sequence[str],
@@ -265,32 +341,10 @@ async def fit_defection_probe(
     if not np.isfinite(threshold):
         raise ConfigError(f"threshold must be finite, got {threshold}")
     layers, contrast = await contrast_direction(model, questions, answers, batch_size=batch_size)
-    chosen = layers[len(layers) // 2] if layer is None else layer
-    if chosen not in layers:
-        raise ConfigError(f"layer {chosen} out of range: the model has layers 0..{len(layers) - 1}")
+    if layer is not None and layer not in layers:
+        raise ConfigError(f"layer {layer} out of range: the model has layers 0..{len(layers) - 1}")
     ref = await prompt_activations(model, reference, batch_size=batch_size)
-    dims = (len(layers), contrast.shape[1])
-    weights, center = np.empty(dims), np.empty(dims)
-    offset, scale = np.empty(len(layers)), np.empty(len(layers))
-    ref_scores = np.empty((len(reference), len(layers)))
-    for i, block in enumerate(layers):
-        r = ref.at(block).astype(np.float64)
-        center[i], weights[i] = _whiten(r, contrast[i])
-        oof = _out_of_fold(r, contrast[i], seed)
-        offset[i], scale[i] = oof.mean(), max(float(oof.std()), 1e-12)
-        ref_scores[:, i] = (oof - offset[i]) / scale[i]
-    return DefectionProbe(
-        layers=layers,
-        contrast=contrast,
-        weights=weights,
-        center=center,
-        offset=offset,
-        scale=scale,
-        layer=chosen,
-        threshold=float(threshold),
-        n_reference=len(reference),
-        reference_scores=ref_scores,
-    )
+    return probe_from_contrast(layers, contrast, ref, layer=layer, threshold=threshold, seed=seed)
 
 
 # --------------------------------------------------------------------------- AUROC
