@@ -107,6 +107,40 @@ def test_gold_given_projection_is_an_unbiased_substitute() -> None:
     assert rb[select].std() < 0.5 * g[select].std()
 
 
+def _tilt(x: np.ndarray, r: np.ndarray, g: np.ndarray, c: float) -> tuple[float, float]:
+    """KL and gold (relative to the pool mean) of π ∝ exp(c·r) over the pool ``x``."""
+    z = c * (r - r.max())
+    p = np.exp(z) / np.exp(z).sum()
+    kl = float(p @ (np.log(p) + np.log(len(x))))
+    return kl, float(p @ g - g.mean())
+
+
+def test_pool_policy_gradient_traces_the_tilted_policies() -> None:
+    from alignkit.lab._goodhart_rl import pool_policy_gradient
+
+    world = RewardWorld()
+    proxy = train_proxy(world, 2000, np.random.default_rng(0))
+    lr, steps, pool = 0.1, 60, 5000
+    traj = pool_policy_gradient(
+        world, proxy, np.random.default_rng(1), pool=pool, steps=steps, lr=lr
+    )
+    x = world.base_samples(pool, np.random.default_rng(1))  # the same pool
+    r, g = proxy.score(x), world.gold_given(x, proxy.theta[None, :])
+    assert traj.kl[0] == pytest.approx(0.0, abs=1e-12) and traj.gold[0] == pytest.approx(0.0)
+    for step, kl, gold in zip(traj.steps, traj.kl, traj.gold, strict=True):
+        want_kl, want_gold = _tilt(x, r, g, lr * step)  # no penalty: π ∝ exp(lr·t·r)
+        assert kl == pytest.approx(want_kl, rel=1e-6, abs=1e-9)
+        assert gold == pytest.approx(want_gold, rel=1e-6, abs=1e-9)
+    assert np.all(np.diff(traj.kl) > 0) and traj.kl[-1] < np.log(pool)
+    # with a KL penalty β the policy settles on the tilt at c = 1/β, whatever the run length
+    beta = 2.0
+    pen = pool_policy_gradient(
+        world, proxy, np.random.default_rng(1), pool=pool, steps=400, lr=lr, kl_coef=beta
+    )
+    assert pen.kl[-1] == pytest.approx(_tilt(x, r, g, 1 / beta)[0], rel=1e-3)
+    assert pen.kl[-1] < traj.kl[-1]
+
+
 def test_quick_end_to_end_run() -> None:
     calls: list[tuple[str, int, int]] = []
     result = run_goodhart(seed=0, quick=True, progress=lambda i, d, t: calls.append((i, d, t)))
@@ -130,6 +164,10 @@ def test_quick_end_to_end_run() -> None:
     assert any("α" in str(t.columns) or "alpha" in t.columns for t in result.tables)
     decline = next(f for f in result.findings if f.metric == "lab.goodhart.bon_gold_decline")
     assert decline.value > 0.05 and decline.direction is Direction.HIGHER_IS_WORSE
+    rows = [str(r[0]) for t in result.tables for r in t.rows]
+    # both ensemble settings, and the proxy fitted on all the separate members' labels
+    assert any("members share comparisons" in r for r in rows)
+    assert any(r.startswith("single proxy, all members' comparisons") for r in rows)
 
 
 def test_same_seed_same_numbers() -> None:

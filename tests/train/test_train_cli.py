@@ -48,7 +48,8 @@ def test_constitution_with_the_rule_critic_on_the_organism(tmp_path: Path) -> No
     sft, pairs = read_sft(out / "sft.jsonl"), read_pairs(out / "pairs.jsonl")
     assert len(sft) == len(pairs) == summary["revised"]
     assert all(p.critic == "rule" and p.principle for p in pairs)
-    assert summary["revised"] == summary["by_sample"] + summary["by_rewrite"]
+    by = summary["by_sample"] + summary["by_donor"] + summary["by_rewrite"]
+    assert summary["revised"] == by
 
 
 def test_unknown_critic_scheme_is_one_line_exit_2(tmp_path: Path) -> None:

@@ -1,37 +1,47 @@
 """Mitigations of reward-model over-optimisation, compared at equal KL.
 
 Best-of-n side (KL 0–8.4 nats, n ≤ 12,000): a single proxy against ensembles of five
-proxies (each fitted on its own bootstrap resample of the same 4,000 comparisons, then
-standardised on the base-policy pool) combined by mean, worst case (WCO) or
-mean − 0.5·variance (UWO), without and with 25 % label noise (the single proxy is the
-first member);
-a q-quantiliser (KL = log 1/q); and a *shared-error* world where the labeller also likes
-a nuisance feature the gold penalises, so every member learns the same error.
+proxies (standardised on the base-policy pool) combined by mean, worst case (WCO) or
+mean − 0.5·variance (UWO, λ as Coste et al. used for best-of-n), without and with 25 %
+label noise, in two settings: members fitted on bootstrap resamples of the *same* 4,000
+comparisons (Coste et al.'s members share their preference data), and members fitted on
+*separate* sets of 4,000 (independent errors, five times the labels, with a proxy fitted on
+all 20,000 beside them). The single proxy is the first member. Also a q-quantiliser
+(KL = log 1/q), and a *shared-error* world where the labeller also likes a nuisance
+feature the gold penalises, so every member learns the same error.
 
-RL side: the policy-gradient run of :mod:`._goodhart_overopt` with a KL penalty, with
-the proxy refreshed every ``k`` steps on comparisons drawn from the current policy, and
-stopped by :class:`~alignkit.monitor.GoodhartMonitor` fed noisy, sparse gold evaluations.
+RL side: the RL run of :mod:`._goodhart_overopt` (natural policy gradient over base
+responses) with a KL penalty, with the proxy refreshed every ``k`` steps on comparisons
+drawn from the current policy, and stopped by :class:`~alignkit.monitor.GoodhartMonitor`
+fed noisy, sparse gold evaluations.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Literal
 
 import numpy as np
 
 from alignkit.core import Plot, Table
 from alignkit.lab._experiment import ExperimentOutput, experiment
 from alignkit.lab._goodhart_metrics import CHECK, finding
-from alignkit.lab._goodhart_overopt import N_COMPARISONS, RL_STEPS, WORLD, bon_curve, bon_curves
+from alignkit.lab._goodhart_overopt import (
+    N_COMPARISONS,
+    WORLD,
+    bon_curve,
+    bon_curves,
+    mean_trajectory,
+    rl_run,
+)
+from alignkit.lab._goodhart_rl import Trajectory
 from alignkit.lab._goodhart_rm import (
     FloatArray,
     Proxy,
     RewardWorld,
-    Trajectory,
     comparisons,
     kl_bon,
-    policy_gradient,
     quantile_estimate,
     train_proxy,
 )
@@ -44,37 +54,65 @@ ENSEMBLE_NS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000, 2000, 4000, 8000, 12
 MEMBERS = 5
 UWO_LAMBDA = 0.5
 RL_PROXIES = 4
+RL_POOL = 50_000  # smaller than the over-optimisation run's: refreshing refits gold each time
 SHARED_BIAS = 0.3
 Objective = Callable[[FloatArray], FloatArray]
 
 ENSEMBLE_COMPARISONS = 4000
+Data = Literal["shared", "separate"]
+POOLED = "single proxy, all members' comparisons"
 
-# members are put on a common scale (mean 0, SD 1 over the base-policy pool) first
+
+def _members_only(s: FloatArray) -> FloatArray:
+    """Member scores on a common scale (mean 0, SD 1 over the base-policy pool)."""
+    return standardize_members(s[:MEMBERS])
+
+
 _OBJECTIVES: dict[str, Objective | None] = {
     "single proxy": None,
-    "ensemble mean": lambda s: ensemble_score(standardize_members(s), "mean"),
-    "ensemble WCO": lambda s: ensemble_score(standardize_members(s), "worst"),
-    "ensemble UWO": lambda s: ensemble_score(standardize_members(s), "uwo", lam=UWO_LAMBDA),
+    "ensemble mean": lambda s: ensemble_score(_members_only(s), "mean"),
+    "ensemble WCO": lambda s: ensemble_score(_members_only(s), "worst"),
+    "ensemble UWO": lambda s: ensemble_score(_members_only(s), "uwo", lam=UWO_LAMBDA),
 }
 
 
-def _members(world: RewardWorld, rng: np.random.Generator) -> list[Proxy]:
-    a, b, y = comparisons(world, ENSEMBLE_COMPARISONS, rng)
+def _members(world: RewardWorld, rng: np.random.Generator, data: Data) -> list[Proxy]:
+    """Five proxies, plus for ``separate`` a sixth fitted on all their comparisons.
+
+    ``shared``: every member is fitted on its own bootstrap resample of the same
+    comparisons (as Coste et al.'s members share one preference set and differ by seed;
+    a convex Bradley–Terry fit has no seed, so resampling supplies the diversity).
+    ``separate``: every member is fitted on its own fresh comparisons, so members' errors
+    are independent but the ensemble has seen five times the labels; the sixth proxy, fitted
+    on all of them, separates what the labels buy from what the ensemble objective buys.
+    """
+    n = ENSEMBLE_COMPARISONS
+    if data == "separate":
+        sets = [comparisons(world, n, rng) for _ in range(MEMBERS)]
+        pooled = tuple(np.concatenate(parts) for parts in zip(*sets, strict=True))
+        a, b, y = pooled
+        return [train_proxy(world, 0, rng, pairs=p) for p in sets] + [
+            train_proxy(world, 0, rng, pairs=(a, b, y))
+        ]
+    a, b, y = comparisons(world, n, rng)
     out = []
     for _ in range(MEMBERS):
-        idx = rng.integers(0, ENSEMBLE_COMPARISONS, ENSEMBLE_COMPARISONS)
+        idx = rng.integers(0, n, n)
         out.append(train_proxy(world, 0, rng, pairs=(a[idx], b[idx], y[idx])))
     return out
 
 
 def _ensemble_curves(
-    world: RewardWorld, rng: np.random.Generator, repeats: int, pool: int
+    world: RewardWorld, rng: np.random.Generator, repeats: int, pool: int, data: Data = "shared"
 ) -> dict[str, FloatArray]:
     """Mean gold (relative to π₀) per objective, averaged over ``repeats`` ensembles."""
-    sums: dict[str, FloatArray] = {k: np.zeros(len(ENSEMBLE_NS)) for k in _OBJECTIVES}
+    objectives = dict(_OBJECTIVES)
+    if data == "separate":
+        objectives[POOLED] = lambda s: s[MEMBERS]
+    sums: dict[str, FloatArray] = {k: np.zeros(len(ENSEMBLE_NS)) for k in objectives}
     for _ in range(repeats):
         curves = bon_curves(
-            world, _members(world, rng), ENSEMBLE_NS, rng, pool=pool, objectives=_OBJECTIVES
+            world, _members(world, rng, data), ENSEMBLE_NS, rng, pool=pool, objectives=objectives
         )
         for name, (gold, _) in curves.items():
             sums[name] += gold / repeats
@@ -114,34 +152,48 @@ def _bon_side(rng: np.random.Generator, quick: bool, out: ExperimentOutput) -> l
     repeats, pool = (1, 30_000) if quick else (4, 200_000)
     kl = kl_bon(np.asarray(ENSEMBLE_NS))
     rows: list[Row] = []
-    for noise in (0.0, 0.25):
-        curves = _ensemble_curves(WORLD.with_(label_noise=noise), rng, repeats, pool)
-        tag = f"{int(noise * 100)}% label noise"
-        out.plots.append(
-            _kl_plot(
-                f"Best-of-n: single proxy vs ensembles of 5 ({tag})",
-                kl,
-                curves,
-                "best-of-n KL (nats)",
+    for data in ("shared", "separate"):
+        for noise in (0.0, 0.25):
+            curves = _ensemble_curves(WORLD.with_(label_noise=noise), rng, repeats, pool, data)
+            tag = f"{int(noise * 100)}% label noise, {_DATA_TAG[data]}"
+            out.plots.append(
+                _kl_plot(
+                    f"Best-of-n: single proxy vs ensembles of 5 ({tag})",
+                    kl,
+                    curves,
+                    "best-of-n KL (nats)",
+                )
             )
-        )
-        single = curves["single proxy"]
-        for name, curve in curves.items():
-            gain = (float(curve[-1]) - float(single[-1])) / float(single.max())
-            rows.append(
-                [
-                    f"{name} ({tag})",
-                    "best-of-n",
-                    round(float(kl[-1]), 2),
-                    round(float(curve[-1]), 4),
-                    round(gain, 4),
-                    round(_decline(curve), 4),
-                ]
-            )
-            key = name.replace(" ", "_").lower()
-            out.numbers[f"{key}_noise{int(noise * 100)}_decline"] = _decline(curve)
-            out.numbers[f"{key}_noise{int(noise * 100)}_gain"] = gain
+            rows += _ensemble_rows(curves, kl, tag, f"{_PREFIX[data]}noise{int(noise * 100)}", out)
     return rows + _shared_error(rng, repeats, pool, kl, out)
+
+
+_DATA_TAG = {"shared": "members share comparisons", "separate": "separate comparisons"}
+_PREFIX = {"shared": "", "separate": "separate_"}
+
+
+def _ensemble_rows(
+    curves: dict[str, FloatArray], kl: FloatArray, tag: str, suffix: str, out: ExperimentOutput
+) -> list[Row]:
+    """Table rows and numbers (``<objective>_<suffix>_decline``/``_gain``) for one setting."""
+    rows: list[Row] = []
+    single = curves["single proxy"]
+    for name, curve in curves.items():
+        gain = (float(curve[-1]) - float(single[-1])) / float(single.max())
+        rows.append(
+            [
+                f"{name} ({tag})",
+                "best-of-n",
+                round(float(kl[-1]), 2),
+                round(float(curve[-1]), 4),
+                round(gain, 4),
+                round(_decline(curve), 4),
+            ]
+        )
+        key = "pooled_proxy" if name == POOLED else name.replace(" ", "_").lower()
+        out.numbers[f"{key}_{suffix}_decline"] = _decline(curve)
+        out.numbers[f"{key}_{suffix}_gain"] = gain
+    return rows
 
 
 def _shared_error(
@@ -221,15 +273,8 @@ def _quantiliser(rng: np.random.Generator, quick: bool, out: ExperimentOutput) -
     return rows
 
 
-def _mean_trajectory(runs: list[Trajectory]) -> Trajectory:
-    return Trajectory(
-        runs[0].steps,
-        *(np.mean([getattr(t, f) for t in runs], axis=0) for f in ("kl", "gold", "proxy")),
-    )
-
-
 def _rl_side(rng: np.random.Generator, quick: bool, out: ExperimentOutput) -> list[Row]:
-    n_proxies, batch = (2, 64) if quick else (RL_PROXIES, 256)
+    n_proxies = 2 if quick else RL_PROXIES
     settings: dict[str, dict[str, float]] = {
         "no mitigation": {},
         "KL penalty 0.05": {"kl_coef": 0.05},
@@ -241,18 +286,8 @@ def _rl_side(rng: np.random.Generator, quick: bool, out: ExperimentOutput) -> li
     for _ in range(n_proxies):
         proxy = train_proxy(WORLD, N_COMPARISONS, rng)
         for name, kw in settings.items():
-            per[name].append(
-                policy_gradient(
-                    WORLD,
-                    proxy,
-                    rng,
-                    steps=RL_STEPS,
-                    batch=batch,
-                    kl_coef=kw.get("kl_coef", 0.0),
-                    refresh_every=int(kw.get("refresh_every", 0)),
-                )
-            )
-    runs = {k: _mean_trajectory(v) for k, v in per.items()}
+            per[name].append(rl_run(proxy, rng, quick, pool=RL_POOL, **kw))
+    runs = {k: mean_trajectory(v) for k, v in per.items()}
     plain = runs["no mitigation"]
     out.plots.append(
         Plot(
@@ -327,7 +362,7 @@ def _monitor_row(runs: list[Trajectory], rng: np.random.Generator, out: Experime
             mitigation="stop at the monitor's alarm and keep the checkpoint nearest its peak step",
         )
     )
-    plain = _mean_trajectory(runs)
+    plain = mean_trajectory(runs)
     ref = _interp(plain.kl, plain.gold, kl_stop)
     return [
         "early stop by GoodhartMonitor",

@@ -10,26 +10,35 @@ from alignkit.core import Plot, Table
 from alignkit.lab._experiment import ExperimentOutput, experiment
 from alignkit.lab._goodhart_fit import FormFit, fit_form
 from alignkit.lab._goodhart_metrics import CHECK, finding
+from alignkit.lab._goodhart_rl import Trajectory, policy_gradient, pool_policy_gradient
 from alignkit.lab._goodhart_rm import (
     Capacity,
     FloatArray,
     Proxy,
     RewardWorld,
-    Trajectory,
     bon_estimate,
     comparisons,
     kl_bon,
-    policy_gradient,
     train_proxy,
 )
 
-__all__ = ["BON_NS", "WORLD", "bon_curve", "bon_curves", "reward_model_overoptimisation"]
+__all__ = [
+    "BON_NS",
+    "WORLD",
+    "bon_curve",
+    "bon_curves",
+    "mean_trajectory",
+    "reward_model_overoptimisation",
+    "rl_run",
+]
 
 WORLD = RewardWorld()
 N_COMPARISONS = 1000
 N_PROXIES = 6
 BON_NS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000, 2000, 4000, 8000, 16000, 30000, 60000]
 RL_STEPS = 230
+RL_POOL = 200_000
+RL_LR = 0.06
 _MITIGATE = "use a KL penalty or early stopping, an ensemble (WCO/UWO), or refresh the proxy"
 
 
@@ -212,16 +221,42 @@ def _bon_part(
     )
 
 
+def mean_trajectory(runs: list[Trajectory]) -> Trajectory:
+    """The step-by-step mean of runs recorded at the same steps."""
+    return Trajectory(
+        runs[0].steps,
+        *(np.mean([getattr(t, f) for t in runs], axis=0) for f in ("kl", "gold", "proxy")),
+    )
+
+
+def rl_run(proxy: Proxy, rng: np.random.Generator, quick: bool, **options: float) -> Trajectory:
+    """The lab's RL run: natural policy gradient over a pool of base responses."""
+    return pool_policy_gradient(
+        WORLD,
+        proxy,
+        rng,
+        pool=30_000 if quick else RL_POOL,
+        steps=RL_STEPS,
+        lr=RL_LR,
+        kl_coef=float(options.get("kl_coef", 0.0)),
+        refresh_every=int(options.get("refresh_every", 0)),
+    )
+
+
 def _rl_part(
     proxies: list[Proxy], rng: np.random.Generator, quick: bool, out: ExperimentOutput
 ) -> None:
-    """Policy-gradient runs on the same proxies and the d(α − β ln d) fit."""
-    trajs = [
-        policy_gradient(WORLD, p, rng, steps=RL_STEPS, batch=64 if quick else 256) for p in proxies
-    ]
-    traj = Trajectory(
-        trajs[0].steps,
-        *(np.mean([getattr(t, f) for t in trajs], axis=0) for f in ("kl", "gold", "proxy")),
+    """RL runs on the same proxies and the d(α − β ln d) fit.
+
+    The reported RL is :func:`rl_run` (a softmax policy over base responses); REINFORCE
+    on a Gaussian policy over the feature space is fitted beside it for comparison.
+    """
+    traj = mean_trajectory([rl_run(p, rng, quick) for p in proxies])
+    gauss = mean_trajectory(
+        [
+            policy_gradient(WORLD, p, rng, steps=RL_STEPS, batch=64 if quick else 256)
+            for p in proxies
+        ]
     )
     rd, rg = traj.d, traj.gold
     pos = rd > 0
@@ -229,6 +264,8 @@ def _rl_part(
     rl_fit = fit_form(rd[cut], rg[cut], "rl")
     rl_all = fit_form(rd[pos], rg[pos], "rl")
     rl_quadratic = fit_form(rd[pos], rg[pos], "bon")  # for comparison: the best-of-n form
+    gpos = gauss.d > 0
+    gauss_fit = fit_form(gauss.d[gpos], gauss.gold[gpos], "rl")
     rest = pos & ~cut
     rl_err = float(np.mean(np.abs(rl_fit.predict(rd[rest]) - rg[rest]) / rg.max()))
     rl_peak, rl_final = float(rg.max()), float(rg[-1])
@@ -243,7 +280,11 @@ def _rl_part(
         rl_beta_ci_high=rl_all.beta_ci[1],
         rl_r2=rl_all.r2,
         rl_bon_form_r2=rl_quadratic.r2,
+        rl_first70_r2=rl_fit.r2,
         rl_heldout_error=rl_err,
+        rl_gaussian_r2=gauss_fit.r2,
+        rl_gaussian_decline=1 - float(gauss.gold[-1]) / float(gauss.gold.max()),
+        rl_gaussian_final_kl=float(gauss.kl[-1]),
     )
     out.findings.append(
         finding(
@@ -256,9 +297,16 @@ def _rl_part(
     )
     out.plots.append(
         _fit_line(
-            "Policy gradient against the same proxies (mean over proxies)",
+            "Natural policy gradient over base responses, same proxies (mean over proxies)",
             rd,
             {"gold": rg, "proxy": traj.proxy, "fit d(α − β ln d)": rl_fit.predict(rd)},
+        )
+    )
+    out.plots.append(
+        _fit_line(
+            "REINFORCE on a Gaussian policy, same proxies (mean over proxies)",
+            gauss.d,
+            {"gold": gauss.gold, "proxy": gauss.proxy},
         )
     )
     fits = next(t for t in out.tables if t.title.startswith("Fits of the Gao"))
@@ -267,6 +315,7 @@ def _rl_part(
             _fit_row("RL d(α − β ln d), all points", rl_all, None),
             _fit_row("RL fitted with the best-of-n form d(α − βd), all points", rl_quadratic, None),
             _fit_row("RL d(α − β ln d), first 70 % of d", rl_fit, rl_err),
+            _fit_row("Gaussian-policy REINFORCE d(α − β ln d), all points", gauss_fit, None),
         ]
     )
 

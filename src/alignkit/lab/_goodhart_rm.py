@@ -83,7 +83,7 @@ class RewardWorld:
         Quality terms use 24-point Gauss–Hermite quadrature; the nuisance penalty is exact.
         """
         basis, _ = np.linalg.qr(np.asarray(directions, dtype=np.float64).T)
-        mean = (x @ basis) @ basis.T
+        mean = np.einsum("nk,dk->nd", np.einsum("nd,dk->nk", x, basis), basis)
         var = np.clip(1.0 - (basis**2).sum(axis=1), 0.0, None)
         nodes, weights = np.polynomial.hermite_e.hermegauss(24)
         weights = weights / math.sqrt(2 * math.pi)
@@ -91,7 +91,7 @@ class RewardWorld:
         quality = np.zeros(len(x))
         for k, w_k in enumerate(self.quality_weights()):
             vals = np.tanh(mean[:, k, None] + math.sqrt(var[k]) * nodes[None, :])
-            quality += w_k * (vals @ weights)
+            quality += w_k * np.einsum("nj,j->n", vals, weights)
         penalty = 0.5 * self.kappa * ((mean[:, q:] ** 2).sum(axis=1) + var[q:].sum())
         return np.asarray(quality - penalty, dtype=np.float64)
 
@@ -228,7 +228,7 @@ def bon_estimate(selector: FloatArray, values: FloatArray, ns: list[int]) -> Flo
             - (gammaln(big_n + 1) - gammaln(n + 1) - gammaln(big_n - n + 1))
         )
         w = np.exp(log_w)
-        out.append(w @ v)
+        out.append(np.einsum("i,i...->...", w, v))  # not BLAS: slow on a busy machine
     return np.asarray(out, dtype=np.float64)
 
 
@@ -237,91 +237,3 @@ def quantile_estimate(selector: FloatArray, values: FloatArray, q: float) -> flo
     k = max(1, int(math.ceil(q * len(selector))))
     top = np.argpartition(-selector, k - 1)[:k]
     return float(values[top].mean())
-
-
-def policy_gold(world: RewardWorld, mu: FloatArray, sd: FloatArray) -> float:
-    """Exact E[gold] under the Gaussian policy N(mu, diag(sd²)) (quadrature for tanh)."""
-    nodes, weights = np.polynomial.hermite_e.hermegauss(24)
-    weights = weights / math.sqrt(2 * math.pi)
-    q = world.quality_dims
-    quality = 0.0
-    for k, w_k in enumerate(world.quality_weights()):
-        quality += float(w_k) * float(np.tanh(mu[k] + sd[k] * nodes) @ weights)
-    penalty = 0.5 * world.kappa * float((mu[q:] ** 2 + sd[q:] ** 2).sum())
-    return quality - penalty
-
-
-def gaussian_kl(mu: FloatArray, sd: FloatArray) -> float:
-    """KL(N(mu, diag(sd²)) ‖ N(0, I))."""
-    return float(0.5 * (sd**2 + mu**2 - 1.0 - 2.0 * np.log(sd)).sum())
-
-
-@dataclass(frozen=True)
-class Trajectory:
-    """A policy-gradient run: KL, gold and proxy (relative to π₀) at recorded steps."""
-
-    steps: FloatArray
-    kl: FloatArray
-    gold: FloatArray
-    proxy: FloatArray
-
-    @property
-    def d(self) -> FloatArray:
-        """√KL at each recorded step."""
-        return np.asarray(np.sqrt(self.kl), dtype=np.float64)
-
-
-def policy_gradient(
-    world: RewardWorld,
-    proxy: Proxy,
-    rng: np.random.Generator,
-    *,
-    steps: int = 400,
-    kl_coef: float = 0.0,
-    lr: float = 0.05,
-    batch: int = 256,
-    refresh_every: int = 0,
-    refresh_size: int = 500,
-) -> Trajectory:
-    """REINFORCE with a KL penalty: maximise E_π[proxy] − kl_coef · KL(π ‖ π₀).
-
-    The policy is N(mu, diag(exp(2·rho))), started at π₀; the score-function gradient
-    uses a batch-mean baseline and the KL gradient is exact. With ``refresh_every > 0``
-    the proxy is refitted every that many steps on its comparisons so far plus
-    ``refresh_size`` new ones drawn from the current policy.
-    """
-    mu, rho = np.zeros(world.dim), np.zeros(world.dim)
-    base_gold = policy_gold(world, mu, np.ones(world.dim))
-    probe = world.base_samples(4096, rng)
-    base_proxy = float(proxy.score(probe).mean())
-    data = comparisons(world, 0, rng)
-    rec: list[tuple[float, float, float, float]] = []
-    for step in range(steps + 1):
-        sd = np.exp(rho)
-        if step % 5 == 0:
-            x_eval = mu + sd * probe
-            rec.append(
-                (
-                    step,
-                    gaussian_kl(mu, sd),
-                    policy_gold(world, mu, sd) - base_gold,
-                    float(proxy.score(x_eval).mean()) - base_proxy,
-                )
-            )
-        if step == steps:
-            break
-        if refresh_every and step and step % refresh_every == 0:
-            pool = mu + sd * rng.standard_normal((4 * refresh_size, world.dim))
-            new = comparisons(world, refresh_size, rng, sampler=pool)
-            data = tuple(np.concatenate([o, n]) for o, n in zip(data, new, strict=True))  # type: ignore[assignment]
-            proxy = train_proxy(world, 0, rng, proxy.capacity, pairs=data)
-        eps = rng.standard_normal((batch, world.dim))
-        x = mu + sd * eps
-        adv = proxy.score(x)
-        adv = adv - adv.mean()
-        g_mu = (adv[:, None] * eps / sd).mean(0) - kl_coef * mu
-        g_rho = (adv[:, None] * (eps**2 - 1)).mean(0) - kl_coef * (sd**2 - 1)
-        mu = mu + lr * g_mu
-        rho = rho + lr * g_rho
-    arr = np.asarray(rec, dtype=np.float64)
-    return Trajectory(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3])

@@ -8,9 +8,14 @@ in order of preference:
    and, of the samples that break no principle, the most fluent (highest mean token
    log-probability, where the target reports it) is kept: the target's own words, which
    a small model learns from most easily;
-2. **a rewrite** — the critic revises the response principle by principle (critique,
+2. **a donor** — another response of the target that breaks no principle here: its
+   answer to the same item in another conversation, or its own abstention or refusal on
+   another item, adapted to this one (see :mod:`._donors`);
+3. **a rewrite** — the critic revises the response principle by principle (critique,
    then revision, then the next principle, as in Constitutional AI), and the result is
-   kept if it then breaks no principle.
+   kept if it then breaks no principle. The rewrite starts from the target's responses
+   to the same item first, then from the broken response, so that a rewrite that keeps
+   the reply (a corrected confidence) keeps the target's wording.
 
 Responses neither route repairs are dropped (counted in the log). Every revision keeps
 the principles the original broke and the critic that judged it.
@@ -20,21 +25,25 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Collection, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from alignkit.core import ChatModel, Completion, Decoding
 from alignkit.models import generate_batch
+from alignkit.scoring import ResponseClassifier
 from alignkit.train._cases import Case
 from alignkit.train._constitution import Constitution
-from alignkit.train._critic import Critic, Critique
+from alignkit.train._critic import Critic, Critique, RuleCritic
+from alignkit.train._donors import DonorPool
 from alignkit.train._pairs import PreferencePair, SFTExample
 
 __all__ = ["ConstitutionResult", "Revision", "revise_responses", "run_constitution"]
 
 _log = logging.getLogger(__name__)
 Prefer = Literal["sample", "rewrite"]
+_REWRITE_STARTS = 4  # same-item responses a rewrite may start from
 
 
 @dataclass(frozen=True)
@@ -47,7 +56,7 @@ class Revision:
         revised: The repaired response (None when nothing was broken or no repair passed).
         principles: Ids of the principles the original broke, in constitution order.
         failure_mode: The failure mode of the first broken principle.
-        method: ``sample`` or ``rewrite`` (empty when not revised).
+        method: ``sample``, ``donor`` or ``rewrite`` (empty when not revised).
         critic: The critic's id.
     """
 
@@ -163,7 +172,42 @@ async def _samples(
 class _Pending:
     index: int
     critiques: list[Critique]
-    samples: list[tuple[str, float]] = field(default_factory=list)
+    samples: list[tuple[str, float]] = field(default_factory=list)  # passing: (text, fluency)
+
+
+def _refusal_test(critic: Critic) -> Callable[[Case, str], bool]:
+    """Whether a response declines: the rule critic's cached label, else the classifier."""
+    if isinstance(critic, RuleCritic):
+        rule = critic
+        return lambda case, text: rule.label(case, text) == "refused"
+    clf = ResponseClassifier()
+    return lambda case, text: str(clf.classify(case.user_text, text).label) == "refused"
+
+
+async def _draw(
+    target: ChatModel,
+    critic: Critic,
+    constitution: Constitution,
+    items: Sequence[tuple[Case, str]],
+    wanted: Sequence[_Pending],
+    resample: int,
+    decoding: Decoding,
+    seed: int,
+    concurrency: int,
+    pool: DonorPool,
+) -> None:
+    """Sample the target again for ``wanted``; keep the passing samples, pool them all."""
+    cases = [items[p.index][0] for p in wanted]
+    drawn = await _samples(target, cases, resample, decoding, seed, concurrency)
+    for p, texts in zip(wanted, drawn, strict=True):
+        case, response = items[p.index]
+        for text, score in texts:
+            if not text.strip():
+                continue
+            ok = text != response and not await _judge(critic, constitution, case, text)
+            pool.add(case, text, passing=ok)
+            if ok:
+                p.samples.append((text, score))
 
 
 async def revise_responses(
@@ -175,6 +219,7 @@ async def revise_responses(
     resample: int = 4,
     prefer: Prefer = "sample",
     sample_for: Collection[str] | None = None,
+    donors: bool = True,
     decoding: Decoding | None = None,
     seed: int = 0,
     concurrency: int = 32,
@@ -187,9 +232,12 @@ async def revise_responses(
         constitution: The principles, in the order they are applied.
         target: The model to sample again (no sampling without one).
         resample: Samples per broken response.
-        prefer: ``sample`` tries samples before the critic's rewrite; ``rewrite`` the reverse.
+        prefer: ``sample`` tries samples, then donors, then the critic's rewrite;
+            ``rewrite`` tries the rewrite first.
         sample_for: Principle ids whose breaches are worth resampling (all when None);
-            a response breaking only others goes straight to the rewrite.
+            a response breaking only others goes straight to donors and the rewrite.
+        donors: Whether the target's other responses (``items`` and the samples) may
+            stand in as repairs (see :mod:`._donors`).
         decoding: Decoding for the samples (temperature 0 is raised to 1 so samples differ).
         seed: Seed of the samples.
         concurrency: Requests in flight.
@@ -197,49 +245,54 @@ async def revise_responses(
     Returns:
         One :class:`Revision` per item, in order.
     """
+    pool = DonorPool(_refusal_test(critic))
     pending: list[_Pending] = []
     for i, (case, response) in enumerate(items):
         broken = await _judge(critic, constitution, case, response)
         if broken:
             pending.append(_Pending(i, broken))
+        if donors:
+            pool.add(case, response, passing=not broken)
     wanted = [
         p
         for p in pending
         if sample_for is None or any(c.principle in sample_for for c in p.critiques)
     ]
     if target is not None and resample > 0 and wanted:
-        drawn = await _samples(
-            target,
-            [items[p.index][0] for p in wanted],
-            resample,
-            decoding or Decoding(temperature=1.0),
-            seed,
-            concurrency,
+        dec = decoding or Decoding(temperature=1.0)
+        shared = pool if donors else DonorPool(_refusal_test(critic))
+        await _draw(
+            target, critic, constitution, items, wanted, resample, dec, seed, concurrency, shared
         )
-        for p, texts in zip(wanted, drawn, strict=True):
-            p.samples = texts
     fixed: dict[int, tuple[str | None, str, list[Critique]]] = {}
     for p in pending:
         case, response = items[p.index]
-        revised, method = await _repair(critic, constitution, case, response, p, prefer)
+        revised, method = await _repair(critic, constitution, case, response, p, prefer, pool)
         fixed[p.index] = (revised, method, p.critiques)
+    return _revisions(items, fixed, critic.id)
+
+
+def _revisions(
+    items: Sequence[tuple[Case, str]],
+    fixed: dict[int, tuple[str | None, str, list[Critique]]],
+    critic_id: str,
+) -> list[Revision]:
     out: list[Revision] = []
-    dropped = 0
+    methods: Counter[str] = Counter()
     for i, (case, response) in enumerate(items):
         if i not in fixed:
-            out.append(Revision(case, response, None, (), "", "", critic.id))
+            out.append(Revision(case, response, None, (), "", "", critic_id))
             continue
         revised, method, crits = fixed[i]
-        dropped += revised is None
+        methods[method if revised is not None else "dropped"] += 1
         mode = next((c.failure_mode for c in crits if c.failure_mode), "")
         principles = tuple(c.principle for c in crits)
-        out.append(Revision(case, response, revised, principles, mode, method, critic.id))
+        out.append(Revision(case, response, revised, principles, mode, method, critic_id))
     _log.info(
-        "%d of %d responses broke a principle; %d repaired, %d dropped",
-        len(pending),
+        "%d of %d responses broke a principle; repaired by %s",
+        len(fixed),
         len(items),
-        len(pending) - dropped,
-        dropped,
+        dict(sorted(methods.items())),
     )
     return out
 
@@ -251,23 +304,29 @@ async def _repair(
     response: str,
     pending: _Pending,
     prefer: Prefer,
+    pool: DonorPool,
 ) -> tuple[str | None, str]:
     async def from_samples() -> str | None:
-        passing = [
-            (score, text)
-            for text, score in pending.samples
-            if text.strip()
-            and text != response
-            and not await _judge(critic, constitution, case, text)
-        ]
-        return max(passing, key=lambda t: t[0])[1] if passing else None
+        return max(pending.samples, key=lambda t: t[1])[0] if pending.samples else None
 
-    order = ("sample", "rewrite") if prefer == "sample" else ("rewrite", "sample")
+    async def from_donors() -> str | None:
+        for text in [*pool.same_item(case, exclude=response), *pool.carried(case)]:
+            if not await _judge(critic, constitution, case, text):
+                return text
+        return None
+
+    async def from_rewrite() -> str | None:
+        starts = [*pool.same_item(case, exclude=response)[:_REWRITE_STARTS], response]
+        for start in starts:
+            got = await _rewrite(critic, constitution, case, start)
+            if got is not None:
+                return got
+        return None
+
+    routes = {"sample": from_samples, "donor": from_donors, "rewrite": from_rewrite}
+    order = ("sample", "donor", "rewrite") if prefer == "sample" else ("rewrite", "sample", "donor")
     for method in order:
-        if method == "sample":
-            got = await from_samples()
-        else:
-            got = await _rewrite(critic, constitution, case, response)
+        got = await routes[method]()
         if got is not None:
             return got, method
     return None, ""
@@ -297,6 +356,7 @@ class ConstitutionResult:
             "broken": len(broken),
             "revised": sum(r.revised is not None for r in broken),
             "by_sample": sum(r.method == "sample" for r in broken),
+            "by_donor": sum(r.method == "donor" for r in broken),
             "by_rewrite": sum(r.method == "rewrite" for r in broken),
         }
 
@@ -311,6 +371,7 @@ async def run_constitution(
     resample: int = 4,
     prefer: Prefer = "sample",
     sample_for: Collection[str] | None = None,
+    donors: bool = True,
     decoding: Decoding | None = None,
     seed: int = 0,
     concurrency: int = 32,
@@ -346,6 +407,7 @@ async def run_constitution(
         resample=resample,
         prefer=prefer,
         sample_for=sample_for,
+        donors=donors,
         decoding=dec,
         seed=seed,
         concurrency=concurrency,
