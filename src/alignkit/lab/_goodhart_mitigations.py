@@ -54,7 +54,6 @@ ENSEMBLE_NS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000, 2000, 4000, 8000, 12
 MEMBERS = 5
 UWO_LAMBDA = 0.5
 RL_PROXIES = 4
-RL_POOL = 50_000  # smaller than the over-optimisation run's: refreshing refits gold each time
 SHARED_BIAS = 0.3
 Objective = Callable[[FloatArray], FloatArray]
 
@@ -286,7 +285,7 @@ def _rl_side(rng: np.random.Generator, quick: bool, out: ExperimentOutput) -> li
     for _ in range(n_proxies):
         proxy = train_proxy(WORLD, N_COMPARISONS, rng)
         for name, kw in settings.items():
-            per[name].append(rl_run(proxy, rng, quick, pool=RL_POOL, **kw))
+            per[name].append(rl_run(proxy, rng, quick, **kw))
     runs = {k: mean_trajectory(v) for k, v in per.items()}
     plain = runs["no mitigation"]
     out.plots.append(
