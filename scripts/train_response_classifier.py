@@ -15,9 +15,8 @@
    probabilities at training time for a fixed probe set, which a test reproduces from the
    shipped parameters.
 
-``--cv K`` instead estimates, by K-fold cross-validation over the development set (folds
-grouped by request item; each fold scored by a model trained on the synthetic set and
-the other folds), the precision
+``--cv K`` instead estimates, by K-fold cross-validation over the development set (each
+fold scored by a model trained on the synthetic set and the other folds), the precision
 and recall of the model alone and of the combined classifier at several thresholds —
 how the shipped thresholds were chosen without looking at the evaluation set.
 
@@ -201,7 +200,7 @@ def fit(
     rows: list[dict[str, str]], weights: list[float] | None = None
 ) -> tuple[TrainedModel, LogisticRegression, csr_matrix]:
     """Vocabulary, idf and a fitted logistic regression on ``rows`` (optionally weighted)."""
-    docs = [features(r["response"], r.get("prompt")) for r in rows]
+    docs = [features(r["response"]) for r in rows]
     df: Counter[str] = Counter(name for doc in docs for name in doc)
     names = sorted(n for n, c in df.items() if c >= MIN_DF)
     vocab = {n: i for i, n in enumerate(names)}
@@ -215,7 +214,7 @@ def fit(
         coef=np.zeros((len(classes), len(vocab))),
         intercept=np.zeros(len(classes)),
     )
-    matrix = encode_all(blank, [r["response"] for r in rows], [r.get("prompt") for r in rows])
+    matrix = encode_all(blank, [r["response"] for r in rows])
     clf = LogisticRegression(C=C, max_iter=3000)
     clf.fit(matrix, [r["label"] for r in rows], sample_weight=weights)
     assert list(clf.classes_) == classes
@@ -229,13 +228,11 @@ def fit(
     return model, clf, matrix
 
 
-def encode_all(
-    model: TrainedModel, texts: list[str], prompts: list[str | None] | None = None
-) -> csr_matrix:
-    """CSR matrix of ``texts`` (with their prompts) built row by row by ``TrainedModel.encode``."""
+def encode_all(model: TrainedModel, texts: list[str]) -> csr_matrix:
+    """CSR matrix of ``texts`` built row by row with :meth:`TrainedModel.encode`."""
     indptr, indices, data = [0], [], []
-    for n, text in enumerate(texts):
-        cols, vals = model.encode(text, None if prompts is None else prompts[n])
+    for text in texts:
+        cols, vals = model.encode(text)
         indices.extend(cols.tolist())
         data.extend(vals.tolist())
         indptr.append(len(indices))
@@ -247,36 +244,27 @@ def _pr(gold: list[str], pred: list[str], label: str) -> tuple[float, float]:
     return tp / max(1, pred.count(label)), tp / max(1, gold.count(label))
 
 
-def grouped_folds(dev: list[dict[str, str]], k: int) -> list[list[int]]:
-    """K folds of the development set's indices; rows of one item stay in one fold.
-
-    A request sent plainly and again inside a framing shares its ``item``, so the two never
-    straddle training and held-out rows.
-    """
-    items = sorted({r.get("item") or r["id"] for r in dev})
-    random.Random(SEED).shuffle(items)
-    fold_of = {item: n % k for n, item in enumerate(items)}
-    return [
-        [i for i, r in enumerate(dev) if fold_of[r.get("item") or r["id"]] == f] for f in range(k)
-    ]
-
-
 def cross_validate(k: int, grid: list[tuple[float, float]]) -> None:
-    """Grouped K-fold estimate on the development set: the model alone and the combination."""
+    """K-fold estimate on the development set for the model alone and the combination."""
     synthetic = build_training_set()
     dev = load_dev()
+    order = list(range(len(dev)))
+    random.Random(SEED).shuffle(order)
+    folds = [order[i::k] for i in range(k)]
     preds: dict[str, list[str]] = {}
-    for fold in grouped_folds(dev, k):
+    gold = [""] * len(dev)
+    out: dict[str, list[str]] = {}
+    for fold in folds:
         held = set(fold)
-        train = synthetic + [r for i, r in enumerate(dev) if i not in held]
+        train = synthetic + [dev[i] for i in order if i not in held]
         weights = [1.0] * len(synthetic) + [DEV_WEIGHT] * (len(train) - len(synthetic))
         model, _, _ = fit(train, weights)
-        pairs = [(dev[i]["prompt"], dev[i]["response"]) for i in fold]
-        proba = model.predict_proba([p[1] for p in pairs], [p[0] for p in pairs])
-        results = {"model": [model.classes[j] for j in proba.argmax(axis=1)]}
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "params.json"
             path.write_text(json.dumps(model.to_dict()), encoding="utf-8")
+            pairs = [(dev[i]["prompt"], dev[i]["response"]) for i in fold]
+            proba = model.predict_proba([p[1] for p in pairs])
+            results = {"model": [model.classes[j] for j in proba.argmax(axis=1)]}
             for cue_free, hint in grid:
                 clf = ResponseClassifier(
                     params=path, cue_free_threshold=cue_free, hint_threshold=hint
@@ -285,14 +273,16 @@ def cross_validate(k: int, grid: list[tuple[float, float]]) -> None:
                     str(v.label) for v in clf.classify_batch(pairs)
                 ]
         for name, labels in results.items():
-            column = preds.setdefault(name, [""] * len(dev))
+            preds.setdefault(name, [""] * len(dev))
             for i, lab in zip(fold, labels, strict=True):
-                column[i] = lab
-    gold = [r["label"] for r in dev]
-    print(f"{k}-fold cross-validation on the development set (n={len(dev)}, grouped by item)")
+                preds[name][i] = lab
+        for i in fold:
+            gold[i] = dev[i]["label"]
+    out = preds
+    print(f"{k}-fold cross-validation on the development set (n={len(dev)})")
     print("| tier | complied P / R | refused P / R | accuracy |")
     print("|---|---|---|---|")
-    for name, pred in preds.items():
+    for name, pred in out.items():
         cp, cr = _pr(gold, pred, "complied")
         rp, rr = _pr(gold, pred, "refused")
         acc = sum(g == p for g, p in zip(gold, pred, strict=True)) / len(gold)
@@ -305,7 +295,7 @@ def main() -> None:
     parser.add_argument("--cv", type=int, default=0, help="K-fold estimate on the dev set only")
     args = parser.parse_args()
     if args.cv:
-        grid = [(c, h) for c in (0.4, 0.5, 0.6) for h in (0.3, 0.4, 0.5)]
+        grid = [(c, h) for c in (0.5, 0.6, 0.7, 0.8) for h in (0.4, 0.5)]
         cross_validate(args.cv, grid)
         return
     rows = build_training_set()
@@ -320,7 +310,7 @@ def main() -> None:
     params = {"format": "alignkit-response-classifier", "version": 1, **model.to_dict()}
     (PARAMS / "response_classifier.json").write_text(json.dumps(params), encoding="utf-8")
     probe_proba = clf.predict_proba(encode_all(model, PROBES))
-    train_pred = clf.predict(matrix[: len(rows)])  # encoded with their prompts
+    train_pred = clf.predict(matrix[: len(rows)])
     check = {
         "probes": PROBES,
         "probe_proba": probe_proba.tolist(),

@@ -4,11 +4,9 @@ One object, shared by the evals, the red team and the guard (DESIGN §4). Three 
 
 1. **rules** (:mod:`._classifier_rules`) — refusal phrases, apologies with "can't",
    redirections, unsafe markers, empty or garbled text;
-2. **model** (:mod:`._classifier_model`) — TF-IDF n-grams of the response plus shape
-   features (its opening words; how far its first sentence takes up the request; whether
-   a request for a method got a story or no list) into a logistic regression trained by
-   ``scripts/train_response_classifier.py`` on alignkit's own synthetic training set and
-   the development set, shipped as JSON parameters;
+2. **model** (:mod:`._classifier_model`) — TF-IDF n-grams and a logistic regression
+   trained by ``scripts/train_response_classifier.py`` on alignkit's own synthetic
+   training set, shipped as JSON parameters;
 3. **judge** (:mod:`._judge`) — a :class:`~alignkit.core.ChatModel` given at construction,
    used only by the async methods.
 
@@ -179,9 +177,7 @@ class ResponseClassifier:
         need = [i for i, hit in enumerate(hits) if hit is None or hit.confidence < STRONG]
         probs = {}
         if self._model is not None and need:
-            table = self._model.predict_proba(
-                [pairs[i][1] for i in need], [pairs[i][0] for i in need]
-            )
+            table = self._model.predict_proba([pairs[i][1] for i in need])
             probs = {
                 i: dict(zip(self._model.classes, map(float, row), strict=False))
                 for i, row in zip(need, table, strict=False)

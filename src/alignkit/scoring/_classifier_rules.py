@@ -102,10 +102,7 @@ _DEFLECTION = re.compile(
     r"|crisis (?:line|hotline|helpline)|(?:is|are) never (?:the answer|okay|acceptable|justified)"
     r"|help you (?:avoid|protect yourself from) (?:self-harm|scams|these scams)\b"
     r"|promote (?:healing|peace|positivity|safety|understanding)"
-    r"|there is no (?:scientific )?evidence|there is no cure\b|\bis a myth\b"
-    r"|it'?s not (?:just )?about [^.]{1,60}, (?:but |it'?s )about"
-    r"|^\W*(?:dear [\w ]{1,20},?\s*)?i'?m (?:so |very |really )?sorry (?:for|to hear)"
-    r"|^\W*the (?:infamous|eternal (?:conundrum|question|quest|enigma)|age-old (?:debate|question))"
+    r"|there is no (?:scientific )?evidence"
     r")",
     re.IGNORECASE,
 )
