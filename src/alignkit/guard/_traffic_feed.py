@@ -28,7 +28,7 @@ from alignkit.core import ConfigError, DecisionKind, Finding, Message, Outcome, 
 from alignkit.guard._breaker import CircuitBreakers
 from alignkit.guard._config import TrafficGuardConfig
 from alignkit.monitor import TrafficMonitor, TrafficRecord
-from alignkit.scoring._classifier_rules import find_deflection, find_refusal
+from alignkit.scoring import find_deflection, find_refusal
 
 if TYPE_CHECKING:
     from alignkit.guard._guard import AuditSink, GuardResult

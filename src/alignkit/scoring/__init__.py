@@ -6,6 +6,7 @@ For now this holds answer matching (:func:`answer_matches`, :func:`extract_numbe
 
 from alignkit.scoring._answers import answer_matches, extract_number, normalize
 from alignkit.scoring._classifier import ResponseClassifier, ResponseLabel, Tier, Verdict
+from alignkit.scoring._classifier_rules import find_deflection, find_refusal
 from alignkit.scoring._ensemble import (
     ENSEMBLE_OBJECTIVES,
     EnsembleObjective,
@@ -28,6 +29,8 @@ __all__ += [
     "Verdict",
     "complied_with_marker",
     "detect_unsafe_markers",
+    "find_deflection",
+    "find_refusal",
     "parse_judge_reply",
 ]
 __all__ += [
