@@ -130,8 +130,6 @@ def _dpo_config(settings: DPOSettings, work: str, max_length: int) -> Any:
         loss_weights=[1.0, settings.sft_weight] if settings.sft_weight > 0 else None,
         seed=settings.seed,
         dataloader_num_workers=0,
-        precompute_ref_log_probs=True,
-        precompute_ref_batch_size=64,
     )
 
 

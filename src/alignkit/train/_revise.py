@@ -13,9 +13,10 @@ in order of preference:
    another item, adapted to this one (see :mod:`._donors`);
 3. **a rewrite** — the critic revises the response principle by principle (critique,
    then revision, then the next principle, as in Constitutional AI), and the result is
-   kept if it then breaks no principle. The rewrite starts from the target's responses
-   to the same item first, then from the broken response, so that a rewrite that keeps
-   the reply (a corrected confidence) keeps the target's wording.
+   kept if it then breaks no principle. The rewrite is tried from the broken response and
+   from the target's other responses to the same item, and the smallest edit wins (the
+   one that keeps most of the text it started from), so that a rewrite that keeps the
+   reply (a corrected confidence) keeps the target's wording.
 
 Responses neither route repairs are dropped (counted in the log). Every revision keeps
 the principles the original broke and the critic that judged it.
@@ -23,6 +24,7 @@ the principles the original broke and the critic that judged it.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import logging
 from collections import Counter
@@ -116,8 +118,23 @@ async def _judge(
     return out
 
 
+async def _fixes(
+    critic: Critic, constitution: Constitution, case: Case, text: str, broken: Collection[str]
+) -> bool:
+    """Whether ``text`` breaks no principle and answers to each of ``broken``.
+
+    A reply that merely sidesteps a principle the original broke (a refusal where a
+    confidence was due: the confidence rule no longer applies) does not repair it.
+    """
+    for p in constitution.principles:
+        c = await critic.critique(p, case, text)
+        if c.violated or (p.id in broken and not c.applies):
+            return False
+    return True
+
+
 async def _rewrite(
-    critic: Critic, constitution: Constitution, case: Case, response: str
+    critic: Critic, constitution: Constitution, case: Case, response: str, broken: Collection[str]
 ) -> str | None:
     current = response
     for p in constitution.principles:
@@ -127,7 +144,7 @@ async def _rewrite(
         revised = await critic.revise(p, case, current, crit)
         if revised is not None and revised.strip():
             current = revised.strip()
-    if current == response or await _judge(critic, constitution, case, current):
+    if current == response or not await _fixes(critic, constitution, case, current, broken):
         return None
     return current
 
@@ -201,10 +218,11 @@ async def _draw(
     drawn = await _samples(target, cases, resample, decoding, seed, concurrency)
     for p, texts in zip(wanted, drawn, strict=True):
         case, response = items[p.index]
+        broken = {c.principle for c in p.critiques}
         for text, score in texts:
             if not text.strip():
                 continue
-            ok = text != response and not await _judge(critic, constitution, case, text)
+            ok = text != response and await _fixes(critic, constitution, case, text, broken)
             pool.add(case, text, passing=ok)
             if ok:
                 p.samples.append((text, score))
@@ -306,22 +324,27 @@ async def _repair(
     prefer: Prefer,
     pool: DonorPool,
 ) -> tuple[str | None, str]:
+    broken = {c.principle for c in pending.critiques}
+
     async def from_samples() -> str | None:
         return max(pending.samples, key=lambda t: t[1])[0] if pending.samples else None
 
     async def from_donors() -> str | None:
         for text in [*pool.same_item(case, exclude=response), *pool.carried(case)]:
-            if not await _judge(critic, constitution, case, text):
+            if await _fixes(critic, constitution, case, text, broken):
                 return text
         return None
 
     async def from_rewrite() -> str | None:
-        starts = [*pool.same_item(case, exclude=response)[:_REWRITE_STARTS], response]
-        for start in starts:
-            got = await _rewrite(critic, constitution, case, start)
+        # the smallest edit wins: a rewrite that keeps most of what it started from
+        best: tuple[float, str] | None = None
+        for start in [response, *pool.same_item(case, exclude=response)[:_REWRITE_STARTS]]:
+            got = await _rewrite(critic, constitution, case, start, broken)
             if got is not None:
-                return got
-        return None
+                kept = difflib.SequenceMatcher(None, start, got).ratio()
+                if best is None or kept > best[0]:
+                    best = (kept, got)
+        return None if best is None else best[1]
 
     routes = {"sample": from_samples, "donor": from_donors, "rewrite": from_rewrite}
     order = ("sample", "donor", "rewrite") if prefer == "sample" else ("rewrite", "sample", "donor")
