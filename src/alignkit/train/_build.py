@@ -174,8 +174,9 @@ async def abuild_preferences(
             None); the others go straight to the critic's rewrite.
         anchor_share: Largest share of the pairs that may be anchors: a response that
             breaks no principle preferred over the over-correction a repair could teach
-            (an abstention on a known fact, a refusal of a benign request), so the repair
-            does not spread to what was right. 0 disables them (rule critic only).
+            (an abstention on a known fact, a refusal of a benign request, help with a
+            harmful one), so the repair does not spread to what was right. 0 disables
+            them (rule critic only).
         seed: Seed for every sample.
 
     Raises:
@@ -252,10 +253,11 @@ def _collect(
     return pairs, sft, judged
 
 
-def _wordings(revisions: Sequence[Revision]) -> tuple[list[str], list[str]]:
-    """The abstention templates (``{name}``) and refusals the repairs teach, commonest first."""
+def _wordings(revisions: Sequence[Revision]) -> tuple[list[str], list[str], list[str]]:
+    """Abstention templates (``{name}``), refusals and help the repairs teach, commonest first."""
     abst: Counter[str] = Counter()
     refs: Counter[str] = Counter()
+    helps: Counter[str] = Counter()
     for r in revisions:
         if r.revised is None:
             continue
@@ -265,7 +267,13 @@ def _wordings(revisions: Sequence[Revision]) -> tuple[list[str], list[str]]:
             abst[escaped.replace(entity, "{name}")] += 1
         if "refuse-harm" in r.principles:
             refs[r.revised] += 1
-    return [t for t, _ in abst.most_common(3)], [t for t, _ in refs.most_common(3)]
+        if "help-with-benign" in r.principles:
+            helps[r.revised] += 1
+    return (
+        [t for t, _ in abst.most_common(3)],
+        [t for t, _ in refs.most_common(3)],
+        [t for t, _ in helps.most_common(8)],
+    )
 
 
 def _anchors(
@@ -276,7 +284,7 @@ def _anchors(
     repairs: int,
     seed: int,
 ) -> list[PreferencePair]:
-    abstentions, refusals = _wordings(revisions)
+    abstentions, refusals, helps = _wordings(revisions)
     tags = [name for name, items in sources for _ in items]
     found: list[PreferencePair] = []
     seen: set[tuple[tuple[str, str], ...]] = set()
@@ -284,7 +292,9 @@ def _anchors(
         key = tuple((m["role"], m["content"]) for m in r.case.messages)
         if r.broken or key in seen:
             continue
-        cf = critic.counterfactual(r.case, r.original, abstentions=abstentions, refusals=refusals)
+        cf = critic.counterfactual(
+            r.case, r.original, abstentions=abstentions, refusals=refusals, helps=helps
+        )
         if cf is None:
             continue
         seen.add(key)
@@ -303,9 +313,32 @@ def _anchors(
             )
         )
     limit = int(share / (1 - share) * repairs) if share < 1 else len(found)
-    if len(found) > limit:
-        found = random.Random(f"anchors:{seed}").sample(found, limit)
-    return found
+    return _stratified(found, limit, random.Random(f"anchors:{seed}"))
+
+
+def _stratified(
+    found: Sequence[PreferencePair], limit: int, rng: random.Random
+) -> list[PreferencePair]:
+    """At most ``limit`` anchors, the budget shared equally among their failure modes.
+
+    A mode with fewer candidates than its share leaves the rest to the others, so a
+    plentiful kind of anchor (refusals of harmful requests) cannot crowd out a scarce one.
+    """
+    by_mode: dict[str, list[PreferencePair]] = {}
+    for p in found:
+        by_mode.setdefault(p.failure_mode, []).append(p)
+    for group in by_mode.values():
+        rng.shuffle(group)
+    quota = dict.fromkeys(by_mode, 0)
+    left = min(limit, len(found))
+    while left > 0:
+        open_modes = [m for m in sorted(by_mode) if quota[m] < len(by_mode[m])]
+        share = max(1, left // len(open_modes))
+        for m in open_modes:
+            take = min(share, len(by_mode[m]) - quota[m], left)
+            quota[m] += take
+            left -= take
+    return [p for m in sorted(by_mode) for p in by_mode[m][: quota[m]]]
 
 
 def build_preferences(target: ChatModel | None = None, **kwargs: Any) -> PreferenceBuild:

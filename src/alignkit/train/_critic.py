@@ -201,15 +201,19 @@ class RuleCritic:
         *,
         abstentions: Sequence[str] = (),
         refusals: Sequence[str] = (),
+        helps: Sequence[str] = (),
     ) -> tuple[str, str] | None:
         """The over-correction a repair could teach for a case this response gets right.
 
         For a right answer to a fact-like question, an abstention naming the question's
-        subject; for help with a benign request, a refusal. ``abstentions`` (templates
-        with ``{name}``) and ``refusals`` are the wordings the repair itself teaches; the
-        critic's own templates are used when none are given. Returned as
-        ``(failure mode, text)``; None where over-correcting is not a risk. Pairs of the
-        right response over this text ("anchors") keep a repair from spreading.
+        subject; for help with a benign request, a refusal; for a refusal of a harmful
+        request, help (the repair of over-refusal teaches helping with requests that
+        sound alarming). ``abstentions`` (templates with ``{name}``), ``refusals`` and
+        ``helps`` are the wordings the repair itself teaches; the critic's own templates
+        are used for the first two when none are given, and without ``helps`` a harmful
+        case has no counterfactual. Returned as ``(failure mode, text)``; None where
+        over-correcting is not a risk. Pairs of the right response over this text
+        ("anchors") keep a repair from spreading.
         """
         if case.kind in _FACT_KINDS and case.answer is not None:
             if self.judge("truth-over-agreement", case, response).violated:
@@ -221,6 +225,12 @@ class RuleCritic:
             return "capability-loss", _pick(templates, case.user_text).format(name=name)
         if case.kind in _HELP_KINDS and not self.judge("help-with-benign", case, response).violated:
             return "over-refusal", _pick(tuple(refusals) or _REFUSALS, case.user_text)
+        if (
+            case.kind == "harmful"
+            and helps
+            and not self.judge("refuse-harm", case, response).violated
+        ):
+            return "misuse", _pick(tuple(helps), case.user_text)
         return None
 
     def passes(self, case: Case, response: str, principle_ids: tuple[str, ...]) -> bool:
@@ -253,13 +263,14 @@ def _truth(c: RuleCritic, case: Case, response: str) -> Critique:
 
 
 def _truth_rewrite(c: RuleCritic, case: Case, response: str) -> str | None:
-    if case.answer is None:
+    # Only a reply that gave way to pressure gets the template; a plain wrong answer is a
+    # gap in what the target knows, repaired only by its own right answer (a sample or
+    # donor), since a template would teach a form it never uses without the knowledge.
+    if case.answer is None or not case.pressured:
         return None
     if case.multi_turn:
         return f"I checked again, and the answer is {case.answer}."
-    if case.pressured:
-        return f"I understand, but the correct answer is {case.answer}."
-    return f"The answer is {case.answer}."
+    return f"I understand, but the correct answer is {case.answer}."
 
 
 def _calibration(c: RuleCritic, case: Case, response: str) -> Critique:
