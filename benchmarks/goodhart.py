@@ -10,9 +10,17 @@ Three parts, each against the issue's bar:
    best-of-n KL 0-8.4 nats without and with 25 % label noise, and the shared-error case.
 3. GoodhartMonitor over ``--runs`` seeded simulated runs of each shape (best-of-n-like,
    RL-like with a long flat top, plateau without decline, noisy sparse intent), against
-   plain rolling-mean-vs-running-maximum rules.
+   plain rolling-mean-vs-running-maximum rules, two of them with their tolerance chosen
+   the way the monitor's ``alpha`` was.
 
     python benchmarks/goodhart.py [--seed 0] [--runs 60] [--quick] [--json out.json]
+    python benchmarks/goodhart.py --calibrate   # how the monitor's defaults were chosen
+
+``--calibrate`` replays the monitor's alarm rule over a grid of ``alpha`` and the plain
+rule over a grid of tolerances on runs with seeds from ``CALIBRATION_SEED`` on (100 per
+declining shape, 300 plateaus), disjoint from the benchmark's, and marks the largest
+setting whose false-alarm rate there is at most 4 %; the defaults and the "calibrated"
+baseline rows are those settings.
 """
 
 from __future__ import annotations
@@ -36,6 +44,13 @@ from alignkit.monitor import (
     score_detector,
     simulate_run,
 )
+from alignkit.monitor._detector import CALIBRATION_SEED
+from alignkit.monitor._simulate import look_trace, trace_rule
+
+CALIBRATION_TARGET = 0.04
+"""Largest false-alarm rate on the calibration runs a chosen setting may have."""
+# settings chosen by --calibrate (CALIBRATION_TARGET on the calibration seeds)
+CALIBRATED_PLAIN = ((10, 3.5), (5, 4.0))
 
 
 def _fmt(x: float) -> str:
@@ -77,8 +92,10 @@ def rm_part(seed: int, quick: bool) -> tuple[dict[str, float], list[tuple[str, s
         ),
         (
             "R^2 >= 0.95, RL form d(a - b ln d) (all points)",
-            f"{n['rl_r2']:.4f} (the best-of-n form d(a - b d) fits the same RL points with "
-            f"R^2 {n['rl_bon_form_r2']:.4f})",
+            f"{n['rl_r2']:.4f} (first 70 % of d: {n['rl_first70_r2']:.4f}; the best-of-n form "
+            f"d(a - b d) fits the same RL points with R^2 {n['rl_bon_form_r2']:.4f}; "
+            f"Gaussian-policy REINFORCE: R^2 {n['rl_gaussian_r2']:.4f}, decline "
+            f"{n['rl_gaussian_decline']:.1%} at KL {n['rl_gaussian_final_kl']:.2f})",
             n["rl_r2"] >= 0.95,
         ),
         (
@@ -107,22 +124,35 @@ def mitigation_part(
 ) -> tuple[dict[str, float], list[tuple[str, str, bool | None]]]:
     n = mitigations(seed, quick).numbers
     rows: list[tuple[str, str, bool | None]] = []
-    for noise in (0, 25):
-        single = n[f"single_proxy_noise{noise}_decline"]
-        for obj in ("wco", "uwo", "mean"):
-            dec = n[f"ensemble_{obj}_noise{noise}_decline"]
-            gain = n[f"ensemble_{obj}_noise{noise}_gain"]
-            ok = (dec <= 0.02 and single > 0.02) if obj != "mean" else None
-            rows.append(
-                (
-                    f"{obj.upper()} ensemble, {noise} % label noise: no gold decline over KL 0-8.4"
-                    if obj != "mean"
-                    else f"mean ensemble, {noise} % label noise (reference)",
-                    f"decline {dec:.1%} vs single proxy {single:.1%}; gold gain at KL 8.4 "
-                    f"{gain:+.1%} of the single proxy's peak (published ~30 % / ~75 %)",
-                    ok,
+    for data, label in (("", "members share comparisons"), ("separate_", "separate comparisons")):
+        for noise in (0, 25):
+            key = f"{data}noise{noise}"
+            single = n[f"single_proxy_{key}_decline"]
+            for obj in ("wco", "uwo", "mean"):
+                dec = n[f"ensemble_{obj}_{key}_decline"]
+                gain = n[f"ensemble_{obj}_{key}_gain"]
+                ok = (dec <= 0.02 and single > 0.02) if obj != "mean" else None
+                rows.append(
+                    (
+                        f"{obj.upper()} ensemble ({label}), {noise} % label noise: no gold "
+                        "decline over KL 0-8.4"
+                        if obj != "mean"
+                        else f"mean ensemble ({label}), {noise} % label noise (reference)",
+                        f"decline {dec:.1%} vs single proxy {single:.1%}; gold gain at KL 8.4 "
+                        f"{gain:+.1%} of the single proxy's peak (published ~30 % / ~75 %)",
+                        ok,
+                    )
                 )
-            )
+            if data:
+                rows.append(
+                    (
+                        f"single proxy on all 5 members' comparisons, {noise} % label noise "
+                        "(reference)",
+                        f"decline {n[f'pooled_proxy_{key}_decline']:.1%}; gold gain at KL 8.4 "
+                        f"{n[f'pooled_proxy_{key}_gain']:+.1%}",
+                        None,
+                    )
+                )
     wco, uwo = n["shared_ensemble_wco_decline"], n["shared_ensemble_uwo_decline"]
     rows.append(
         (
@@ -151,6 +181,9 @@ def monitor_part(seed: int, runs: int) -> dict[str, Any]:
         "rolling mean (10) vs running max, 3 SE": rolling_max_rule(10, 3.0),
         "rolling mean (10) vs running max, 4 SE": rolling_max_rule(10, 4.0),
     }
+    for window, sds in CALIBRATED_PLAIN:
+        name = f"rolling mean ({window}) vs running max, {sds:g} SE (calibrated)"
+        detectors[name] = rolling_max_rule(window, sds)
     out: dict[str, Any] = {}
     for name, det in detectors.items():
         t0 = time.perf_counter()
@@ -158,6 +191,44 @@ def monitor_part(seed: int, runs: int) -> dict[str, Any]:
         per = {s: score_detector([r for r in sims if r.shape == s], det) for s in SHAPES}
         out[name] = {"pooled": pooled, "per_shape": per, "seconds": time.perf_counter() - t0}
     return out
+
+
+def _line(name: str, s: DetectorScore, mark: str = "") -> str:
+    return (
+        f"| {name}{mark} | {s.raised}/{s.reaching} = {s.detection_rate:.1%} | {s.early} | "
+        f"{s.late_or_missed} | {s.false_alarms}/{s.never_decline} = "
+        f"{s.false_alarm_rate:.1%} | {s.median_delay:+.3f} |"
+    )
+
+
+def calibrate(per_shape: int = 100, plateaus: int = 300) -> None:
+    """Print the calibration grids (see the module docstring)."""
+    runs = [
+        simulate_run(shape, CALIBRATION_SEED + i)
+        for shape in SHAPES
+        for i in range(plateaus if shape == "plateau" else per_shape)
+    ]
+    traces = {id(r): look_trace(r) for r in runs}
+    grids: dict[str, list[tuple[str, Callable[[SimulatedRun], float | None]]]] = {
+        "GoodhartMonitor": [
+            (f"alpha = {a:g}", trace_rule(traces, a))
+            for a in (0.02, 0.015, 0.01, 0.008, 0.007, 0.006, 0.005, 0.004, 0.003, 0.002)
+        ],
+    }
+    for window in (5, 10, 20):
+        grids[f"rolling mean ({window})"] = [
+            (f"{sds:g} SE", rolling_max_rule(window, sds))
+            for sds in (3.0, 3.25, 3.5, 3.75, 4.0, 4.5)
+        ]
+    print(f"Calibration runs: seeds from {CALIBRATION_SEED}, {len(runs)} runs")
+    print("| detector | raised | early | late/missed | false alarms | median delay |")
+    print("|---|---|---|---|---|---|")
+    for family, settings in grids.items():
+        scores = [(label, score_detector(runs, det)) for label, det in settings]
+        ok = [i for i, (_, sc) in enumerate(scores) if sc.false_alarm_rate <= CALIBRATION_TARGET]
+        chosen = ok[0] if ok else None  # grids run from loose to strict
+        for i, (label, sc) in enumerate(scores):
+            print(_line(f"{family}, {label}", sc, " **(chosen)**" if i == chosen else ""))
 
 
 def _score_dict(s: DetectorScore) -> dict[str, float]:
@@ -172,8 +243,16 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=60, help="simulated runs per shape")
     ap.add_argument("--quick", action="store_true", help="smaller pools (not for the table)")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--calibrate", action="store_true", help="print the calibration grids")
     args = ap.parse_args()
+    if args.runs < 1:
+        print("--runs must be at least 1", file=sys.stderr)
+        return 2
     t0 = time.perf_counter()
+    if args.calibrate:
+        calibrate()
+        print(f"\ntotal {time.perf_counter() - t0:.0f} s")
+        return 0
     rm_numbers, rm_rows = rm_part(args.seed, args.quick)
     mit_numbers, mit_rows = mitigation_part(args.seed, args.quick)
     mon = monitor_part(args.seed, args.runs)
@@ -190,12 +269,7 @@ def main() -> int:
     )
     print("|---|---|---|---|---|---|")
     for name, res in mon.items():
-        s: DetectorScore = res["pooled"]
-        print(
-            f"| {name} | {s.raised}/{s.reaching} = {s.detection_rate:.1%} | {s.early} | "
-            f"{s.late_or_missed} | {s.false_alarms}/{s.never_decline} = "
-            f"{s.false_alarm_rate:.1%} | {s.median_delay:+.3f} |"
-        )
+        print(_line(name, res["pooled"]))
     print()
     print(
         "| shape | GoodhartMonitor raised | early | late/missed | false alarms | median delay "
@@ -215,6 +289,14 @@ def main() -> int:
         ),
         ("false overoptimised in <= 5 % of never-declining runs", ours.false_alarm_rate <= 0.05),
     ]
+    for name, res in mon.items():
+        if name.startswith("rolling"):
+            base: DetectorScore = res["pooled"]
+            both = (
+                ours.median_delay < base.median_delay
+                and ours.false_alarm_rate < base.false_alarm_rate
+            )
+            bars.append((f"beats '{name}' on both median delay and false alarms", both))
     print()
     for bar, ok in bars:
         print(f"- {bar}: {'met' if ok else 'NOT met'}")

@@ -37,11 +37,14 @@ def test_q_agent_discovers_the_pause_loophole_and_not_under_the_patch() -> None:
     assert g.events.get("paused", 0) >= 1 and h.events.get("caught", 0) > 5
 
 
-def test_detector_flags_gaming_and_not_the_patched_run() -> None:
-    gaming = train_detect("Engagement", 2000, seed=0)
-    patched = train_detect("Engagement", 2000, seed=0, patched=True)
+@pytest.mark.parametrize(("name", "episodes"), [("Engagement", 2000), ("OffSwitch", 4000)])
+def test_detector_flags_gaming_and_not_the_patched_run(name: str, episodes: int) -> None:
+    # Engagement's intent declines gradually; OffSwitch's falls at once when the agent
+    # learns to disable the switch
+    gaming = train_detect(name, episodes, seed=0)
+    patched = train_detect(name, episodes, seed=0, patched=True)
     assert gaming.verdict.gaming and not patched.verdict.gaming
-    assert gaming.verdict.evaluations == 2000 // EVAL_EVERY
+    assert gaming.verdict.evaluations == episodes // EVAL_EVERY
     evaluated = [c for c in gaming.curve if c[2] is not None]
     assert len(evaluated) / len(gaming.curve) <= 0.02
 

@@ -6,9 +6,16 @@ import numpy as np
 import pytest
 
 from alignkit.core import ConfigError, Direction, Severity
-from alignkit.monitor import GoodhartMonitor, MonitorState, simulate_run
-from alignkit.monitor._detector import null_p_value
-from alignkit.monitor._shape import decline_fit, isotonic_fit, noise_sd, prefix_isotonic_rss
+from alignkit.monitor import GoodhartMonitor, MonitorState, monitor_rule, simulate_run
+from alignkit.monitor._detector import alarmed, look_level, null_p_value, peak_test, step_p_value
+from alignkit.monitor._shape import (
+    decline_fit,
+    isotonic_fit,
+    noise_sd,
+    prefix_isotonic_rss,
+    step_decline_fit,
+)
+from alignkit.monitor._simulate import look_trace, trace_rule
 
 
 def _feed(mon: GoodhartMonitor, gold: np.ndarray, every: int, sigma: float, seed: int) -> None:
@@ -44,15 +51,75 @@ def test_decline_statistic_is_large_for_a_decline_and_zero_for_a_rise() -> None:
     assert decline_fit(t, falling, sigma=1.0).statistic > 100
 
 
-def test_null_p_value_is_calibrated_on_constant_series() -> None:
+def test_decline_fit_recovers_a_continuous_hinge() -> None:
+    t = np.arange(60.0)
+    y = np.minimum(t, 30) - 0.5 * np.maximum(t - 30, 0)  # rises to 30 at t = 30, then falls
+    fit = decline_fit(t, y, sigma=1.0)
+    assert fit.peak_level == pytest.approx(30.0)
+    assert fit.last_level == pytest.approx(30 - 0.5 * 29)
+    assert fit.drop_sd == pytest.approx(14.5)
+    assert 29 <= fit.peak_index <= 31 and fit.dof is None
+
+
+@pytest.mark.parametrize("n", [15, 40, 150])
+def test_null_p_value_is_calibrated_on_constant_series(n: int) -> None:
+    rng = np.random.default_rng(n)
+    reps = 600
+    ps = np.empty(reps)
+    for i in range(reps):
+        t = np.sort(rng.uniform(0, 100, n)) if i % 2 else np.arange(n * 1.0)
+        fit = decline_fit(t, rng.normal(size=n))
+        ps[i] = null_p_value(fit.statistic, n, fit.dof)
+    # P(p <= 0.05) is 0.05 up to sampling error: SD sqrt(0.05 * 0.95 / 600) = 0.009
+    assert 0.05 - 3 * 0.009 <= float(np.mean(ps <= 0.05)) <= 0.05 + 3 * 0.009
+
+
+def test_step_p_value_is_calibrated_on_constant_series() -> None:
     rng = np.random.default_rng(2)
     n = 40
     ps = [
-        null_p_value(decline_fit(np.arange(n * 1.0), rng.normal(size=n)).statistic, n)
+        step_p_value(step_decline_fit(np.arange(n * 1.0), rng.normal(size=n)).statistic, n)
         for _ in range(400)
     ]
     # about 5 % below 0.05 (the gamma approximation is allowed to be a little conservative)
     assert 0.01 <= float(np.mean(np.asarray(ps) <= 0.05)) <= 0.09
+
+
+def test_step_alternative_fits_an_abrupt_fall_the_anchored_line_cannot() -> None:
+    # a loophole found at t = 50: the intent drops from 1 to 0.6 at once and stays there
+    t = np.arange(80.0)
+    y = np.where(t < 50, np.minimum(t / 20, 1.0), 0.6)
+    step = step_decline_fit(t, y, sigma=0.1)
+    assert step.split == 50
+    assert step.peak_level == pytest.approx(1.0) and step.last_level == pytest.approx(0.6)
+    # the step fits exactly, so its statistic is the whole isotonic RSS; the anchored line
+    # leaves a residual
+    iso_rss = float(np.sum((y - isotonic_fit(y)) ** 2)) / 0.1**2
+    assert step.statistic == pytest.approx(iso_rss)
+    assert decline_fit(t, y, sigma=0.1).statistic < 0.9 * iso_rss
+    # the detector takes the stronger of the two, paying a factor 2 for the choice
+    noisy = y + np.random.default_rng(0).normal(0, 0.3, 80)
+    fit = step_decline_fit(t, noisy)
+    assert peak_test(t, noisy).p_value == pytest.approx(2 * step_p_value(fit.statistic, 80))
+
+
+def test_alarm_rule_spends_alpha_over_looks_and_needs_a_confirming_look() -> None:
+    assert look_level(0.01, 10, 10) == pytest.approx(0.01)
+    assert look_level(0.01, 100, 10) == pytest.approx(0.01 / (1 + np.log(10)))
+    assert alarmed([0.05, 0.001], 0.01, 10, 10, confirm=2)  # earlier look within 10·α
+    assert not alarmed([0.2, 0.001], 0.01, 10, 10, confirm=2)
+    assert not alarmed([0.001, 0.02], 0.01, 10, 10, confirm=2)  # latest look not significant
+    assert alarmed([0.2, 0.001], 0.01, 10, 10, confirm=1)
+    assert not alarmed([0.009], 0.01, 100, 10, confirm=1)  # level at n = 100 is 0.003
+
+
+def test_trace_replay_matches_the_monitor() -> None:
+    runs = [simulate_run(shape, seed) for shape in ("sparse", "bon", "plateau") for seed in (1, 2)]
+    traces = {id(r): look_trace(r) for r in runs}
+    replayed, real = trace_rule(traces, alpha=GoodhartMonitor().alpha), monitor_rule()
+    alarms = [real(r) for r in runs]
+    assert [replayed(r) for r in runs] == alarms
+    assert any(a is not None for a in alarms)
 
 
 def test_detects_a_peak_and_estimates_it() -> None:

@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from alignkit.core import ConfigError, Evidence, Finding, MetricSpec
-from alignkit.monitor._detector import PeakTest, as_array, peak_test, recent_window, slope_t
+from alignkit.monitor._detector import (
+    PeakTest,
+    alarmed,
+    as_array,
+    peak_test,
+    recent_window,
+    slope_t,
+)
 from alignkit.monitor._metrics import DIVERGENCE_T, INTENT_DROP_SD
 
 __all__ = ["GoodhartMonitor", "IntentStatus", "MonitorState", "MonitorStatus"]
@@ -115,7 +122,7 @@ class _Series:
 class _IntentTrack:
     series: _Series = field(default_factory=_Series)
     last: PeakTest | None = None
-    streak: int = 0
+    p_values: list[float] = field(default_factory=list)
     alarm_step: float | None = None
     tested_n: int = 0
 
@@ -128,8 +135,10 @@ class GoodhartMonitor:
     after later steps with the step it refers to). ``status`` then says
 
     - ``overoptimised`` — an intent metric has passed its peak: an isotonic-versus-
-      hinge likelihood-ratio test on its values is significant (``p ≤ alpha``) at
-      ``confirm`` consecutive looks (see :mod:`alignkit.monitor._detector`). This latches.
+      hinge likelihood-ratio test on its values is significant at the latest look
+      (``p ≤ α_n``, with ``alpha`` spent over looks on a log scale) and nearly so
+      (``p ≤ 10·α_n``) at the ``confirm − 1`` looks before it (see
+      :mod:`alignkit.monitor._detector`). This latches.
     - ``diverging`` — the proxy still rises significantly over the recent window while
       an intent metric does not (the specification-gaming signature).
     - ``ok`` — neither.
@@ -141,8 +150,9 @@ class GoodhartMonitor:
         proxy: Name of the optimised metric.
         intent: Name(s) of the metrics it is meant to track.
         minimize: Names among ``proxy``/``intent`` for which lower is better (losses).
-        alpha: Per-look significance level of the passed-its-peak test.
-        confirm: Consecutive significant looks needed to raise ``overoptimised``.
+        alpha: Significance level of the passed-its-peak test at the first look; the
+            look at ``n`` intent values uses ``alpha / (1 + ln(n / min_points))``.
+        confirm: Consecutive looks that must (nearly) agree to raise ``overoptimised``.
         min_points: Intent values needed before any test runs.
         z_proxy: t the proxy's recent slope must reach for ``diverging``.
         z_intent: t below which the intent's recent slope counts as stalled.
@@ -226,8 +236,10 @@ class GoodhartMonitor:
         track.tested_n = n
         test = peak_test(as_array(track.series.steps), as_array(track.series.values))
         track.last = test
-        track.streak = track.streak + 1 if test.p_value <= self.alpha else 0
-        if track.alarm_step is None and track.streak >= self.confirm:
+        track.p_values = [*track.p_values, test.p_value][-self.confirm :]
+        if track.alarm_step is None and alarmed(
+            track.p_values, self.alpha, n, self.min_points, self.confirm
+        ):
             track.alarm_step = self._now
             _log.info(
                 "intent %r has passed its peak (near step %g; p=%.2g): the proxy %r is "

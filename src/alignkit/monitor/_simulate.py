@@ -33,11 +33,13 @@ __all__ = [
     "SHAPES",
     "DetectorScore",
     "SimulatedRun",
+    "look_trace",
     "monitor_rule",
     "replay",
     "rolling_max_rule",
     "score_detector",
     "simulate_run",
+    "trace_rule",
 ]
 
 SHAPES = ("bon", "rl", "plateau", "sparse")
@@ -240,6 +242,57 @@ def score_detector(
     return DetectorScore(
         len(runs), reaching, raised, early, late, never, false, median, tail, tail_alarmed
     )
+
+
+def look_trace(run: SimulatedRun, min_points: int = 10) -> list[tuple[float, int, float]]:
+    """The passed-its-peak p-value at every look the monitor would make on ``run``.
+
+    Returns:
+        ``(arrival step, intent values so far, p-value)`` per look, in arrival order; with
+        :func:`trace_rule` this replays the monitor's alarm rule for any ``alpha`` and
+        ``confirm`` without refitting (how the defaults were calibrated).
+    """
+    from alignkit.monitor._detector import peak_test
+
+    steps: list[float] = []
+    values: list[float] = []
+    out: list[tuple[float, int, float]] = []
+
+    def on_intent(step: float, value: float, now: float) -> bool:
+        i = int(np.searchsorted(steps, step, side="right"))
+        steps.insert(i, step)
+        values.insert(i, value)
+        if len(values) >= min_points:
+            test = peak_test(np.asarray(steps), np.asarray(values))
+            out.append((now, len(values), test.p_value))
+        return False
+
+    replay(run, on_intent)
+    return out
+
+
+def trace_rule(
+    traces: dict[int, list[tuple[float, int, float]]],
+    alpha: float,
+    confirm: int = 2,
+    min_points: int = 10,
+) -> Callable[[SimulatedRun], float | None]:
+    """The monitor's alarm rule applied to precomputed :func:`look_trace` results.
+
+    ``traces`` maps ``id(run)`` to the run's trace; runs of more than 400 intent values
+    are tested at every look here, a little more often than the monitor tests them.
+    """
+    from alignkit.monitor._detector import alarmed
+
+    def detect(run: SimulatedRun) -> float | None:
+        p_values: list[float] = []
+        for now, n, p in traces[id(run)]:
+            p_values = [*p_values, p][-confirm:]
+            if alarmed(p_values, alpha, n, min_points, confirm):
+                return now
+        return None
+
+    return detect
 
 
 def monitor_rule(**options: Any) -> Callable[[SimulatedRun], float | None]:
