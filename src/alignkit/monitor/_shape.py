@@ -234,6 +234,14 @@ class DeclineFit:
         return (self.peak_level - self.last_level) / self.sigma
 
 
+def _first_sigma(t: FloatArray, y: FloatArray, sigma: float | None) -> float:
+    """``sigma`` if given, else :func:`noise_sd` (the series' SD where that is unusable)."""
+    sd = noise_sd(y, t) if sigma is None else sigma
+    if not math.isfinite(sd) or sd <= 0:
+        sd = float(np.std(y)) or 1.0
+    return sd
+
+
 def decline_fit(
     t: FloatArray, y: FloatArray, sigma: float | None = None, min_tail: int = 4
 ) -> DeclineFit:
@@ -257,9 +265,7 @@ def decline_fit(
         min_tail: Fewest points in the declining part.
     """
     n = len(y)
-    sd = noise_sd(y, t) if sigma is None else sigma
-    if not math.isfinite(sd) or sd <= 0:
-        sd = float(np.std(y)) or 1.0
+    sd = _first_sigma(t, y, sigma)
     dof = None if sigma is not None else max(n - 2, 1)  # the fallback's, roughly
     forward, last, levels = prefix_isotonic_stats(y)
     tail, slope = anchored_decline_rss(t, y, last)
@@ -303,9 +309,7 @@ def step_decline_fit(
         min_tail: Fewest points in the declining part.
     """
     n = len(y)
-    sd = noise_sd(y, t) if sigma is None else sigma
-    if not math.isfinite(sd) or sd <= 0:
-        sd = float(np.std(y)) or 1.0
+    sd = _first_sigma(t, y, sigma)
     forward = prefix_isotonic_rss(y)
     tail, start, end = suffix_decline_rss(t, y)
     total = forward + tail
