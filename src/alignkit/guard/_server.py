@@ -21,12 +21,18 @@ refused by an open breaker → 503 ``circuit_open`` with ``Retry-After``; upstre
 → 502 ``upstream_error``; bad request → 400. Every chat request, whatever its fate (a
 malformed one included), appends one audit-log entry. FastAPI and uvicorn are imported
 only here, when a server is built (``pip install 'alignkit[serve]'``).
+
+Per request CPU is what bounds the server's throughput, so an ``openai:`` upstream at a
+plain ``http://`` URL is called through a lean pooled client (:mod:`._upstream`), each
+response leaves in one write (:mod:`._server_http`), and :func:`serve` freezes what it
+built before serving out of the cyclic garbage collector's full collections.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import hmac
 import json
 import logging
@@ -51,6 +57,7 @@ from alignkit.guard._guard import Guard
 from alignkit.guard._metrics import Metrics
 from alignkit.guard._server_chat import CHAT_PATH, State, app_class, chat, settle
 from alignkit.guard._server_governance import add_governance_routes, governance_metrics
+from alignkit.guard._server_http import http_protocol
 
 if TYPE_CHECKING:
     from fastapi import FastAPI, Request, Response
@@ -268,11 +275,12 @@ def _open(
     http: HttpConfig | None,
     log_key: bytes | None,
 ) -> tuple[ChatModel, Guard, Any, Any]:
+    from alignkit.guard._upstream import pooled
     from alignkit.models import TargetOptions, connect
     from alignkit.store import Store
 
     config = load_guard_config(guard_path)  # a bad config fails before anything opens
-    model = connect(target_uri, TargetOptions(http=http or HttpConfig(max_retries=1)))
+    model = pooled(connect(target_uri, TargetOptions(http=http or HttpConfig(max_retries=1))))
     store = Store.open(resolve_store_url(store_url))
     if log_key is None and os.environ.get("ALIGNKIT_GUARD_LOG_KEY"):
         log_key = os.environ["ALIGNKIT_GUARD_LOG_KEY"].encode()
@@ -334,7 +342,14 @@ def serve(
     token = admin_token or os.environ.get(ADMIN_TOKEN_ENV) or None
     try:
         app = create_app(model, guard, target=target_uri, admin_token=token, log=log)
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        # Everything built so far lives as long as the server: move it out of the cyclic
+        # collector's view, so that its full collections under load scan only what
+        # requests allocate (else each one walks every module, rail and model object).
+        gc.collect()
+        gc.freeze()
+        uvicorn.run(
+            app, host=host, port=port, log_level="warning", access_log=False, http=http_protocol()
+        )
     finally:
         store.close()
 
@@ -370,7 +385,13 @@ class GuardServer:
             self.model, self.guard, target=target_uri, admin_token=admin_token, log=self.log
         )
         self._config = self._uvicorn.Config(
-            self.app, host=host, port=port, log_level="warning", access_log=False, lifespan="on"
+            self.app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            http=http_protocol(),
         )
         self._server: Any = None
         self._thread: threading.Thread | None = None

@@ -85,6 +85,25 @@ def _retry_after(headers: Any) -> float | None:
         return None  # an HTTP date: fall back to our own backoff
 
 
+def completion_from_http(status: int, raw: bytes, headers: Any, latency: float) -> Completion:
+    """The completion an HTTP answer stands for; raises :class:`_Retryable` for 429 and 5xx.
+
+    ``headers`` needs only ``get("Retry-After")``.
+    """
+    if status == 200:
+        return _parse_completion(raw, latency)
+    error = _error_fields(raw)
+    if status == 429 or status >= 500:
+        raise _Retryable(f"HTTP {status}: {error['message']}", _retry_after(headers))
+    if status == 400 and any(w in f"{error['code']} {error['type']}" for w in _BLOCK_WORDS):
+        return Completion(
+            outcome=Outcome.BLOCKED,
+            error=f"blocked by provider: {error['message'] or error['code']}",
+            latency_s=latency,
+        )
+    return Completion.failed(f"HTTP {status}: {error['message']}", latency_s=latency)
+
+
 class OpenAIChatModel(ChatModelBase):
     """A chat model behind an OpenAI-compatible ``/chat/completions`` endpoint.
 
@@ -283,19 +302,7 @@ class OpenAIChatModel(ChatModelBase):
             raise _Retryable(
                 f"connection error: {_one_line(str(exc) or type(exc).__name__)}"
             ) from None
-        latency = time.perf_counter() - start
-        if status == 200:
-            return _parse_completion(raw, latency)
-        error = _error_fields(raw)
-        if status == 429 or status >= 500:
-            raise _Retryable(f"HTTP {status}: {error['message']}", _retry_after(headers))
-        if status == 400 and any(w in f"{error['code']} {error['type']}" for w in _BLOCK_WORDS):
-            return Completion(
-                outcome=Outcome.BLOCKED,
-                error=f"blocked by provider: {error['message'] or error['code']}",
-                latency_s=latency,
-            )
-        return Completion.failed(f"HTTP {status}: {error['message']}", latency_s=latency)
+        return completion_from_http(status, raw, headers, time.perf_counter() - start)
 
 
 def _error_fields(raw: bytes) -> dict[str, str]:
