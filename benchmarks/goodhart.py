@@ -7,7 +7,9 @@ Three parts, each against the issue's bar:
    for both forms, and the best-of-n form fitted on n <= 1000 predicts gold at n = 60,000
    within 10 % and within its 95 % prediction interval.
 2. Mitigations (``goodhart.mitigations``): WCO/UWO ensembles vs a single proxy over
-   best-of-n KL 0-8.4 nats without and with 25 % label noise, and the shared-error case.
+   best-of-n KL 0-8.4 nats without and with 25 % label noise (linear members on shared or
+   separate comparisons; MLP members sharing 4,000 or 1,000 comparisons), and the
+   shared-error case.
 3. GoodhartMonitor over ``--runs`` seeded simulated runs of each shape (best-of-n-like,
    RL-like with a long flat top, plateau without decline, noisy sparse intent), against
    plain rolling-mean-vs-running-maximum rules, two of them with their tolerance chosen
@@ -124,7 +126,13 @@ def mitigation_part(
 ) -> tuple[dict[str, float], list[tuple[str, str, bool | None]]]:
     n = mitigations(seed, quick).numbers
     rows: list[tuple[str, str, bool | None]] = []
-    for data, label in (("", "members share comparisons"), ("separate_", "separate comparisons")):
+    settings = [("", "members share comparisons"), ("separate_", "separate comparisons")]
+    settings += [
+        (f"mlp{c}_", f"MLP members share {c:,} comparisons")
+        for c in (4000, 1000)
+        if f"single_proxy_mlp{c}_noise0_decline" in n  # --quick runs 1,000 alone
+    ]
+    for data, label in settings:
         for noise in (0, 25):
             key = f"{data}noise{noise}"
             single = n[f"single_proxy_{key}_decline"]
@@ -143,7 +151,16 @@ def mitigation_part(
                         ok,
                     )
                 )
-            if data:
+            if data.startswith("mlp"):
+                rows.append(
+                    (
+                        f"single MLP proxy ({label}), {noise} % label noise: held-out "
+                        "pair accuracy against gold (reference)",
+                        f"{n[f'{key}_pair_accuracy']:.3f}",
+                        None,
+                    )
+                )
+            if data == "separate_":
                 rows.append(
                     (
                         f"single proxy on all 5 members' comparisons, {noise} % label noise "

@@ -96,6 +96,38 @@ def test_proxy_learns_gold_direction_and_label_noise_hurts() -> None:
     assert np.linalg.norm(noisy.theta) < np.linalg.norm(clean.theta)
 
 
+def test_mlp_proxy_learns_and_its_members_disagree_off_the_data() -> None:
+    from alignkit.lab._goodhart_rm import comparisons, train_mlp_proxy
+    from alignkit.scoring import standardize_members
+
+    world = RewardWorld()
+    rng = np.random.default_rng(0)
+    pairs = comparisons(world, 2000, rng)
+    # the same comparisons, three initialisations
+    members = [
+        train_mlp_proxy(world, 0, np.random.default_rng([0, k]), pairs=pairs) for k in range(3)
+    ]
+    linear = train_proxy(world, 0, rng, pairs=pairs)
+    a, b = world.base_samples(20_000, rng), world.base_samples(20_000, rng)
+    truth = world.gold(a) > world.gold(b)
+
+    def accuracy(score: np.ndarray, other: np.ndarray) -> float:
+        return float(np.mean((score > other) == truth))
+
+    lin_acc = accuracy(linear.score(a), linear.score(b))
+    for m in members:  # SE of each accuracy on 20,000 pairs < 0.004
+        acc = accuracy(m.score(a), m.score(b))
+        assert acc > 0.8 and acc > lin_acc  # a linear proxy cannot see gold's nuisance penalty
+    # on a common scale (each member standardised over base-policy responses) the members
+    # agree where π₀ puts its data and disagree three base-SDs out
+    ref = world.base_samples(100_000, rng)
+    ref_scores = np.stack([m.score(ref) for m in members])
+    near = standardize_members(ref_scores).std(axis=0)
+    far_x = 3.0 * world.base_samples(2000, rng)
+    far = standardize_members(np.stack([m.score(far_x) for m in members]), ref_scores).std(axis=0)
+    assert float(np.median(far)) > 2.5 * float(np.median(near)) > 0.0
+
+
 def test_gold_given_projection_is_an_unbiased_substitute() -> None:
     world = RewardWorld()
     rng = np.random.default_rng(1)
@@ -168,6 +200,7 @@ def test_quick_end_to_end_run() -> None:
     # both ensemble settings, and the proxy fitted on all the separate members' labels
     assert any("members share comparisons" in r for r in rows)
     assert any(r.startswith("single proxy, all members' comparisons") for r in rows)
+    assert any("MLP members share" in r for r in rows)
 
 
 def test_same_seed_same_numbers() -> None:

@@ -6,7 +6,11 @@ mean − 0.5·variance (UWO, λ as Coste et al. used for best-of-n), without and
 label noise, in two settings: members fitted on bootstrap resamples of the *same* 4,000
 comparisons (Coste et al.'s members share their preference data), and members fitted on
 *separate* sets of 4,000 (independent errors, five times the labels, with a proxy fitted on
-all 20,000 beside them). The single proxy is the first member. Also a q-quantiliser
+all 20,000 beside them). The single proxy is the first member. The same comparison with
+nonlinear members (:class:`~alignkit.lab._goodhart_rm.MLPProxy`, one hidden layer) that
+share the same comparisons and differ only by their initialisation, at 4,000 comparisons
+and at the 1,000 of :mod:`._goodhart_overopt`; their gold is estimated on plain gold over
+a large pool, since the projection trick holds for linear selectors only. Also a q-quantiliser
 (KL = log 1/q), and a *shared-error* world where the labeller also likes a nuisance
 feature the gold penalises, so every member learns the same error.
 
@@ -40,9 +44,11 @@ from alignkit.lab._goodhart_rm import (
     FloatArray,
     Proxy,
     RewardWorld,
+    bon_estimate,
     comparisons,
     kl_bon,
     quantile_estimate,
+    train_mlp_proxy,
     train_proxy,
 )
 from alignkit.monitor import GoodhartMonitor, MonitorState
@@ -167,6 +173,60 @@ def _bon_side(rng: np.random.Generator, quick: bool, out: ExperimentOutput) -> l
     return rows + _shared_error(rng, repeats, pool, kl, out)
 
 
+def _mlp_curves(
+    world: RewardWorld, rng: np.random.Generator, n_comparisons: int, repeats: int, pool: int
+) -> tuple[dict[str, FloatArray], float]:
+    """Mean gold per objective for five MLP members on the same comparisons, and accuracy.
+
+    Members differ only by their initialisation. Gold enters :func:`bon_estimate` as plain
+    gold over a fresh pool. The accuracy is the first member's agreement with gold on
+    held-out base-policy pairs, averaged over the ``repeats`` ensembles.
+    """
+    sums: dict[str, FloatArray] = {k: np.zeros(len(ENSEMBLE_NS)) for k in _OBJECTIVES}
+    accuracy = 0.0
+    for _ in range(repeats):
+        pairs = comparisons(world, n_comparisons, rng)
+        members = [train_mlp_proxy(world, 0, rng, pairs=pairs) for _ in range(MEMBERS)]
+        x = world.base_samples(pool, rng)
+        g = world.gold(x)
+        scores = np.stack([m.score(x) for m in members])
+        half = pool // 2  # the pool's two halves as held-out pairs
+        agree = (scores[0, :half] > scores[0, half : 2 * half]) == (g[:half] > g[half : 2 * half])
+        accuracy += float(agree.mean()) / repeats
+        for name, objective in _OBJECTIVES.items():
+            s = scores[0] if objective is None else objective(scores)
+            sums[name] += (bon_estimate(s, g, ENSEMBLE_NS) - g.mean()) / repeats
+    return sums, accuracy
+
+
+MLP_SETTINGS = ((ENSEMBLE_COMPARISONS, 4), (N_COMPARISONS, 10))
+"""(comparisons shared by the members, ensembles averaged) for the MLP rows."""
+
+
+def _mlp_side(rng: np.random.Generator, quick: bool, out: ExperimentOutput) -> list[Row]:
+    """The ensemble rows again with MLP members that share their comparisons.
+
+    ``quick`` runs the 1,000-comparison setting alone (its members fit in a fraction of
+    the time).
+    """
+    pool = 30_000 if quick else 300_000
+    kl = kl_bon(np.asarray(ENSEMBLE_NS))
+    rows: list[Row] = []
+    for n_comp, repeats in MLP_SETTINGS[-1:] if quick else MLP_SETTINGS:
+        for noise in (0.0, 0.25):
+            world = WORLD.with_(label_noise=noise)
+            curves, acc = _mlp_curves(world, rng, n_comp, 1 if quick else repeats, pool)
+            tag = f"{int(noise * 100)}% label noise, MLP members share {n_comp:,} comparisons"
+            out.plots.append(
+                _kl_plot(f"Best-of-n: single MLP proxy vs ensembles of 5 ({tag})", kl, curves, _KL)
+            )
+            suffix = f"mlp{n_comp}_noise{int(noise * 100)}"
+            rows += _ensemble_rows(curves, kl, tag, suffix, out)
+            out.numbers[f"{suffix}_pair_accuracy"] = acc
+    return rows
+
+
+_KL = "best-of-n KL (nats)"
 _DATA_TAG = {"shared": "members share comparisons", "separate": "separate comparisons"}
 _PREFIX = {"shared": "", "separate": "separate_"}
 
@@ -383,7 +443,9 @@ def mitigations(seed: int = 0, quick: bool = False) -> ExperimentOutput:
     """Every mitigation in the module docstring, tabulated against the single proxy."""
     rng = np.random.default_rng([seed, 20])
     out = ExperimentOutput()
-    rows = _bon_side(rng, quick, out) + _quantiliser(rng, quick, out) + _rl_side(rng, quick, out)
+    rows = _bon_side(rng, quick, out)
+    rows += _mlp_side(np.random.default_rng([seed, 21]), quick, out)
+    rows += _quantiliser(rng, quick, out) + _rl_side(rng, quick, out)
     out.tables.append(
         Table(
             check=CHECK,

@@ -15,6 +15,13 @@ nuisance feature ``v`` — the shared error that ensembles cannot average away).
 *capacity* is its feature map: ``linear`` (x) or ``quadratic`` (x and x²). Neither
 gold nor proxy refers to the functional forms fitted later; over-optimisation comes
 from the proxy's estimation error and misspecification meeting selection pressure.
+
+An :class:`MLPProxy` is the nonlinear capacity: one hidden layer of tanh units fitted
+on the same Bradley–Terry loss from a random initialisation, so that members trained on
+the same comparisons with different seeds agree where π₀ put its data and disagree in
+the tails that best-of-n selects into (the mechanism reward-model ensembles rely on).
+Gold under such a proxy's selection must be estimated on plain :meth:`RewardWorld.gold`:
+:meth:`RewardWorld.gold_given` holds only for linear selectors.
 """
 
 from __future__ import annotations
@@ -25,13 +32,16 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import expit, gammaln
+from scipy.optimize import minimize
+from scipy.special import expit, gammaln, log_expit
 
 __all__ = [
+    "MLPProxy",
     "Proxy",
     "RewardWorld",
     "bon_estimate",
     "kl_bon",
+    "train_mlp_proxy",
     "train_proxy",
 ]
 
@@ -188,6 +198,90 @@ def train_proxy(
     a, b, y = pairs if pairs is not None else comparisons(world, n_comparisons, rng)
     da = features(a, capacity) - features(b, capacity)
     return Proxy(fit_bradley_terry(da, y), capacity)
+
+
+@dataclass(frozen=True)
+class MLPProxy:
+    """A Bradley–Terry reward model with one hidden layer: ``score(x) = tanh(x Wᵀ + b) · v``.
+
+    Attributes:
+        w: Input weights, shape ``(hidden, dim)``.
+        b: Hidden biases, shape ``(hidden,)``.
+        v: Output weights, shape ``(hidden,)``.
+    """
+
+    w: FloatArray
+    b: FloatArray
+    v: FloatArray
+
+    def score(self, x: FloatArray) -> FloatArray:
+        """Proxy reward of ``x`` (shape ``(n, dim)``) → shape ``(n,)``."""
+        return np.asarray(np.tanh(x @ self.w.T + self.b) @ self.v, dtype=np.float64)
+
+
+MLP_HIDDEN = 16
+MLP_L2 = 3e-3
+MLP_ITERS = 1000
+
+
+def _mlp_loss(
+    params: FloatArray, a: FloatArray, b: FloatArray, sign: FloatArray, hidden: int, l2: float
+) -> tuple[float, FloatArray]:
+    """Mean Bradley–Terry log-loss plus ``l2/2·(‖W‖² + ‖v‖²)``, and its gradient."""
+    n, dim = a.shape
+    w = params[: hidden * dim].reshape(hidden, dim)
+    bias = params[hidden * dim : hidden * (dim + 1)]
+    v = params[hidden * (dim + 1) :]
+    ha, hb = np.tanh(a @ w.T + bias), np.tanh(b @ w.T + bias)
+    margin = sign * ((ha - hb) @ v)
+    loss = -float(log_expit(margin).mean()) + 0.5 * l2 * float((w**2).sum() + v @ v)
+    du = -sign * expit(-margin) / n  # d loss / d (s(a) − s(b))
+    ga, gb = (du[:, None] * (1 - ha**2)) * v, (du[:, None] * (1 - hb**2)) * v
+    grad_w = ga.T @ a - gb.T @ b + l2 * w
+    grad_b = ga.sum(0) - gb.sum(0)
+    grad_v = (ha - hb).T @ du + l2 * v
+    return loss, np.concatenate([grad_w.ravel(), grad_b, grad_v])
+
+
+def train_mlp_proxy(
+    world: RewardWorld,
+    n_comparisons: int,
+    rng: np.random.Generator,
+    *,
+    pairs: tuple[FloatArray, FloatArray, FloatArray] | None = None,
+    hidden: int = MLP_HIDDEN,
+    l2: float = MLP_L2,
+    iters: int = MLP_ITERS,
+) -> MLPProxy:
+    """Fit an :class:`MLPProxy` by L-BFGS on ``n_comparisons`` fresh comparisons (or ``pairs``).
+
+    ``rng`` draws the comparisons (when ``pairs`` is not given) and then the
+    initialisation (weights N(0, 1/dim), biases N(0, 1), output N(0, 1/hidden)), so
+    proxies fitted on the same ``pairs`` with different ``rng`` differ only by their start.
+    """
+    a, b, y = pairs if pairs is not None else comparisons(world, n_comparisons, rng)
+    dim = a.shape[1]
+    start = np.concatenate(
+        [
+            rng.normal(0.0, 1.0 / math.sqrt(dim), hidden * dim),
+            rng.normal(0.0, 1.0, hidden),
+            rng.normal(0.0, 1.0 / math.sqrt(hidden), hidden),
+        ]
+    )
+    res = minimize(
+        _mlp_loss,
+        start,
+        args=(a, b, 2.0 * y - 1.0, hidden, l2),
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": iters},
+    )
+    p = np.asarray(res.x, dtype=np.float64)
+    return MLPProxy(
+        w=p[: hidden * dim].reshape(hidden, dim),
+        b=p[hidden * dim : hidden * (dim + 1)],
+        v=p[hidden * (dim + 1) :],
+    )
 
 
 def kl_bon(n: int | FloatArray) -> FloatArray:
