@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import random
 from collections import Counter
@@ -150,7 +151,7 @@ async def abuild_preferences(
     constitution_samples: int = 1,
     resample: int = 4,
     sample_for: Collection[str] | None = None,
-    anchor_share: float = 0.25,
+    anchor_share: float = 0.5,
     seed: int = 0,
 ) -> PreferenceBuild:
     """Build pairs from an audit run, constitution revisions, pack items and human labels.
@@ -172,11 +173,12 @@ async def abuild_preferences(
         resample: Samples of the target tried per broken response.
         sample_for: Principles whose breaches are repaired by resampling first (all when
             None); the others go straight to the critic's rewrite.
-        anchor_share: Largest share of the pairs that may be anchors: a response that
-            breaks no principle preferred over the over-correction a repair could teach
-            (an abstention on a known fact, a refusal of a benign request, help with a
-            harmful one), so the repair does not spread to what was right. 0 disables
-            them (rule critic only).
+        anchor_share: Anchors are responses that break no principle, preferred over the
+            over-correction a repair could teach (an abstention on a known fact, a
+            refusal of a benign request, help with a harmful one), so the repair does not
+            spread to what was right. Each kind may make up at most this share of itself
+            plus the repairs it guards against (0.5: one anchor per such repair). 0
+            disables them (rule critic only).
         seed: Seed for every sample.
 
     Raises:
@@ -214,7 +216,7 @@ async def abuild_preferences(
     )
     pairs, sft, judged = _collect(sources, revisions, judge.id)
     if isinstance(judge, RuleCritic) and anchor_share > 0:
-        pairs.extend(_anchors(judge, sources, revisions, anchor_share, len(pairs), seed))
+        pairs.extend(_anchors(judge, sources, revisions, anchor_share, pairs, seed))
     for path in imports:
         pairs.extend(import_pairs(path))
     unique = dedupe_pairs(pairs)
@@ -276,12 +278,23 @@ def _wordings(revisions: Sequence[Revision]) -> tuple[list[str], list[str], list
     )
 
 
+_GUARDS = {
+    "capability-loss": ("hallucination", "miscalibration"),
+    "over-refusal": ("jailbreak", "misuse", "deceptive-alignment"),
+    "misuse": ("over-refusal",),
+}
+"""For each kind of anchor, the repairs whose over-correction it guards against: a right
+answer against abstaining (taught by hallucination and calibration repairs), help with a
+benign request against refusing (taught by refusal repairs), a refusal of a harmful one
+against helping (taught by over-refusal repairs)."""
+
+
 def _anchors(
     critic: RuleCritic,
     sources: Sequence[tuple[str, list[tuple[Case, str]]]],
     revisions: Sequence[Revision],
     share: float,
-    repairs: int,
+    repairs: Sequence[PreferencePair],
     seed: int,
 ) -> list[PreferencePair]:
     abstentions, refusals, helps = _wordings(revisions)
@@ -312,33 +325,19 @@ def _anchors(
                 note="anchor",
             )
         )
-    limit = int(share / (1 - share) * repairs) if share < 1 else len(found)
-    return _stratified(found, limit, random.Random(f"anchors:{seed}"))
-
-
-def _stratified(
-    found: Sequence[PreferencePair], limit: int, rng: random.Random
-) -> list[PreferencePair]:
-    """At most ``limit`` anchors, the budget shared equally among their failure modes.
-
-    A mode with fewer candidates than its share leaves the rest to the others, so a
-    plentiful kind of anchor (refusals of harmful requests) cannot crowd out a scarce one.
-    """
+    guarded = Counter(p.failure_mode for p in repairs)
+    ratio = share / (1 - share) if share < 1 else math.inf
+    rng = random.Random(f"anchors:{seed}")
     by_mode: dict[str, list[PreferencePair]] = {}
     for p in found:
         by_mode.setdefault(p.failure_mode, []).append(p)
-    for group in by_mode.values():
+    chosen: list[PreferencePair] = []
+    for mode in sorted(by_mode):
+        group = by_mode[mode]
         rng.shuffle(group)
-    quota = dict.fromkeys(by_mode, 0)
-    left = min(limit, len(found))
-    while left > 0:
-        open_modes = [m for m in sorted(by_mode) if quota[m] < len(by_mode[m])]
-        share = max(1, left // len(open_modes))
-        for m in open_modes:
-            take = min(share, len(by_mode[m]) - quota[m], left)
-            quota[m] += take
-            left -= take
-    return [p for m in sorted(by_mode) for p in by_mode[m][: quota[m]]]
+        budget = sum(guarded[m] for m in _GUARDS.get(mode, ()))
+        chosen.extend(group[: min(len(group), int(ratio * budget))] if budget else [])
+    return chosen
 
 
 def build_preferences(target: ChatModel | None = None, **kwargs: Any) -> PreferenceBuild:
