@@ -360,6 +360,9 @@ def main(argv: list[str] | None = None) -> int:
         default="truth-over-agreement,help-with-benign",
         help="principles repaired by resampling the model first ('' for none, 'all')",
     )
+    ap.add_argument(
+        "--anchor-share", type=float, default=0.5, help="anchors per kind (see build_preferences)"
+    )
     ap.add_argument("--epochs", type=float, default=2.0)
     ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--beta", type=float, default=0.1)
@@ -400,6 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         sample_for=None
         if args.sample_for == "all"
         else set(filter(None, args.sample_for.split(","))),
+        anchor_share=args.anchor_share,
         seed=args.seed,
     )
     write_jsonl_models(built.pairs, out / "pairs.jsonl")
