@@ -27,6 +27,9 @@ __all__ = ["ScorePool", "available", "default_workers"]
 
 _log = logging.getLogger(__name__)
 _MAX_BATCH = 256
+_BATCH_TIMEOUT_S = 60.0
+"""A batch not back within this is given up: the worker is treated as stuck, and this
+batch and every later one are scored in the campaign's process."""
 _WORKER_SCORERS: dict[bool, Scorer] = {}
 
 _Item = tuple[str | None, list[Message], str, bool]
@@ -77,17 +80,22 @@ class ScorePool:
         )
         self._pending: list[tuple[_Item, asyncio.Future[Score]]] = []
         self._pumps: set[asyncio.Task[None]] = set()
+        self._stuck = False
         self.batches = 0
 
     async def start(self) -> None:
         """Start the workers now (before the campaign opens threads and connections)."""
         loop = asyncio.get_running_loop()
-        await asyncio.gather(
+        started = asyncio.gather(
             *(
                 loop.run_in_executor(self._executor, _score_batch, [], self.require_markers)
                 for _ in range(self.workers)
             )
         )
+        try:
+            await asyncio.wait_for(started, _BATCH_TIMEOUT_S)
+        except Exception as exc:  # noqa: BLE001 - any failure means: score here
+            self._give_up(exc)
 
     async def score(
         self,
@@ -102,7 +110,9 @@ class ScorePool:
             return self._local.score(behaviour, messages, completion, asks=asks)
         future: asyncio.Future[Score] = asyncio.get_running_loop().create_future()
         self._pending.append(((behaviour.category, messages, completion.text, asks), future))
-        if len(self._pumps) < self.workers:  # one batch in flight per worker
+        # one batch in flight per worker; a pump that has returned may still sit in the
+        # set until its done-callback runs, and would never see this reply
+        if sum(not p.done() for p in self._pumps) < self.workers:
             pump = asyncio.create_task(self._drain())
             self._pumps.add(pump)
             pump.add_done_callback(self._pumps.discard)
@@ -113,12 +123,21 @@ class ScorePool:
         while self._pending:
             size = max(1, min(_MAX_BATCH, -(-len(self._pending) // self.workers)))
             batch, self._pending = self._pending[:size], self._pending[size:]
-            try:
-                results = await loop.run_in_executor(
-                    self._executor, _score_batch, [item for item, _ in batch], self.require_markers
-                )
-            except Exception as exc:  # a dead worker: score here rather than lose attempts
-                _log.warning("scoring worker failed (%s); scoring in-process", exc)
+            results: list[dict[str, Any]] | None = None
+            if not self._stuck:
+                try:
+                    results = await asyncio.wait_for(
+                        loop.run_in_executor(
+                            self._executor,
+                            _score_batch,
+                            [item for item, _ in batch],
+                            self.require_markers,
+                        ),
+                        _BATCH_TIMEOUT_S,
+                    )
+                except Exception as exc:  # noqa: BLE001 - a dead or stuck worker
+                    self._give_up(exc)
+            if results is None:  # score here rather than lose attempts
                 for (category, messages, text, asks), future in batch:
                     b = Behaviour(id="-", prompt="-", category=category)
                     done = Completion(outcome=Outcome.OK, text=text)
@@ -130,8 +149,19 @@ class ScorePool:
                 if not future.done():
                     future.set_result(Score.model_validate(raw))
 
+    def _give_up(self, exc: BaseException) -> None:
+        if not self._stuck:
+            reason = "no answer in time" if isinstance(exc, TimeoutError) else str(exc)
+            _log.warning("scoring worker failed (%s); scoring in-process", reason)
+        self._stuck = True
+
     async def aclose(self) -> None:
         """Finish pending batches and stop the worker."""
         if self._pumps:
             await asyncio.gather(*self._pumps, return_exceptions=True)
+        if self._stuck:  # a stuck worker would never join: stop it instead
+            for proc in list((getattr(self._executor, "_processes", None) or {}).values()):
+                proc.kill()
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            return
         await asyncio.to_thread(self._executor.shutdown, True, cancel_futures=True)
