@@ -222,11 +222,10 @@ class PooledOpenAIChatModel(OpenAIChatModel):
             raise _Retryable(
                 f"connection error: {_one_line(str(exc) or type(exc).__name__)}"
             ) from None
-        retry = answer.headers.get("retry-after")
         return completion_from_http(
             answer.status,
             answer.body,
-            {"Retry-After": retry} if retry is not None else None,
+            answer.headers.get("retry-after"),
             time.perf_counter() - start,
         )
 

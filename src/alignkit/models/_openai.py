@@ -75,8 +75,8 @@ def _public_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
-def _retry_after(headers: Any) -> float | None:
-    value = headers.get("Retry-After") if headers is not None else None
+def _retry_after(value: str | None) -> float | None:
+    """Seconds a ``Retry-After`` header value asks for (None when absent or a date)."""
     if value is None:
         return None
     try:
@@ -85,16 +85,18 @@ def _retry_after(headers: Any) -> float | None:
         return None  # an HTTP date: fall back to our own backoff
 
 
-def completion_from_http(status: int, raw: bytes, headers: Any, latency: float) -> Completion:
+def completion_from_http(
+    status: int, raw: bytes, retry_after: str | None, latency: float
+) -> Completion:
     """The completion an HTTP answer stands for; raises :class:`_Retryable` for 429 and 5xx.
 
-    ``headers`` needs only ``get("Retry-After")``.
+    ``retry_after`` is the answer's ``Retry-After`` header, if it had one.
     """
     if status == 200:
         return _parse_completion(raw, latency)
     error = _error_fields(raw)
     if status == 429 or status >= 500:
-        raise _Retryable(f"HTTP {status}: {error['message']}", _retry_after(headers))
+        raise _Retryable(f"HTTP {status}: {error['message']}", _retry_after(retry_after))
     if status == 400 and any(w in f"{error['code']} {error['type']}" for w in _BLOCK_WORDS):
         return Completion(
             outcome=Outcome.BLOCKED,
@@ -302,7 +304,9 @@ class OpenAIChatModel(ChatModelBase):
             raise _Retryable(
                 f"connection error: {_one_line(str(exc) or type(exc).__name__)}"
             ) from None
-        return completion_from_http(status, raw, headers, time.perf_counter() - start)
+        return completion_from_http(
+            status, raw, headers.get("Retry-After"), time.perf_counter() - start
+        )
 
 
 def _error_fields(raw: bytes) -> dict[str, str]:
