@@ -224,14 +224,18 @@ MLP_L2 = 3e-3
 MLP_ITERS = 1000
 
 
+def _unpack(params: FloatArray, hidden: int, dim: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The flat parameter vector as ``(W, b, v)`` of an :class:`MLPProxy`."""
+    k = hidden * dim
+    return params[:k].reshape(hidden, dim), params[k : k + hidden], params[k + hidden :]
+
+
 def _mlp_loss(
     params: FloatArray, a: FloatArray, b: FloatArray, sign: FloatArray, hidden: int, l2: float
 ) -> tuple[float, FloatArray]:
     """Mean Bradley–Terry log-loss plus ``l2/2·(‖W‖² + ‖v‖²)``, and its gradient."""
     n, dim = a.shape
-    w = params[: hidden * dim].reshape(hidden, dim)
-    bias = params[hidden * dim : hidden * (dim + 1)]
-    v = params[hidden * (dim + 1) :]
+    w, bias, v = _unpack(params, hidden, dim)
     ha, hb = np.tanh(a @ w.T + bias), np.tanh(b @ w.T + bias)
     margin = sign * ((ha - hb) @ v)
     loss = -float(log_expit(margin).mean()) + 0.5 * l2 * float((w**2).sum() + v @ v)
@@ -276,12 +280,7 @@ def train_mlp_proxy(
         method="L-BFGS-B",
         options={"maxiter": iters},
     )
-    p = np.asarray(res.x, dtype=np.float64)
-    return MLPProxy(
-        w=p[: hidden * dim].reshape(hidden, dim),
-        b=p[hidden * dim : hidden * (dim + 1)],
-        v=p[hidden * (dim + 1) :],
-    )
+    return MLPProxy(*_unpack(np.asarray(res.x, dtype=np.float64), hidden, dim))
 
 
 def kl_bon(n: int | FloatArray) -> FloatArray:
