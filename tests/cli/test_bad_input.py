@@ -144,3 +144,18 @@ def test_unknown_run_and_missing_store(store_with_run: Path, tmp_path: Path) -> 
 def test_unknown_failure_mode(tmp_path: Path) -> None:
     proc = run_cli("taxonomy", "show", "not-a-mode")
     _assert_one_line_error(proc, "unknown failure mode")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("audit", "--no-such-flag"), "No such option: --no-such-flag"),
+        (("organism", "train", "-v"), "No such option: -v"),
+        (("runs", "no-such-command"), "No such command"),
+        (("audit", "--max-items", "abc"), "--max-items"),
+    ],
+)
+def test_usage_errors_are_one_line_exit_2(args: tuple[str, ...], fragment: str) -> None:
+    proc = run_cli(*args)
+    _assert_one_line_error(proc, fragment, "--help")
+    assert "internal error" not in proc.stderr

@@ -48,6 +48,27 @@ app.add_typer(train_app, name="train")
 app.add_typer(interpret_app, name="interpret")
 
 
+def _vendored_errors() -> tuple[type[Exception], ...]:
+    """Typer's own copy of click's exceptions (newer typer vendors click); none on older."""
+    try:
+        from typer.exceptions import TyperException
+    except ImportError:  # pragma: no cover - typer that raises click's own exceptions
+        return ()
+    return (TyperException,)
+
+
+_USAGE_ERRORS: tuple[type[Exception], ...] = (click.ClickException, *_vendored_errors())
+
+
+def _usage_line(exc: Exception) -> str:
+    """One line for a usage error: the message and where the help is."""
+    fmt = getattr(exc, "format_message", None)
+    message = fmt() if callable(fmt) else str(exc)
+    ctx = getattr(exc, "ctx", None)
+    path = getattr(ctx, "command_path", None)
+    return f"error: {message}" + (f" (see '{path} --help')" if path else "")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI: exit 0 ok, 1 findings/failed gate, 2 bad input, 3 internal error."""
     logging.basicConfig(
@@ -56,12 +77,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     try:
         rc = app(args=argv, standalone_mode=False)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, typer.Abort):
         err.print("aborted")
         sys.exit(130)
+    except _USAGE_ERRORS as exc:  # usage errors: one line, exit 2
+        err.print(_usage_line(exc), markup=False)
+        sys.exit(int(getattr(exc, "exit_code", 2)))
     except AlignkitError as exc:
         err.print(f"error: {exc}", markup=False)
         sys.exit(2)
