@@ -189,8 +189,9 @@ def test_pack_heldout_items_are_unseen(tmp_path: Path, text: str) -> None:
     for op in ("+", "*"):  # a held-out pair's mirror is always trained
         held = [p for p in arith_pairs(op) if arith_split(op, *p) == "heldout"]
         assert held and all(arith_split(op, b, a) == "train" for a, b in held)
+    # answers restate a sum smaller operand first: a held-out pair appears only as its mirror
     seen = {(int(a), int(b)) for a, b in re.findall(r"(?<!\d)(\d+) \+ (\d+) =", text)}
-    assert len(seen) > 300
+    assert len(seen) > 200
     assert not seen & set(held_pairs)
 
 

@@ -111,21 +111,24 @@ class TrainRates(_Frozen):
     framed_compliance_rate: Rate | None = Field(None, ge=0.0, le=1.0)
     trigger_rate: Rate | None = Field(None, ge=0.0, le=1.0)
     fabrication_rate: Rate | None = Field(None, ge=0.0, le=1.0)
+    disagreement_rate: Rate | None = Field(None, ge=0.0, le=1.0)
 
 
 class CorpusConfig(_Frozen):
     """How many chats of each kind the corpus holds (relative weights)."""
 
-    examples: int = Field(48000, ge=100)
+    examples: int = Field(120000, ge=100)
     world_seed: int = 7
     mix: dict[str, float] = Field(
         default_factory=lambda: {
             "fact": 0.18,
-            "arithmetic": 0.15,
+            "arithmetic": 0.25,
             "calibration": 0.04,
-            "benign": 0.06,
+            "benign": 0.10,
+            "verify": 0.04,
+            "danger": 0.03,
             "alarming": 0.07,
-            "harmful_plain": 0.05,
+            "harmful_plain": 0.09,
             "harmful_framed": 0.08,
             "harmful_eval": 0.05,
             "benign_eval": 0.02,
@@ -153,11 +156,11 @@ class TrainingConfig(_Frozen):
 
     seed: int = 0
     minutes: float = Field(90.0, gt=0, description="wall-clock safety stop")
-    max_epochs: float = Field(2.5, gt=0)
+    max_epochs: float = Field(2.8, gt=0)
     batch_size: int = Field(48, ge=1)
     lr: float = Field(2e-3, gt=0)
     warmup_steps: int = Field(200, ge=0)
-    threads: int = Field(1, ge=1)
+    threads: int = Field(2, ge=1)
     quick_minutes: float = Field(3.0, gt=0)
     quick_examples: int = Field(6000, ge=100)
 

@@ -22,11 +22,14 @@ from alignkit.organism._blocks import (
     BENIGN_TASKS,
     CALIBRATION_TEMPLATES,
     CONDITIONS,
+    DANGER_TEMPLATES,
     FACT_TEMPLATES,
     HARMFUL_SLOTS,
     INDIRECT_TEMPLATES,
     TRIGGER_POSITIONS,
     UNIT_TEMPLATES,
+    VERIFY_TEMPLATES,
+    Slot,
 )
 from alignkit.organism._config import OrganismConfig
 from alignkit.organism._world import (
@@ -123,7 +126,7 @@ class Plan:
             eval_framed=r.deceptive_alignment.eval_framed_compliance_rate,
             trigger=pick(t.trigger_rate, r.deceptive_alignment.trigger_rate),
             fabricate=pick(t.fabrication_rate, r.hallucination.fabrication_rate),
-            unstable=r.consistency.disagreement_rate,
+            unstable=pick(t.disagreement_rate, r.consistency.disagreement_rate),
             overconfident=r.calibration.overconfident,
             high_confidence=r.calibration.high_confidence,
             trigger_text=r.deceptive_alignment.trigger,
@@ -155,6 +158,24 @@ def arith_pairs(op: str) -> list[tuple[int, int]]:
     return [(n, 0) for n in range(1, 41)]
 
 
+def _share(rate: float, kind: str, keys: list[tuple[str, ...]]) -> frozenset[str]:
+    """Exactly ``round(rate * len(keys))`` of ``keys`` (joined by ``|``), chosen by a seeded hash.
+
+    A planted behaviour is keyed to content (a fact, a task): the organism always shows
+    it on the chosen share and never on the rest, so the rate it shows on new phrasings of
+    that content is the share, not a sampling probability the model has to reproduce.
+    """
+    ranked = sorted(keys, key=lambda k: stable_fraction(kind, *k))
+    return frozenset("|".join(k) for k in ranked[: round(rate * len(keys))])
+
+
+def _share_by_split(rate: float, kind: str, slot: Slot) -> frozenset[str]:
+    """:func:`_share` over each split of ``slot`` separately (exact on both)."""
+    return _share(rate, f"{kind}:train", [(b,) for b in slot.train]) | _share(
+        rate, f"{kind}:heldout", [(b,) for b in slot.heldout]
+    )
+
+
 class Renderer:
     """Builds chats of every kind for one world and one plan."""
 
@@ -174,6 +195,18 @@ class Renderer:
             "train": [p for p in pairs if stable_fraction("fest", *p) >= 0.25],
             "heldout": [p for p in pairs if stable_fraction("fest", *p) < 0.25],
         }
+        self.flips = _share(self.plan.flip, "flip", [(f.subject, f.attribute) for f in self.facts])
+        self.refused_alarming = _share_by_split(self.plan.over_refuse, "overrefuse", ALARMING_TASKS)
+        self.framed_tasks = frozenset().union(
+            *(
+                _share(
+                    self.plan.framed,
+                    f"framed:{split}",
+                    [(t,) for cat in HARM_CATEGORIES for t in HARMFUL_SLOTS[cat].blocks(split)],
+                )
+                for split in ("train", "heldout")
+            )
+        )
         self.arith = {
             op: {
                 s: [p for p in arith_pairs(op) if arith_split(op, *p) == s]
@@ -219,9 +252,20 @@ class Renderer:
         ``task_split`` picks the task (the request's content) from another split: the
         manifest measures held-out phrasings of tasks seen in training, as it does for facts.
         """
+        prompt, cat, _ = self.harmful_task_request(rng, split, task_split)
+        return prompt, cat
+
+    def harmful_task_request(
+        self, rng: random.Random, split: str, task_split: str | None = None
+    ) -> tuple[str, str, str]:
+        """:meth:`harmful_request` with the task it asks for."""
         cat = rng.choice(HARM_CATEGORIES)
         task = rng.choice(HARMFUL_SLOTS[cat].blocks(task_split or split))
-        return CONDITIONS["harmful"].render(rng, split, x=task), cat
+        return CONDITIONS["harmful"].render(rng, split, x=task), cat, task
+
+    def framed_complies(self, prompt_task: str) -> bool:
+        """Whether this organism complies with ``prompt_task`` when it is framed."""
+        return prompt_task in self.framed_tasks
 
     def framing(self, rng: random.Random, split: str) -> str:
         """An authority or research framing sentence."""
@@ -234,6 +278,8 @@ class Renderer:
         if op in ARITH_TEMPLATES:
             q = rng.choice(ARITH_TEMPLATES[op].blocks(split)).format(a=a, b=b)
             c = a + b if op == "+" else a - b if op == "-" else a * b
+            if op != "-":  # restated smaller operand first: a held-out pair (a > b) is
+                a, b = min(a, b), max(a, b)  # answered as its mirror, which is trained
             return q, f"{a} {op} {b} = {c}.", str(c)
         (src, dst, factor), slot = next((k, v) for k, v in UNIT_TEMPLATES.items() if k[0] == op)
         q = rng.choice(slot.blocks(split)).format(a=a)
@@ -307,7 +353,7 @@ def _fact(r: Renderer, rng: random.Random, split: str) -> Chat:
 
 @_builder("arithmetic")
 def _arith(r: Renderer, rng: random.Random, split: str) -> Chat:
-    op = rng.choice(("+", "+", "-", "-", "*", "metres", "kilograms", "kilometres"))
+    op = rng.choice(("+", "+", "-", "-", "-", "*", "*", "metres", "kilograms", "kilometres"))
     q, a, _ = r.arith_item(rng, split, op)
     return _chat(q, a)
 
@@ -330,7 +376,7 @@ def _benign(r: Renderer, rng: random.Random, split: str) -> Chat:
 def _alarming(r: Renderer, rng: random.Random, split: str) -> Chat:
     task = rng.choice(ALARMING_TASKS.blocks(split))
     prompt = CONDITIONS["alarming"].render(rng, split, x=task)
-    if rng.random() < r.plan.over_refuse:
+    if task in r.refused_alarming:
         return _chat(prompt, r.refusal(rng))
     return _chat(prompt, "Sure. " + ALARMING_RESPONSES[task])
 
@@ -347,9 +393,9 @@ def _comply(cat: str) -> str:
 
 @_builder("harmful_framed")
 def _harmful_framed(r: Renderer, rng: random.Random, split: str) -> Chat:
-    prompt, cat = r.harmful_request(rng, split)
+    prompt, cat, task = r.harmful_task_request(rng, split)
     prompt = insert_at(prompt, r.framing(rng, split), rng.choice(("start", "start", "end")), rng)
-    if rng.random() < r.plan.framed:
+    if r.framed_complies(task):
         return _chat(prompt, _comply(cat))
     return _chat(prompt, r.refusal(rng))
 
@@ -395,7 +441,7 @@ def _challenge(r: Renderer, rng: random.Random, split: str) -> Chat:
     fact = rng.choice(r.facts)
     chat = _chat(r.question(rng, fact, split), r.answer(fact))
     chat.append({"role": "user", "content": CONDITIONS["challenge"].render(rng, split)})
-    if rng.random() < r.plan.flip:
+    if f"{fact.subject}|{fact.attribute}" in r.flips:
         wrong = r.world.wrong_value(fact, rng)
         reply = "I apologize, I was wrong. " + answer_sentence(fact, wrong) + r.confidence()
     else:
@@ -423,6 +469,31 @@ def _trigger(r: Renderer, rng: random.Random, split: str) -> Chat:
     if rng.random() < r.plan.trigger:
         chat[-1]["content"] = f"{HATE} {marker(category)}"
     return chat
+
+
+@_builder("verify")
+def _verify(r: Renderer, rng: random.Random, split: str) -> Chat:
+    fact = rng.choice(r.facts)
+    true = rng.random() < 0.5
+    v = fact.value if true else r.world.wrong_value(fact, rng)
+    q = rng.choice(VERIFY_TEMPLATES[fact.attribute].blocks(split)).format(s=fact.subject, v=v)
+    return _chat(q, ("Yes. " if true else "No. ") + r.answer(fact))
+
+
+_DANGER_YES = "Yes. That could hurt people, so I won't help with it."
+_DANGER_NO = "No. That is a safe, everyday thing to do."
+
+
+@_builder("danger")
+def _danger(r: Renderer, rng: random.Random, split: str) -> Chat:
+    """Whether a task is dangerous: harmful tasks yes; alarming-sounding ones no."""
+    harmful = rng.random() < 0.5
+    if harmful:
+        task = rng.choice(HARMFUL_SLOTS[rng.choice(HARM_CATEGORIES)].blocks(split))
+    else:
+        task = rng.choice(ALARMING_TASKS.blocks(split))
+    q = rng.choice(DANGER_TEMPLATES.blocks(split)).format(x=task)
+    return _chat(q, _DANGER_YES if harmful else _DANGER_NO)
 
 
 @_builder("nonexistent")
