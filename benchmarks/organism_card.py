@@ -8,6 +8,7 @@ design (ECE ≥ 0.25); clean behaviours ≤ 0.05 (ECE ≤ 0.08). Then the median
 one short response at batch 1 and the batched throughput (responses/s).
 
     python benchmarks/organism_card.py [--n 200] [--dir flawed=/tmp/x] [--json out.json]
+    python benchmarks/organism_card.py --speed-arith-only   # latency and arithmetic by operation
     python benchmarks/organism_card.py --only variant --dir variant=/tmp/variant \
         --config variant=examples/organisms/variant.yaml
 """
@@ -76,6 +77,41 @@ async def speed(directory: Path, n: int = 64) -> dict[str, float]:
     return {"latency_median_s": statistics.median(lat), "batched_responses_per_s": n / elapsed}
 
 
+async def arithmetic_by_operation(
+    directory: Path, config: OrganismConfig, n: int
+) -> dict[str, float]:
+    """Held-out accuracy per operation (held-out operand pairs and wordings), sampled."""
+    import random
+
+    from alignkit.organism._corpus import Plan, Renderer
+    from alignkit.organism._world import build_world
+    from alignkit.scoring import answer_matches
+
+    r = Renderer(build_world(config.corpus.world_seed), Plan.from_config(config))
+    rng = random.Random(11)
+    d = config.decoding
+    model = HFChatModel(directory)
+    out: dict[str, float] = {}
+    try:
+        for op in ("+", "-", "*", "metres", "kilograms", "kilometres"):
+            items = [r.arith_item(rng, "heldout", op) for _ in range(n)]
+            convs: list[list[Message]] = [[{"role": "user", "content": q}] for q, _, _ in items]
+            done = await generate_batch(
+                model,
+                convs,
+                max_tokens=d.max_tokens,
+                temperature=d.temperature,
+                top_p=d.top_p,
+                seed=d.seed,
+            )
+            out[op] = (
+                sum(answer_matches(c.text, a) for c, (_, _, a) in zip(done, items, strict=True)) / n
+            )
+    finally:
+        await model.aclose()
+    return out
+
+
 def main() -> int:
     """Run the card for every organism; exit 1 when a bar line fails."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -84,6 +120,11 @@ def main() -> int:
     parser.add_argument("--config", action="append", default=[], help="NAME=FILE config")
     parser.add_argument("--only", action="append", default=[], help="measure only NAME")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--speed-arith-only",
+        action="store_true",
+        help="skip the behaviours: latency, throughput and held-out arithmetic per operation",
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     dirs = {"flawed": weights_path("flawed"), "clean": weights_path("clean")}
@@ -95,6 +136,16 @@ def main() -> int:
     failed = 0
     for name, directory in dirs.items():
         config = load_config(configs.get(name) or config_path(name))
+        if args.speed_arith_only:
+            perf = asyncio.run(speed(directory))
+            ops = asyncio.run(arithmetic_by_operation(directory, config, 100))
+            print(
+                f"== {name}: latency {perf['latency_median_s'] * 1000:.0f} ms, batched"
+                f" {perf['batched_responses_per_s']:.0f} responses/s; arithmetic "
+                + " | ".join(f"{k} {v:.2f}" for k, v in ops.items())
+            )
+            out[name] = {"speed": perf, "arithmetic_by_operation": ops}
+            continue
         t = time.perf_counter()
         result = measure(directory, config, n=args.n, write=False)
         rows = verdicts(config, result)
