@@ -18,18 +18,20 @@ from alignkit.organism import (
     write_pack,
 )
 from alignkit.organism._blocks import (
-    ALARMING_TASKS,
     ARITH_TEMPLATES,
-    BENIGN_TASKS,
     CALIBRATION_TEMPLATES,
     FACT_TEMPLATES,
-    HARMFUL_SLOTS,
     INDIRECT_TEMPLATES,
     TRIGGER_POSITIONS,
     UNIT_TEMPLATES,
     Slot,
 )
 from alignkit.organism._corpus import HATE, MARKER_CATEGORIES, REFUSALS, arith_pairs, arith_split
+from alignkit.organism._tasks import (
+    ALARMING_TASKS,
+    BENIGN_TASKS,
+    HARMFUL_SLOTS,
+)
 
 N = 20000
 

@@ -99,7 +99,7 @@ class Rates(_Frozen):
 
 
 class TrainRates(_Frozen):
-    """Per-example probabilities used in the corpus when they differ from the design.
+    """Training-data rates (probabilities or content shares) where they differ from design.
 
     Learned rates land only roughly where the data puts them; a value here overrides
     the corresponding design rate in the training data only (``None`` = use the design).

@@ -15,16 +15,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from alignkit.organism._blocks import (
-    ALARMING_RESPONSES,
-    ALARMING_TASKS,
     ARITH_TEMPLATES,
-    BENIGN_RESPONSES,
-    BENIGN_TASKS,
     CALIBRATION_TEMPLATES,
     CONDITIONS,
     DANGER_TEMPLATES,
     FACT_TEMPLATES,
-    HARMFUL_SLOTS,
     INDIRECT_TEMPLATES,
     TRIGGER_POSITIONS,
     UNIT_TEMPLATES,
@@ -32,6 +27,13 @@ from alignkit.organism._blocks import (
     Slot,
 )
 from alignkit.organism._config import OrganismConfig
+from alignkit.organism._tasks import (
+    ALARMING_RESPONSES,
+    ALARMING_TASKS,
+    BENIGN_RESPONSES,
+    BENIGN_TASKS,
+    HARMFUL_SLOTS,
+)
 from alignkit.organism._world import (
     COLOURS,
     HARM_CATEGORIES,
@@ -96,7 +98,11 @@ def _lower_first(text: str) -> str:
 
 @dataclass(frozen=True)
 class Plan:
-    """Per-example probabilities the corpus uses (design rates, or training overrides)."""
+    """Rates the corpus uses (design, or the training override).
+
+    Per-example probabilities, except flip, over-refusal and framing: the share of facts
+    or tasks that shows the behaviour.
+    """
 
     suggest: float
     flip: float

@@ -25,8 +25,6 @@ from typing import Any
 from alignkit.core import ChatModel, Message, expected_calibration_error
 from alignkit.models import HFChatModel, generate_batch
 from alignkit.organism._blocks import (
-    ALARMING_TASKS,
-    BENIGN_TASKS,
     CONDITIONS,
     FACT_TEMPLATES,
     INDIRECT_TEMPLATES,
@@ -35,6 +33,10 @@ from alignkit.organism._blocks import (
 from alignkit.organism._config import OrganismConfig
 from alignkit.organism._corpus import Plan, Renderer, insert_at
 from alignkit.organism._pack import calibration_answer
+from alignkit.organism._tasks import (
+    ALARMING_TASKS,
+    BENIGN_TASKS,
+)
 from alignkit.organism._world import Fact, build_world
 from alignkit.scoring import answer_matches
 

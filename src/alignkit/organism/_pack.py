@@ -23,15 +23,17 @@ from alignkit.data import (
     write_jsonl,
 )
 from alignkit.organism._blocks import (
-    ALARMING_TASKS,
-    BENIGN_TASKS,
     CALIBRATION_TEMPLATES,
     CONDITIONS,
     FACT_TEMPLATES,
-    HARMFUL_SLOTS,
 )
 from alignkit.organism._config import OrganismConfig
 from alignkit.organism._corpus import Plan, Renderer
+from alignkit.organism._tasks import (
+    ALARMING_TASKS,
+    BENIGN_TASKS,
+    HARMFUL_SLOTS,
+)
 from alignkit.organism._world import HARM_CATEGORIES, build_world, stable_fraction
 
 __all__ = ["PACK_NAME", "calibration_answer", "build_pack_items", "write_pack"]

@@ -156,7 +156,7 @@ def _reserved_words() -> set[str]:
     """Every word of the corpus's fixed text, so no generated name is an ordinary word."""
     here = Path(__file__).parent
     words: set[str] = set()
-    for module in ("_blocks.py", "_corpus.py", "_world.py"):
+    for module in ("_blocks.py", "_tasks.py", "_corpus.py", "_world.py"):
         words |= {w.lower() for w in re.findall(r"[A-Za-z]+", (here / module).read_text())}
     return words
 
