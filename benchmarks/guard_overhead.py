@@ -339,7 +339,11 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="alignkit-guard-bench-"))
     store = tmp / "bench.db"
     stub, stub_url = start_stub()
-    guard, guard_url = start_guard(stub_url, store, args.guard)
+    try:
+        guard, guard_url = start_guard(stub_url, store, args.guard)
+    except SystemExit:  # do not leave the stub running
+        stub.terminate()
+        raise
     try:
         if args.warm:  # the monitor fits its reference once, at request 2000 by default
             g0 = cpu_s(guard.pid)

@@ -306,3 +306,14 @@ def test_malformed_bodies_never_cause_a_5xx(server: GuardServer) -> None:
         statuses.add(status)
         assert status in (200, 400), (status, raw[:200], body)
     assert statuses == {200, 400}
+
+
+def test_serves_on_uvloop(upstream: ThreadedUpstream, store_url: str) -> None:
+    """uvicorn's ``auto`` loop is uvloop when installed (``uvicorn[standard]``): its
+    transports are not ``asyncio.Transport`` subclasses, and serving must still work."""
+    pytest.importorskip("uvloop")
+    with GuardServer(f"openai:{upstream.url}#stub", store_url=store_url, loop="uvloop") as srv:
+        reply = client(srv).chat.completions.create(
+            model="stub", messages=[{"role": "user", "content": "hello there"}]
+        )
+    assert reply.choices[0].message.content == "echo: hello there"

@@ -361,6 +361,8 @@ class GuardServer:
 
         with GuardServer("openai:http://127.0.0.1:9000/v1#stub", store_url=url) as srv:
             client = openai.OpenAI(base_url=srv.url, api_key="x")
+
+    ``loop`` is uvicorn's event-loop choice (``auto``: uvloop when it is installed).
     """
 
     def __init__(
@@ -374,6 +376,7 @@ class GuardServer:
         admin_token: str | None = None,
         http: HttpConfig | None = None,
         log_key: bytes | None = None,
+        loop: str = "auto",
     ) -> None:
         self._uvicorn = _uvicorn()
         _fastapi()
@@ -392,6 +395,7 @@ class GuardServer:
             access_log=False,
             lifespan="on",
             http=http_protocol(),
+            loop=loop,
         )
         self._server: Any = None
         self._thread: threading.Thread | None = None

@@ -11,7 +11,7 @@ event as it is produced).
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["CorkedTransport", "http_protocol"]
 
@@ -114,8 +114,8 @@ def http_protocol() -> type[asyncio.Protocol] | str:
 
     class CorkedHttpToolsProtocol(HttpToolsProtocol):
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            assert isinstance(transport, asyncio.Transport)
-            super().connection_made(CorkedTransport(transport, self.loop))
+            # uvloop's transports quack like asyncio.Transport without subclassing it
+            super().connection_made(CorkedTransport(cast(asyncio.Transport, transport), self.loop))
 
         def on_response_complete(self) -> None:
             if isinstance(self.transport, CorkedTransport):
