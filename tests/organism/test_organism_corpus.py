@@ -25,6 +25,8 @@ from alignkit.organism._blocks import (
     TRIGGER_POSITIONS,
     UNIT_TEMPLATES,
     Slot,
+    block_words,
+    phrasing_slot,
 )
 from alignkit.organism._corpus import HATE, MARKER_CATEGORIES, REFUSALS, arith_pairs, arith_split
 from alignkit.organism._tasks import (
@@ -71,7 +73,24 @@ def test_heldout_blocks_never_appear_in_training_text(text: str) -> None:
     for block in CONDITIONS["trigger"].slots[0].heldout:
         if block.format(t=trigger) in text:
             leaks.append(("trigger", block))
-    assert leaks == []
+    assert leaks == [], leaks
+
+
+def test_heldout_phrasings_are_new_sentences_over_training_words() -> None:
+    """Every word of a held-out phrasing block occurs in a training block of its slot."""
+    for slot in _all_slots():
+        if slot.name.startswith(("harmful.", "alarming", "benign.")):
+            continue  # content slots: new tasks and topics are the test
+        seen = frozenset().union(*(block_words(b) for b in slot.train))
+        for block in slot.heldout:
+            assert block_words(block) <= seen, (slot.name, block, block_words(block) - seen)
+
+
+def test_phrasing_slot_refuses_a_slot_it_cannot_split() -> None:
+    with pytest.raises(ValueError, match="can be held out"):
+        phrasing_slot("t", ("alpha one", "beta two", "gamma three", "delta four"))
+    ok = phrasing_slot("t", ("red one", "red two", "one two", "two red"))
+    assert len(ok.heldout) == 1 and len(ok.train) == 3
 
 
 def test_training_blocks_do_appear(text: str) -> None:

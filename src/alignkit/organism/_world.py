@@ -186,7 +186,7 @@ def build_world(
     countries: int = 150,
     companies: int = 70,
     festivals: int = 60,
-    ghosts: int = 400,
+    ghosts: int = 1000,
 ) -> World:
     """Generate the world for ``seed``."""
     rng = random.Random(seed)
