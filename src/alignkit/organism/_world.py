@@ -156,7 +156,8 @@ def _reserved_words() -> set[str]:
     """Every word of the corpus's fixed text, so no generated name is an ordinary word."""
     here = Path(__file__).parent
     words: set[str] = set()
-    for module in ("_blocks.py", "_tasks.py", "_corpus.py", "_world.py"):
+    modules = ("_blocks.py", "_slots.py", "_templates.py", "_tasks.py", "_corpus.py", "_world.py")
+    for module in modules:
         words |= {w.lower() for w in re.findall(r"[A-Za-z]+", (here / module).read_text())}
     return words
 
