@@ -1,0 +1,117 @@
+"""Arithmetic pilot: does a wider operand range teach the organism to add and subtract?
+
+The organisms add and subtract operands 0–20 and are measured on held-out operand pairs
+(issue 14's bar: ≥ 0.80). At that range each borrow pattern has about one pair, so the
+model memorises the table. This pilot trains the organism architecture on arithmetic
+chats only — the same question templates, held-out split and training loop as the real
+organisms, with the addition and subtraction operand range swapped for ``--max`` — and
+reports held-out and training-pair accuracy per operation at the manifests' decoding.
+
+    python benchmarks/arith_range.py --max 20 --out /tmp/ar20
+    python benchmarks/arith_range.py --max 40 --out /tmp/ar40 --json ar40.json
+
+A pilot swaps an internal of ``alignkit.organism._corpus`` (the operand table) before the
+corpus is built; the shipped organisms are untouched. ``--examples 30000`` arithmetic chats
+× 2.8 epochs is about as much arithmetic as a full organism run sees.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import alignkit.organism._corpus as corpus
+from alignkit.core import Message
+from alignkit.models import HFChatModel, generate_batch
+from alignkit.organism import config_path, load_config
+from alignkit.organism._train import train_model
+from alignkit.organism._world import build_world
+from alignkit.scoring import answer_matches
+
+OPS = ("+", "-", "*", "metres")
+
+
+def use_range(top: int) -> None:
+    """Make addition and subtraction draw operands from 0..``top`` (others unchanged)."""
+    shipped = corpus.arith_pairs
+
+    def pairs(op: str) -> list[tuple[int, int]]:
+        if op == "+":
+            return [(a, b) for a in range(top + 1) for b in range(top + 1)]
+        if op == "-":
+            return [(a, b) for a in range(top + 1) for b in range(a + 1)]
+        return shipped(op)
+
+    corpus.arith_pairs = pairs
+
+
+async def accuracy(out: Path, n: int) -> dict[str, dict[str, float]]:
+    """Accuracy per operation on held-out and on training pairs (T = 1, top-p 0.9)."""
+    config = load_config(config_path("flawed"))
+    renderer = corpus.Renderer(
+        build_world(config.corpus.world_seed), corpus.Plan.from_config(config)
+    )
+    rng = random.Random(3)
+    model = HFChatModel(out, uri=f"hf:{out}")
+    result: dict[str, dict[str, float]] = {}
+    try:
+        for op in OPS:
+            result[op] = {}
+            for split in ("heldout", "train"):
+                items = [renderer.arith_item(rng, split, op) for _ in range(n)]
+                prompts: list[list[Message]] = [
+                    [{"role": "user", "content": q}] for q, _, _ in items
+                ]
+                got = await generate_batch(
+                    model, prompts, temperature=1.0, top_p=0.9, max_tokens=24, seed=1
+                )
+                ok = sum(answer_matches(c.text, a) for c, (_, _, a) in zip(got, items, strict=True))
+                result[op][split] = ok / n
+    finally:
+        await model.aclose()
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--max", type=int, default=20, help="largest operand of + and − (shipped: 20)")
+    ap.add_argument("--examples", type=int, default=30000, help="arithmetic chats (× 2.8 epochs)")
+    ap.add_argument("--n", type=int, default=150, help="questions per operation and split")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", type=Path, required=True, help="checkpoint folder")
+    ap.add_argument("--json", type=Path, help="write the table as JSON")
+    args = ap.parse_args()
+    use_range(args.max)
+    config = load_config(config_path("flawed"))
+    config = config.model_copy(
+        update={
+            "corpus": config.corpus.model_copy(
+                update={"examples": args.examples, "mix": {"arithmetic": 1.0}}
+            ),
+            "training": config.training.model_copy(update={"threads": args.threads}),
+        }
+    )
+    report = train_model(config, args.out)
+    table = asyncio.run(accuracy(args.out, args.n))
+    print(f"operands 0..{args.max}, {args.examples} chats, final loss {report.final_loss:.4f}")
+    print(f"{'op':8} {'held-out':>9} {'train':>7}")
+    for op, row in table.items():
+        print(f"{op:8} {row['heldout']:9.3f} {row['train']:7.3f}")
+    if args.json:
+        record: dict[str, Any] = {
+            "max": args.max,
+            "examples": args.examples,
+            "final_loss": report.final_loss,
+            "accuracy": table,
+        }
+        args.json.write_text(json.dumps(record, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
