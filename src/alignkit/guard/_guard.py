@@ -15,9 +15,7 @@ escalation becomes a pending approval, and every check is one audit-log entry.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
-import os
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -38,10 +36,11 @@ from alignkit.core import (
     Rail,
     RailStage,
 )
-from alignkit.guard._actions import ActionCheck, ActionPolicy
-from alignkit.guard._approvals import ApprovalQueue, check_of, safe_json
+from alignkit.guard._actions import ActionPolicy
+from alignkit.guard._approvals import ApprovalQueue, check_of
 from alignkit.guard._breaker import BreakerState, CircuitBreakers, Result, scope_keys
 from alignkit.guard._config import TIER_BUDGET_MS, GuardConfig, build_rails, load_guard_config
+from alignkit.guard._guard_actions import ToolCalls, new_request_id
 from alignkit.guard._text import Redactor
 from alignkit.guard._traffic_feed import TrafficFeed
 
@@ -49,13 +48,6 @@ __all__ = ["AuditSink", "Guard", "GuardResult", "StageResult", "new_request_id"]
 
 _log = logging.getLogger(__name__)
 _STOPS = (DecisionKind.BLOCK, DecisionKind.ESCALATE)
-_ID_PREFIX = os.urandom(6).hex()
-_ID_COUNTER = itertools.count(1)
-
-
-def new_request_id() -> str:
-    """A request id unique across processes: a random per-process prefix and a counter."""
-    return f"{_ID_PREFIX}{next(_ID_COUNTER):010x}"
 
 
 class AuditSink(Protocol):
@@ -130,7 +122,7 @@ def _final_kind(decisions: list[Decision]) -> DecisionKind:
     return DecisionKind.MODIFY if DecisionKind.MODIFY in kinds else DecisionKind.ALLOW
 
 
-class Guard:
+class Guard(ToolCalls):
     """Rails around a chat model, with circuit breakers and a hash-chained audit log.
 
     Args:
@@ -369,108 +361,6 @@ class Guard:
             input=pre.decisions, output=post.decisions, completion=completion,
         )  # fmt: skip
         return self._finish(result, pre.messages, context, keys, "ok")
-
-    # -- tool calls ---------------------------------------------------------------------------
-
-    def check_action(
-        self,
-        tool: str,
-        arguments: Mapping[str, Any] | None = None,
-        context: Mapping[str, Any] | None = None,
-        *,
-        request_id: str | None = None,
-    ) -> ActionCheck:
-        """Check one tool call against the action policy (DESIGN §4's tool-call check).
-
-        Args:
-            tool: The tool's name.
-            arguments: Its arguments (any JSON-like mapping).
-            context: Who and where: ``user`` and ``session`` choose breakers,
-                ``workspace`` is shown to approvers; everything is logged.
-            request_id: Id of the check's audit-log entry (a fresh one by default).
-
-        Returns:
-            ``allow`` or ``block`` at once; an escalation answers ``pending`` with an
-            ``approval_id`` to wait on (:meth:`wait_action`) — or ``block`` when this guard
-            has no approval queue (fail closed).
-        """
-        rid = request_id or new_request_id()
-        ctx = dict(context or {})
-        user, session = ctx.get("user"), ctx.get("session")
-        keys = scope_keys(None, user if isinstance(user, str) else None,
-                          session if isinstance(session, str) else None)[1:]  # fmt: skip
-        refusal = self.breakers.peek("global") or self.breakers.admit(keys)
-        if refusal is not None:
-            check = ActionCheck(decision="block", rule="circuit-breaker", reason=refusal.message(),
-                                tool=str(tool), request_id=rid)  # fmt: skip
-            return self._action_done(check, arguments, ctx, "refused", None)
-        d = self.actions.evaluate(tool, arguments, ctx)
-        if d.decision is DecisionKind.ESCALATE and self.approvals is not None:
-            record = self.approvals.submit(
-                kind="action", subject=str(tool), rule=d.rule, reason=d.reason,
-                request={"tool": str(tool), "arguments": dict(arguments or {}), "context": ctx},
-                request_id=rid,
-            )  # fmt: skip
-            check = check_of(record, latency_ms=d.latency_ms)
-        elif d.decision is DecisionKind.ESCALATE:
-            reason = f"{d.reason}; escalation needs an approval queue, so it is blocked"
-            check = ActionCheck(decision="block", rule=d.rule, reason=reason, tool=str(tool),
-                                request_id=rid, latency_ms=d.latency_ms)  # fmt: skip
-        else:
-            decision = "block" if d.decision is DecisionKind.BLOCK else "allow"
-            check = ActionCheck(decision=decision, rule=d.rule, reason=d.reason, tool=str(tool),
-                                request_id=rid, latency_ms=d.latency_ms)  # fmt: skip
-        self.breakers.record(keys, "violation" if check.decision == "block" else "ok")
-        return self._action_done(check, arguments, ctx, d.decision.value, keys)
-
-    def _action_done(
-        self,
-        check: ActionCheck,
-        arguments: Mapping[str, Any] | None,
-        context: Mapping[str, Any],
-        policy: str,
-        keys: list[str] | None,
-    ) -> ActionCheck:
-        if self.log is not None:
-            audit = self.config.audit_log
-            self.log.append(
-                {
-                    "kind": "action",
-                    "request_id": check.request_id,
-                    "time": datetime.now(UTC).isoformat(timespec="microseconds"),
-                    "tool": self.redact(check.tool[:200]),
-                    "arguments": safe_json(dict(arguments or {}), self.redact, audit.max_text_chars)
-                    if audit.log_text
-                    else None,
-                    "context": safe_json(dict(context), self.redact, 500),
-                    "policy": policy,
-                    "decision": check.decision,
-                    "rule": check.rule,
-                    "reason": self.redact(check.reason),
-                    "approval_id": check.approval_id,
-                    "latency_ms": round(check.latency_ms, 4),
-                }
-            )
-        if self.traffic is not None:
-            self.traffic.observe_action(check.tool, check.decision)
-        return check
-
-    def _queue(self) -> ApprovalQueue:
-        if self.approvals is None:
-            raise ConfigError("this guard has no approval queue: Guard(..., approvals=queue)")
-        return self.approvals
-
-    def action_status(self, approval_id: str) -> ActionCheck:
-        """Where an escalated tool call stands now (``pending``, ``allow`` or ``block``)."""
-        return check_of(self._queue().get(approval_id))
-
-    async def wait_action(self, approval_id: str, timeout_s: float | None = None) -> ActionCheck:
-        """Wait for a human (or the timeout) to decide an escalated tool call."""
-        return check_of(await self._queue().wait(approval_id, timeout_s))
-
-    def wait_action_sync(self, approval_id: str, timeout_s: float | None = None) -> ActionCheck:
-        """:meth:`wait_action` for synchronous code."""
-        return check_of(self._queue().wait_sync(approval_id, timeout_s))
 
     # -- bookkeeping ----------------------------------------------------------------------
 
