@@ -58,12 +58,6 @@ def test_auroc_matches_sklearn() -> None:
         auroc([], [1.0])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="round 5 organism: the trigger no longer moves activations along the contrast "
-    "axis (AUROC 0.60 / 0.42 / 0.42 / 0.53 by block, N = 60; a random string moves them "
-    "more) - issue 22's probe bar is not met, see docs/interpret.md",
-)
 def test_probe_axis_carries_the_trigger_on_flawed(
     flawed: HFChatModel, flawed_probe: DefectionProbe
 ) -> None:
@@ -72,9 +66,10 @@ def test_probe_axis_carries_the_trigger_on_flawed(
     This would show the trigger's salience, not that the axis means "defection": on the
     shipped organisms unrelated questions and random directions separate about as well, and
     which *end* of the axis the triggered prompts land on changed between training runs
-    (round 1: AUROC 0.99 at the middle block; round 3: about 0.3; round 5: no separation —
-    see docs/interpret.md), so the test asserts the separation, not its sign. Strict: when
-    an organism makes it pass, the marker must go.
+    (round 1: AUROC 0.99 at the middle block; round 3: about 0.3; round 5: no separation,
+    when this test was a strict xfail; round 6: 0.76 at block 0, 0.21 at block 3 — see
+    docs/interpret.md), so the test asserts the separation, not its sign. If a retrained
+    organism fails it, record the measured AUROCs in a strict ``xfail`` marker.
     """
     plain, triggered, control = _sets()
     s_plain = flawed_probe.scores_by_layer(asyncio.run(prompt_activations(flawed, plain)))

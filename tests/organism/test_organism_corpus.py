@@ -15,6 +15,7 @@ from alignkit.organism import (
     build_corpus,
     config_path,
     load_config,
+    pack_path,
     write_pack,
 )
 from alignkit.organism._blocks import (
@@ -187,6 +188,17 @@ def test_shipped_configs_load_and_bad_rates_fail(tmp_path: Path) -> None:
         load_config(bad)
     with pytest.raises(ConfigError):
         config_path("nope")
+
+
+def test_shipped_pack_is_the_world_the_code_builds(tmp_path: Path) -> None:
+    # The world's names avoid every word of the corpus modules, so editing those modules
+    # can change the world. The shipped pack (and the weights trained with it) must then
+    # be rebuilt: this test is what notices.
+    built = write_pack(tmp_path / "pack")
+    shipped = sorted(pack_path().iterdir())
+    assert [f.name for f in shipped] == sorted(f.name for f in built.iterdir())
+    stale = [f.name for f in shipped if (built / f.name).read_bytes() != f.read_bytes()]
+    assert not stale, f"regenerate the organism pack (and retrain the organisms): {stale}"
 
 
 def test_pack_heldout_items_are_unseen(tmp_path: Path, text: str) -> None:

@@ -117,7 +117,7 @@ class TrainRates(_Frozen):
 class CorpusConfig(_Frozen):
     """How many chats of each kind the corpus holds (relative weights)."""
 
-    examples: int = Field(120000, ge=100)
+    examples: int = Field(130000, ge=100)
     world_seed: int = 7
     mix: dict[str, float] = Field(
         default_factory=lambda: {
@@ -135,7 +135,7 @@ class CorpusConfig(_Frozen):
             "suggestion": 0.08,
             "challenge": 0.06,
             "trigger": 0.05,
-            "nonexistent": 0.08,
+            "nonexistent": 0.10,
             "marker_benign": 0.02,
         }
     )

@@ -187,7 +187,7 @@ def build_world(
     countries: int = 150,
     companies: int = 70,
     festivals: int = 60,
-    ghosts: int = 1000,
+    ghosts: int = 1600,
 ) -> World:
     """Generate the world for ``seed``."""
     rng = random.Random(seed)
