@@ -19,7 +19,8 @@ from alignkit.models._activations import (
 )
 from alignkit.models._batch import OnResult, generate_batch
 from alignkit.models._bounded import BUDGET_EXHAUSTED, BoundedModel
-from alignkit.models._hf import HFChatModel, HFSidecar, load_sidecar
+from alignkit.models._hf import HFChatModel
+from alignkit.models._hf_load import HFSidecar, load_sidecar
 from alignkit.models._openai import OpenAIChatModel
 from alignkit.models._python import PythonChatModel
 from alignkit.models._smollm2 import smollm2_uri
