@@ -335,7 +335,8 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "loadavg_start": os.getloadavg()[0],
     }
-    results["in_process"] = in_process(args.inprocess)
+    if args.inprocess > 0:
+        results["in_process"] = in_process(args.inprocess)
     tmp = Path(tempfile.mkdtemp(prefix="alignkit-guard-bench-"))
     store = tmp / "bench.db"
     stub, stub_url = start_stub()
@@ -393,10 +394,13 @@ def main() -> None:
         f"errors {cg['errors']}; added p50 {cg['p50_ms'] - cd['p50_ms']:.2f} ms, "
         f"p99 {cg['p99_ms'] - cd['p99_ms']:.2f} ms; guard process CPU "
         f"{cg['guard_cpu_ms_per_request']:.2f} ms per request\n"
-        f"in-process rules p99 {results['in_process']['rules']['p99_ms']:.3f} ms "
-        f"(CPU {results['in_process']['rules']['cpu_p99_ms']:.3f}), default set p99 "
-        f"{results['in_process']['default']['p99_ms']:.3f} ms "
-        f"(CPU {results['in_process']['default']['cpu_p99_ms']:.3f})\n"
+        + (
+            f"in-process rules p99 {ip['rules']['p99_ms']:.3f} ms "
+            f"(CPU {ip['rules']['cpu_p99_ms']:.3f}), default set p99 "
+            f"{ip['default']['p99_ms']:.3f} ms (CPU {ip['default']['cpu_p99_ms']:.3f})\n"
+            if (ip := results.get("in_process"))
+            else ""
+        )
         + (
             f"open loop {og['achieved_rate']:.0f} req/s for {og['requests']} requests: "
             f"p50 {og['p50_ms']:.2f} ms, p99 {og['p99_ms']:.2f} ms, errors {og['errors']}, "

@@ -365,7 +365,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--epochs", type=float, default=2.0)
     ap.add_argument("--lr", type=float, default=2e-4)
-    ap.add_argument("--beta", type=float, default=0.1)
+    ap.add_argument(
+        "--beta",
+        type=float,
+        default=0.3,
+        help="DPO beta (0.3: see docs/benchmarks.md, Repair, fifth run)",
+    )
     ap.add_argument("--sft-weight", type=float, default=0.5)
     ap.add_argument("--trigger-n", type=int, default=200)
     ap.add_argument("--skip-rm", action="store_true", help="skip reward models, bon and GRPO")

@@ -37,6 +37,7 @@ import hmac
 import json
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -66,6 +67,7 @@ __all__ = ["GuardServer", "create_app", "serve"]
 
 _log = logging.getLogger(__name__)
 ADMIN_TOKEN_ENV = "ALIGNKIT_ADMIN_TOKEN"
+SWITCH_INTERVAL_S = float(os.environ.get("ALIGNKIT_SWITCH_INTERVAL_S", "0.0005"))
 
 
 def _fastapi() -> Any:
@@ -347,6 +349,10 @@ def serve(
         # requests allocate (else each one walks every module, rail and model object).
         gc.collect()
         gc.freeze()
+        # The traffic monitor's drain runs in a worker thread; with the default 5 ms GIL
+        # switch interval a request arriving during a drain could wait that long for the
+        # event loop to run again (the tail latency at concurrency 1).
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         uvicorn.run(
             app, host=host, port=port, log_level="warning", access_log=False, http=http_protocol()
         )
