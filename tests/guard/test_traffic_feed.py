@@ -109,7 +109,7 @@ def test_server_metrics_history_and_cli(tmp_path: Path, capsys: pytest.CaptureFi
 def test_refusal_labels_are_the_shared_classifiers() -> None:
     """The feed's shortcut (no refusal or deflection phrase: not refused) never disagrees
     with the shared classifier's rule tier, on every labelled response alignkit keeps."""
-    from alignkit.guard import TrafficFeed, TrafficGuardConfig
+    from alignkit.guard._traffic_worker import Labeller
     from alignkit.scoring import ResponseClassifier
 
     root = Path(__file__).resolve().parents[2] / "datasets"
@@ -120,7 +120,43 @@ def test_refusal_labels_are_the_shared_classifiers() -> None:
             if isinstance(row, dict) and isinstance(row.get("response"), str):
                 pairs.append((str(row.get("prompt", "")), row["response"]))
     assert len(pairs) >= 3000
-    feed, clf = TrafficFeed(TrafficGuardConfig()), ResponseClassifier(use_model=False)
+    labeller, clf = Labeller(), ResponseClassifier(use_model=False)
     labels = [str(clf.classify(p, r).label) == "refused" for p, r in pairs]
     assert 0.1 < sum(labels) / len(labels) < 0.9  # both kinds are well represented
-    assert [feed._refused(p, r) for p, r in pairs] == labels
+    assert [labeller.refused(p, r) for p, r in pairs] == labels
+
+
+def test_the_monitor_process_alarms_and_its_death_is_survived() -> None:
+    """``alignkit serve``'s worker process finds what the in-thread monitor finds; if it
+    dies, the feed goes on monitoring in its own process (with a new reference)."""
+    import multiprocessing
+
+    from alignkit.guard import TrafficFeed, TrafficGuardConfig
+    from alignkit.monitor import TrafficRecord
+
+    SCRIPT = {"traffic.input_script_psi"}  # noqa: N806
+    config = TrafficGuardConfig.model_validate({**TRAFFIC, "breaker_severity": None})
+    log = ListLog()
+    feed = TrafficFeed(config, log=log, auto_drain=False)
+    feed.use_process()
+    try:
+        for i in range(200):
+            feed._push(TrafficRecord(input=english(i), output="fine: " + english(i)), english(i))
+        assert not {f.metric for f in feed.drain()} & SCRIPT and feed.requests == 200
+        before = set(multiprocessing.active_children())
+        assert before, "the monitor runs in a child process"
+        for i in range(120):
+            feed._push(TrafficRecord(input=russian(i), output="fine: " + russian(i)), russian(i))
+        assert SCRIPT <= {f.metric for f in feed.drain()}
+        assert "traffic.input_script_psi" in {e["metric"] for e in log.entries}
+        assert feed.requests == 320 and feed.latest
+
+        for child in before:
+            child.kill()
+            child.join(5)
+        for i in range(40):
+            feed._push(TrafficRecord(input=english(i), output="fine: " + english(i)), english(i))
+        feed.drain()  # no traceback: the feed carries on in this process
+        assert feed.requests == 40 and feed._worker is None
+    finally:
+        feed.close()

@@ -132,6 +132,11 @@ class TrafficGuardConfig(TrafficConfig):
         Severity.HIGH, description="Alarms at or above this open the breaker (null: never)."
     )
     breaker_key: str = Field("global", description="The breaker an alarm opens.")
+    process: bool = Field(
+        True,
+        description="alignkit serve: run the monitor in a worker process, off the event loop's"
+        " GIL (false: in a thread of the server).",
+    )
     store_interval_s: float = Field(10.0, gt=0, description="Seconds between stored reports.")
     embedder: str | None = Field(
         None, description="'module:function' mapping a list of texts to vectors (n, dim)."

@@ -256,6 +256,8 @@ def create_app(
         if flusher is not None:
             flusher.cancel()
         settle(guard)
+        if guard.traffic is not None:
+            guard.traffic.close()
         await guard.aclose()
         await model.aclose()
         if log is not None:
@@ -297,6 +299,8 @@ def _open(
         if guard.traffic is not None:  # fed from the server's background task
             guard.traffic.auto_drain = False
             guard.traffic.attach(store.traffic())
+            if config.traffic.process:
+                guard.traffic.use_process()
     except BaseException:
         store.close()
         raise
@@ -349,9 +353,9 @@ def serve(
         # requests allocate (else each one walks every module, rail and model object).
         gc.collect()
         gc.freeze()
-        # The traffic monitor's drain runs in a worker thread; with the default 5 ms GIL
+        # The traffic feed's drain runs in a worker thread; with the default 5 ms GIL
         # switch interval a request arriving during a drain could wait that long for the
-        # event loop to run again (the tail latency at concurrency 1).
+        # event loop to run again.
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         uvicorn.run(
             app, host=host, port=port, log_level="warning", access_log=False, http=http_protocol()

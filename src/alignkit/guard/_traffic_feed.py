@@ -4,7 +4,8 @@ Every finished request and every tool-call check is buffered here (cheap, on the
 path); :meth:`TrafficFeed.drain` hands the buffer to :class:`~alignkit.monitor.TrafficMonitor`
 — from the server's background task, or in line once ``every`` requests are waiting when
 the guard runs in-process. Answers are labelled refused or not by the shared response
-classifier's rule tier. The feed then
+classifier's rule tier. ``alignkit serve`` runs the labelling and the monitor in a worker
+process (:meth:`TrafficFeed.use_process`, :mod:`._traffic_worker`). The feed then
 
 * keeps the latest findings for ``/metrics``;
 * stores them in the store every ``store_interval_s`` and at every new alarm
@@ -16,6 +17,7 @@ classifier's rule tier. The feed then
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import threading
@@ -27,8 +29,14 @@ from typing import TYPE_CHECKING, Any
 from alignkit.core import ConfigError, DecisionKind, Finding, Message, Outcome, Severity
 from alignkit.guard._breaker import CircuitBreakers
 from alignkit.guard._config import TrafficGuardConfig
+from alignkit.guard._traffic_worker import (
+    Batch,
+    Labeller,
+    MonitorProcess,
+    MonitorReply,
+    run_batch,
+)
 from alignkit.monitor import TrafficMonitor, TrafficRecord
-from alignkit.scoring import find_deflection, find_refusal
 
 if TYPE_CHECKING:
     from alignkit.guard._guard import AuditSink, GuardResult
@@ -82,7 +90,9 @@ class TrafficFeed:
         self._buffer: list[tuple[TrafficRecord, str]] = []
         self._lock = threading.Lock()
         self._drain_lock = threading.Lock()
-        self._classifier: Any = None
+        self._labeller = Labeller()
+        self._worker: MonitorProcess | None = None
+        self.requests = 0
         self.latest: list[Finding] = []
         self._stored_at = 0.0
         self.dropped = 0
@@ -90,6 +100,20 @@ class TrafficFeed:
     def attach(self, history: TrafficHistory) -> None:
         """Store reports in ``history`` (the store's traffic findings)."""
         self.history = history
+
+    def use_process(self) -> None:
+        """Run the labelling and the monitor in a worker process from now on.
+
+        Call it before the first drain: the worker starts with an empty reference.
+        """
+        if self._worker is None:
+            self._worker = MonitorProcess(self.config, self.config.embedder)
+
+    def close(self) -> None:
+        """Stop the worker process, if there is one (idempotent)."""
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.close()
 
     # -- the request path --------------------------------------------------------------------
 
@@ -128,22 +152,6 @@ class TrafficFeed:
 
     # -- processing -------------------------------------------------------------------------
 
-    def _refused(self, prompt: str, output: str) -> bool:
-        """Whether the shared classifier's rule tier labels ``output`` refused.
-
-        That tier says ``refused`` only for an answer holding a refusal or deflection
-        phrase, so an answer with neither (most of them) is settled by those two
-        searches, without the tier's costlier checks (repetition, garble, language).
-        """
-        text = output.replace("’", "'").strip()
-        if find_refusal(text) is None and find_deflection(text) is None:
-            return False
-        if self._classifier is None:
-            from alignkit.scoring import ResponseClassifier
-
-            self._classifier = ResponseClassifier(use_model=False)
-        return str(self._classifier.classify(prompt, output).label) == "refused"
-
     def drain(self) -> list[Finding]:
         """Process what is buffered; the findings of metrics that newly alarmed."""
         with self._drain_lock:
@@ -152,25 +160,27 @@ class TrafficFeed:
             if not batch:
                 self._maybe_store([])
                 return []
-            records = [
-                TrafficRecord(
-                    r.input,
-                    r.output,
-                    r.kind,
-                    r.blocked,
-                    r.escalated,
-                    refused=r.output is not None and self._refused(prompt, r.output),
-                    error=r.error,
-                )  # fmt: skip
-                for r, prompt in batch
-            ]
-            fresh = self.monitor.observe_many(records)
-            if self.monitor.monitoring or fresh:
-                self.latest = self.monitor.findings()
-            for finding in fresh:
+            reply = self._process(batch)
+            self.requests = reply.requests
+            if reply.findings is not None:
+                self.latest = reply.findings
+            for finding in reply.fresh:
                 self._alarm(finding)
-            self._maybe_store(fresh)
-            return fresh
+            self._maybe_store(reply.fresh)
+            return reply.fresh
+
+    def _process(self, batch: Batch) -> MonitorReply:
+        worker = self._worker
+        if worker is not None:
+            try:
+                return worker.process(batch)
+            except Exception as exc:  # monitoring must never take the guard down
+                _log.warning("traffic monitor process failed (%s); monitoring in this process"
+                             " from now on, with a new reference", exc)  # fmt: skip
+                self._worker = None
+                with contextlib.suppress(Exception):
+                    worker.close()
+        return run_batch(self.monitor, self._labeller, batch)
 
     def _alarm(self, finding: Finding) -> None:
         note = finding.evidence[0].note if finding.evidence else ""
@@ -186,7 +196,7 @@ class TrafficFeed:
                     "value": finding.value,
                     "failure_mode": finding.failure_mode,
                     "note": note,
-                    "requests": self.monitor.requests,
+                    "requests": self.requests,
                 }
             )
         limit = self.config.breaker_severity
@@ -204,7 +214,7 @@ class TrafficFeed:
             return
         self._stored_at = now
         try:
-            self.history.add(self.latest, requests=self.monitor.requests, at=datetime.now(UTC))
+            self.history.add(self.latest, requests=self.requests, at=datetime.now(UTC))
         except Exception as exc:  # monitoring must never take the guard down
             _log.warning("cannot store traffic findings: %s", exc)
 
@@ -215,7 +225,7 @@ class TrafficFeed:
         out = [
             "# HELP alignkit_traffic_requests_total Requests the traffic monitor has seen.",
             "# TYPE alignkit_traffic_requests_total counter",
-            f"alignkit_traffic_requests_total {self.monitor.requests}",
+            f"alignkit_traffic_requests_total {self.requests}",
             "# HELP alignkit_traffic_value Latest value of each traffic metric"
             " (PSI for drift, EWMA z-score for rates).",
             "# TYPE alignkit_traffic_value gauge",

@@ -1,0 +1,124 @@
+"""The traffic monitor in a worker process, for ``alignkit serve``.
+
+Labelling answers and updating the drift and rate detectors is about a third of the
+guard's CPU under load. In a thread it competes with the event loop for the GIL; in a
+worker process it runs on another core and the server only pickles each batch across.
+:class:`MonitorProcess` keeps one such process (spawned, so no server thread or lock is
+inherited) holding the :class:`~alignkit.monitor.TrafficMonitor`; each
+:meth:`MonitorProcess.process` call sends a batch and waits for the monitor's answer.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any
+
+from alignkit.core import Finding
+from alignkit.monitor import TrafficConfig, TrafficMonitor, TrafficRecord
+from alignkit.scoring import find_deflection, find_refusal
+
+__all__ = ["Batch", "Labeller", "MonitorProcess", "MonitorReply", "label", "run_batch"]
+
+Batch = Sequence[tuple[TrafficRecord, str]]
+"""Records with the prompt each answered (the classifier reads both)."""
+
+
+@dataclass(frozen=True)
+class MonitorReply:
+    """What the monitor says after a batch.
+
+    Attributes:
+        fresh: Findings of metrics that newly alarmed.
+        findings: Every metric's current finding (None: nothing to report yet).
+        requests: Requests the monitor has seen.
+    """
+
+    fresh: list[Finding]
+    findings: list[Finding] | None
+    requests: int
+
+
+class Labeller:
+    """Whether an answer is a refusal, by the shared response classifier's rule tier.
+
+    That tier says ``refused`` only for an answer holding a refusal or deflection phrase,
+    so an answer with neither (most of them) is settled by those two searches, without
+    the tier's costlier checks (repetition, garble, language).
+    """
+
+    def __init__(self) -> None:
+        self._classifier: Any = None
+
+    def refused(self, prompt: str, output: str) -> bool:
+        text = output.replace("’", "'").strip()
+        if find_refusal(text) is None and find_deflection(text) is None:
+            return False
+        if self._classifier is None:
+            from alignkit.scoring import ResponseClassifier
+
+            self._classifier = ResponseClassifier(use_model=False)
+        return str(self._classifier.classify(prompt, output).label) == "refused"
+
+
+def label(batch: Batch, labeller: Labeller) -> list[TrafficRecord]:
+    """The records with ``refused`` filled in."""
+    return [
+        replace(r, refused=r.output is not None and labeller.refused(prompt, r.output))
+        for r, prompt in batch
+    ]
+
+
+def run_batch(monitor: TrafficMonitor, labeller: Labeller, batch: Batch) -> MonitorReply:
+    """Label ``batch``, feed it to ``monitor`` and say what it found."""
+    fresh = monitor.observe_many(label(batch, labeller))
+    findings = monitor.findings() if monitor.monitoring or fresh else None
+    return MonitorReply(fresh, findings, monitor.requests)
+
+
+# -- the worker process's side -----------------------------------------------------------
+
+_WORKER: dict[str, Any] = {}
+
+
+def _start(config: TrafficConfig, embedder: str | None) -> None:
+    from alignkit.guard._traffic_feed import load_embedder
+
+    embed = load_embedder(embedder) if embedder else None
+    _WORKER["monitor"] = TrafficMonitor(config, embed=embed)
+    _WORKER["labeller"] = Labeller()
+
+
+def _work(batch: Batch) -> MonitorReply:
+    return run_batch(_WORKER["monitor"], _WORKER["labeller"], batch)
+
+
+class MonitorProcess:
+    """One worker process holding the traffic monitor.
+
+    Args:
+        config: The monitor's configuration.
+        embedder: ``module:function`` of an embedding model, loaded in the worker.
+    """
+
+    def __init__(self, config: TrafficConfig, embedder: str | None = None) -> None:
+        self._pool = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start,
+            initargs=(config, embedder),
+        )
+
+    def process(self, batch: Batch) -> MonitorReply:
+        """Send ``batch`` to the worker and wait for its reply.
+
+        Raises:
+            concurrent.futures.process.BrokenProcessPool: The worker died.
+        """
+        return self._pool.submit(_work, list(batch)).result()
+
+    def close(self) -> None:
+        """Stop the worker (idempotent)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
