@@ -11,6 +11,10 @@ inherited) holding the :class:`~alignkit.monitor.TrafficMonitor`; each
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
@@ -86,9 +90,20 @@ _WORKER: dict[str, Any] = {}
 def _start(config: TrafficConfig, embedder: str | None) -> None:
     from alignkit.guard._traffic_feed import load_embedder
 
+    # Ctrl-C reaches the whole process group: the server shuts the worker down itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_orphaned, args=(os.getppid(),), daemon=True).start()
+
     embed = load_embedder(embedder) if embedder else None
     _WORKER["monitor"] = TrafficMonitor(config, embed=embed)
     _WORKER["labeller"] = Labeller()
+
+
+def _orphaned(parent: int, every_s: float = 1.0) -> None:
+    """Exit once the server is gone (killed, so it could not shut the worker down)."""
+    while os.getppid() == parent:
+        time.sleep(every_s)
+    os._exit(0)
 
 
 def _work(batch: Batch) -> MonitorReply:
