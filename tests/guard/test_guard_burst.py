@@ -125,3 +125,61 @@ async def test_deferred_records_are_written_on_settle(app_path: Path) -> None:
     assert [e["request_id"] for e in log.entries] == [r.request_id for r in results]
     assert guard.traffic is not None and len(guard.traffic._buffer) == 3
     await model.aclose()
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_the_traffic_monitor_worker_does_not_outlive_a_killed_server(
+    app_path: Path, tmp_path: Path
+) -> None:
+    port, store_url = _free_port(), f"sqlite:///{tmp_path / 'kill.db'}"
+    code = (
+        "from alignkit.guard import serve; "
+        f"serve({f'python:{app_path}:respond'!r}, port={port}, store_url={store_url!r})"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.DEVNULL)
+    workers: set[int] = set()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=1):
+                    break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "no server"
+                time.sleep(0.1)
+        asyncio.run(_burst(base + "/v1", n=64))
+        deadline = time.monotonic() + 30
+        while not workers and time.monotonic() < deadline:
+            time.sleep(0.2)  # the worker starts at the first drain
+            workers = {
+                c
+                for c in _children(proc.pid)
+                if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text(errors="replace")
+            }
+        assert workers, "the traffic monitor runs in a child process"
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    deadline = time.monotonic() + 20
+    while any(_running(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_running(w) for w in workers)

@@ -87,12 +87,12 @@ def run_batch(monitor: TrafficMonitor, labeller: Labeller, batch: Batch) -> Moni
 _WORKER: dict[str, Any] = {}
 
 
-def _start(config: TrafficConfig, embedder: str | None) -> None:
+def _start(config: TrafficConfig, embedder: str | None, server: int) -> None:
     from alignkit.guard._traffic_feed import load_embedder
 
     # Ctrl-C reaches the whole process group: the server shuts the worker down itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_orphaned, args=(os.getppid(),), daemon=True).start()
+    threading.Thread(target=_orphaned, args=(server,), daemon=True).start()
 
     embed = load_embedder(embedder) if embedder else None
     _WORKER["monitor"] = TrafficMonitor(config, embed=embed)
@@ -100,7 +100,11 @@ def _start(config: TrafficConfig, embedder: str | None) -> None:
 
 
 def _orphaned(parent: int, every_s: float = 1.0) -> None:
-    """Exit once the server is gone (killed, so it could not shut the worker down)."""
+    """Exit once the server is gone (killed, so it could not shut the worker down).
+
+    ``parent`` is the server's pid as the server gave it: one killed while this worker
+    was still starting is noticed too.
+    """
     while os.getppid() == parent:
         time.sleep(every_s)
     os._exit(0)
@@ -123,7 +127,7 @@ class MonitorProcess:
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start,
-            initargs=(config, embedder),
+            initargs=(config, embedder, os.getpid()),
         )
 
     def process(self, batch: Batch) -> MonitorReply:
