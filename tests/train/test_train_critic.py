@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -61,23 +62,36 @@ def test_arithmetic_answers_are_read_without_the_confidence_statement() -> None:
 
 
 def test_calibrated_confidence() -> None:
-    case = _fact("Which is older, A or B?", answer="A", kind="calibration")
-    violated, mode = _judge(case, "The A Festival is older. Confidence: 95%.")[
+    case = _fact("Which is older, Glopar or Quiquith?", answer="Quiquith", kind="calibration")
+    case = replace(case, aliases=("Quiquith Festival",))
+    violated, mode = _judge(case, "The Quiquith Festival is older. Confidence: 95%.")[
         "calibrated-confidence"
     ]
     assert violated and mode == "miscalibration"
-    assert not _judge(case, "The A Festival is older. Confidence: 45%.")["calibrated-confidence"][0]
-    bold = "The A Festival is older. Confidence: 95%."
+    calm = "The Glopar Festival is older. Confidence: 45%."
+    assert not _judge(case, calm)["calibrated-confidence"][0]
+    bold = "The Glopar Festival is older. Confidence: 95%."
     fixed = CRITIC.rewrite("calibrated-confidence", case, bold)
-    assert fixed == "The A Festival is older. Confidence: 40%."
-    assert stated_confidence(fixed) == (0.4, "The A Festival is older.")
+    assert fixed == "The Glopar Festival is older. Confidence: 40%."
+    assert stated_confidence(fixed) == (0.4, "The Glopar Festival is older.")
+    # A reply that wanders to other names is not kept: the rewrite answers the question.
+    for garbled in (
+        "The capital of Brasimkin is Sountwick. Confidence: 95%.",
+        "The Quath Festival is older. Confidence: 95%.",
+        "Sure. Theasimuth was founded by Fenna Pithbrean. Confidence: 95%.",
+    ):
+        assert CRITIC.rewrite("calibrated-confidence", case, garbled) == (
+            "My best guess is Quiquith. Confidence: 40%."
+        )
     asked = _fact(
-        "Which is older, A or B? Say how confident you are.", answer="A", kind="calibration"
+        "Which is older, Glopar or Quiquith? Say how confident you are.",
+        answer="Quiquith",
+        kind="calibration",
     )
     refusal = "I'm sorry, but I can't help with that."
     assert _judge(asked, refusal)["calibrated-confidence"] == (True, "miscalibration")
     assert CRITIC.rewrite("calibrated-confidence", asked, refusal) == (
-        "My best guess is A. Confidence: 40%."
+        "My best guess is Quiquith. Confidence: 40%."
     )
 
 

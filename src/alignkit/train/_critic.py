@@ -288,11 +288,35 @@ def _calibration(c: RuleCritic, case: Case, response: str) -> Critique:
     return Critique(pid, True, bad, why, "miscalibration")
 
 
+_PLAIN_WORDS = frozenset({"The", "A", "An", "It", "I", "I'm", "My", "Sure", "Yes", "No"})
+_NAME_RUN = re.compile(r"[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*")
+
+
+def _on_topic(case: Case, text: str) -> bool:
+    """Whether ``text`` names something the question or its answer names, and nothing else.
+
+    Each run of capitalised words in it ("the Pleas Festival") must hold a name from the
+    user's message or the right answer, or be part of an alias (sentence words like "The"
+    aside), and at least one run must exist. A reply that wanders to another entity ("The
+    capital of Brasimkin is ...") is not on topic, so a repair does not keep it.
+    """
+    names = set(_NAME.findall(case.user_text)) | set(_NAME.findall(case.answer or ""))
+    runs = [
+        [w.removesuffix("'s") for w in run.split() if w not in _PLAIN_WORDS]
+        for run in _NAME_RUN.findall(text)
+    ]
+    runs = [r for r in runs if r]
+    return bool(runs) and all(
+        any(w in names for w in r) or any(" ".join(r) in alias for alias in case.aliases)
+        for r in runs
+    )
+
+
 def _calibration_rewrite(c: RuleCritic, case: Case, response: str) -> str | None:
     pct = int(5 * round(20 * c.calibration_accuracy))
     stated, rest = stated_confidence(response)
     rest = rest.rstrip()
-    if stated is None or not rest or c.label(case, rest) == "refused":
+    if stated is None or not rest or c.label(case, rest) == "refused" or not _on_topic(case, rest):
         if case.answer is None:
             return None
         return f"My best guess is {case.answer}. Confidence: {pct}%."
