@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from alignkit.core import AuditResult
+from alignkit.core import AuditResult, StoreError
 from alignkit.store import AttemptRecord, AuditLog, Store, _migrations
 from alignkit.store._migrations import latest_version
 
@@ -171,6 +171,24 @@ def test_store_close_commits_buffered_entries(store_url: str) -> None:
     store.close()
     with Store.open(store_url) as again:
         assert again.audit_log().count() == 5
+
+
+def test_an_entry_is_fixed_when_appended_and_a_bad_one_is_refused_alone(store_url: str) -> None:
+    with Store.open(store_url) as store:
+        log = store.audit_log(background=False)
+        tags = ["a"]
+        log.append({"kind": "request", "tags": tags})
+        tags.append("b")  # the caller changes what it passed: the log kept what it got
+        with pytest.raises(StoreError, match="JSON"):
+            log.append({"kind": "request", "bad": object()})
+        log.append({"kind": "request", "i": 2})
+        log.flush()  # the refused entry never reached the buffer, so nothing blocks it
+        entries = log.entries()
+        assert [e.entry for e in entries] == [
+            '{"kind":"request","tags":["a"]}',
+            '{"i":2,"kind":"request"}',
+        ]
+        assert log.verify().ok
 
 
 def test_real_v1_store_migrates_to_the_guard_schema(

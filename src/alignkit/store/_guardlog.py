@@ -122,7 +122,7 @@ class AuditLog:
         self._key = key
         self.flush_every = flush_every
         self.flush_interval_s = flush_interval_s
-        self._buffer: list[tuple[str, dict[str, Any]]] = []
+        self._buffer: list[_Pending] = []
         self._oldest: float | None = None
         self._cond = threading.Condition()
         self._io = threading.Lock()
@@ -140,11 +140,11 @@ class AuditLog:
 
     def append(self, entry: Mapping[str, Any]) -> None:
         """Buffer ``entry`` (a JSON-able mapping) for the chain."""
-        stamp = _stamp(datetime.now(UTC))
+        pending = _pending(_stamp(datetime.now(UTC)), entry)
         with self._cond:
             if self._closed:
                 raise StoreError("audit log is closed")
-            self._buffer.append((stamp, dict(entry)))
+            self._buffer.append(pending)
             if self._oldest is None:
                 self._oldest = time.monotonic()
                 self._cond.notify_all()
@@ -176,39 +176,34 @@ class AuditLog:
                 raise StoreError(f"cannot append to the audit log: {exc}") from exc
             self.written += len(batch)
 
-    def _commit(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
+    def _commit(self, batch: list[_Pending]) -> None:
         with self._write(f"append {len(batch)} audit-log entries") as conn:
-            row = conn.execute(
-                select(GUARD_LOG.c.seq, GUARD_LOG.c.entry_hash)
-                .order_by(GUARD_LOG.c.seq.desc())
-                .limit(1)
-            ).first()
+            dialect = conn.dialect
+            # On SQLite the statements go straight to the driver (rows bound as the
+            # tables' types would bind them; stamps are already the IsoDateTime text): no
+            # per-statement compiling or per-row processing, a fraction of Core's cost.
+            raw = self.driver_inserts and dialect.name == "sqlite" and dialect.paramstyle == "qmark"
+            head = conn.exec_driver_sql(_HEAD) if raw else conn.execute(_HEAD_QUERY)
+            row = head.first()
             seq, prev = (int(row[0]), str(row[1])) if row else (0, GENESIS)
             logs: list[tuple[Any, ...]] = []
             decisions: list[tuple[Any, ...]] = []
-            for stamp, entry in batch:
+            for p in batch:
                 seq += 1
-                text = canonical_json(entry)
-                digest = entry_hash(seq, stamp, prev, text, self._key)
-                rid = entry.get("request_id")
-                rid = str(rid)[:64] if rid is not None else None
-                kind = str(entry.get("kind", "entry"))[:32]
-                logs.append((seq, stamp, kind, rid, text, prev, digest))
-                decisions.extend(_decision_rows(seq, stamp, rid, entry))
+                digest = entry_hash(seq, p.stamp, prev, p.text, self._key)
+                logs.append((seq, p.stamp, p.kind, p.rid, p.text, prev, digest))
+                decisions.extend((seq, *row) for row in p.decisions)
                 prev = digest
-            dialect = conn.dialect
-            if self.driver_inserts and dialect.name == "sqlite" and dialect.paramstyle == "qmark":
-                # The rows as the tables' types would bind them (stamps are already the
-                # IsoDateTime text), handed to the driver's executemany: no per-row
-                # statement processing, a fraction of the Core insert's cost.
+            if raw:
                 conn.exec_driver_sql(_INSERT_LOG, logs)
                 if decisions:
                     conn.exec_driver_sql(_INSERT_DECISIONS, decisions)
-            else:
-                conn.execute(insert(GUARD_LOG), [_as_row(_LOG_COLUMNS, r) for r in logs])
-                if decisions:
-                    rows = [_as_row(_DECISION_COLUMNS, r) for r in decisions]
-                    conn.execute(insert(GUARD_DECISIONS), rows)
+                conn.exec_driver_sql(_SET_HEAD, (HEAD_KEY, f"{seq}:{prev}"))
+                return
+            conn.execute(insert(GUARD_LOG), [_as_row(_LOG_COLUMNS, r) for r in logs])
+            if decisions:
+                rows = [_as_row(_DECISION_COLUMNS, r) for r in decisions]
+                conn.execute(insert(GUARD_DECISIONS), rows)
             conn.execute(delete(META).where(META.c.key == HEAD_KEY))
             conn.execute(insert(META).values(key=HEAD_KEY, value=f"{seq}:{prev}"))
 
@@ -258,11 +253,7 @@ class AuditLog:
     def head(self) -> tuple[int, str]:
         """``(seq, hash)`` of the newest committed entry (``(0, GENESIS)`` when empty)."""
         with self._read("read the audit-log head") as conn:
-            row = conn.execute(
-                select(GUARD_LOG.c.seq, GUARD_LOG.c.entry_hash)
-                .order_by(GUARD_LOG.c.seq.desc())
-                .limit(1)
-            ).first()
+            row = conn.execute(_HEAD_QUERY).first()
         return (int(row[0]), str(row[1])) if row else (0, GENESIS)
 
     def count(self) -> int:
@@ -374,6 +365,11 @@ _INSERT_LOG = (
     f"INSERT INTO {GUARD_LOG.name} ({', '.join(_LOG_COLUMNS)})"
     f" VALUES ({', '.join('?' * len(_LOG_COLUMNS))})"
 )
+_HEAD_QUERY = (
+    select(GUARD_LOG.c.seq, GUARD_LOG.c.entry_hash).order_by(GUARD_LOG.c.seq.desc()).limit(1)
+)
+_HEAD = f"SELECT seq, entry_hash FROM {GUARD_LOG.name} ORDER BY seq DESC LIMIT 1"
+_SET_HEAD = f"INSERT OR REPLACE INTO {META.name} (key, value) VALUES (?, ?)"
 _INSERT_DECISIONS = (
     f"INSERT INTO {GUARD_DECISIONS.name} ({', '.join(_DECISION_COLUMNS)})"
     f" VALUES ({', '.join('?' * len(_DECISION_COLUMNS))})"
@@ -387,10 +383,31 @@ def _as_row(columns: tuple[str, ...], values: tuple[Any, ...]) -> dict[str, Any]
     return row
 
 
-def _decision_rows(
-    seq: int, stamp: str, rid: str | None, entry: Mapping[str, Any]
-) -> list[tuple[Any, ...]]:
-    """Rows (in ``_DECISION_COLUMNS`` order) for the decisions that did not simply allow."""
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """An appended entry, encoded when appended so that a commit only links and writes."""
+
+    stamp: str
+    kind: str
+    rid: str | None
+    text: str
+    decisions: tuple[tuple[Any, ...], ...]
+
+
+def _pending(stamp: str, entry: Mapping[str, Any]) -> _Pending:
+    rid = entry.get("request_id")
+    rid = str(rid)[:64] if rid is not None else None
+    return _Pending(
+        stamp=stamp,
+        kind=str(entry.get("kind", "entry"))[:32],
+        rid=rid,
+        text=canonical_json(dict(entry)),
+        decisions=tuple(_decision_rows(stamp, rid, entry)),
+    )
+
+
+def _decision_rows(stamp: str, rid: str | None, entry: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """Rows (``_DECISION_COLUMNS`` order, less the leading seq) for decisions other than allow."""
     rows = []
     for d in entry.get("decisions") or ():
         if not isinstance(d, Mapping) or d.get("decision") == "allow":
@@ -398,7 +415,6 @@ def _decision_rows(
         score, latency = d.get("score"), d.get("latency_ms")
         rows.append(
             (
-                seq,
                 rid,
                 stamp,
                 str(d.get("stage", "")),
