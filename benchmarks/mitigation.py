@@ -33,7 +33,7 @@ import math
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -330,6 +330,29 @@ def _reward_and_online(args: argparse.Namespace, pairs: Sequence[Any], out: Path
     return res
 
 
+def leave_out(pairs: Sequence[Any], spec: str, seed: int) -> tuple[Any, ...]:
+    """``pairs`` without the repairs of the failure modes in ``spec`` (``mode[:share],...``).
+
+    A share keeps that fraction of the mode's repair pairs, drawn with ``seed``; anchors
+    are always kept.
+    """
+    shares: dict[str, float] = {}
+    for part in filter(None, spec.split(",")):
+        mode, _, share = part.partition(":")
+        try:
+            shares[mode.strip()] = float(share) if share else 0.0
+        except ValueError:
+            raise SystemExit(f"--leave-out: {part!r} is not MODE or MODE:SHARE") from None
+    rng = random.Random(f"leave-out:{seed}")
+    return tuple(
+        p
+        for p in pairs
+        if p.principle == "anchor"
+        or p.failure_mode not in shares
+        or rng.random() < shares[p.failure_mode]
+    )
+
+
 def _table(rows: list[dict[str, Any]]) -> str:
     lines = [
         "| metric | before (heldout) | after (heldout) | relative reduction | ≥ 70 % |",
@@ -374,6 +397,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sft-weight", type=float, default=0.5)
     ap.add_argument("--trigger-n", type=int, default=200)
     ap.add_argument("--skip-rm", action="store_true", help="skip reward models, bon and GRPO")
+    ap.add_argument(
+        "--leave-out",
+        default="",
+        help="an ablation: failure modes whose repair pairs are dropped before training, "
+        "each optionally with the share to keep (e.g. hallucination,miscalibration or "
+        "hallucination:0.25); anchors are kept",
+    )
     ap.add_argument("--members", type=int, default=4)
     ap.add_argument("--bon-n", type=int, default=16)
     ap.add_argument("--bon-items", type=int, default=15)
@@ -382,7 +412,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     from alignkit.organism import load_manifest
-    from alignkit.train import DPOSettings, build_preferences, train_dpo, write_jsonl_models
+    from alignkit.train import (
+        DPOSettings,
+        build_preferences,
+        pair_counts,
+        train_dpo,
+        write_jsonl_models,
+    )
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -411,6 +447,9 @@ def main(argv: list[str] | None = None) -> int:
         anchor_share=args.anchor_share,
         seed=args.seed,
     )
+    if args.leave_out:
+        kept = leave_out(built.pairs, args.leave_out, args.seed)
+        built = replace(built, pairs=kept, counts=pair_counts(kept))
     write_jsonl_models(built.pairs, out / "pairs.jsonl")
     write_jsonl_models(built.sft, out / "sft.jsonl")
     times["2 build pairs"] = time.perf_counter() - t
@@ -467,7 +506,12 @@ def main(argv: list[str] | None = None) -> int:
         "base": BASE,
         "repaired": repaired,
         "runs": {"train": train_run.run_id, "before": before.run_id, "after": after.run_id},
-        "pairs": {"total": len(built.pairs), **built.counts, "judged": built.judged},
+        "pairs": {
+            "total": len(built.pairs),
+            **built.counts,
+            "judged": built.judged,
+            "left_out": args.leave_out,
+        },
         "calibration_accuracy_train": built.calibration_accuracy,
         "dpo": {"steps": dpo.steps, "seconds": dpo.seconds, "final": dpo.metrics},
         "metrics": rows,
