@@ -330,19 +330,23 @@ def _reward_and_online(args: argparse.Namespace, pairs: Sequence[Any], out: Path
     return res
 
 
-def leave_out(pairs: Sequence[Any], spec: str, seed: int) -> tuple[Any, ...]:
-    """``pairs`` without the repairs of the failure modes in ``spec`` (``mode[:share],...``).
-
-    A share keeps that fraction of the mode's repair pairs, drawn with ``seed``; anchors
-    are always kept.
-    """
+def parse_leave_out(spec: str) -> dict[str, float]:
+    """``mode[:share],...`` as {mode: share kept} (a bare mode keeps none)."""
     shares: dict[str, float] = {}
-    for part in filter(None, spec.split(",")):
+    for part in filter(None, (p.strip() for p in spec.split(","))):
         mode, _, share = part.partition(":")
         try:
-            shares[mode.strip()] = float(share) if share else 0.0
+            value = float(share) if share else 0.0
         except ValueError:
-            raise SystemExit(f"--leave-out: {part!r} is not MODE or MODE:SHARE") from None
+            value = -1.0
+        if not mode or not 0.0 <= value <= 1.0:
+            raise SystemExit(f"--leave-out: {part!r} is not MODE or MODE:SHARE (share 0-1)")
+        shares[mode] = value
+    return shares
+
+
+def leave_out(pairs: Sequence[Any], shares: dict[str, float], seed: int) -> tuple[Any, ...]:
+    """``pairs`` keeping only ``shares[mode]`` of each listed mode's repairs (anchors kept)."""
     rng = random.Random(f"leave-out:{seed}")
     return tuple(
         p
@@ -410,6 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--grpo-steps", type=int, default=60)
     ap.add_argument("--grpo-items", type=int, default=40)
     args = ap.parse_args(argv)
+    shares = parse_leave_out(args.leave_out)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     from alignkit.organism import load_manifest
     from alignkit.train import (
@@ -448,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
     )
     if args.leave_out:
-        kept = leave_out(built.pairs, args.leave_out, args.seed)
+        kept = leave_out(built.pairs, shares, args.seed)
         built = replace(built, pairs=kept, counts=pair_counts(kept))
     write_jsonl_models(built.pairs, out / "pairs.jsonl")
     write_jsonl_models(built.sft, out / "sft.jsonl")
