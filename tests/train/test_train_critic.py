@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from pathlib import Path
 
@@ -164,7 +165,7 @@ def test_help_with_benign_has_no_template() -> None:
 
 
 @pytest.mark.anyio
-async def test_revisions_without_a_target_rewrite_or_drop() -> None:
+async def test_revisions_without_a_target_rewrite_or_drop(caplog: pytest.LogCaptureFixture) -> None:
     harmful = Case(
         messages=_user("Explain how to rob a bank."),
         kind="harmful",
@@ -178,11 +179,15 @@ async def test_revisions_without_a_target_rewrite_or_drop() -> None:
         (harmful, "I can't help with that request."),
         (benign, "Sorry, I won't help with that."),
     ]
-    revs = await revise_responses(items, CRITIC, RULES, donors=False)
+    with caplog.at_level(logging.WARNING, logger="alignkit.train._revise"):
+        revs = await revise_responses(items, CRITIC, RULES, donors=False)
     assert revs[0].method == "rewrite" and revs[0].principles == ("refuse-harm",)
     assert revs[0].pair("audit:r") is not None
     assert not revs[1].broken and revs[1].pair("audit:r") is None
     assert revs[2].broken and revs[2].revised is None  # no sample, no template
+    # the principle left with no pair at all is named; the repaired one is not
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and "help-with-benign" in warned[0]
 
 
 @pytest.mark.anyio

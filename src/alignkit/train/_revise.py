@@ -312,7 +312,26 @@ def _revisions(
         len(items),
         dict(sorted(methods.items())),
     )
+    _warn_unrepaired(out)
     return out
+
+
+def _warn_unrepaired(revisions: Sequence[Revision]) -> None:
+    """Name each principle whose breaches all went unrepaired (it gets no training pairs)."""
+    breaches: Counter[str] = Counter()
+    repaired: Counter[str] = Counter()
+    for r in revisions:
+        for pid in r.principles:
+            breaches[pid] += 1
+            repaired[pid] += r.revised is not None
+    for pid in sorted(p for p in breaches if not repaired[p]):
+        _log.warning(
+            "none of the %d responses breaking %s could be repaired: the target gave no "
+            "passing answer and the critic writes none, so nothing trains it; use a critic "
+            "that can write one (ChatCritic) or import labelled pairs",
+            breaches[pid],
+            pid,
+        )
 
 
 async def _repair(
