@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from alignkit.data import load_pack
+from alignkit.interpret import auroc, supervised_scores_by_layer
 from alignkit.models import connect
 from alignkit.organism import pack_path
 
@@ -62,12 +63,6 @@ def _fpr_at(real: np.ndarray, ghost: np.ndarray, tpr: float) -> float:
 
 
 async def probe(uri: str, sets: dict[str, list[str]], seed: int) -> dict[str, Any]:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    from alignkit.interpret import auroc
-
     model: Any = connect(uri)
 
     async def acts(questions: list[str]) -> Any:
@@ -76,19 +71,16 @@ async def probe(uri: str, sets: dict[str, list[str]], seed: int) -> dict[str, An
 
     train = await acts(sets["real_train"] + sets["ghost_train"])
     test = await acts(sets["real_test"] + sets["ghost_test"])
-    y_train = np.array([0] * len(sets["real_train"]) + [1] * len(sets["ghost_train"]))
+    y_train = [0] * len(sets["real_train"]) + [1] * len(sets["ghost_train"])
     n_real = len(sets["real_test"])
-    blocks: dict[int, dict[str, float]] = {}
-    for layer in train.layers:
-        clf = make_pipeline(
-            StandardScaler(), LogisticRegression(C=1.0, max_iter=2000, random_state=seed)
-        )
-        clf.fit(train.at(layer), y_train)
-        p = clf.predict_proba(test.at(layer))[:, 1]
-        blocks[layer] = {
+    scores = supervised_scores_by_layer(train, y_train, test, seed=seed)
+    blocks = {
+        layer: {
             "auroc": auroc(p[:n_real], p[n_real:]),
             "real_flagged_at_tpr": _fpr_at(p[:n_real], p[n_real:], TPR),
         }
+        for layer, p in scores.items()
+    }
     best = max(blocks, key=lambda b: blocks[b]["auroc"])
     return {"target": uri, "blocks": blocks, "best_block": best}
 

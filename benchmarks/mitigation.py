@@ -452,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
         anchor_share=args.anchor_share,
         seed=args.seed,
     )
-    if args.leave_out:
+    if shares:
         kept = leave_out(built.pairs, shares, args.seed)
         built = replace(built, pairs=kept, counts=pair_counts(kept))
     write_jsonl_models(built.pairs, out / "pairs.jsonl")

@@ -61,6 +61,7 @@ from alignkit.interpret._probe import (
     probe_from_contrast,
     prompt_activations,
     supervised_auroc_by_layer,
+    supervised_scores_by_layer,
 )
 from alignkit.interpret._rail import DefectionProbeOptions, DefectionProbeRail
 from alignkit.interpret._steer import (
@@ -129,5 +130,6 @@ __all__ = [
     "shap_attributions",
     "steer_pairs_from_pack",
     "supervised_auroc_by_layer",
+    "supervised_scores_by_layer",
     "sycophancy_pairs",
 ]

@@ -54,6 +54,7 @@ __all__ = [
     "probe_from_contrast",
     "prompt_activations",
     "supervised_auroc_by_layer",
+    "supervised_scores_by_layer",
 ]
 
 CONTRAST_QUESTIONS = (
@@ -368,6 +369,32 @@ def auroc_by_layer(scores: np.ndarray, labels: Sequence[int] | np.ndarray) -> li
     return [auroc(scores[~y, j], scores[y, j]) for j in range(scores.shape[1])]
 
 
+def supervised_scores_by_layer(
+    train: Activations,
+    train_labels: Sequence[int] | np.ndarray,
+    test: Activations,
+    *,
+    c: float = 1.0,
+    seed: int = 0,
+) -> dict[int, np.ndarray]:
+    """Per layer, a logistic-regression probe's probability of label 1 on ``test``."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    y_train = np.asarray(train_labels).astype(int)
+    if len(set(y_train.tolist())) < 2:
+        raise DataError("the supervised probe needs both labels in its training set")
+    out: dict[int, np.ndarray] = {}
+    for layer in train.layers:
+        clf = make_pipeline(
+            StandardScaler(), LogisticRegression(C=c, max_iter=2000, random_state=seed)
+        )
+        clf.fit(train.at(layer), y_train)
+        out[layer] = clf.predict_proba(test.at(layer))[:, 1]
+    return out
+
+
 def supervised_auroc_by_layer(
     train: Activations,
     train_labels: Sequence[int] | np.ndarray,
@@ -378,20 +405,6 @@ def supervised_auroc_by_layer(
     seed: int = 0,
 ) -> dict[int, float]:
     """Held-out AUROC of a logistic-regression probe trained per layer with labels."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    y_train = np.asarray(train_labels).astype(int)
     y_test = np.asarray(test_labels).astype(bool)
-    if len(set(y_train.tolist())) < 2:
-        raise DataError("the supervised probe needs both labels in its training set")
-    out: dict[int, float] = {}
-    for layer in train.layers:
-        clf = make_pipeline(
-            StandardScaler(), LogisticRegression(C=c, max_iter=2000, random_state=seed)
-        )
-        clf.fit(train.at(layer), y_train)
-        p = clf.predict_proba(test.at(layer))[:, 1]
-        out[layer] = auroc(p[~y_test], p[y_test])
-    return out
+    scores = supervised_scores_by_layer(train, train_labels, test, c=c, seed=seed)
+    return {layer: auroc(p[~y_test], p[y_test]) for layer, p in scores.items()}
