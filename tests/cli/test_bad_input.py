@@ -159,3 +159,26 @@ def test_usage_errors_are_one_line_exit_2(args: tuple[str, ...], fragment: str) 
     proc = run_cli(*args)
     _assert_one_line_error(proc, fragment, "--help")
     assert "internal error" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("guard", "check", "TRAFFIC", "--guard", "BROKEN"), "guard config"),
+        (("organism", "train", "--config", "BROKEN"), "organism config"),
+        (("audit", "--config", "BROKEN"), "config"),
+        (("train", "constitution", "--target", QUIZ, "--out", "o", "--constitution", "BROKEN"),
+         "constitution"),  # fmt: skip
+    ],
+)
+def test_broken_yaml_is_one_line_naming_the_line(
+    tmp_path: Path, args: tuple[str, ...], fragment: str
+) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("rails:\n  - name: [unclosed\n", encoding="utf-8")
+    traffic = tmp_path / "t.jsonl"
+    traffic.write_text('{"id": 1, "prompt": "hello"}\n', encoding="utf-8")
+    argv = [str(broken) if a == "BROKEN" else str(traffic) if a == "TRAFFIC" else a for a in args]
+    proc = run_cli(*argv, cwd=tmp_path, env=ENV)
+    _assert_one_line_error(proc, fragment, "is not valid YAML (line ")
+    assert not (tmp_path / "o").exists()

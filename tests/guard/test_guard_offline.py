@@ -65,6 +65,7 @@ def test_recall_can_be_measured_from_the_scores(tmp_path: Path) -> None:
         ('{"id": 1}', "needs 'prompt' (text) or 'messages'"),
         ('{"id": 1, "messages": [{"role": "robot", "content": "x"}]}', "needs a role"),
         ('{"id": 1, "prompt": "x", "response": 5}', "'response' must be text"),
+        ("  ", "t.jsonl: no traffic rows"),
     ],
 )
 def test_bad_rows_are_refused_with_file_and_line(tmp_path: Path, line: str, message: str) -> None:

@@ -16,7 +16,7 @@ from rich.progress import (
 )
 
 from alignkit import audit as audit_api
-from alignkit.cli._common import JsonOpt, StoreOpt, err, out, print_json
+from alignkit.cli._common import JsonOpt, StoreOpt, out, print_json, progress_bar
 from alignkit.cli._render import print_result
 from alignkit.core import AlignkitConfig, HttpConfig, Severity, load_config
 from alignkit.models import TargetOptions
@@ -106,14 +106,12 @@ def audit(
     cfg = load_config(config)
     options = TargetOptions(http=_http(cfg, api_key_env, max_requests, max_tokens_total))
     threshold = fail_on or cfg.audit.fail_on
-    with Progress(
+    with progress_bar(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as progress:
+    ) as bars:
         result = audit_api.run(
             target,
             checks=checks,
@@ -127,7 +125,7 @@ def audit(
             store=store,
             config=cfg,
             target_options=options,
-            progress=_Bars(progress),
+            progress=_Bars(bars),
         )
     report_dir = out_dir or audit_api.default_out_dir(result.run_id)
     write_reports(result, report_dir, fail_on=threshold or Severity.MEDIUM)

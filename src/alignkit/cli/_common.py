@@ -7,10 +7,11 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import Progress, ProgressColumn
 
 from alignkit.core import Severity
 
-__all__ = ["JsonOpt", "StoreOpt", "err", "out", "print_json", "severity_style"]
+__all__ = ["JsonOpt", "StoreOpt", "err", "out", "print_json", "progress_bar", "severity_style"]
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -44,3 +45,8 @@ def print_json(obj: Any) -> None:
     """Write ``obj`` as JSON to stdout (strings are taken as JSON already)."""
     text = obj if isinstance(obj, str) else json.dumps(obj, indent=2, default=str)
     typer.echo(text)
+
+
+def progress_bar(*columns: str | ProgressColumn, quiet: bool = False) -> Progress:
+    """A progress display on stderr, cleared when done; off when stderr is no terminal."""
+    return Progress(*columns, console=err, transient=True, disable=quiet or not err.is_terminal)

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from alignkit.cli._common import JsonOpt, err, out, print_json
+from alignkit.cli._common import JsonOpt, out, print_json, progress_bar
 from alignkit.cli._render import print_result
 from alignkit.core import ConfigError, Severity
 from alignkit.report import to_json, write_reports
@@ -99,13 +99,11 @@ def lab_run(
     if envs is not None and only != "gaming":
         raise ConfigError("--envs applies to --only gaming")
     names = [e.strip() for e in envs.split(",") if e.strip()] if envs else None
-    with Progress(
+    with progress_bar(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=err,
-        transient=True,
     ) as bar:
         task = bar.add_task(f"lab {only}", total=None)
 

@@ -39,12 +39,13 @@ def train(
 
     Example: alignkit organism train --config flawed --out /tmp/flawed --quick
     """
-    from alignkit.organism import train_organism
+    from alignkit.organism import ORGANISMS, config_path, load_config, train_organism
 
+    cfg = load_config(config_path(config) if config in ORGANISMS else config)  # bad: one line
     name = Path(config).stem
     target_dir = out_dir or Path(".alignkit") / "organisms" / name
     err.print(f"training {name} into {target_dir} (this takes minutes; progress is logged)")
-    result = train_organism(config, target_dir, quick=quick, seed=seed)
+    result = train_organism(cfg, target_dir, quick=quick, seed=seed)
     if json_:
         print_json(result)
         return

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from alignkit.cli._common import JsonOpt, StoreOpt, err, out, print_json
+from alignkit.cli._common import JsonOpt, StoreOpt, err, out, print_json, progress_bar
 from alignkit.core import ConfigError
 
 if TYPE_CHECKING:
@@ -227,14 +227,12 @@ def run(
         options.validate()
     elif target is not None:
         raise ConfigError("--resume continues a stored campaign; leave out --target")
-    with Progress(
+    with progress_bar(
         TextColumn("red team"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=json_ or not err.is_terminal,
+        quiet=json_,
     ) as bar:
         task = bar.add_task("red team", total=None)
 

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from alignkit.cli._common import JsonOpt, StoreOpt, err, out, print_json
+from alignkit.cli._common import JsonOpt, StoreOpt, out, print_json, progress_bar
 from alignkit.core import ConfigError
 
 if TYPE_CHECKING:
@@ -46,12 +46,10 @@ MaxPerKindOpt = Annotated[
 
 @contextmanager
 def _working(what: str) -> Iterator[None]:
-    with Progress(
+    with progress_bar(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         TimeElapsedColumn(),
-        console=err,
-        transient=True,
     ) as bar:
         bar.add_task(what, total=None)
         yield

@@ -35,6 +35,7 @@ from alignkit.core._config import (
     HttpConfig,
     config_schema,
     load_config,
+    read_yaml,
     resolve_store_url,
 )
 from alignkit.core._errors import (
@@ -141,6 +142,7 @@ __all__ = [
     "load_config",
     "newcombe_diff_ci",
     "rail",
+    "read_yaml",
     "resolve_store_url",
     "summarize",
     "two_proportion_test",

@@ -10,7 +10,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from alignkit.core._errors import ConfigError
+from alignkit.core._errors import AlignkitError, ConfigError
 from alignkit.core._severity import Severity
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "HttpConfig",
     "config_schema",
     "load_config",
+    "read_yaml",
     "resolve_store_url",
 ]
 
@@ -69,6 +70,28 @@ class AlignkitConfig(BaseModel):
     http: HttpConfig = HttpConfig()
 
 
+def read_yaml(path: str | Path, what: str, error: type[AlignkitError] = ConfigError) -> Any:
+    """The parsed YAML of a file; a missing file or bad YAML raises ``error`` in one line.
+
+    Args:
+        path: The file.
+        what: What it is, for the message ("guard config", "constitution").
+        error: The exception raised (a :class:`ConfigError` or :class:`DataError`).
+    """
+    p = Path(path)
+    try:
+        return yaml.safe_load(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise error(f"cannot read {what} {p}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise error(f"cannot read {what} {p}: not UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise error(f"{what} {p} is not valid YAML{at}: {problem}") from None
+
+
 def load_config(path: str | Path | None = None) -> AlignkitConfig:
     """Read and validate a YAML or JSON config; defaults when ``path`` is ``None``.
 
@@ -80,12 +103,7 @@ def load_config(path: str | Path | None = None) -> AlignkitConfig:
     if path is None:
         return AlignkitConfig()
     p = Path(path)
-    try:
-        raw: Any = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ConfigError(f"cannot read config {p}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config {p} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+    raw = read_yaml(p, "config") or {}
     try:
         return AlignkitConfig.model_validate(raw)
     except ValidationError as exc:

@@ -46,7 +46,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from alignkit.core import ConfigError
+from alignkit.core import ConfigError, read_yaml
 
 __all__ = [
     "DEFAULT_ACTIONS",
@@ -202,14 +202,7 @@ def load_policy_config(
     if isinstance(source, str | Path):
         path = Path(source)
         where = str(path)
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"cannot read action policy {path}: {exc.strerror}") from None
-        except yaml.YAMLError as exc:
-            line = getattr(getattr(exc, "problem_mark", None), "line", None)
-            at = f" (line {line + 1})" if line is not None else ""
-            raise ConfigError(f"action policy {path} is not valid YAML{at}") from None
+        raw = read_yaml(path, "action policy")
     else:
         raw, where = source, label or "(dict)"
     if raw is None:

@@ -13,10 +13,9 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from alignkit.core import RAILS, ConfigError, Rail, RailStage, Severity, UnknownIdError
+from alignkit.core import RAILS, ConfigError, Rail, RailStage, Severity, UnknownIdError, read_yaml
 from alignkit.monitor import TrafficConfig
 
 __all__ = [
@@ -207,14 +206,7 @@ def load_guard_config(
         if source is None or isinstance(source, str | Path):
             path = Path(source) if source is not None else DEFAULT_GUARD
             where = str(path)
-            try:
-                raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-            except OSError as exc:
-                raise ConfigError(f"cannot read guard config {path}: {exc.strerror}") from None
-            except yaml.YAMLError as exc:
-                line = getattr(getattr(exc, "problem_mark", None), "line", None)
-                at = f" (line {line + 1})" if line is not None else ""
-                raise ConfigError(f"guard config {path} is not valid YAML{at}") from None
+            raw = read_yaml(path, "guard config")
         else:
             raw, where = source, "(dict)"
         if raw is None:

@@ -53,8 +53,8 @@ def read_traffic(path: str | Path) -> list[dict[str, Any]]:
     """Rows of a traffic JSONL file, checked: ``{id, messages, response}`` each.
 
     Raises:
-        DataError: the file is unreadable, a line is not a JSON object, or a row lacks
-            ``id`` and a prompt.
+        DataError: the file is unreadable or holds no rows, a line is not a JSON object,
+            or a row lacks ``id`` and a prompt.
     """
     p = Path(path)
     try:
@@ -83,6 +83,8 @@ def read_traffic(path: str | Path) -> list[dict[str, Any]]:
         if response is not None and not isinstance(response, str):
             raise DataError(f"{where}: 'response' must be text")
         rows.append({"id": row["id"], "messages": _messages(row, where), "response": response})
+    if not rows:
+        raise DataError(f"{p}: no traffic rows (expected JSONL rows {{id, prompt|messages}})")
     return rows
 
 

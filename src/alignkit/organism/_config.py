@@ -13,12 +13,10 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from alignkit.core import ConfigError
+from alignkit.core import ConfigError, read_yaml
 
 __all__ = [
     "CorpusConfig",
@@ -202,10 +200,7 @@ def load_config(path: str | Path) -> OrganismConfig:
         ConfigError: The file is missing, not YAML, or fails validation.
     """
     p = Path(path)
-    try:
-        raw: Any = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read organism config {p}: {exc}") from exc
+    raw = read_yaml(p, "organism config")
     try:
         return OrganismConfig.model_validate(raw)
     except ValidationError as exc:

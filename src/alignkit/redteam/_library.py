@@ -17,11 +17,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from alignkit import taxonomy
-from alignkit.core import ConfigError, DataError, Message
+from alignkit.core import ConfigError, DataError, Message, read_yaml
 
 __all__ = [
     "ANY_CATEGORY",
@@ -314,12 +313,7 @@ def builtin_data_dir() -> Path:
 
 
 def _read_yaml(path: Path, model: type[M]) -> M:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise DataError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+    raw = read_yaml(path, "red-team file", DataError) or {}
     if not isinstance(raw, Mapping):
         raise DataError(f"{path}: expected a mapping at the top level")
     try:

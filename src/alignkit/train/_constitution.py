@@ -23,10 +23,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from alignkit.core import DataError
+from alignkit.core import DataError, read_yaml
 
 __all__ = ["Constitution", "Principle", "default_constitution_path", "load_constitution"]
 
@@ -74,12 +73,7 @@ def load_constitution(path: str | os.PathLike[str] | None = None) -> Constitutio
             ids must be unique.
     """
     p = Path(path) if path is not None else default_constitution_path()
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise DataError(f"cannot read constitution {p}: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:
-        raise DataError(f"constitution {p} is not valid YAML: {exc}") from exc
+    raw = read_yaml(p, "constitution", DataError)
     if not isinstance(raw, dict):
         raise DataError(f"constitution {p} must be a mapping with a 'principles' list")
     try:
