@@ -67,6 +67,9 @@ def _closed_port() -> int:
         (["--target", "python:no_such_module_xyz:fn"], ["cannot import"]),
         (["--split", "sideways"], ["--split"]),
         (["--data", "/nonexistent/pack"], ["/nonexistent/pack"]),
+        (["--max-items", "0"], ["--max-items 0", "greater than or equal to 1"]),
+        (["--concurrency", "0"], ["--concurrency 0"]),
+        (["--budget", "-5"], ["--budget -5", "greater than 0"]),
     ],
 )
 def test_bad_audit_input_leaves_store_untouched(
@@ -167,8 +170,10 @@ def test_usage_errors_are_one_line_exit_2(args: tuple[str, ...], fragment: str) 
         (("guard", "check", "TRAFFIC", "--guard", "BROKEN"), "guard config"),
         (("organism", "train", "--config", "BROKEN"), "organism config"),
         (("audit", "--config", "BROKEN"), "config"),
-        (("train", "constitution", "--target", QUIZ, "--out", "o", "--constitution", "BROKEN"),
-         "constitution"),  # fmt: skip
+        (
+            ("train", "constitution", "--target", QUIZ, "--out", "o", "--constitution", "BROKEN"),
+            "constitution",
+        ),  # fmt: skip
     ],
 )
 def test_broken_yaml_is_one_line_naming_the_line(

@@ -11,12 +11,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from alignkit import __version__
 from alignkit.audit._runner import AttemptLog, ProgressFn
 from alignkit.audit._select import select_checks
 from alignkit.core import (
     AlignkitConfig,
     AlignkitError,
+    AuditConfig,
     AuditResult,
     ChatModel,
     CheckContext,
@@ -198,6 +201,25 @@ async def _no_runner(*_: Any, **__: Any) -> list[Any]:
     raise ConfigError("this target kind does not take chat requests")
 
 
+_OPTION_NAMES = {"budget_s": "budget", "max_items": "max-items"}
+
+
+def _with_overrides(audit: AuditConfig, **given: Any) -> AuditConfig:
+    """``audit`` with the given values (``None``: keep), validated as the config file is.
+
+    Raises:
+        ConfigError: A value out of range (``--max-items 0``, ``--budget -5``), in one line.
+    """
+    update = {k: v for k, v in given.items() if v is not None}
+    try:
+        return AuditConfig.model_validate({**audit.model_dump(), **update})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = str(err["loc"][0]) if err["loc"] else "audit"
+        option = _OPTION_NAMES.get(name, name.replace("_", "-"))
+        raise ConfigError(f"--{option} {err.get('input')!r}: {err['msg']}") from None
+
+
 def run(
     target: str | None = None,
     *,
@@ -229,7 +251,9 @@ def run(
             print(f.metric, f.value, f.severity)
     """
     cfg = config or load_config()
-    a = cfg.audit
+    a = _with_overrides(
+        cfg.audit, seed=seed, budget_s=budget_s, max_items=max_items, concurrency=concurrency
+    )
     opts = None
     if resume is None:
         opts = AuditOptions(
@@ -237,10 +261,10 @@ def run(
             checks=checks or a.checks,
             data=str(data) if data is not None else None,
             split=split or a.split,
-            seed=a.seed if seed is None else seed,
-            max_items=max_items or a.max_items,
-            concurrency=concurrency or a.concurrency,
-            budget_s=budget_s or a.budget_s,
+            seed=a.seed,
+            max_items=a.max_items,
+            concurrency=a.concurrency,
+            budget_s=a.budget_s,
         )
     elif budget_s is not None:
         opts = AuditOptions(target="", budget_s=budget_s)

@@ -35,9 +35,18 @@ def serve(
     """
     from alignkit.guard import serve as run_server
 
-    err.print(f"serving {target} on http://{host}:{port}/v1 (Ctrl-C stops)")
-    err.print(f"approvals page: http://{host}:{port}/approvals")
-    run_server(target, guard, host=host, port=port, store_url=resolve_store_url(store))
+    def listening(url: str) -> None:
+        err.print(f"serving {target} on {url} (Ctrl-C stops)")
+        err.print(f"approvals page: {url.removesuffix('/v1')}/approvals")
+
+    run_server(
+        target,
+        guard,
+        host=host,
+        port=port,
+        store_url=resolve_store_url(store),
+        listening=listening,
+    )
 
 
 @guard_app.command("check")

@@ -37,10 +37,11 @@ import hmac
 import json
 import logging
 import os
+import socket
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -324,6 +325,31 @@ def _uvicorn() -> Any:
     return uvicorn
 
 
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port``.
+
+    Raises:
+        ConfigError: The port is out of range, in use or not allowed, or the host is
+            unknown (one line).
+    """
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"port {port} is out of range (0-65535)")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ConfigError(f"cannot bind {host}:{port}: unknown host ({exc.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot bind {host}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
 def serve(
     target_uri: str,
     guard_path: str | Path | None = None,
@@ -334,6 +360,7 @@ def serve(
     admin_token: str | None = None,
     http: HttpConfig | None = None,
     log_key: bytes | None = None,
+    listening: Callable[[str], None] | None = None,
 ) -> None:
     """Serve ``target_uri`` behind the guard until interrupted (``alignkit serve``).
 
@@ -346,16 +373,24 @@ def serve(
         admin_token: Admin bearer token (default: ``$ALIGNKIT_ADMIN_TOKEN``).
         http: How to talk to an ``openai:`` upstream (default: one retry).
         log_key: HMAC key for the audit chain (default: ``$ALIGNKIT_GUARD_LOG_KEY``).
+        listening: Called with the base URL (``http://host:port/v1``) once the port is
+            bound, before the first request is served.
 
     Raises:
-        ConfigError: bad target URI or guard config (before anything is bound).
+        ConfigError: bad target URI or guard config (before anything is bound), or a
+            port that cannot be bound.
         MissingDependencyError: fastapi or uvicorn is not installed.
     """
     uvicorn = _uvicorn()
     _fastapi()
     model, guard, log, store = _open(target_uri, guard_path, store_url, http, log_key)
     token = admin_token or os.environ.get(ADMIN_TOKEN_ENV) or None
+    sock: socket.socket | None = None
     try:
+        sock = bind(host, port)
+        if listening is not None:
+            bound_host, bound_port = sock.getsockname()[:2]
+            listening(f"http://{bound_host}:{bound_port}/v1")
         app = create_app(model, guard, target=target_uri, admin_token=token, log=log)
         # Everything built so far lives as long as the server: move it out of the cyclic
         # collector's view, so that its full collections under load scan only what
@@ -366,10 +401,15 @@ def serve(
         # switch interval a request arriving during a drain could wait that long for the
         # event loop to run again.
         sys.setswitchinterval(SWITCH_INTERVAL_S)
-        uvicorn.run(
-            app, host=host, port=port, log_level="warning", access_log=False, http=http_protocol()
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, http=http_protocol(), lifespan="on"
         )
+        uvicorn.Server(config).run(sockets=[sock])
     finally:
+        if guard.traffic is not None:  # the app's shutdown does this, if it started
+            guard.traffic.close()
+        if sock is not None:
+            sock.close()
         store.close()
 
 

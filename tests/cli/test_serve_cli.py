@@ -1,0 +1,58 @@
+"""``alignkit serve``: a port it cannot bind is one line, exit 2; the banner names the real port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from conftest import REPO, run_cli
+
+QUIZ = "python:examples.quiz_app:respond"
+ENV = {"PYTHONPATH": str(REPO)}
+
+
+def _one_line(proc: subprocess.CompletedProcess[str], fragment: str) -> None:
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert len(lines) == 1 and fragment in lines[0], proc.stderr
+    assert "serving" not in proc.stderr  # no banner for a server that never listened
+
+
+def test_a_port_in_use_or_out_of_range_is_one_line(tmp_path: Path) -> None:
+    store = str(tmp_path / "s.db")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        proc = run_cli("serve", QUIZ, "--port", port, "--store", store, env=ENV, timeout=60)
+    _one_line(proc, f"cannot bind 127.0.0.1:{port}")
+    proc = run_cli("serve", QUIZ, "--port", "70000", "--store", store, env=ENV, timeout=60)
+    _one_line(proc, "port 70000 is out of range")
+
+
+def test_port_0_is_announced_as_bound_and_ctrl_c_stops(tmp_path: Path) -> None:
+    env = {**os.environ, **ENV, "ALIGNKIT_LOG": "ERROR"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "alignkit", "serve", QUIZ, "--port", "0",
+         "--store", str(tmp_path / "s.db")],
+        cwd=REPO, env=env, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        banner = proc.stderr.readline()
+        assert banner.startswith(f"serving {QUIZ} on http://127.0.0.1:"), banner
+        url = banner.split(" on ", 1)[1].split()[0]
+        assert not url.endswith(":0/v1")
+        with urllib.request.urlopen(url.removesuffix("/v1") + "/healthz", timeout=10) as r:
+            assert r.status == 200
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) in (0, 130)  # 130: the shell's code for Ctrl-C
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
