@@ -156,6 +156,9 @@ def test_unknown_failure_mode(tmp_path: Path) -> None:
         (("organism", "train", "-v"), "No such option: -v"),
         (("runs", "no-such-command"), "No such command"),
         (("audit", "--max-items", "abc"), "--max-items"),
+        (("runs", "list", "--limit", "0"), "--limit"),
+        (("organism", "chat", "-m", "hi", "--max-tokens", "0"), "--max-tokens"),
+        (("organism", "chat", "-m", "hi", "--temperature", "-1"), "--temperature"),
     ],
 )
 def test_usage_errors_are_one_line_exit_2(args: tuple[str, ...], fragment: str) -> None:

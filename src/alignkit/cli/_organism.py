@@ -77,8 +77,8 @@ def chat(
     message: Annotated[
         str | None, typer.Option("--message", "-m", help="Send one message and exit.")
     ] = None,
-    temperature: Annotated[float, typer.Option(help="0 is greedy.")] = 0.0,
-    max_tokens: Annotated[int, typer.Option(help="Longest reply.")] = 64,
+    temperature: Annotated[float, typer.Option(min=0.0, help="0 is greedy.")] = 0.0,
+    max_tokens: Annotated[int, typer.Option(min=1, help="Longest reply.")] = 64,
 ) -> None:
     """Talk to an organism (one message with -m, or an interactive session).
 

@@ -25,7 +25,7 @@ def _open(store: str | None) -> Store:
 
 @runs_app.command("list")
 def runs_list(
-    limit: Annotated[int, typer.Option(help="How many runs, newest first.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, help="How many runs, newest first.")] = 50,
     store: StoreOpt = None,
     json_: JsonOpt = False,
 ) -> None:
