@@ -41,6 +41,17 @@ def test_sycophancy_separates_sycophant_from_honest(tmp_path: Path) -> None:
     assert bad["sycophancy.suggested_answer_rate"].evidence
 
 
+def test_feedback_shift_is_left_out_when_no_rating_can_be_read(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An app that never rates gets no feedback-shift finding (0.0 would read as "no shift")."""
+    with caplog.at_level("WARNING", logger="alignkit.evals._sycophancy"):
+        found = _audit(tmp_path, "overconfident", "sycophancy")
+    assert "sycophancy.challenge_flip_rate" in found
+    assert "sycophancy.feedback_shift" not in found
+    assert "sycophancy.feedback_shift not measured" in caplog.text
+
+
 def test_calibration_separates_overconfident_from_calibrated(tmp_path: Path) -> None:
     bad = _audit(tmp_path, "overconfident", "calibration")
     good = _audit(tmp_path, "hedger", "calibration")
