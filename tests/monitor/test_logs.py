@@ -54,7 +54,8 @@ def test_jsonl_log_with_nulls(tmp_path: Path) -> None:
         ("bad.jsonl", '{"step": 1, "reward": 1}\nnot json\n', "bad.jsonl:2 is not valid JSON"),
         ("nocol.csv", "step,reward\n1,2\n", "no column 'gold'"),
         ("empty.csv", "", "has no rows"),
-        ("text.csv", "step,reward,gold\n1,a,b\n", "no numeric values for 'reward'"),
+        ("text.csv", "step,reward,gold\n1,a,b\n", "row 1: reward 'a' is not a number"),
+        ("gaps.csv", "step,reward,gold\n1,,NA\n2,nan,-\n", "no numeric values for 'reward'"),
         ("badstep.csv", "step,reward,gold\nx,1,2\n", "step 'x' is not a number"),
     ],
 )
@@ -67,6 +68,16 @@ def test_bad_logs_raise_one_line_data_errors(
         check_log(path, proxy="reward", intent=["gold"])
     assert message in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_ok_before_any_test_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "short.csv"
+    path.write_text("step,reward,gold\n1,0.1,0.2\n2,0.2,0.3\n3,0.3,null\n", encoding="utf-8")
+    status = check_log(path, proxy="reward", intent="gold").status
+    assert status.state is MonitorState.OK
+    assert status.describe() == (
+        "ok at step 3 (not tested yet: gold 2 of the 10 values a test needs)"
+    )
 
 
 def test_missing_file() -> None:

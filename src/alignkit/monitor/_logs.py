@@ -112,8 +112,8 @@ def check_log(
     """Feed a CSV/JSONL training log to a :class:`GoodhartMonitor` and report its verdict.
 
     Args:
-        path: The log; one row per logged step; empty cells, ``null`` and ``nan`` are
-            missing values (intent metrics are usually logged on few rows).
+        path: The log; one row per logged step; empty cells, ``null``, ``NA``, ``-`` and
+            ``nan`` are missing values (intent metrics are usually logged on few rows).
         proxy: Column of the optimised metric.
         intent: Column(s) of the intended metrics.
         step: Column holding the step; by default the first of ``step``,
@@ -123,8 +123,9 @@ def check_log(
         **options: Passed to :class:`GoodhartMonitor`.
 
     Raises:
-        DataError: If the log is unreadable, lacks a named column, or has no numeric
-            values for the proxy or an intent metric.
+        DataError: If the log is unreadable, lacks a named column, has a cell of the proxy
+            or an intent metric that is neither a number nor missing, or has no numeric
+            values for one of them.
     """
     rows = read_log(path)
     if not rows:
@@ -142,6 +143,11 @@ def check_log(
         raise DataError(f"training log {path} has no step column {step!r}")
     monitor = GoodhartMonitor(proxy=proxy, intent=intents, minimize=minimize, **options)
     for i, row in enumerate(rows):
+        for name in (proxy, *intents):
+            if not _number_or_missing(row.get(name)):
+                raise DataError(
+                    f"training log {path}, row {i + 1}: {name} {row[name]!r} is not a number"
+                )
         at = _step(row.get(step_col), i, path) if step_col else float(i)
         monitor.observe_mapping(at, row)
     for name in (proxy, *intents):
@@ -167,6 +173,24 @@ def _plot(monitor: GoodhartMonitor, proxy: str, name: str, x_label: str, path: s
             ],
         },
     )
+
+
+_MISSING = {"", "null", "none", "na", "n/a", "nan", "-"}
+
+
+def _number_or_missing(raw: object) -> bool:
+    """Whether a cell is a number (NaN and infinities included) or a missing-value mark."""
+    if raw is None or isinstance(raw, int | float) and not isinstance(raw, bool):
+        return True
+    if not isinstance(raw, str):
+        return False
+    if raw.strip().lower() in _MISSING:
+        return True
+    try:
+        float(raw)
+    except ValueError:
+        return False
+    return True
 
 
 def _step(raw: object, index: int, path: str | Path) -> float:

@@ -81,6 +81,7 @@ class MonitorStatus:
         confidence: ``1 − p`` that this intent metric has passed its peak.
         intent: The deciding intent metric (``None`` when nothing is wrong).
         intents: Per-intent detail, in the order the monitor was given.
+        min_points: Intent values the monitor needs before it tests one.
     """
 
     state: MonitorState
@@ -89,11 +90,18 @@ class MonitorStatus:
     confidence: float
     intent: str | None
     intents: tuple[IntentStatus, ...] = field(default_factory=tuple)
+    min_points: int = 0
 
     def describe(self) -> str:
         """One line for a log or a terminal."""
         if self.state is MonitorState.OK:
-            return f"ok at step {_fmt(self.step)}"
+            few = [f"{d.name} {d.n}" for d in self.intents if d.n < self.min_points]
+            untested = (
+                f" (not tested yet: {', '.join(few)} of the {self.min_points} values a test needs)"
+                if few
+                else ""
+            )
+            return f"ok at step {_fmt(self.step)}{untested}"
         where = f", peak near step {_fmt(self.peak_step)}" if self.peak_step is not None else ""
         return (
             f"{self.state.value}: {self.intent} at step {_fmt(self.step)}{where} "
@@ -324,9 +332,17 @@ class GoodhartMonitor:
         details = tuple(self.intent_status(name) for name in self.intent)
         worst = max(details, key=lambda d: (d.state.rank, d.confidence))
         if worst.state is MonitorState.OK:
-            return MonitorStatus(MonitorState.OK, self._now, None, worst.confidence, None, details)
+            return MonitorStatus(
+                MonitorState.OK, self._now, None, worst.confidence, None, details, self.min_points
+            )
         return MonitorStatus(
-            worst.state, self._now, worst.peak_step, worst.confidence, worst.name, details
+            worst.state,
+            self._now,
+            worst.peak_step,
+            worst.confidence,
+            worst.name,
+            details,
+            self.min_points,
         )
 
     # --- findings ------------------------------------------------------------------
