@@ -29,7 +29,8 @@ def print_result(result: AuditResult, *, min_severity: Severity = Severity.INFO)
             title, f"[{severity_style(s.worst_severity)}]{s.worst_severity}[/]", str(s.count)
         )
     out.print(card)
-    table = Table(title="Findings (details, thresholds and evidence in the report)", show_edge=False)
+    title = "Findings (details, thresholds and evidence in the report)"
+    table = Table(title=title, show_edge=False)
     table.add_column("severity", no_wrap=True, min_width=8)
     table.add_column("metric", overflow="fold")
     for name in ("value", "95% CI", "n"):

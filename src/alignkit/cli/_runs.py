@@ -38,11 +38,26 @@ def runs_list(
     if json_:
         print_json({"runs": [dataclasses.asdict(r) for r in runs]})
         return
-    table = Table("run", "status", "target", "started", "finished", title="Runs")
+    table = Table(title="Runs")
+    table.add_column("run", no_wrap=True, min_width=max((len(r.id) for r in runs), default=3))
+    table.add_column("status", no_wrap=True)
+    table.add_column("target", overflow="fold")
+    table.add_column("started", no_wrap=True)
+    table.add_column("took", no_wrap=True, justify="right")
     for r in runs:
-        fin = f"{r.finished_at:%Y-%m-%d %H:%M:%S}" if r.finished_at else "-"
-        table.add_row(r.id, r.status, r.target, f"{r.started_at:%Y-%m-%d %H:%M:%S}", fin)
+        took = _duration((r.finished_at - r.started_at).total_seconds()) if r.finished_at else "-"
+        table.add_row(r.id, r.status, r.target, f"{r.started_at:%Y-%m-%d %H:%M}", took)
     out.print(table)
+
+
+def _duration(seconds: float) -> str:
+    """``42s``, ``3m05s``, ``2h07m``."""
+    s = max(0, round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
 
 
 @runs_app.command("show")
