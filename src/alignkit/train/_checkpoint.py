@@ -34,6 +34,7 @@ __all__ = [
     "load_causal_lm",
     "quiet_training",
     "require_trl",
+    "trl_config",
     "write_checkpoint",
 ]
 
@@ -73,6 +74,27 @@ def lm_module(name: str) -> ModuleType:
         return importlib.import_module(name)
     except ImportError as exc:
         raise MissingDependencyError(name, "lm") from exc
+
+
+def trl_config(kind: str, work: str, **settings: Any) -> Any:
+    """TRL's ``kind`` config (``DPOConfig``, ``RewardConfig``, ``GRPOConfig``) for CPU runs.
+
+    Full precision, no gradient checkpointing, no checkpoints saved, no reporting, no
+    progress bars, data loaded in the main process; ``settings`` add to or override these.
+    """
+    common: dict[str, Any] = {
+        "output_dir": work,
+        "bf16": False,
+        "fp16": False,
+        "gradient_checkpointing": False,
+        "use_cpu": True,
+        "report_to": [],
+        "save_strategy": "no",
+        "disable_tqdm": True,
+        "logging_steps": 10,
+        "dataloader_num_workers": 0,
+    }
+    return getattr(lm_module("trl"), kind)(**{**common, **settings})
 
 
 def require_trl() -> None:

@@ -27,6 +27,7 @@ from alignkit.train._checkpoint import (
     load_causal_lm,
     quiet_training,
     require_trl,
+    trl_config,
     write_checkpoint,
 )
 from alignkit.train._pairs import PreferencePair, pair_counts, to_trl_rows
@@ -108,16 +109,9 @@ def _final(history: Sequence[dict[str, Any]]) -> dict[str, float]:
 
 
 def _dpo_config(settings: DPOSettings, work: str, max_length: int) -> Any:
-    return lm_module("trl").DPOConfig(
-        output_dir=work,
-        bf16=False,
-        fp16=False,
-        gradient_checkpointing=False,
-        use_cpu=True,
-        report_to=[],
-        save_strategy="no",
-        disable_tqdm=True,
-        logging_steps=10,
+    return trl_config(
+        "DPOConfig",
+        work,
         per_device_train_batch_size=settings.batch_size,
         num_train_epochs=settings.epochs,
         max_steps=settings.max_steps,
@@ -129,7 +123,6 @@ def _dpo_config(settings: DPOSettings, work: str, max_length: int) -> Any:
         loss_type=["sigmoid", "sft"] if settings.sft_weight > 0 else ["sigmoid"],
         loss_weights=[1.0, settings.sft_weight] if settings.sft_weight > 0 else None,
         seed=settings.seed,
-        dataloader_num_workers=0,
     )
 
 

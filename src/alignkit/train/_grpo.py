@@ -36,6 +36,7 @@ from alignkit.train._checkpoint import (
     load_causal_lm,
     quiet_training,
     require_trl,
+    trl_config,
     write_checkpoint,
 )
 from alignkit.train._critic import RULE_PRINCIPLES, RuleCritic
@@ -164,15 +165,9 @@ def _rewards(
 
 
 def _config(s: GRPOSettings, work: str) -> Any:
-    return lm_module("trl").GRPOConfig(
-        output_dir=work,
-        bf16=False,
-        fp16=False,
-        gradient_checkpointing=False,
-        use_cpu=True,
-        report_to=[],
-        save_strategy="no",
-        disable_tqdm=True,
+    return trl_config(
+        "GRPOConfig",
+        work,
         logging_steps=1,
         max_steps=s.steps,
         per_device_train_batch_size=s.prompts_per_step * s.num_generations,
@@ -184,7 +179,6 @@ def _config(s: GRPOSettings, work: str) -> Any:
         reward_weights=[1.0, 0.0],
         remove_unused_columns=False,
         seed=s.seed,
-        dataloader_num_workers=0,
     )
 
 

@@ -38,6 +38,7 @@ from alignkit.train._checkpoint import (
     lm_module,
     quiet_training,
     require_trl,
+    trl_config,
 )
 from alignkit.train._dpo import TrainReport
 from alignkit.train._pairs import PreferencePair, pair_counts
@@ -108,16 +109,9 @@ def _rows(pairs: Sequence[PreferencePair]) -> list[dict[str, Any]]:
 
 
 def _reward_config(s: RewardSettings, work: str, seed: int, max_length: int) -> Any:
-    return lm_module("trl").RewardConfig(
-        output_dir=work,
-        bf16=False,
-        fp16=False,
-        gradient_checkpointing=False,
-        use_cpu=True,
-        report_to=[],
-        save_strategy="no",
-        disable_tqdm=True,
-        logging_steps=10,
+    return trl_config(
+        "RewardConfig",
+        work,
         per_device_train_batch_size=s.batch_size,
         num_train_epochs=s.epochs,
         max_steps=s.max_steps,
@@ -126,7 +120,6 @@ def _reward_config(s: RewardSettings, work: str, seed: int, max_length: int) -> 
         warmup_steps=0.05,
         max_length=max_length,
         seed=seed,
-        dataloader_num_workers=0,
     )
 
 
