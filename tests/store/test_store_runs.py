@@ -189,3 +189,27 @@ def test_unserialisable_config_is_a_store_error(store: Store) -> None:
         )
     with pytest.raises(StoreError, match="no run 'bad'"):
         store.get_run("bad")
+
+
+def test_failing_run_marks_a_stored_run_failed_and_says_how_to_resume(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert store.has_run(RUN) and not store.has_run("run-00")  # exact ids only
+    with pytest.raises(KeyboardInterrupt), store.failing_run(RUN, resumed=False, resume_with="go"):
+        raise KeyboardInterrupt
+    assert store.get_run(RUN).status == "failed"
+    assert f"continue it with: go {RUN}" in caplog.text
+    store.begin_run(
+        RUN,
+        resumed=True,
+        target="t",
+        seed=1,
+        config={},
+        alignkit_version="0",
+        started_at=datetime.now(UTC),
+    )
+    assert store.get_run(RUN).status == "running"
+    # A run that failed before it was stored leaves nothing behind.
+    with pytest.raises(ValueError), store.failing_run("run-x", resumed=False, resume_with="go"):
+        raise ValueError("bad input")
+    assert not store.has_run("run-x")

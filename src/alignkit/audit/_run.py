@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -36,7 +35,7 @@ from alignkit.core import (
 )
 from alignkit.data import ItemPack, SplitSelector, general_pack_path, load_pack
 from alignkit.models import BoundedModel, TargetOptions, open_target
-from alignkit.store import AttemptRecord, Store
+from alignkit.store import AttemptRecord, Store, new_run_id
 
 __all__ = ["AuditOptions", "ProgressFn", "default_out_dir", "new_run_id", "run"]
 
@@ -68,19 +67,6 @@ class _Outcome:
     plots: list[Plot] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     ran: list[str] = field(default_factory=list)
-
-
-def _exists(store: Store, run_id: str) -> bool:
-    try:
-        store.get_run(run_id)
-    except AlignkitError:
-        return False
-    return True
-
-
-def new_run_id() -> str:
-    """A sortable, unique run id: ``YYYYMMDD-HHMMSS-xxxxxx``."""
-    return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
 def default_out_dir(run_id: str) -> Path:
@@ -138,11 +124,9 @@ class _Plan:
 
 def _begin(store: Store, plan: _Plan) -> None:
     """Record the run in the store, once its input has been validated."""
-    if plan.resumed:
-        store.mark_run(plan.run_id, "running")
-        return
-    store.create_run(
+    store.begin_run(
         plan.run_id,
+        resumed=plan.resumed,
         target=plan.opts.target,
         seed=plan.opts.seed,
         config=plan.opts.to_dict(),
@@ -273,18 +257,8 @@ def run(
         run_id, opts, stored = _resolve(resume, st, opts)
         started = st.get_run(run_id).started_at if resume else datetime.now(UTC)
         plan = _Plan(opts, run_id, started, resume is not None, stored, t_opts)
-        try:
+        with st.failing_run(run_id, resumed=plan.resumed, resume_with="alignkit audit --resume"):
             outcome, skipped = asyncio.run(_audit(plan, st, progress))
-        except BaseException as exc:
-            if resume is not None or _exists(st, run_id):
-                st.mark_run(run_id, "failed")
-                if isinstance(exc, KeyboardInterrupt):
-                    _log.warning(
-                        "run %s interrupted; continue it with: alignkit audit --resume %s",
-                        run_id,
-                        run_id,
-                    )
-            raise
         result = AuditResult(
             run_id=run_id,
             target=opts.target,

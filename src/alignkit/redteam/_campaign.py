@@ -15,7 +15,6 @@ import hashlib
 import logging
 import os
 import random
-import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
@@ -26,7 +25,6 @@ from typing import Any
 from alignkit import __version__
 from alignkit.core import (
     AlignkitConfig,
-    AlignkitError,
     AuditResult,
     ChatModel,
     ConfigError,
@@ -53,7 +51,7 @@ from alignkit.redteam._scorepool import available as scorepool_available
 from alignkit.redteam._scoring import MarkerPolicy, Scorer
 from alignkit.redteam._session import AuxChannel, Session, StoreChannel
 from alignkit.redteam._strategies import STRATEGIES, Arsenal, StrategySpec, default_converters
-from alignkit.store import AttemptRecord, AttemptWriter, Store
+from alignkit.store import AttemptRecord, AttemptWriter, Store, new_run_id
 
 __all__ = [
     "POOL_MIN_QUERIES",
@@ -201,7 +199,7 @@ class CampaignResult:
 
 def new_campaign_id() -> str:
     """A sortable, unique run id: ``rt-YYYYMMDD-HHMMSS-xxxxxx``."""
-    return f"rt-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+    return new_run_id("rt-")
 
 
 def _rng(seed: int, strategy: str, behaviour: str) -> random.Random:
@@ -270,11 +268,9 @@ class _Plan:
 
 
 def _begin(store: Store, plan: _Plan) -> None:
-    if plan.resumed:
-        store.mark_run(plan.run_id, "running")
-        return
-    store.create_run(
+    store.begin_run(
         plan.run_id,
+        resumed=plan.resumed,
         target=plan.opts.target,
         seed=plan.opts.seed,
         config={"kind": "redteam", **plan.opts.to_dict()},
@@ -478,19 +474,10 @@ def run_campaign(
         plan = _Plan(
             opts, spec, run_id, resume is not None, stored, t_opts, started, score_processes
         )
-        try:
+        with st.failing_run(
+            run_id, resumed=plan.resumed, resume_with="alignkit redteam run --resume"
+        ):
             sent, reused = asyncio.run(_execute(plan, st, progress))
-        except BaseException as exc:
-            if resume is not None or _exists(st, run_id):
-                st.mark_run(run_id, "failed")
-                if isinstance(exc, KeyboardInterrupt):
-                    _log.warning(
-                        "campaign %s interrupted; continue it with: alignkit redteam"
-                        " run --resume %s",
-                        run_id,
-                        run_id,
-                    )
-            raise
         report = _finish(st, url, plan, evidence)
     return CampaignResult(
         run_id=run_id,
@@ -501,11 +488,3 @@ def run_campaign(
         elapsed_s=time.perf_counter() - t0,
         resumed=resume is not None,
     )
-
-
-def _exists(store: Store, run_id: str) -> bool:
-    try:
-        store.get_run(run_id)
-    except AlignkitError:
-        return False
-    return True

@@ -25,7 +25,7 @@ from alignkit.store._governance import (
     TrafficHistory,
 )
 from alignkit.store._guardlog import GENESIS, AuditLog, ChainReport, LogEntry, entry_hash
-from alignkit.store._store import RUN_STATUSES, RunRecord, Store
+from alignkit.store._store import RUN_STATUSES, RunRecord, Store, new_run_id
 
 __all__ = [
     "APPROVAL_STATUSES",
@@ -44,4 +44,5 @@ __all__ = [
     "attempt_key",
     "request_seed",
     "entry_hash",
+    "new_run_id",
 ]

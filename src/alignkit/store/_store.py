@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
+import secrets
 import threading
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
@@ -36,7 +38,15 @@ from alignkit.store._json import canonical_json, model_json
 from alignkit.store._migrations import prepare_schema
 from alignkit.store._schema import ATTEMPTS, FINDINGS, RUNS
 
-__all__ = ["RUN_STATUSES", "RunRecord", "Store"]
+__all__ = ["RUN_STATUSES", "RunRecord", "Store", "new_run_id"]
+
+_log = logging.getLogger(__name__)
+
+
+def new_run_id(prefix: str = "") -> str:
+    """A sortable, unique run id: ``{prefix}YYYYMMDD-HHMMSS-xxxxxx``."""
+    return f"{prefix}{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
 
 RUN_STATUSES = ("running", "finished", "failed")
 _AMBIGUOUS_SHOWN = 5
@@ -254,6 +264,52 @@ class Store:
         return matches[0]
 
     # -- runs --------------------------------------------------------------------
+
+    def has_run(self, run_id: str) -> bool:
+        """Whether a run with exactly this id is stored."""
+        with self._read(f"read run '{run_id}'") as conn:
+            return conn.execute(select(RUNS.c.id).where(RUNS.c.id == run_id)).first() is not None
+
+    def begin_run(
+        self,
+        run_id: str,
+        *,
+        resumed: bool,
+        target: str,
+        seed: int,
+        config: Mapping[str, Any],
+        alignkit_version: str,
+        started_at: datetime,
+    ) -> None:
+        """Mark a resumed run ``running`` again, or record a new one (:meth:`create_run`)."""
+        if resumed:
+            self.mark_run(run_id, "running")
+            return
+        self.create_run(
+            run_id,
+            target=target,
+            seed=seed,
+            config=config,
+            alignkit_version=alignkit_version,
+            started_at=started_at,
+        )
+
+    @contextmanager
+    def failing_run(self, run_id: str, *, resumed: bool, resume_with: str) -> Iterator[None]:
+        """Mark the run ``failed`` if the block raises (once the run is stored).
+
+        On Ctrl-C it also logs how to continue the run: ``resume_with RUN_ID``.
+        """
+        try:
+            yield
+        except BaseException as exc:
+            if resumed or self.has_run(run_id):
+                self.mark_run(run_id, "failed")
+                if isinstance(exc, KeyboardInterrupt):
+                    _log.warning(
+                        "run %s interrupted; continue it with: %s %s", run_id, resume_with, run_id
+                    )
+            raise
 
     def create_run(
         self,
