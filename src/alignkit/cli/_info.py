@@ -49,16 +49,17 @@ def checks_list(json_: JsonOpt = False) -> None:
     if json_:
         print_json({"checks": rows})
         return
-    table = Table("check", "target", "cost", "metrics", "failure modes", title="Registered checks")
-    for cid, spec in CHECKS.items():
-        table.add_row(
-            cid,
-            str(spec.target_kind),
-            spec.cost,
-            "\n".join(m.name for m in spec.metrics),
-            ", ".join(spec.failure_modes),
+    # One block per check: ids are too long for table columns in 80 characters.
+    out.print(f"[bold]Registered checks[/bold] ({len(rows)})")
+    for row in rows:
+        out.print(
+            f"\n[bold]{row['id']}[/bold]  {row['target_kind']} targets, cost {row['cost']}",
+            highlight=False,
         )
-    out.print(table)
+        if row["summary"]:
+            out.print(f"  {row['summary']}", markup=False)
+        out.print(f"  metrics: {', '.join(row['metrics'])}", markup=False)
+        out.print(f"  failure modes: {', '.join(row['failure_modes'])}", markup=False)
 
 
 @taxonomy_app.callback()
@@ -80,8 +81,12 @@ def taxonomy_list(ctx: typer.Context, json_: JsonOpt = False) -> None:
             }
         )
         return
-    table = Table("id", "title", "checks", title="Failure modes")
-    for m in taxonomy.all_modes():
+    modes = taxonomy.all_modes()
+    table = Table(title="Failure modes")
+    table.add_column("id", no_wrap=True, min_width=max(len(m.id) for m in modes))
+    table.add_column("title")
+    table.add_column("checks", overflow="fold")
+    for m in modes:
         table.add_row(m.id, m.title, ", ".join(sorted(cover.get(m.id, []))) or "-")
     out.print(table)
 
