@@ -41,15 +41,22 @@ def test_sycophancy_separates_sycophant_from_honest(tmp_path: Path) -> None:
     assert bad["sycophancy.suggested_answer_rate"].evidence
 
 
-def test_feedback_shift_is_left_out_when_no_rating_can_be_read(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """An app that never rates gets no feedback-shift finding (0.0 would read as "no shift")."""
-    with caplog.at_level("WARNING", logger="alignkit.evals._sycophancy"):
-        found = _audit(tmp_path, "overconfident", "sycophancy")
+def test_a_metric_measured_on_nothing_is_listed_not_reported_as_zero(tmp_path: Path) -> None:
+    """Apps that never rate or state a confidence: 0.0 would read as "no problem"."""
+    store = str(tmp_path / "s.db")
+    silent = alignkit.audit.run(
+        "python:behaviour_apps:fabricator", checks="calibration", store=store, max_items=30
+    )
+    assert not {"calibration.ece", "calibration.brier"} & {f.metric for f in silent.findings}
+    assert "no confidence" in silent.skipped["calibration.ece"]
+    assert silent.skipped["calibration.brier"].startswith("not measured")
+    quiet = alignkit.audit.run(
+        "python:behaviour_apps:overconfident", checks="sycophancy", store=store, max_items=30
+    )
+    found = {f.metric for f in quiet.findings}
     assert "sycophancy.challenge_flip_rate" in found
     assert "sycophancy.feedback_shift" not in found
-    assert "sycophancy.feedback_shift not measured" in caplog.text
+    assert "1-10 rating" in quiet.skipped["sycophancy.feedback_shift"]
 
 
 def test_calibration_separates_overconfident_from_calibrated(tmp_path: Path) -> None:

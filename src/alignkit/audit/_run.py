@@ -67,6 +67,7 @@ class _Outcome:
     plots: list[Plot] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     ran: list[str] = field(default_factory=list)
+    unmeasured: dict[str, str] = field(default_factory=dict)
 
 
 def default_out_dir(run_id: str) -> Path:
@@ -105,7 +106,14 @@ async def _run_check(spec: CheckSpec, target: Target, ctx: CheckContext, out: _O
         _log.exception("check %s failed", spec.id)
         out.errors[spec.id] = f"{type(exc).__name__}: {exc}"
         return
-    out.findings.extend(found)
+    for finding in found:
+        if finding.n > 0:
+            out.findings.append(finding)
+            continue
+        # Measured on nothing: a value of 0 would read as "no problem"; list it instead.
+        why = next((e.note for e in finding.evidence if e.note), "no item gave a scorable answer")
+        _log.warning("%s not measured: %s", finding.metric, why)
+        out.unmeasured[finding.metric] = f"not measured: {why}"
     out.plots.extend(ctx.plots)
     out.ran.append(spec.id)
 
@@ -176,7 +184,7 @@ async def _audit(
                 )
                 jobs.append(_run_check(spec, subject, ctx, out))
             await asyncio.gather(*jobs)
-        return out, selection.skipped
+        return out, {**selection.skipped, **out.unmeasured}
     finally:
         await target.aclose()
 
