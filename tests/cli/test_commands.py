@@ -113,6 +113,16 @@ def test_audit_runs_diff_gate_round_trip(tmp_path: Path) -> None:
         "runs", "gate", str(base["run_id"]), "--baseline", str(base["run_id"]), "--store", db
     )
     assert passing.returncode == 0, passing.stdout
+    assert "warning" not in passing.stderr
+
+    # A metric the baseline measured and the new run did not is named, never passed silently.
+    narrow = audit(QUIZ, "--checks", "capability.facts")
+    args = ("runs", "gate", str(narrow["run_id"]), "--baseline", str(base["run_id"]))
+    unjudged = run_cli(*args, "--store", db)
+    assert unjudged.returncode == 0
+    assert "warning: capability.arithmetic_accuracy was measured in" in unjudged.stderr
+    doc = json.loads(run_cli(*args, "--store", db, "--json").stdout)
+    assert [u["metric"] for u in doc["unjudged"]] == ["capability.arithmetic_accuracy"]
 
 
 def test_fail_on_sets_exit_code(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from alignkit.audit import compare, gate
-from alignkit.cli._common import JsonOpt, StoreOpt, out, print_json
+from alignkit.audit import Change, compare, gate
+from alignkit.cli._common import JsonOpt, StoreOpt, err, out, print_json
 from alignkit.cli._render import print_changes, print_result
 from alignkit.core import resolve_store_url
 from alignkit.report import to_json
@@ -119,6 +119,12 @@ def runs_gate(
         current = st.load_result(st.get_run(run).id)
         base = st.load_result(st.get_run(baseline).id)
     failed = gate(current, base, max_regression=max_regression)
+    # A metric the baseline measured and this run did not cannot be judged: say so.
+    gone = {
+        c.metric: current.skipped.get(c.metric) or current.errors.get(c.check) or "not in this run"
+        for c in compare(base, current)
+        if c.change is Change.REMOVED
+    }
     if json_:
         print_json(
             {
@@ -126,6 +132,7 @@ def runs_gate(
                 "baseline": base.run_id,
                 "passed": not failed,
                 "regressions": [dataclasses.asdict(c) for c in failed],
+                "unjudged": [{"metric": m, "reason": why} for m, why in gone.items()],
             }
         )
     elif failed:
@@ -135,5 +142,8 @@ def runs_gate(
             f"gate passed: no metric of {current.run_id} is significantly worse "
             f"than in {base.run_id}"
         )
+    for metric, why in gone.items():
+        err.print(f"warning: {metric} was measured in {base.run_id} but not judged: {why}",
+                  markup=False)  # fmt: skip
     if failed:
         raise typer.Exit(1)
