@@ -103,6 +103,18 @@ def test_user_breakers_are_bounded() -> None:
     assert users == ["user:u7", "user:u8", "user:u9"]
 
 
+def test_client_chosen_model_names_are_bounded_and_cannot_flush_an_open_breaker() -> None:
+    b, _, _ = make(max_keys=3)
+    for _ in range(10):
+        b.record(scope_keys(model="m-bad"), "violation")
+    assert b.admit(scope_keys(model="m-bad")) is not None
+    for i in range(50):  # a client sending many model names
+        b.record(scope_keys(model=f"m{i}"), "ok")
+    keys = [str(r["key"]) for r in b.snapshot()]
+    assert len([k for k in keys if k != "global"]) == 3
+    assert "model:m-bad" in keys and b.admit(scope_keys(model="m-bad")) is not None
+
+
 @pytest.mark.anyio
 async def test_guard_refuses_while_open_and_logs_transitions() -> None:
     class Model:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -171,6 +172,16 @@ def test_admin_needs_the_token_and_signals_trip_a_user(server: GuardServer) -> N
         )
     assert info.value.status_code == 503
     assert "circuit breaker open for user:eve: signalled: alarm" in str(info.value)
+    # Retry-After counts down the cool-down left, in whole seconds (at least 1).
+    cooldown = server.guard.config.breakers.cooldown_s
+    assert 1 <= int(info.value.response.headers["retry-after"]) <= max(1, int(cooldown) + 1)
+    server.guard.breakers._clock = lambda: time.monotonic() + cooldown - 2.5  # 2.5 s left
+    with pytest.raises(openai.APIStatusError) as later:
+        c.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "hi"}], extra_body={"user": "eve"}
+        )
+    assert later.value.response.headers["retry-after"] in ("2", "3")  # not the full cool-down
+    server.guard.breakers._clock = time.monotonic
     ok = c.chat.completions.create(
         model="m",
         messages=[{"role": "user", "content": "hi"}],
@@ -188,7 +199,7 @@ def test_admin_needs_the_token_and_signals_trip_a_user(server: GuardServer) -> N
     assert status == 200 and json.loads(body)["ok"] is True
     status, text = get(base + "/metrics")
     metrics = text.decode()
-    assert 'alignkit_guard_requests_total{outcome="blocked",decision="block"} 2' in metrics
+    assert 'alignkit_guard_requests_total{outcome="blocked",decision="block"} 3' in metrics
     assert 'alignkit_guard_breaker_open{key="user:eve"} 1' in metrics
 
 
@@ -317,3 +328,21 @@ def test_serves_on_uvloop(upstream: ThreadedUpstream, store_url: str) -> None:
             model="stub", messages=[{"role": "user", "content": "hello there"}]
         )
     assert reply.choices[0].message.content == "echo: hello there"
+
+
+@pytest.mark.parametrize(
+    ("config", "fragment"),
+    [
+        ({"breakers": {"window": 60}}, "breakers.window"),  # a field that does not exist
+        ({"input": [{"rail": "injection", "action": "redact"}]}, "input[0]"),  # a rail option
+    ],
+)
+def test_a_bad_config_is_one_config_error_and_no_store_is_created(
+    app_path: Path, tmp_path: Path, config: dict[str, Any], fragment: str
+) -> None:
+    from alignkit.core import ConfigError
+
+    db = tmp_path / "never.db"
+    with pytest.raises(ConfigError, match=fragment.replace("[", r"\[").replace("]", r"\]")):
+        GuardServer(f"python:{app_path}:respond", config, store_url=f"sqlite:///{db}")
+    assert not db.exists()

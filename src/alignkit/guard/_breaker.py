@@ -117,20 +117,31 @@ class CircuitBreakers:
         return [k for k in keys if k.split(":", 1)[0] in self._scopes]
 
     def _get(self, key: str, create: bool = True) -> _Breaker | None:
-        scope = key.split(":", 1)[0]
-        if scope in ("global", "model"):
+        if key == "global":
             found = self._fixed.get(key)
             if found is None and create:
                 found = self._fixed[key] = _Breaker(key)
             return found
+        # Model, user and session names come from clients: at most max_keys are kept.
         found = self._lru.get(key)
         if found is not None:
             self._lru.move_to_end(key)
         elif create:
+            while len(self._lru) >= self.config.max_keys:
+                self._evict()
             found = self._lru[key] = _Breaker(key)
-            while len(self._lru) > self.config.max_keys:
-                self._lru.popitem(last=False)
         return found
+
+    def _evict(self) -> None:
+        """Forget the least recently used closed breaker (an open one only if none is closed).
+
+        A flood of new names therefore cannot reset a breaker that has tripped.
+        """
+        for key, b in self._lru.items():
+            if b.state is BreakerState.CLOSED:
+                del self._lru[key]
+                return
+        self._lru.popitem(last=False)
 
     # -- the request path -----------------------------------------------------------
 

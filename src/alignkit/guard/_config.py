@@ -82,7 +82,7 @@ class BreakerConfig(BaseModel):
     error_rate: float = Field(0.5, gt=0, le=1, description="Upstream-error share that trips.")
     cooldown_s: float = Field(30.0, gt=0, description="Open time before half-open probes.")
     half_open_probes: int = Field(3, ge=1, description="Clean probes that close it again.")
-    max_keys: int = Field(10_000, ge=1, description="User/session breakers kept (LRU).")
+    max_keys: int = Field(10_000, ge=1, description="Model/user/session breakers kept (LRU).")
 
 
 class AuditLogConfig(BaseModel):

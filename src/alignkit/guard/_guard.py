@@ -96,6 +96,9 @@ class GuardResult:
         output: Decisions of the output stage.
         completion: The model's completion, when the model was called.
         error: The upstream error, when ``outcome`` is ``error``.
+        answer: The model's answer as the output rails that ran left it (what the audit
+            log keeps: rails' redactions applied, even when a later rail blocked it).
+        retry_after_s: For a breaker's refusal, seconds until it lets a probe through.
     """
 
     request_id: str
@@ -108,6 +111,8 @@ class GuardResult:
     output: list[Decision] = field(default_factory=list)
     completion: Completion | None = None
     error: str = ""
+    answer: str | None = None
+    retry_after_s: float | None = None
 
     @property
     def decisions(self) -> list[Decision]:
@@ -152,7 +157,7 @@ class Guard(ToolCalls):
     ) -> None:
         self.config = load_guard_config(config)
         self.model = model
-        self.log = log if self.config.audit_log.enabled else None
+        self.log: AuditSink | None = None
         rails = build_rails(self.config)
         self.input_rails: list[Rail] = rails[RailStage.INPUT]
         self.output_rails: list[Rail] = rails[RailStage.OUTPUT]
@@ -163,19 +168,34 @@ class Guard(ToolCalls):
         )
         audit = self.config.audit_log
         self.redact = Redactor(audit.secrets(), patterns=audit.redact_patterns)
+        # Reasons are the rails' own words ("secret: assigned-secret"), which the credential
+        # shapes would mask: only configured secret strings are masked there.
+        self._redact_reason = Redactor(audit.secrets(), patterns=False)
         actions = self.config.actions
         self.actions = ActionPolicy(actions if actions is not None else None)
-        self.approvals = approvals
-        if approvals is not None:
-            approvals.log = approvals.log or self.log
-            approvals.redact = self.redact
+        self.approvals: ApprovalQueue | None = None
         self.traffic: TrafficFeed | None = None
         if self.config.traffic.enabled:
-            self.traffic = TrafficFeed(self.config.traffic, breakers=self.breakers, log=self.log)
+            self.traffic = TrafficFeed(self.config.traffic, breakers=self.breakers)
         # Hold each finished request's audit entry and traffic record until settle(): the
         # server settles right after the answer is sent, off the request's latency.
         self.defer_records = False
         self._unsettled: deque[tuple[GuardResult, list[Message], dict[str, Any]]] = deque()
+        self.attach(log, approvals)
+
+    def attach(self, log: AuditSink | None, approvals: ApprovalQueue | None = None) -> None:
+        """Give the guard its audit log and approval queue (also after it was built).
+
+        ``alignkit serve`` builds the guard first, so that a bad rail option is refused
+        before the store is opened, and attaches the store's log afterwards.
+        """
+        self.log = log if self.config.audit_log.enabled else None
+        if self.traffic is not None:
+            self.traffic.log = self.log
+        if approvals is not None:
+            self.approvals = approvals
+            approvals.log = approvals.log or self.log
+            approvals.redact = self.redact
 
     @classmethod
     def from_file(cls, path: str | Path | None = None, **kwargs: Any) -> Guard:
@@ -329,14 +349,16 @@ class Guard(ToolCalls):
         refusal = self.breakers.admit(keys)
         if refusal is not None:
             result = GuardResult(
-                rid, DecisionKind.BLOCK, Outcome.BLOCKED, None, refusal.message(), "circuit-breaker"
-            )
+                rid, DecisionKind.BLOCK, Outcome.BLOCKED, None, refusal.message(),
+                "circuit-breaker", retry_after_s=max(0.0, refusal.retry_after_s),
+            )  # fmt: skip
             return self._finish(result, messages, context, None)
         pre = await self.check_input(messages)
         if pre.stopped_by is not None and self.approvals is not None:
             pre = await self._escalated(RailStage.INPUT, pre, rid, context)
         if pre.stopped_by is not None:
-            return self._finish(_stopped(rid, pre), messages, context, keys, "violation")
+            # Logged as the input rails left it: what they masked stays masked.
+            return self._finish(_stopped(rid, pre), pre.messages, context, keys, "violation")
         try:
             completion = await chat.generate(pre.messages, **generate)
         except Exception as exc:  # the ChatModel contract says never; a log entry must survive
@@ -358,7 +380,7 @@ class Guard(ToolCalls):
         kind = _final_kind(_unescalated([*pre.decisions, *post.decisions]))
         result = GuardResult(
             rid, kind, Outcome.OK, post.text,
-            input=pre.decisions, output=post.decisions, completion=completion,
+            input=pre.decisions, output=post.decisions, completion=completion, answer=post.text,
         )  # fmt: skip
         return self._finish(result, pre.messages, context, keys, "ok")
 
@@ -407,9 +429,8 @@ class Guard(ToolCalls):
         def clean(text: str | None) -> str | None:
             if text is None or not audit.log_text:
                 return None
-            return self.redact(text[:cut])
+            return self.redact(text)[:cut]  # masked first: a cut never leaves part of a key
 
-        response = result.completion.text if result.completion is not None else None
         return {
             "kind": "request",
             "request_id": result.request_id,
@@ -418,13 +439,13 @@ class Guard(ToolCalls):
             "decision": result.decision.value,
             "outcome": result.outcome.value,
             "rail": result.rail,
-            "reason": self.redact(result.reason),
+            "reason": self._redact_reason(result.reason),
             "decisions": [
                 {
                     "stage": stage,
                     "rail": d.rail,
                     "decision": d.decision.value,
-                    "reason": self.redact(d.reason),
+                    "reason": self._redact_reason(d.reason),
                     "score": d.score,
                     "latency_ms": round(d.latency_ms, 4),
                 }
@@ -434,7 +455,7 @@ class Guard(ToolCalls):
             "messages": [{"role": m["role"], "content": clean(m["content"])} for m in messages]
             if audit.log_text
             else None,
-            "response": clean(response),
+            "response": clean(result.answer),
             "error": self.redact(result.error),
         }
 
@@ -488,6 +509,7 @@ def _stopped(
         pre.decisions,
         post.decisions if post is not None else [],
         completion,
+        answer=post.text if post is not None else None,
     )
 
 

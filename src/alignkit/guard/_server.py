@@ -279,7 +279,7 @@ def create_app(
 
 def _open(
     target_uri: str,
-    guard_path: str | Path | GuardConfig | None,
+    guard_path: str | Path | GuardConfig | dict[str, Any] | None,
     store_url: str | None,
     http: HttpConfig | None,
     log_key: bytes | None,
@@ -290,6 +290,7 @@ def _open(
 
     config = load_guard_config(guard_path)  # a bad config fails before anything opens
     model = pooled(connect(target_uri, TargetOptions(http=http or HttpConfig(max_retries=1))))
+    guard = Guard(config, model=model)  # and so does a bad rail option (rails are built here)
     store = Store.open(resolve_store_url(store_url))
     if log_key is None and os.environ.get("ALIGNKIT_GUARD_LOG_KEY"):
         log_key = os.environ["ALIGNKIT_GUARD_LOG_KEY"].encode()
@@ -305,7 +306,7 @@ def _open(
             timeout_s=config.approvals.timeout_s,
             chat_timeout_s=config.approvals.chat_timeout_s,
         )
-        guard = Guard(config, model=model, log=log, approvals=queue)
+        guard.attach(log, queue)
         if guard.traffic is not None:  # fed from the server's background task
             guard.traffic.auto_drain = False
             guard.traffic.attach(store.traffic())
@@ -439,9 +440,8 @@ class GuardServer:
     ) -> None:
         self._uvicorn = _uvicorn()
         _fastapi()
-        config = guard_path if not isinstance(guard_path, dict) else GuardConfig(**guard_path)
         self.model, self.guard, self.log, self._store = _open(
-            target_uri, config, store_url, http, log_key
+            target_uri, guard_path, store_url, http, log_key
         )
         self.app = create_app(
             self.model, self.guard, target=target_uri, admin_token=admin_token, log=self.log

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
@@ -292,7 +293,8 @@ async def chat(state: State, request: ChatRequest) -> Reply:
     state.metrics.observe(result, time.perf_counter() - start)
     headers = {"x-alignkit-request-id": rid}
     if result.rail == "circuit-breaker":
-        retry = str(max(1, int(state.guard.config.breakers.cooldown_s)))
+        wait = result.retry_after_s
+        retry = str(max(1, math.ceil(wait if wait is not None else 1.0)))
         return Reply.error(
             503, result.reason, "circuit_breaker_error", "circuit_open",
             headers={**headers, "Retry-After": retry},
