@@ -63,6 +63,22 @@ def test_config_schema_is_json_schema() -> None:
     assert {"audit", "http", "store"} <= set(schema["properties"])
 
 
+def test_every_config_file_kind_has_its_schema() -> None:
+    import yaml
+
+    from alignkit.guard import DEFAULT_GUARD
+
+    guard = json.loads(run_cli("config", "schema", "guard").stdout)
+    shipped = yaml.safe_load(DEFAULT_GUARD.read_text(encoding="utf-8"))
+    assert set(shipped) <= set(guard["properties"])  # every section of the shipped guard.yaml
+    for kind, field in (
+        ("actions", "rules"),
+        ("organism", "rates"),
+        ("constitution", "principles"),
+    ):
+        assert field in json.loads(run_cli("config", "schema", kind).stdout)["properties"], kind
+
+
 def test_audit_runs_diff_gate_round_trip(tmp_path: Path) -> None:
     db = str(tmp_path / "s.db")
 

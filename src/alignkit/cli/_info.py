@@ -120,10 +120,35 @@ def taxonomy_show(
             out.print(f"  • {item}")
 
 
-@config_app.command("schema")
-def schema() -> None:
-    """Print the JSON schema that alignkit.yaml is validated against.
+_SCHEMAS = ("alignkit", "guard", "actions", "organism", "constitution")
 
-    Example: alignkit config schema > alignkit.schema.json
+
+@config_app.command("schema")
+def schema(
+    kind: Annotated[
+        str, typer.Argument(help="alignkit, guard, actions, organism or constitution.")
+    ] = "alignkit",
+) -> None:
+    """Print the JSON schema a config file is validated against (alignkit.yaml by default).
+
+    Example: alignkit config schema guard > guard.schema.json
     """
-    print_json(config_schema())
+    if kind == "alignkit":
+        print_json(config_schema())
+        return
+    if kind not in _SCHEMAS:
+        raise ConfigError(f"no config kind '{kind}' (known: {', '.join(_SCHEMAS)})")
+    from pydantic import BaseModel
+
+    from alignkit.guard import ActionPolicyConfig, GuardConfig
+    from alignkit.organism import OrganismConfig
+    from alignkit.train import Constitution
+
+    models: dict[str, type[BaseModel]] = {
+        "guard": GuardConfig,
+        "actions": ActionPolicyConfig,
+        "organism": OrganismConfig,
+        "constitution": Constitution,
+    }
+    model = models[kind]
+    print_json(model.model_json_schema())
