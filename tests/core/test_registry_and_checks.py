@@ -54,6 +54,8 @@ def test_registry_refuses_override_and_suggests() -> None:
     assert reg.get("alpha") == 1
     with pytest.raises(UnknownIdError, match="did you mean alpha"):
         reg.get("alpah")
+    reg.register("beta", 2)
+    assert list(reg) == reg.ids() == ["alpha", "beta"] and len(reg) == 2
 
 
 def test_check_decorator_registers_and_validates() -> None:

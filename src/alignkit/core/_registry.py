@@ -81,6 +81,10 @@ class Registry(Generic[T]):
         for key in sorted(self._items):
             yield key, self._items[key]
 
+    def __iter__(self) -> Iterator[str]:
+        """The registered ids, sorted (``list(RAILS)``, ``for cid in CHECKS``)."""
+        return iter(self.ids())
+
     def __len__(self) -> int:
         discover()
         return len(self._items)
