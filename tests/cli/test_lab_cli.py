@@ -44,3 +44,13 @@ def test_monitor_check_flags_a_declining_intent(tmp_path: Path) -> None:
     assert ok.returncode == 0, ok.stdout + ok.stderr
     missing = run_cli("monitor", "check", str(rising), "--intent", "nope")
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
+
+    # A lower-is-better intent (a loss): the peaked gold, negated, passes its peak only
+    # when read as a loss with --minimize.
+    loss = tmp_path / "loss.csv"
+    lines = peaked.read_text().splitlines()
+    loss.write_text("\n".join([lines[0]] + [
+        ",".join([*row.split(",")[:2], f"{-float(row.split(',')[2]):.5f}"]) for row in lines[1:]
+    ]) + "\n")  # fmt: skip
+    args = ("monitor", "check", str(loss), "--intent", "gold")
+    assert run_cli(*args, "--minimize", "gold").returncode == 1

@@ -51,6 +51,54 @@ def test_sb3_callback_feeds_episode_returns() -> None:
     assert seen == [128, 256, 384, 512]
 
 
+def test_sb3_intent_fn_runs_with_several_environments() -> None:
+    """With 3 environments the step count moves by 3: intent_fn still runs every 100 steps."""
+    pytest.importorskip("stable_baselines3")
+    from stable_baselines3 import A2C
+    from stable_baselines3.common.env_util import make_vec_env
+
+    env = make_vec_env("CartPole-v1", n_envs=3, seed=0)
+    model = A2C("MlpPolicy", env, n_steps=5, seed=0, device="cpu")
+    mon = GoodhartMonitor(proxy="reward", intent=["gold"])
+    seen: list[int] = []
+
+    def intent(step: int) -> dict[str, float]:
+        seen.append(step)
+        return {"gold": 1.0}
+
+    model.learn(total_timesteps=600, callback=sb3_callback(mon, intent_fn=intent, every=100))
+    assert len(seen) == 5 and all(b - a >= 100 for a, b in zip(seen, seen[1:], strict=False))
+
+
 def test_bad_action() -> None:
     with pytest.raises(ConfigError):
         trainer_callback(GoodhartMonitor(), action="explode")  # type: ignore[arg-type]
+
+
+def test_trainer_evaluate_feeds_each_value_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A real Trainer.evaluate() sends its metrics to on_log and to on_evaluate."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+
+    class Tiny(torch.nn.Module):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x, labels=None):  # type: ignore[no-untyped-def]
+            loss = ((self.w * x - labels) ** 2).mean()
+            return {"loss": loss, "logits": self.w * x}
+
+    rows = [{"x": torch.tensor([1.0]), "labels": torch.tensor([2.0])} for _ in range(4)]
+    mon = GoodhartMonitor(proxy="loss", intent=["eval_loss"], minimize=["eval_loss"])
+    args = transformers.TrainingArguments(
+        output_dir=str(tmp_path), report_to=[], use_cpu=True, per_device_eval_batch_size=4,
+        disable_tqdm=True,
+    )  # fmt: skip
+    trainer = transformers.Trainer(
+        model=Tiny(), args=args, eval_dataset=rows, callbacks=[trainer_callback(mon)]
+    )
+    trainer.evaluate()
+    trainer.evaluate()
+    steps, values = mon.series("eval_loss")
+    assert len(values) == 2, values

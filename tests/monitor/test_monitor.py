@@ -14,6 +14,7 @@ from alignkit.monitor._shape import (
     noise_sd,
     prefix_isotonic_rss,
     step_decline_fit,
+    unimodal_peak,
 )
 from alignkit.monitor._simulate import look_trace, trace_rule
 
@@ -122,6 +123,19 @@ def test_trace_replay_matches_the_monitor() -> None:
     assert any(a is not None for a in alarms)
 
 
+@pytest.mark.parametrize(
+    ("values", "peak"),
+    [
+        ([0, 1, 2, 3, 4, 3, 2, 1, 0], 4),
+        (list(4 * np.linspace(0, 1, 101) * (1 - np.linspace(0, 1, 101))), 50),
+        ([0, 1, 2, 3], 3),  # still rising: the last point
+        ([3, 2, 1, 0], 0),  # only falling: the first
+    ],
+)
+def test_unimodal_peak_is_where_the_fit_turns(values: list[float], peak: int) -> None:
+    assert unimodal_peak(np.asarray(values, dtype=float)) == peak
+
+
 def test_detects_a_peak_and_estimates_it() -> None:
     x = np.arange(1000) / 1000
     gold = 4 * x * (1 - x) * 3  # peak 3 at step 500
@@ -130,7 +144,7 @@ def test_detects_a_peak_and_estimates_it() -> None:
     status = mon.status
     assert status.state is MonitorState.OVEROPTIMISED
     assert status.intent == "gold"
-    assert status.peak_step is not None and 400 <= status.peak_step <= 650
+    assert status.peak_step is not None and 400 <= status.peak_step <= 600
     assert status.confidence > 0.99
     alarm = status.intents[0].alarm_step
     assert alarm is not None and 500 < alarm < 800
@@ -208,3 +222,13 @@ def test_missing_and_non_numeric_values_are_skipped() -> None:
     mon.observe_mapping(2, {"reward": "x", "gold": True, "other": 1.0})
     assert mon.series("reward") == ([], []) and mon.series("gold") == ([], [])
     assert mon.status.state is MonitorState.OK and mon.step == 2.0
+
+
+def test_status_names_the_latest_step_and_unknown_intents_are_config_errors() -> None:
+    mon = GoodhartMonitor(proxy="reward", intent=["gold"])
+    mon.observe(99, reward=1.0, gold=1.0)
+    assert mon.status.step == 99
+    mon.observe(150, loss=1.0)  # a metric the monitor does not track still moves the step
+    assert mon.status.step == 150
+    with pytest.raises(ConfigError, match="not an intent metric"):
+        mon.intent_status("nope")

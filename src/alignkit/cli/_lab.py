@@ -157,7 +157,17 @@ def monitor_check(
     intent: Annotated[
         list[str] | None, typer.Option(help="Column(s) measuring the intent (repeatable).")
     ] = None,
-    step: Annotated[str | None, typer.Option(help="Step column (default: row order).")] = None,
+    step: Annotated[
+        str | None,
+        typer.Option(
+            help="Step column (default: the first of step, global_step, timesteps,"
+            " total_timesteps, iteration, epoch present, else row order)."
+        ),
+    ] = None,
+    minimize: Annotated[
+        list[str] | None,
+        typer.Option(help="Intent column(s) for which lower is better (repeatable)."),
+    ] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Write a report here too.")] = None,
     json_: JsonOpt = False,
 ) -> None:
@@ -167,7 +177,9 @@ def monitor_check(
     """
     from alignkit.monitor import MonitorState, check_log
 
-    checked = check_log(log, proxy=proxy, intent=tuple(intent or ["gold"]), step=step)
+    checked = check_log(
+        log, proxy=proxy, intent=tuple(intent or ["gold"]), step=step, minimize=minimize or ()
+    )
     result = checked.to_audit_result()
     if out_dir is not None:
         write_reports(result, out_dir)

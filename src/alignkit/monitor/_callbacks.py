@@ -53,8 +53,9 @@ def sb3_callback(
     The proxy is each finished episode's return (``info["episode"]["r"]``, as written
     by SB3's ``Monitor`` wrapper); intent metrics are read from the same ``info`` dicts
     when the environment reports them under the monitor's intent names, and from
-    ``intent_fn(num_timesteps)`` every ``every`` steps when given (e.g. an evaluation
-    of the true objective).
+    ``intent_fn(num_timesteps)`` once at least ``every`` steps have passed since its
+    last call, when given (e.g. an evaluation of the true objective; with several
+    environments the step count moves by their number per call).
 
     Args:
         monitor: The monitor to feed.
@@ -80,6 +81,8 @@ def sb3_callback(
     class GoodhartCallback(BaseCallback):  # type: ignore[misc,unused-ignore]
         """Feeds episode returns and reported intent metrics to a GoodhartMonitor."""
 
+        intent_at = 0
+
         def _on_step(self) -> bool:
             step = int(self.num_timesteps)
             fed = False
@@ -91,7 +94,8 @@ def sb3_callback(
                 if metrics:
                     monitor.observe_mapping(step, metrics)
                     fed = True
-            if intent_fn is not None and step % every == 0:
+            if intent_fn is not None and step - self.intent_at >= every:
+                self.intent_at = step
                 monitor.observe_mapping(step, dict(intent_fn(step)))
                 fed = True
             return not (fed and alarm.should_stop())
@@ -103,8 +107,9 @@ def trainer_callback(monitor: GoodhartMonitor, *, action: Action = "warn") -> An
     """A transformers/TRL ``TrainerCallback`` that feeds ``monitor`` from the trainer's logs.
 
     Every ``on_log`` and ``on_evaluate`` dict is passed to the monitor at
-    ``state.global_step``; name the monitor's metrics as the trainer logs them (for
-    example ``GoodhartMonitor(proxy="reward", intent=["eval_gold"])``).
+    ``state.global_step``, each value once (``Trainer.evaluate`` sends its metrics to
+    both hooks); name the monitor's metrics as the trainer logs them (for example
+    ``GoodhartMonitor(proxy="reward", intent=["eval_gold"])``).
 
     Args:
         monitor: The monitor to feed.
@@ -127,6 +132,8 @@ def trainer_callback(monitor: GoodhartMonitor, *, action: Action = "warn") -> An
     class GoodhartTrainerCallback(TrainerCallback):  # type: ignore[misc,unused-ignore]
         """Feeds logged metrics to a GoodhartMonitor; warns or stops training."""
 
+        logged: tuple[int, dict[str, object]] = (-1, {})
+
         def _feed(self, state: Any, control: Any, metrics: Mapping[str, object] | None) -> Any:
             if metrics:
                 monitor.observe_mapping(int(state.global_step), metrics)
@@ -135,9 +142,15 @@ def trainer_callback(monitor: GoodhartMonitor, *, action: Action = "warn") -> An
             return control
 
         def on_log(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
-            return self._feed(state, control, kwargs.get("logs"))
+            logs = kwargs.get("logs")
+            self.logged = (int(state.global_step), dict(logs or {}))
+            return self._feed(state, control, logs)
 
         def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
-            return self._feed(state, control, kwargs.get("metrics"))
+            metrics = kwargs.get("metrics") or {}
+            step, seen = self.logged
+            if step == int(state.global_step) and all(seen.get(k) == v for k, v in metrics.items()):
+                return control  # already fed through on_log (Trainer.evaluate logs first)
+            return self._feed(state, control, metrics)
 
     return GoodhartTrainerCallback()

@@ -220,7 +220,9 @@ class GoodhartMonitor:
     def observe_mapping(self, step: float, metrics: Mapping[str, object]) -> None:
         """Like :meth:`observe`, for names that are not Python identifiers (``rewards/mean``)."""
         step = float(step)
-        self._now = step if self._now is None else max(self._now, step)
+        if self._now is None or step > self._now:
+            self._now = step
+            self._version += 1  # the status names the latest step
         for name, raw in metrics.items():
             if name != self.proxy and name not in self._tracks:
                 continue
@@ -277,8 +279,10 @@ class GoodhartMonitor:
         return list(s.steps), [sign * v for v in s.values]
 
     def intent_status(self, name: str) -> IntentStatus:
-        """The detail for intent metric ``name``."""
-        track = self._tracks[name]
+        """The detail for intent metric ``name`` (:class:`ConfigError` if it is not one)."""
+        track = self._tracks.get(name)
+        if track is None:
+            raise ConfigError(f"{name!r} is not an intent metric of this monitor")
         test = track.last
         div_t, int_t = self._divergence(track.series)
         if track.alarm_step is not None:

@@ -341,7 +341,7 @@ def unimodal_peak(y: FloatArray) -> int:
     """
     n = len(y)
     forward = prefix_isotonic_rss(y)
-    backward = prefix_isotonic_rss(-y[::-1])[::-1]
+    backward = prefix_isotonic_rss(y[::-1])[::-1]  # the suffix, read backwards, rises
     split = int(np.argmin(forward + backward))
     parts = [isotonic_fit(y[:split])] if split > 0 else []
     if split < n:
