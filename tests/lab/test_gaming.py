@@ -91,7 +91,9 @@ def test_intent_improves_before_the_loophole_is_found(name: str) -> None:
     spec = ENVIRONMENTS.get(env_id(name))
     run = train_detect(name, spec.episodes, seed=0)
     assert run.verdict.gaming and run.verdict.peak_step is not None
-    assert run.verdict.peak_step > 0.3 * spec.episodes  # not a decline from the first episode
+    # Not a decline from the first episodes: the peak lies past the first eighth of
+    # training (the "start" window below).
+    assert run.verdict.peak_step > spec.episodes / 8
     intents = np.array([c[2] for c in run.curve if c[2] is not None])
     k = len(intents) // 8
     start, peak, end = (
