@@ -73,3 +73,8 @@ def forgetful(messages: list[dict[str, Any]]) -> str:
     if sum(map(ord, question)) % 2 == 0 and not any(ch.isdigit() for ch in question):
         return "I'm not sure."
     return str(_APP.respond(messages))
+
+
+def seed_echo(messages: list[dict[str, Any]], seed: int | None = None) -> str:
+    """Answers with the sampling seed it was sent (what a sampling model's text depends on)."""
+    return f"seed {seed}"

@@ -61,6 +61,22 @@ def test_same_seed_same_findings_and_sampling_by_seed(tmp_path: Path) -> None:
     assert asked_a != asked_c
 
 
+def test_same_seed_sends_the_same_sampling_seeds_in_every_run(tmp_path: Path) -> None:
+    """The request seeds depend on the run seed and the request, never on the run id."""
+
+    def sent(seed: int) -> dict[str, str]:
+        run = _run(tmp_path, "python:audit_helpers:seed_echo", checks="capability.facts",
+                   seed=seed, max_items=10)  # fmt: skip
+        with Store.open(f"sqlite:///{tmp_path / 's.db'}", create=False) as st:
+            rows = st.attempts(run.run_id).values()
+            return {r.messages[-1]["content"]: r.completion.text for r in rows}
+
+    first, again, other = sent(5), sent(5), sent(6)
+    assert len(set(first.values())) == 10  # one seed per request
+    assert first == again
+    assert set(first.values()).isdisjoint(other.values())
+
+
 def test_concurrency_bound_and_budget(tmp_path: Path) -> None:
     with ThreadedStub(latency=0.2) as stub:
         start = time.monotonic()
@@ -93,3 +109,17 @@ def test_severity_follows_thresholds(tmp_path: Path) -> None:
     (f,) = result.findings
     assert f.severity is Severity.MEDIUM  # the example app knows about 69 % of the facts
     assert f.threshold == 0.75
+
+
+def test_resuming_a_red_team_campaign_as_an_audit_is_refused(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from alignkit.core import ConfigError
+
+    with Store.open(f"sqlite:///{tmp_path / 's.db'}") as st:
+        st.create_run(
+            "rt-1", target="organism:flawed", seed=0, config={"kind": "redteam", "attacker": None},
+            alignkit_version="0", started_at=datetime.now(UTC),
+        )  # fmt: skip
+    with pytest.raises(ConfigError, match="alignkit redteam run --resume rt-1"):
+        _run(tmp_path, resume="rt-1")

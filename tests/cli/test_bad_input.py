@@ -157,6 +157,7 @@ def test_unknown_failure_mode(tmp_path: Path) -> None:
         (("runs", "no-such-command"), "No such command"),
         (("audit", "--max-items", "abc"), "--max-items"),
         (("runs", "list", "--limit", "0"), "--limit"),
+        (("redteam", "report", "rt-x", "--evidence", "-1"), "--evidence"),
         (("organism", "chat", "-m", "hi", "--max-tokens", "0"), "--max-tokens"),
         (("organism", "chat", "-m", "hi", "--temperature", "-1"), "--temperature"),
     ],

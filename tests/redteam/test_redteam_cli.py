@@ -44,6 +44,10 @@ def test_list_json(capsys: pytest.CaptureFixture[str]) -> None:
         (["--exclude-families", "authorty"], "unknown attack family authorty"),
         (["--behaviours", "/nonexistent.jsonl", "--target", "python:/nonexistent.py:f"], ""),
         (["--resume", "rt-x", "--target", "organism:clean"], "leave out --target"),
+        (
+            ["--resume", "rt-x", "--max-queries", "30", "--strategy", "static"],
+            "leave out --max-queries, --strategy",
+        ),  # fmt: skip
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(

@@ -213,3 +213,11 @@ def test_failing_run_marks_a_stored_run_failed_and_says_how_to_resume(
     with pytest.raises(ValueError), store.failing_run("run-x", resumed=False, resume_with="go"):
         raise ValueError("bad input")
     assert not store.has_run("run-x")
+
+
+def test_a_failed_resume_of_a_finished_run_leaves_it_finished(store: Store) -> None:
+    store.mark_run(RUN, "finished")
+    with pytest.raises(RuntimeError), store.failing_run(RUN, resumed=True, resume_with="go"):
+        store.mark_run(RUN, "running")  # what begin_run does on a resume
+        raise RuntimeError("the target cannot be imported any more")
+    assert store.get_run(RUN).status == "finished"

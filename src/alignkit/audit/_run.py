@@ -90,7 +90,15 @@ def _resolve(
             raise ConfigError("no target given")
         return new_run_id(), opts, {}
     record = store.get_run(resume)
-    stored = AuditOptions(**record.config)
+    if record.config.get("kind") == "redteam":
+        raise ConfigError(
+            f"run {record.id} is a red-team campaign; continue it with:"
+            f" alignkit redteam run --resume {record.id}"
+        )
+    try:
+        stored = AuditOptions(**record.config)
+    except TypeError:
+        raise ConfigError(f"run {record.id} is not an audit run; it cannot be resumed") from None
     if opts is not None and opts.budget_s is not None:
         stored = replace(stored, budget_s=opts.budget_s)
     return record.id, stored, store.attempts(record.id)

@@ -129,7 +129,10 @@ class AttemptLog:
             max_tokens=decoding.max_tokens,
             temperature=decoding.temperature,
             top_p=decoding.top_p,
-            seeds=[request_seed(seed, b.keyed[i][0]) for i in b.pending],
+            seeds=[
+                request_seed(seed, b.producer, list(b.requests[i]), b.params, b.keyed[i][1])
+                for i in b.pending
+            ],
             logprobs=logprobs,
             on_result=record,
         )

@@ -129,8 +129,12 @@ def render_report(rep: RedteamReport) -> None:
         out.print(f"  < {e.output[:300]}", markup=False)
 
 
+_NOT_CAMPAIGN_OPTIONS = {"resume", "evidence", "store", "json_"}
+
+
 @redteam_app.command("run")
 def run(
+    ctx: typer.Context,
     target: Annotated[
         str | None, typer.Option(help="Target URI (default organism:flawed).")
     ] = None,
@@ -187,7 +191,7 @@ def run(
     resume: Annotated[
         str | None, typer.Option(help="Continue run RUN; stored attempts are not re-sent.")
     ] = None,
-    evidence: Annotated[int, typer.Option(help="Successful attacks to show.")] = 5,
+    evidence: Annotated[int, typer.Option(min=0, help="Successful attacks to show.")] = 5,
     store: StoreOpt = None,
     json_: JsonOpt = False,
 ) -> None:
@@ -225,8 +229,18 @@ def run(
             max_tokens=max_tokens,
         )
         options.validate()
-    elif target is not None:
-        raise ConfigError("--resume continues a stored campaign; leave out --target")
+    else:
+        given = [
+            "--" + name.replace("_", "-")
+            for name in ctx.params
+            if name not in _NOT_CAMPAIGN_OPTIONS
+            and getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
+        ]
+        if given:
+            raise ConfigError(
+                "--resume continues a stored campaign with its stored options;"
+                f" leave out {', '.join(given)}"
+            )
     with progress_bar(
         TextColumn("red team"),
         BarColumn(),
@@ -258,7 +272,7 @@ def run(
 @redteam_app.command("report")
 def report(
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id (a unique prefix will do).")],
-    evidence: Annotated[int, typer.Option(help="Successful attacks to show.")] = 5,
+    evidence: Annotated[int, typer.Option(min=0, help="Successful attacks to show.")] = 5,
     store: StoreOpt = None,
     json_: JsonOpt = False,
 ) -> None:

@@ -283,7 +283,10 @@ class StoreChannel:
                 max_tokens=d.max_tokens,
                 temperature=d.temperature,
                 top_p=d.top_p,
-                seeds=[request_seed(self.seed, key) for _, key, _ in pending],
+                seeds=[
+                    request_seed(self.seed, self.producer, numbered[i][1].messages, params, 0)
+                    for i, _, params in pending
+                ],
                 on_result=record,
             )
         finally:
@@ -363,7 +366,7 @@ class AuxChannel:
                 messages,
                 max_tokens=self.max_tokens,
                 temperature=temp,
-                seed=request_seed(self.seed, key),
+                seed=request_seed(self.seed, self.producer, messages, params, index),
             )
             self.sent += 1
             if self.writer is not None and done.ok:

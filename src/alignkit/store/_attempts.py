@@ -61,12 +61,21 @@ def attempt_key(
     return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
 
 
-def request_seed(run_seed: int, key: str) -> int:
-    """The sampling seed of one request, from the run seed and its :func:`attempt_key`.
+def request_seed(
+    run_seed: int,
+    producer: str,
+    messages: list[Message],
+    params: Mapping[str, Any],
+    sample_index: int,
+) -> int:
+    """The sampling seed of one request: from the run seed and the request, not the run id.
 
-    A resumed run sends a missing request with the same seed, so it gets the same text.
+    A resumed run sends a missing request with the same seed, so it gets the same text,
+    and two runs with the same seed send every request with the same seed (DESIGN §10:
+    the same seed gives the same result).
     """
-    digest = hashlib.sha256(f"{run_seed}:{key}".encode()).digest()
+    content = attempt_key("", producer, messages, params, sample_index)
+    digest = hashlib.sha256(f"{run_seed}:{content}".encode()).digest()
     return int.from_bytes(digest[:4], "big")
 
 

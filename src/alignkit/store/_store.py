@@ -298,12 +298,16 @@ class Store:
     def failing_run(self, run_id: str, *, resumed: bool, resume_with: str) -> Iterator[None]:
         """Mark the run ``failed`` if the block raises (once the run is stored).
 
-        On Ctrl-C it also logs how to continue the run: ``resume_with RUN_ID``.
+        On Ctrl-C it also logs how to continue the run: ``resume_with RUN_ID``. A resume of
+        a finished run that fails leaves it finished: its stored result still stands.
         """
+        before = self.get_run(run_id).status if resumed else None
         try:
             yield
         except BaseException as exc:
-            if resumed or self.has_run(run_id):
+            if before == "finished":
+                self.mark_run(run_id, "finished")
+            elif resumed or self.has_run(run_id):
                 self.mark_run(run_id, "failed")
                 if isinstance(exc, KeyboardInterrupt):
                     _log.warning(
