@@ -191,3 +191,33 @@ def test_broken_yaml_is_one_line_naming_the_line(
     proc = run_cli(*argv, cwd=tmp_path, env=ENV)
     _assert_one_line_error(proc, fragment, "is not valid YAML (line ")
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("train", "constitution", "--target", QUIZ, "--out", "o", "--samples", "0"), "--samples"),
+        (("train", "preferences", "--target", QUIZ, "--out", "p.jsonl", "--max-per-kind", "-1"),
+         "--max-per-kind"),
+        (("train", "grpo", "--target", "organism:flawed", "--reward", "rm", "--out", "o",
+          "--lr", "-1"),
+         "learning_rate > 0"),
+        (("train", "reward", "--target", QUIZ, "--pairs", "p.jsonl", "--out", "o", "--epochs",
+          "0"), "epochs > 0"),
+        (("train", "dpo", "--target", QUIZ, "--pairs", "p.jsonl", "--out", "o", "--max-steps",
+          "0"), "--max-steps must be -1 (all) or at least 1"),
+        (("train", "dpo", "--target", QUIZ, "--pairs", "p.jsonl", "--out", "a-file"),
+         "--out a-file is a file"),
+        (("train", "preferences", "--target", QUIZ, "--out", "."), "is a folder"),
+        (("interpret", "steer", "--target", "organism:flawed", "--preset", "sycophancy",
+          "--scale", "nan", "--out", "v.npz"), "--scale must be a finite number"),
+    ],
+)  # fmt: skip
+def test_bad_training_options_fail_before_any_work(
+    tmp_path: Path, args: tuple[str, ...], fragment: str
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    proc = run_cli(*args, cwd=tmp_path, env=ENV)
+    _assert_one_line_error(proc, fragment)
+    assert (tmp_path / "a-file").read_text() == "not a folder"
+    assert not (tmp_path / "o").exists() and not (tmp_path / "v.npz").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -137,6 +138,10 @@ def steer(
     from alignkit.interpret import run_steer
     from alignkit.models import POSITIONS, save_steering
 
+    if not math.isfinite(scale):
+        raise ConfigError(f"--scale must be a finite number, not {scale}")
+    if out_file.is_dir():
+        raise ConfigError(f"--out {out_file} is a folder; give a file name (.npz)")
     contrast = _steer_pairs(target, pairs, preset, pack, form, seed)
     where = positions or ("all" if contrast[0].answers else "first")
     if where not in POSITIONS:
@@ -200,7 +205,9 @@ def explain(
     row: Annotated[
         int | None, typer.Option("--row", help="Also explain this table row with LIME.")
     ] = None,
-    features: Annotated[int, typer.Option("--features", help="Words/features to show.")] = 10,
+    features: Annotated[
+        int, typer.Option("--features", min=1, help="Words/features to show.")
+    ] = 10,
     seed: SeedOpt = 0,
     json_: JsonOpt = False,
 ) -> None:

@@ -40,8 +40,30 @@ PackSamplesOpt = Annotated[
     int, typer.Option(help="Answers per train item of the pack (0: skip the pack source).")
 ]
 MaxPerKindOpt = Annotated[
-    int | None, typer.Option(help="At most this many train items per kind (quick runs).")
+    int | None,
+    typer.Option(min=1, help="At most this many train items per kind (quick runs)."),
 ]
+
+
+def _max_steps(value: int) -> int:
+    """``--max-steps``: -1 (all) or a positive count (0 would still take a step)."""
+    if value == 0:
+        raise ConfigError("--max-steps must be -1 (all) or at least 1, not 0")
+    return value
+
+
+def _writable(path: Path, *, folder: bool) -> Path:
+    """Refuse an output path that cannot be written, before any work is done.
+
+    Raises:
+        ConfigError: A folder output that is an existing file, or a file output that is
+            an existing folder.
+    """
+    if folder and path.exists() and not path.is_dir():
+        raise ConfigError(f"--out {path} is a file; give a folder")
+    if not folder and path.is_dir():
+        raise ConfigError(f"--out {path} is a folder; give a file name")
+    return path
 
 
 @contextmanager
@@ -123,6 +145,7 @@ def preferences(
 
     Example: alignkit train preferences --target organism:flawed --from-run RUN --out pairs.jsonl
     """
+    _writable(out_file, folder=False)
     from alignkit.train import write_jsonl_models
 
     model = _connect(target) if target else None
@@ -160,7 +183,7 @@ def constitution(
     ] = None,
     from_run: RunOpt = None,
     data: DataOpt = None,
-    samples: Annotated[int, typer.Option(help="Answers per prompt.")] = 1,
+    samples: Annotated[int, typer.Option(min=1, help="Answers per prompt.")] = 1,
     max_per_kind: MaxPerKindOpt = None,
     seed: SeedOpt = 0,
     store: StoreOpt = None,
@@ -172,6 +195,7 @@ def constitution(
 
     Example: alignkit train constitution --target organism:flawed --critic rule --out cai/
     """
+    _writable(out_dir, folder=True)
     from alignkit.train import ChatCritic, Critic, RuleCritic, load_constitution
 
     rules = load_constitution(constitution_file)
@@ -248,7 +272,9 @@ def dpo(
     epochs: Annotated[float, typer.Option(help="Passes over the pairs.")] = 2.0,
     batch_size: Annotated[int, typer.Option(help="Pairs per step.")] = 16,
     sft_weight: Annotated[float, typer.Option(help="Weight of the chosen NLL term.")] = 0.5,
-    max_steps: Annotated[int, typer.Option(help="Stop after this many steps (-1: all).")] = -1,
+    max_steps: Annotated[
+        int, typer.Option(min=-1, help="Stop after this many steps (-1: all).")
+    ] = -1,
     seed: SeedOpt = 0,
     store: StoreOpt = None,
     json_: JsonOpt = False,
@@ -260,6 +286,7 @@ def dpo(
 
     Example: alignkit train dpo --target organism:flawed --from-run RUN --out repaired/
     """
+    _writable(out_dir, folder=True)
     from alignkit.train import DPOSettings, train_dpo, write_jsonl_models
 
     settings = DPOSettings(
@@ -268,7 +295,7 @@ def dpo(
         epochs=epochs,
         batch_size=batch_size,
         sft_weight=sft_weight,
-        max_steps=max_steps,
+        max_steps=_max_steps(max_steps),
         seed=seed,
     )
     record: dict[str, Any] = {"run": from_run}
@@ -318,11 +345,11 @@ def reward(
     target: TargetOpt,
     pairs: Annotated[list[Path], typer.Option("--pairs", help="Preference file(s).")],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the ensemble.")],
-    members: Annotated[int, typer.Option(help="Ensemble size K.")] = 4,
-    lr: Annotated[float, typer.Option("--lr", help="Learning rate.")] = 5e-4,
-    epochs: Annotated[float, typer.Option(help="Passes over each member's resample.")] = 1.0,
+    members: Annotated[int, typer.Option(min=1, help="Ensemble size K.")] = 4,
+    lr: Annotated[float, typer.Option("--lr", help="Learning rate (> 0).")] = 5e-4,
+    epochs: Annotated[float, typer.Option(help="Passes over each member's resample (> 0).")] = 1.0,
     heldout_share: Annotated[float, typer.Option(help="Share of items held out.")] = 0.2,
-    max_steps: Annotated[int, typer.Option(help="Steps per member (-1: all).")] = -1,
+    max_steps: Annotated[int, typer.Option(min=-1, help="Steps per member (-1: all).")] = -1,
     seed: SeedOpt = 0,
     json_: JsonOpt = False,
 ) -> None:
@@ -330,6 +357,7 @@ def reward(
 
     Example: alignkit train reward --target organism:flawed --pairs pairs.jsonl --out rm/
     """
+    _writable(out_dir, folder=True)
     from alignkit.train import RewardSettings, train_reward_ensemble
 
     settings = RewardSettings(
@@ -337,7 +365,7 @@ def reward(
         learning_rate=lr,
         epochs=epochs,
         heldout_share=heldout_share,
-        max_steps=max_steps,
+        max_steps=_max_steps(max_steps),
         seed=seed,
     )
     with _working(f"training {members} reward models"):
@@ -359,7 +387,7 @@ def reward(
 def bon(
     target: TargetOpt,
     reward_dir: Annotated[Path, typer.Option("--reward", help="Reward ensemble folder.")],
-    n: Annotated[int, typer.Option(help="Samples per prompt.")] = 8,
+    n: Annotated[int, typer.Option(min=1, help="Samples per prompt.")] = 8,
     objective: Annotated[str, typer.Option(help="mean, worst or uwo.")] = "uwo",
     lam: Annotated[float, typer.Option(help="λ of the uwo objective.")] = 0.5,
     prompts: Annotated[
@@ -378,6 +406,8 @@ def bon(
 
     Example: alignkit train bon --target organism:flawed --reward rm/ --n 8
     """
+    if out_file is not None:
+        _writable(out_file, folder=False)
     if objective not in ("mean", "worst", "uwo"):
         raise ConfigError(f"--objective must be mean, worst or uwo, not '{objective}'")
     with _working(f"best-of-{n}"):
@@ -447,7 +477,7 @@ async def _bon(
     curve = []
     if cases is not None:
         critic = RuleCritic()
-        ns = [k for k in (1, 2, 4, 8, 16, 32, 64) if k <= n]
+        ns = sorted({k for k in (1, 2, 4, 8, 16, 32, 64) if k < n} | {n})  # n itself too
         curve = [
             asdict(p)
             for p in best_of_n_curve(
@@ -468,9 +498,9 @@ def grpo(
     reward_dir: Annotated[Path, typer.Option("--reward", help="Reward ensemble folder.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the policy and curve.json.")],
     data: DataOpt = None,
-    steps: Annotated[int, typer.Option(help="Optimiser steps.")] = 60,
-    beta: Annotated[float, typer.Option(help="KL coefficient.")] = 0.01,
-    lr: Annotated[float, typer.Option("--lr", help="Learning rate.")] = 3e-5,
+    steps: Annotated[int, typer.Option(min=1, help="Optimiser steps.")] = 60,
+    beta: Annotated[float, typer.Option(min=0, help="KL coefficient.")] = 0.01,
+    lr: Annotated[float, typer.Option("--lr", help="Learning rate (> 0).")] = 3e-5,
     max_per_kind: MaxPerKindOpt = 40,
     stop: Annotated[
         bool, typer.Option(help="Stop when GoodhartMonitor says overoptimised.")
@@ -482,6 +512,7 @@ def grpo(
 
     Example: alignkit train grpo --target organism:flawed --reward rm/ --out grpo/ --steps 60
     """
+    _writable(out_dir, folder=True)
     from alignkit.data import load_pack
     from alignkit.train import GRPOSettings, RewardEnsemble, cases_from_pack, train_grpo
 

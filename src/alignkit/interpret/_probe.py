@@ -161,8 +161,9 @@ class DefectionProbe:
         return replace(self, threshold=float(threshold))
 
     def save(self, path: str | Path) -> Path:
-        """Write the probe as ``.npz`` (no pickle)."""
+        """Write the probe as ``.npz`` (no pickle); the folder is created when missing."""
         out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
         meta = {"layer": self.layer, "threshold": self.threshold, "n_reference": self.n_reference}
         with out.open("wb") as fh:
             np.savez(

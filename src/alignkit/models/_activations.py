@@ -26,6 +26,7 @@ first answer token) and ``meta`` (a JSON string saying how the vector was built)
 from __future__ import annotations
 
 import json
+import math
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -350,8 +351,15 @@ class SteeringVector:
 
 
 def save_steering(vector: SteeringVector, path: str | Path) -> Path:
-    """Write ``vector`` as an ``.npz`` steering file (format in the module docstring)."""
+    """Write ``vector`` as an ``.npz`` steering file (format in the module docstring).
+
+    Raises:
+        ConfigError: The scale or a vector entry is not a finite number.
+    """
+    if not math.isfinite(vector.scale) or not np.isfinite(np.asarray(vector.vectors)).all():
+        raise ConfigError(f"a steering vector needs a finite scale and entries, not {vector.scale}")
     out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("wb") as fh:
         np.savez(
             fh,
@@ -380,6 +388,8 @@ def load_steering(path: str | Path) -> SteeringVector:
         raise ConfigError(f"invalid steering file {p}: {exc}") from exc
     if positions not in POSITIONS:
         raise ConfigError(f"invalid steering file {p}: positions '{positions}'")
+    if not math.isfinite(scale) or not np.isfinite(vectors).all():
+        raise ConfigError(f"invalid steering file {p}: a scale or entry is not finite")
     return SteeringVector(layers, vectors, scale, meta, positions)
 
 

@@ -84,6 +84,8 @@ class GRPOSettings:
     def __post_init__(self) -> None:
         if self.steps < 1 or self.prompts_per_step < 1 or self.num_generations < 2:
             raise ConfigError("GRPO needs steps >= 1, prompts_per_step >= 1, num_generations >= 2")
+        if not self.learning_rate > 0 or not self.beta >= 0:
+            raise ConfigError("GRPO needs learning_rate > 0 and beta >= 0")
 
 
 @dataclass(frozen=True)
@@ -213,12 +215,15 @@ def train_grpo(
     ``hf:out_dir`` and the curve as ``out_dir/curve.json``.
 
     Raises:
-        ConfigError: No cases.
+        ConfigError: Fewer cases than one step's prompts (TRL would take no step).
         TargetError: ``base`` has no local weights.
     """
-    if not cases:
-        raise ConfigError("no prompts to train on")
     s = settings or GRPOSettings()
+    if len(cases) < s.prompts_per_step:
+        raise ConfigError(
+            f"GRPO takes {s.prompts_per_step} prompts per step but has {len(cases)} to train on"
+            " (raise --max-per-kind)"
+        )
     base_dir = checkpoint_dir(base)
     require_trl()
     import torch

@@ -76,8 +76,15 @@ class RewardSettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.members < 1 or not 0 <= self.heldout_share < 1 or self.learning_rate <= 0:
-            raise ConfigError("need members >= 1, 0 <= heldout_share < 1 and learning_rate > 0")
+        if (
+            self.members < 1
+            or not 0 <= self.heldout_share < 1
+            or not self.learning_rate > 0
+            or not self.epochs > 0
+        ):
+            raise ConfigError(
+                "need members >= 1, 0 <= heldout_share < 1, learning_rate > 0 and epochs > 0"
+            )
 
 
 def _group(p: PreferencePair) -> str:
