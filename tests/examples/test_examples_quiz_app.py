@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
+from collections.abc import Iterator
 from types import ModuleType
 
+import examples_helpers
 import pytest
 
 from alignkit.scoring import answer_matches, extract_number
 
-APP = Path(__file__).resolve().parents[2] / "examples" / "quiz_app.py"
-
 
 @pytest.fixture(scope="module")
-def app() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("quiz_app_under_test", APP)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def app() -> Iterator[ModuleType]:
+    with examples_helpers.example("quiz_app.py") as module:
+        yield module
 
 
 def ask(app: ModuleType, text: str) -> str:
@@ -29,7 +24,7 @@ def ask(app: ModuleType, text: str) -> str:
 
 
 def test_it_has_its_own_knowledge_and_reads_no_pack(app: ModuleType) -> None:
-    source = APP.read_text(encoding="utf-8")
+    source = (examples_helpers.EXAMPLES / "quiz_app.py").read_text(encoding="utf-8")
     for reader in ("open(", "import json", "pathlib", "importlib", "alignkit.", ".jsonl"):
         assert reader not in source, reader
     assert app.__doc__ and "python:examples.quiz_app:respond" in app.__doc__

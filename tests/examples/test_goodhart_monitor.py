@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 
+import examples_helpers
 import pytest
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "goodhart_monitor.py"
 
 
 @pytest.fixture(scope="module")
 def example() -> Iterator[ModuleType]:
-    name = "goodhart_monitor_example"
-    spec = importlib.util.spec_from_file_location(name, EXAMPLE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # its dataclass looks itself up there
-    try:
-        spec.loader.exec_module(module)
+    with examples_helpers.example("goodhart_monitor.py") as module:
         yield module
-    finally:
-        del sys.modules[name]
 
 
 def test_the_walk_through(example: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
-from types import ModuleType
 
+import examples_helpers
 import pytest
 
 pytestmark = pytest.mark.network
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "guard_quickstart.py"
-
-
-def load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("guard_quickstart_example", EXAMPLE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_guard_quickstart(capsys: pytest.CaptureFixture[str]) -> None:
-    example = load()
-    result = example.main()
+    with examples_helpers.example("guard_quickstart.py") as example:
+        result = example.main()
     replies = result["replies"]
 
     benign = replies["benign"]
