@@ -155,3 +155,16 @@ def test_fail_on_sets_exit_code(tmp_path: Path) -> None:
     ]
     assert run_cli(*args, "--fail-on", "medium", cwd=tmp_path, env=ENV).returncode == 1
     assert run_cli(*args, "--fail-on", "high", cwd=tmp_path, env=ENV).returncode == 0
+
+
+def test_an_audit_whose_checks_could_not_run_does_not_pass(tmp_path: Path) -> None:
+    app = tmp_path / "broken_app.py"
+    app.write_text("def respond(messages):\n    raise RuntimeError('down')\n", encoding="utf-8")
+    proc = run_cli(
+        "audit", "--target", f"python:{app}:respond", "--checks", "capability.facts",
+        "--max-items", "5", "--store", str(tmp_path / "s.db"), "--out", str(tmp_path / "o"),
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert "1 check(s) failed to run: capability.facts" in proc.stderr
+    assert (tmp_path / "o" / "report.html").exists()  # the report still says what happened

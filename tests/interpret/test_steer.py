@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -106,3 +107,21 @@ def test_first_position_steering_moves_only_the_first_answer_token(
     n = base.shape[1]
     assert np.allclose(moved[0, : n - 1], base[0, : n - 1], atol=1e-5)  # earlier tokens untouched
     assert np.allclose(moved[0, n - 1] - base[0, n - 1], 4 * vec.vectors[0], atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("layers", "width", "message"),
+    [((7,), 128, r"block\(s\) \[7\]"), ((1,), 64, "width 64")],
+)
+def test_a_steering_file_that_does_not_fit_is_refused_at_connect(
+    tmp_path: Path, layers: tuple[int, ...], width: int, message: str
+) -> None:
+    from alignkit.models import SteeringVector
+
+    path = tmp_path / "v.npz"
+    save_steering(SteeringVector(layers, np.zeros((1, width), dtype=np.float32), 1.0, {}), path)
+    with pytest.raises(ConfigError, match=message):
+        connect(f"organism:flawed?steer={path}")
+    nan = tmp_path / "nan.npz"
+    with pytest.raises(ConfigError, match="finite"):
+        save_steering(SteeringVector((1,), np.zeros((1, 128), np.float32), math.nan, {}), nan)

@@ -16,7 +16,7 @@ from rich.progress import (
 )
 
 from alignkit import audit as audit_api
-from alignkit.cli._common import JsonOpt, StoreOpt, out, print_json, progress_bar
+from alignkit.cli._common import JsonOpt, StoreOpt, err, out, print_json, progress_bar
 from alignkit.cli._render import print_result
 from alignkit.core import AlignkitConfig, HttpConfig, Severity, load_config
 from alignkit.models import TargetOptions
@@ -134,5 +134,11 @@ def audit(
     else:
         print_result(result)
         out.print(f"report: {report_dir / 'report.html'}")
+    if result.errors:  # a check that could not run is not a pass
+        err.print(
+            f"{len(result.errors)} check(s) failed to run: {', '.join(sorted(result.errors))}",
+            markup=False,
+        )
+        raise typer.Exit(1)
     if threshold is not None and result.worst_severity() >= threshold:
         raise typer.Exit(1)

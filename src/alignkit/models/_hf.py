@@ -57,6 +57,7 @@ become the target's :attr:`~HFChatModel.default_pack` and
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import secrets
@@ -200,6 +201,30 @@ def _decoding_problem(max_tokens: int, temperature: float, top_p: float) -> str 
 # --------------------------------------------------------------------------- the model
 
 
+def _check_steering_fits(vector: SteeringVector, directory: Path) -> None:
+    """Refuse, at connect time, a steering vector for other blocks or another width.
+
+    Read from ``config.json`` (``num_hidden_layers``/``n_layer``, ``hidden_size``/``n_embd``)
+    without loading the weights; a config that names neither is left to generation time.
+    """
+    try:
+        config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    blocks = config.get("num_hidden_layers") or config.get("n_layer")
+    width = config.get("hidden_size") or config.get("n_embd")
+    if isinstance(blocks, int):
+        bad = [i for i in vector.layers if not 0 <= i < blocks]
+        if bad:
+            raise ConfigError(
+                f"steering vector for block(s) {bad}: the model has blocks 0..{blocks - 1}"
+            )
+    if isinstance(width, int) and vector.vectors.shape[-1] != width:
+        raise ConfigError(
+            f"steering vector of width {vector.vectors.shape[-1]}: the model's is {width}"
+        )
+
+
 class HFChatModel(ChatModelBase):
     """A local transformers or GGUF checkpoint as a :class:`~alignkit.core.ChatModel`.
 
@@ -243,6 +268,8 @@ class HFChatModel(ChatModelBase):
         self._sidecar = load_sidecar(directory) or HFSidecar()
         self._steer = load_steering(steer) if isinstance(steer, str | Path) else steer
         self._steer_scale = steer_scale
+        if self._steer is not None and not gguf:
+            _check_steering_fits(self._steer, directory)
         pack = self._sidecar.default_pack
         super().__init__(
             uri or (f"hf:{directory}" + (f"?gguf={gguf}" if gguf else "")),
