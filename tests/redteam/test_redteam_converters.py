@@ -105,3 +105,22 @@ def test_a_plugin_cannot_replace_a_builtin_converter() -> None:
         assert CONVERTERS.get("test-reverse").decode("cba") == "abc"  # type: ignore[misc]
     finally:
         CONVERTERS.unregister("test-reverse")
+
+
+@pytest.mark.anyio
+async def test_a_failing_auxiliary_model_is_warned_about_once(  # type: ignore[no-untyped-def]
+    tmp_path, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = tmp_path / "down.py"
+    app.write_text("def respond(messages):\n    raise RuntimeError('context full')\n")
+    model = connect(f"python:{app}:respond")
+    try:
+        aux = AuxChannel(model, "run", "redteam.attacker", None, {}, seed=0)
+        with caplog.at_level("WARNING", logger="alignkit.redteam._session"):
+            for i in range(3):
+                assert not (await aux.ask([{"role": "user", "content": f"goal {i}"}], "pair")).ok
+    finally:
+        await model.aclose()
+    assert aux.failed == 3
+    warned = [r for r in caplog.records if "failed calls are not stored" in r.getMessage()]
+    assert len(warned) == 1 and "context full" in warned[0].getMessage()

@@ -332,6 +332,7 @@ class AuxChannel:
     temperature: float = 1.0
     max_tokens: int = 256
     sent: int = 0
+    failed: int = 0
     _seen: Counter[str] = field(default_factory=Counter)
     _memo: dict[str, Completion] = field(default_factory=dict)
 
@@ -369,6 +370,14 @@ class AuxChannel:
                 seed=request_seed(self.seed, self.producer, messages, params, index),
             )
             self.sent += 1
+            if not done.ok:
+                self.failed += 1
+                if self.failed == 1:  # once: an attacker that cannot work fails every call
+                    _log.warning(
+                        "%s (%s) failed: %s; failed calls are not stored, and an attacker"
+                        " that keeps failing writes no prompts",
+                        self.model.uri, self.producer, done.error or done.outcome.value,
+                    )  # fmt: skip
             if self.writer is not None and done.ok:
                 self.writer.add(
                     AttemptRecord(
