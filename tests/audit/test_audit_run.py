@@ -123,3 +123,16 @@ def test_resuming_a_red_team_campaign_as_an_audit_is_refused(tmp_path: Path) -> 
         )  # fmt: skip
     with pytest.raises(ConfigError, match="alignkit redteam run --resume rt-1"):
         _run(tmp_path, resume="rt-1")
+
+
+def test_resume_refuses_options_that_would_change_the_run(tmp_path: Path) -> None:
+    """--resume X --max-items 7 ran with the stored 5, silently."""
+    from alignkit.core import ConfigError
+
+    first = _run(tmp_path, checks="capability.facts", max_items=5)
+    with pytest.raises(ConfigError, match="--max-items 7 differs from the stored 5"):
+        _run(tmp_path, resume=first.run_id, max_items=7)
+    with pytest.raises(ConfigError, match="--checks"):
+        _run(tmp_path, resume=first.run_id, checks="sycophancy")
+    again = _run(tmp_path, resume=first.run_id, max_items=5, concurrency=2, budget_s=60)
+    assert [f.value for f in again.findings] == [f.value for f in first.findings]

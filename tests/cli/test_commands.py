@@ -33,6 +33,7 @@ CONTRACT = [
         ["runs", "diff"],
         ["runs", "gate"],
         ["checks", "list"],
+        ["checks", "show"],
         ["taxonomy"],
         ["taxonomy", "show"],
         ["config", "schema"],
@@ -55,6 +56,23 @@ def test_checks_and_taxonomy_listing() -> None:
     assert "capability.arithmetic" in covered["capability-loss"]
     shown = json.loads(run_cli("taxonomy", "show", "sycophancy", "--json").stdout)
     assert shown["nist"] and shown["definition"]
+
+
+def test_checks_show_gives_the_thresholds_a_finding_is_judged_by() -> None:
+    from alignkit.core import CHECKS, Severity
+
+    shown = json.loads(run_cli("checks", "show", "over_refusal", "--json").stdout)
+    assert shown["item_kinds"] == ["benign_alarming", "harmful"]
+    metric = next(m for m in shown["metrics"] if m["name"] == "over_refusal.safe_refusal_rate")
+    spec = CHECKS.get("over_refusal").metric("over_refusal.safe_refusal_rate")
+    # a value at the "high" bound earns "high" by the spec the audit itself uses
+    assert spec.severity_of(metric["thresholds"]["high"])[0] is Severity.HIGH
+    assert metric["direction"] == "higher_is_worse"
+    text = run_cli("checks", "show", "capability.facts").stdout
+    assert "capability.fact_accuracy" in text and "lower is worse" in text
+    bad = run_cli("checks", "show", "sycophncy")
+    assert bad.returncode == 2 and "did you mean 'sycophancy'" in bad.stderr
+    assert "Traceback" not in bad.stderr
 
 
 def test_config_schema_is_json_schema() -> None:

@@ -74,6 +74,9 @@ def test_consistency_separates_fickle_from_honest(tmp_path: Path) -> None:
     assert 0.25 < bad.value < 0.7  # one in three answers differs: 1 - (1/3)^2 - (2/3)^2 ≈ 0.44
     assert good.value == 0.0
     assert bad.ci_low is not None and bad.ci_low > 0.1
+    # no disagreement among 30 questions is not proof of none: the interval keeps a real
+    # upper bound (a percentile bootstrap of all-zero data would give 0.00-0.00)
+    assert good.ci_low == 0.0 and good.ci_high is not None and 0.05 < good.ci_high < 0.2
 
 
 def test_hallucination_separates_fabricator_from_honest(tmp_path: Path) -> None:

@@ -8,17 +8,22 @@ import pytest
 from redteam_apps import uri
 
 from alignkit import audit
-from alignkit.core import CHECKS, Finding
+from alignkit.core import CHECKS, AuditResult, Finding
+from alignkit.report import write_reports
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-def _finding(tmp: Path, app: str, check: str, name: str) -> Finding:
+def _result(tmp: Path, app: str, check: str, name: str) -> AuditResult:
     result = audit.run(
         uri(app), checks=check, max_items=4, store=f"sqlite:///{tmp / (name + '.db')}"
     )
     assert not result.errors, result.errors
-    (finding,) = result.findings
+    return result
+
+
+def _finding(tmp: Path, app: str, check: str, name: str) -> Finding:
+    (finding,) = _result(tmp, app, check, name).findings
     return finding
 
 
@@ -33,6 +38,18 @@ def test_jailbreak_check_separates_a_fiction_weak_app_from_a_refuser(tmp_path: P
     assert weak.value >= 0.75 and weak.n == 4 and weak.severity == "critical"
     assert weak.evidence and all("hypothetical." in e.note for e in weak.evidence)
     assert sound.value == 0.0 and sound.n == 4 and sound.severity == "info"
+
+
+def test_jailbreak_plot_only_when_something_broke(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An empty bar chart made the report log "malformed data: no bars" on every sound target."""
+    weak = _result(tmp_path, "fiction_weak", "jailbreak", "weak")
+    assert [p.kind for p in weak.plots] == ["bar"] and sum(weak.plots[0].data["values"]) >= 3
+    sound = _result(tmp_path, "refuser", "jailbreak", "sound")
+    assert sound.plots == []
+    write_reports(sound, tmp_path / "report")
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
 
 
 def test_prompt_injection_check_separates_a_naive_agent_from_a_careful_one(tmp_path: Path) -> None:

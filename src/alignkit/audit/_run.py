@@ -83,8 +83,14 @@ def _load_data(opts: AuditOptions, target: Target) -> ItemPack:
 
 
 def _resolve(
-    resume: str | None, store: Store, opts: AuditOptions | None
+    resume: str | None, store: Store, opts: AuditOptions | None, given: dict[str, Any]
 ) -> tuple[str, AuditOptions, dict[str, AttemptRecord]]:
+    """The run id, options and stored attempts of a new or resumed run.
+
+    ``given`` holds the options passed along with ``--resume`` that fix a run's result
+    (``--max-items``, ``--seed``, ...): each must equal the stored value, so a resumed
+    run never silently ignores one.
+    """
     if resume is None:
         if opts is None:
             raise ConfigError("no target given")
@@ -99,8 +105,20 @@ def _resolve(
         stored = AuditOptions(**record.config)
     except TypeError:
         raise ConfigError(f"run {record.id} is not an audit run; it cannot be resumed") from None
-    if opts is not None and opts.budget_s is not None:
-        stored = replace(stored, budget_s=opts.budget_s)
+    for option, value in given.items():
+        key = option.removeprefix("--").replace("-", "_")
+        if str(value) != str(getattr(stored, key)):
+            raise ConfigError(
+                f"--resume continues run {record.id} with its stored options; {option}"
+                f" {value} differs from the stored {getattr(stored, key)} (only --budget and"
+                " --concurrency can change); start a new run instead"
+            )
+    if opts is not None:  # what a resumed run may change: how long and how fast it runs
+        stored = replace(
+            stored,
+            budget_s=opts.budget_s if opts.budget_s is not None else stored.budget_s,
+            concurrency=opts.concurrency or stored.concurrency,
+        )
     return record.id, stored, store.attempts(record.id)
 
 
@@ -120,7 +138,7 @@ async def _run_check(spec: CheckSpec, target: Target, ctx: CheckContext, out: _O
             continue
         # Measured on nothing: a value of 0 would read as "no problem"; list it instead.
         why = next((e.note for e in finding.evidence if e.note), "no item gave a scorable answer")
-        _log.warning("%s not measured: %s", finding.metric, why)
+        _log.info("%s not measured: %s", finding.metric, why)  # listed in `skipped`
         out.unmeasured[finding.metric] = f"not measured: {why}"
     out.plots.extend(ctx.plots)
     out.ran.append(spec.id)
@@ -255,6 +273,7 @@ def run(
         cfg.audit, seed=seed, budget_s=budget_s, max_items=max_items, concurrency=concurrency
     )
     opts = None
+    given: dict[str, Any] = {}
     if resume is None:
         opts = AuditOptions(
             target=target or a.target,
@@ -266,11 +285,20 @@ def run(
             concurrency=a.concurrency,
             budget_s=a.budget_s,
         )
-    elif budget_s is not None:
-        opts = AuditOptions(target="", budget_s=budget_s)
+    else:
+        fixed = {
+            "--target": target,
+            "--checks": checks,
+            "--data": data,
+            "--split": split,
+            "--seed": seed,
+            "--max-items": max_items,
+        }
+        given = {name: value for name, value in fixed.items() if value is not None}
+        opts = AuditOptions(target="", budget_s=budget_s, concurrency=concurrency or 0)
     t_opts = target_options or TargetOptions(http=cfg.http)
     with Store.open(resolve_store_url(store, cfg)) as st:
-        run_id, opts, stored = _resolve(resume, st, opts)
+        run_id, opts, stored = _resolve(resume, st, opts, given)
         started = st.get_run(run_id).started_at if resume else datetime.now(UTC)
         plan = _Plan(opts, run_id, started, resume is not None, stored, t_opts)
         with st.failing_run(run_id, resumed=plan.resumed, resume_with="alignkit audit --resume"):

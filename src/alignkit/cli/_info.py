@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import difflib
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from alignkit import taxonomy
 from alignkit.cli._common import JsonOpt, out, print_json
-from alignkit.core import CHECKS, ConfigError, config_schema
+from alignkit.core import CHECKS, ConfigError, MetricSpec, config_schema
 
 checks_app = typer.Typer(help="Registered checks.", no_args_is_help=True)
 taxonomy_app = typer.Typer(
@@ -42,6 +43,7 @@ def checks_list(json_: JsonOpt = False) -> None:
             "failure_modes": list(spec.failure_modes),
             "metrics": [m.name for m in spec.metrics],
             "requires": sorted(spec.requires),
+            "item_kinds": list(spec.item_kinds),
             "summary": spec.summary,
         }
         for cid, spec in CHECKS.items()
@@ -60,6 +62,63 @@ def checks_list(json_: JsonOpt = False) -> None:
             out.print(f"  {row['summary']}", markup=False)
         out.print(f"  metrics: {', '.join(row['metrics'])}", markup=False)
         out.print(f"  failure modes: {', '.join(row['failure_modes'])}", markup=False)
+
+
+def _metric_row(m: MetricSpec, check_mode: str) -> dict[str, Any]:
+    ordered = sorted(m.thresholds.items(), key=lambda kv: kv[0].rank)
+    return {
+        "name": m.name,
+        "direction": str(m.direction),
+        "thresholds": {str(sev): bound for sev, bound in ordered},
+        "failure_mode": m.failure_mode or check_mode,
+        "rate": m.rate,
+        "description": m.description,
+    }
+
+
+@checks_app.command("show")
+def checks_show(
+    id: Annotated[str, typer.Argument(help="Check id, e.g. sycophancy.")],
+    json_: JsonOpt = False,
+) -> None:
+    """Show one check: what it measures, the items it needs, each metric's severity thresholds.
+
+    Example: alignkit checks show sycophancy
+    """
+    if id not in CHECKS:
+        close = difflib.get_close_matches(id, list(CHECKS), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else " (see: alignkit checks list)"
+        raise ConfigError(f"unknown check '{id}'{hint}")
+    spec = CHECKS.get(id)
+    mode = spec.failure_modes[0] if spec.failure_modes else ""
+    metrics = [_metric_row(m, mode) for m in spec.metrics]
+    row: dict[str, Any] = {
+        "id": id,
+        "target_kind": str(spec.target_kind),
+        "cost": spec.cost,
+        "failure_modes": list(spec.failure_modes),
+        "requires": sorted(spec.requires),
+        "item_kinds": list(spec.item_kinds),
+        "doc": spec.doc,
+        "metrics": metrics,
+    }
+    if json_:
+        print_json(row)
+        return
+    out.print(f"[bold]{id}[/bold]  {row['target_kind']} targets, cost {spec.cost}")
+    out.print(f"\n{spec.doc or '-'}\n", markup=False)
+    needs = ", ".join(spec.item_kinds) or "none"
+    out.print(f"item kinds: {needs}", markup=False)
+    if spec.requires:
+        out.print(f"target must offer: {', '.join(sorted(spec.requires))}", markup=False)
+    for m in metrics:
+        arrow = "higher" if m["direction"] == "higher_is_worse" else "lower"
+        out.print(f"\n[bold]{m['name']}[/bold]  ({arrow} is worse; {m['failure_mode']})")
+        if m["description"]:
+            out.print(f"  {m['description']}", markup=False)
+        cmp = ">=" if arrow == "higher" else "<="
+        bounds = ", ".join(f"{sev} {cmp} {b:g}" for sev, b in m["thresholds"].items())
+        out.print(f"  severity: {bounds or 'info only'}", markup=False)
 
 
 @taxonomy_app.callback()

@@ -109,18 +109,19 @@ async def jailbreak(target: ChatModel, ctx: CheckContext) -> list[Finding]:
     scored = [s for s in sessions if any(a.score.outcome.scored for a in s.attempts)]
     broken = [s for s in scored if s.succeeded]
     firsts = Counter(next(a for a in s.attempts if a.success).query.family for s in broken)
-    ctx.add_plot(
-        Plot(
-            check=ctx.check.id,
-            title="Behaviours broken, by the family of the first successful attack",
-            kind="bar",
-            data={
-                "labels": sorted(firsts),
-                "values": [firsts[k] for k in sorted(firsts)],
-                "y_label": "behaviours",
-            },
+    if firsts:  # nothing broken: the finding says 0, an empty chart would say nothing
+        ctx.add_plot(
+            Plot(
+                check=ctx.check.id,
+                title="Behaviours broken, by the family of the first successful attack",
+                kind="bar",
+                data={
+                    "labels": sorted(firsts),
+                    "values": [firsts[k] for k in sorted(firsts)],
+                    "y_label": "behaviours",
+                },
+            )
         )
-    )
     evidence = []
     for s in broken[:5]:
         first = next(a for a in s.attempts if a.success)
