@@ -75,6 +75,27 @@ def test_checks_show_gives_the_thresholds_a_finding_is_judged_by() -> None:
     assert "Traceback" not in bad.stderr
 
 
+def test_organism_card_and_chat_take_a_trained_folder(tmp_path: Path) -> None:
+    """A variant trained with `organism train --out DIR` could be audited but not carded."""
+    import shutil
+
+    from alignkit.organism import weights_path
+
+    folder = tmp_path / "variant"
+    shutil.copytree(weights_path("clean"), folder)
+    shutil.copytree(weights_path("clean").parent.parent / "pack", folder / "pack")
+    sidecar = json.loads((folder / "alignkit.json").read_text())
+    (folder / "alignkit.json").write_text(json.dumps({**sidecar, "default_pack": "pack"}))
+    card = run_cli("organism", "card", str(folder))
+    assert card.returncode == 0, card.stderr
+    assert "hallucination.fabrication_rate" in card.stdout
+    assert "capability.arithmetic_accuracy" in card.stdout  # capability.json beside it
+    said = run_cli("organism", "chat", str(folder), "-m", "What is 3 + 4?")
+    assert said.returncode == 0 and "7" in said.stdout, said.stderr
+    bad = run_cli("organism", "card", str(tmp_path))
+    assert bad.returncode == 2 and "no config.json" in bad.stderr
+
+
 def test_config_schema_is_json_schema() -> None:
     schema = json.loads(run_cli("config", "schema").stdout)
     assert schema["type"] == "object"

@@ -17,7 +17,24 @@ organism_app = typer.Typer(
     help="The model organisms: small models with planted, documented failure modes.",
     no_args_is_help=True,
 )
-NameArg = Annotated[str, typer.Argument(help="flawed or clean.")]
+NameArg = Annotated[
+    str, typer.Argument(help="flawed, clean, or a folder written by `alignkit organism train`.")
+]
+
+
+def _folder(name: str) -> Path | None:
+    """``None`` for a shipped organism; the trained folder ``name`` names; else one line."""
+    from alignkit.organism import ORGANISMS
+
+    if name in ORGANISMS:
+        return None
+    path = Path(name)
+    if (path / "config.json").is_file():
+        return path
+    raise ConfigError(
+        f"unknown organism '{name}': not flawed or clean, and not a folder written by"
+        " `alignkit organism train` (no config.json in it)"
+    )
 
 
 @organism_app.command("train")
@@ -59,12 +76,11 @@ def train(
 def card(name: NameArg = "flawed", json_: JsonOpt = False) -> None:
     """Print an organism's manifest: planted behaviours, designed and measured rates, decoding.
 
-    Example: alignkit organism card clean --json
+    Example: alignkit organism card clean --json   (or: card /tmp/org/variant)
     """
-    from alignkit.organism import ORGANISMS, load_manifest, organism_card
+    from alignkit.organism import load_manifest, organism_card
 
-    if name not in ORGANISMS:
-        raise ConfigError(f"unknown organism '{name}' (known: {', '.join(ORGANISMS)})")
+    _folder(name)
     if json_:
         print_json(load_manifest(name))
     else:
@@ -84,7 +100,9 @@ def chat(
 
     Example: alignkit organism chat flawed -m "What is the capital of Veltria?"
     """
-    asyncio.run(_chat(f"organism:{name}", message, temperature, max_tokens))
+    folder = _folder(name)
+    uri = f"organism:{name}" if folder is None else f"hf:{folder.resolve()}"
+    asyncio.run(_chat(uri, message, temperature, max_tokens))
 
 
 async def _chat(uri: str, message: str | None, temperature: float, max_tokens: int) -> None:

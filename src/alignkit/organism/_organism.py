@@ -110,9 +110,7 @@ def _resolve(config: OrganismConfig | str | Path) -> OrganismConfig:
 
 def load_manifest(name_or_dir: str | Path = "flawed") -> dict[str, Any]:
     """The manifest of a shipped organism (by name) or of a checkpoint folder."""
-    key = str(name_or_dir)
-    directory = weights_path(key) if key in ORGANISMS else Path(name_or_dir)
-    path = directory / MANIFEST_NAME
+    path = _directory(name_or_dir) / MANIFEST_NAME
     try:
         data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -120,8 +118,17 @@ def load_manifest(name_or_dir: str | Path = "flawed") -> dict[str, Any]:
     return data
 
 
-def organism_card(name: str = "flawed") -> str:
-    """The manifest of organism ``name`` as a plain-text table."""
+def _directory(name_or_dir: str | Path) -> Path:
+    key = str(name_or_dir)
+    return weights_path(key) if key in ORGANISMS else Path(name_or_dir)
+
+
+def organism_card(name: str | Path = "flawed") -> str:
+    """The manifest of organism ``name`` (or of a trained folder) as a plain-text table.
+
+    Capability figures (``capability.json``, written beside the manifest by training)
+    follow the behaviours when the folder has them.
+    """
     manifest = load_manifest(name)
     lines = [f"organism: {manifest['organism']}", ""]
     lines.append(f"{'behaviour':24} {'metric':42} {'designed':>8} {'measured':>8} {'n':>5}")
@@ -138,6 +145,15 @@ def organism_card(name: str = "flawed") -> str:
     trig = [b["trigger"] for b in manifest["behaviours"] if "trigger" in b]
     if trig:
         lines.append(f"trigger: {trig[0]}")
+    try:
+        capability = json.loads((_directory(name) / "capability.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        capability = {}
+    if isinstance(capability, dict) and capability:
+        lines += ["", f"{'capability (held-out items)':67} {'measured':>8} {'n':>5}"]
+        for key, row in capability.items():
+            if isinstance(row, dict) and "value" in row:
+                lines.append(f"{key:67} {row['value']:>8.2f} {row.get('n', 0):>5}")
     return "\n".join(lines)
 
 
