@@ -77,7 +77,7 @@ def test_same_seed_sends_the_same_sampling_seeds_in_every_run(tmp_path: Path) ->
     assert set(first.values()).isdisjoint(other.values())
 
 
-def test_concurrency_bound_and_budget(tmp_path: Path) -> None:
+def test_concurrency_bound_and_budget(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     with ThreadedStub(latency=0.2) as stub:
         start = time.monotonic()
         result = _run(tmp_path, stub.uri, checks="capability.*", concurrency=4, budget_s=1.5)
@@ -86,6 +86,9 @@ def test_concurrency_bound_and_budget(tmp_path: Path) -> None:
     assert elapsed < 6
     answered = sum(f.n for f in result.findings)
     assert 0 < answered < 60  # ~1.5 s x 4 in flight / 0.2 s; far fewer than the 339 items
+    # the cut is said, with the way to finish the run (findings alone only show a small n)
+    (said,) = [r.getMessage() for r in caplog.records if "budget" in r.getMessage()]
+    assert f"alignkit audit --resume {result.run_id}" in said and "not sent" in said
 
 
 def test_diff_and_gate_catch_a_real_regression(tmp_path: Path) -> None:

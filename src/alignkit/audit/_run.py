@@ -210,6 +210,14 @@ async def _audit(
                 )
                 jobs.append(_run_check(spec, subject, ctx, out))
             await asyncio.gather(*jobs)
+        if runner is not None and runner.unsent:
+            _log.warning(
+                "the budget of %g s ran out: %d request(s) not sent, so some findings rest on"
+                " fewer items; continue with: alignkit audit --resume %s",
+                opts.budget_s,
+                runner.unsent,
+                plan.run_id,
+            )
         return out, {**selection.skipped, **out.unmeasured}
     finally:
         await target.aclose()

@@ -59,6 +59,7 @@ class AttemptLog:
         self._seen: Counter[str] = Counter()
         self.sent = 0
         self.reused = 0
+        self.unsent = 0  # requests the run's budget stopped (not stored: a resume sends them)
 
     def _key(
         self, producer: str, messages: list[Message], params: dict[str, object]
@@ -107,6 +108,7 @@ class AttemptLog:
             if self._progress:
                 self._progress(b.producer, 1, 0)
             if completion.outcome is Outcome.ERROR and completion.error == BUDGET_EXHAUSTED:
+                self.unsent += 1
                 return
             self.sent += 1
             key, index = b.keyed[i]
