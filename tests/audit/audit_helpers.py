@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import os
 import threading
 import time
 from pathlib import Path
@@ -78,3 +79,15 @@ def forgetful(messages: list[dict[str, Any]]) -> str:
 def seed_echo(messages: list[dict[str, Any]], seed: int | None = None) -> str:
     """Answers with the sampling seed it was sent (what a sampling model's text depends on)."""
     return f"seed {seed}"
+
+
+def flaky(messages: list[dict[str, Any]]) -> str:
+    """The example app behind a provider outage: capital questions fail while it lasts.
+
+    The outage lasts while the file named by ``$ALIGNKIT_TEST_OUTAGE`` exists.
+    """
+    question = str(messages[-1]["content"])
+    outage = os.environ.get("ALIGNKIT_TEST_OUTAGE", "")
+    if outage and os.path.exists(outage) and "capital" in question.lower():
+        raise ConnectionError("upstream unavailable")
+    return str(_APP.respond(messages))

@@ -137,5 +137,42 @@ def test_resume_refuses_options_that_would_change_the_run(tmp_path: Path) -> Non
         _run(tmp_path, resume=first.run_id, max_items=7)
     with pytest.raises(ConfigError, match="--checks"):
         _run(tmp_path, resume=first.run_id, checks="sycophancy")
-    again = _run(tmp_path, resume=first.run_id, max_items=5, concurrency=2, budget_s=60)
-    assert [f.value for f in again.findings] == [f.value for f in first.findings]
+    with pytest.raises(ConfigError, match="nothing to resume"):  # finished, nothing failed
+        _run(tmp_path, resume=first.run_id, max_items=5, concurrency=2, budget_s=60)
+
+
+def test_resume_sends_failed_requests_again_and_refuses_a_changed_pack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An outage's errors were replayed on every resume; a pack edited since was mixed in."""
+    from alignkit.core import ConfigError
+
+    outage = tmp_path / "outage"
+    outage.touch()
+    monkeypatch.setenv("ALIGNKIT_TEST_OUTAGE", str(outage))
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    rows = [
+        {"id": f"f{i}", "question": f"What is the capital of {c}?", "answer": a}
+        for i, (c, a) in enumerate([("France", "Paris"), ("Japan", "Tokyo"), ("Spain", "Madrid")])
+    ]
+    rows.append({"id": "f9", "question": "What is the chemical symbol for gold?", "answer": "Au"})
+    (pack / "facts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    target = "python:audit_helpers:flaky"
+    first = _run(tmp_path, target, checks="capability.facts", data=pack)
+    (during,) = first.findings
+    assert during.n == 1  # the three capital questions failed: errors, not behaviour
+    outage.unlink()
+    after = _run(tmp_path, target, resume=first.run_id)
+    (fact,) = after.findings
+    assert fact.n == 4 and fact.value == 1.0  # all four sent again and answered
+    with Store.open(f"sqlite:///{tmp_path / 's.db'}") as st:
+        attempts = st.attempts(first.run_id).values()
+        assert len(attempts) == 4 and all(a.completion.ok for a in attempts)
+    # a later edit of the pack: the stored run cannot be continued on other items
+    outage.touch()
+    second = _run(tmp_path, target, checks="capability.facts", data=pack)
+    (pack / "facts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:2]))
+    outage.unlink()
+    with pytest.raises(ConfigError, match="changed since the run started"):
+        _run(tmp_path, target, resume=second.run_id)

@@ -26,6 +26,7 @@ from alignkit.core import (
     ConfigError,
     Decoding,
     Finding,
+    Outcome,
     Plot,
     Target,
     TargetKind,
@@ -55,6 +56,7 @@ class AuditOptions:
     max_items: int = 200
     concurrency: int = 8
     budget_s: float | None = None
+    pack_digest: str = ""  # the items the run was started on (ItemPack.digest)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -113,13 +115,20 @@ def _resolve(
                 f" {value} differs from the stored {getattr(stored, key)} (only --budget and"
                 " --concurrency can change); start a new run instead"
             )
+    attempts = store.attempts(record.id)
+    kept = {k: a for k, a in attempts.items() if a.completion.outcome is not Outcome.ERROR}
+    if record.status == "finished" and len(kept) == len(attempts):
+        raise ConfigError(
+            f"run {record.id} finished with no failed request; nothing to resume"
+            f" (its findings: alignkit runs show {record.id})"
+        )
     if opts is not None:  # what a resumed run may change: how long and how fast it runs
         stored = replace(
             stored,
             budget_s=opts.budget_s if opts.budget_s is not None else stored.budget_s,
             concurrency=opts.concurrency or stored.concurrency,
         )
-    return record.id, stored, store.attempts(record.id)
+    return record.id, stored, kept
 
 
 async def _run_check(spec: CheckSpec, target: Target, ctx: CheckContext, out: _Outcome) -> None:
@@ -156,14 +165,27 @@ class _Plan:
     target_options: TargetOptions
 
 
-def _begin(store: Store, plan: _Plan) -> None:
-    """Record the run in the store, once its input has been validated."""
+def _begin(store: Store, plan: _Plan, data: ItemPack) -> None:
+    """Record the run in the store, once its input has been validated.
+
+    A resumed run must find the items it started on (a pack edited since, or a relative
+    ``--data`` read from another folder, would mix two item sets in one result); its
+    failed attempts are dropped so that they are sent again.
+    """
+    digest = data.digest()
+    if plan.resumed:
+        if plan.opts.pack_digest and plan.opts.pack_digest != digest:
+            raise ConfigError(
+                f"the item pack of run {plan.run_id} ({data.path}) changed since the run"
+                " started; resuming would mix two item sets; start a new run instead"
+            )
+        store.drop_failed_attempts(plan.run_id)
     store.begin_run(
         plan.run_id,
         resumed=plan.resumed,
         target=plan.opts.target,
         seed=plan.opts.seed,
-        config=plan.opts.to_dict(),
+        config={**plan.opts.to_dict(), "pack_digest": digest},
         alignkit_version=__version__,
         started_at=plan.started,
     )
@@ -180,7 +202,7 @@ async def _audit(
             await ping()
         data = _load_data(opts, target)
         selection = select_checks(opts.checks, target, data)
-        _begin(store, plan)
+        _begin(store, plan, data)
         deadline = time.monotonic() + opts.budget_s if opts.budget_s else None
         decoding = target.default_decoding or Decoding()
         out = _Outcome()
@@ -286,7 +308,7 @@ def run(
         opts = AuditOptions(
             target=target or a.target,
             checks=checks or a.checks,
-            data=str(data) if data is not None else None,
+            data=str(Path(data).resolve()) if data is not None else None,
             split=split or a.split,
             seed=a.seed,
             max_items=a.max_items,
@@ -297,7 +319,7 @@ def run(
         fixed = {
             "--target": target,
             "--checks": checks,
-            "--data": data,
+            "--data": Path(data).resolve() if data is not None else None,
             "--split": split,
             "--seed": seed,
             "--max-items": max_items,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import hashlib
 import json
 import logging
 import os
@@ -107,6 +108,19 @@ class ItemPack:
     def counts(self) -> dict[str, int]:
         """Number of items per kind in the selected split (kinds without items omitted)."""
         return {kind: len(rows) for kind, rows in self._items.items() if rows}
+
+    def digest(self) -> str:
+        """A hash of every item of every split (not the pack's name or path).
+
+        Two loads of unchanged files give the same digest; editing, adding or removing an
+        item changes it, so a resumed run can tell that its pack changed underneath it.
+        """
+        h = hashlib.sha256()
+        for kind, rows in sorted(self._all.items()):
+            for row in rows:
+                line = json.dumps([kind, row.model_dump(mode="json")], sort_keys=True)
+                h.update(line.encode("utf-8") + b"\n")
+        return h.hexdigest()[:16]
 
     def select(self, split: SplitSelector) -> ItemPack:
         """The same pack filtered to another split."""

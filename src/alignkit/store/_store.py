@@ -491,6 +491,19 @@ class Store:
         with self._writers_lock:
             return list(self._writers)
 
+    def drop_failed_attempts(self, run_id: str) -> int:
+        """Delete the run's attempts whose outcome is ``error``; return how many.
+
+        A resumed run sends them again: an error is the transport's or the app's failure,
+        not the target's behaviour, and keeping it would replay the outage on every resume.
+        """
+        self._flush_writers()
+        with self._write(f"drop failed attempts of run '{run_id}'") as conn:
+            done = conn.execute(
+                delete(ATTEMPTS).where(ATTEMPTS.c.run_id == run_id, ATTEMPTS.c.outcome == "error")
+            )
+        return int(done.rowcount or 0)
+
     def _insert_attempts(self, rows: list[dict[str, Any]]) -> None:
         with self._write(f"write {len(rows)} attempts") as conn:
             _insert_ignore(conn, ATTEMPTS, rows)
