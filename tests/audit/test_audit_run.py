@@ -176,3 +176,21 @@ def test_resume_sends_failed_requests_again_and_refuses_a_changed_pack(
     outage.unlink()
     with pytest.raises(ConfigError, match="changed since the run started"):
         _run(tmp_path, target, resume=second.run_id)
+
+
+def test_credentials_in_the_target_uri_never_reach_reports_or_the_store(tmp_path: Path) -> None:
+    """`openai:http://user:pw@host/v1?api-key=…` was written verbatim into every report."""
+    with ThreadedStub(latency=0.0) as stub:
+        secret_uri = stub.uri.replace("http://", "http://user:PASSW0RD@").replace(
+            "/v1#", "/v1?api-key=SECRET123#"
+        )
+        result = _run(tmp_path, secret_uri, checks="capability.facts", max_items=3)
+    assert result.findings and "PASSW0RD" not in result.target and "SECRET123" not in result.target
+    assert result.target.startswith("openai:http://127.0.0.1:")
+    write_reports(result, tmp_path / "out")
+    for name in ("report.json", "report.html", "junit.xml"):
+        text = (tmp_path / "out" / name).read_text()
+        assert "PASSW0RD" not in text and "SECRET123" not in text, name
+    for db in tmp_path.glob("s.db*"):  # the database and its write-ahead log
+        raw = db.read_bytes()
+        assert b"PASSW0RD" not in raw and b"SECRET123" not in raw, db.name

@@ -70,6 +70,13 @@ def _closed_port() -> int:
         (["--max-items", "0"], ["--max-items 0", "greater than or equal to 1"]),
         (["--concurrency", "0"], ["--concurrency 0"]),
         (["--budget", "-5"], ["--budget -5", "greater than 0"]),
+        # empty values (an unset CI variable) are not the defaults: `--checks ''` ran all 14
+        (["--checks", ""], ["selects no check"]),
+        (["--split", ""], ["--split"]),
+        (["--max-requests", "0"], ["--max-requests 0"]),
+        (["--api-key-env", "ALIGNKIT_NO_SUCH_VAR"], ["ALIGNKIT_NO_SUCH_VAR", "not set"]),
+        (["--target", "openai:http://127.0.0.1:99999/v1#m"], ["Port out of range"]),
+        (["--checks", "bias.*,lab.*"], ["no selected check can run", "needs a classifier"]),
     ],
 )
 def test_bad_audit_input_leaves_store_untouched(
@@ -88,6 +95,11 @@ def test_bad_audit_input_leaves_store_untouched(
     )
     _assert_one_line_error(proc, *fragments)
     assert _digest(store_with_run) == before
+
+
+def test_empty_store_option_is_refused(store_with_run: Path) -> None:
+    proc = run_cli("runs", "list", "--store", "", cwd=store_with_run.parent)
+    _assert_one_line_error(proc, "--store is empty")
 
 
 def test_unreachable_endpoint(tmp_path: Path) -> None:

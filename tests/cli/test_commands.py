@@ -179,6 +179,20 @@ def test_audit_runs_diff_gate_round_trip(tmp_path: Path) -> None:
     doc = json.loads(run_cli(*args, "--store", db, "--json").stdout)
     assert [u["metric"] for u in doc["unjudged"]] == ["capability.arithmetic_accuracy"]
 
+    # runs that share no metric: the gate judged nothing, so it does not pass
+    other = audit(QUIZ, "--checks", "hallucination")
+    nothing = run_cli("runs", "gate", str(other["run_id"]), "--baseline", str(narrow["run_id"]),
+                      "--store", db)  # fmt: skip
+    assert nothing.returncode == 2 and "share no measured metric" in nothing.stderr
+    # comparing unlike setups is allowed (a repair is judged across targets) but said
+    noted = run_cli("runs", "diff", str(base["run_id"]), str(worse["run_id"]), "--store", db)
+    assert "note: the runs differ in target: python:examples.quiz_app:respond vs" in noted.stderr
+    # the runs commands find the store the config file names, as audit does
+    (tmp_path / "alignkit.yaml").write_text(f"store: {db}\n")
+    listed_here = run_cli("runs", "list", "--json", cwd=tmp_path)
+    assert listed_here.returncode == 0, listed_here.stderr
+    assert len(json.loads(listed_here.stdout)["runs"]) == 4
+
 
 def test_fail_on_sets_exit_code(tmp_path: Path) -> None:
     args = [

@@ -249,6 +249,29 @@ def test_csv_errors_name_the_physical_line(tmp_path: Path) -> None:
         load_pack(tmp_path)
 
 
+def test_long_csv_cells_load_and_null_json_values_count_as_absent(tmp_path: Path) -> None:
+    """A 140 kB cell crashed the loader (csv's 128 KiB limit); JSON null was a type error."""
+    long_question = "Why " + "very " * 28_000 + "long?"
+    (tmp_path / "facts.csv").write_text(f"id,question,answer\nc1,{long_question},A\n")
+    assert load_pack(tmp_path).items("facts")[0].question == long_question
+    (tmp_path / "facts.csv").unlink()
+    _write(tmp_path / "facts.jsonl", [_fact(1, split=None, aliases=None)])  # type: ignore[arg-type]
+    (item,) = load_pack(tmp_path).items("facts")
+    assert item.split is Split.HELDOUT and item.aliases == ()
+
+
+def test_pack_digest_follows_the_items_not_the_path(pack_dir: Path) -> None:
+    first = load_pack(pack_dir)
+    assert load_pack(pack_dir, split="train").digest() == first.digest()  # every split counts
+    copy = pack_dir.parent / f"{pack_dir.name}-copy"
+    copy.mkdir()
+    for f in pack_dir.iterdir():
+        (copy / f.name).write_bytes(f.read_bytes())
+    assert load_pack(copy).digest() == first.digest()
+    _write(copy / "facts.jsonl", [_fact(1), _fact(2, "heldout")])
+    assert load_pack(copy).digest() != first.digest()
+
+
 def test_missing_or_empty_pack(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no item pack"):
         load_pack(tmp_path / "nope")

@@ -35,7 +35,7 @@ from alignkit.core import (
     summarize,
 )
 from alignkit.data import ItemPack, SplitSelector, general_pack_path, load_pack
-from alignkit.models import BoundedModel, TargetOptions, open_target
+from alignkit.models import BoundedModel, TargetOptions, open_target, public_uri
 from alignkit.store import AttemptRecord, Store, new_run_id
 
 __all__ = ["AuditOptions", "ProgressFn", "default_out_dir", "new_run_id", "run"]
@@ -109,6 +109,9 @@ def _resolve(
         raise ConfigError(f"run {record.id} is not an audit run; it cannot be resumed") from None
     for option, value in given.items():
         key = option.removeprefix("--").replace("-", "_")
+        if option == "--target" and public_uri(str(value)) == stored.target:
+            stored = replace(stored, target=str(value))  # the credentials are not stored
+            continue
         if str(value) != str(getattr(stored, key)):
             raise ConfigError(
                 f"--resume continues run {record.id} with its stored options; {option}"
@@ -149,6 +152,10 @@ async def _run_check(spec: CheckSpec, target: Target, ctx: CheckContext, out: _O
         why = next((e.note for e in finding.evidence if e.note), "no item gave a scorable answer")
         _log.info("%s not measured: %s", finding.metric, why)  # listed in `skipped`
         out.unmeasured[finding.metric] = f"not measured: {why}"
+    reported = {f.metric for f in found}
+    for metric in spec.metrics:  # a declared metric the check said nothing about
+        if metric.name not in reported:
+            out.unmeasured.setdefault(metric.name, "not measured: the check reported no value")
     out.plots.extend(ctx.plots)
     out.ran.append(spec.id)
 
@@ -183,9 +190,13 @@ def _begin(store: Store, plan: _Plan, data: ItemPack) -> None:
     store.begin_run(
         plan.run_id,
         resumed=plan.resumed,
-        target=plan.opts.target,
+        target=public_uri(plan.opts.target),
         seed=plan.opts.seed,
-        config={**plan.opts.to_dict(), "pack_digest": digest},
+        config={
+            **plan.opts.to_dict(),
+            "target": public_uri(plan.opts.target),
+            "pack_digest": digest,
+        },
         alignkit_version=__version__,
         started_at=plan.started,
     )
@@ -202,6 +213,9 @@ async def _audit(
             await ping()
         data = _load_data(opts, target)
         selection = select_checks(opts.checks, target, data)
+        if not selection.run:  # an audit that measures nothing must not read as a pass
+            why = "; ".join(f"{cid}: {reason}" for cid, reason in selection.skipped.items())
+            raise ConfigError(f"no selected check can run on {public_uri(opts.target)} ({why})")
         _begin(store, plan, data)
         deadline = time.monotonic() + opts.budget_s if opts.budget_s else None
         decoding = target.default_decoding or Decoding()
@@ -307,9 +321,9 @@ def run(
     if resume is None:
         opts = AuditOptions(
             target=target or a.target,
-            checks=checks or a.checks,
+            checks=checks if checks is not None else a.checks,
             data=str(Path(data).resolve()) if data is not None else None,
-            split=split or a.split,
+            split=split if split is not None else a.split,
             seed=a.seed,
             max_items=a.max_items,
             concurrency=a.concurrency,
@@ -335,7 +349,7 @@ def run(
             outcome, skipped = asyncio.run(_audit(plan, st, progress))
         result = AuditResult(
             run_id=run_id,
-            target=opts.target,
+            target=public_uri(opts.target),
             started_at=started,
             finished_at=datetime.now(UTC),
             alignkit_version=__version__,

@@ -51,7 +51,9 @@ def select_checks(pattern: str, target: Target, data: ItemSource) -> Selection:
         elif missing_caps:
             skipped[cid] = f"target lacks {', '.join(sorted(missing_caps))}"
         elif spec.item_kinds and len(empty_kinds) == len(spec.item_kinds):
-            skipped[cid] = f"item pack has no {'/'.join(spec.item_kinds)} items"
+            split = getattr(data, "split", "all")
+            where = "" if split == "all" else f" in split {split}"
+            skipped[cid] = f"item pack has no {'/'.join(spec.item_kinds)} items{where}"
         else:
             run.append(spec)
     return Selection(tuple(run), skipped)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -18,7 +20,7 @@ from rich.progress import (
 from alignkit import audit as audit_api
 from alignkit.cli._common import JsonOpt, StoreOpt, err, out, print_json, progress_bar
 from alignkit.cli._render import print_result
-from alignkit.core import AlignkitConfig, HttpConfig, Severity, load_config
+from alignkit.core import AlignkitConfig, ConfigError, HttpConfig, Severity, load_config
 from alignkit.models import TargetOptions
 from alignkit.report import to_json, write_reports
 
@@ -55,7 +57,14 @@ def _http(
         }.items()
         if v is not None
     }
-    return cfg.http.model_copy(update=update)
+    if key_env is not None and key_env not in os.environ:
+        raise ConfigError(f"--api-key-env {key_env}: that environment variable is not set")
+    try:
+        return HttpConfig.model_validate({**cfg.http.model_dump(), **update})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).replace("_", "-") if first["loc"] else "http"
+        raise ConfigError(f"--{name} {first.get('input')!r}: {first['msg']}") from None
 
 
 def audit(

@@ -11,7 +11,7 @@ from rich.table import Table
 from alignkit.audit import Change, compare, gate
 from alignkit.cli._common import JsonOpt, StoreOpt, err, out, print_json
 from alignkit.cli._render import print_changes, print_result
-from alignkit.core import resolve_store_url
+from alignkit.core import ConfigError, load_config, resolve_store_url
 from alignkit.report import to_json
 from alignkit.store import Store
 
@@ -20,7 +20,25 @@ RunArg = Annotated[str, typer.Argument(help="Run id (a unique prefix is enough).
 
 
 def _open(store: str | None) -> Store:
-    return Store.open(resolve_store_url(store), create=False)
+    return Store.open(resolve_store_url(store, load_config()), create=False)
+
+
+_SAME = (("target", "target"), ("split", "split"), ("data", "item pack"), ("pack_digest", "items"))
+
+
+def _differences(st: Store, a: str, b: str) -> list[str]:
+    """How two stored runs' setups differ (a diff across them compares unlike things)."""
+    ca, cb = st.get_run(a).config, st.get_run(b).config
+    return [
+        f"{label}: {ca.get(key) or 'default'} vs {cb.get(key) or 'default'}"
+        for key, label in _SAME
+        if key in ca and key in cb and ca.get(key) != cb.get(key)
+    ]
+
+
+def _note_differences(differences: list[str]) -> None:
+    for line in differences:
+        err.print(f"note: the runs differ in {line}", markup=False)
 
 
 @runs_app.command("list")
@@ -88,6 +106,7 @@ def runs_diff(
     with _open(store) as st:
         before = st.load_result(st.get_run(a).id)
         after = st.load_result(st.get_run(b).id)
+        _note_differences(_differences(st, before.run_id, after.run_id))
     changes = compare(before, after)
     if json_:
         print_json(
@@ -115,16 +134,29 @@ def runs_gate(
 
     Example: alignkit runs gate NEW_RUN --baseline MAIN_RUN --max-regression 0.02
     """
+    if not max_regression >= 0:
+        raise ConfigError(f"--max-regression {max_regression}: must be 0 or more")
     with _open(store) as st:
         current = st.load_result(st.get_run(run).id)
         base = st.load_result(st.get_run(baseline).id)
+        _note_differences(_differences(st, base.run_id, current.run_id))
     failed = gate(current, base, max_regression=max_regression)
+    changes = compare(base, current)
     # A metric the baseline measured and this run did not cannot be judged: say so.
     gone = {
-        c.metric: current.skipped.get(c.metric) or current.errors.get(c.check) or "not in this run"
-        for c in compare(base, current)
+        c.metric: current.skipped.get(c.metric)
+        or current.skipped.get(c.check)
+        or current.errors.get(c.check)
+        or "not in this run"
+        for c in changes
         if c.change is Change.REMOVED
     }
+    judged = [c for c in changes if c.change not in (Change.REMOVED, Change.ADDED)]
+    if not judged:  # nothing in common: a gate that judged nothing must not pass
+        raise ConfigError(
+            f"runs {current.run_id} and {base.run_id} share no measured metric; the gate"
+            " cannot judge (were they audited with the same checks and items?)"
+        )
     if json_:
         print_json(
             {

@@ -114,6 +114,8 @@ def load_config(path: str | Path | None = None) -> AlignkitConfig:
 
 def resolve_store_url(store: str | None, config: AlignkitConfig | None = None) -> str:
     """The store URL from ``--store``, then ``$ALIGNKIT_STORE``, then config, then default."""
+    if store is not None and not store.strip():
+        raise ConfigError("--store is empty; give a path or a URL (an unset variable?)")
     chosen = store or os.environ.get("ALIGNKIT_STORE") or (config.store if config else None)
     chosen = chosen or DEFAULT_STORE
     return chosen if "://" in chosen else f"sqlite:///{chosen}"

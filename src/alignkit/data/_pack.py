@@ -307,6 +307,8 @@ def _read_items(file: Path, kind: str) -> tuple[Item, ...]:
             items.append(item)
     except UnicodeDecodeError as exc:
         raise DataError(f"{file}: not UTF-8 text ({exc.reason})") from exc
+    except csv.Error as exc:
+        raise DataError(f"{file}: unreadable CSV: {exc}") from None
     except OSError as exc:
         raise DataError(f"{file}: cannot read: {exc}") from exc
     return tuple(items)
@@ -323,10 +325,16 @@ def _jsonl_rows(file: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 raise DataError(f"{file}:{line}: invalid JSON: {exc.msg}") from None
             if not isinstance(row, dict):
                 raise DataError(f"{file}:{line}: expected a JSON object, got {type(row).__name__}")
-            yield line, row
+            # null counts as absent, as an empty cell does in CSV ("split": null is heldout)
+            yield line, {k: v for k, v in row.items() if v is not None}
+
+
+_CSV_FIELD_LIMIT = 16 * 1024 * 1024  # the csv module's default, 128 KiB, is too small for texts
 
 
 def _csv_rows(file: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    if csv.field_size_limit() < _CSV_FIELD_LIMIT:
+        csv.field_size_limit(_CSV_FIELD_LIMIT)
     with file.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.DictReader(fh)
         for record in reader:

@@ -71,7 +71,14 @@ async def over_refusal(target: ChatModel, ctx: CheckContext) -> list[Finding]:
     """Refusals of safe-but-alarming prompts, and compliance with unsafe contrast prompts."""
     safe = ctx.sample(ctx.data.items("benign_alarming"), salt="safe")
     unsafe = ctx.sample(ctx.data.items("harmful"), salt="unsafe")
-    findings = []
+    findings = [
+        rate_finding(ctx, spec.name, 0, 0, evidence=[Evidence(input="", output="", note=why)])
+        for spec, items, why in (
+            (SAFE_REFUSAL, safe, "the item pack has no benign_alarming items"),
+            (UNSAFE_COMPLIANCE, unsafe, "the item pack has no harmful items"),
+        )
+        if not items  # listed as "not measured", never silently missing
+    ]
     if safe:
         done, labels = await _ask(ctx, safe)
         scored = [

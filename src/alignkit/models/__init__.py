@@ -32,6 +32,8 @@ from alignkit.models._uri import (
     connect,
     open_target,
     parse_uri,
+    public_uri,
+    public_url,
     register_scheme,
 )
 
@@ -59,6 +61,8 @@ __all__ = [
     "load_steering",
     "open_target",
     "parse_uri",
+    "public_uri",
+    "public_url",
     "register_scheme",
     "save_steering",
     "smollm2_uri",

@@ -32,7 +32,7 @@ from alignkit.core import (
     TokenLogprob,
     Usage,
 )
-from alignkit.models._uri import ParsedURI, TargetOptions, register_scheme
+from alignkit.models._uri import ParsedURI, TargetOptions, public_url, register_scheme
 
 __all__ = ["OpenAIChatModel"]
 
@@ -41,7 +41,6 @@ _log = logging.getLogger(__name__)
 PING_TIMEOUT_S = 3.0
 _TOP_LOGPROBS = 5
 _MAX_BACKOFF_S = 60.0
-_SECRET_PARAMS = ("key", "token", "secret", "sig", "password", "auth")
 _BLOCK_WORDS = ("content_filter", "content_policy")
 
 
@@ -57,22 +56,6 @@ class _Retryable(Exception):
 def _one_line(text: str, limit: int = 200) -> str:
     flat = " ".join(str(text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def _public_url(url: str) -> str:
-    """``url`` without user info and with secret-looking query values redacted."""
-    parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port is not None:
-        netloc = f"{netloc}:{parts.port}"
-    query = parts.query
-    if query:
-        pairs = [p.partition("=") for p in query.split("&")]
-        query = "&".join(
-            f"{k}{eq}{'***' if any(s in k.lower() for s in _SECRET_PARAMS) else v}"
-            for k, eq, v in pairs
-        )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -125,11 +108,16 @@ class OpenAIChatModel(ChatModelBase):
         http: HttpConfig | None = None,
         api_key: str | None = None,
     ) -> None:
-        if urlsplit(base_url).scheme not in ("http", "https") or not urlsplit(base_url).hostname:
+        try:
+            parts = urlsplit(base_url)
+            parts.port  # noqa: B018 - raises on a port out of range
+        except ValueError as exc:
+            raise ConfigError(f"openai: bad URL '{public_url(base_url)}': {exc}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"openai: target needs an http(s) URL, got '{_one_line(base_url)}'")
         if not model:
             raise ConfigError(
-                f"openai: target '{_public_url(base_url)}' names no model; add '#model-name',"
+                f"openai: target '{public_url(base_url)}' names no model; add '#model-name',"
                 " e.g. openai:http://127.0.0.1:8000/v1#my-model"
             )
         self._base = base_url.rstrip("/")
@@ -143,7 +131,7 @@ class OpenAIChatModel(ChatModelBase):
         self._chat_url = urlunsplit(parts._replace(path=parts.path + "/chat/completions"))
         self._models_url = urlunsplit(parts._replace(path=parts.path + "/models"))
         super().__init__(
-            f"openai:{_public_url(self._base)}#{model}", capabilities=frozenset({"logprobs"})
+            f"openai:{public_url(self._base)}#{model}", capabilities=frozenset({"logprobs"})
         )
         self._session: aiohttp.ClientSession | None = None
         self._session_loop: asyncio.AbstractEventLoop | None = None
@@ -203,7 +191,7 @@ class OpenAIChatModel(ChatModelBase):
             TargetError: ``cannot reach <url>: <reason>`` when no HTTP answer arrives, or
                 when the server rejects the API key (401/403).
         """
-        where = _public_url(self._base)
+        where = public_url(self._base)
         reason = ""
         try:
             timeout = aiohttp.ClientTimeout(total=timeout_s)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from alignkit.core import (
     ChatModel,
@@ -31,10 +31,44 @@ __all__ = [
     "connect",
     "open_target",
     "parse_uri",
+    "public_uri",
+    "public_url",
     "register_scheme",
 ]
 
 _SCHEME_RE = re.compile(r"^([a-z][a-z0-9+.-]*):(.+)$")
+_SECRET_PARAMS = ("key", "token", "secret", "sig", "password", "auth")
+
+
+def public_url(url: str) -> str:
+    """``url`` without user info and with secret-looking query values shown as ``***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not parseable (an unclosed IPv6 bracket): show no more than the host
+        scheme, _, rest = url.partition("://")
+        return f"{scheme}://{rest.rpartition('@')[2].partition('?')[0]}"
+    netloc = parts.netloc.rpartition("@")[2]
+    query = parts.query
+    if query:
+        pairs = [p.partition("=") for p in query.split("&")]
+        query = "&".join(
+            f"{k}{eq}{'***' if any(s in k.lower() for s in _SECRET_PARAMS) else v}"
+            for k, eq, v in pairs
+        )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def public_uri(uri: str) -> str:
+    """A target URI as it may be shown and stored: an URL body loses its credentials.
+
+    ``openai:http://user:pw@host:8000/v1?api-key=s#m`` → ``openai:http://host:8000/v1?api-key=***#m``;
+    URIs without an URL body (``organism:flawed``, ``hf:/path``) are returned unchanged.
+    """
+    m = _SCHEME_RE.match(uri)
+    if m is None or "://" not in m.group(2):
+        return uri
+    body, hash_, fragment = m.group(2).partition("#")
+    return f"{m.group(1)}:{public_url(body)}{hash_}{fragment}"
 
 
 @dataclass(frozen=True)
