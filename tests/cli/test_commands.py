@@ -194,6 +194,24 @@ def test_audit_runs_diff_gate_round_trip(tmp_path: Path) -> None:
     assert len(json.loads(listed_here.stdout)["runs"]) == 4
 
 
+def test_json_stdout_stays_pure_when_the_app_prints(tmp_path: Path) -> None:
+    """An app's print() at import or per call went into the --json document."""
+    (tmp_path / "noisy_app.py").write_text(
+        "print('loading noisy app')\n"
+        "def respond(messages):\n"
+        "    print('got', len(messages), 'messages')\n"
+        "    return 'Paris'\n"
+    )
+    proc = run_cli(
+        "audit", "--target", "python:noisy_app:respond", "--checks", "capability.facts",
+        "--max-items", "3", "--store", str(tmp_path / "s.db"), "--out", str(tmp_path / "o"),
+        "--json", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["findings"][0]["metric"] == "capability.fact_accuracy"
+    assert "loading noisy app" in proc.stderr and "got 1 messages" in proc.stderr
+
+
 def test_fail_on_sets_exit_code(tmp_path: Path) -> None:
     args = [
         "audit",

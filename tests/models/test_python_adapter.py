@@ -180,6 +180,59 @@ async def test_async_app_exception_and_non_str_return(app_dir: Path) -> None:
 
 
 @pytest.mark.anyio
+async def test_app_exit_and_its_own_cancellation_are_errors_not_crashes(app_dir: Path) -> None:
+    """sys.exit() in a sync app, or a CancelledError of its own, ended the whole audit."""
+    mod = write_app(
+        app_dir,
+        """
+        import asyncio, sys
+
+        def quits(messages):
+            sys.exit(5)
+
+        async def cancels(messages):
+            raise asyncio.CancelledError()
+        """,
+    )
+    quits = await connect(f"python:{mod}:quits").generate(HI)
+    cancels = await connect(f"python:{mod}:cancels").generate(HI)
+    assert quits.outcome is Outcome.ERROR and "SystemExit" in quits.error
+    assert cancels.outcome is Outcome.ERROR and "CancelledError" in cancels.error
+
+
+def test_a_hung_app_cut_by_the_budget_does_not_keep_the_process_alive(app_dir: Path) -> None:
+    """The worker threads are daemons: an abandoned call cannot block interpreter exit."""
+    import subprocess
+
+    mod = write_app(app_dir, "import time\ndef hang(messages):\n    time.sleep(3600)\n")
+    script = textwrap.dedent(
+        f"""
+        import asyncio, time
+        from alignkit.models import BoundedModel, connect
+
+        async def main():
+            model = BoundedModel(connect("python:{mod}:hang"), 2, time.monotonic() + 1.0)
+            done = await model.generate([{{"role": "user", "content": "hi"}}])
+            await model.aclose()
+            print(done.error)
+
+        asyncio.run(main())
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=app_dir, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "budget exhausted"
+
+
+def test_sys_exit_at_import_is_config_error(app_dir: Path) -> None:
+    mod = write_app(app_dir, "import sys\nsys.exit(5)\n")
+    with pytest.raises(ConfigError, match=r"called sys.exit\(5\)"):
+        connect(f"python:{mod}:respond")
+
+
+@pytest.mark.anyio
 async def test_app_cannot_mutate_callers_messages(app_dir: Path) -> None:
     mod = write_app(
         app_dir,

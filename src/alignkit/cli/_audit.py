@@ -18,7 +18,15 @@ from rich.progress import (
 )
 
 from alignkit import audit as audit_api
-from alignkit.cli._common import JsonOpt, StoreOpt, err, out, print_json, progress_bar
+from alignkit.cli._common import (
+    JsonOpt,
+    StoreOpt,
+    err,
+    out,
+    print_json,
+    progress_bar,
+    stdout_to_stderr,
+)
 from alignkit.cli._render import print_result
 from alignkit.core import AlignkitConfig, ConfigError, HttpConfig, Severity, load_config
 from alignkit.models import TargetOptions
@@ -115,12 +123,15 @@ def audit(
     cfg = load_config(config)
     options = TargetOptions(http=_http(cfg, api_key_env, max_requests, max_tokens_total))
     threshold = fail_on or cfg.audit.fail_on
-    with progress_bar(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    ) as bars:
+    with (
+        stdout_to_stderr(json_),
+        progress_bar(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        ) as bars,
+    ):
         result = audit_api.run(
             target,
             checks=checks,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import typer
@@ -11,7 +14,16 @@ from rich.progress import Progress, ProgressColumn
 
 from alignkit.core import Severity
 
-__all__ = ["JsonOpt", "StoreOpt", "err", "out", "print_json", "progress_bar", "severity_style"]
+__all__ = [
+    "JsonOpt",
+    "StoreOpt",
+    "err",
+    "out",
+    "print_json",
+    "progress_bar",
+    "severity_style",
+    "stdout_to_stderr",
+]
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -45,6 +57,19 @@ def print_json(obj: Any) -> None:
     """Write ``obj`` as JSON to stdout (strings are taken as JSON already)."""
     text = obj if isinstance(obj, str) else json.dumps(obj, indent=2, default=str)
     typer.echo(text)
+
+
+@contextlib.contextmanager
+def stdout_to_stderr(active: bool = True) -> Iterator[None]:
+    """Send what others print (a user's app under audit) to stderr while ``active``.
+
+    With ``--json`` stdout must hold the JSON document and nothing else.
+    """
+    if not active:
+        yield
+        return
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
 
 
 def progress_bar(*columns: str | ProgressColumn, quiet: bool = False) -> Progress:

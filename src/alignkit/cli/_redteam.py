@@ -8,7 +8,15 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from alignkit.cli._common import JsonOpt, StoreOpt, err, out, print_json, progress_bar
+from alignkit.cli._common import (
+    JsonOpt,
+    StoreOpt,
+    err,
+    out,
+    print_json,
+    progress_bar,
+    stdout_to_stderr,
+)
 from alignkit.core import ConfigError
 
 if TYPE_CHECKING:
@@ -241,13 +249,16 @@ def run(
                 "--resume continues a stored campaign with its stored options;"
                 f" leave out {', '.join(given)}"
             )
-    with progress_bar(
-        TextColumn("red team"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        quiet=json_,
-    ) as bar:
+    with (
+        stdout_to_stderr(json_),
+        progress_bar(
+            TextColumn("red team"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            quiet=json_,
+        ) as bar,
+    ):
         task = bar.add_task("red team", total=None)
 
         def progress(advance: int, total: int) -> None:

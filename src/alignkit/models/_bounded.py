@@ -17,7 +17,8 @@ class BoundedModel(ChatModelBase):
     """Wraps ``inner`` so at most ``concurrency`` requests are in flight at once.
 
     With a ``deadline`` (a :func:`time.monotonic` value), requests that would start after
-    it return a failed completion (:data:`BUDGET_EXHAUSTED`) without reaching the model.
+    it return a failed completion (:data:`BUDGET_EXHAUSTED`) without reaching the model, and
+    requests still running at it are abandoned with the same error.
 
     Example::
 
@@ -53,11 +54,15 @@ class BoundedModel(ChatModelBase):
         seed: int | None = None,
         logprobs: bool = False,
     ) -> Completion:
-        """Answer within the bound, or fail with :data:`BUDGET_EXHAUSTED` once time is up."""
+        """Answer within the bound, or fail with :data:`BUDGET_EXHAUSTED` once time is up.
+
+        A request still running at the deadline is abandoned with the same error, so a hung
+        app or server cannot hold the run past its budget.
+        """
         async with self._sem:
             if self.out_of_time():
                 return Completion.failed(BUDGET_EXHAUSTED)
-            return await self.inner.generate(
+            call = self.inner.generate(
                 messages,
                 max_tokens=max_tokens,
                 temperature=temperature,
@@ -65,3 +70,9 @@ class BoundedModel(ChatModelBase):
                 seed=seed,
                 logprobs=logprobs,
             )
+            if self._deadline is None:
+                return await call
+            try:
+                return await asyncio.wait_for(call, self._deadline - time.monotonic())
+            except TimeoutError:
+                return Completion.failed(BUDGET_EXHAUSTED)

@@ -25,10 +25,12 @@ import importlib.util
 import inspect
 import logging
 import os
+import queue
 import sys
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -65,6 +67,10 @@ def _load_module(spec: str, uri: str) -> ModuleType:
         return importlib.import_module(spec)
     except ConfigError:
         raise
+    except SystemExit as exc:  # the module called sys.exit() while being imported
+        raise ConfigError(
+            f"cannot import '{spec}' for target '{uri}': it called sys.exit({exc.code!r})"
+        ) from None
     except Exception as exc:
         reason = f"{type(exc).__name__}: {_one_line(str(exc))}"
         raise ConfigError(f"cannot import '{spec}' for target '{uri}': {reason}") from exc
@@ -163,6 +169,64 @@ def _default_decoding(module: ModuleType, uri: str) -> Decoding | None:
         ) from None
 
 
+class _DaemonPool(Executor):
+    """Up to ``size`` daemon worker threads for the app's sync calls.
+
+    Unlike :class:`~concurrent.futures.ThreadPoolExecutor`, whose threads the interpreter
+    joins at exit, a call that never returns (a hung app abandoned at the run's budget)
+    cannot keep the process alive after the audit has finished.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the app's worker pool is shut down")
+            self._queue.put((future, functools.partial(fn, *args, **kwargs)))
+            if len(self._threads) < self._size:
+                worker = threading.Thread(target=self._work, name="alignkit-app", daemon=True)
+                self._threads.append(worker)
+                worker.start()
+        return future
+
+    def _work(self) -> None:
+        while (job := self._queue.get()) is not None:
+            future, call = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(call())
+            except BaseException as exc:  # the app's SystemExit too: reported, not raised here
+                future.set_exception(exc)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            self._closed = True
+            threads = list(self._threads)
+        if cancel_futures:
+            while True:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is not None:
+                    job[0].cancel()
+        for _ in threads:
+            self._queue.put(None)
+        if wait:
+            for t in threads:
+                t.join()
+
+
 class PythonChatModel(ChatModelBase):
     """Wraps ``fn(messages) -> str`` (sync or async) as a :class:`~alignkit.core.ChatModel`.
 
@@ -185,7 +249,7 @@ class PythonChatModel(ChatModelBase):
         self._fn = fn
         self._async = _is_async(fn)
         self._extras = _passable_params(fn, uri)
-        self._executor: ThreadPoolExecutor | None = None
+        self._executor: _DaemonPool | None = None
         self._warned = False
 
     async def aclose(self) -> None:
@@ -216,7 +280,12 @@ class PythonChatModel(ChatModelBase):
                 result = await self._in_thread(arg, kwargs)
                 if inspect.isawaitable(result):
                     result = await result
-        except Exception as exc:
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # this request was cancelled (a budget ran out), not failed by the app
+            return self._app_failed(exc, time.perf_counter() - start)
+        except (Exception, SystemExit) as exc:  # an app's sys.exit() must not end the audit
             return self._app_failed(exc, time.perf_counter() - start)
         latency = time.perf_counter() - start
         if not isinstance(result, str):
@@ -227,11 +296,11 @@ class PythonChatModel(ChatModelBase):
 
     async def _in_thread(self, arg: list[dict[str, Any]], kwargs: dict[str, Any]) -> Any:
         if self._executor is None:
-            self._executor = ThreadPoolExecutor(MAX_THREADS, thread_name_prefix="alignkit-app")
+            self._executor = _DaemonPool(MAX_THREADS)
         call = functools.partial(contextvars.copy_context().run, self._fn, arg, **kwargs)
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
-    def _app_failed(self, exc: Exception, latency: float) -> Completion:
+    def _app_failed(self, exc: BaseException, latency: float) -> Completion:
         reason = f"python target raised {type(exc).__name__}: {_one_line(str(exc))}"
         if not self._warned:
             self._warned = True
