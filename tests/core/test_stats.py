@@ -21,6 +21,13 @@ def test_wilson_matches_scipy(k: int, n: int) -> None:
     assert hi == pytest.approx(ref.high, abs=1e-9)
 
 
+@pytest.mark.parametrize("n", [1, 3, 5, 7, 20, 199])
+def test_wilson_bounds_contain_the_estimate_exactly(n: int) -> None:
+    """At 0 of 5 the lower bound was 2.8e-17, above the value it bounds."""
+    assert wilson_interval(0, n)[0] == 0.0
+    assert wilson_interval(n, n)[1] == 1.0
+
+
 def test_wilson_empty_and_invalid() -> None:
     assert wilson_interval(0, 0) == (0.0, 1.0)
     with pytest.raises(ValueError):

@@ -176,13 +176,24 @@ async def test_request_cap_stops_sending(caplog: pytest.LogCaptureFixture) -> No
 
 async def test_token_cap_stops_sending() -> None:
     async with StubServer(latency=0) as s:
-        model = _model(s.url, max_tokens_total=10)  # each exchange uses 3 + 4 tokens
-        results = [await model.generate(HI) for _ in range(4)]
+        # each exchange uses 3 + 4 tokens; one may use up to 6 + 4 (prompt bound + max_tokens)
+        model = _model(s.url, max_tokens_total=20)
+        results = [await model.generate(HI, max_tokens=4) for _ in range(4)]
         await model.aclose()
         served = s.requests_served
     assert [c.ok for c in results] == [True, True, False, False]
-    assert "max_tokens_total=10" in results[2].error
+    assert "max_tokens_total=20" in results[2].error
     assert served == 2 and model.tokens_used == 14
+
+
+async def test_token_cap_is_never_exceeded_by_requests_in_flight() -> None:
+    """Eight concurrent requests each passed the check before any was charged: 2.6x the cap."""
+    async with StubServer(latency=0.05) as s:
+        model = _model(s.url, max_tokens_total=50)
+        results = await generate_batch(model, [HI] * 12, concurrency=8, max_tokens=4)
+        await model.aclose()
+    assert model.tokens_used <= 50
+    assert sum(c.ok for c in results) == model.tokens_used // 7 >= 4
 
 
 async def test_api_key_from_options_is_sent_but_never_shown(
@@ -278,3 +289,29 @@ def test_direct_construction_validates() -> None:
         OpenAIChatModel("localhost:8000", "m")
     with pytest.raises(ConfigError, match="names no model"):
         OpenAIChatModel("http://localhost:8000/v1", "")
+
+
+@pytest.mark.parametrize(
+    ("message", "ok", "text"),
+    [
+        (
+            {"content": [{"type": "text", "text": "Par"}, {"type": "text", "text": "is"}]},
+            True,
+            "Paris",
+        ),
+        ({"content": None}, False, ""),  # e.g. a reasoning model that ran out of max_tokens
+        ({"content": None, "tool_calls": [{"id": "t"}]}, False, ""),
+        ({"content": ""}, True, ""),
+    ],
+)
+def test_message_content_forms(message: dict[str, object], ok: bool, text: str) -> None:
+    """Content parts were scored as their Python repr; null content as an empty answer."""
+    import json
+
+    from alignkit.models._openai import _parse_completion
+
+    raw = json.dumps({"choices": [{"message": message, "finish_reason": "length"}]}).encode()
+    done = _parse_completion(raw, 0.1)
+    assert done.ok is ok and done.text == text
+    if not ok:
+        assert "no message content" in done.error

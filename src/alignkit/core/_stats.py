@@ -38,7 +38,8 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # The bounds contain p exactly: at p = 0 or 1 rounding left them 1e-17 on the wrong side.
+    return min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half))
 
 
 def bootstrap_ci(

@@ -138,6 +138,8 @@ class OpenAIChatModel(ChatModelBase):
         self._timeout = aiohttp.ClientTimeout(total=self._http.timeout_s)
         self._requests = 0
         self._tokens = 0
+        self._reserved = 0
+        self._usage_warned = False
         self._cap_warned = False
         self._jitter = random.Random()
 
@@ -222,10 +224,12 @@ class OpenAIChatModel(ChatModelBase):
         logprobs: bool = False,
     ) -> Completion:
         """Send one chat request; failures come back as ``error``/``blocked`` completions."""
-        capped = self._spend_cap_reason()
+        reserve = _token_estimate(messages, max_tokens)
+        capped = self._spend_cap_reason(reserve)
         if capped is not None:
             return Completion.failed(capped)
         self._requests += 1
+        self._reserved += reserve
         body: dict[str, Any] = {
             "model": self._model,
             "messages": messages,
@@ -240,20 +244,40 @@ class OpenAIChatModel(ChatModelBase):
             body["top_logprobs"] = _TOP_LOGPROBS
         payload = json.dumps(body).encode()
         start = time.perf_counter()
-        completion = await self._send_with_retries(payload, start)
+        try:
+            completion = await self._send_with_retries(payload, start)
+        finally:
+            self._reserved -= reserve
         used = completion.usage.prompt_tokens + completion.usage.completion_tokens
+        if completion.ok and used == 0 and self._http.max_tokens_total is not None:
+            used = reserve  # the server reports no usage: count the most it could have cost
+            if not self._usage_warned:
+                self._usage_warned = True
+                _log.warning(
+                    "%s reports no token usage; max_tokens_total counts each request as its"
+                    " prompt size plus max_tokens",
+                    self._uri,
+                )
         self._tokens += used
         return completion
 
-    def _spend_cap_reason(self) -> str | None:
+    def _spend_cap_reason(self, reserve: int) -> str | None:
+        """Why a request of at most ``reserve`` tokens may not be sent, or ``None``.
+
+        The token cap is hard: a request is sent only if it fits beside what was used and
+        what the requests in flight may still use, each counted as its prompt size plus
+        ``max_tokens``.
+        """
         http = self._http
         reason = None
+        cap = http.max_tokens_total
         if http.max_requests is not None and self._requests >= http.max_requests:
             reason = f"spend cap reached: {self._requests} of max_requests={http.max_requests}"
-        elif http.max_tokens_total is not None and self._tokens >= http.max_tokens_total:
+        elif cap is not None and self._tokens + self._reserved + reserve > cap:
+            held = f" and {self._reserved} reserved in flight" if self._reserved else ""
             reason = (
-                f"spend cap reached: {self._tokens} tokens of"
-                f" max_tokens_total={http.max_tokens_total}"
+                f"spend cap reached: {self._tokens} tokens used{held} of"
+                f" max_tokens_total={cap}; the next request may use {reserve}"
             )
         if reason is not None and not self._cap_warned:
             self._cap_warned = True
@@ -318,12 +342,25 @@ def _error_fields(raw: bytes) -> dict[str, str]:
     return fields
 
 
+def _token_estimate(messages: list[Message], max_tokens: int) -> int:
+    """A generous bound on a request's tokens: half a token per prompt byte, plus max_tokens."""
+    prompt = sum(len(str(m.get("content", "")).encode()) // 2 + 4 for m in messages)
+    return prompt + max_tokens
+
+
 def _parse_completion(raw: bytes, latency: float) -> Completion:
     try:
         doc = json.loads(raw)
         choice = doc["choices"][0]
         message = choice.get("message") or {}
-        text = message.get("content") or message.get("refusal") or ""
+        content = message.get("content")
+        if isinstance(content, list):  # content parts: keep the text ones
+            content = "".join(
+                str(p.get("text", ""))
+                for p in content
+                if isinstance(p, dict) and p.get("type") == "text"
+            )
+        text = content or message.get("refusal") or ""
         finish = choice.get("finish_reason")
         usage_doc = doc.get("usage") or {}
         usage = Usage(
@@ -344,6 +381,9 @@ def _parse_completion(raw: bytes, latency: float) -> Completion:
             latency_s=latency,
             error="blocked by provider: finish_reason content_filter",
         )
+    if content is None and not text:  # no message text at all is not an empty answer
+        why = "a tool call" if message.get("tool_calls") else f"finish_reason {finish}"
+        return Completion.failed(f"response has no message content ({why})", latency_s=latency)
     return Completion(
         outcome=Outcome.OK, text=str(text), usage=usage, latency_s=latency, logprobs=logprobs
     )
