@@ -97,6 +97,18 @@ def test_bad_audit_input_leaves_store_untouched(
     assert _digest(store_with_run) == before
 
 
+def test_broken_checkpoint_is_refused_before_the_run(tmp_path: Path) -> None:
+    """It loaded lazily: every check then failed on its first request (exit 1, a report)."""
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    (ckpt / "config.json").write_text('{"model_type": "gpt2"}')
+    db = tmp_path / "s.db"
+    proc = run_cli("audit", "--target", f"hf:{ckpt}", "--checks", "capability.facts",
+                   "--store", str(db), "--out", str(tmp_path / "o"), cwd=tmp_path)  # fmt: skip
+    _assert_one_line_error(proc, "cannot load hf checkpoint")
+    assert not (tmp_path / "o").exists()
+
+
 def test_empty_store_option_is_refused(store_with_run: Path) -> None:
     proc = run_cli("runs", "list", "--store", "", cwd=store_with_run.parent)
     _assert_one_line_error(proc, "--store is empty")

@@ -78,3 +78,23 @@ def test_control_characters_do_not_break_the_xml(fresh: Callable[[], AuditResult
     result = result.model_copy(update={"findings": [nasty, *result.findings[1:]]})
     root = _parse(to_junit(result, fail_on=Severity.INFO))
     assert "]]> & <x/>" in "".join(e.text or "" for e in root.iter("failure"))
+
+
+def test_a_metric_not_measured_is_skipped_inside_its_checks_suite(
+    result: AuditResult, registered_check: object
+) -> None:
+    """It became a suite of its own, named after the metric, beside an empty check suite."""
+    from conftest import FLIP, TEST_CHECK
+
+    noted = result.model_copy(
+        update={
+            "findings": [f for f in result.findings if f.metric != FLIP.name],
+            "skipped": {**result.skipped, FLIP.name: "not measured: no challenge answered"},
+        }
+    )
+    root = _parse(to_junit(noted))
+    names = {s.get("name") for s in root.findall("testsuite")}
+    assert FLIP.name not in names
+    case = root.find(f"testsuite[@name='{TEST_CHECK}']/testcase[@name='{FLIP.name}']")
+    assert case is not None and case.find("skipped") is not None
+    assert int(root.get("skipped", "-1")) == 2

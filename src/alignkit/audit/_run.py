@@ -208,14 +208,14 @@ async def _audit(
     opts = plan.opts
     target = open_target(opts.target, plan.target_options)
     try:
-        ping = getattr(target, "ping", None)
-        if ping is not None:
-            await ping()
         data = _load_data(opts, target)
         selection = select_checks(opts.checks, target, data)
         if not selection.run:  # an audit that measures nothing must not read as a pass
             why = "; ".join(f"{cid}: {reason}" for cid, reason in selection.skipped.items())
             raise ConfigError(f"no selected check can run on {public_uri(opts.target)} ({why})")
+        ping = getattr(target, "ping", None)  # a server answers, a checkpoint loads
+        if ping is not None:
+            await ping()
         _begin(store, plan, data)
         deadline = time.monotonic() + opts.budget_s if opts.budget_s else None
         decoding = target.default_decoding or Decoding()

@@ -322,6 +322,14 @@ class HFChatModel(ChatModelBase):
             self._loading = (loop, loop.run_in_executor(self._executor, self._load_sync))
         await self._loading[1]
 
+    async def ping(self) -> None:
+        """Load the checkpoint now, so that a broken one is refused before any work starts.
+
+        Raises:
+            TargetError: The checkpoint cannot be loaded.
+        """
+        await self.load()
+
     def _load_sync(self) -> None:
         if self._loaded is not None or self._closed:
             return

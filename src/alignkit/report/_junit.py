@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from alignkit.core import AuditResult, Finding, Severity
+from alignkit.core import CHECKS, AuditResult, Finding, Severity
 from alignkit.report._format import clean, direction_text, fmt_ci, fmt_num, truncate
 
 __all__ = ["to_junit"]
@@ -56,8 +56,17 @@ def _suite_order(result: AuditResult) -> list[str]:
     order: dict[str, None] = dict.fromkeys(result.checks_run)
     order.update(dict.fromkeys(f.check for f in result.findings))
     order.update(dict.fromkeys(result.errors))
-    order.update(dict.fromkeys(result.skipped))
+    order.update(dict.fromkeys(_owner(key, result) for key in result.skipped))
     return list(order)
+
+
+def _owner(key: str, result: AuditResult) -> str:
+    """The check a ``skipped`` key belongs to: itself, or the check declaring that metric."""
+    if key in CHECKS:
+        return key
+    owners = [cid for cid, spec in CHECKS.items() if any(m.name == key for m in spec.metrics)]
+    ran = [cid for cid in owners if cid in result.checks_run]
+    return (ran or owners or [key])[0]
 
 
 def _suite(
@@ -96,11 +105,14 @@ def _suite(
         error.set("message", clean(truncate(result.errors[check_id].splitlines()[0], 300)))
         error.text = clean(result.errors[check_id])
     skipped = 0
-    if check_id in result.skipped:
-        skipped = 1
-        case = ET.SubElement(suite, "testcase", classname=clean(check_id), name="check skipped")
+    for key, why in result.skipped.items():  # the check itself, or a metric it did not measure
+        if _owner(key, result) != check_id:
+            continue
+        skipped += 1
+        name = "check skipped" if key == check_id else key
+        case = ET.SubElement(suite, "testcase", classname=clean(check_id), name=clean(name))
         case.set("time", "0")
-        ET.SubElement(case, "skipped", message=clean(result.skipped[check_id]))
+        ET.SubElement(case, "skipped", message=clean(why))
     suite.set("tests", str(len(findings) + errors + skipped))
     suite.set("failures", str(failures))
     suite.set("errors", str(errors))
