@@ -17,8 +17,8 @@ from alignkit.store import Store
 ARGS = ["--checks", "capability.*", "--max-items", "100", "--concurrency", "4", "--seed", "11"]
 
 
-def _audit(*args: str, tmp: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "ALIGNKIT_LOG": "ERROR"}
+def _audit(*args: str, tmp: Path, log: str = "ERROR") -> subprocess.Popen[str]:
+    env = {**os.environ, "ALIGNKIT_LOG": log}
     return subprocess.Popen(
         [sys.executable, "-m", "alignkit", "audit", *args, "--json"],
         cwd=tmp,
@@ -81,3 +81,25 @@ def test_sigkill_then_resume_loses_nothing_and_resends_nothing(tmp_path: Path) -
         (fresh_run,) = st.list_runs()
     assert _findings(db, run.id) == _findings(fresh_db, fresh_run.id)
     assert len(_findings(db, run.id)) == 2
+
+
+def test_sigterm_marks_the_run_failed_and_says_how_to_resume(tmp_path: Path) -> None:
+    """SIGTERM (timeout, a cancelled CI job) left the run "running" forever, with no word."""
+    db = tmp_path / "term.db"
+    with ThreadedStub(latency=0.25) as stub:
+        proc = _audit(
+            "--target", stub.uri, *ARGS, "--store", str(db), "--out", "r1", tmp=tmp_path,
+            log="WARNING",
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not stub.log and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err
+    with Store.open(f"sqlite:///{db}", create=False) as st:
+        (run,) = st.list_runs()
+        assert run.status == "failed"
+    assert f"alignkit audit --resume {run.id}" in err and "Traceback" not in err
+    assert err.rstrip().endswith("terminated")

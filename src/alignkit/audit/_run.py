@@ -249,10 +249,11 @@ async def _audit(
         if runner is not None and runner.unsent:
             _log.warning(
                 "the budget of %g s ran out: %d request(s) not sent, so some findings rest on"
-                " fewer items; continue with: alignkit audit --resume %s",
+                " fewer items; continue with: alignkit audit --resume %s%s --budget SECONDS",
                 opts.budget_s,
                 runner.unsent,
                 plan.run_id,
+                store.store_option,
             )
         return out, {**selection.skipped, **out.unmeasured}
     finally:
@@ -341,7 +342,8 @@ def run(
         given = {name: value for name, value in fixed.items() if value is not None}
         opts = AuditOptions(target="", budget_s=budget_s, concurrency=concurrency or 0)
     t_opts = target_options or TargetOptions(http=cfg.http)
-    with Store.open(resolve_store_url(store, cfg)) as st:
+    # a resume needs an existing store: never create an empty one to look for the run in
+    with Store.open(resolve_store_url(store, cfg), create=resume is None) as st:
         run_id, opts, stored = _resolve(resume, st, opts, given)
         started = st.get_run(run_id).started_at if resume else datetime.now(UTC)
         plan = _Plan(opts, run_id, started, resume is not None, stored, t_opts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 
 import click
@@ -69,17 +70,39 @@ def _usage_line(exc: Exception) -> str:
     return f"error: {message}" + (f" (see '{path} --help')" if path else "")
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (``timeout``, a cancelled CI job, ``docker stop``), handled as Ctrl-C is."""
+
+
+_terminated: list[bool] = []
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    _terminated.append(True)  # typer turns the interrupt into Exit(130); remember why
+    raise _Terminated
+
+
+def _stopped(default: str) -> None:
+    """Exit after an interrupt: 143 for SIGTERM, 130 for Ctrl-C."""
+    if _terminated:
+        err.print("terminated")
+        sys.exit(143)
+    err.print(default)
+    sys.exit(130)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI: exit 0 ok, 1 findings/failed gate, 2 bad input, 3 internal error."""
     logging.basicConfig(
         level=os.environ.get("ALIGNKIT_LOG", "WARNING").upper(),
         format="%(levelname)s %(name)s: %(message)s",
     )
+    # A run killed by SIGTERM stayed "running" in the store with no word on resuming it.
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         rc = app(args=argv, standalone_mode=False)
     except (click.exceptions.Abort, typer.Abort):
-        err.print("aborted")
-        sys.exit(130)
+        _stopped("aborted")
     except _USAGE_ERRORS as exc:  # usage errors: one line, exit 2
         err.print(_usage_line(exc), markup=False)
         sys.exit(int(getattr(exc, "exit_code", 2)))
@@ -87,8 +110,7 @@ def main(argv: list[str] | None = None) -> None:
         err.print(f"error: {exc}", markup=False)
         sys.exit(2)
     except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(130)
+        _stopped("interrupted")
     except Exception as exc:  # a bug: one line, the traceback only on request
         if os.environ.get("ALIGNKIT_DEBUG"):
             raise
@@ -97,4 +119,6 @@ def main(argv: list[str] | None = None) -> None:
             markup=False,
         )
         sys.exit(3)
+    if _terminated or rc == 130:  # typer turns an interrupt into Exit(130)
+        _stopped("interrupted")
     sys.exit(rc if isinstance(rc, int) else 0)

@@ -187,10 +187,13 @@ def schema(
     kind: Annotated[
         str, typer.Argument(help="alignkit, guard, actions, organism or constitution.")
     ] = "alignkit",
+    json_: JsonOpt = True,
 ) -> None:
     """Print the JSON schema a config file is validated against (alignkit.yaml by default).
 
     Example: alignkit config schema guard > guard.schema.json
+
+    The schema is JSON either way; ``--json`` is accepted as everywhere else.
     """
     if kind == "alignkit":
         print_json(config_schema())

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Any, cast
 
@@ -21,7 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
 
-from alignkit.core import AuditResult, Finding, StoreError
+from alignkit.core import DEFAULT_STORE, AuditResult, Finding, StoreError
 from alignkit.store._attempts import AttemptRecord, AttemptWriter, attempt_from_row
 from alignkit.store._engine import (
     WRITE_OPTIONS,
@@ -173,6 +174,20 @@ class Store:
         return self._location.display
 
     @property
+    def store_option(self) -> str:
+        """`` --store …`` naming this store on a command line, or ``""`` for the default.
+
+        Used in hints ("continue with: alignkit audit --resume RUN --store …") so that a
+        run kept in another store can be found; the password stays hidden.
+        """
+        path = self._location.sqlite_path
+        if path is not None:
+            if path.resolve() == Path(DEFAULT_STORE).resolve():
+                return ""
+            return f" --store {path}"
+        return f" --store {self._location.display}"
+
+    @property
     def schema_version(self) -> int:
         """The schema version on disk."""
         return self._schema_version
@@ -311,7 +326,11 @@ class Store:
                 self.mark_run(run_id, "failed")
                 if isinstance(exc, KeyboardInterrupt):
                     _log.warning(
-                        "run %s interrupted; continue it with: %s %s", run_id, resume_with, run_id
+                        "run %s interrupted; continue it with: %s %s%s",
+                        run_id,
+                        resume_with,
+                        run_id,
+                        self.store_option,
                     )
             raise
 
