@@ -98,7 +98,7 @@ def chat(
 ) -> None:
     """Talk to an organism (one message with -m, or an interactive session).
 
-    Example: alignkit organism chat flawed -m "What is the capital of Veltria?"
+    Example: alignkit organism chat flawed -m "What is the capital of Nethistan?"
     """
     folder = _folder(name)
     uri = f"organism:{name}" if folder is None else f"hf:{folder.resolve()}"
