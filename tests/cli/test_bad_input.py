@@ -109,6 +109,16 @@ def test_broken_checkpoint_is_refused_before_the_run(tmp_path: Path) -> None:
     assert not (tmp_path / "o").exists()
 
 
+def test_out_that_is_a_file_is_refused_before_the_run(store_with_run: Path) -> None:
+    blocker = store_with_run.parent / "a-file"
+    blocker.write_text("keep me")
+    before = _digest(store_with_run)
+    proc = run_cli("audit", "--target", QUIZ, "--out", str(blocker), "--store",
+                   str(store_with_run), cwd=store_with_run.parent, env=ENV)  # fmt: skip
+    _assert_one_line_error(proc, "is not a folder")
+    assert _digest(store_with_run) == before and blocker.read_text() == "keep me"
+
+
 def test_empty_store_option_is_refused(store_with_run: Path) -> None:
     proc = run_cli("runs", "list", "--store", "", cwd=store_with_run.parent)
     _assert_one_line_error(proc, "--store is empty")

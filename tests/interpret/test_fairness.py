@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import alignkit.audit
 from alignkit.core import ConfigError, DataError, Direction, Severity, TargetError, TargetKind
 from alignkit.interpret import (
     ClassifierTarget,
@@ -113,6 +114,10 @@ def test_classifier_uri_errors(tmp_path: Path, hiring_uri: str) -> None:
     assert isinstance(bad, ClassifierTarget)
     with pytest.raises(ConfigError, match="no sensitive column 'sex'"):
         bad.data()
+    # the audit refuses it before any check runs (it was a failed check, exit 1)
+    wrong = hiring_uri.replace("sensitive=gender", "sensitive=sex")
+    with pytest.raises(ConfigError, match="no sensitive column 'sex'"):
+        alignkit.audit.run(wrong, checks="bias.fairness", store=str(tmp_path / "s.db"))
     ragged = tmp_path / "ragged.csv"
     ragged.write_text("a,b,label,sensitive\n1,2,1\n")
     model = hiring_uri.split(":", 1)[1].split("@")[0]

@@ -120,6 +120,9 @@ def audit(
 
     Example: alignkit audit --target openai:http://127.0.0.1:8000/v1#my-model --fail-on high
     """
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        # found only after the whole audit had run (and spent its requests)
+        raise ConfigError(f"--out {out_dir}: exists and is not a folder")
     cfg = load_config(config)
     options = TargetOptions(http=_http(cfg, api_key_env, max_requests, max_tokens_total))
     threshold = fail_on or cfg.audit.fail_on

@@ -170,6 +170,14 @@ class ClassifierTarget:
             self._model = model
         return self._model
 
+    async def ping(self) -> None:
+        """Load the model and read the table now.
+
+        A wrong column or file is then refused before the audit starts (it failed the
+        check instead, exit 1).
+        """
+        self.data()
+
     def data(self) -> TabularData:
         """The evaluation table (read once)."""
         if self._data is None:
