@@ -272,6 +272,14 @@ def test_pack_digest_follows_the_items_not_the_path(pack_dir: Path) -> None:
     assert load_pack(copy).digest() != first.digest()
 
 
+@pytest.mark.parametrize("name", ["facts.json", "facts.tsv", "Facts.txt"])
+def test_a_kind_file_with_another_suffix_is_an_error(pack_dir: Path, name: str) -> None:
+    """It was ignored with a debug log: the check then ran on no items of that kind."""
+    (pack_dir / name).write_text("{}")
+    with pytest.raises(DataError, match="item files are <kind>.jsonl or <kind>.csv"):
+        load_pack(pack_dir)
+
+
 def test_missing_or_empty_pack(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no item pack"):
         load_pack(tmp_path / "nope")

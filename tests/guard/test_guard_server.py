@@ -152,10 +152,15 @@ def test_bad_requests_get_openai_style_errors(server: GuardServer, store_url: st
     msgs = [{"role": "user", "content": "x"}]
     status, body = post(url, {"model": "m", "messages": msgs, "max_tokens": -1})
     assert status == 400 and json.loads(body)["error"]["param"] == "max_tokens"
+    # asked for two choices or logprobs, a client got one choice and none, silently
+    status, body = post(url, {"model": "m", "messages": msgs, "n": 2})
+    assert status == 400 and json.loads(body)["error"]["param"] == "n"
+    status, body = post(url, {"model": "m", "messages": msgs, "logprobs": True, "stream": True})
+    assert status == 400 and json.loads(body)["error"]["param"] == "logprobs"
     server.stop()
     with Store.open(store_url) as store:
         kinds = [e.kind for e in store.audit_log().entries()]
-    assert kinds == ["bad_request"] * 4
+    assert kinds == ["bad_request"] * 6
 
 
 def test_admin_needs_the_token_and_signals_trip_a_user(server: GuardServer) -> None:
@@ -346,3 +351,17 @@ def test_a_bad_config_is_one_config_error_and_no_store_is_created(
     with pytest.raises(ConfigError, match=fragment.replace("[", r"\[").replace("]", r"\]")):
         GuardServer(f"python:{app_path}:respond", config, store_url=f"sqlite:///{db}")
     assert not db.exists()
+
+
+def test_logprobs_pass_through_with_the_official_client(server: GuardServer) -> None:
+    """They were dropped silently; `calibration.logprobs` through `serve` measured nothing."""
+    reply = client(server).chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "hello there"}], logprobs=True
+    )
+    choice = reply.choices[0]
+    assert choice.logprobs is not None and choice.logprobs.content
+    assert all(t.logprob <= 0 for t in choice.logprobs.content)
+    plain = client(server).chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "hello there"}]
+    )
+    assert plain.choices[0].logprobs is None

@@ -8,7 +8,8 @@ folder (a Hugging Face ``datasets`` dataset written by ``save_to_disk``, see
 - A ``.jsonl`` or ``.csv`` file, or ``.hf`` folder, whose stem is not a known kind is an
   error naming the known kinds, so a misspelt ``fact.jsonl`` fails loudly instead of
   silently leaving a check without items. Everything else (``README.md``, hidden files,
-  other folders) is ignored with a debug log.
+  other folders) is ignored with a debug log, except a file named after a kind with
+  another suffix (``facts.json``, ``facts.tsv``), which is an error.
 - Without ``pack.json`` the pack is named after its folder, so a folder holding only a
   traffic log's ``prompts.jsonl`` is a pack. A single ``.jsonl``/``.csv`` file or
   ``.hf`` folder is a pack too, of the kind its stem names.
@@ -247,6 +248,11 @@ def _item_files(root: Path) -> dict[str, Path]:
             _log.debug("pack %s: ignoring %s", root, entry.name)
             continue
         if entry.suffix.lower() not in _SUFFIXES and not _is_hf(entry):
+            if entry.stem.lower() in ITEM_KINDS:  # facts.json, facts.tsv: meant as items
+                raise DataError(
+                    f"{entry}: item files are <kind>.jsonl or <kind>.csv (or a <kind>.hf"
+                    " folder); rename or convert it"
+                )
             _log.debug("pack %s: ignoring %s (not .jsonl or .csv)", root, entry.name)
             continue
         kind = _kind_of(entry)

@@ -99,6 +99,13 @@ def _parse(body: bytes, headers: Any, default_model: str) -> dict[str, Any]:
         if not low <= value <= high:
             raise _BadRequest(f"'{name}' must be between {low:g} and {high:g}", name)
         gen[name] = kind(value)
+    n = doc.get("n", 1)
+    if n is not None and n != 1:  # one choice per request; silently answering one misleads
+        raise _BadRequest("'n' must be 1: this server returns one choice per request", "n")
+    if doc.get("logprobs"):
+        if doc.get("stream"):
+            raise _BadRequest("'logprobs' is not supported with 'stream'", "logprobs")
+        gen["logprobs"] = True  # passed to the target; answered when it gives them
     model = doc.get("model") or default_model
     user = doc.get("user") or headers.get("x-alignkit-user")
     session = doc.get("session") or headers.get("x-alignkit-session")
@@ -203,7 +210,7 @@ def _completion_doc(req: dict[str, Any], result: GuardResult) -> dict[str, Any]:
                     "refusal": _refusal_text(result) if blocked else None,
                 },
                 "finish_reason": "content_filter" if blocked else "stop",
-                "logprobs": None,
+                "logprobs": _logprobs_doc(req, result),
             }
         ],
         "usage": {
@@ -217,6 +224,29 @@ def _completion_doc(req: dict[str, Any], result: GuardResult) -> dict[str, Any]:
             "rail": result.rail,
             "reason": result.reason,
         },
+    }
+
+
+def _logprobs_doc(req: dict[str, Any], result: GuardResult) -> dict[str, Any] | None:
+    """The target's token logprobs, when asked for and the answer went out as generated.
+
+    A blocked or rail-modified answer gets none: they would describe text the client
+    does not see.
+    """
+    done = result.completion
+    if not req["gen"].get("logprobs") or done is None or done.logprobs is None:
+        return None
+    if result.outcome is Outcome.BLOCKED or result.text != done.text:
+        return None
+    return {
+        "content": [
+            {
+                "token": t.token,
+                "logprob": t.logprob,
+                "top_logprobs": [{"token": k, "logprob": v} for k, v in (t.top or {}).items()],
+            }
+            for t in done.logprobs
+        ]
     }
 
 
