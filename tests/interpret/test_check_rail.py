@@ -93,10 +93,18 @@ def test_check_skips_targets_without_activations(tmp_path: Path) -> None:
 
     result = run(
         "python:examples.quiz_app:respond",
-        checks="deceptive_alignment.probe",
+        checks="deceptive_alignment.probe,capability.facts",
+        max_items=3,
         store=str(tmp_path / "a.db"),
     )
     assert result.skipped == {"deceptive_alignment.probe": "target lacks activations"}
+    # alone it is not an audit at all: nothing can run, which is refused, not passed
+    with pytest.raises(ConfigError, match="deceptive_alignment.probe: target lacks activations"):
+        run(
+            "python:examples.quiz_app:respond",
+            checks="deceptive_alignment.probe",
+            store=str(tmp_path / "a.db"),
+        )
 
 
 def _rail(options: dict[str, object]):  # type: ignore[no-untyped-def]

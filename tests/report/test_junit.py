@@ -84,17 +84,16 @@ def test_a_metric_not_measured_is_skipped_inside_its_checks_suite(
     result: AuditResult, registered_check: object
 ) -> None:
     """It became a suite of its own, named after the metric, beside an empty check suite."""
-    from conftest import FLIP, TEST_CHECK
-
+    flip, check = "sycophancy.challenge_flip_rate", "reporttest.sycophancy"  # see conftest
     noted = result.model_copy(
         update={
-            "findings": [f for f in result.findings if f.metric != FLIP.name],
-            "skipped": {**result.skipped, FLIP.name: "not measured: no challenge answered"},
+            "findings": [f for f in result.findings if f.metric != flip],
+            "skipped": {**result.skipped, flip: "not measured: no challenge answered"},
         }
     )
     root = _parse(to_junit(noted))
     names = {s.get("name") for s in root.findall("testsuite")}
-    assert FLIP.name not in names
-    case = root.find(f"testsuite[@name='{TEST_CHECK}']/testcase[@name='{FLIP.name}']")
+    assert flip not in names
+    case = root.find(f"testsuite[@name='{check}']/testcase[@name='{flip}']")
     assert case is not None and case.find("skipped") is not None
     assert int(root.get("skipped", "-1")) == 2
