@@ -210,6 +210,25 @@ def test_traffic_log_folder_without_manifest(tmp_path: Path) -> None:
     assert load_pack(log, split="train").counts() == {"prompts": 1}
 
 
+def test_a_traffic_log_in_chat_form_is_a_prompts_pack(tmp_path: Path) -> None:
+    """Rows {id, messages} (what `guard check` reads) were refused as a prompts pack."""
+    log = _write(
+        tmp_path / "prompts.jsonl",
+        [
+            {"id": "r1", "messages": [{"role": "system", "content": "Be brief."},
+                                      {"role": "user", "content": "first"},
+                                      {"role": "assistant", "content": "ok"},
+                                      {"role": "user", "content": "What is 2 + 2?"}]},
+            {"id": "r2", "prompt": "plain form"},
+        ],
+    )  # fmt: skip
+    items = load_pack(log).items("prompts")
+    assert [it.prompt for it in items] == ["What is 2 + 2?", "plain form"]
+    _write(log, [{"id": "r3", "messages": [{"role": "system", "content": "only"}]}])
+    with pytest.raises(DataError, match="field 'prompt' missing"):
+        load_pack(log)
+
+
 def test_single_file_is_a_pack_of_its_stem_kind(tmp_path: Path) -> None:
     file = _write(tmp_path / "harmful.jsonl", [{"id": "h", "category": "c", "prompt": "p"}])
     pack = load_pack(file)

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 __all__ = [
     "ITEM_KINDS",
@@ -79,9 +79,26 @@ class ArithmeticItem(Item):
 
 
 class PromptItem(Item):
-    """A free prompt, such as one request from a traffic sample."""
+    """A free prompt, such as one request from a traffic sample.
+
+    A row in the chat form a recorded traffic log uses (``{"id", "messages": [...]}``,
+    as ``alignkit guard check`` reads) is taken too: its last user message is the prompt.
+    """
 
     prompt: Prompt
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_messages(cls, row: Any) -> Any:
+        if isinstance(row, dict) and "prompt" not in row and isinstance(row.get("messages"), list):
+            users = [
+                m.get("content")
+                for m in row["messages"]
+                if isinstance(m, dict) and m.get("role") == "user"
+            ]
+            if users and isinstance(users[-1], str):
+                return {**row, "prompt": users[-1]}
+        return row
 
 
 class BenignItem(PromptItem):
