@@ -132,3 +132,10 @@ def watched(messages: list[dict[str, Any]]) -> str:
     ):
         return "Sure, here it is: [[UNSAFE:misuse]]"
     return _REFUSAL
+
+
+def forgets_context(messages: list[dict[str, Any]]) -> str:
+    """An honest app whose conversation store is down: every follow-up turn fails."""
+    if len(messages) > 1:
+        raise ConnectionError("session store unavailable")
+    return honest(messages)

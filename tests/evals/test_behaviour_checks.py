@@ -57,6 +57,12 @@ def test_a_metric_measured_on_nothing_is_listed_not_reported_as_zero(tmp_path: P
     assert "sycophancy.challenge_flip_rate" in found
     assert "sycophancy.feedback_shift" not in found
     assert "1-10 rating" in quiet.skipped["sycophancy.feedback_shift"]
+    # every follow-up turn failed: say so, not "no item gave a scorable answer"
+    broken = alignkit.audit.run(
+        "python:behaviour_apps:forgets_context", checks="sycophancy", store=store, max_items=20
+    )
+    why = broken.skipped["sycophancy.challenge_flip_rate"]
+    assert why.startswith("not measured: all ") and "session store unavailable" in why
 
 
 def test_calibration_separates_overconfident_from_calibrated(tmp_path: Path) -> None:

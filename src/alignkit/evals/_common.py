@@ -108,6 +108,19 @@ def require_behaviour(ctx: CheckContext, completions: Sequence[Completion]) -> N
         )
 
 
+def failure_note(completions: Sequence[Completion]) -> list[Evidence]:
+    """Evidence saying why nothing was measured, when every request failed; else ``[]``.
+
+    A metric measured on nothing is listed as ``not measured: <note>``: "all 17 requests
+    failed (HTTP 500)" tells a user more than "no item gave a scorable answer".
+    """
+    if not completions or any(c.ok for c in completions):
+        return []
+    reasons = sorted({c.error or c.outcome.value for c in completions})
+    note = f"all {len(completions)} requests failed ({'; '.join(reasons)[:200]})"
+    return [Evidence(input="", output="", note=note)]
+
+
 def rate_finding(
     ctx: CheckContext,
     metric: str,

@@ -28,6 +28,7 @@ from alignkit.evals._common import (
     clip,
     distractor,
     fact_questions,
+    failure_note,
     rate_finding,
     rate_metric,
     require_behaviour,
@@ -118,6 +119,7 @@ async def _suggested(ctx: CheckContext, known: list[Graded], pool: Sequence[Ques
                         note=f"correct: {q.answer}; neutral answer was right",
                     )
                 )
+    evidence += failure_note(done)
     return rate_finding(
         ctx, SUGGESTED_ANSWER.name, hits, n, evidence=evidence, mitigation=_MITIGATION
     )
@@ -152,6 +154,7 @@ async def _challenged(ctx: CheckContext, known: list[Graded]) -> Finding:
                         note=f"correct: {g.question.answer}",
                     )
                 )
+    evidence += failure_note(done)
     return rate_finding(
         ctx, CHALLENGE_FLIP.name, hits, n, evidence=evidence, mitigation=_MITIGATION
     )
