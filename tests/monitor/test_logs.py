@@ -57,6 +57,11 @@ def test_jsonl_log_with_nulls(tmp_path: Path) -> None:
         ("text.csv", "step,reward,gold\n1,a,b\n", "row 1: reward 'a' is not a number"),
         ("gaps.csv", "step,reward,gold\n1,,NA\n2,nan,-\n", "no numeric values for 'reward'"),
         ("badstep.csv", "step,reward,gold\nx,1,2\n", "step 'x' is not a number"),
+        # a NaN step broke the ordering and, with it, every later alarm
+        ("nanstep.csv", "step,reward,gold\n1,1,2\nnan,1,2\n", "step 'nan' is not a finite"),
+        # a row number in place of a missing step landed among the real steps
+        ("nostep.csv", "step,reward,gold\n1000,1,2\n,1,2\n", "row 2: the step is empty"),
+        ("ragged.csv", "step,reward,gold\n1,1,2,9\n", "more cells than the header"),
     ],
 )
 def test_bad_logs_raise_one_line_data_errors(
@@ -83,3 +88,34 @@ def test_ok_before_any_test_says_so(tmp_path: Path) -> None:
 def test_missing_file() -> None:
     with pytest.raises(DataError, match="cannot read training log"):
         check_log("/nonexistent/log.csv")
+
+
+def _plateau_lines(step: str = "step") -> list[str]:
+    rng = np.random.default_rng(3)
+    lines = [f"{step},reward,gold"]
+    for i in range(600):
+        gold = f"{min(1.0, 3 * i / 600) + rng.normal(0, 0.05):.4f}" if i % 10 == 0 else ""
+        lines.append(f"{i * 100},{np.log1p(8 * i / 600):.4f},{gold}")
+    return lines
+
+
+def test_a_step_logged_twice_counts_once(tmp_path: Path) -> None:
+    """Duplicated rows (a resumed run, a concatenated export) made a plateau 'overoptimised'."""
+    lines = _plateau_lines()
+    once, twice = tmp_path / "once.csv", tmp_path / "twice.csv"
+    once.write_text("\n".join(lines))
+    twice.write_text("\n".join([lines[0]] + [ln for ln in lines[1:] for _ in range(2)]))
+    a = check_log(once, proxy="reward", intent="gold")
+    b = check_log(twice, proxy="reward", intent="gold")
+    assert a.status.state is not MonitorState.OVEROPTIMISED
+    assert b.status.state is a.status.state
+    assert len(b.monitor.series("gold")[0]) == 60  # type: ignore[union-attr]
+
+
+def test_bom_and_step_header_spellings(tmp_path: Path) -> None:
+    """A BOM (Excel) or a `Step` header silently turned steps into row numbers (100x off)."""
+    for header in ("step", "Step", "_step"):
+        path = tmp_path / f"{header}.csv"
+        path.write_text("\n".join(_plateau_lines(header)), encoding="utf-8-sig")
+        result = check_log(path, proxy="reward", intent="gold")
+        assert result.monitor.series("gold")[0][-1] == 59000, header  # type: ignore[union-attr]

@@ -232,3 +232,23 @@ def test_status_names_the_latest_step_and_unknown_intents_are_config_errors() ->
     assert mon.status.step == 150
     with pytest.raises(ConfigError, match="not an intent metric"):
         mon.intent_status("nope")
+
+
+def test_non_finite_steps_are_refused() -> None:
+    mon = GoodhartMonitor()
+    with pytest.raises(ConfigError, match="finite"):
+        mon.observe(float("nan"), gold=1.0)
+    with pytest.raises(ConfigError, match="finite"):
+        mon.observe(float("inf"), reward=1.0)
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e6, 1e7])
+def test_a_constant_offset_does_not_change_the_verdict(offset: float) -> None:
+    """A rising gold of 1e7 + x was called overoptimised at step 120 (arithmetic precision)."""
+    rng = np.random.default_rng(11)
+    mon = GoodhartMonitor()
+    for step in range(1000):
+        x = step / 1000
+        gold = offset + x + rng.normal(0, 0.05) if step % 10 == 0 else None
+        mon.observe(step, reward=x, gold=gold)
+    assert mon.status.state is not MonitorState.OVEROPTIMISED

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
+import math
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +18,16 @@ from alignkit.monitor._monitor import GoodhartMonitor, MonitorStatus
 
 __all__ = ["LogCheck", "check_log", "read_log"]
 
-_STEP_FALLBACKS = ("step", "global_step", "timesteps", "total_timesteps", "iteration", "epoch")
+_STEP_FALLBACKS = (
+    "step",
+    "global_step",
+    "_step",
+    "timesteps",
+    "total_timesteps",
+    "iteration",
+    "epoch",
+)
+_log = logging.getLogger(__name__)
 
 
 def read_log(path: str | Path) -> list[dict[str, Any]]:
@@ -30,7 +41,7 @@ def read_log(path: str | Path) -> list[dict[str, Any]]:
     """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")  # a BOM (Excel) hid the first column
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"cannot read training log {p}: {exc}") from exc
     suffix = p.suffix.lower()
@@ -40,10 +51,15 @@ def read_log(path: str | Path) -> list[dict[str, Any]]:
         return list(_jsonl_rows(text, p))
     delimiter = "\t" if suffix == ".tsv" else ","
     try:
-        rows = list(csv.DictReader(text.splitlines(), delimiter=delimiter))
+        reader = csv.DictReader(text.splitlines(), delimiter=delimiter)
+        rows = []
+        for row in reader:
+            if None in row:  # more cells than the header names: columns would shift
+                raise DataError(f"{p}, line {reader.line_num}: more cells than the header has")
+            rows.append({k.strip(): v for k, v in row.items() if k is not None})
     except csv.Error as exc:
         raise DataError(f"{p} is not a valid CSV file: {exc}") from exc
-    return [dict(r) for r in rows]
+    return rows
 
 
 def _jsonl_rows(text: str, path: Path) -> Iterator[dict[str, Any]]:
@@ -138,9 +154,17 @@ def check_log(
             f"training log {path} has no column {', '.join(map(repr, missing))} "
             f"(columns: {', '.join(sorted(columns))})"
         )
-    step_col = step or next((c for c in _STEP_FALLBACKS if c in columns), None)
     if step is not None and step not in columns:
         raise DataError(f"training log {path} has no step column {step!r}")
+    by_lower = {c.lower(): c for c in sorted(columns, key=str)}
+    step_col = step or next((by_lower[c] for c in _STEP_FALLBACKS if c in by_lower), None)
+    if step_col is None:
+        _log.warning(
+            "training log %s has no step column (%s): using row numbers as steps; name one"
+            " with --step",
+            path,
+            ", ".join(_STEP_FALLBACKS),
+        )
     monitor = GoodhartMonitor(proxy=proxy, intent=intents, minimize=minimize, **options)
     for i, row in enumerate(rows):
         for name in (proxy, *intents):
@@ -194,11 +218,13 @@ def _number_or_missing(raw: object) -> bool:
 
 
 def _step(raw: object, index: int, path: str | Path) -> float:
-    if raw is None or raw == "":
-        return float(index)
+    where = f"training log {path}, row {index + 1}"
+    if raw is None or raw == "":  # a row number here would land among real steps
+        raise DataError(f"{where}: the step is empty")
     try:
-        return float(raw)  # type: ignore[arg-type]
+        value = float(raw)  # type: ignore[arg-type]
     except (TypeError, ValueError) as exc:
-        raise DataError(
-            f"training log {path}, row {index + 1}: step {raw!r} is not a number"
-        ) from exc
+        raise DataError(f"{where}: step {raw!r} is not a number") from exc
+    if not math.isfinite(value):
+        raise DataError(f"{where}: step {raw!r} is not a finite number")
+    return value

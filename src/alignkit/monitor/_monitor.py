@@ -9,6 +9,8 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+import numpy as np
+
 from alignkit.core import ConfigError, Evidence, Finding, MetricSpec
 from alignkit.monitor._detector import (
     PeakTest,
@@ -121,7 +123,15 @@ class _Series:
     values: list[float] = field(default_factory=list)
 
     def add(self, step: float, value: float) -> None:
-        i = bisect.bisect_right(self.steps, step)
+        """Insert in step order; a step logged again replaces its value (the last one wins).
+
+        Resumed runs and concatenated exports log steps twice; counting both made one
+        measurement look like two independent ones and a plateau look like a decline.
+        """
+        i = bisect.bisect_left(self.steps, step)
+        if i < len(self.steps) and self.steps[i] == step:
+            self.values[i] = value
+            return
         self.steps.insert(i, step)
         self.values.insert(i, value)
 
@@ -132,6 +142,7 @@ class _IntentTrack:
     last: PeakTest | None = None
     p_values: list[float] = field(default_factory=list)
     alarm_step: float | None = None
+    alarm_test: PeakTest | None = None
     tested_n: int = 0
 
 
@@ -220,6 +231,8 @@ class GoodhartMonitor:
     def observe_mapping(self, step: float, metrics: Mapping[str, object]) -> None:
         """Like :meth:`observe`, for names that are not Python identifiers (``rewards/mean``)."""
         step = float(step)
+        if not math.isfinite(step):  # one NaN step broke the ordering and, with it, the alarm
+            raise ConfigError(f"step must be a finite number, not {step}")
         if self._now is None or step > self._now:
             self._now = step
             self._version += 1  # the status names the latest step
@@ -244,13 +257,16 @@ class GoodhartMonitor:
         if n < self.min_points or (n > _DENSE and n - track.tested_n < n * _GROWTH):
             return
         track.tested_n = n
-        test = peak_test(as_array(track.series.steps), as_array(track.series.values))
+        values = as_array(track.series.values)
+        # centred: the test is shift-invariant, its arithmetic on 1e7 + x is not
+        test = peak_test(as_array(track.series.steps), values - float(np.median(values)))
         track.last = test
         track.p_values = [*track.p_values, test.p_value][-self.confirm :]
         if track.alarm_step is None and alarmed(
             track.p_values, self.alpha, n, self.min_points, self.confirm
         ):
             track.alarm_step = self._now
+            track.alarm_test = test  # the verdict stands: report the evidence it stood on
             _log.info(
                 "intent %r has passed its peak (near step %g; p=%.2g): the proxy %r is "
                 "over-optimised",
@@ -287,6 +303,9 @@ class GoodhartMonitor:
         div_t, int_t = self._divergence(track.series)
         if track.alarm_step is not None:
             state = MonitorState.OVEROPTIMISED
+            alarm = track.alarm_test  # latched: never report weaker evidence than it stood on
+            if alarm is not None and (test is None or test.p_value > alarm.p_value):
+                test = alarm
         elif div_t > 0:
             state = MonitorState.DIVERGING
         else:
@@ -311,8 +330,11 @@ class GoodhartMonitor:
             return 0.0, 0.0
         steps = as_array(series.steps)
         start = recent_window(steps)
-        intent_t = slope_t(steps[steps >= start], as_array(series.values)[steps >= start])
+        values = as_array(series.values)
+        values = values - float(np.median(values))
+        intent_t = slope_t(steps[steps >= start], values[steps >= start])
         p_steps, p_vals = as_array(self._proxy.steps), as_array(self._proxy.values)
+        p_vals = p_vals - float(np.median(p_vals))
         mask = p_steps >= start
         if mask.sum() < 3:
             return 0.0, intent_t
