@@ -7,8 +7,8 @@ carries Gaussian noise of SD ``sigma``. Shapes, with ``x = step / length``:
 - ``bon`` — best-of-n-like: gold ∝ u(2 − u) with u = √(x / x_peak) (a quadratic in
   d = √KL when KL grows linearly with steps);
 - ``rl`` — RL-like with a long flat top: gold ∝ u(1 − ln u) with u = x / x_peak;
-- ``plateau`` — rises and levels off, never declines (saturating exponential or
-  logistic);
+- ``plateau`` — never declines: rises and levels off (saturating exponential or logistic,
+  40 % each), rises linearly and stops dead (10 %), or stays flat (10 %: pure noise);
 - ``sparse`` — a ``bon`` or ``rl`` shape with intent every 10–25 steps, 30 % missing,
   late by up to 1 % of the run and noisier (peak-to-start gain 3–8 noise SDs instead of
   4–12).
@@ -86,10 +86,15 @@ def _gold(shape: str, x: FloatArray, rng: np.random.Generator) -> FloatArray:
     if shape == "rl":
         u = np.maximum(x / rng.uniform(0.3, 0.7), 1e-9)
         return np.asarray(u * (1 - np.log(u)), dtype=np.float64)
-    if rng.random() < 0.5:
+    kind = rng.random()
+    if kind < 0.4:
         return 1 - np.exp(-x / rng.uniform(0.05, 0.3))
-    mid = rng.uniform(0.1, 0.5)
-    return 1 / (1 + np.exp(-(x - mid) / rng.uniform(0.03, 0.1)))
+    if kind < 0.8:
+        mid = rng.uniform(0.1, 0.5)
+        return 1 / (1 + np.exp(-(x - mid) / rng.uniform(0.03, 0.1)))
+    if kind < 0.9:  # a straight rise that stops dead
+        return np.minimum(1.0, x / rng.uniform(0.1, 0.5))
+    return np.zeros_like(x)  # an intent training never moves: pure noise around a level
 
 
 def simulate_run(shape: str, seed: int, length: int = 1000) -> SimulatedRun:
@@ -100,7 +105,7 @@ def simulate_run(shape: str, seed: int, length: int = 1000) -> SimulatedRun:
     x = np.arange(length) / length
     base = str(rng.choice(["bon", "rl"])) if shape == "sparse" else shape
     gold = _gold(base, x, rng)
-    amplitude = float(gold.max() - gold[0])
+    amplitude = float(gold.max() - gold[0]) or 1.0  # a flat intent: noise on the unit scale
     snr = rng.uniform(3.0, 8.0) if shape == "sparse" else rng.uniform(4.0, 12.0)
     sigma = amplitude / snr
     proxy = np.log1p(x * rng.uniform(3, 20)) + rng.normal(0, 0.05, length)
