@@ -116,6 +116,36 @@ def test_inserted_entry(filled: Store, store_url: str, db_path: Path) -> None:
     assert not ok and bad == 6  # the first moved entry no longer matches its hash
 
 
+@pytest.mark.parametrize("seq", [0, -1])
+def test_an_entry_inserted_before_the_first_is_caught(
+    filled: Store, store_url: str, db_path: Path, seq: int
+) -> None:
+    """The walk started at seq 1, so a forged row at 0 or below verified as intact."""
+    filled.close()
+    sql(db_path, f"INSERT INTO guard_log SELECT {seq}, created_at, kind, request_id, entry,"
+                 " prev_hash, entry_hash FROM guard_log WHERE seq = 1")  # fmt: skip
+    ok, bad, problem = verify(store_url)
+    assert not ok and bad == seq and "inserted" in problem
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        ("UPDATE guard_log SET created_at = '' WHERE seq = 5", "cannot be read"),
+        ("UPDATE guard_log SET kind = 'note' WHERE seq = 5", "kind or request id"),
+        ("UPDATE guard_log SET request_id = 'r99' WHERE seq = 5", "kind or request id"),
+    ],
+)
+def test_tampered_columns_outside_the_hash_are_caught(
+    filled: Store, store_url: str, db_path: Path, change: str, fragment: str
+) -> None:
+    """A blank timestamp crashed verify (exit 3); kind and request id went unchecked."""
+    filled.close()
+    sql(db_path, change)
+    ok, bad, problem = verify(store_url)
+    assert not ok and bad == 5 and fragment in problem
+
+
 def test_reordered_entries(filled: Store, store_url: str, db_path: Path) -> None:
     filled.close()
     sql(

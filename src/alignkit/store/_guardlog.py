@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import threading
 import time
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, delete, func, insert, select, text
 from sqlalchemy.engine import RowMapping
 
 from alignkit.core import StoreError
@@ -287,9 +288,21 @@ class AuditLog:
                 another system); the chain must still contain it unchanged.
         """
         self.flush()
+        with self._read("count the audit log") as conn:
+            rows, low = conn.execute(select(func.count(), func.min(GUARD_LOG.c.seq))).one()
+        if low is not None and low < 1:  # the walk starts at 1: such a row would go unseen
+            return ChainReport(False, 0, int(low), f"entry {low}: entries start at 1 (inserted)")
         prev, expected, n = GENESIS, 1, 0
         hashes: dict[int, str] = {}
-        for e in self.iter_entries():
+        walk = self.iter_entries()
+        while True:
+            try:
+                e = next(walk)
+            except StopIteration:
+                break
+            except (ValueError, TypeError) as exc:  # a column no writer could have produced
+                bad = self._first_unreadable() or expected
+                return ChainReport(False, n, bad, f"entry {bad} cannot be read (tampered): {exc}")
             n += 1
             own = entry_hash(e.seq, _stamp(e.created_at), e.prev_hash, e.entry, self._key)
             if own != e.entry_hash:
@@ -309,10 +322,17 @@ class AuditLog:
                     f"entry {e.seq} does not link to entry {e.seq - 1}"
                     " (an entry was deleted, inserted or reordered before it)",
                 )
+            derived = _columns_of(e)
+            if derived != (e.kind, e.request_id):
+                return ChainReport(
+                    False, n, e.seq, f"entry {e.seq}: its kind or request id column was changed"
+                )
             prev, expected = e.entry_hash, expected + 1
             if expect_head is not None and e.seq == expect_head[0]:
                 hashes[e.seq] = e.entry_hash
         last = expected - 1
+        if rows != n:
+            return ChainReport(False, n, last + 1, f"{rows} rows but a chain of {n} entries")
         report = self._check_head(last, prev, n)
         if report is not None:
             return report
@@ -323,6 +343,17 @@ class AuditLog:
                     False, n, seq, f"entry {seq} is not the one recorded earlier (rewritten chain)"
                 )
         return ChainReport(True, n)
+
+    def _first_unreadable(self) -> int | None:
+        """The first entry whose stored timestamp is not one a writer produces."""
+        with self._read("read the audit log") as conn:
+            raw = conn.execute(text("SELECT seq, created_at FROM guard_log ORDER BY seq"))
+            for seq, stamp in raw:
+                try:
+                    datetime.fromisoformat(str(stamp))
+                except ValueError:
+                    return int(seq)
+        return None
 
     def _check_head(self, last: int, digest: str, n: int) -> ChainReport | None:
         with self._read("read the audit-log head") as conn:
@@ -392,6 +423,18 @@ class _Pending:
     rid: str | None
     text: str
     decisions: tuple[tuple[Any, ...], ...]
+
+
+def _columns_of(e: LogEntry) -> tuple[str, str | None]:
+    """The ``kind`` and ``request_id`` columns a writer derives from entry ``e``'s text."""
+    try:
+        doc = json.loads(e.entry)
+    except ValueError:
+        return ("", None)  # not JSON: its hash check has failed already
+    if not isinstance(doc, dict):
+        return ("", None)
+    p = _pending("", doc)
+    return (p.kind, p.rid)
 
 
 def _pending(stamp: str, entry: Mapping[str, Any]) -> _Pending:
