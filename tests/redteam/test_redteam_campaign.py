@@ -271,3 +271,49 @@ def test_scoring_in_a_worker_process_gives_the_same_campaign(tmp_path: Path) -> 
     there = run_campaign(opts, store=f"sqlite:///{tmp_path / 'there.db'}", score_processes=1)
     assert _sent(tmp_path / "here.db", here.run_id) == _sent(tmp_path / "there.db", there.run_id)
     assert here.report.model_dump(exclude={"run_id"}) == there.report.model_dump(exclude={"run_id"})
+
+
+def test_a_campaign_that_scored_nothing_is_no_finding_and_exits_1(tmp_path: Path) -> None:
+    """Every query errored: it was stored as a 0 % success rate, and a CI gate passed it."""
+    db = tmp_path / "e.db"
+    opts = CampaignOptions(target=uri("flaky"), behaviours=_behaviours(tmp_path, 3), max_queries=2)
+    result = run_campaign(opts, store=f"sqlite:///{db}")
+    assert result.report.scored_behaviours == 0
+    with Store.open(f"sqlite:///{db}", create=False) as st:
+        stored = st.load_result(result.run_id)
+    assert stored.findings == [] and "no behaviour could be scored" in next(
+        iter(stored.errors.values())
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{Path(__file__).parent}:{os.environ.get('PYTHONPATH', '')}",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "alignkit", "redteam", "run", "--target", uri("flaky"),
+         "--behaviours", _behaviours(tmp_path, 2), "--max-queries", "2", "--store", str(db)],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 1 and "measured nothing" in proc.stderr, proc.stderr
+
+
+def test_resume_refuses_behaviours_changed_since_the_start(tmp_path: Path) -> None:
+    """A resume used whatever the file held now, mixing two campaigns in one report."""
+    db = tmp_path / "c.db"
+    path = _behaviours(tmp_path, 4)
+    opts = CampaignOptions(target=uri("fiction_weak"), behaviours=path, max_queries=25)
+    done = 0
+
+    def progress(advance: int, total: int) -> None:
+        nonlocal done
+        done += advance
+        if done >= 6:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        run_campaign(opts, store=f"sqlite:///{db}", progress=progress)
+    with Store.open(f"sqlite:///{db}", create=False) as st:
+        (run,) = st.list_runs()
+    assert Path(run.config["behaviours"]).is_absolute()
+    Path(path).write_text('{"id": "new", "prompt": "Something else?", "category": "cyber"}\n')
+    with pytest.raises(ConfigError, match="changed since it started"):
+        run_campaign(resume=run.id, store=f"sqlite:///{db}")

@@ -271,13 +271,18 @@ def run(
         doc = result.report.model_dump(mode="json")
         doc.update(sent=result.sent, reused=result.reused, elapsed_s=round(result.elapsed_s, 3))
         print_json(doc)
-        return
-    render_report(result.report)
-    err.print(
-        f"\n{result.sent} requests sent, {result.reused} reused from the store"
-        f" in {result.elapsed_s:.1f} s; report again with: alignkit redteam report {result.run_id}",
-        markup=False,
-    )
+    else:
+        render_report(result.report)
+        err.print(
+            f"\n{result.sent} requests sent, {result.reused} reused from the store in"
+            f" {result.elapsed_s:.1f} s; report again with: alignkit redteam report"
+            f" {result.run_id}",
+            markup=False,
+        )
+    if result.report.behaviours and not result.report.scored_behaviours:
+        # every attempt errored or was unscorable: not a sound target, a campaign that failed
+        err.print("no behaviour could be scored: the campaign measured nothing", markup=False)
+        raise typer.Exit(1)
 
 
 @redteam_app.command("report")

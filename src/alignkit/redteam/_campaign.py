@@ -17,7 +17,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -267,13 +267,54 @@ class _Plan:
     score_processes: int | None = None
 
 
-def _begin(store: Store, plan: _Plan) -> None:
+def _absolute(opts: CampaignOptions) -> CampaignOptions:
+    """``opts`` with its file paths made absolute (they are stored for a resume)."""
+
+    def absolute(path: str) -> str:
+        return str(Path(path).resolve()) if Path(path).exists() else path
+
+    return replace(
+        opts,
+        behaviours=absolute(opts.behaviours) if opts.behaviours else opts.behaviours,
+        attacks=tuple(absolute(p) for p in opts.attacks),
+        ladders=tuple(absolute(p) for p in opts.ladders),
+    )
+
+
+def _inputs_digest(opts: CampaignOptions, behaviours: list[Behaviour]) -> str:
+    """A hash of what the campaign attacks with: its behaviours and extra attack files."""
+    h = hashlib.sha256()
+    for b in behaviours:
+        h.update(b.model_dump_json().encode() + b"\n")
+    for path in (*opts.attacks, *opts.ladders):
+        try:
+            h.update(Path(path).read_bytes())
+        except OSError:
+            h.update(f"missing:{path}".encode())
+    return h.hexdigest()[:16]
+
+
+def _begin(store: Store, plan: _Plan, behaviours: list[Behaviour]) -> None:
+    """Record the campaign; a resumed one must find the inputs it started on.
+
+    Raises:
+        ConfigError: The behaviours or attack files changed since the campaign started
+            (resuming would mix two campaigns in one result).
+    """
+    digest = _inputs_digest(plan.opts, behaviours)
+    if plan.resumed:
+        stored = store.get_run(plan.run_id).config.get("inputs_digest")
+        if stored and stored != digest:
+            raise ConfigError(
+                f"the behaviours or attack files of campaign {plan.run_id} changed since it"
+                " started; resuming would mix two campaigns; start a new one instead"
+            )
     store.begin_run(
         plan.run_id,
         resumed=plan.resumed,
         target=plan.opts.target,
         seed=plan.opts.seed,
-        config={"kind": "redteam", **plan.opts.to_dict()},
+        config={"kind": "redteam", **plan.opts.to_dict(), "inputs_digest": digest},
         alignkit_version=__version__,
         started_at=plan.started,
     )
@@ -324,7 +365,7 @@ async def _execute(plan: _Plan, store: Store, progress: ProgressFn | None) -> tu
         require = Scorer.policy_requires(
             _marker(opts.markers), models.target.default_pack is not None
         )
-        _begin(store, plan)
+        _begin(store, plan, behaviours)
         total = len(behaviours) * opts.max_queries
         pool = _score_pool(plan, require, total, judged=models.judge is not None)
         if pool is not None:
@@ -414,7 +455,12 @@ def _finish(st: Store, url: str, plan: _Plan, evidence: int) -> RedteamReport:
     run = st.get_run(plan.run_id)
     report = report_from_store(st, url, run, evidence=evidence)
     check = f"redteam.{plan.spec.id}"
-    finding = report_finding(report, check=check, run_id=plan.run_id)
+    findings, errors = [], {}
+    if report.scored_behaviours:
+        findings = [report_finding(report, check=check, run_id=plan.run_id)]
+    else:  # an unreachable target is not a 0 % attack success rate (a gate passed it)
+        outcomes = ", ".join(f"{k} {v}" for k, v in report.outcomes.items()) or "no attempt"
+        errors[check] = f"no behaviour could be scored ({outcomes})"
     st.finish_run(
         AuditResult(
             run_id=plan.run_id,
@@ -423,10 +469,11 @@ def _finish(st: Store, url: str, plan: _Plan, evidence: int) -> RedteamReport:
             finished_at=datetime.now(UTC),
             alignkit_version=__version__,
             seed=plan.opts.seed,
-            findings=[finding],
-            summary=summarize([finding]),
+            findings=findings,
+            summary=summarize(findings),
             tables=[report_table(report, check=check)],
-            checks_run=[check],
+            checks_run=[check] if findings else [],
+            errors=errors,
         )
     )
     return report.model_copy(update={"status": "finished"})
@@ -468,6 +515,7 @@ def run_campaign(
     url = resolve_store_url(store, cfg)
     if options is not None and resume is None:
         options.validate()  # bad input never touches the store
+        options = _absolute(options)  # a resume from another folder reads the same files
     with Store.open(url) as st:
         run_id, opts, stored, started = _resolve(st, options, resume)
         spec = opts.validate()
