@@ -67,6 +67,14 @@ def test_yaml_errors_name_the_file(tmp_path: Path) -> None:
         load_guard_config(tmp_path / "missing.yaml")
 
 
+def test_an_empty_config_file_is_refused(tmp_path: Path) -> None:
+    """An empty guard.yaml served every request with no rail at all."""
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    with pytest.raises(ConfigError, match="is empty: no rail would run"):
+        load_guard_config(empty)
+
+
 def test_every_registered_rail_meets_the_contract(app_path: Path) -> None:
     import alignkit.guard  # noqa: F401  (registers the built-ins)
     from alignkit import taxonomy

@@ -112,6 +112,22 @@ async def test_regex_rail_reads_every_user_message() -> None:
     assert d.decision is DecisionKind.BLOCK and d.reason == "matched: order-id"
 
 
+async def test_regex_rail_acts_on_zero_width_matches_and_refuses_empty_ones() -> None:
+    """The all-of-these-words lookahead never fired; "" was accepted and never fired."""
+    from alignkit.core import ConfigError
+
+    rail = build("regex", patterns=[r"^(?=.*\bwire\b)(?=.*\btransfer\b)"], label="wire")
+    hit = await rail.check(RailStage.INPUT, user("please make a wire transfer now"))
+    assert hit.decision is DecisionKind.BLOCK and hit.reason == "matched: wire"
+    miss = await rail.check(RailStage.INPUT, user("a transfer, no wire"))
+    assert miss.decision is DecisionKind.BLOCK  # both words, either order
+    none = await rail.check(RailStage.INPUT, user("just a transfer"))
+    assert none.decision is DecisionKind.ALLOW
+    for pattern in ("", "a*", "(?:x)?"):
+        with pytest.raises(ConfigError, match="matches empty text"):
+            build("regex", patterns=[pattern])
+
+
 async def test_unsafe_marker_rail_names_the_category() -> None:
     rail = build("unsafe-markers")
     d = await rail.check(RailStage.OUTPUT, user("x"), "ok [[UNSAFE:self_harm]] done")

@@ -157,10 +157,13 @@ def test_bad_requests_get_openai_style_errors(server: GuardServer, store_url: st
     assert status == 400 and json.loads(body)["error"]["param"] == "n"
     status, body = post(url, {"model": "m", "messages": msgs, "logprobs": True, "stream": True})
     assert status == 400 and json.loads(body)["error"]["param"] == "logprobs"
+    # deeply nested JSON raised RecursionError: a plain-text 500 and no log entry
+    status, body = post(url, b'{"messages":' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+    assert status == 400 and json.loads(body)["error"]["type"] == "invalid_request_error"
     server.stop()
     with Store.open(store_url) as store:
         kinds = [e.kind for e in store.audit_log().entries()]
-    assert kinds == ["bad_request"] * 6
+    assert kinds == ["bad_request"] * 7
 
 
 def test_admin_needs_the_token_and_signals_trip_a_user(server: GuardServer) -> None:
@@ -365,3 +368,20 @@ def test_logprobs_pass_through_with_the_official_client(server: GuardServer) -> 
         model="m", messages=[{"role": "user", "content": "hello there"}]
     )
     assert plain.choices[0].logprobs is None
+
+
+def test_breaker_reset_resets_all_only_when_asked_to(server: GuardServer) -> None:
+    """A malformed body ({"Key": ...}, a bare string, an empty key) closed every breaker."""
+    base = server.url.removesuffix("/v1")
+    for key in ("global", "user:mallory"):
+        post(base + "/admin/breakers/signal", {"key": key}, TOKEN)
+    for body in ({"Key": "user:bob"}, "user:bob", {"key": ""}, {"key": "planet:x"}, [1]):
+        status, _ = post(base + "/admin/breakers/reset", body, TOKEN)
+        assert status == 400, body
+    assert server.guard.breakers.state("global").value == "open"
+    status, body = post(base + "/admin/breakers/reset", {"key": "user:mallory"}, TOKEN)
+    assert status == 200 and json.loads(body) == {"reset": "user:mallory"}
+    assert server.guard.breakers.state("global").value == "open"
+    status, body = post(base + "/admin/breakers/reset", {}, TOKEN)
+    assert status == 200 and json.loads(body) == {"reset": "all"}
+    assert server.guard.breakers.state("global").value == "closed"

@@ -329,6 +329,8 @@ def _jsonl_rows(file: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 row = json.loads(text)
             except json.JSONDecodeError as exc:
                 raise DataError(f"{file}:{line}: invalid JSON: {exc.msg}") from None
+            except RecursionError:
+                raise DataError(f"{file}:{line}: JSON nested too deeply") from None
             if not isinstance(row, dict):
                 raise DataError(f"{file}:{line}: expected a JSON object, got {type(row).__name__}")
             # null counts as absent, as an empty cell does in CSV ("split": null is heldout)

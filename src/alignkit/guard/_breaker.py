@@ -194,13 +194,18 @@ class CircuitBreakers:
                     self._count(b, now, result)
                     self._maybe_trip(b, now)
 
-    def signal(self, key: str, reason: str) -> None:
-        """Open breaker ``key`` now (for monitors and operators), whatever its rates."""
+    @staticmethod
+    def check_key(key: str) -> None:
+        """Raise :class:`ConfigError` unless ``key`` names a breaker scope."""
         scope = key.split(":", 1)[0]
-        if scope not in _SCOPES or (scope != "global" and ":" not in key):
+        if scope not in _SCOPES or (scope != "global" and not key.partition(":")[2]):
             raise ConfigError(
                 f"breaker key '{key}' is not global, model:<name>, user:<id> or session:<id>"
             )
+
+    def signal(self, key: str, reason: str) -> None:
+        """Open breaker ``key`` now (for monitors and operators), whatever its rates."""
+        self.check_key(key)
         with self._lock:
             b = self._get(key)
             assert b is not None

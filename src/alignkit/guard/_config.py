@@ -207,6 +207,11 @@ def load_guard_config(
             path = Path(source) if source is not None else DEFAULT_GUARD
             where = str(path)
             raw = read_yaml(path, "guard config")
+            if raw is None:  # an empty file ran with no rail at all, without a word
+                raise ConfigError(
+                    f"guard config {where} is empty: no rail would run (name the rails, as"
+                    " the shipped guard.yaml does, or leave out --guard for the defaults)"
+                )
         else:
             raw, where = source, "(dict)"
         if raw is None:

@@ -30,6 +30,20 @@ __all__ = ["check_file", "check_rows", "read_traffic", "verify_log"]
 _ROLES = ("system", "user", "assistant")
 
 
+def content_text(raw: Any) -> str | None:
+    """A message's text: a string, or OpenAI content parts with their text ones joined.
+
+    ``None`` for anything else (the caller says what was wrong).
+    """
+    if isinstance(raw, str):
+        return raw
+    if isinstance(raw, list):
+        parts = [p.get("text") for p in raw if isinstance(p, dict) and p.get("type") == "text"]
+        if all(isinstance(t, str) for t in parts):
+            return "\n".join(cast(list[str], parts))
+    return None
+
+
 def _messages(row: Mapping[str, Any], where: str) -> list[Message]:
     if "messages" in row:
         raw = row["messages"]
@@ -39,9 +53,10 @@ def _messages(row: Mapping[str, Any], where: str) -> list[Message]:
         for m in raw:
             if not isinstance(m, dict) or m.get("role") not in _ROLES:
                 raise DataError(f"{where}: each message needs a role of {', '.join(_ROLES)}")
-            if not isinstance(m.get("content"), str):
-                raise DataError(f"{where}: each message needs a text 'content'")
-            out.append(cast(Message, {"role": m["role"], "content": m["content"]}))
+            text = content_text(m.get("content"))
+            if text is None:
+                raise DataError(f"{where}: each message needs a text 'content' (or text parts)")
+            out.append(cast(Message, {"role": m["role"], "content": text}))
         return out
     prompt = row.get("prompt")
     if not isinstance(prompt, str):
@@ -58,7 +73,7 @@ def read_traffic(path: str | Path) -> list[dict[str, Any]]:
     """
     p = Path(path)
     try:
-        lines = p.read_text(encoding="utf-8").splitlines()
+        lines = p.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"cannot read traffic file {p}: {exc}") from None
     rows: list[dict[str, Any]] = []
@@ -71,6 +86,8 @@ def read_traffic(path: str | Path) -> list[dict[str, Any]]:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DataError(f"{where}: not valid JSON ({exc.msg})") from None
+        except RecursionError:
+            raise DataError(f"{where}: JSON nested too deeply") from None
         if not isinstance(row, dict):
             raise DataError(f"{where}: expected a JSON object")
         if "id" not in row or not isinstance(row["id"], str | int):

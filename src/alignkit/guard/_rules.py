@@ -147,13 +147,22 @@ class RegexRail(PatternRail):
         flags = re.IGNORECASE if opts.ignore_case else 0
         try:
             self._regex = re.compile("|".join(f"(?:{p})" for p in opts.patterns), flags)
+            for p in opts.patterns:
+                if re.compile(p, flags).fullmatch(""):  # "" or "a*": it would match anything
+                    raise ConfigError(
+                        f"rail '{name}': pattern {p!r} matches empty text, so every message"
+                    )
         except re.error as exc:
             raise ConfigError(f"rail '{name}': invalid pattern: {exc}") from None
         self._label = opts.label
 
     def find(self, text: str) -> list[Hit]:
-        """Every match, labelled with the rail's ``label``."""
-        return [(self._label, m.start(), m.end()) for m in self._regex.finditer(text) if m.group()]
+        """Every match, labelled with the rail's ``label``.
+
+        A zero-width match counts too: the all-of-these-words idiom (lookaheads anchored at
+        the start) matches nothing but a position, and was dropped.
+        """
+        return [(self._label, m.start(), m.end()) for m in self._regex.finditer(text)]
 
 
 class KeywordOptions(RuleOptions):

@@ -137,10 +137,21 @@ def _add_admin(app: FastAPI, state: State) -> None:
             return denied
         try:
             doc = json.loads(await request.body() or b"{}")
-            key = doc.get("key") if isinstance(doc, dict) else None
-        except ValueError:
+        except (ValueError, RecursionError):
             return _error(400, "body must be JSON", "invalid_request_error")
-        state.guard.breakers.reset(str(key) if key else None)
+        # Only an empty body or {} resets every breaker: a typo must not close them all.
+        if not isinstance(doc, dict) or set(doc) - {"key"}:
+            return _error(400, 'body must be {} (all breakers) or {"key": ...}',
+                          "invalid_request_error")  # fmt: skip
+        key = doc.get("key")
+        if "key" in doc:
+            if not isinstance(key, str) or not key:
+                return _error(400, "'key' must be a breaker key", "invalid_request_error")
+            try:
+                state.guard.breakers.check_key(key)
+            except ConfigError as exc:
+                return _error(400, str(exc), "invalid_request_error")
+        state.guard.breakers.reset(key)
         return _json({"reset": key or "all"})
 
     @app.get("/admin/log/verify", tags=["admin"])

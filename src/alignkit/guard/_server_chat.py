@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from alignkit.core import ChatModel, Message, Outcome
 from alignkit.guard._guard import Guard, GuardResult, new_request_id
 from alignkit.guard._metrics import Metrics
+from alignkit.guard._offline import content_text
 
 if TYPE_CHECKING:
     from fastapi import Response
@@ -57,12 +58,9 @@ class _BadRequest(Exception):
 
 
 def _content(raw: Any, i: int) -> str:
-    if isinstance(raw, str):
-        return raw
-    if isinstance(raw, list):  # OpenAI content parts: keep the text ones
-        parts = [p.get("text") for p in raw if isinstance(p, dict) and p.get("type") == "text"]
-        if all(isinstance(t, str) for t in parts):
-            return "\n".join(cast(list[str], parts))
+    text = content_text(raw)  # a string, or OpenAI content parts with their text joined
+    if text is not None:
+        return text
     if raw is None:
         return ""
     raise _BadRequest(f"messages[{i}].content must be text or a list of text parts", "messages")
@@ -71,7 +69,7 @@ def _content(raw: Any, i: int) -> str:
 def _parse(body: bytes, headers: Any, default_model: str) -> dict[str, Any]:
     try:
         doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # 100,000 '[' crashed it: 500
         raise _BadRequest("request body is not valid JSON") from None
     if not isinstance(doc, dict):
         raise _BadRequest("request body must be a JSON object")

@@ -70,6 +70,8 @@ def _jsonl_rows(text: str, path: Path) -> Iterator[dict[str, Any]]:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DataError(f"{path}:{lineno} is not valid JSON: {exc.msg}") from exc
+        except RecursionError:
+            raise DataError(f"{path}:{lineno}: JSON nested too deeply") from None
         if not isinstance(row, dict):
             raise DataError(f"{path}:{lineno} is not a JSON object")
         yield row

@@ -72,6 +72,8 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                     value = json.loads(text)
                 except json.JSONDecodeError as exc:
                     raise DataError(f"{path}:{line}: invalid JSON: {exc.msg}") from None
+                except RecursionError:
+                    raise DataError(f"{path}:{line}: JSON nested too deeply") from None
                 if not isinstance(value, dict):
                     raise DataError(f"{path}:{line}: expected a JSON object")
                 yield line, value

@@ -173,6 +173,8 @@ def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                     row = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise DataError(f"{path}:{line_no}: not valid JSON ({exc.msg})") from exc
+                except RecursionError:
+                    raise DataError(f"{path}:{line_no}: JSON nested too deeply") from None
                 if not isinstance(row, dict):
                     raise DataError(f"{path}:{line_no}: expected a JSON object")
                 yield line_no, row
