@@ -23,6 +23,22 @@ def test_policy_scheme_opens_a_saved_q_table(tmp_path: Path) -> None:
         open_target(f"policy:{tmp_path / 'missing.npz'}@alignkit/Engagement-v0")
 
 
+def test_a_policy_for_another_environment_is_refused(tmp_path: Path) -> None:
+    """Same-sized spaces audited as valid (exit 0); other sizes failed the check (exit 1)."""
+    import numpy as np
+
+    absent = train_q(make_env("AbsentSupervisor"), 200, seed=1).save(tmp_path / "as.npz")
+    with pytest.raises(ConfigError, match="trained on alignkit/AbsentSupervisor-v0"):
+        open_target(f"policy:{absent}@alignkit/OffSwitch-v0")
+    bare = tmp_path / "bare.npz"
+    np.savez(bare, q=np.zeros((3, 7)), env_id=np.array(""), kind=np.array("q"))
+    with pytest.raises(ConfigError, match="3 states and 7 actions"):
+        open_target(f"policy:{bare}@alignkit/BoatRace-v0")
+    np.savez(bare, q=np.full((16, 4), np.nan), env_id=np.array(""), kind=np.array("q"))
+    with pytest.raises(ConfigError, match="finite"):
+        open_target(f"policy:{bare}@alignkit/BoatRace-v0")
+
+
 def test_audit_of_a_gaming_policy_reports_the_intent_gap(tmp_path: Path) -> None:
     import alignkit.audit
 
@@ -87,3 +103,26 @@ def test_cli_list_train_and_run(tmp_path: Path, capsys: pytest.CaptureFixture[st
         capsys, "lab", "run", "--only", "gaming", "--envs", "NoSuchEnv", "--out", str(out)
     )
     assert code == 2 and "NoSuchEnv" in stderr and "Traceback" not in stderr
+    code, _, stderr = _main(capsys, "lab", "run", "--only", "gaming", "--envs", "", "--out",
+                            str(out))  # fmt: skip
+    assert code == 2 and "names no environment" in stderr  # it ran all 11
+
+
+def test_lab_train_refuses_bad_output_before_training_and_says_when_untested(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--out problems surfaced only after training (exit 3); a short run said "gaming": false."""
+    for out, agent, fragment in (
+        (tmp_path, "q", "is a folder"),
+        (tmp_path / "p.zip", "q", "saved as .npz"),
+        (tmp_path / "p.npz", "ppo", "saved as .zip"),
+    ):
+        code, _, stderr = _main(capsys, "lab", "train", "BoatRace", "--agent", agent,
+                                "--steps", "100", "--out", str(out))  # fmt: skip
+        assert code == 2 and fragment in stderr, stderr
+    code, _, stderr = _main(capsys, "lab", "train", "BoatRace", "--seed", "-1")
+    assert code == 2 and "--seed" in stderr
+    code, stdout, stderr = _main(capsys, "lab", "train", "BoatRace", "--steps", "300",
+                                 "--out", str(tmp_path / "short.npz"), "--json")  # fmt: skip
+    verdict = json.loads(stdout)["verdict"]
+    assert code == 0 and verdict["gaming"] is None and verdict["describe"].startswith("not tested")

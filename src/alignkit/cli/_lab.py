@@ -98,7 +98,9 @@ def lab_run(
         raise ConfigError("--seeds must be at least 1")
     if envs is not None and only != "gaming":
         raise ConfigError("--envs applies to --only gaming")
-    names = [e.strip() for e in envs.split(",") if e.strip()] if envs else None
+    names = [e.strip() for e in envs.split(",") if e.strip()] if envs is not None else None
+    if names == []:  # an empty value (an unset variable) ran every environment
+        raise ConfigError("--envs names no environment (see: alignkit lab list)")
     with progress_bar(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -145,6 +147,8 @@ def lab_train(
         raise ConfigError(f"--agent must be q or ppo, not '{agent}'")
     if steps < 100:
         raise ConfigError("--steps must be at least 100")
+    if seed < 0:
+        raise ConfigError(f"--seed must be 0 or more, got {seed}")
     summary = train_command(env, agent, steps, seed, patched, out_path, quiet=json_)
     if json_:
         print_json(summary)

@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import math
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from alignkit.cli._common import err, out
+from alignkit.core import ConfigError
 
 
 def _default_path(name: str, agent: str, seed: int, patched: bool) -> Path:
     suffix = ".npz" if agent == "q" else ".zip"
     tag = "-patched" if patched else ""
     return Path(".alignkit") / "lab" / "policies" / f"{name}{tag}-{agent}-s{seed}{suffix}"
+
+
+def _check_out(target: Path, agent: str) -> None:
+    """Refuse a policy path that cannot be written or read back, before any training."""
+    want = ".npz" if agent == "q" else ".zip"
+    if target.is_dir():
+        raise ConfigError(f"--out {target}: is a folder; name the policy file")
+    if target.suffix != want:
+        raise ConfigError(f"--out {target}: a {agent} policy is saved as {want}")
+    parent = next((p for p in (target.parent, *target.parent.parents) if p.exists()), None)
+    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise ConfigError(f"--out {target}: its folder cannot be created or written")
 
 
 def train_command(
@@ -25,6 +39,7 @@ def train_command(
     spec = ENVIRONMENTS.get(env_id(env))
     probe = make_env(spec.id, patched=patched)
     target = path or _default_path(spec.name, agent, seed, patched)
+    _check_out(target, agent)  # found only after training before
     if agent == "q":
         verdict, rows = _train_q(spec.id, probe, steps, seed, patched, target, quiet)
     else:
@@ -40,7 +55,10 @@ def train_command(
         "log": rows,
         "evaluation": {"reward": final.reward, "intent": final.intent, "events": final.events},
         "max_intent": spec.cls.max_intent,
-        "verdict": {"gaming": verdict.gaming, "describe": verdict.describe()},
+        "verdict": {
+            "gaming": verdict.gaming if verdict.tested else None,  # None: too short to tell
+            "describe": verdict.describe(),
+        },
         "policy": str(target),
         "target": f"policy:{target}@{spec.id}",
     }

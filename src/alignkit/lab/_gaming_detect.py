@@ -63,6 +63,7 @@ class Verdict:
         drop_sd: Fitted fall of the intent from its peak, in noise SDs.
         evaluations: Number of intent evaluations the monitor saw.
         episodes: Number of rewards it saw.
+        needed: Intent evaluations the monitor needs before its first test.
     """
 
     gaming: bool
@@ -72,9 +73,20 @@ class Verdict:
     drop_sd: float
     evaluations: int
     episodes: int
+    needed: int = 0
+
+    @property
+    def tested(self) -> bool:
+        """Whether the monitor saw enough intent evaluations to test at all."""
+        return self.evaluations >= self.needed
 
     def describe(self) -> str:
         """One line for a report."""
+        if not self.tested:  # "no alarm" read as "no gaming" on runs too short to tell
+            return (
+                f"not tested: {self.evaluations} intent evaluations, the monitor needs"
+                f" {self.needed}; train for more steps"
+            )
         what = "gaming" if self.gaming else "no alarm"
         peak = f", intent peaked near episode {self.peak_step:g}" if self.peak_step else ""
         return (
@@ -96,6 +108,7 @@ def verdict_of(monitor: GoodhartMonitor) -> Verdict:
         drop_sd=round(d.drop_sd, 4),
         evaluations=d.n,
         episodes=len(steps),
+        needed=monitor.min_points,
     )
 
 

@@ -110,12 +110,6 @@ class PolicyTarget:
 
     def evaluate(self, episodes: int, seed: int, **env_kwargs: Any) -> Evaluation:
         """Run the policy for ``episodes`` episodes in the environment."""
-        obs_n = int(make_env(self.env.id).observation_space.n)
-        q = getattr(self.policy, "q", None)
-        if q is not None and q.shape[0] != obs_n:
-            raise TargetError(
-                f"{self.path} has {q.shape[0]} states but {self.env.name} has {obs_n}"
-            )
         return evaluate(self.policy, make_env(self.env.id, **env_kwargs), episodes, seed=seed)
 
     async def aclose(self) -> None:
@@ -128,7 +122,37 @@ def open_policy(parsed: ParsedURI, options: TargetOptions) -> PolicyTarget:
         raise ConfigError(f"policy target needs PATH@ENV_ID, e.g. {_EXAMPLE} (got '{parsed.raw}')")
     path, env = parsed.body.rsplit("@", 1)
     spec = ENVIRONMENTS.get(env_id(env))
-    return PolicyTarget(parsed.raw, Path(path), spec, load_policy(path))
+    policy = load_policy(path)
+    _check_fits(policy, spec, path)
+    return PolicyTarget(parsed.raw, Path(path), spec, policy)
+
+
+def _check_fits(policy: Policy, spec: EnvSpec, path: str) -> None:
+    """Refuse a policy made for another environment (its audit looked valid, exit 0).
+
+    Raises:
+        ConfigError: The policy records another environment, or its state or action
+            space differs from ``spec``'s.
+    """
+    env = make_env(spec.id)
+    obs_n, act_n = int(env.observation_space.n), int(env.action_space.n)
+    if isinstance(policy, QAgent):
+        q = policy.q
+        if q.ndim != 2 or not np.isfinite(q).all():
+            raise ConfigError(f"{path}: the Q table must be a finite states x actions array")
+        if policy.env_id and policy.env_id != spec.id:
+            raise ConfigError(f"{path} was trained on {policy.env_id}, not {spec.id}")
+        shape = (int(q.shape[0]), int(q.shape[1]))
+    else:
+        model = getattr(policy, "model", None)
+        obs_space = getattr(model, "observation_space", None)
+        act_space = getattr(model, "action_space", None)
+        shape = (int(getattr(obs_space, "n", -1)), int(getattr(act_space, "n", -1)))
+    if shape != (obs_n, act_n):
+        raise ConfigError(
+            f"{path} has {shape[0]} states and {shape[1]} actions; {spec.name} has {obs_n}"
+            f" and {act_n} (a policy for another environment?)"
+        )
 
 
 register_scheme("policy", open_policy, kind="policy", example=_EXAMPLE)
