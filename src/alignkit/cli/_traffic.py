@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from alignkit.cli._common import JsonOpt, StoreOpt, out, print_json, severity_style
+from alignkit.cli._common import JsonOpt, StoreOpt, err, out, print_json, severity_style
 from alignkit.core import ConfigError, Severity
 
 __all__ = ["traffic"]
@@ -25,15 +25,18 @@ def _since(text: str | None) -> datetime | None:
         amount = float(text[:-1])
     except ValueError:
         amount = -1
-    if unit not in _UNITS or amount <= 0:
+    if unit not in _UNITS or not 0 < amount < float("inf"):  # nan fails too
         raise ConfigError(f"--since must look like 30m, 12h or 7d, not '{text}'")
-    return datetime.now(UTC) - timedelta(seconds=amount * _UNITS[unit])
+    try:
+        return datetime.now(UTC) - timedelta(seconds=amount * _UNITS[unit])
+    except OverflowError:  # 99999999d: further back than any stored report
+        return None
 
 
-def _spark(values: list[float], width: int = 24) -> str:
+def _spark(raw: list[float | None], width: int = 24) -> str:
+    values = [v for v in raw if v is not None][-width:]  # a NaN value is stored as none
     if not values:
         return ""
-    values = values[-width:]
     low, high = min(values), max(values)
     span = high - low or 1.0
     return "".join(_BLOCKS[int((v - low) / span * (len(_BLOCKS) - 1))] for v in values)
@@ -66,6 +69,12 @@ def traffic(
         out.print("no traffic reports stored yet (alignkit serve stores them as traffic flows)")
     else:
         out.print(_table(report))
+    if report.get("truncated"):
+        err.print(
+            f"note: only the newest {report['rows']} stored values were read; first alarms"
+            " are within them (narrow with --since or --metric)",
+            markup=False,
+        )
     worst = [Severity(m["latest"]["severity"]) for m in report["metrics"]]
     if fail_on is not None and any(s >= fail_on for s in worst):
         raise typer.Exit(1)
@@ -82,7 +91,7 @@ def _table(report: dict[str, Any]) -> Table:
         alarm = f"{first['time'][:19]} (request {first['requests']})" if first else "-"
         table.add_row(
             m["metric"],
-            f"{latest['value']:.3f}",
+            "-" if latest["value"] is None else f"{latest['value']:.3f}",
             f"[{severity_style(sev)}]{sev.value}[/]",
             _spark([p["value"] for p in m["history"]]),
             alarm,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -264,22 +265,34 @@ def traffic_history(
     from alignkit.store import Store
 
     with Store.open(resolve_store_url(store_url), create=False) as store:
-        rows = store.traffic().read(since=since)
+        # the glob narrows the query itself: filtered after the row limit, a long-running
+        # store showed only its last hours and a wrong "first alarm"
+        rows = store.traffic().read(since=since, metric_glob=metric, limit=_HISTORY_ROWS)
     per: dict[str, dict[str, Any]] = {}
     stamps: set[datetime] = set()
     for at, requests, f in rows:
         if metric is not None and not fnmatch.fnmatchcase(f.metric, metric):
             continue
         stamps.add(at)
+        value = f.value if math.isfinite(f.value) else None  # NaN is no JSON
         entry = per.setdefault(
             f.metric,
             {"metric": f.metric, "failure_mode": f.failure_mode, "first_alarm": None,
              "history": []},
         )  # fmt: skip
-        point = {"time": at.isoformat(), "requests": requests, "value": f.value,
+        point = {"time": at.isoformat(), "requests": requests, "value": value,
                  "severity": f.severity.value}  # fmt: skip
         entry["history"].append(point)
-        entry["latest"] = f.model_dump(mode="json")
+        entry["latest"] = {**f.model_dump(mode="json"), "value": value}
         if entry["first_alarm"] is None and f.severity is not Severity.INFO:
             entry["first_alarm"] = point
-    return {"reports": len(stamps), "metrics": [per[k] for k in sorted(per)]}
+    return {
+        "reports": len(stamps),
+        "metrics": [per[k] for k in sorted(per)],
+        "rows": len(rows),
+        "truncated": len(rows) >= _HISTORY_ROWS,
+    }
+
+
+_HISTORY_ROWS = 200_000
+"""Stored values ``monitor traffic`` reads at most (the newest)."""

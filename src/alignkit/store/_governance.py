@@ -198,14 +198,20 @@ class TrafficHistory:
         *,
         since: datetime | None = None,
         metrics: Sequence[str] | None = None,
+        metric_glob: str | None = None,
         limit: int = 10_000,
     ) -> list[tuple[datetime, int, Finding]]:
-        """Stored ``(time, requests, finding)``, oldest first."""
+        """Stored ``(time, requests, finding)``, the newest ``limit``, oldest first.
+
+        ``metric_glob`` (``traffic.input_*``) selects in the query, before the limit.
+        """
         query = select(TRAFFIC_FINDINGS).order_by(TRAFFIC_FINDINGS.c.id.desc()).limit(limit)
         if since is not None:
             query = query.where(TRAFFIC_FINDINGS.c.created_at >= since)
         if metrics:
             query = query.where(TRAFFIC_FINDINGS.c.metric.in_(list(metrics)))
+        if metric_glob is not None:
+            query = query.where(TRAFFIC_FINDINGS.c.metric.like(_like(metric_glob), escape="\\"))
         with self._read("read traffic findings") as conn:
             rows = conn.execute(query).mappings().all()
         try:
@@ -217,3 +223,9 @@ class TrafficHistory:
             raise StoreError(
                 f"stored traffic findings are damaged: {exc.errors()[0]['msg']}"
             ) from exc
+
+
+def _like(glob: str) -> str:
+    """A shell glob (``*``, ``?``) as an SQL LIKE pattern (``[...]`` is left to the caller)."""
+    out = glob.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return out.replace("*", "%").replace("?", "_")
