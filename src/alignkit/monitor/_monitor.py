@@ -142,7 +142,6 @@ class _IntentTrack:
     last: PeakTest | None = None
     p_values: list[float] = field(default_factory=list)
     alarm_step: float | None = None
-    alarm_test: PeakTest | None = None
     tested_n: int = 0
 
 
@@ -266,7 +265,6 @@ class GoodhartMonitor:
             track.p_values, self.alpha, n, self.min_points, self.confirm
         ):
             track.alarm_step = self._now
-            track.alarm_test = test  # the verdict stands: report the evidence it stood on
             _log.info(
                 "intent %r has passed its peak (near step %g; p=%.2g): the proxy %r is "
                 "over-optimised",
@@ -303,9 +301,6 @@ class GoodhartMonitor:
         div_t, int_t = self._divergence(track.series)
         if track.alarm_step is not None:
             state = MonitorState.OVEROPTIMISED
-            alarm = track.alarm_test  # latched: never report weaker evidence than it stood on
-            if alarm is not None and (test is None or test.p_value > alarm.p_value):
-                test = alarm
         elif div_t > 0:
             state = MonitorState.DIVERGING
         else:
