@@ -157,13 +157,16 @@ def test_bad_requests_get_openai_style_errors(server: GuardServer, store_url: st
     assert status == 400 and json.loads(body)["error"]["param"] == "n"
     status, body = post(url, {"model": "m", "messages": msgs, "logprobs": True, "stream": True})
     assert status == 400 and json.loads(body)["error"]["param"] == "logprobs"
+    # a huge body held the event loop (39 MB: 18 s): refused once past the limit
+    status, body = post(url, b'{"messages": "' + b"x" * (9 * 1024 * 1024) + b'"}')
+    assert status == 413 and "larger than 8 MiB" in json.loads(body)["error"]["message"]
     # deeply nested JSON raised RecursionError: a plain-text 500 and no log entry
     status, body = post(url, b'{"messages":' + b"[" * 100_000 + b"]" * 100_000 + b"}")
     assert status == 400 and json.loads(body)["error"]["type"] == "invalid_request_error"
     server.stop()
     with Store.open(store_url) as store:
         kinds = [e.kind for e in store.audit_log().entries()]
-    assert kinds == ["bad_request"] * 7
+    assert kinds == ["bad_request"] * 8
 
 
 def test_admin_needs_the_token_and_signals_trip_a_user(server: GuardServer) -> None:
