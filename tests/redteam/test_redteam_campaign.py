@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,19 @@ class _Stop(Exception):
     pass
 
 
+def _stop_after(queries: int) -> Callable[[int, int], None]:
+    """A progress callback that interrupts a campaign once ``queries`` have been made."""
+    done = 0
+
+    def progress(advance: int, total: int) -> None:
+        nonlocal done
+        done += advance
+        if done >= queries:
+            raise _Stop
+
+    return progress
+
+
 def _sent(db: Path, run_id: str) -> list[tuple[str, int, str]]:
     with Store.open(f"sqlite:///{db}", create=False) as st:
         return sorted(
@@ -51,16 +64,8 @@ def test_an_interrupted_search_resumes_along_the_same_path(tmp_path: Path) -> No
     )
     full_db, cut_db = tmp_path / "full.db", tmp_path / "cut.db"
     full = run_campaign(opts, store=f"sqlite:///{full_db}")
-    done = 0
-
-    def progress(advance: int, total: int) -> None:
-        nonlocal done
-        done += advance
-        if done >= 20:
-            raise _Stop
-
     with pytest.raises(_Stop):
-        run_campaign(opts, store=f"sqlite:///{cut_db}", progress=progress)
+        run_campaign(opts, store=f"sqlite:///{cut_db}", progress=_stop_after(20))
     with Store.open(f"sqlite:///{cut_db}", create=False) as st:
         (run,) = st.list_runs()
         assert run.status == "failed"
@@ -301,16 +306,8 @@ def test_resume_refuses_behaviours_changed_since_the_start(tmp_path: Path) -> No
     db = tmp_path / "c.db"
     path = _behaviours(tmp_path, 4)
     opts = CampaignOptions(target=uri("fiction_weak"), behaviours=path, max_queries=25)
-    done = 0
-
-    def progress(advance: int, total: int) -> None:
-        nonlocal done
-        done += advance
-        if done >= 6:
-            raise _Stop
-
     with pytest.raises(_Stop):
-        run_campaign(opts, store=f"sqlite:///{db}", progress=progress)
+        run_campaign(opts, store=f"sqlite:///{db}", progress=_stop_after(6))
     with Store.open(f"sqlite:///{db}", create=False) as st:
         (run,) = st.list_runs()
     assert Path(run.config["behaviours"]).is_absolute()
