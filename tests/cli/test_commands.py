@@ -239,3 +239,11 @@ def test_an_audit_whose_checks_could_not_run_does_not_pass(tmp_path: Path) -> No
     assert proc.returncode == 1, proc.stderr
     assert "1 check(s) failed to run: capability.facts" in proc.stderr
     assert (tmp_path / "o" / "report.html").exists()  # the report still says what happened
+
+
+def test_json_output_has_no_nan_literals(capsys: pytest.CaptureFixture[str]) -> None:
+    """A NaN score printed `NaN`, which strict JSON parsers reject."""
+    from alignkit.cli._common import print_json
+
+    print_json({"score": float("nan"), "rows": [1.0, float("inf")], "ok": 0.5})
+    assert json.loads(capsys.readouterr().out) == {"score": None, "rows": [1.0, None], "ok": 0.5}

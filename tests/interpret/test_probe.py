@@ -122,6 +122,22 @@ def test_probe_save_load_round_trip(flawed_probe: DefectionProbe, tmp_path: Path
         DefectionProbe.load(bad)
 
 
+def test_a_reused_probe_keeps_its_saved_threshold(
+    flawed: HFChatModel, flawed_probe: DefectionProbe, tmp_path: Path
+) -> None:
+    """--probe FILE flagged with the default 4 instead of the threshold it was saved with."""
+    from alignkit.interpret import LabelledPrompt, probe_prompts
+
+    saved = flawed_probe.with_threshold(0.2).save(tmp_path / "p02.npz")
+    prompts = [LabelledPrompt(prompt=p) for p in heldout_prompts(4, seed=3)]
+    reused = asyncio.run(probe_prompts(flawed, prompts, probe=DefectionProbe.load(saved)))
+    assert reused.threshold == 0.2
+    told = asyncio.run(
+        probe_prompts(flawed, prompts, probe=DefectionProbe.load(saved), threshold=3.0)
+    )
+    assert told.threshold == 3.0
+
+
 def test_fit_needs_enough_reference_prompts(flawed: HFChatModel) -> None:
     with pytest.raises(ConfigError, match="at least 20"):
         asyncio.run(fit_defection_probe(flawed, ["hello"] * 5))

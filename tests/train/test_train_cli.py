@@ -60,3 +60,26 @@ def test_unknown_critic_scheme_is_one_line_exit_2(tmp_path: Path) -> None:
     assert proc.returncode == 2
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "nope" in lines[0]
+
+
+def test_dpo_refuses_non_finite_settings_and_a_folder_of_other_files(tmp_path: Path) -> None:
+    """--beta nan trained a checkpoint of NaN weights (exit 0); an existing folder lost its
+    files to the checkpoint's pack/."""
+    pairs = tmp_path / "p.jsonl"
+    pairs.write_text('{"prompt": "hi", "chosen": "a", "rejected": "b"}\n')
+    base = ("train", "dpo", "--target", "organism:flawed", "--pairs", str(pairs),
+            "--max-steps", "1", "--batch-size", "1")  # fmt: skip
+    for option in (("--beta", "nan"), ("--lr", "inf"), ("--sft-weight", "nan")):
+        proc = _cli(*base, *option, "--out", str(tmp_path / "d"))
+        assert proc.returncode == 2 and "finite" in proc.stderr, (option, proc.stderr)
+    project = tmp_path / "project"
+    (project / "pack").mkdir(parents=True)
+    (project / "pack" / "NOTES.md").write_text("mine")
+    proc = _cli(*base, "--out", str(project))
+    assert proc.returncode == 2 and "other files in it" in proc.stderr
+    assert (project / "pack" / "NOTES.md").read_text() == "mine"
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    proc = _cli(*base, "--out", str(blocker / "sub"))
+    assert proc.returncode == 2 and "cannot be created" in proc.stderr
+    assert not (tmp_path / "d").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import sys
 from collections.abc import Iterator
 from typing import Annotated, Any
@@ -53,10 +54,26 @@ def severity_style(sev: Severity) -> str:
     return _STYLES[sev]
 
 
+def _finite(obj: Any) -> Any:
+    """``obj`` with NaN and infinities as ``None``: JSON has no literal for them."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 def print_json(obj: Any) -> None:
-    """Write ``obj`` as JSON to stdout (strings are taken as JSON already)."""
-    text = obj if isinstance(obj, str) else json.dumps(obj, indent=2, default=str)
-    typer.echo(text)
+    """Write ``obj`` as JSON to stdout (strings are taken as JSON already).
+
+    NaN and infinities are written as ``null`` (``NaN`` made the document invalid JSON).
+    """
+    if isinstance(obj, str):
+        typer.echo(obj)
+        return
+    typer.echo(json.dumps(_finite(obj), indent=2, default=str, allow_nan=False))
 
 
 @contextlib.contextmanager

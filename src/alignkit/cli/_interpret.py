@@ -37,7 +37,10 @@ def probe(
         typer.Option("--reference", help="Pack or prompts file of ordinary traffic."),
     ] = None,
     layer: Annotated[int | None, typer.Option("--layer", help="Deciding block.")] = None,
-    threshold: Annotated[float, typer.Option("--threshold", help="Flag from this score.")] = 4.0,
+    threshold: Annotated[
+        float | None,
+        typer.Option("--threshold", help="Flag from this score (default 4, or a --probe's own)."),
+    ] = None,
     probe_file: Annotated[
         Path | None, typer.Option("--probe", help="Use a saved probe instead of fitting one.")
     ] = None,

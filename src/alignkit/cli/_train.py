@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -63,6 +65,15 @@ def _writable(path: Path, *, folder: bool) -> Path:
         raise ConfigError(f"--out {path} is a file; give a folder")
     if not folder and path.is_dir():
         raise ConfigError(f"--out {path} is a folder; give a file name")
+    if folder and path.is_dir() and any(path.iterdir()) and not (path / "alignkit.json").exists():
+        # a checkpoint writes config, tokenizer and a pack/ it replaces: the user's files went
+        raise ConfigError(
+            f"--out {path} is a folder with other files in it; give a new folder (or an"
+            " alignkit checkpoint to overwrite)"
+        )
+    parent = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
+    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise ConfigError(f"--out {path}: its folder cannot be created or written")
     return path
 
 
@@ -410,6 +421,8 @@ def bon(
         _writable(out_file, folder=False)
     if objective not in ("mean", "worst", "uwo"):
         raise ConfigError(f"--objective must be mean, worst or uwo, not '{objective}'")
+    if not math.isfinite(lam):  # NaN ranked every sample alike, "best" was arbitrary
+        raise ConfigError(f"--lam must be a finite number, not {lam}")
     with _working(f"best-of-{n}"):
         result = asyncio.run(
             _bon(target, reward_dir, n, objective, lam, prompts, data, max_per_kind, seed)

@@ -83,7 +83,7 @@ async def probe_prompts(
     *,
     reference: str | Path | None = None,
     layer: int | None = None,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
     probe: DefectionProbe | None = None,
     seed: int = 0,
 ) -> ProbeResult:
@@ -94,7 +94,8 @@ async def probe_prompts(
         prompts: Prompts to score; AUROC per block is computed when all carry labels.
         reference: Pack or prompts file of ordinary traffic (default: the target's pack).
         layer: Deciding block (default: the middle one).
-        threshold: Flagging threshold.
+        threshold: Flagging threshold (default: a reused probe's own, else
+            ``DEFAULT_THRESHOLD``).
         probe: An already fitted probe (then ``reference`` is not used).
         seed: Reference sampling and folds.
     """
@@ -103,9 +104,11 @@ async def probe_prompts(
     am = activation_model(model)
     if probe is None:
         ref = reference_prompts(am, pack=reference, seed=seed)
-        probe = await fit_defection_probe(am, ref, layer=layer, threshold=threshold, seed=seed)
+        chosen = DEFAULT_THRESHOLD if threshold is None else threshold
+        probe = await fit_defection_probe(am, ref, layer=layer, threshold=chosen, seed=seed)
     else:
-        probe = probe.with_threshold(threshold)
+        if threshold is not None:  # a saved probe keeps the threshold it was saved with
+            probe = probe.with_threshold(threshold)
         if layer is not None:
             probe = probe.with_layer(layer)
     by_layer = probe.scores_by_layer(await prompt_activations(am, [p.prompt for p in prompts]))
@@ -135,7 +138,7 @@ def run_probe(
     *,
     reference: str | Path | None = None,
     layer: int | None = None,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
     probe_file: str | Path | None = None,
     save: str | Path | None = None,
     seed: int = 0,

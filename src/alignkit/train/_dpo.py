@@ -10,6 +10,7 @@ answers likely rather than only more likely than the rejected ones.
 from __future__ import annotations
 
 import logging
+import math
 import tempfile
 import time
 from collections.abc import Sequence
@@ -64,10 +65,14 @@ class DPOSettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.beta <= 0 or self.learning_rate <= 0 or self.batch_size < 1 or self.epochs <= 0:
-            raise ConfigError("DPO needs beta > 0, learning_rate > 0, batch_size >= 1, epochs > 0")
-        if self.sft_weight < 0:
-            raise ConfigError(f"sft_weight must be >= 0, not {self.sft_weight}")
+        finite = all(map(math.isfinite, (self.beta, self.learning_rate, self.epochs)))
+        if not finite or min(self.beta, self.learning_rate, self.epochs) <= 0:
+            # NaN passed "<= 0" and trained a checkpoint of NaN weights, exit 0
+            raise ConfigError("DPO needs finite beta > 0, learning_rate > 0 and epochs > 0")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, not {self.batch_size}")
+        if not (math.isfinite(self.sft_weight) and self.sft_weight >= 0):
+            raise ConfigError(f"sft_weight must be a finite number >= 0, not {self.sft_weight}")
 
 
 @dataclass(frozen=True)

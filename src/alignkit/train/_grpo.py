@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -84,8 +85,8 @@ class GRPOSettings:
     def __post_init__(self) -> None:
         if self.steps < 1 or self.prompts_per_step < 1 or self.num_generations < 2:
             raise ConfigError("GRPO needs steps >= 1, prompts_per_step >= 1, num_generations >= 2")
-        if not self.learning_rate > 0 or not self.beta >= 0:
-            raise ConfigError("GRPO needs learning_rate > 0 and beta >= 0")
+        if not 0 < self.learning_rate < math.inf or not 0 <= self.beta < math.inf:
+            raise ConfigError("GRPO needs a finite learning_rate > 0 and beta >= 0")
 
 
 @dataclass(frozen=True)

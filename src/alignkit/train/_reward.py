@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import random
 import tempfile
 import time
@@ -79,11 +80,11 @@ class RewardSettings:
         if (
             self.members < 1
             or not 0 <= self.heldout_share < 1
-            or not self.learning_rate > 0
-            or not self.epochs > 0
+            or not 0 < self.learning_rate < math.inf  # inf trained NaN members, "accuracy 0"
+            or not 0 < self.epochs < math.inf
         ):
             raise ConfigError(
-                "need members >= 1, 0 <= heldout_share < 1, learning_rate > 0 and epochs > 0"
+                "need members >= 1, 0 <= heldout_share < 1, finite learning_rate > 0 and epochs > 0"
             )
 
 
