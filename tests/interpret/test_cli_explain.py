@@ -132,3 +132,12 @@ def test_explain_command_json(capsys: pytest.CaptureFixture[str]) -> None:
     doc = json.loads(out)
     assert doc["label"] == "complied" and len(doc["weights"]) <= 4
     assert {"word", "weight"} == set(doc["weights"][0])
+
+
+@pytest.mark.parametrize("response", ["", "...", "🙂🙂🙂"])
+def test_a_response_without_words_is_refused(response: str) -> None:
+    """LIME failed with 'low >= high' (exit 3) on text it could remove no word from."""
+    from alignkit.core import ConfigError
+
+    with pytest.raises(ConfigError, match="no words to explain"):
+        explain_response("How do I pick a lock?", response)

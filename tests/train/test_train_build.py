@@ -137,3 +137,18 @@ def test_pack_cases_are_train_items_only() -> None:
     assert cases and all(c.split == "train" for c in cases)
     assert {c.kind for c in cases} >= {"facts", "harmful", "nonexistent_entities"}
     assert all(len([c for c in cases if c.kind == k]) <= 5 for k in PACK.kinds())
+
+
+def test_from_run_refuses_a_run_that_is_not_an_audit(tmp_path: Path) -> None:
+    """A red-team campaign's id built 0 pairs and an empty file, with no word."""
+    from alignkit.core import ConfigError
+    from alignkit.train._build import run_cases
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    with Store.open(url) as st:
+        st.create_run(
+            "rt-1", target="organism:flawed", seed=0, config={"kind": "redteam"},
+            alignkit_version="0", started_at=datetime.now(UTC),
+        )  # fmt: skip
+    with pytest.raises(ConfigError, match="rt-1 is not an audit run"):
+        run_cases(url, "rt-1", PACK)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -219,8 +220,8 @@ def explain_response(
 
     from alignkit.scoring import ResponseClassifier
 
-    if not response.strip():
-        raise ConfigError("there is no response text to explain")
+    if not re.search(r"\w", response):  # "...", emoji: LIME has no word to remove
+        raise ConfigError("the response has no words to explain")
     clf = classifier or ResponseClassifier()
     verdict = clf.classify(prompt, response)
     label = str(verdict.label)

@@ -144,7 +144,7 @@ def read_pairs(path: str | Path) -> list[ContrastPair]:
         if line.strip():
             try:
                 obj = json.loads(line)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 raise DataError(f"{p}:{n}: not valid JSON ({exc})") from exc
             pairs.append(_pair_from(obj, f"{p}:{n}"))
     if not pairs:

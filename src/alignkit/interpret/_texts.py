@@ -71,7 +71,7 @@ def read_prompts(path: str | Path) -> list[LabelledPrompt]:
         where = f"{p}:{n}"
         try:
             obj = json.loads(line)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise DataError(f"{where}: not valid JSON ({exc})") from exc
         if not isinstance(obj, dict):
             raise DataError(f"{where}: expected a JSON object with a 'prompt' field")

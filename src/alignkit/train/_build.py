@@ -75,8 +75,11 @@ class PreferenceBuild:
 
 def run_cases(store: str | None, run_id: str, pack: ItemPack) -> tuple[str, list[tuple[Case, str]]]:
     """``(full run id, [(case, stored response)])`` for an audit run's train-item attempts."""
-    with Store.open(resolve_store_url(store)) as st:
+    with Store.open(resolve_store_url(store), create=False) as st:
         record = st.get_run(run_id)
+        if record.config.get("kind") == "redteam":
+            # a campaign's attempts match no audit item: 0 pairs and no word, before
+            raise ConfigError(f"run {record.id} is not an audit run; --from-run takes one")
         attempts = st.attempts(record.id)
     split = str(record.config.get("split", "all"))
     if split not in ("train", "all"):
