@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from alignkit.train import read_pairs, read_sft
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,7 +64,21 @@ def test_unknown_critic_scheme_is_one_line_exit_2(tmp_path: Path) -> None:
     assert len(lines) == 1 and "nope" in lines[0]
 
 
-def test_dpo_refuses_non_finite_settings_and_a_folder_of_other_files(tmp_path: Path) -> None:
+def _main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """The CLI in-process (each subprocess pays torch's import): exit code and stderr."""
+    from alignkit.cli import main
+
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    return code, capsys.readouterr().err
+
+
+def test_dpo_refuses_non_finite_settings_and_a_folder_of_other_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """--beta nan trained a checkpoint of NaN weights (exit 0); an existing folder lost its
     files to the checkpoint's pack/."""
     pairs = tmp_path / "p.jsonl"
@@ -70,16 +86,16 @@ def test_dpo_refuses_non_finite_settings_and_a_folder_of_other_files(tmp_path: P
     base = ("train", "dpo", "--target", "organism:flawed", "--pairs", str(pairs),
             "--max-steps", "1", "--batch-size", "1")  # fmt: skip
     for option in (("--beta", "nan"), ("--lr", "inf"), ("--sft-weight", "nan")):
-        proc = _cli(*base, *option, "--out", str(tmp_path / "d"))
-        assert proc.returncode == 2 and "finite" in proc.stderr, (option, proc.stderr)
+        code, err = _main(capsys, *base, *option, "--out", str(tmp_path / "d"))
+        assert code == 2 and "finite" in err, (option, err)
     project = tmp_path / "project"
     (project / "pack").mkdir(parents=True)
     (project / "pack" / "NOTES.md").write_text("mine")
-    proc = _cli(*base, "--out", str(project))
-    assert proc.returncode == 2 and "other files in it" in proc.stderr
+    code, err = _main(capsys, *base, "--out", str(project))
+    assert code == 2 and "other files in it" in err
     assert (project / "pack" / "NOTES.md").read_text() == "mine"
     blocker = tmp_path / "afile"
     blocker.write_text("x")
-    proc = _cli(*base, "--out", str(blocker / "sub"))
-    assert proc.returncode == 2 and "cannot be created" in proc.stderr
+    code, err = _main(capsys, *base, "--out", str(blocker / "sub"))
+    assert code == 2 and "cannot be created" in err
     assert not (tmp_path / "d").exists()
