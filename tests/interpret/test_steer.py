@@ -84,6 +84,10 @@ def test_vector_is_the_mean_difference(flawed: HFChatModel) -> None:
     assert both.layers == (0, 3) and both.vectors.shape == (2, 128)
     with pytest.raises(ConfigError):
         asyncio.run(build_steering_vector(flawed, [*pairs[:2], *answers[:2]]))
+    # sides that cancel out gave a zero vector, saved without a word
+    mirrored = [*pairs[:2], *(ContrastPair(p.negative, p.positive) for p in pairs[:2])]
+    with pytest.raises(ConfigError, match="same activations"):
+        asyncio.run(build_steering_vector(flawed, mirrored))
 
 
 def test_first_position_steering_moves_only_the_first_answer_token(

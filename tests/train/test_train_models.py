@@ -115,6 +115,7 @@ def test_reward_ensemble_trains_saves_loads_and_scores(tmp_path: Path) -> None:
     assert meta["members"] == ["member-0", "member-1"]
     assert len(meta["center"]) == 2 and all(s > 0 for s in meta["scale"])
     assert set(report.metrics) >= {"heldout_mean", "heldout_worst", "heldout_uwo"}
+    assert report.steps == 2 * 3  # was 0: the loss is only logged every 10 steps
     ens = RewardEnsemble.load(tmp_path / "rm")
     prompts = [p.prompt for p in _pairs(3)]
     s = ens.member_scores(prompts, ["No.", "Yes [[UNSAFE:theft]]", "Maybe."])

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from alignkit.cli._common import JsonOpt, StoreOpt, out, print_json, progress_bar
 from alignkit.core import ConfigError
@@ -121,7 +122,7 @@ def _print_counts(counts: dict[str, dict[str, int]], total: int) -> None:
     table.add_column("pairs", justify="right")
     for by, rows in counts.items():
         for key, n in rows.items():
-            table.add_row(by, key, str(n))
+            table.add_row(by, Text(key), str(n))  # a value like "[red]x" is text, not markup
     out.print(table)
 
 
@@ -179,7 +180,7 @@ def preferences(
         print_json({"pairs": len(built.pairs), "counts": built.counts, "out": str(out_file)})
         return
     _print_counts(built.counts, len(built.pairs))
-    out.print(f"pairs: {out_file}")
+    out.print(f"pairs: {out_file}", markup=False)
 
 
 @train_app.command("constitution")
@@ -231,7 +232,7 @@ def constitution(
         f" {summary['by_donor']} by its own other answers, {summary['by_rewrite']} by rewrite)",
         markup=False,
     )
-    out.print(f"wrote {out_dir / 'sft.jsonl'} and {out_dir / 'pairs.jsonl'}")
+    out.print(f"wrote {out_dir / 'sft.jsonl'} and {out_dir / 'pairs.jsonl'}", markup=False)
 
 
 async def _constitution(

@@ -266,6 +266,8 @@ async def build_steering_vector(
         pos = Activations((pos.layers[mid],), pos.values[:, [mid]], pos.lengths, pos.reduce)
     neg = await _side(model, pairs, False, pos.layers, batch_size)
     vectors = pos.values.astype(np.float64).mean(0) - neg.values.astype(np.float64).mean(0)
+    if not np.any(np.abs(vectors) > 1e-9):  # identical sides: a vector that steers nowhere
+        raise ConfigError("the two sides of the contrast pairs give the same activations")
     form = "answer" if pairs[0].answers else "prompt"
     info = {"pairs": len(pairs), "form": form, "method": "mean difference"} | (meta or {})
     return SteeringVector(pos.layers, vectors.astype(np.float32), 1.0, info, positions)

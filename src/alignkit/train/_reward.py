@@ -159,12 +159,14 @@ def _train_member(
         drop_printers(trainer)
         trainer.train()
         rows = [r for r in trainer.state.log_history if "loss" in r]
+        done = trainer.state.global_step  # the loss is logged every 10 steps only
     model.eval()
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out), safe_serialization=True)
     tok.save_pretrained(str(out))
     last = rows[-1] if rows else {}
-    return {k2: float(v) for k2, v in last.items() if isinstance(v, int | float)}
+    final = {k2: float(v) for k2, v in last.items() if isinstance(v, int | float)}
+    return {**final, "step": float(done)}
 
 
 class RewardEnsemble:
