@@ -5,15 +5,17 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import Progress, ProgressColumn
 
-from alignkit.core import Severity
+from alignkit.core import ConfigError, Severity
 
 __all__ = [
     "JsonOpt",
@@ -24,6 +26,7 @@ __all__ = [
     "progress_bar",
     "severity_style",
     "stdout_to_stderr",
+    "writable_folder",
 ]
 
 out = Console(highlight=False, soft_wrap=True)
@@ -74,6 +77,17 @@ def print_json(obj: Any) -> None:
         typer.echo(obj)
         return
     typer.echo(json.dumps(_finite(obj), indent=2, default=str, allow_nan=False))
+
+
+def writable_folder(path: Path, option: str = "--out") -> None:
+    """Refuse ``path`` when its folder cannot be created or written (checked before work).
+
+    Raises:
+        ConfigError: The nearest existing ancestor is not a writable folder.
+    """
+    parent = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
+    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise ConfigError(f"{option} {path}: its folder cannot be created or written")
 
 
 @contextlib.contextmanager

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from alignkit.cli._common import err, out
+from alignkit.cli._common import err, out, writable_folder
 from alignkit.core import ConfigError
 
 
@@ -25,9 +24,7 @@ def _check_out(target: Path, agent: str) -> None:
         raise ConfigError(f"--out {target}: is a folder; name the policy file")
     if target.suffix != want:
         raise ConfigError(f"--out {target}: a {agent} policy is saved as {want}")
-    parent = next((p for p in (target.parent, *target.parent.parents) if p.exists()), None)
-    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise ConfigError(f"--out {target}: its folder cannot be created or written")
+    writable_folder(target)
 
 
 def train_command(

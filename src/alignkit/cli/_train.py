@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +15,7 @@ from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from alignkit.cli._common import JsonOpt, StoreOpt, out, print_json, progress_bar
+from alignkit.cli._common import JsonOpt, StoreOpt, out, print_json, progress_bar, writable_folder
 from alignkit.core import ConfigError
 
 if TYPE_CHECKING:
@@ -72,9 +71,7 @@ def _writable(path: Path, *, folder: bool) -> Path:
             f"--out {path} is a folder with other files in it; give a new folder (or an"
             " alignkit checkpoint to overwrite)"
         )
-    parent = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
-    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise ConfigError(f"--out {path}: its folder cannot be created or written")
+    writable_folder(path)
     return path
 
 

@@ -98,14 +98,19 @@ def distractor(q: Question, pool: Sequence[Question], rng: random.Random) -> str
     return rng.choice(scored[:5])[1]
 
 
+def _all_failed(completions: Sequence[Completion], limit: int) -> str | None:
+    """``all N requests failed (reasons)`` when none produced behaviour, else ``None``."""
+    if not completions or any(c.ok for c in completions):
+        return None
+    reasons = sorted({c.error or c.outcome.value for c in completions})
+    return f"all {len(completions)} requests failed ({'; '.join(reasons)[:limit]})"
+
+
 def require_behaviour(ctx: CheckContext, completions: Sequence[Completion]) -> None:
     """Raise :class:`CheckError` when no request produced behaviour."""
-    if completions and not any(c.ok for c in completions):
-        reasons = sorted({c.error or c.outcome.value for c in completions})
-        raise CheckError(
-            f"check '{ctx.check.id}': all {len(completions)} requests failed"
-            f" ({'; '.join(reasons)[:300]})"
-        )
+    failed = _all_failed(completions, 300)
+    if failed is not None:
+        raise CheckError(f"check '{ctx.check.id}': {failed}")
 
 
 def failure_note(completions: Sequence[Completion]) -> list[Evidence]:
@@ -114,11 +119,8 @@ def failure_note(completions: Sequence[Completion]) -> list[Evidence]:
     A metric measured on nothing is listed as ``not measured: <note>``: "all 17 requests
     failed (HTTP 500)" tells a user more than "no item gave a scorable answer".
     """
-    if not completions or any(c.ok for c in completions):
-        return []
-    reasons = sorted({c.error or c.outcome.value for c in completions})
-    note = f"all {len(completions)} requests failed ({'; '.join(reasons)[:200]})"
-    return [Evidence(input="", output="", note=note)]
+    note = _all_failed(completions, 200)
+    return [] if note is None else [Evidence(input="", output="", note=note)]
 
 
 def rate_finding(

@@ -433,16 +433,20 @@ def _columns_of(e: LogEntry) -> tuple[str, str | None]:
         return ("", None)  # not JSON: its hash check has failed already
     if not isinstance(doc, dict):
         return ("", None)
-    p = _pending("", doc)
-    return (p.kind, p.rid)
+    return _kind_rid(doc)
+
+
+def _kind_rid(entry: Mapping[str, Any]) -> tuple[str, str | None]:
+    """The ``kind`` and ``request_id`` columns stored beside an entry."""
+    rid = entry.get("request_id")
+    return str(entry.get("kind", "entry"))[:32], (str(rid)[:64] if rid is not None else None)
 
 
 def _pending(stamp: str, entry: Mapping[str, Any]) -> _Pending:
-    rid = entry.get("request_id")
-    rid = str(rid)[:64] if rid is not None else None
+    kind, rid = _kind_rid(entry)
     return _Pending(
         stamp=stamp,
-        kind=str(entry.get("kind", "entry"))[:32],
+        kind=kind,
         rid=rid,
         text=canonical_json(dict(entry)),
         decisions=tuple(_decision_rows(stamp, rid, entry)),
