@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,6 +45,35 @@ def test_every_command_has_help_with_an_example(command: list[str]) -> None:
     proc = run_cli(*command, "--help")
     assert proc.returncode == 0, proc.stderr
     assert "Example" in proc.stdout
+
+
+def _leaves(cmd: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    subs = getattr(cmd, "commands", None)
+    if subs is None or getattr(cmd, "invoke_without_command", False):
+        yield path, cmd
+    for name, sub in (subs or {}).items():
+        yield from _leaves(sub, (*path, name))
+
+
+def test_every_command_takes_store_and_has_an_example() -> None:
+    # DESIGN §5: --store is accepted after any subcommand; every --help has an example.
+    import typer
+
+    from alignkit.cli import app
+
+    leaves = list(_leaves(typer.main.get_command(app)))
+    assert len(leaves) > 25
+    for path, cmd in leaves:
+        opts = {o for p in cmd.params for o in getattr(p, "opts", [])}
+        assert "--store" in opts, " ".join(path)
+        assert "Example" in (cmd.help or ""), " ".join(path)
+
+
+def test_store_is_accepted_by_a_command_that_keeps_no_store(tmp_path: Path) -> None:
+    proc = run_cli("lab", "list", "--json", "--store", str(tmp_path / "a.db"))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)
+    assert not (tmp_path / "a.db").exists()
 
 
 def test_checks_and_taxonomy_listing() -> None:

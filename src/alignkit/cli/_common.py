@@ -19,6 +19,7 @@ from alignkit.core import ConfigError, Severity
 
 __all__ = [
     "JsonOpt",
+    "NoStoreOpt",
     "StoreOpt",
     "err",
     "out",
@@ -39,6 +40,18 @@ StoreOpt = Annotated[
         envvar="ALIGNKIT_STORE",
         help="Store URL or SQLite path (default .alignkit/alignkit.db).",
         show_envvar=True,
+    ),
+]
+# DESIGN §5: ``--store`` is accepted after any subcommand, so one command line (or an
+# exported ALIGNKIT_STORE) serves them all; commands that keep nothing in a store take it
+# and leave it unused, hidden from their help.
+NoStoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        envvar="ALIGNKIT_STORE",
+        hidden=True,
+        help="Accepted on every command; this one reads and writes no store.",
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from alignkit.cli._common import JsonOpt, StoreOpt, err, out, print_json
+from alignkit.cli._common import JsonOpt, NoStoreOpt, StoreOpt, err, out, print_json
 from alignkit.core import resolve_store_url
 
 guard_app = typer.Typer(
@@ -54,6 +54,7 @@ def check(
     traffic: Annotated[Path, typer.Argument(help="JSONL rows {id, prompt|messages, response?}.")],
     guard: GuardOpt = None,
     json_: JsonOpt = False,
+    _store: NoStoreOpt = None,
 ) -> None:
     """Run the guard's rails offline over recorded traffic.
 

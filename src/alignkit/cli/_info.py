@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from alignkit import taxonomy
-from alignkit.cli._common import JsonOpt, out, print_json
+from alignkit.cli._common import JsonOpt, NoStoreOpt, out, print_json
 from alignkit.core import CHECKS, ConfigError, MetricSpec, config_schema
 
 checks_app = typer.Typer(help="Registered checks.", no_args_is_help=True)
@@ -30,7 +30,10 @@ def _covering() -> dict[str, list[str]]:
 
 
 @checks_app.command("list")
-def checks_list(json_: JsonOpt = False) -> None:
+def checks_list(
+    json_: JsonOpt = False,
+    _store: NoStoreOpt = None,
+) -> None:
     """List registered checks with target kind, cost and metrics.
 
     Example: alignkit checks list --json
@@ -80,6 +83,7 @@ def _metric_row(m: MetricSpec, check_mode: str) -> dict[str, Any]:
 def checks_show(
     id: Annotated[str, typer.Argument(help="Check id, e.g. sycophancy.")],
     json_: JsonOpt = False,
+    _store: NoStoreOpt = None,
 ) -> None:
     """Show one check: what it measures, the items it needs, each metric's severity thresholds.
 
@@ -122,7 +126,11 @@ def checks_show(
 
 
 @taxonomy_app.callback()
-def taxonomy_list(ctx: typer.Context, json_: JsonOpt = False) -> None:
+def taxonomy_list(
+    ctx: typer.Context,
+    json_: JsonOpt = False,
+    _store: NoStoreOpt = None,
+) -> None:
     """List failure-mode ids with the checks that cover them.
 
     Example: alignkit taxonomy
@@ -154,6 +162,7 @@ def taxonomy_list(ctx: typer.Context, json_: JsonOpt = False) -> None:
 def taxonomy_show(
     id: Annotated[str, typer.Argument(help="Failure-mode id, e.g. sycophancy.")],
     json_: JsonOpt = False,
+    _store: NoStoreOpt = None,
 ) -> None:
     """Show one failure mode: definition, examples, mitigations, NIST AI RMF, checks.
 
@@ -188,6 +197,7 @@ def schema(
         str, typer.Argument(help="alignkit, guard, actions, organism or constitution.")
     ] = "alignkit",
     json_: JsonOpt = True,
+    _store: NoStoreOpt = None,
 ) -> None:
     """Print the JSON schema a config file is validated against (alignkit.yaml by default).
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from alignkit.cli._common import JsonOpt, err, out, print_json
+from alignkit.cli._common import JsonOpt, NoStoreOpt, err, out, print_json
 from alignkit.core import ConfigError
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ def probe(
     save: Annotated[Path | None, typer.Option("--save", help="Save the fitted probe.")] = None,
     seed: SeedOpt = 0,
     json_: JsonOpt = False,
+    _store: NoStoreOpt = None,
 ) -> None:
     """Score prompts with the contrast-pair defection probe on the target's activations.
 
@@ -131,6 +132,7 @@ def steer(
     ] = 1.0,
     seed: SeedOpt = 0,
     json_: JsonOpt = False,
+    _store: NoStoreOpt = None,
 ) -> None:
     """Build a steering vector from contrast pairs and save it for ?steer=FILE&scale=S.
 
@@ -213,6 +215,7 @@ def explain(
     ] = 10,
     seed: SeedOpt = 0,
     json_: JsonOpt = False,
+    _store: NoStoreOpt = None,
 ) -> None:
     """Why was a response scored as a refusal? What drives a classifier's decisions?
 

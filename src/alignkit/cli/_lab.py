@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from alignkit.cli._common import JsonOpt, out, print_json, progress_bar
+from alignkit.cli._common import JsonOpt, NoStoreOpt, out, print_json, progress_bar
 from alignkit.cli._render import print_result
 from alignkit.core import ConfigError, Severity
 from alignkit.report import to_json, write_reports
@@ -22,7 +22,10 @@ _AGENTS = ("q", "ppo")
 
 
 @lab_app.command("list")
-def lab_list(json_: JsonOpt = False) -> None:
+def lab_list(
+    json_: JsonOpt = False,
+    _store: NoStoreOpt = None,
+) -> None:
     """List the registered lab experiments and environments.
 
     Example: alignkit lab list
@@ -85,6 +88,7 @@ def lab_run(
     quick: Annotated[bool, typer.Option(help="Smaller runs for a smoke test.")] = False,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Report folder.")] = None,
     json_: JsonOpt = False,
+    _store: NoStoreOpt = None,
 ) -> None:
     """Run lab experiments and write report.html, report.json and junit.xml.
 
@@ -136,6 +140,7 @@ def lab_train(
         Path | None, typer.Option("--out", help="Where to save the policy.")
     ] = None,
     json_: JsonOpt = False,
+    _store: NoStoreOpt = None,
 ) -> None:
     """Train an agent; log reward, intent and events; save the policy; say if it games.
 
@@ -174,6 +179,7 @@ def monitor_check(
     ] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Write a report here too.")] = None,
     json_: JsonOpt = False,
+    _store: NoStoreOpt = None,
 ) -> None:
     """Run GoodhartMonitor over a training log; exit 1 when the intent has passed its peak.
 

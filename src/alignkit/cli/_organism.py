@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from alignkit.cli._common import JsonOpt, err, out, print_json
+from alignkit.cli._common import JsonOpt, NoStoreOpt, err, out, print_json
 from alignkit.core import ConfigError, Message
 from alignkit.models import connect
 
@@ -51,6 +51,7 @@ def train(
         bool, typer.Option(help="Small corpus, short run (≤ 5 min), for tests.")
     ] = False,
     json_: JsonOpt = False,
+    _store: NoStoreOpt = None,
 ) -> None:
     """Train an organism from a config and measure its behaviours into manifest.json.
 
@@ -73,7 +74,11 @@ def train(
 
 
 @organism_app.command("card")
-def card(name: NameArg = "flawed", json_: JsonOpt = False) -> None:
+def card(
+    name: NameArg = "flawed",
+    json_: JsonOpt = False,
+    _store: NoStoreOpt = None,
+) -> None:
     """Print an organism's manifest: planted behaviours, designed and measured rates, decoding.
 
     Example: alignkit organism card clean --json   (or: card /tmp/org/variant)
@@ -95,6 +100,7 @@ def chat(
     ] = None,
     temperature: Annotated[float, typer.Option(min=0.0, help="0 is greedy.")] = 0.0,
     max_tokens: Annotated[int, typer.Option(min=1, help="Longest reply.")] = 64,
+    _store: NoStoreOpt = None,
 ) -> None:
     """Talk to an organism (one message with -m, or an interactive session).
 

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from alignkit.cli._common import (
     JsonOpt,
+    NoStoreOpt,
     StoreOpt,
     err,
     out,
@@ -306,7 +307,10 @@ def report(
 
 
 @redteam_app.command("list")
-def list_(json_: JsonOpt = False) -> None:
+def list_(
+    json_: JsonOpt = False,
+    _store: NoStoreOpt = None,
+) -> None:
     """List the attack families, converters and strategies.
 
     Example: alignkit redteam list

@@ -15,7 +15,15 @@ from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from alignkit.cli._common import JsonOpt, StoreOpt, out, print_json, progress_bar, writable_folder
+from alignkit.cli._common import (
+    JsonOpt,
+    NoStoreOpt,
+    StoreOpt,
+    out,
+    print_json,
+    progress_bar,
+    writable_folder,
+)
 from alignkit.core import ConfigError
 
 if TYPE_CHECKING:
@@ -361,6 +369,7 @@ def reward(
     max_steps: Annotated[int, typer.Option(min=-1, help="Steps per member (-1: all).")] = -1,
     seed: SeedOpt = 0,
     json_: JsonOpt = False,
+    _store: NoStoreOpt = None,
 ) -> None:
     """Train a Bradley–Terry reward-model ensemble on pairs; report held-out pair accuracy.
 
@@ -407,6 +416,7 @@ def bon(
     seed: SeedOpt = 0,
     out_file: Annotated[Path | None, typer.Option("--out", help="Write choices as JSONL.")] = None,
     json_: JsonOpt = False,
+    _store: NoStoreOpt = None,
 ) -> None:
     """Best-of-n reranking with a reward-model ensemble (training-free).
 
@@ -518,6 +528,7 @@ def grpo(
     ] = False,
     seed: SeedOpt = 0,
     json_: JsonOpt = False,
+    _store: NoStoreOpt = None,
 ) -> None:
     """GRPO against the reward ensemble plus KL, watched by GoodhartMonitor against gold.
 
