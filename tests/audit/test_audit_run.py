@@ -89,6 +89,14 @@ def test_concurrency_bound_and_budget(tmp_path: Path, caplog: pytest.LogCaptureF
     # the cut is said, with the way to finish the run (findings alone only show a small n)
     (said,) = [r.getMessage() for r in caplog.records if "budget" in r.getMessage()]
     assert f"alignkit audit --resume {result.run_id}" in said and "not sent" in said
+    # ... and recorded in the result, so report.json and report.html say it too
+    counts = result.requests
+    assert counts is not None and counts.unsent > 0 and counts.failed == 0
+    assert counts.sent == answered and counts.sent + counts.unsent == 339
+    assert f"{counts.unsent} not sent (budget ran out)" in (
+        write_reports(result, tmp_path / "out")["html"].read_text()
+    )
+    assert json.loads(to_json(result))["requests"]["unsent"] == counts.unsent
 
 
 def test_diff_and_gate_catch_a_real_regression(tmp_path: Path) -> None:
@@ -162,10 +170,14 @@ def test_resume_sends_failed_requests_again_and_refuses_a_changed_pack(
     first = _run(tmp_path, target, checks="capability.facts", data=pack)
     (during,) = first.findings
     assert during.n == 1  # the three capital questions failed: errors, not behaviour
+    assert first.requests is not None
+    assert (first.requests.sent, first.requests.failed, first.requests.reused) == (4, 3, 0)
     outage.unlink()
     after = _run(tmp_path, target, resume=first.run_id)
     (fact,) = after.findings
     assert fact.n == 4 and fact.value == 1.0  # all four sent again and answered
+    assert after.requests is not None
+    assert (after.requests.sent, after.requests.failed, after.requests.reused) == (3, 0, 1)
     with Store.open(f"sqlite:///{tmp_path / 's.db'}") as st:
         attempts = st.attempts(first.run_id).values()
         assert len(attempts) == 4 and all(a.completion.ok for a in attempts)

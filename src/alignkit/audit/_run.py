@@ -28,6 +28,7 @@ from alignkit.core import (
     Finding,
     Outcome,
     Plot,
+    RequestCounts,
     Target,
     TargetKind,
     load_config,
@@ -70,6 +71,7 @@ class _Outcome:
     errors: dict[str, str] = field(default_factory=dict)
     ran: list[str] = field(default_factory=list)
     unmeasured: dict[str, str] = field(default_factory=dict)
+    requests: RequestCounts | None = None
 
 
 def default_out_dir(run_id: str) -> Path:
@@ -246,6 +248,10 @@ async def _audit(
                 )
                 jobs.append(_run_check(spec, subject, ctx, out))
             await asyncio.gather(*jobs)
+        if runner is not None:
+            out.requests = RequestCounts(
+                sent=runner.sent, reused=runner.reused, failed=runner.failed, unsent=runner.unsent
+            )
         if runner is not None and runner.unsent:
             _log.warning(
                 "the budget of %g s ran out: %d request(s) not sent, so some findings rest on"
@@ -362,6 +368,7 @@ def run(
             checks_run=sorted(outcome.ran),
             errors=outcome.errors,
             skipped=skipped,
+            requests=outcome.requests,
         )
         st.finish_run(result)
     return result

@@ -59,6 +59,7 @@ class AttemptLog:
         self._seen: Counter[str] = Counter()
         self.sent = 0
         self.reused = 0
+        self.failed = 0  # sent and stored, but answered with an error
         self.unsent = 0  # requests the run's budget stopped (not stored: a resume sends them)
 
     def _key(
@@ -111,6 +112,7 @@ class AttemptLog:
                 self.unsent += 1
                 return
             self.sent += 1
+            self.failed += completion.outcome is Outcome.ERROR
             key, index = b.keyed[i]
             self._writer.add(
                 AttemptRecord(

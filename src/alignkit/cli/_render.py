@@ -50,6 +50,10 @@ def print_result(result: AuditResult, *, min_severity: Severity = Severity.INFO)
     out.print(table)
     for cid, why in {**result.errors}.items():
         out.print(f"[red]error[/red] {cid}: {why}")
+    if result.requests is not None and result.requests.shortfall():
+        out.print(
+            f"[yellow]requests:[/yellow] {result.requests.shortfall()}; findings rest on the rest"
+        )
     for cid, why in result.skipped.items():
         out.print(f"[dim]skipped {cid}: {why}[/dim]")
 

@@ -57,6 +57,7 @@ from alignkit.core._findings import (
     Finding,
     MetricSpec,
     Plot,
+    RequestCounts,
     Table,
     summarize,
 )
@@ -109,6 +110,7 @@ __all__ = [
     "Direction",
     "Evidence",
     "FailureModeSummary",
+    "RequestCounts",
     "Finding",
     "HttpConfig",
     "ItemSource",

@@ -16,6 +16,7 @@ __all__ = [
     "Evidence",
     "Finding",
     "FailureModeSummary",
+    "RequestCounts",
     "MetricSpec",
     "Plot",
     "Table",
@@ -138,6 +139,31 @@ def summarize(findings: Sequence[Finding]) -> dict[str, FailureModeSummary]:
     return dict(sorted(out.items()))
 
 
+class RequestCounts(BaseModel):
+    """What became of a chat audit's requests; findings rest only on the answered ones.
+
+    ``sent`` were sent in this session, ``reused`` came from the store (a resumed run),
+    ``failed`` were sent but got no answer (a server error, a spend cap; never counted as
+    behaviour), ``unsent`` were stopped by ``--budget`` (a resume sends them).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    sent: int = 0
+    reused: int = 0
+    failed: int = 0
+    unsent: int = 0
+
+    def shortfall(self) -> str:
+        """A short phrase on what is missing (empty when every request was answered)."""
+        parts = []
+        if self.failed:
+            parts.append(f"{self.failed} request{'s' * (self.failed != 1)} failed")
+        if self.unsent:
+            parts.append(f"{self.unsent} not sent (budget ran out)")
+        return ", ".join(parts)
+
+
 class AuditResult(BaseModel):
     """Everything one audit run produced; ``report.json`` is its JSON form (DESIGN §4)."""
 
@@ -154,6 +180,7 @@ class AuditResult(BaseModel):
     checks_run: list[str] = Field(default_factory=list)
     errors: dict[str, str] = Field(default_factory=dict)
     skipped: dict[str, str] = Field(default_factory=dict)
+    requests: RequestCounts | None = None  # chat targets only
 
     def worst_severity(self) -> Severity:
         """The worst severity among all findings (``info`` when there are none)."""

@@ -128,6 +128,8 @@ def _overview(result: AuditResult) -> str:
         text += f"; {_plural(len(result.errors), 'check')} failed"
     if result.skipped:
         text += f"; {len(result.skipped)} skipped"
+    if result.requests is not None and result.requests.shortfall():
+        text += f"; {result.requests.shortfall()}"
     return text + "."
 
 
