@@ -157,6 +157,11 @@ def test_bad_requests_get_openai_style_errors(server: GuardServer, store_url: st
     assert status == 400 and json.loads(body)["error"]["param"] == "n"
     status, body = post(url, {"model": "m", "messages": msgs, "logprobs": True, "stream": True})
     assert status == 400 and json.loads(body)["error"]["param"] == "logprobs"
+    # "stream": "false" was read as true; a bad `stop` was ignored
+    status, body = post(url, {"model": "m", "messages": msgs, "stream": "false"})
+    assert status == 400 and json.loads(body)["error"]["param"] == "stream"
+    status, body = post(url, {"model": "m", "messages": msgs, "stop": ["a", "b", "c", "d", "e"]})
+    assert status == 400 and json.loads(body)["error"]["param"] == "stop"
     # a huge body held the event loop (39 MB: 18 s): refused once past the limit
     status, body = post(url, b'{"messages": "' + b"x" * (9 * 1024 * 1024) + b'"}')
     assert status == 413 and "larger than 8 MiB" in json.loads(body)["error"]["message"]
@@ -166,7 +171,7 @@ def test_bad_requests_get_openai_style_errors(server: GuardServer, store_url: st
     server.stop()
     with Store.open(store_url) as store:
         kinds = [e.kind for e in store.audit_log().entries()]
-    assert kinds == ["bad_request"] * 8
+    assert kinds == ["bad_request"] * 10
 
 
 def test_admin_needs_the_token_and_signals_trip_a_user(server: GuardServer) -> None:
@@ -357,6 +362,20 @@ def test_a_bad_config_is_one_config_error_and_no_store_is_created(
     with pytest.raises(ConfigError, match=fragment.replace("[", r"\[").replace("]", r"\]")):
         GuardServer(f"python:{app_path}:respond", config, store_url=f"sqlite:///{db}")
     assert not db.exists()
+
+
+def test_stop_sequences_end_the_answer_streamed_or_not(server: GuardServer) -> None:
+    """`stop` was ignored: a client asking to stop at a delimiter got the whole answer."""
+    msgs = [{"role": "user", "content": "one two. three STOP four"}]
+    c = client(server)
+    whole = c.chat.completions.create(model="m", messages=msgs)  # type: ignore[arg-type]
+    assert whole.choices[0].message.content == "echo: one two. three STOP four"
+    cut = c.chat.completions.create(model="m", messages=msgs, stop=["STOP", "."])  # type: ignore[arg-type]
+    assert cut.choices[0].message.content == "echo: one two"
+    assert cut.choices[0].finish_reason == "stop"
+    stream = c.chat.completions.create(model="m", messages=msgs, stop="STOP", stream=True)  # type: ignore[arg-type]
+    text = "".join(ch.choices[0].delta.content or "" for ch in stream if ch.choices)
+    assert text == "echo: one two. three "
 
 
 def test_logprobs_pass_through_with_the_official_client(server: GuardServer) -> None:

@@ -199,6 +199,8 @@ async def _flush_log(log: Any, guard: Guard) -> None:
 _CHAT_SCHEMA = {"requestBody": {"required": True, "content": {"application/json": {
     "schema": {"type": "object", "required": ["messages"], "properties": {
         "model": {"type": "string"}, "stream": {"type": "boolean"},
+        "stop": {"oneOf": [{"type": "string"}, {"type": "array", "maxItems": 4,
+                                                "items": {"type": "string"}}]},
         "messages": {"type": "array", "minItems": 1, "items": {
             "type": "object", "required": ["role", "content"], "properties": {
                 "role": {"type": "string", "enum": ["system", "user", "assistant"]},

@@ -102,6 +102,9 @@ def _parse(body: bytes, headers: Any, default_model: str) -> dict[str, Any]:
         if not low <= value <= high:
             raise _BadRequest(f"'{name}' must be between {low:g} and {high:g}", name)
         gen[name] = kind(value)
+    for name in ("stream", "logprobs"):  # "yes" was taken as true, "false" as true too
+        if doc.get(name) is not None and not isinstance(doc.get(name), bool):
+            raise _BadRequest(f"'{name}' must be true or false", name)
     n = doc.get("n", 1)
     if n is not None and n != 1:  # one choice per request; silently answering one misleads
         raise _BadRequest("'n' must be 1: this server returns one choice per request", "n")
@@ -116,15 +119,38 @@ def _parse(body: bytes, headers: Any, default_model: str) -> dict[str, Any]:
         if value is not None and not isinstance(value, str):
             raise _BadRequest(f"'{name}' must be text", name)
     stream_opts = doc.get("stream_options") or {}
+    if not isinstance(stream_opts, dict):
+        raise _BadRequest("'stream_options' must be an object", "stream_options")
     return {
         "messages": messages,
         "model": model,
         "user": user,
         "session": session,
         "stream": bool(doc.get("stream")),
-        "include_usage": bool(isinstance(stream_opts, dict) and stream_opts.get("include_usage")),
+        "include_usage": bool(stream_opts.get("include_usage")),
+        "stop": _stop(doc.get("stop")),
         "gen": gen,
     }
+
+
+def _stop(raw: Any) -> tuple[str, ...]:
+    """OpenAI's ``stop``: a string or up to four; the answer ends before the first found."""
+    if raw is None:
+        return ()
+    stops = [raw] if isinstance(raw, str) else raw
+    if (
+        not isinstance(stops, list)
+        or len(stops) > 4
+        or not all(isinstance(s, str) and s for s in stops)
+    ):
+        raise _BadRequest("'stop' must be a non-empty string or a list of up to 4", "stop")
+    return tuple(stops)
+
+
+def _until_stop(text: str, stops: tuple[str, ...]) -> str:
+    """``text`` up to the first stop sequence (the sequence itself is not returned)."""
+    cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=len(text))
+    return text[:cut]
 
 
 @dataclass
@@ -196,6 +222,7 @@ def _refusal_text(result: GuardResult) -> str:
 
 def _completion_doc(req: dict[str, Any], result: GuardResult) -> dict[str, Any]:
     blocked = result.outcome is Outcome.BLOCKED
+    text = _refusal_text(result) if blocked else _until_stop(result.text or "", req["stop"])
     usage = result.completion.usage if result.completion is not None else None
     prompt_t = usage.prompt_tokens if usage else 0
     completion_t = usage.completion_tokens if usage and not blocked else 0
@@ -209,11 +236,11 @@ def _completion_doc(req: dict[str, Any], result: GuardResult) -> dict[str, Any]:
                 "index": 0,
                 "message": {
                     "role": "assistant",
-                    "content": _refusal_text(result) if blocked else result.text,
+                    "content": text,
                     "refusal": _refusal_text(result) if blocked else None,
                 },
                 "finish_reason": "content_filter" if blocked else "stop",
-                "logprobs": _logprobs_doc(req, result),
+                "logprobs": _logprobs_doc(req, result) if text == (result.text or "") else None,
             }
         ],
         "usage": {
