@@ -33,6 +33,8 @@ def test_parse_openai_uri_splits_body_and_fragment() -> None:
 def test_parse_query_parameters() -> None:
     p = parse_uri("organism:flawed?steer=v.npz&scale=2")
     assert p.body == "flawed" and p.query == {"steer": "v.npz", "scale": "2"}
+    with pytest.raises(ConfigError, match="'scale=' more than once"):  # ran with the last one
+        parse_uri("organism:flawed?steer=v.npz&scale=1&scale=2")
 
 
 @pytest.mark.parametrize("bad", ["", "no-scheme-here", "openai:", "1x:thing"])

@@ -130,7 +130,11 @@ def parse_uri(uri: str) -> ParsedURI:
     query: dict[str, str] = {}
     if "?" in rest:
         rest, qs = rest.rsplit("?", 1)
-        query = {k: v[-1] for k, v in parse_qs(qs, keep_blank_values=True).items()}
+        parsed = parse_qs(qs, keep_blank_values=True)
+        twice = sorted(k for k, v in parsed.items() if len(v) > 1)
+        if twice:  # `?scale=1&scale=2` ran with 2 and said nothing
+            raise ConfigError(f"target URI gives '{twice[0]}=' more than once; give it once")
+        query = {k: v[0] for k, v in parsed.items()}
     if not rest:
         raise ConfigError(f"malformed target URI '{uri}': nothing after '{scheme}:'")
     return ParsedURI(raw=uri, scheme=scheme, body=rest, query=query, fragment=fragment)
