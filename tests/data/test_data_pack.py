@@ -335,3 +335,13 @@ def test_pack_repr_and_counts_are_informative(pack_dir: Path) -> None:
     pack = load_pack(pack_dir)
     assert isinstance(pack, ItemPack)
     assert repr(pack) == "ItemPack('mine', split='all', arithmetic=1, facts=3)"
+
+
+def test_csv_without_a_header_row_is_refused(tmp_path: Path) -> None:
+    """Its first item was read as the header: a one-row file loaded no item, silently."""
+    (tmp_path / "facts.csv").write_text("What is the capital of France?,Paris\n")
+    with pytest.raises(DataError, match=r"facts.csv:1: the first row must name the columns; "
+                       r"no 'question' or 'answer' column"):  # fmt: skip
+        load_pack(tmp_path)
+    (tmp_path / "facts.csv").write_text("question,answer\n")  # a header and no rows: empty
+    assert load_pack(tmp_path).items("facts") == ()

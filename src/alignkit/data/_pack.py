@@ -292,7 +292,8 @@ def _read_items(file: Path, kind: str) -> tuple[Item, ...]:
     if _is_hf(file):
         rows = hf_rows(file)
     elif file.suffix.lower() == ".csv":
-        rows = _csv_rows(file)
+        needed = [n for n, info in model.model_fields.items() if info.is_required() and n != "id"]
+        rows = _csv_rows(file, needed)
     else:
         rows = _jsonl_rows(file)
     seen: dict[str, int] = {}
@@ -340,11 +341,19 @@ def _jsonl_rows(file: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 _CSV_FIELD_LIMIT = 16 * 1024 * 1024  # the csv module's default, 128 KiB, is too small for texts
 
 
-def _csv_rows(file: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def _csv_rows(file: Path, needed: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
     if csv.field_size_limit() < _CSV_FIELD_LIMIT:
         csv.field_size_limit(_CSV_FIELD_LIMIT)
     with file.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.DictReader(fh)
+        header = [name.strip() for name in reader.fieldnames or []]
+        missing = [name for name in needed if name not in header]
+        if header and missing:  # a file without a header row lost its first item silently
+            absent = " or ".join(map(repr, missing))
+            found = ", ".join(map(repr, header))
+            raise DataError(
+                f"{file}:1: the first row must name the columns; no {absent} column among {found}"
+            )
         for record in reader:
             row: dict[str, Any] = {
                 key.strip(): value
