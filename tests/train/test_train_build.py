@@ -10,7 +10,7 @@ from alignkit.core import Completion, Message, Outcome
 from alignkit.data import load_pack
 from alignkit.organism import pack_path
 from alignkit.store import AttemptRecord, Store, attempt_key
-from alignkit.train import abuild_preferences, cases_from_pack
+from alignkit.train import abuild_preferences, cases_from_pack, first_per_kind
 
 Attempt = tuple[str, list[Message], str]
 WriteRun = Callable[[list[Attempt], str], tuple[str, str]]
@@ -137,6 +137,20 @@ def test_pack_cases_are_train_items_only() -> None:
     assert cases and all(c.split == "train" for c in cases)
     assert {c.kind for c in cases} >= {"facts", "harmful", "nonexistent_entities"}
     assert all(len([c for c in cases if c.kind == k]) <= 5 for k in PACK.kinds())
+
+
+def test_first_per_kind_keeps_order_and_a_limit_per_kind() -> None:
+    """`train constitution --from-run --max-per-kind` ignored the limit."""
+    cases = cases_from_pack(PACK)
+    kinds = {c.kind for c in cases}
+    kept = first_per_kind(reversed(cases), 3)
+    assert len(kept) == 3 * len(kinds) < len(cases)
+    assert kept == [c for c in reversed(cases) if c in kept]  # the order is kept
+    for kind in kinds:
+        assert [c for c in kept if c.kind == kind] == [
+            c for c in reversed(cases) if c.kind == kind
+        ][:3]
+    assert first_per_kind(cases, None) == cases
 
 
 def test_from_run_refuses_a_run_that_is_not_an_audit(tmp_path: Path) -> None:

@@ -252,7 +252,7 @@ async def _constitution(
     store: str | None,
 ) -> Any:
     from alignkit.data import load_pack
-    from alignkit.train import cases_from_pack, run_cases, run_constitution
+    from alignkit.train import cases_from_pack, first_per_kind, run_cases, run_constitution
 
     try:
         path = data or model.default_pack
@@ -264,7 +264,7 @@ async def _constitution(
             seen: dict[tuple[tuple[str, str], ...], Any] = {}
             for case, _ in items:
                 seen.setdefault(tuple((m["role"], m["content"]) for m in case.messages), case)
-            cases = list(seen.values())
+            cases = first_per_kind(seen.values(), max_per_kind)  # it was ignored here
         else:
             cases = cases_from_pack(pack, max_per_kind=max_per_kind)
         return await run_constitution(model, judge, cases, rules, samples=samples, seed=seed)

@@ -22,7 +22,13 @@ from __future__ import annotations
 
 from alignkit.train._bon import BestOfN, BestOfNPoint, best_of_n, best_of_n_curve, best_of_n_kl
 from alignkit.train._build import PreferenceBuild, abuild_preferences, build_preferences, run_cases
-from alignkit.train._cases import Case, ItemIndex, cases_from_attempts, cases_from_pack
+from alignkit.train._cases import (
+    Case,
+    ItemIndex,
+    cases_from_attempts,
+    cases_from_pack,
+    first_per_kind,
+)
 from alignkit.train._checkpoint import TRAIN_RECORD, checkpoint_dir, write_checkpoint
 from alignkit.train._constitution import (
     Constitution,
@@ -91,6 +97,7 @@ __all__ = [
     "build_preferences",
     "cases_from_attempts",
     "cases_from_pack",
+    "first_per_kind",
     "checkpoint_dir",
     "dedupe_pairs",
     "default_constitution_path",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -135,6 +136,19 @@ def cases_from_pack(
         for item in items[:max_per_kind]:
             text = _text_of(kind, item)
             out.append(_case(kind, item, [{"role": "user", "content": text}]))
+    return out
+
+
+def first_per_kind(cases: Iterable[Case], limit: int | None) -> list[Case]:
+    """The first ``limit`` cases of each kind, in order (all of them when ``limit`` is None)."""
+    if limit is None:
+        return list(cases)
+    taken: Counter[str] = Counter()
+    out = []
+    for case in cases:
+        taken[case.kind] += 1
+        if taken[case.kind] <= limit:
+            out.append(case)
     return out
 
 
