@@ -55,8 +55,9 @@ def _leaves(cmd: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, .
         yield from _leaves(sub, (*path, name))
 
 
-def test_every_command_takes_store_and_has_an_example() -> None:
-    # DESIGN §5: --store is accepted after any subcommand; every --help has an example.
+def test_every_command_takes_store_and_json_and_has_an_example() -> None:
+    # DESIGN §5: --store is accepted after any subcommand, --json is a switch everywhere,
+    # every --help has an example.
     import typer
 
     from alignkit.cli import app
@@ -66,6 +67,7 @@ def test_every_command_takes_store_and_has_an_example() -> None:
     for path, cmd in leaves:
         opts = {o for p in cmd.params for o in getattr(p, "opts", [])}
         assert "--store" in opts, " ".join(path)
+        assert "--json" in opts, " ".join(path)
         assert "Example" in (cmd.help or ""), " ".join(path)
 
 
@@ -121,8 +123,11 @@ def test_organism_card_and_chat_take_a_trained_folder(tmp_path: Path) -> None:
     assert card.returncode == 0, card.stderr
     assert "hallucination.fabrication_rate" in card.stdout
     assert "capability.arithmetic_accuracy" in card.stdout  # capability.json beside it
-    said = run_cli("organism", "chat", str(folder), "-m", "What is 3 + 4?")
-    assert said.returncode == 0 and "7" in said.stdout, said.stderr
+    said = run_cli("organism", "chat", str(folder), "-m", "What is 3 + 4?", "--json")
+    assert said.returncode == 0, said.stderr
+    reply = json.loads(said.stdout)
+    assert reply["outcome"] == "ok" and "7" in reply["text"]
+    assert reply["target"] == f"hf:{folder.resolve()}" and reply["usage"]["completion_tokens"] > 0
     bad = run_cli("organism", "card", str(tmp_path))
     assert bad.returncode == 2 and "no config.json" in bad.stderr
 

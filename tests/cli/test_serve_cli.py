@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -39,15 +40,18 @@ def test_port_0_is_announced_as_bound_and_ctrl_c_stops(tmp_path: Path) -> None:
     env = {**os.environ, **ENV, "ALIGNKIT_LOG": "ERROR"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "alignkit", "serve", QUIZ, "--port", "0",
-         "--store", str(tmp_path / "s.db")],
-        cwd=REPO, env=env, stderr=subprocess.PIPE, text=True,
+         "--store", str(tmp_path / "s.db"), "--json"],
+        cwd=REPO, env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        assert proc.stderr is not None
+        assert proc.stderr is not None and proc.stdout is not None
         banner = proc.stderr.readline()
         assert banner.startswith(f"serving {QUIZ} on http://127.0.0.1:"), banner
         url = banner.split(" on ", 1)[1].split()[0]
         assert not url.endswith(":0/v1")
+        # --json: the bound address for scripts, as one JSON line on stdout
+        announced = json.loads(proc.stdout.readline())
+        assert announced == {"url": url, "approvals": url.removesuffix("/v1") + "/approvals"}
         with urllib.request.urlopen(url.removesuffix("/v1") + "/healthz", timeout=10) as r:
             assert r.status == 200
         proc.send_signal(signal.SIGINT)

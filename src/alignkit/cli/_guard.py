@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +26,10 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
     store: StoreOpt = None,
+    json_: Annotated[
+        bool,
+        typer.Option("--json", help="Once listening, print {url, approvals} as one JSON line."),
+    ] = False,
 ) -> None:
     """Serve TARGET as an OpenAI-compatible API behind the guard's rails, breakers and audit log.
 
@@ -36,8 +41,11 @@ def serve(
     from alignkit.guard import serve as run_server
 
     def listening(url: str) -> None:
+        approvals = f"{url.removesuffix('/v1')}/approvals"
         err.print(f"serving {target} on {url} (Ctrl-C stops)")
-        err.print(f"approvals page: {url.removesuffix('/v1')}/approvals")
+        err.print(f"approvals page: {approvals}")
+        if json_:  # for scripts that start it with --port 0 and need the address
+            typer.echo(json.dumps({"url": url, "approvals": approvals}))
 
     run_server(
         target,

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from alignkit.cli._common import JsonOpt, NoStoreOpt, err, out, print_json
-from alignkit.core import ConfigError, Message
+from alignkit.core import Completion, ConfigError, Message
 from alignkit.models import connect
 
 organism_app = typer.Typer(
@@ -101,25 +101,46 @@ def chat(
     temperature: Annotated[float, typer.Option(min=0.0, help="0 is greedy.")] = 0.0,
     max_tokens: Annotated[int, typer.Option(min=1, help="Longest reply.")] = 64,
     _store: NoStoreOpt = None,
+    json_: Annotated[
+        bool, typer.Option("--json", help="With -m: print the reply as JSON on stdout.")
+    ] = False,
 ) -> None:
     """Talk to an organism (one message with -m, or an interactive session).
 
+    With -m, a reply that failed exits 1.
+
     Example: alignkit organism chat flawed -m "What is the capital of Nethistan?"
     """
+    if json_ and message is None:
+        raise ConfigError("--json needs --message (an interactive session prints text)")
     folder = _folder(name)
     uri = f"organism:{name}" if folder is None else f"hf:{folder.resolve()}"
-    asyncio.run(_chat(uri, message, temperature, max_tokens))
+    if message is not None:
+        reply = asyncio.run(_once(uri, message, temperature, max_tokens))
+        if json_:
+            print_json({"target": uri, "message": message, **reply.model_dump(mode="json")})
+        else:
+            out.print(reply.text if reply.ok else f"[{reply.outcome}: {reply.error}]", markup=False)
+        raise typer.Exit(0 if reply.ok else 1)
+    asyncio.run(_chat(uri, temperature, max_tokens))
 
 
-async def _chat(uri: str, message: str | None, temperature: float, max_tokens: int) -> None:
+async def _once(uri: str, message: str, temperature: float, max_tokens: int) -> Completion:
+    model = connect(uri)
+    try:
+        messages: list[Message] = [{"role": "user", "content": message}]
+        return await model.generate(messages, max_tokens=max_tokens, temperature=temperature)
+    finally:
+        await model.aclose()
+
+
+async def _chat(uri: str, temperature: float, max_tokens: int) -> None:
     model = connect(uri)
     history: list[Message] = []
     try:
-        interactive = message is None
-        if interactive:
-            err.print(f"chatting with {uri}; an empty line or Ctrl-D ends the session")
+        err.print(f"chatting with {uri}; an empty line or Ctrl-D ends the session")
         while True:
-            text = message if message is not None else _read_line()
+            text = _read_line()
             if not text:
                 break
             history.append({"role": "user", "content": text})
@@ -127,8 +148,6 @@ async def _chat(uri: str, message: str | None, temperature: float, max_tokens: i
             shown = reply.text if reply.ok else f"[{reply.outcome}: {reply.error}]"
             out.print(shown, markup=False)
             history.append({"role": "assistant", "content": reply.text})
-            if not interactive:
-                break
     finally:
         await model.aclose()
 
