@@ -50,6 +50,8 @@ async def test_input_modification_changes_what_the_model_sees(app: ChatModel) ->
     result = await Guard(None, model=app).run(user("my mail is ana@example.org"))
     assert result.decision is DecisionKind.MODIFY
     assert result.text == "echo: my mail is [EMAIL]"
+    # which rail changed the text, and why (the reply named neither)
+    assert result.rail == "pii" and result.reason.startswith("pii: ")
 
 
 async def test_output_modification_and_block(app: ChatModel) -> None:

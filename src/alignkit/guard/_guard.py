@@ -90,8 +90,9 @@ class GuardResult:
         outcome: ``ok`` when the client gets a model answer, ``blocked`` when the guard or
             a breaker refused, ``error`` when the model failed.
         text: The answer the client gets (``None`` unless ``outcome`` is ``ok``).
-        reason: Why it was blocked or failed (empty when allowed).
-        rail: The rail (or ``circuit-breaker``) that blocked it.
+        reason: Why it was blocked, changed or failed (empty when allowed).
+        rail: The rail (or ``circuit-breaker``) that blocked it; for ``modify``, the rails
+            that changed the text, comma-separated.
         input: Decisions of the input stage.
         output: Decisions of the output stage.
         completion: The model's completion, when the model was called.
@@ -377,9 +378,12 @@ class Guard(ToolCalls):
         if post.stopped_by is not None:
             result = _stopped(rid, pre, post, completion)
             return self._finish(result, pre.messages, context, keys, "violation")
-        kind = _final_kind(_unescalated([*pre.decisions, *post.decisions]))
+        decisions = _unescalated([*pre.decisions, *post.decisions])
+        changed = [d for d in decisions if d.decision is DecisionKind.MODIFY]
         result = GuardResult(
-            rid, kind, Outcome.OK, post.text,
+            rid, _final_kind(decisions), Outcome.OK, post.text,
+            reason="; ".join(f"{d.rail}: {d.reason}" for d in changed),
+            rail=",".join(dict.fromkeys(d.rail for d in changed)) or None,
             input=pre.decisions, output=post.decisions, completion=completion, answer=post.text,
         )  # fmt: skip
         return self._finish(result, pre.messages, context, keys, "ok")
