@@ -165,8 +165,10 @@ def test_malformed_check_bodies_get_a_clear_4xx_never_a_5xx(server: GuardServer)
         (b'{"tool": "x", "context": "me"}', "'context' must be an object"),
         (b'{"tool": "x", "args": {}}', "unknown field 'args'"),
         (b'{"tool": "' + b"t" * 300 + b'"}', "at most 200"),
-        (b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
         (b'{"tool": "\xff"}', "not valid JSON"),
+        # NaN passed every spending limit (NaN > 20 is false)
+        (b'{"tool": "buy", "arguments": {"dollars": NaN}}', "NaN is not a JSON value"),
     ]
     for body, message in fixed:
         status, doc = call(url, body)

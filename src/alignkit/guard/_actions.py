@@ -11,6 +11,7 @@ contract — breakers, the approval queue, the audit log — and answers an
 from __future__ import annotations
 
 import fnmatch
+import math
 import posixpath
 import re
 import shlex
@@ -40,8 +41,13 @@ _MAX_LEAVES = 20_000
 _MAX_PATH = 4096
 _URL_HOST = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://(?:[^@/\s?#]*@)?(\[[^\]\s]+\]|[^:/\s?#]+)")
 _BARE_HOST = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d+)?$")
-_SEGMENTS = re.compile(r"\s*(?:&&|\|\||[;|\n])\s*")
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:(?=/)")
+_SEGMENTS = re.compile(r"\s*(?:&&|\|\||\|&|[;|&\n])\s*")
+_FD_DUP = re.compile(r"\d*[<>]&(?:\d+|-)|&>>?\s*/dev/null|\d*>>?\s*/dev/null\b")
+_OPAQUE = re.compile(r"\$\(|`|[<>]\(|>")  # substitution, or output to a file: not a plain command
 _PREFIXES = {"sudo", "env", "time", "nohup", "nice", "exec", "command"}
+_BIN_DIRS = {"/bin", "/usr/bin", "/usr/local/bin", "/sbin", "/usr/sbin"}
+_ARGUMENTS_TOO_LARGE = "arguments-too-large"
 
 
 class ActionCheck(BaseModel):
@@ -140,10 +146,10 @@ def glob_regex(pattern: str) -> str:
     return body if "/" in pattern else f"(?:.*/)?{body}"
 
 
-def _leaves(value: Any) -> Iterator[Any]:
-    """Scalars inside ``value`` (depth-first, bounded)."""
+def _leaves(value: Any, limit: int = _MAX_LEAVES) -> Iterator[Any]:
+    """Scalars inside ``value`` (depth-first, at most ``limit``; bytes read as text)."""
     stack, n = [value], 0
-    while stack and n < _MAX_LEAVES:
+    while stack and n < limit:
         v = stack.pop()
         if isinstance(v, Mapping):
             stack.extend(reversed(list(v.values())))
@@ -151,7 +157,12 @@ def _leaves(value: Any) -> Iterator[Any]:
             stack.extend(reversed(v))
         else:
             n += 1
-            yield v
+            yield v.decode("utf-8", "replace") if isinstance(v, bytes | bytearray) else v
+
+
+def _too_large(arguments: Mapping[str, Any]) -> bool:
+    """Whether the arguments hold more scalars than a check reads (it then fails closed)."""
+    return sum(1 for _ in _leaves(arguments, _MAX_LEAVES + 1)) > _MAX_LEAVES
 
 
 def _select(arguments: Mapping[str, Any], path: str) -> list[Any] | None:
@@ -173,26 +184,53 @@ def _select(arguments: Mapping[str, Any], path: str) -> list[Any] | None:
 
 
 def _number(v: Any) -> float | None:
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, int | float):
-        return float(v)
-    if isinstance(v, str) and len(v) < 64:
+    """``v`` as a number; ``None`` for anything else, NaN included."""
+    n: float | None = None
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        n = float(v)
+    elif isinstance(v, str) and len(v) < 64:
         try:
-            return float(v.strip().replace("_", "").replace(",", ""))
+            n = float(v.strip().replace("_", "").replace(",", ""))
         except ValueError:
             return None
-    return None
+    return None if n is None or math.isnan(n) else n
 
 
 def _hosts(v: str) -> list[str]:
+    """Hosts of the URLs inside free text (a backslash read as ``/``, as browsers do)."""
+    v = v.replace("\\", "/")
     hosts = [h.strip("[]").lower().rstrip(".") for h in _URL_HOST.findall(v)]
     if not hosts and len(v) < 260 and _BARE_HOST.match(v.strip()) and "." in v:
         hosts = [v.strip().split(":")[0].lower().rstrip(".")]
     return hosts
 
 
-def _commands(v: str) -> list[list[str]]:
+def _url_host(v: str) -> str | None:
+    """The host a URL argument reaches, read leniently as clients do; ``None`` if none.
+
+    ``evil.com/x``, ``//evil.com/x``, ``https:/evil.com/x`` and a backslash before ``@`` all
+    reach a host that a strict parser would miss or misread.
+    """
+    s = v.strip().replace("\\", "/")
+    if m := _SCHEME.match(s):
+        s = s[m.end() :]
+    authority = re.split(r"[/?#]", s.lstrip("/"), maxsplit=1)[0]
+    host = authority.rsplit("@", 1)[-1]
+    host = host[1 : host.find("]")] if host.startswith("[") else host.split(":")[0]
+    host = host.lower().rstrip(".")
+    return host if host and not any(c.isspace() for c in host) else None
+
+
+def _commands(v: str) -> tuple[list[list[str]], bool]:
+    """The commands of a shell line by their words, and whether it hides any.
+
+    A line is opaque when it substitutes commands (``$(…)``, backticks, ``<(…)``) or
+    writes output to a file: what runs or what is written cannot be read off the words.
+    A program named by a path keeps it (``./pytest`` is not ``pytest``), except in the
+    system's bin folders.
+    """
+    v = _FD_DUP.sub(" ", v)
+    opaque = bool(_OPAQUE.search(v))
     out = []
     for seg in _SEGMENTS.split(v):
         try:
@@ -202,40 +240,72 @@ def _commands(v: str) -> list[list[str]]:
         while words and (words[0] in _PREFIXES or re.match(r"^\w+=", words[0])):
             words = words[1:]
         if words:
-            out.append([posixpath.basename(words[0]), *words[1:]])
-    return out
+            prog = words[0]
+            if posixpath.dirname(prog) in _BIN_DIRS:
+                prog = posixpath.basename(prog)
+            out.append([prog, *words[1:]])
+    return out, opaque
+
+
+def _dequoted(v: str) -> str:
+    """``v`` after the shell's quote removal, roughly: ``r''m -rf "/"`` reads ``rm -rf /``."""
+    if not any(c in v for c in "'\"\\{"):
+        return v
+    return re.sub(r"\$\{(\w+)\}", r"$\1", re.sub(r"['\"\\]", "", v))
 
 
 class _Condition:
-    """One compiled condition: which values it reads and the test each value gets."""
+    """One compiled condition: which values it reads and the test each value gets.
 
-    def __init__(self, cfg: ConditionConfig, workspace: str | None) -> None:
+    A value the test cannot read — a path that does not normalise, a URL without a host,
+    a shell line that hides its commands, a number that is not one — holds the condition
+    of a ``block`` or ``escalate`` rule on a named argument and never that of an
+    ``allow`` rule: the policy fails closed. Under ``"*"`` (every string at any depth) such
+    values are skipped, as most strings there are not paths, URLs or numbers at all;
+    shell lines count there too.
+    """
+
+    def __init__(self, cfg: ConditionConfig, workspace: str | None, strict: bool) -> None:
         self.paths: list[str] | None = None
         if cfg.arg != "*":
             self.paths = [cfg.arg] if isinstance(cfg.arg, str) else list(cfg.arg)
         self.op = cfg.operator
-        self.workspace = workspace.rstrip("/") + "/" if workspace else None
+        self.workspace = posixpath.normpath(workspace.replace("\\", "/")) if workspace else None
         self.negated = self.op.startswith("not_") or self.op.endswith("_not_in")
+        self.unknown = strict and self.paths is not None  # what an unreadable value counts as
         value = getattr(cfg, self.op)
         self.value = value
-        self.test: Callable[[Any], bool] = self._build(self.op, value)
+        self.test: Callable[[Any], bool] = self._build(self.op, value, strict)
 
-    def _build(self, op: str, value: Any) -> Callable[[Any], bool]:
+    def _build(self, op: str, value: Any, strict: bool) -> Callable[[Any], bool]:
+        unknown = self.unknown
         if op in ("glob", "not_glob"):
             rx = re.compile("|".join(f"(?:{glob_regex(p)})" for p in value))
-            return lambda v: isinstance(v, str) and (p := self._path(v)) is not None and \
-                bool(rx.fullmatch(p)) != (op == "not_glob")  # fmt: skip
+            negate = op == "not_glob"
+
+            def path_test(v: Any) -> bool:
+                p = self._path(v) if isinstance(v, str) else None
+                if p is None:
+                    return unknown and v is not None
+                return bool(rx.fullmatch(p)) != negate
+
+            return path_test
         if op in ("regex", "not_regex"):
             rx = re.compile("|".join(f"(?:{_scoped(p)})" for p in value))
             anchors = pattern_anchors(value)
             negate = op == "not_regex"
 
+            def found(v: str) -> bool:
+                if anchors is not None and not may_match(anchors, v.lower()):
+                    return False  # a required string is missing: no pattern can match
+                return bool(rx.search(v))
+
             def search(v: Any) -> bool:
                 if not isinstance(v, str):
                     return False
-                if anchors is not None and not may_match(anchors, v.lower()):
-                    return negate  # a required string is missing: no pattern can match
-                return bool(rx.search(v)) != negate
+                if negate:
+                    return not found(v)
+                return found(v) or ((d := _dequoted(v)) != v and found(d))
 
             return search
         if op == "contains":
@@ -244,9 +314,16 @@ class _Condition:
         if op in ("host_in", "host_not_in"):
             rx = re.compile("|".join(fnmatch.translate(h.lower()) for h in value))
             inside = op == "host_in"
-            return lambda v: (
-                isinstance(v, str) and any(bool(rx.fullmatch(h)) == inside for h in _hosts(v))
-            )
+
+            def host_test(v: Any) -> bool:
+                if not isinstance(v, str):
+                    return unknown and v is not None
+                if self.paths is None:
+                    return any(bool(rx.fullmatch(h)) == inside for h in _hosts(v))
+                host = _url_host(v)
+                return unknown if host is None else bool(rx.fullmatch(host)) == inside
+
+            return host_test
         if op in ("command_in", "command_not_in"):
             allowed = [e.split() for e in value]
 
@@ -255,25 +332,43 @@ class _Condition:
                            for w, p in zip(words, a, strict=False)) for a in allowed)  # fmt: skip
 
             inside = op == "command_in"
-            return lambda v: isinstance(v, str) and any(ok(c) == inside for c in _commands(v))
+
+            def command_test(v: Any) -> bool:
+                if not isinstance(v, str):
+                    return unknown and v is not None
+                commands, opaque = _commands(v)
+                if opaque:  # what would run cannot be read off the line
+                    return strict
+                return any(ok(c) == inside for c in commands)
+
+            return command_test
         if op in ("gt", "ge", "lt", "le"):
             bound = float(value)
             cmp = {"gt": float.__gt__, "ge": float.__ge__, "lt": float.__lt__, "le": float.__le__}[
                 op
             ]
-            return lambda v: (n := _number(v)) is not None and cmp(n, bound)
+
+            def number_test(v: Any) -> bool:
+                n = _number(v)
+                if n is None:
+                    return unknown and v is not None
+                return cmp(n, bound)
+
+            return number_test
         if op == "equals":
             return lambda v: v == value or (isinstance(v, str) and v == str(value))
         return lambda v: True  # exists: decided by presence alone
 
     def _path(self, v: str) -> str | None:
-        if len(v) > _MAX_PATH or "\n" in v or not v.strip():
+        """``v`` as a normalised relative path; ``None`` when it cannot be one."""
+        p = v.strip()
+        if not p or "\n" in p or "\x00" in p:
             return None
-        p = v.strip().replace("\\", "/")
-        if self.workspace and (p + "/").startswith(self.workspace):
-            p = p[len(self.workspace) :] or "."
-        p = posixpath.normpath(p)
-        return p[2:] if p.startswith("./") else p
+        p = posixpath.normpath(p.replace("\\", "/"))  # linear: collapses //, ./ and ..
+        ws = self.workspace
+        if ws and (p == ws or p.startswith(ws.rstrip("/") + "/")):
+            p = p[len(ws.rstrip("/")) + 1 :] or "."
+        return p if len(p) <= _MAX_PATH else None
 
     def witness(self, arguments: Mapping[str, Any], strings: Callable[[], list[str]]) -> Any:
         """A value that makes the condition hold, or ``None`` when it does not hold."""
@@ -288,7 +383,7 @@ class _Condition:
             values = list(_leaves(found))
         if self.op == "exists":
             return "present" if bool(values) == self.value else None
-        return next((v for v in values if self.test(v)), None)
+        return next((v if v is not None else "null" for v in values if self.test(v)), None)
 
 
 class _Rule:
@@ -300,7 +395,8 @@ class _Rule:
             "|".join(fnmatch.translate(t.lower()) for t in cfg.tools), re.IGNORECASE
         )
         self.any_tool = cfg.tools == ["*"]
-        self.conditions = [_Condition(c, workspace) for c in cfg.when]
+        strict = self.decision is not DecisionKind.ALLOW
+        self.conditions = [_Condition(c, workspace, strict) for c in cfg.when]
 
 
 class ActionPolicy:
@@ -348,6 +444,10 @@ class ActionPolicy:
         args: Mapping[str, Any] = arguments or {}
         if not isinstance(args, Mapping):
             raise TypeError("arguments must be a mapping of argument names to values")
+        if _too_large(args):  # a check that reads only part of them would fail open
+            ms = (time.perf_counter() - start) * 1000.0
+            why = f"the arguments hold more than {_MAX_LEAVES:,} values; too large to check"
+            return ActionDecision(DecisionKind.BLOCK, _ARGUMENTS_TOO_LARGE, why, ms)
         cache: list[list[str]] = []
 
         def strings() -> list[str]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from alignkit.core import ChatModel, Message, Outcome
+from alignkit.guard._body import BodyError, body_json
 from alignkit.guard._guard import Guard, GuardResult, new_request_id
 from alignkit.guard._metrics import Metrics
 from alignkit.guard._offline import content_text
@@ -73,9 +74,9 @@ def _content(raw: Any, i: int) -> str:
 
 def _parse(body: bytes, headers: Any, default_model: str) -> dict[str, Any]:
     try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):  # 100,000 '[' crashed it: 500
-        raise _BadRequest("request body is not valid JSON") from None
+        doc = body_json(body)
+    except BodyError as exc:
+        raise _BadRequest(str(exc)) from None
     if not isinstance(doc, dict):
         raise _BadRequest("request body must be a JSON object")
     raw = doc.get("messages")

@@ -18,13 +18,13 @@ Admin (``Authorization: Bearer <token>``): ``GET /admin/approvals[?status=...]``
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from alignkit.core import StoreError
 from alignkit.guard._approvals import check_of
+from alignkit.guard._body import BodyError, body_json
 
 if TYPE_CHECKING:
     from fastapi import FastAPI, Request, Response
@@ -59,9 +59,9 @@ def parse_check(body: bytes, headers: Any) -> tuple[str, dict[str, Any], dict[st
     if len(body) > MAX_BODY:
         raise _Bad(f"request body is larger than {MAX_BODY} bytes", status=413)
     try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise _Bad("request body is not valid JSON") from None
+        doc = body_json(body)
+    except BodyError as exc:
+        raise _Bad(str(exc)) from None
     if not isinstance(doc, dict):
         raise _Bad('request body must be a JSON object {"tool": ..., "arguments": {...}}')
     unknown = sorted(k for k in doc if k not in _FIELDS)
@@ -174,8 +174,8 @@ def _add_admin(app: FastAPI, state: Any) -> None:
         if denied:
             return denied
         try:
-            doc = json.loads(await request.body() or b"{}")
-        except (ValueError, UnicodeDecodeError, RecursionError):
+            doc = body_json(await request.body() or b"{}")
+        except BodyError:
             doc = None
         if not isinstance(doc, dict) or not all(
             isinstance(doc.get(k, ""), str) for k in ("by", "note")
