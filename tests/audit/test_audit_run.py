@@ -206,3 +206,17 @@ def test_credentials_in_the_target_uri_never_reach_reports_or_the_store(tmp_path
     for db in tmp_path.glob("s.db*"):  # the database and its write-ahead log
         raw = db.read_bytes()
         assert b"PASSW0RD" not in raw and b"SECRET123" not in raw, db.name
+
+
+def test_a_run_stopped_by_its_budget_can_be_resumed(tmp_path: Path) -> None:
+    """The cut said 'continue with --resume', and the resume said 'nothing to resume'."""
+    with ThreadedStub(latency=0.05) as stub:
+        cut = _run(tmp_path, stub.uri, checks="capability.facts", max_items=40, concurrency=1,
+                   budget_s=0.5)  # fmt: skip
+        assert cut.requests is not None and cut.requests.unsent > 0
+        done = _run(tmp_path, stub.uri, resume=cut.run_id, budget_s=60)
+    assert done.requests is not None and done.requests.unsent == 0
+    assert done.requests.reused == cut.requests.sent
+    assert done.requests.sent == cut.requests.unsent
+    (fact,) = done.findings
+    assert fact.n == 40

@@ -86,6 +86,15 @@ def _load_data(opts: AuditOptions, target: Target) -> ItemPack:
     return load_pack(path, split=_SPLITS[opts.split])
 
 
+def _unsent(store: Store, run_id: str) -> int:
+    """Requests a finished run's ``--budget`` stopped (they are not stored as attempts)."""
+    try:
+        counts = store.load_result(run_id).requests
+    except AlignkitError:  # no stored result: nothing is known to be missing
+        return 0
+    return counts.unsent if counts is not None else 0
+
+
 def _resolve(
     resume: str | None, store: Store, opts: AuditOptions | None, given: dict[str, Any]
 ) -> tuple[str, AuditOptions, dict[str, AttemptRecord]]:
@@ -122,9 +131,9 @@ def _resolve(
             )
     attempts = store.attempts(record.id)
     kept = {k: a for k, a in attempts.items() if a.completion.outcome is not Outcome.ERROR}
-    if record.status == "finished" and len(kept) == len(attempts):
+    if record.status == "finished" and len(kept) == len(attempts) and not _unsent(store, record.id):
         raise ConfigError(
-            f"run {record.id} finished with no failed request; nothing to resume"
+            f"run {record.id} finished with every request answered; nothing to resume"
             f" (its findings: alignkit runs show {record.id})"
         )
     if opts is not None:  # what a resumed run may change: how long and how fast it runs
