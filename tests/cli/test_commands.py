@@ -262,6 +262,10 @@ def test_fail_on_sets_exit_code(tmp_path: Path) -> None:
     ]
     assert run_cli(*args, "--fail-on", "medium", cwd=tmp_path, env=ENV).returncode == 1
     assert run_cli(*args, "--fail-on", "high", cwd=tmp_path, env=ENV).returncode == 0
+    # nothing measured, nothing found: not a finding at `info` (this exited 1)
+    args[args.index("capability.facts")] = "calibration"
+    none = run_cli(*args, "--fail-on", "info", "--json", cwd=tmp_path, env=ENV)
+    assert json.loads(none.stdout)["findings"] == [] and none.returncode == 0, none.stderr
 
 
 def test_an_audit_whose_checks_could_not_run_does_not_pass(tmp_path: Path) -> None:

@@ -163,5 +163,6 @@ def audit(
             markup=False,
         )
         raise typer.Exit(1)
-    if threshold is not None and result.worst_severity() >= threshold:
+    # no finding at all is no finding at the threshold (`--fail-on info` failed such a run)
+    if threshold is not None and any(f.severity >= threshold for f in result.findings):
         raise typer.Exit(1)
