@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -145,6 +146,23 @@ def _resolve(
     return record.id, stored, kept
 
 
+def _broken_contract(spec: CheckSpec, found: object) -> str:
+    """What is wrong with a check's return value (DESIGN §4), or ``""``."""
+    if not isinstance(found, list | tuple) or not all(isinstance(f, Finding) for f in found):
+        return f"the check returned {type(found).__name__}, not a list of Findings"
+    declared = {m.name for m in spec.metrics}
+    seen: set[str] = set()
+    for f in found:
+        if f.check != spec.id:
+            return f"the check reported a finding for another check, '{f.check}'"
+        if f.metric not in declared:
+            return f"the check reported the undeclared metric '{f.metric}'"
+        if f.metric in seen:
+            return f"the check reported metric '{f.metric}' twice"
+        seen.add(f.metric)
+    return ""
+
+
 async def _run_check(spec: CheckSpec, target: Target, ctx: CheckContext, out: _Outcome) -> None:
     try:
         found = await spec.fn(target, ctx)
@@ -155,7 +173,16 @@ async def _run_check(spec: CheckSpec, target: Target, ctx: CheckContext, out: _O
         _log.exception("check %s failed", spec.id)
         out.errors[spec.id] = f"{type(exc).__name__}: {exc}"
         return
+    wrong = _broken_contract(spec, found)
+    if wrong:  # a plugin's bad return crashed the whole audit and lost every result
+        out.errors[spec.id] = wrong
+        return
     for finding in found:
+        if not all(
+            math.isfinite(x) for x in (finding.value, finding.ci_low or 0, finding.ci_high or 0)
+        ):
+            out.unmeasured[finding.metric] = "not measured: the check gave no finite value"
+            continue
         if finding.n > 0:
             out.findings.append(finding)
             continue

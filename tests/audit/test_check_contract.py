@@ -1,0 +1,74 @@
+"""A check that breaks its contract becomes that check's error; the audit goes on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from audit_helpers import REPO
+
+import alignkit.audit
+from alignkit.core import CHECKS, Direction, MetricSpec, Severity, check
+
+RATE = MetricSpec("acme.rate", Direction.HIGHER_IS_WORSE, {Severity.LOW: 0.1})
+OTHER = MetricSpec("acme.other", Direction.HIGHER_IS_WORSE, {Severity.LOW: 0.1})
+
+
+def _returning(check_id: str, make: Any) -> None:
+    @check(check_id, failure_modes=["sycophancy"], target_kind="chat", cost="low",
+           metrics=[RATE, OTHER])  # fmt: skip
+    async def broken(target: Any, ctx: Any) -> Any:
+        """A check that returns something of the wrong shape."""
+        return make(ctx)
+
+
+@pytest.fixture
+def broken_checks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.chdir(REPO)
+    cases = {
+        "acme.none": lambda ctx: None,
+        "acme.dict": lambda ctx: {"x": 1},
+        "acme.strings": lambda ctx: ["hello"],
+        "acme.undeclared": lambda ctx: [
+            ctx.finding("acme.rate", 0.5, n=3).model_copy(update={"metric": "acme.secret"})
+        ],
+        "acme.spoof": lambda ctx: [
+            ctx.finding("acme.rate", 0.5, n=3).model_copy(update={"check": "capability.facts"})
+        ],
+        "acme.twice": lambda ctx: [ctx.finding("acme.rate", 0.5, n=3)] * 2,
+        "acme.nan": lambda ctx: [
+            ctx.finding("acme.rate", float("nan"), n=3),
+            ctx.finding("acme.other", 0.5, n=3),
+        ],  # fmt: skip
+    }
+    for check_id, make in cases.items():
+        _returning(check_id, make)
+    try:
+        yield
+    finally:
+        for check_id in cases:
+            CHECKS.unregister(check_id)
+
+
+def test_a_bad_return_is_the_checks_error_and_the_others_are_kept(
+    broken_checks: None, tmp_path: Path
+) -> None:
+    result = alignkit.audit.run(
+        "python:examples.quiz_app:respond", checks="acme.*,capability.facts",
+        store=str(tmp_path / "s.db"), max_items=5,
+    )  # fmt: skip
+    assert "not a list of Findings" in result.errors["acme.none"]
+    assert "not a list of Findings" in result.errors["acme.dict"]
+    assert "not a list of Findings" in result.errors["acme.strings"]
+    assert "undeclared metric 'acme.secret'" in result.errors["acme.undeclared"]
+    assert "another check, 'capability.facts'" in result.errors["acme.spoof"]
+    assert "'acme.rate' twice" in result.errors["acme.twice"]
+    assert "acme.nan" not in result.errors
+    assert result.skipped["acme.rate"] == "not measured: the check gave no finite value"
+    by_metric = {(f.check, f.metric) for f in result.findings}
+    assert by_metric == {
+        ("acme.nan", "acme.other"),
+        ("capability.facts", "capability.fact_accuracy"),
+    }
