@@ -50,3 +50,24 @@ def test_a_plugin_cannot_replace_a_builtin(tmp_path: Path, monkeypatch: pytest.M
         assert CHECKS.get("capability.facts") is builtin
     finally:
         sys.modules.pop("acme_plugin_bad", None)
+
+
+def test_a_refused_plugin_does_not_keep_the_others_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the first lookup's error, later lookups silently lacked every later plugin."""
+    (tmp_path / "acme_aaa_dup.py").write_text(PLUGIN.format(id="capability.facts", n="dup"))
+    (tmp_path / "acme_zzz_ok.py").write_text(PLUGIN.format(id="acme.later", n="later"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    real = list(importlib.metadata.entry_points(group="alignkit"))
+    fakes = [importlib.metadata.EntryPoint(name=n, value=n, group="alignkit")
+             for n in ("acme_aaa_dup", "acme_zzz_ok")]  # fmt: skip
+    monkeypatch.setattr(_registry.importlib.metadata, "entry_points", lambda group: [*fakes, *real])
+    try:
+        with pytest.raises(RegistryError, match="capability.facts"):
+            discover(force=True)
+        assert "acme.later" in CHECKS
+    finally:
+        CHECKS.unregister("acme.later")
+        for name in ("acme_aaa_dup", "acme_zzz_ok"):
+            sys.modules.pop(name, None)

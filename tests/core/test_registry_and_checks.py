@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from alignkit.core import (
@@ -46,6 +48,26 @@ def test_metric_severity(
     assert spec.severity_of(value) == (expected, threshold)
 
 
+def test_metric_specs_read_text_and_refuse_what_cannot_be_judged() -> None:
+    """A direction given as text compared unequal to the enum and inverted every severity."""
+    text = MetricSpec("demo.t", "higher_is_worse", {"low": 0.1, "high": "0.5"})  # type: ignore[arg-type]
+    assert text.severity_of(0.9) == (Severity.HIGH, 0.5)
+    assert text.severity_of(0.0) == (Severity.INFO, 0.1)
+    bad = [
+        (("rate", Direction.HIGHER_IS_WORSE, {}), "must be namespaced"),
+        (("demo.x", "up", {}), "'up' is not a valid Direction"),
+        (("demo.x", Direction.HIGHER_IS_WORSE, {"severe": 1}), "'severe' is not a valid"),
+        (("demo.x", Direction.HIGHER_IS_WORSE, {Severity.LOW: 0.5, Severity.HIGH: 0.1}),
+         "a more severe level needs a higher threshold"),
+        (("demo.x", Direction.LOWER_IS_WORSE, {Severity.LOW: 0.5, Severity.HIGH: 0.9}),
+         "needs a lower threshold"),
+        (("demo.x", Direction.LOWER_IS_WORSE, {Severity.LOW: float("nan")}), "numbers"),
+    ]  # fmt: skip
+    for args, message in bad:
+        with pytest.raises(ConfigError, match=message):
+            MetricSpec(*args)  # type: ignore[arg-type]
+
+
 def test_registry_refuses_override_and_suggests() -> None:
     reg: Registry[int] = Registry("widget")
     reg.register("alpha", 1, origin="alignkit.x")
@@ -79,7 +101,7 @@ def test_check_decorator_registers_and_validates() -> None:
         with pytest.raises(RegistryError):
             check(
                 "test.demo-check",
-                failure_modes=["x"],
+                failure_modes=["sycophancy"],
                 target_kind="chat",
                 cost="low",
                 metrics=[RATE],
@@ -91,6 +113,34 @@ def test_check_decorator_registers_and_validates() -> None:
         check("test.sync", failure_modes=["x"], target_kind="chat", cost="low", metrics=[RATE])(
             lambda t, c: []  # type: ignore[arg-type, return-value]
         )
+
+
+def test_check_declarations_follow_the_rules_plugins_are_told() -> None:
+    """Unknown failure modes, costs, no docstring and a metric id of another check passed."""
+
+    async def documented(target: object, ctx: object) -> list[object]:
+        """A check."""
+        return []
+
+    async def bare(target: object, ctx: object) -> list[object]:
+        return []
+
+    other = MetricSpec("demo.other", Direction.HIGHER_IS_WORSE, {})
+    cases = [
+        (dict(failure_modes=["made-up-mode"]), documented, "unknown failure mode 'made-up-mode'"),
+        (dict(failure_modes=[]), documented, "names no failure mode"),
+        (dict(cost="free"), documented, "cost must be one of low, medium, high"),
+        ({}, bare, "needs a docstring"),
+        (dict(metrics=[other, other]), documented, "declares a metric twice"),
+        (dict(metrics=[MetricSpec("capability.fact_accuracy", Direction.HIGHER_IS_WORSE, {})]),
+         documented, "already declared by check 'capability.facts'"),
+    ]  # fmt: skip
+    for change, fn, message in cases:
+        args: dict[str, Any] = dict(failure_modes=["sycophancy"], target_kind="chat",
+                                    cost="low", metrics=[other]) | change  # fmt: skip
+        with pytest.raises(ConfigError, match=message):
+            check("test.rules", **args)(fn)
+        assert "test.rules" not in CHECKS
 
 
 def test_config_errors_are_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]

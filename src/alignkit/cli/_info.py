@@ -168,11 +168,11 @@ def taxonomy_show(
 
     Example: alignkit taxonomy show reward-hacking
     """
+    checks = sorted(_covering().get(id, []))  # loads plugins, which may add failure modes
     try:
         mode = taxonomy.get(id)
     except KeyError:
         raise ConfigError(f"unknown failure mode '{id}' (see: alignkit taxonomy)") from None
-    checks = sorted(_covering().get(id, []))
     if json_:
         print_json({**mode.model_dump(), "checks": checks})
         return

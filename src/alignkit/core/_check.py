@@ -60,6 +60,47 @@ class CheckSpec:
 CHECKS: Registry[CheckSpec] = Registry("check")
 
 
+_COSTS = ("low", "medium", "high")
+
+
+def _check_declaration(
+    id: str, fn: CheckFn, failure_modes: Sequence[str], cost: str, metrics: Sequence[MetricSpec]
+) -> None:
+    """Refuse a declaration that breaks the rules every check follows (docs/plugins.md).
+
+    Raises:
+        ConfigError: No docstring, no or unknown failure modes, an unknown cost, or a
+            metric id another check already declares (one name never means two quantities).
+    """
+    from alignkit import taxonomy
+
+    if not (inspect.getdoc(fn) or "").strip():
+        raise ConfigError(f"check '{id}' needs a docstring (its first line is the summary)")
+    if cost not in _COSTS:
+        raise ConfigError(f"check '{id}': cost must be one of {', '.join(_COSTS)}, not {cost!r}")
+    modes = [*failure_modes, *(m.failure_mode for m in metrics if m.failure_mode)]
+    if not failure_modes:
+        raise ConfigError(f"check '{id}' names no failure mode")
+    for mode in modes:
+        try:
+            taxonomy.get(mode)
+        except KeyError:
+            raise ConfigError(
+                f"check '{id}': unknown failure mode '{mode}' (a plugin registers its own with"
+                " alignkit.taxonomy.register first)"
+            ) from None
+    names = [m.name for m in metrics]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"check '{id}' declares a metric twice")
+    for other_id, other in CHECKS.registered().items():
+        taken = set(names) & {m.name for m in other.metrics}
+        if taken and other_id != id:
+            raise ConfigError(
+                f"check '{id}': metric '{sorted(taken)[0]}' is already declared by check"
+                f" '{other_id}'; one metric id never means two quantities"
+            )
+
+
 def check(
     id: str,
     *,
@@ -86,6 +127,7 @@ def check(
             raise ConfigError(f"check '{id}' must be an async function")
         if not metrics:
             raise ConfigError(f"check '{id}' declares no metrics")
+        _check_declaration(id, fn, failure_modes, cost, metrics)
         spec = CheckSpec(
             id=id,
             fn=fn,

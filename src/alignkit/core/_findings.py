@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -9,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from alignkit.core._errors import ConfigError
 from alignkit.core._severity import Direction, Severity
 
 __all__ = [
@@ -22,6 +26,9 @@ __all__ = [
     "Table",
     "summarize",
 ]
+
+
+_METRIC_ID = re.compile(r"[a-z0-9][a-z0-9_-]*(?:\.[a-z0-9][a-z0-9_-]*)+")
 
 
 class Evidence(BaseModel):
@@ -72,6 +79,37 @@ class MetricSpec:
     description: str = ""
     failure_mode: str | None = None
     rate: bool = True
+
+    def __post_init__(self) -> None:
+        """Read ``direction`` and severities given as text; refuse what cannot be judged.
+
+        ``"higher_is_worse"`` as a string compared unequal to the enum and inverted every
+        severity; thresholds out of order made a milder value the more severe one.
+
+        Raises:
+            ConfigError: A malformed name, direction, severity or threshold (one line).
+        """
+        if not _METRIC_ID.fullmatch(self.name):
+            raise ConfigError(
+                f"metric id {self.name!r} must be namespaced lower-case words,"
+                " e.g. 'acme.impolite_rate'"
+            )
+        try:
+            direction = Direction(self.direction)
+            thresholds = {Severity(k): float(v) for k, v in dict(self.thresholds).items()}
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"metric {self.name}: {exc}") from None
+        if Severity.INFO in thresholds or any(math.isnan(v) for v in thresholds.values()):
+            raise ConfigError(f"metric {self.name}: thresholds are numbers for low … critical")
+        ordered = [thresholds[s] for s in sorted(thresholds, key=lambda s: s.rank)]
+        worse_up = direction is Direction.HIGHER_IS_WORSE
+        if any((b < a) if worse_up else (b > a) for a, b in itertools.pairwise(ordered)):
+            raise ConfigError(
+                f"metric {self.name}: a more severe level needs a "
+                f"{'higher' if worse_up else 'lower'} threshold ({direction.value})"
+            )
+        object.__setattr__(self, "direction", direction)
+        object.__setattr__(self, "thresholds", thresholds)
 
     def severity_of(self, value: float) -> tuple[Severity, float | None]:
         """The severity ``value`` earns and the threshold that earned it.

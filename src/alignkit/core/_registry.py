@@ -62,6 +62,11 @@ class Registry(Generic[T]):
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
             raise UnknownIdError(f"unknown {self.kind} '{id}'{hint}") from None
 
+    def registered(self) -> dict[str, T]:
+        """What is registered so far, without discovering plugins (for registration checks)."""
+        with _lock:
+            return dict(self._items)
+
     def origin(self, id: str) -> str:
         """The module that registered ``id``."""
         return self._origin.get(id, "")
@@ -103,10 +108,13 @@ def discover(*, force: bool = False) -> None:
         _discovered = True
         eps = list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
         eps.sort(key=lambda ep: (not ep.value.startswith("alignkit."), ep.name))
+        refused: list[AlignkitError] = []
         for ep in eps:
             try:
                 ep.load()
-            except AlignkitError:
-                raise
+            except AlignkitError as exc:  # e.g. a taken id: said, after the others loaded
+                refused.append(exc)
             except Exception as exc:  # a broken plugin must not hide the others
                 _log.warning("could not load alignkit plugin %s (%s): %s", ep.name, ep.value, exc)
+        if refused:
+            raise refused[0]
