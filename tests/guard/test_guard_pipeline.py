@@ -11,6 +11,7 @@ from guard_helpers import ListLog
 from alignkit.core import (
     RAILS,
     ChatModel,
+    ConfigError,
     Decision,
     DecisionKind,
     Message,
@@ -102,6 +103,45 @@ async def test_a_failing_rail_fails_closed(app: ChatModel) -> None:
         RAILS.unregister("test-broken")
     assert result.outcome is Outcome.BLOCKED
     assert "rail failed (RuntimeError: boom); failing closed" in result.reason
+
+
+async def test_a_rail_or_factory_that_breaks_its_contract_fails_closed(app: ChatModel) -> None:
+    """A plugin rail returning "block" or None, or a factory returning 42, crashed the guard."""
+
+    class Wrong:
+        name = "test-wrong"
+
+        def __init__(self, answer: Any) -> None:
+            self.answer = answer
+
+        async def check(
+            self, stage: RailStage, messages: list[Message], response: str | None = None
+        ) -> Any:
+            return self.answer
+
+    made: dict[str, Any] = {}
+
+    @rail("test-wrong", stages=["input"], failure_modes=["misuse"])
+    def _factory(options: Mapping[str, Any]) -> Any:
+        """A rail that breaks its contract."""
+        return made["rail"]
+
+    try:
+        for answer in ("block", None):
+            made["rail"] = Wrong(answer)
+            result = await Guard({"input": [{"rail": "test-wrong"}]}, model=app).run(user("hi"))
+            assert result.outcome is Outcome.BLOCKED
+            assert f"it returned {type(answer).__name__}, not a Decision" in result.reason
+        made["rail"] = 42
+        with pytest.raises(
+            ConfigError, match=r"input\[0\] \(test-wrong\): the factory returned int"
+        ):
+            Guard({"input": [{"rail": "test-wrong"}]}, model=app)
+        made.clear()  # the factory raises KeyError
+        with pytest.raises(ConfigError, match="the rail could not be built: KeyError"):
+            Guard({"input": [{"rail": "test-wrong"}]}, model=app)
+    finally:
+        RAILS.unregister("test-wrong")
 
 
 async def test_upstream_error_is_reported_not_answered(app: ChatModel) -> None:

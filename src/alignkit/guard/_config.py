@@ -251,9 +251,19 @@ def build_rails(config: GuardConfig) -> dict[RailStage, list[Rail]]:
         rails = []
         for i, entry in enumerate(getattr(config, stage.value)):
             spec = RAILS.get(entry.rail)
+            where = f"invalid guard config: {stage.value}[{i}] ({entry.rail})"
             try:
-                rails.append(spec.factory(entry.options))
+                rail = spec.factory(entry.options)
             except ConfigError as exc:
-                raise ConfigError(f"invalid guard config: {stage.value}[{i}]: {exc}") from None
+                raise ConfigError(f"{where}: {exc}") from None
+            except Exception as exc:  # a plugin's factory: one line, not a traceback
+                raise ConfigError(f"{where}: the rail could not be built: {exc!r}") from None
+            if not callable(getattr(rail, "check", None)) or not isinstance(
+                getattr(rail, "name", None), str
+            ):
+                raise ConfigError(
+                    f"{where}: the factory returned {type(rail).__name__}, not a rail"
+                )
+            rails.append(rail)
         built[stage] = rails
     return built

@@ -231,12 +231,9 @@ class Guard(ToolCalls):
             )
         except Exception as exc:  # a broken rail must not let traffic through
             _log.exception("rail %s failed", rail.name)
-            decision = Decision(
-                decision=DecisionKind.BLOCK,
-                rail=rail.name,
-                reason=f"rail failed ({type(exc).__name__}: {exc}); failing closed",
-                score=1.0,
-            )
+            decision = _failed(rail, f"{type(exc).__name__}: {exc}")
+        if not isinstance(decision, Decision):  # a plugin's rail returned "block" or None
+            decision = _failed(rail, f"it returned {type(decision).__name__}, not a Decision")
         ms = (time.perf_counter() - start) * 1000.0
         if budget is not None and ms > budget:
             self.over_budget[rail.name] = self.over_budget.get(rail.name, 0) + 1
@@ -475,6 +472,16 @@ class Guard(ToolCalls):
                     "reason": self.redact(reason),
                 }
             )
+
+
+def _failed(rail: Rail, why: str) -> Decision:
+    """The block a rail that broke its contract gets: the guard fails closed."""
+    return Decision(
+        decision=DecisionKind.BLOCK,
+        rail=rail.name,
+        reason=f"rail failed ({why}); failing closed",
+        score=1.0,
+    )
 
 
 def _unescalated(decisions: list[Decision]) -> list[Decision]:
