@@ -121,3 +121,25 @@ async def test_the_log_keeps_what_the_rails_masked_masked(tmp_path: Path, app: C
     assert len(leaked["response"]) <= 40
     assert secret["reason"] == "secret: assigned-secret"
     assert "hunter2" not in json.dumps(secret)
+
+
+def test_entries_a_script_leaves_buffered_are_written_at_exit(tmp_path: Path) -> None:
+    """A script that ended without closing its store lost its last entries; verify passed."""
+    import subprocess
+    import sys
+
+    db = tmp_path / "exit.db"
+    script = (
+        "from alignkit.guard import Guard\n"
+        "from alignkit.store import Store\n"
+        f"store = Store.open('sqlite:///{db}')\n"
+        "guard = Guard(None, log=store.audit_log())\n"
+        "for _ in range(3):\n"
+        "    guard.check_action('bash', {'command': 'git push --force origin main'})\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with Store.open(f"sqlite:///{db}", create=False) as store:
+        log = store.audit_log(background=False)
+        assert log.count() == 3 and log.verify().ok
