@@ -40,6 +40,18 @@ def entries(guard: Guard) -> list[dict[str, Any]]:
     return [json.loads(e.entry) for e in log.entries()]  # type: ignore[attr-defined]
 
 
+def test_a_queue_takes_its_timeouts_from_the_guard_config(store: Store) -> None:
+    """governance.md's in-process setup ignored guard.yaml's approvals.timeout_s (300 s)."""
+    config = {"approvals": {"timeout_s": 3, "chat_timeout_s": 2}}
+    check = make_guard(store, config).check_action("edit_file", CI)
+    assert check.decision == "pending" and check.expires_at is not None
+    left = check.expires_at - store.approvals().get(check.approval_id or "").created_at
+    assert left.total_seconds() == pytest.approx(3.0, abs=0.01)
+    given = make_guard(store, config, timeout_s=9)  # a queue's own setting wins
+    assert given.approvals is not None and given.approvals.timeout_s == 9
+    assert given.approvals.chat_timeout_s == 2
+
+
 def test_without_a_queue_an_escalation_fails_closed() -> None:
     check = Guard({}).check_action("edit_file", CI)
     assert check.decision == "block" and check.rule == "edit-ci"

@@ -91,7 +91,8 @@ class ApprovalQueue:
 
     Args:
         book: The store's approval table (:meth:`Store.approvals`).
-        timeout_s: Time a tool call waits before it is denied.
+        timeout_s: Time a tool call waits before it is denied (default: the guard's
+            ``approvals.timeout_s`` once attached, else 300 s).
         chat_timeout_s: Time an escalated chat request waits before it is denied.
         log: The audit log requests, decisions and expiries go to.
         redact: Masks secrets in what is stored and logged.
@@ -109,15 +110,17 @@ class ApprovalQueue:
         self,
         book: ApprovalBook,
         *,
-        timeout_s: float = 300.0,
-        chat_timeout_s: float = 60.0,
+        timeout_s: float | None = None,
+        chat_timeout_s: float | None = None,
         log: AuditSink | None = None,
         redact: Callable[[str], str] | None = None,
         poll_s: float = 0.2,
     ) -> None:
         self.book = book
-        self.timeout_s = timeout_s
-        self.chat_timeout_s = chat_timeout_s
+        # None: the guard's config decides when the queue is attached (300 / 60 s until then)
+        self.configured = timeout_s is not None, chat_timeout_s is not None
+        self.timeout_s = timeout_s if timeout_s is not None else 300.0
+        self.chat_timeout_s = chat_timeout_s if chat_timeout_s is not None else 60.0
         self.log = log
         self.redact: Callable[[str], str] = redact or (lambda s: s)
         self.poll_s = poll_s

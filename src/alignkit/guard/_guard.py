@@ -195,6 +195,11 @@ class Guard(ToolCalls):
             self.traffic.log = self.log
         if approvals is not None:
             self.approvals = approvals
+            timeout_given, chat_given = approvals.configured
+            if not timeout_given:  # guard.yaml's `approvals:` was ignored in-process
+                approvals.timeout_s = self.config.approvals.timeout_s
+            if not chat_given:
+                approvals.chat_timeout_s = self.config.approvals.chat_timeout_s
             approvals.log = approvals.log or self.log
             approvals.redact = self.redact
 
