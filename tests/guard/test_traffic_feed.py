@@ -160,3 +160,27 @@ def test_the_monitor_process_alarms_and_its_death_is_survived() -> None:
         assert feed.requests == 40 and feed._worker is None
     finally:
         feed.close()
+
+
+def test_an_alarm_that_rises_to_the_breakers_severity_opens_it() -> None:
+    """A drift alarm that started at medium and grew to high never reached the breaker."""
+    from alignkit.guard import TrafficFeed, TrafficGuardConfig
+    from alignkit.monitor import TrafficRecord
+
+    raw = {**TRAFFIC, "breaker_severity": "high"}
+    breakers = Guard({"traffic": raw}).breakers
+    log = ListLog()
+    feed = TrafficFeed(TrafficGuardConfig.model_validate(raw), log=log, auto_drain=False,
+                       breakers=breakers)  # fmt: skip
+    for i in range(200):
+        feed._push(TrafficRecord(input=english(i), output="fine: " + english(i)), english(i))
+    feed.drain()
+    for step in range(8):  # a growing share of Russian traffic: longer texts, then a new script
+        for i in range(20):
+            text = russian(i) if i % 10 <= step else english(i)
+            feed._push(TrafficRecord(input=text, output="fine: " + text), text)
+        feed.drain()
+    length = [e["severity"] for e in log.entries if e["metric"] == "traffic.input_length_psi"]
+    assert length[0] != "high" and length[-1] == "high"  # said again when it became high
+    assert breakers.state("global") is BreakerState.OPEN
+    feed.close()

@@ -97,6 +97,7 @@ class TrafficFeed:
         self.latest: list[Finding] = []
         self._stored_at = 0.0
         self.dropped = 0
+        self._tripped: set[str] = set()  # metrics whose alarm has signalled the breaker
 
     def attach(self, history: TrafficHistory) -> None:
         """Store reports in ``history`` (the store's traffic findings)."""
@@ -167,6 +168,12 @@ class TrafficFeed:
                 self.latest = reply.findings
             for finding in reply.fresh:
                 self._alarm(finding)
+            fresh = {f.metric for f in reply.fresh}
+            for finding in reply.findings or []:
+                if not self._trips(finding):
+                    self._tripped.discard(finding.metric)  # below the limit again: may re-trip
+                elif finding.metric not in fresh and finding.metric not in self._tripped:
+                    self._alarm(finding)  # an alarm that rose to the breaker's severity
             self._maybe_store(reply.fresh)
             return reply.fresh
 
@@ -200,12 +207,20 @@ class TrafficFeed:
                     "requests": self.requests,
                 }
             )
-        limit = self.config.breaker_severity
-        if self.breakers is not None and limit is not None and finding.severity >= Severity(limit):
+        if self._trips(finding):
+            self._tripped.add(finding.metric)
             reason = (
                 f"traffic alarm {finding.metric} = {finding.value:.3g} ({finding.severity.value})"
             )
+            assert self.breakers is not None
             self.breakers.signal(self.config.breaker_key, reason)
+
+    def _trips(self, finding: Finding) -> bool:
+        """Whether ``finding`` is severe enough to open the breaker."""
+        limit = self.config.breaker_severity
+        return (
+            self.breakers is not None and limit is not None and finding.severity >= Severity(limit)
+        )
 
     def _maybe_store(self, fresh: list[Finding]) -> None:
         if self.history is None or not self.latest:
