@@ -82,6 +82,14 @@ def test_numeric_detector_sees_a_mean_shift_and_reports_ks() -> None:
     assert state.ks_p is not None and state.ks_p < 1e-4 and state.kind == "numeric"
 
 
+def test_a_constant_feature_raises_no_alarm_until_it_changes() -> None:
+    """A bot that always answers "ok" alarmed on "spread down" at every seed."""
+    det = NumericDrift("len")
+    det.fit(np.full(500, 17.0))
+    assert det.update(np.full(5000, 17.0)) is None
+    assert det.update(np.full(200, 40.0)) is not None  # a real change still alarms
+
+
 def test_rate_alarm_fires_on_a_jump_only() -> None:
     rng = np.random.default_rng(9)
     alarm = RateAlarm("block", reference=1000)

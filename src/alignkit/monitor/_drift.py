@@ -344,6 +344,7 @@ class NumericDrift:
         self._mean, self._sd = 0.0, 1.0
         self._normal = _normal_design(self.bins.design_psi)
         self._moments = _Cusums(["mean up", "mean down", "spread up", "spread down"])
+        self._spread = True
         self._recent: deque[float] = deque(maxlen=self.bins.window)
 
     @property
@@ -366,6 +367,9 @@ class NumericDrift:
         self.bins.fit([names[i] for i in codes], categories=names)  # bin i is category i
         self.bins.state.kind = self.kind
         scores = self._raw_scores(ref)
+        # A reference with one value (a bot that always answers "ok") has no spread to lose:
+        # its spread-down CUSUM grew by -log(narrow) with every request, a false alarm.
+        self._spread = bool(scores.std() > 0)
         self._mean, self._sd = float(scores.mean()), float(scores.std()) or 1.0
         self._moments = _Cusums(self._moments.labels)
         self._recent.clear()
@@ -397,6 +401,8 @@ class NumericDrift:
             ],
             axis=1,
         )
+        if not self._spread:
+            inc[:, 2:] = 0.0
         hit = self._moments.update(inc, self.threshold)
         st = self.bins.state
         if hit is not None:
