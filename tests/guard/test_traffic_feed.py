@@ -104,6 +104,21 @@ def test_server_metrics_history_and_cli(tmp_path: Path, capsys: pytest.CaptureFi
         main(["monitor", "traffic", "--store", url, "--since", "soon"])
     assert done.value.code == 2
     assert "--since must look like 30m" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as done:  # a misspelt glob passed a --fail-on gate
+        main(
+            [
+                "monitor",
+                "traffic",
+                "--store",
+                url,
+                "--metric",
+                "traffic.inptu_*",
+                "--fail-on",
+                "info",
+            ]
+        )
+    assert done.value.code == 2
+    assert "no stored traffic metric matches 'traffic.inptu_*'" in capsys.readouterr().err
 
 
 def test_refusal_labels_are_the_shared_classifiers() -> None:

@@ -283,6 +283,12 @@ def traffic_history(
         # the glob narrows the query itself: filtered after the row limit, a long-running
         # store showed only its last hours and a wrong "first alarm"
         rows = store.traffic().read(since=since, metric_glob=metric, limit=_HISTORY_ROWS)
+        if metric is not None and not rows and store.traffic().read(since=since, limit=1):
+            # a misspelt glob read as "nothing stored yet", and a --fail-on gate passed
+            raise ConfigError(
+                f"no stored traffic metric matches '{metric}' (without --metric the stored"
+                " ones are listed)"
+            )
     per: dict[str, dict[str, Any]] = {}
     stamps: set[datetime] = set()
     for at, requests, f in rows:
