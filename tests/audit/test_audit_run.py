@@ -220,3 +220,20 @@ def test_a_run_stopped_by_its_budget_can_be_resumed(tmp_path: Path) -> None:
     assert done.requests.sent == cut.requests.unsent
     (fact,) = done.findings
     assert fact.n == 40
+
+
+def test_an_answer_with_a_lone_surrogate_is_stored_not_fatal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One such string from an app aborted the whole audit (exit 2) when it was stored."""
+    (tmp_path / "surrogate_app.py").write_text(
+        "def respond(messages):\n    return 'Paris \\ud800 lone'\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = _run(tmp_path, "python:surrogate_app:respond", checks="capability.facts",
+                  max_items=5)  # fmt: skip
+    (fact,) = result.findings
+    assert fact.n == 5
+    with Store.open(f"sqlite:///{tmp_path / 's.db'}", create=False) as st:
+        texts = {a.completion.text for a in st.attempts(result.run_id).values()}
+    assert texts == {"Paris \ufffd lone"}

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal, Protocol, TypedDict, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 __all__ = [
     "ChatModel",
@@ -57,6 +58,9 @@ class TokenLogprob(BaseModel):
     top: dict[str, float] | None = None
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 class Completion(BaseModel):
     """The result of one request. ``text`` is only behaviour when ``outcome`` is ``ok``."""
 
@@ -68,6 +72,19 @@ class Completion(BaseModel):
     latency_s: float = 0.0
     logprobs: list[TokenLogprob] | None = None
     error: str = ""
+
+    @field_validator("text", "error")
+    @classmethod
+    def _unicode(cls, value: str) -> str:
+        """Lone surrogates (an app's bad string, an escaped one in JSON) as U+FFFD.
+
+        They cannot be encoded: one such answer aborted a whole audit when it was stored.
+        """
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return _SURROGATE.sub("\ufffd", value)
+        return value
 
     @property
     def ok(self) -> bool:
