@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import socket
 import sqlite3
 from pathlib import Path
@@ -117,6 +118,11 @@ def test_out_that_is_a_file_is_refused_before_the_run(store_with_run: Path) -> N
                    str(store_with_run), cwd=store_with_run.parent, env=ENV)  # fmt: skip
     _assert_one_line_error(proc, "is not a folder")
     assert _digest(store_with_run) == before and blocker.read_text() == "keep me"
+    # a folder below a file: found only after the whole run had been spent
+    proc = run_cli("audit", "--target", QUIZ, "--out", str(blocker / "sub"), "--store",
+                   str(store_with_run), cwd=store_with_run.parent, env=ENV)  # fmt: skip
+    _assert_one_line_error(proc, "its folder cannot be created or written")
+    assert _digest(store_with_run) == before
 
 
 def test_empty_store_option_is_refused(store_with_run: Path) -> None:
@@ -255,3 +261,23 @@ def test_bad_training_options_fail_before_any_work(
     _assert_one_line_error(proc, fragment)
     assert (tmp_path / "a-file").read_text() == "not a folder"
     assert not (tmp_path / "o").exists() and not (tmp_path / "v.npz").exists()
+
+
+def test_reports_are_written_again_from_the_store_and_replacing_is_said(
+    store_with_run: Path,
+) -> None:
+    """A failed report write left no way back to the reports but a new run."""
+    here = store_with_run.parent
+    (run,) = json.loads(run_cli("runs", "list", "--json", "--store", str(store_with_run)).stdout)[
+        "runs"
+    ]
+    again = run_cli("runs", "show", run["id"], "--out", str(here / "again"), "--store",
+                    str(store_with_run), cwd=here)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert json.loads((here / "again" / "report.json").read_text())["run_id"] == run["id"]
+    assert sorted(p.name for p in (here / "again").iterdir()) == [
+        "junit.xml", "report.html", "report.json"]  # fmt: skip
+    other = run_cli("audit", "--target", QUIZ, "--checks", "capability.facts", "--max-items",
+                    "3", "--out", str(here / "again"), "--store", str(store_with_run),
+                    cwd=here, env=ENV)  # fmt: skip
+    assert f"note: replacing the reports of run {run['id']}" in other.stderr

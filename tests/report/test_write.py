@@ -40,6 +40,14 @@ def test_unwritable_folder_raises_config_error(tmp_path: Path, result: AuditResu
         write_reports(result, blocker / "out")
 
 
+def test_a_failed_write_leaves_the_folder_as_it_was(tmp_path: Path, result: AuditResult) -> None:
+    """report.html and report.json were written, junit.xml not, and a .tmp file was left."""
+    (tmp_path / "junit.xml").mkdir()
+    with pytest.raises(ConfigError, match=r"junit.xml: Is a directory.*runs show run-0001 --out"):
+        write_reports(result, str(tmp_path))  # a str folder is fine too
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["junit.xml"]
+
+
 def test_report_imports_only_core_and_taxonomy() -> None:
     package = Path(alignkit.report.__file__).parent
     allowed = ("alignkit.core", "alignkit.taxonomy", "alignkit.report")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Annotated
@@ -26,6 +27,7 @@ from alignkit.cli._common import (
     print_json,
     progress_bar,
     stdout_to_stderr,
+    writable_folder,
 )
 from alignkit.cli._render import print_result
 from alignkit.core import AlignkitConfig, ConfigError, HttpConfig, Severity, load_config
@@ -75,6 +77,16 @@ def _http(
         raise ConfigError(f"--{name} {first.get('input')!r}: {first['msg']}") from None
 
 
+def _note_replaced(folder: Path, run_id: str) -> None:
+    """Say so when ``folder`` holds another run's reports (they are replaced, as CI expects)."""
+    try:
+        before = json.loads((folder / "report.json").read_text(encoding="utf-8")).get("run_id")
+    except (OSError, ValueError, AttributeError):
+        return
+    if before and before != run_id:
+        err.print(f"note: replacing the reports of run {before} in {folder}", markup=False)
+
+
 def audit(
     target: Annotated[
         str | None, typer.Option(help="Target URI (default: the config's, or the shipped default).")
@@ -120,9 +132,10 @@ def audit(
 
     Example: alignkit audit --target openai:http://127.0.0.1:8000/v1#my-model --fail-on high
     """
-    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
-        # found only after the whole audit had run (and spent its requests)
-        raise ConfigError(f"--out {out_dir}: exists and is not a folder")
+    if out_dir is not None:  # found only after the whole audit had run (and spent its requests)
+        if out_dir.exists() and not out_dir.is_dir():
+            raise ConfigError(f"--out {out_dir}: exists and is not a folder")
+        writable_folder(out_dir / "report.json")
     cfg = load_config(config)
     options = TargetOptions(http=_http(cfg, api_key_env, max_requests, max_tokens_total))
     threshold = fail_on or cfg.audit.fail_on
@@ -151,6 +164,7 @@ def audit(
             progress=_Bars(bars),
         )
     report_dir = out_dir or audit_api.default_out_dir(result.run_id)
+    _note_replaced(report_dir, result.run_id)
     write_reports(result, report_dir, fail_on=threshold or Severity.MEDIUM)
     if json_:
         print_json(to_json(result))

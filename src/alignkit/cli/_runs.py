@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,7 +13,7 @@ from alignkit.audit import Change, compare, gate
 from alignkit.cli._common import JsonOpt, StoreOpt, err, out, print_json
 from alignkit.cli._render import print_changes, print_result
 from alignkit.core import ConfigError, load_config, resolve_store_url
-from alignkit.report import to_json
+from alignkit.report import to_json, write_reports
 from alignkit.store import Store
 
 runs_app = typer.Typer(help="Stored runs: list, show, compare, gate.", no_args_is_help=True)
@@ -79,13 +80,24 @@ def _duration(seconds: float) -> str:
 
 
 @runs_app.command("show")
-def runs_show(run: RunArg, store: StoreOpt = None, json_: JsonOpt = False) -> None:
-    """Show a finished run's findings.
+def runs_show(
+    run: RunArg,
+    store: StoreOpt = None,
+    json_: JsonOpt = False,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Also write report.html, report.json and junit.xml here."),
+    ] = None,
+) -> None:
+    """Show a finished run's findings (and, with --out, write its reports again).
 
-    Example: alignkit runs show 20261125-1443
+    Example: alignkit runs show 20261125-1443 --out reports/
     """
     with _open(store) as st:
         result = st.load_result(st.get_run(run).id)
+    if out_dir is not None:
+        paths = write_reports(result, out_dir)
+        err.print(f"report: {paths['html']}", markup=False)
     if json_:
         print_json(to_json(result))
     else:

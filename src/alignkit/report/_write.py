@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from pathlib import Path
@@ -20,12 +21,13 @@ REPORT_FILES = {"html": "report.html", "json": "report.json", "junit": "junit.xm
 
 
 def write_reports(
-    result: AuditResult, out_dir: Path, *, fail_on: Severity = Severity.MEDIUM
+    result: AuditResult, out_dir: str | Path, *, fail_on: Severity = Severity.MEDIUM
 ) -> dict[str, Path]:
     """Write ``report.html``, ``report.json`` and ``junit.xml`` into ``out_dir``.
 
-    The folder is created if needed. Each file is written to a temporary name and then
-    renamed, so a reader never sees half a report.
+    The folder is created if needed. All three are written to temporary names first and
+    renamed only when all three are written, so a failure leaves the folder as it was
+    (no half set, no temporary files), and a reader never sees half a report.
 
     Args:
         result: The audit result to render.
@@ -44,16 +46,24 @@ def write_reports(
         "junit": to_junit(result, fail_on=fail_on),
     }
     out_dir = Path(out_dir)
-    paths: dict[str, Path] = {}
+    paths = {kind: out_dir / name for kind, name in REPORT_FILES.items()}
+    temps = {kind: p.with_name(f".{p.name}.{os.getpid()}.tmp") for kind, p in paths.items()}
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        for kind, text in rendered.items():
-            path = out_dir / REPORT_FILES[kind]
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(path)
-            paths[kind] = path
+        for kind, path in paths.items():
+            if path.is_dir():  # a rename onto a folder fails only after the others moved
+                raise IsADirectoryError(21, "Is a directory", str(path))
+            temps[kind].write_text(rendered[kind], encoding="utf-8")
+        for kind, path in paths.items():
+            temps[kind].replace(path)
     except OSError as exc:
-        raise ConfigError(f"cannot write reports to {out_dir}: {exc.strerror or exc}") from exc
+        for tmp in temps.values():
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+        where = exc.filename or out_dir
+        raise ConfigError(
+            f"cannot write reports to {out_dir} ({where}: {exc.strerror or exc}); a stored"
+            f" run's reports are written again by: alignkit runs show {result.run_id} --out DIR"
+        ) from exc
     _log.info("wrote reports for run %s to %s", result.run_id, out_dir)
     return paths
