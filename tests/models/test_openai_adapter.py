@@ -315,3 +315,10 @@ def test_message_content_forms(message: dict[str, object], ok: bool, text: str) 
     assert done.ok is ok and done.text == text
     if not ok:
         assert "no message content" in done.error
+
+
+def test_url_credentials_and_an_api_key_together_are_refused() -> None:
+    """aiohttp refused the pair at the first request: an internal error, exit 3."""
+    with pytest.raises(ConfigError, match="carries credentials .* and an API key is set"):
+        OpenAIChatModel("http://alice:pw@127.0.0.1:9/v1", "m", api_key="k")
+    OpenAIChatModel("http://alice:pw@127.0.0.1:9/v1", "m", api_key="")  # either alone is fine

@@ -125,6 +125,11 @@ class OpenAIChatModel(ChatModelBase):
         self._http = http or HttpConfig()
         key = api_key if api_key is not None else os.environ.get(self._http.api_key_env)
         self._headers = {"Content-Type": "application/json"}
+        if key and (parts.username or parts.password):  # aiohttp refused the pair: exit 3
+            raise ConfigError(
+                f"openai: '{public_url(base_url)}' carries credentials (user:password@) and an"
+                f" API key is set (${self._http.api_key_env} or --api-key-env); give one of them"
+            )
         if key:
             self._headers["Authorization"] = f"Bearer {key}"
         parts = urlsplit(self._base)
