@@ -118,3 +118,27 @@ def test_python_uri_opens_python_model(tmp_path: Path) -> None:
     model = connect(f"python:{app}:respond")
     assert isinstance(model, PythonChatModel)
     assert model.uri == f"python:{app}:respond"
+
+
+def test_a_scheme_plugin_that_misbehaves_is_one_line() -> None:
+    """A factory that raised KeyError, or returned a str, was an internal error (exit 3)."""
+    from alignkit.core import TargetError
+    from alignkit.models import register_scheme
+
+    made: dict[str, object] = {}
+
+    def factory(parsed: object, options: object) -> object:
+        return made["target"]
+
+    register_scheme("acme-test", factory, kind="chat", example="acme-test:x")  # type: ignore[arg-type]
+    try:
+        with pytest.raises(TargetError, match=r"'acme-test:' could not open it: KeyError"):
+            open_target("acme-test:x")
+        made["target"] = "not a model"
+        with pytest.raises(TargetError, match="returned str, not a target"):
+            open_target("acme-test:x")
+    finally:
+        SCHEMES.unregister("acme-test")
+    for bad in ("", "Acme", "my scheme!", "1x"):
+        with pytest.raises(ConfigError, match="must be a URI scheme"):
+            register_scheme(bad, factory, kind="chat", example="x:y")  # type: ignore[arg-type]

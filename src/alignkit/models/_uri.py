@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from alignkit.core import (
+    AlignkitError,
     ChatModel,
     ConfigError,
     HttpConfig,
     Registry,
     Target,
+    TargetError,
     TargetKind,
     UnknownIdError,
 )
@@ -36,7 +38,8 @@ __all__ = [
     "register_scheme",
 ]
 
-_SCHEME_RE = re.compile(r"^([a-z][a-z0-9+.-]*):(.+)$")
+_SCHEME_NAME = re.compile(r"[a-z][a-z0-9+.-]*")
+_SCHEME_RE = re.compile(rf"^({_SCHEME_NAME.pattern}):(.+)$")
 _SECRET_PARAMS = ("key", "token", "secret", "sig", "password", "auth")
 
 
@@ -111,7 +114,14 @@ SCHEMES: Registry[_Scheme] = Registry("target scheme")
 def register_scheme(
     name: str, factory: SchemeFactory, *, kind: TargetKind | str, example: str
 ) -> None:
-    """Register URI scheme ``name`` (without the colon) opening targets of ``kind``."""
+    """Register URI scheme ``name`` (without the colon) opening targets of ``kind``.
+
+    Raises:
+        ConfigError: ``name`` is not a URI scheme (``Acme``, ``my scheme!``: no URI
+            could reach it).
+    """
+    if not _SCHEME_NAME.fullmatch(name):
+        raise ConfigError(f"target scheme {name!r} must be a URI scheme: a-z, then a-z 0-9 + . -")
     SCHEMES.register(name, _Scheme(factory, TargetKind(kind), example), origin=factory.__module__)
 
 
@@ -150,7 +160,19 @@ def open_target(uri: str, options: TargetOptions | None = None) -> Target:
         raise ConfigError(
             f"unknown target scheme '{parsed.scheme}:' in '{uri}' (known: {known})"
         ) from None
-    return scheme.factory(parsed, options or TargetOptions())
+    try:
+        target = scheme.factory(parsed, options or TargetOptions())
+    except AlignkitError:
+        raise
+    except Exception as exc:  # a plugin's factory: one line naming it, not an internal error
+        raise TargetError(f"target scheme '{parsed.scheme}:' could not open it: {exc!r}") from exc
+    if not isinstance(getattr(target, "kind", None), TargetKind) or not callable(
+        getattr(target, "aclose", None)
+    ):
+        raise TargetError(
+            f"target scheme '{parsed.scheme}:' returned {type(target).__name__}, not a target"
+        )
+    return target
 
 
 def connect(uri: str, options: TargetOptions | None = None) -> ChatModel:
