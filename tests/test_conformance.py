@@ -97,3 +97,16 @@ def test_rail_meets_contract(spec) -> None:  # type: ignore[no-untyped-def]
     assert spec.tier in ("rules", "classifier", "judge")
     known = set(taxonomy.ids())
     assert spec.failure_modes and all(m in known for m in spec.failure_modes)
+
+
+def test_library_calls_are_silent_unless_logging_is_configured() -> None:
+    """DESIGN §10: an audit run from Python printed a warning per failed request."""
+    import subprocess
+    import sys
+
+    code = "import alignkit, logging; logging.getLogger('alignkit.models').warning('loud')"
+    quiet = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    asked = subprocess.run([sys.executable, "-c", "import logging; logging.basicConfig(); " + code],
+                           capture_output=True, text=True)  # fmt: skip
+    assert "loud" in asked.stderr

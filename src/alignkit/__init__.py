@@ -4,7 +4,12 @@ The command line is ``alignkit``; the Python API lives in the subpackages, e.g.
 ``alignkit.audit.run(...)``.
 """
 
+import logging
 from importlib.metadata import PackageNotFoundError, version
+
+# Library calls are silent unless the application configures logging (DESIGN §10);
+# the command line does, so its warnings are shown.
+logging.getLogger("alignkit").addHandler(logging.NullHandler())
 
 try:
     __version__ = version("alignkit")

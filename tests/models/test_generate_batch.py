@@ -91,6 +91,22 @@ async def test_exception_in_generate_becomes_error_completion() -> None:
     assert all(c.ok for i, c in enumerate(results) if i != 3)
 
 
+async def test_a_batch_that_fails_throughout_warns_twice_not_per_request(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """151 failed requests printed 151 warning lines."""
+
+    class Broken(CountingModel):
+        async def generate(self, messages: list[Message], **kw: object) -> Completion:  # type: ignore[override]
+            raise TypeError("generate is not async")
+
+    with caplog.at_level("WARNING", logger="alignkit"):
+        results = await generate_batch(Broken(), reqs(30), 4)
+    assert all(c.error == "TypeError: generate is not async" for c in results)
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 2 and "30 of 30 requests" in said[1]
+
+
 async def test_on_result_sync_and_async() -> None:
     seen: list[tuple[int, Completion]] = []
     results = await generate_batch(

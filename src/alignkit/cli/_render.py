@@ -50,9 +50,11 @@ def print_result(result: AuditResult, *, min_severity: Severity = Severity.INFO)
     out.print(table)
     for cid, why in {**result.errors}.items():
         out.print(f"[red]error[/red] {cid}: {why}")
-    if result.requests is not None and result.requests.shortfall():
+    r = result.requests
+    if r is not None and r.shortfall():
+        answered = r.sent - r.failed + r.reused
         out.print(
-            f"[yellow]requests:[/yellow] {result.requests.shortfall()}; findings rest on the rest"
+            f"[yellow]requests:[/yellow] {r.shortfall()}; findings rest on {answered} answered"
         )
     for cid, why in result.skipped.items():
         out.print(f"[dim]skipped {cid}: {why}[/dim]")

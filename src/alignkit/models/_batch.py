@@ -72,6 +72,7 @@ async def generate_batch(
 
     results: list[Completion | None] = [None] * n
     next_index = iter(range(n))
+    raised: list[str] = []  # one warning per batch, not one per request (151 lines)
 
     async def one(i: int) -> Completion:
         try:
@@ -84,8 +85,11 @@ async def generate_batch(
                 logprobs=logprobs,
             )
         except Exception as exc:  # a broken adapter must not kill the batch
-            _log.warning("request %d to %s raised %s", i, model.uri, type(exc).__name__)
-            return Completion.failed(f"{type(exc).__name__}: {' '.join(str(exc).split())}")
+            why = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+            if not raised:
+                _log.warning("request %d to %s raised %s", i, model.uri, why[:300])
+            raised.append(why)
+            return Completion.failed(why)
 
     async def worker() -> None:
         for i in next_index:  # a shared iterator: each index is taken by one worker
@@ -98,6 +102,9 @@ async def generate_batch(
 
     if n:
         await _run_all([worker() for _ in range(min(concurrency, n))])
+    if len(raised) > 1:
+        _log.warning("%d of %d requests to %s raised (the first is above)", len(raised), n,
+                     model.uri)  # fmt: skip
     return [c if c is not None else Completion.failed("not sent") for c in results]
 
 
