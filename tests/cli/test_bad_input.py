@@ -281,3 +281,17 @@ def test_reports_are_written_again_from_the_store_and_replacing_is_said(
                     "3", "--out", str(here / "again"), "--store", str(store_with_run),
                     cwd=here, env=ENV)  # fmt: skip
     assert f"note: replacing the reports of run {run['id']}" in other.stderr
+
+
+def test_gate_refuses_a_run_as_its_own_baseline_and_notes_cut_runs(store_with_run: Path) -> None:
+    """A run gated against itself passed; a run cut by --budget passed without a word."""
+    here, db = store_with_run.parent, str(store_with_run)
+    (run,) = json.loads(run_cli("runs", "list", "--json", "--store", db).stdout)["runs"]
+    proc = run_cli("runs", "gate", run["id"], "--baseline", run["id"], "--store", db, cwd=here)
+    _assert_one_line_error(proc, "is its own --baseline")
+    cut = run_cli("audit", "--target", QUIZ, "--checks", "capability.facts", "--max-items", "20",
+                  "--budget", "0.001", "--store", db, "--out", str(here / "cut"), "--json",
+                  cwd=here, env=ENV)  # fmt: skip
+    cut_id = json.loads(cut.stdout)["run_id"]
+    gated = run_cli("runs", "gate", cut_id, "--baseline", run["id"], "--store", db, cwd=here)
+    assert f"note: run {cut_id}:" in gated.stderr and "not sent (budget ran out)" in gated.stderr

@@ -73,4 +73,5 @@ def print_changes(changes: list[MetricChange], title: str) -> None:
         p = "-" if c.p_value is None else f"{c.p_value:.3g}"
         table.add_row(c.metric, _fmt(c.before), _fmt(c.after), f"[{style}]{mark}[/]", p)
     out.print(table)
-    out.print("[dim]* significant at the 5% level[/dim]")
+    if any(c.significant for c in changes):
+        out.print("[dim]* significant at the 5% level[/dim]")

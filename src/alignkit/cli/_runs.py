@@ -12,7 +12,7 @@ from rich.table import Table
 from alignkit.audit import Change, compare, gate
 from alignkit.cli._common import JsonOpt, StoreOpt, err, out, print_json
 from alignkit.cli._render import print_changes, print_result
-from alignkit.core import ConfigError, load_config, resolve_store_url
+from alignkit.core import AuditResult, ConfigError, load_config, resolve_store_url
 from alignkit.report import to_json, write_reports
 from alignkit.store import Store
 
@@ -119,6 +119,7 @@ def runs_diff(
         before = st.load_result(st.get_run(a).id)
         after = st.load_result(st.get_run(b).id)
         _note_differences(_differences(st, before.run_id, after.run_id))
+    _note_shortfalls(before, after)
     changes = compare(before, after)
     if json_:
         print_json(
@@ -130,6 +131,16 @@ def runs_diff(
         )
     else:
         print_changes(changes, f"{before.run_id} → {after.run_id}")
+
+
+def _note_shortfalls(*results: AuditResult) -> None:
+    """Say which runs were cut short or failed in part: their findings rest on fewer items."""
+    for r in results:
+        if r.requests is not None and r.requests.shortfall():
+            err.print(f"note: run {r.run_id}: {r.requests.shortfall()}; its findings rest on"
+                      " fewer items", markup=False)  # fmt: skip
+        for check_id, why in r.errors.items():
+            err.print(f"note: run {r.run_id}: check {check_id} failed ({why})", markup=False)
 
 
 @runs_app.command("gate")
@@ -152,6 +163,9 @@ def runs_gate(
         current = st.load_result(st.get_run(run).id)
         base = st.load_result(st.get_run(baseline).id)
         _note_differences(_differences(st, base.run_id, current.run_id))
+    if current.run_id == base.run_id:  # a run gated against itself always passed
+        raise ConfigError(f"run {current.run_id} is its own --baseline; name an earlier run")
+    _note_shortfalls(base, current)
     failed = gate(current, base, max_regression=max_regression)
     changes = compare(base, current)
     # A metric the baseline measured and this run did not cannot be judged: say so.
