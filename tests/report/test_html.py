@@ -245,3 +245,11 @@ def test_tables_are_rendered_and_escaped() -> None:
     assert '<section id="tables">' in html
     assert "Fits &lt;b&gt;" in html
     assert "<td>1.235</td>" in html and "<td>–</td>" in html
+
+
+def test_bidirectional_controls_are_shown_not_obeyed() -> None:
+    """A check id holding U+202E made the rest of its cell, other ids included, read backwards."""
+    from alignkit.report._format import esc
+
+    assert esc("acme.\u202egnitset") == "acme.[U+202E]gnitset"
+    assert "\u2066" not in esc("a\u2066b")

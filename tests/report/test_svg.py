@@ -161,3 +161,17 @@ def test_many_series_stay_distinguishable() -> None:
     paths = [p for p in root.iter(f"{NS}path") if p.get("stroke-width") == "2.2"]
     styles = {(p.get("stroke"), p.get("stroke-dasharray")) for p in paths}
     assert len(styles) == 9
+
+
+def test_axes_of_counts_and_indices_and_long_labels() -> None:
+    """All-zero counts ran from -1 to 1, block indices got 0.5 ticks, and a label cut by one
+    character carried a note longer than the character."""
+    assert nice_ticks(0.0, 0.0)[0] == 0.0 and nice_ticks(0.0, 0.0)[-1] > 0
+    series = [{"name": "s", "x": [0, 1, 2, 3], "y": [1, 2, 3, 4]}]
+    line = svg_plot(Plot(check="c", title="t", kind="line", data={"series": series}))
+    labels = re.findall(r">([^<>]+)</text>", line)
+    assert "0.5" not in labels and "1" in labels
+    bars = {"labels": ["refusal-suppression", "x"], "values": [0, 0]}
+    bar = svg_plot(Plot(check="c", title="t", kind="bar", data=bars))
+    assert "refusal-suppressi…" in bar and "more characters" not in bar
+    assert not any(t.startswith("-") for t in re.findall(r">(-?\d[\d.]*)</text>", bar))

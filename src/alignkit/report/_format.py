@@ -11,6 +11,7 @@ from alignkit.core import Direction, Severity
 __all__ = [
     "SEVERITY_COLOURS",
     "clean",
+    "clip",
     "direction_text",
     "esc",
     "fmt_ci",
@@ -37,14 +38,32 @@ def clean(text: str) -> str:
     return _INVALID_XML.sub("\ufffd", text)
 
 
+# Bidirectional embeddings, overrides and isolates: one in a check id or an answer made
+# the text after it (other cells included) read backwards.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
 def esc(text: object) -> str:
-    """HTML/XML-escape ``text`` (quotes included) after removing invalid characters."""
-    return html.escape(clean(str(text)), quote=True)
+    """HTML/XML-escape ``text`` (quotes included) after removing invalid characters.
+
+    Bidirectional controls are shown as ``[U+202E]`` rather than obeyed.
+    """
+    shown = _BIDI_CONTROLS.sub(lambda m: f"[U+{ord(m.group()):04X}]", clean(str(text)))
+    return html.escape(shown, quote=True)
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters with a plain ellipsis (for figure labels)."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def truncate(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, saying how much was left out."""
-    if len(text) <= limit:
+    """``text`` cut to ``limit`` characters, saying how much was left out.
+
+    A text only a little longer than ``limit`` is left whole: the note would be longer
+    than what it replaces.
+    """
+    if len(text) <= limit + 24:
         return text
     return f"{text[:limit].rstrip()} … [{len(text) - limit:,} more characters]"
 

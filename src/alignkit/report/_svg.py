@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from alignkit.core import DataError, Plot
-from alignkit.report._format import esc, fmt_num, truncate
+from alignkit.report._format import clip, esc, fmt_num, truncate
 
 __all__ = ["svg_plot"]
 
@@ -80,8 +80,10 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
         raise ValueError("axis range is not finite")
     if high < low:
         low, high = high, low
-    if high == low:
-        pad = abs(low) * 0.1 or 1.0
+    if high == low and low == 0:  # all zero (no count): 0 to 1, not -1 to 1
+        high = 1.0
+    elif high == low:
+        pad = abs(low) * 0.1
         low, high = low - pad, high + pad
     raw = (high - low) / max(count, 1)
     magnitude = 10 ** math.floor(math.log10(raw))
@@ -165,7 +167,7 @@ def _legend_rows(entries: Sequence[tuple[str, str, str]]) -> list[list[tuple[str
     rows: list[list[tuple[str, str, str]]] = [[]]
     width = 0.0
     for entry in entries:
-        item = 26 + 6.5 * len(truncate(entry[0], 40))
+        item = 26 + 6.5 * len(clip(entry[0], 40))
         if rows[-1] and width + item > _W - _LEFT - _RIGHT:
             rows.append([])
             width = 0.0
@@ -180,7 +182,7 @@ def _legend(entries: Sequence[tuple[str, str, str]]) -> list[str]:
     for r, row in enumerate(_legend_rows(entries)):
         x, y = float(_LEFT), 40.0 + 18 * r
         for label, colour, shape in row:
-            shown = truncate(label, 40)
+            shown = clip(label, 40)
             if shape == "box":
                 parts.append(
                     f'<rect x="{x}" y="{y - 9}" width="14" height="10" fill="{colour}" '
@@ -286,10 +288,12 @@ def _line(plot: Plot) -> str:
     y_ticks = _y_range(data, [y for _, y in coords], include_zero=False)
     if categorical:
         x_lo, x_hi = -0.5, len(categories) - 0.5
-        x_ticks = [(float(i), truncate(c, 14)) for i, c in enumerate(categories)]
+        x_ticks = [(float(i), clip(c, 14)) for i, c in enumerate(categories)]
     else:
         ticks = nice_ticks(min(x for x, _ in coords), max(x for x, _ in coords), 6)
         x_lo, x_hi = ticks[0], ticks[-1]
+        if all(float(x).is_integer() for x, _ in coords):  # block 0.5 is no block
+            ticks = [t for t in ticks if float(t).is_integer()] or ticks
         x_ticks = [(t, _tick(t)) for t in ticks]
     rotate = categorical and (len(categories) > 8 or max(len(c) for c in categories) > 12)
     left, bottom = _margins([label for _, label in x_ticks], rotate)
@@ -349,7 +353,7 @@ def _bar(plot: Plot) -> str:
         raise ValueError(f"{len(labels)} labels and {len(values)} values")
     if not values:
         raise ValueError("no bars")
-    x_ticks = [(float(i), truncate(label, 18)) for i, label in enumerate(labels)]
+    x_ticks = [(float(i), clip(label, 18)) for i, label in enumerate(labels)]
     rotate = len(labels) > 6 or max(len(label) for label in labels) > 12
     left, bottom = _margins([label for _, label in x_ticks], rotate)
     y_ticks = _y_range(data, values, include_zero=True)
