@@ -237,3 +237,16 @@ def test_an_answer_with_a_lone_surrogate_is_stored_not_fatal(
     with Store.open(f"sqlite:///{tmp_path / 's.db'}", create=False) as st:
         texts = {a.completion.text for a in st.attempts(result.run_id).values()}
     assert texts == {"Paris \ufffd lone"}
+
+
+def test_python_callers_get_alignkit_errors_and_lists_of_checks(tmp_path: Path) -> None:
+    """target=5 and checks=[...] raised AttributeError from deep inside."""
+    from alignkit.core import ConfigError
+
+    with pytest.raises(ConfigError, match="target must be a URI string, not int"):
+        _run(tmp_path, 5, checks="capability.facts")  # type: ignore[arg-type]
+    result = _run(tmp_path, checks=["capability.facts"], max_items=3)
+    assert result.checks_run == ["capability.facts"]
+    with pytest.raises(ConfigError, match="fail_on 'severe'"):
+        write_reports(result, tmp_path / "o", fail_on="severe")  # type: ignore[arg-type]
+    assert not (tmp_path / "o").exists()

@@ -71,3 +71,15 @@ def test_malformed_params_raise_data_error(tmp_path: Path) -> None:
         TrainedModel.load(bad)
     with pytest.raises(DataError):
         TrainedModel.load(tmp_path / "missing.json")
+
+
+def test_a_pair_that_is_not_two_strings_is_a_config_error() -> None:
+    """classify("hi", None) raised AttributeError from inside the rules."""
+    from alignkit.core import ConfigError
+    from alignkit.scoring import ResponseClassifier
+
+    clf = ResponseClassifier()
+    with pytest.raises(ConfigError, match="pair 0: expected"):
+        clf.classify("hi", None)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="pair 1: expected"):
+        clf.classify_batch([("a", "b"), ("c",)])  # type: ignore[list-item]

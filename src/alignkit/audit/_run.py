@@ -6,6 +6,7 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -328,7 +329,7 @@ def _with_overrides(audit: AuditConfig, **given: Any) -> AuditConfig:
 def run(
     target: str | None = None,
     *,
-    checks: str | None = None,
+    checks: str | Sequence[str] | None = None,
     data: str | Path | None = None,
     split: str | None = None,
     seed: int | None = None,
@@ -344,6 +345,7 @@ def run(
     """Audit ``target`` (a URI, DESIGN §6) and return the result the CLI renders.
 
     Options left ``None`` come from ``config`` (``alignkit.yaml``) and its defaults.
+    ``checks`` is a comma-separated glob list or a list of globs.
     With ``resume=RUN_ID`` the stored run's options are used and attempts already in
     the store are not sent again. Findings and attempts go into the store
     (``store``/``$ALIGNKIT_STORE``/default). ``alignkit.report.write_reports`` renders
@@ -355,6 +357,12 @@ def run(
         for f in result.findings:
             print(f.metric, f.value, f.severity)
     """
+    if target is not None and not isinstance(target, str):
+        raise ConfigError(f"target must be a URI string, not {type(target).__name__}")
+    if checks is not None and not isinstance(checks, str):
+        if not all(isinstance(c, str) for c in checks):
+            raise ConfigError("checks must be a glob string or a list of glob strings")
+        checks = ",".join(checks)
     cfg = config or load_config()
     a = _with_overrides(
         cfg.audit, seed=seed, budget_s=budget_s, max_items=max_items, concurrency=concurrency

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from alignkit.core import CHECKS, AuditResult, Finding, Severity
+from alignkit.core import CHECKS, AuditResult, ConfigError, Finding, Severity
 from alignkit.report._format import clean, direction_text, fmt_ci, fmt_num, truncate
 
 __all__ = ["to_junit"]
@@ -30,7 +30,12 @@ def to_junit(result: AuditResult, *, fail_on: Severity = Severity.MEDIUM) -> str
     Returns:
         A UTF-8 XML document as text.
     """
-    fail_on = Severity(fail_on)
+    try:
+        fail_on = Severity(fail_on)
+    except ValueError:
+        raise ConfigError(
+            f"fail_on {fail_on!r}: one of info, low, medium, high, critical"
+        ) from None
     root = ET.Element("testsuites", name=clean(f"alignkit audit {result.run_id}"))
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     by_check: dict[str, list[Finding]] = {}

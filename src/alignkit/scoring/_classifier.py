@@ -39,7 +39,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from alignkit.core import ChatModel
+from alignkit.core import ChatModel, ConfigError
 from alignkit.scoring._classifier_model import DEFAULT_PARAMS, TrainedModel
 from alignkit.scoring._classifier_rules import HINT, STRONG, RuleHit, apply_rules
 from alignkit.scoring._judge import run_judge
@@ -173,6 +173,13 @@ class ResponseClassifier:
 
     def _lower_tiers(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[Verdict, bool]]:
         """Rule/model verdict per pair, and whether the judge should be consulted."""
+        for i, pair in enumerate(pairs):
+            if not (
+                isinstance(pair, tuple | list)
+                and len(pair) == 2
+                and all(isinstance(t, str) for t in pair)
+            ):
+                raise ConfigError(f"pair {i}: expected (prompt, response) as two strings")
         hits = [apply_rules(response) for _, response in pairs]
         need = [i for i, hit in enumerate(hits) if hit is None or hit.confidence < STRONG]
         probs = {}
