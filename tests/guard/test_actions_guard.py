@@ -58,6 +58,8 @@ def test_without_a_queue_an_escalation_fails_closed() -> None:
     assert "needs an approval queue" in check.reason
     with pytest.raises(ConfigError, match="no approval queue"):
         Guard({}).action_status("apr_x")
+    with pytest.raises(ConfigError, match="context must be a mapping"):  # was a ValueError
+        Guard({}).check_action("x", {"a": 1}, "ctx")  # type: ignore[arg-type]
 
 
 def test_escalation_waits_and_an_approval_lets_it_through(store: Store) -> None:

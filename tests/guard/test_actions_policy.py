@@ -166,6 +166,7 @@ def test_glob_semantics() -> None:
         ("rules: [{id: a, decision: block, when: [{glob: ['*'], regex: ['x']}]}]",
          "exactly one of glob"),
         ("rules: [{id: a, decision: block, when: [{arg: x}]}]", "got no test"),
+        ("rules: [{id: a, decision: block, when: [{regex: []}]}]", "'regex' lists nothing"),
         ("rules: [{id: a, decision: block, when: [{regex: ['(unclosed']}]}]",
          "is not a valid regular expression"),
         ("rules: [{decision: block}]", "rules.0.id: missing field"),

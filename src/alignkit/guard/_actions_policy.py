@@ -109,6 +109,8 @@ class ConditionConfig(BaseModel):
         if len(given) != 1:
             what = "no test" if not given else f"{len(given)} tests ({', '.join(given)})"
             raise ValueError(f"a condition needs exactly one of {', '.join(OPERATORS)}; got {what}")
+        if getattr(self, given[0]) == []:  # `regex: []` loaded as a rule that never matched
+            raise ValueError(f"'{given[0]}' lists nothing")
         return self
 
     @property

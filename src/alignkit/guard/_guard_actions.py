@@ -68,6 +68,12 @@ class ToolCalls:
             has no approval queue (fail closed).
         """
         rid = request_id or new_request_id()
+        if context is not None and not isinstance(context, Mapping):
+            raise ConfigError(
+                f"context must be a mapping such as {{'user': ...}}, not {type(context).__name__}"
+            )
+        if arguments is not None and not isinstance(arguments, Mapping):
+            raise ConfigError(f"arguments must be a mapping, not {type(arguments).__name__}")
         ctx = dict(context or {})
         user, session = ctx.get("user"), ctx.get("session")
         keys = scope_keys(None, user if isinstance(user, str) else None,
