@@ -227,7 +227,11 @@ def test_audit_runs_diff_gate_round_trip(tmp_path: Path) -> None:
     (tmp_path / "alignkit.yaml").write_text(f"store: {db}\n")
     listed_here = run_cli("runs", "list", "--json", cwd=tmp_path)
     assert listed_here.returncode == 0, listed_here.stderr
-    assert len(json.loads(listed_here.stdout)["runs"]) == 4
+    listed = json.loads(listed_here.stdout)["runs"]
+    assert len(listed) == 4
+    # the same names and time format as report.json
+    assert listed[0]["run_id"] == listed[0]["id"] and listed[0]["started_at"].endswith("Z")
+    assert "T" in listed[0]["started_at"]
 
 
 def test_json_stdout_stays_pure_when_the_app_prints(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import math
 import os
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -89,7 +90,15 @@ def print_json(obj: Any) -> None:
     if isinstance(obj, str):
         typer.echo(obj)
         return
-    typer.echo(json.dumps(_finite(obj), indent=2, default=str, allow_nan=False))
+    typer.echo(json.dumps(_finite(obj), indent=2, default=_json_default, allow_nan=False))
+
+
+def _json_default(value: Any) -> str:
+    """Datetimes in ISO 8601 as report.json writes them (``…T11:42:40.324712Z``)."""
+    if isinstance(value, datetime):
+        text = value.isoformat()
+        return text[: -len("+00:00")] + "Z" if text.endswith("+00:00") else text
+    return str(value)
 
 
 def writable_folder(path: Path, option: str = "--out") -> None:

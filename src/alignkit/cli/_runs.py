@@ -55,7 +55,8 @@ def runs_list(
     with _open(store) as st:
         runs = st.list_runs(limit)
     if json_:
-        print_json({"runs": [dataclasses.asdict(r) for r in runs]})
+        # run_id as in report.json; id kept for scripts written against earlier versions
+        print_json({"runs": [{"run_id": r.id, **dataclasses.asdict(r)} for r in runs]})
         return
     table = Table(title="Runs")
     table.add_column("run", no_wrap=True, min_width=max((len(r.id) for r in runs), default=3))
