@@ -200,8 +200,8 @@ def test_audit_runs_diff_gate_round_trip(tmp_path: Path) -> None:
     )
     assert failing.returncode == 1
     assert "capability.fact_accuracy" in failing.stdout
-    passing = run_cli(
-        "runs", "gate", str(base["run_id"]), "--baseline", str(base["run_id"]), "--store", db
+    passing = run_cli(  # better than its baseline
+        "runs", "gate", str(base["run_id"]), "--baseline", str(worse["run_id"]), "--store", db
     )
     assert passing.returncode == 0, passing.stdout
     assert "warning" not in passing.stderr
