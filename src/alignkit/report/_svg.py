@@ -491,7 +491,11 @@ def _reliability_notes(
     else:
         ece = float("nan")
     x = frame.right + 24
-    notes = [f"n = {total:,}", f"ECE = {fmt_num(ece)}", f"{len(bins)} bins shown"]
+    notes = [
+        f"n = {total:,}",
+        f"ECE = {fmt_num(ece)}",
+        f"{len(bins)} bin{'' if len(bins) == 1 else 's'} shown",
+    ]
     return [
         f'<text x="{x:.1f}" y="{frame.top + 16 + 18 * i:.1f}" font-size="12" '
         f'fill="#1f2937">{esc(note)}</text>'
