@@ -12,13 +12,13 @@ from audit_helpers import REPO
 import alignkit.audit
 from alignkit.core import CHECKS, Direction, MetricSpec, Severity, check
 
-RATE = MetricSpec("acme.rate", Direction.HIGHER_IS_WORSE, {Severity.LOW: 0.1})
-OTHER = MetricSpec("acme.other", Direction.HIGHER_IS_WORSE, {Severity.LOW: 0.1})
-
 
 def _returning(check_id: str, make: Any) -> None:
+    rate, other = (MetricSpec(f"{check_id}.{m}", Direction.HIGHER_IS_WORSE, {Severity.LOW: 0.1})
+                   for m in ("rate", "other"))  # fmt: skip
+
     @check(check_id, failure_modes=["sycophancy"], target_kind="chat", cost="low",
-           metrics=[RATE, OTHER])  # fmt: skip
+           metrics=[rate, other])  # fmt: skip
     async def broken(target: Any, ctx: Any) -> Any:
         """A check that returns something of the wrong shape."""
         return make(ctx)
@@ -32,15 +32,19 @@ def broken_checks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "acme.dict": lambda ctx: {"x": 1},
         "acme.strings": lambda ctx: ["hello"],
         "acme.undeclared": lambda ctx: [
-            ctx.finding("acme.rate", 0.5, n=3).model_copy(update={"metric": "acme.secret"})
+            ctx.finding(ctx.check.id + ".rate", 0.5, n=3).model_copy(
+                update={"metric": "acme.secret"}
+            )
         ],
         "acme.spoof": lambda ctx: [
-            ctx.finding("acme.rate", 0.5, n=3).model_copy(update={"check": "capability.facts"})
+            ctx.finding(ctx.check.id + ".rate", 0.5, n=3).model_copy(
+                update={"check": "capability.facts"}
+            )
         ],
-        "acme.twice": lambda ctx: [ctx.finding("acme.rate", 0.5, n=3)] * 2,
+        "acme.twice": lambda ctx: [ctx.finding(ctx.check.id + ".rate", 0.5, n=3)] * 2,
         "acme.nan": lambda ctx: [
-            ctx.finding("acme.rate", float("nan"), n=3),
-            ctx.finding("acme.other", 0.5, n=3),
+            ctx.finding(ctx.check.id + ".rate", float("nan"), n=3),
+            ctx.finding(ctx.check.id + ".other", 0.5, n=3),
         ],  # fmt: skip
     }
     for check_id, make in cases.items():
@@ -64,11 +68,11 @@ def test_a_bad_return_is_the_checks_error_and_the_others_are_kept(
     assert "not a list of Findings" in result.errors["acme.strings"]
     assert "undeclared metric 'acme.secret'" in result.errors["acme.undeclared"]
     assert "another check, 'capability.facts'" in result.errors["acme.spoof"]
-    assert "'acme.rate' twice" in result.errors["acme.twice"]
+    assert "'acme.twice.rate' twice" in result.errors["acme.twice"]
     assert "acme.nan" not in result.errors
-    assert result.skipped["acme.rate"] == "not measured: the check gave no finite value"
+    assert result.skipped["acme.nan.rate"] == "not measured: the check gave no finite value"
     by_metric = {(f.check, f.metric) for f in result.findings}
     assert by_metric == {
-        ("acme.nan", "acme.other"),
+        ("acme.nan", "acme.nan.other"),
         ("capability.facts", "capability.fact_accuracy"),
     }
