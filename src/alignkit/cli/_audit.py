@@ -18,7 +18,6 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from alignkit import audit as audit_api
 from alignkit.cli._common import (
     JsonOpt,
     StoreOpt,
@@ -31,8 +30,6 @@ from alignkit.cli._common import (
 )
 from alignkit.cli._render import print_result
 from alignkit.core import AlignkitConfig, ConfigError, HttpConfig, Severity, load_config
-from alignkit.models import TargetOptions
-from alignkit.report import to_json, write_reports
 
 __all__ = ["audit"]
 
@@ -136,6 +133,10 @@ def audit(
         if out_dir.exists() and not out_dir.is_dir():
             raise ConfigError(f"--out {out_dir}: exists and is not a folder")
         writable_folder(out_dir / "report.json")
+    from alignkit import audit as audit_api
+    from alignkit.models import TargetOptions
+    from alignkit.report import to_json, write_reports
+
     cfg = load_config(config)
     options = TargetOptions(http=_http(cfg, api_key_env, max_requests, max_tokens_total))
     threshold = fail_on or cfg.audit.fail_on

@@ -13,7 +13,6 @@ from rich.table import Table
 from alignkit.cli._common import JsonOpt, NoStoreOpt, out, print_json, progress_bar
 from alignkit.cli._render import print_result
 from alignkit.core import ConfigError, Severity
-from alignkit.report import to_json, write_reports
 
 lab_app = typer.Typer(help="Reproducible experiments on alignment failures.", no_args_is_help=True)
 monitor_app = typer.Typer(help="Statistics over training logs and traffic.", no_args_is_help=True)
@@ -95,6 +94,7 @@ def lab_run(
     Example: alignkit lab run --only gaming --envs BoatRace,PauseGame --seeds 3
     """
     from alignkit.lab import run_experiments, run_gaming
+    from alignkit.report import to_json, write_reports
 
     if only not in _GROUPS:
         raise ConfigError(f"--only must be one of {', '.join(_GROUPS)}, not '{only}'")
@@ -186,6 +186,7 @@ def monitor_check(
     Example: alignkit monitor check train_log.csv --proxy reward --intent gold
     """
     from alignkit.monitor import MonitorState, check_log
+    from alignkit.report import to_json, write_reports
 
     checked = check_log(
         log, proxy=proxy, intent=tuple(intent or ["gold"]), step=step, minimize=minimize or ()

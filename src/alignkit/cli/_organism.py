@@ -11,7 +11,6 @@ import typer
 
 from alignkit.cli._common import JsonOpt, NoStoreOpt, err, out, print_json
 from alignkit.core import Completion, ConfigError, Message
-from alignkit.models import connect
 
 organism_app = typer.Typer(
     help="The model organisms: small models with planted, documented failure modes.",
@@ -126,6 +125,8 @@ def chat(
 
 
 async def _once(uri: str, message: str, temperature: float, max_tokens: int) -> Completion:
+    from alignkit.models import connect
+
     model = connect(uri)
     try:
         messages: list[Message] = [{"role": "user", "content": message}]
@@ -135,6 +136,8 @@ async def _once(uri: str, message: str, temperature: float, max_tokens: int) -> 
 
 
 async def _chat(uri: str, temperature: float, max_tokens: int) -> None:
+    from alignkit.models import connect
+
     model = connect(uri)
     history: list[Message] = []
     try:

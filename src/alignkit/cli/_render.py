@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.table import Table
 
 from alignkit import taxonomy
-from alignkit.audit import Change, MetricChange
 from alignkit.cli._common import out, severity_style
 from alignkit.core import AuditResult, Severity
+
+if TYPE_CHECKING:  # the command line imports what a command needs when it runs
+    from alignkit.audit import MetricChange
 
 __all__ = ["print_changes", "print_result"]
 
@@ -66,6 +70,8 @@ def print_changes(changes: list[MetricChange], title: str) -> None:
     table.add_column("metric", no_wrap=True)
     for name in ("before", "after", "change", "p"):
         table.add_column(name, no_wrap=True)
+    from alignkit.audit import Change
+
     colour = {Change.WORSE: "red", Change.BETTER: "green"}
     for c in changes:
         mark = c.change.value + (" *" if c.significant else "")

@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from alignkit.audit import Change, compare, gate
 from alignkit.cli._common import JsonOpt, StoreOpt, err, out, print_json
 from alignkit.cli._render import print_changes, print_result
 from alignkit.core import AuditResult, ConfigError, load_config, resolve_store_url
-from alignkit.report import to_json, write_reports
-from alignkit.store import Store
+
+if TYPE_CHECKING:  # the command line imports what a command needs when it runs
+    from alignkit.store import Store
 
 runs_app = typer.Typer(help="Stored runs: list, show, compare, gate.", no_args_is_help=True)
 RunArg = Annotated[str, typer.Argument(help="Run id (a unique prefix is enough).")]
 
 
 def _open(store: str | None) -> Store:
+    from alignkit.store import Store
+
     return Store.open(resolve_store_url(store, load_config()), create=False)
 
 
@@ -94,6 +96,8 @@ def runs_show(
 
     Example: alignkit runs show 20261125-1443 --out reports/
     """
+    from alignkit.report import to_json, write_reports
+
     with _open(store) as st:
         result = st.load_result(st.get_run(run).id)
     if out_dir is not None:
@@ -116,6 +120,8 @@ def runs_diff(
 
     Example: alignkit runs diff BEFORE_RUN AFTER_RUN
     """
+    from alignkit.audit import compare
+
     with _open(store) as st:
         before = st.load_result(st.get_run(a).id)
         after = st.load_result(st.get_run(b).id)
@@ -158,6 +164,8 @@ def runs_gate(
 
     Example: alignkit runs gate NEW_RUN --baseline MAIN_RUN --max-regression 0.02
     """
+    from alignkit.audit import Change, compare, gate
+
     if not max_regression >= 0:
         raise ConfigError(f"--max-regression {max_regression}: must be 0 or more")
     with _open(store) as st:
