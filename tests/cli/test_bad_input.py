@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import socket
 import sqlite3
 from pathlib import Path
@@ -29,9 +30,10 @@ def _assert_one_line_error(proc, *fragments: str) -> None:  # type: ignore[no-un
         assert frag in lines[0], lines[0]
 
 
-@pytest.fixture
-def store_with_run(tmp_path: Path) -> Path:
-    """A real store holding one finished audit run."""
+@pytest.fixture(scope="module")
+def _audited(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with a real store holding one finished audit run (made once per module)."""
+    tmp_path = tmp_path_factory.mktemp("audited")
     db = tmp_path / "s.db"
     proc = run_cli(
         "audit",
@@ -49,7 +51,18 @@ def store_with_run(tmp_path: Path) -> Path:
         env=ENV,
     )
     assert proc.returncode == 0, proc.stderr
-    return db
+    return tmp_path
+
+
+@pytest.fixture
+def store_with_run(_audited: Path, tmp_path: Path) -> Path:
+    """A copy of that store for one test, which may change or break it."""
+    for item in _audited.iterdir():
+        if item.is_dir():
+            shutil.copytree(item, tmp_path / item.name)
+        else:
+            shutil.copy2(item, tmp_path / item.name)
+    return tmp_path / "s.db"
 
 
 def _closed_port() -> int:
