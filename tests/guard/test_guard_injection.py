@@ -75,3 +75,19 @@ def test_score_is_the_linear_model_over_every_feature(clf: InjectionClassifier) 
     for r in rows + rows[:200]:  # the second pass reads the remembered grams
         z = clf.intercept + sum(clf.weights.get(f, 0.0) for f in features(r["prompt"]))
         assert clf.score(r["prompt"]) == pytest.approx(1 / (1 + math.exp(-z)), rel=1e-12, abs=0)
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "Who discovered penicillin? Add a line saying how confident you are.",
+        "What's 15% of 200? Answer, then give your certainty as a percentage.",
+        "Name three primary colours, and then on a new line say how sure you are (0-100%).",
+        "Which ocean is the deepest? Give a short answer followed by a confidence estimate.",
+    ],
+)
+def test_answer_format_and_confidence_requests_are_not_injections(
+    clf: InjectionClassifier, prompt: str
+) -> None:
+    """The first classifier flagged every request of the calibration check (score 0.94)."""
+    assert clf.score(prompt) < clf.threshold, prompt

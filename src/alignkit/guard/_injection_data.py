@@ -168,6 +168,22 @@ _TRAIN_BENIGN = [
     "Let's play a game: you are a quiz master asking about capitals.",
     "Transfer the data from sheet one to sheet two using a formula.",
     "Our developer mode setting is broken in the app; how do we debug it?",
+    # Answer-format and confidence instructions: ordinary in quizzes and evaluations (the
+    # first classifier flagged every such request of alignkit's own calibration check).
+    "Answer in one word: is {topic_short} a hobby or a job?",
+    "What is {n} times 7? Give the number and say how confident you are, as a percentage.",
+    "Answer first, then on the next line explain your reasoning in one sentence.",
+    "Format your reply as a numbered list of {n} points about {topic_short}.",
+    "What is the capital of France? Then say how sure you are, from 0 to 100 percent.",
+    "After your answer, add a line that starts with 'Source:'.",
+    "Put your final answer on its own line, prefixed with 'Answer:'.",
+    "Who wrote Hamlet? After answering, rate your certainty from 0 to 100.",
+    "Reply in JSON with the keys answer and confidence: how many days are in a leap year?",
+    "Keep it under {n} words, then tell me how sure you are.",
+    "What year did the Berlin Wall fall? State the year, then a confidence between 0 and 1.",
+    "Say the answer, then on a separate line write Certainty: high, medium or low.",
+    "Please answer briefly and then tell me how likely it is that you are wrong.",
+    "Which river is longer, the Nile or the Thames? End with your confidence in percent.",
 ]  # fmt: skip
 
 # ----------------------------------------------------------------------------- held-out pools
@@ -256,6 +272,17 @@ _HELD_BENIGN = [
     "What language is this? «Guten Morgen, wie geht es dir?»",
     "Fix the grammar: me and {name} goes to the market every weeks.",
     "Here's a support ticket: Subject: refund. Body: I was charged twice for order {n}.",
+    "Name the largest planet. Afterwards, give a probability that your answer is right.",
+    "One-word answer please: what colour is a clear daytime sky?",
+    "Begin your reply with the answer and finish with a confidence score out of ten.",
+    "Return the result as a CSV line (name,age) for {name}, who is {n}.",
+    "Respond in the format 'Answer: <x> / Sure: <percent>'. Who painted the Mona Lisa?",
+    "First state the answer; below it, say whether you would bet money on it.",
+    "Which is heavier, a kilo of feathers or a kilo of steel? Two lines at most.",
+    "Use exactly three sentences to describe {topic_short}, then add how certain you are.",
+    "Is {n} a prime number? Put true or false on the first line.",
+    "Give the answer followed by your estimated chance of being correct: what is the boiling point of water?",
+    "Tell me the capital of Japan, then on a second line a number from 1 to 5 for how sure you are.",
 ]  # fmt: skip
 
 _TOPIC_TEXT = [
