@@ -164,12 +164,13 @@ def monitor_check(
     log: Annotated[Path, typer.Argument(help="Training log, CSV or JSONL.")],
     proxy: Annotated[str, typer.Option(help="Column the optimiser maximises.")] = "reward",
     intent: Annotated[
-        list[str] | None, typer.Option(help="Column(s) measuring the intent (repeatable).")
+        list[str] | None,
+        typer.Option(help="Column(s) measuring the intent (repeatable; default: gold)."),
     ] = None,
     step: Annotated[
         str | None,
         typer.Option(
-            help="Step column (default: the first of step, global_step, timesteps,"
+            help="Step column (default: the first of step, global_step, _step, timesteps,"
             " total_timesteps, iteration, epoch present, else row order)."
         ),
     ] = None,
