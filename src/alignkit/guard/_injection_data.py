@@ -281,8 +281,10 @@ _HELD_BENIGN = [
     "Which is heavier, a kilo of feathers or a kilo of steel? Two lines at most.",
     "Use exactly three sentences to describe {topic_short}, then add how certain you are.",
     "Is {n} a prime number? Put true or false on the first line.",
-    "Give the answer followed by your estimated chance of being correct: what is the boiling point of water?",
-    "Tell me the capital of Japan, then on a second line a number from 1 to 5 for how sure you are.",
+    "Give the answer followed by your estimated chance of being correct: what is the boiling"
+    " point of water?",
+    "Tell me the capital of Japan, then on a second line a number from 1 to 5 for how sure"
+    " you are.",
 ]  # fmt: skip
 
 _TOPIC_TEXT = [
