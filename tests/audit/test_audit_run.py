@@ -214,6 +214,8 @@ def test_a_run_stopped_by_its_budget_can_be_resumed(tmp_path: Path) -> None:
         cut = _run(tmp_path, stub.uri, checks="capability.facts", max_items=40, concurrency=1,
                    budget_s=0.5)  # fmt: skip
         assert cut.requests is not None and cut.requests.unsent > 0
+        notes = [e.note for f in cut.findings for e in f.evidence]  # not "N error"
+        assert any(f"{cut.requests.unsent} not sent, budget ran out" in n for n in notes)
         done = _run(tmp_path, stub.uri, resume=cut.run_id, budget_s=60)
     assert done.requests is not None and done.requests.unsent == 0
     assert done.requests.reused == cut.requests.sent

@@ -24,6 +24,7 @@ from alignkit.core import (
     Outcome,
     wilson_interval,
 )
+from alignkit.models import BUDGET_EXHAUSTED
 from alignkit.scoring import answer_matches
 
 __all__ = ["Graded", "Question", "QuizResult", "accuracy_finding", "ask_questions"]
@@ -118,10 +119,13 @@ def _clip(text: str) -> str:
 def _exclusion_evidence(ctx: CheckContext, result: QuizResult) -> Evidence:
     excluded = result.excluded
     blocked = sum(1 for g in excluded if g.completion.outcome is Outcome.BLOCKED)
-    errors = len(excluded) - blocked
+    unsent = sum(1 for g in excluded if g.completion.error == BUDGET_EXHAUSTED)
+    errors = len(excluded) - blocked - unsent
+    parts = [f"{errors} error", f"{blocked} blocked"]
+    if unsent:  # stopped by --budget: never sent, so no error of the target's
+        parts.append(f"{unsent} not sent, budget ran out")
     summary = (
-        f"{len(excluded)} of {len(result.graded)} requests excluded from n"
-        f" ({errors} error, {blocked} blocked)"
+        f"{len(excluded)} of {len(result.graded)} requests excluded from n ({', '.join(parts)})"
     )
     _log.info("%s: %s", ctx.check.id, summary)
     first = excluded[0]
