@@ -259,6 +259,10 @@ EXAMPLE = ActionPolicy(Path(__file__).parents[2] / "examples" / "coding_agent" /
         (EXAMPLE, "run", {"command": "./pytest"}, "escalate", "shell-allow-list"),
         (EXAMPLE, "run", {"command": "pytest -q 2>&1 | cat"}, "allow", "default"),
         (EXAMPLE, "run", {"command": "/usr/bin/git status 2>/dev/null"}, "allow", "default"),
+        # the allow-list's escalation did not weaken the built-in hard blocks behind it
+        (EXAMPLE, "run", {"command": "git push --force origin main"}, "block", "force-push"),
+        (EXAMPLE, "run", {"command": "bash -c 'rm -rf /'"}, "block", "rm-rf-root"),
+        (EXAMPLE, "run", {"command": "pip install requests"}, "escalate", "shell-allow-list"),
         # URLs a client reaches but a strict parser misreads
         (EXAMPLE, "fetch", {"url": "evil.com/x"}, "block", "egress"),
         (EXAMPLE, "fetch", {"url": "//evil.com/x"}, "block", "egress"),

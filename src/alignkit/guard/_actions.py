@@ -387,8 +387,9 @@ class _Condition:
 
 
 class _Rule:
-    def __init__(self, cfg: RuleConfig, workspace: str | None) -> None:
+    def __init__(self, cfg: RuleConfig, workspace: str | None, builtin: bool = False) -> None:
         self.id = cfg.id
+        self.builtin = builtin
         self.decision = DecisionKind(cfg.decision)
         self.reason = cfg.reason or f"matched rule {cfg.id}"
         self.tools = re.compile(
@@ -430,7 +431,8 @@ class ActionPolicy:
         if cfg.defaults:
             own = {r.id for r in rules}
             rules += [r for r in default_rules() if r.id not in own]
-        self.rules = [_Rule(r, cfg.workspace) for r in rules]
+        builtin_ids = {r.id for r in default_rules()} - {r.id for r in cfg.rules}
+        self.rules = [_Rule(r, cfg.workspace, r.id in builtin_ids) for r in rules]
         self.default = DecisionKind(cfg.default)
 
     def evaluate(
@@ -456,24 +458,40 @@ class ActionPolicy:
             return cache[0]
 
         name = str(tool)
-        for rule in self.rules:
-            if not rule.any_tool and not rule.tools.fullmatch(name):
+        for i, rule in enumerate(self.rules):
+            reason = self._match(rule, name, args, strings)
+            if reason is None:
                 continue
-            witnesses = []
-            for cond in rule.conditions:
-                w = cond.witness(args, strings)
-                if w is None:
-                    break
-                witnesses.append(w)
-            else:
-                shown = next((w for w in witnesses if isinstance(w, str) and w != "present"), None)
-                reason = rule.reason
-                if shown is not None:
-                    reason += f" ({_short(shown)})"
-                ms = (time.perf_counter() - start) * 1000.0
-                return ActionDecision(rule.decision, rule.id, reason, ms)
+            decided = rule
+            if rule.decision is DecisionKind.ESCALATE and not rule.builtin:
+                # A file's escalation (an allow-list that asks a human) never weakens a
+                # built-in block: `git push --force` stayed "ask a human" behind one.
+                for later in self.rules[i + 1 :]:
+                    if later.builtin and later.decision is DecisionKind.BLOCK:
+                        hard = self._match(later, name, args, strings)
+                        if hard is not None:
+                            decided, reason = later, hard
+                            break
+            ms = (time.perf_counter() - start) * 1000.0
+            return ActionDecision(decided.decision, decided.id, reason, ms)
         ms = (time.perf_counter() - start) * 1000.0
         return ActionDecision(self.default, "default", "no rule matched", ms)
+
+    @staticmethod
+    def _match(
+        rule: _Rule, tool: str, args: Mapping[str, Any], strings: Callable[[], list[str]]
+    ) -> str | None:
+        """The reason ``rule`` gives for this call, or ``None`` when it does not match."""
+        if not rule.any_tool and not rule.tools.fullmatch(tool):
+            return None
+        witnesses = []
+        for cond in rule.conditions:
+            w = cond.witness(args, strings)
+            if w is None:
+                return None
+            witnesses.append(w)
+        shown = next((w for w in witnesses if isinstance(w, str) and w != "present"), None)
+        return rule.reason if shown is None else f"{rule.reason} ({_short(shown)})"
 
 
 def _scoped(pattern: str) -> str:
