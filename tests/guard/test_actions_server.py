@@ -190,3 +190,20 @@ def test_malformed_check_bodies_get_a_clear_4xx_never_a_5xx(server: GuardServer)
     assert seen == {200, 400}
     status, doc = call(base(server) + "/v1/actions/approvals/apr_x?wait=soon")
     assert status == 400 and doc["error"]["param"] == "wait"
+
+
+def test_admin_answers_are_not_cached_and_the_scheme_is_case_insensitive(
+    server: GuardServer,
+) -> None:
+    """`bearer TOKEN` got 401; admin JSON with agents' arguments had no no-store."""
+    url = base(server) + "/admin/approvals?status=pending"
+    for scheme in ("bearer", "BEARER"):
+        req = urllib.request.Request(url, headers={"Authorization": f"{scheme} {TOKEN}"})
+        with urllib.request.urlopen(req, timeout=15) as resp:
+            assert resp.status == 200
+            assert resp.headers["Cache-Control"] == "no-store"
+            assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer  {TOKEN}"})
+    with pytest.raises(urllib.error.HTTPError) as padded:
+        urllib.request.urlopen(req, timeout=15)
+    assert padded.value.code == 401

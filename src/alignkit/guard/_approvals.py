@@ -29,19 +29,34 @@ __all__ = ["ApprovalQueue", "check_of", "safe_json"]
 
 _log = logging.getLogger(__name__)
 _MAX_JSON_TEXT = 4000
+_SHOWN_TEXT = 1 << 20  # what a reviewer is shown: whole requests (bodies are capped anyway)
+_SHOWN_ITEMS = 100_000
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def safe_json(value: Any, redact: Callable[[str], str], budget: int = _MAX_JSON_TEXT) -> Any:
-    """``value`` made JSON-safe for logs and the store: strings redacted and cut, depth bounded."""
+def safe_json(
+    value: Any,
+    redact: Callable[[str], str],
+    budget: int = _MAX_JSON_TEXT,
+    items: int = 200,
+    cut: list[str] | None = None,
+) -> Any:
+    """``value`` made JSON-safe for logs and the store: strings redacted and cut, depth bounded.
+
+    What had to be cut is named in ``cut`` when a list is given.
+    """
 
     def walk(v: Any, depth: int) -> Any:
         if depth > 12:
+            if cut is not None:
+                cut.append("nested deeper than 12 levels")
             return "…"
         if isinstance(v, str):
+            if len(v) > budget and cut is not None:
+                cut.append(f"a text of {len(v):,} characters")
             return redact(v if len(v) <= budget else v[:budget] + "…")
         if isinstance(v, bool) or v is None:
             return v
@@ -49,10 +64,12 @@ def safe_json(value: Any, redact: Callable[[str], str], budget: int = _MAX_JSON_
             return v if abs(v) < 2**63 else str(v)
         if isinstance(v, float):
             return v if v == v and abs(v) != float("inf") else str(v)
+        if isinstance(v, Mapping | list | tuple) and len(v) > items and cut is not None:
+            cut.append(f"a collection of {len(v):,} items")
         if isinstance(v, Mapping):
-            return {str(k)[:200]: walk(x, depth + 1) for k, x in list(v.items())[:200]}
+            return {str(k)[:200]: walk(x, depth + 1) for k, x in list(v.items())[:items]}
         if isinstance(v, list | tuple):
-            return [walk(x, depth + 1) for x in list(v)[:200]]
+            return [walk(x, depth + 1) for x in list(v)[:items]]
         return redact(repr(v)[:budget])
 
     return walk(value, 0)
@@ -149,6 +166,10 @@ class ApprovalQueue:
         wait = timeout_s if timeout_s is not None else (
             self.chat_timeout_s if kind == "chat" else self.timeout_s)  # fmt: skip
         now = _now()
+        cut: list[str] = []
+        # The reviewer sees the whole request: a view cut at 4,000 characters let a payload
+        # after the cut be approved unseen. What cannot be shown whole is denied at once.
+        shown = safe_json(dict(request), self.redact, _SHOWN_TEXT, _SHOWN_ITEMS, cut)
         record = ApprovalRecord(
             id=f"apr_{secrets.token_urlsafe(16)}",
             created_at=now,
@@ -159,11 +180,14 @@ class ApprovalQueue:
             rule=rule[:200],
             reason=self.redact(reason),
             request_id=request_id,
-            request=safe_json(dict(request), self.redact),
+            request=shown,
         )
         self.book.add(record)
         self.requested += 1
         self._append("requested", record, by="guard")
+        if cut:
+            why = f"too large to show a reviewer whole ({cut[0]})"
+            return self.decide(record.id, approve=False, by="guard", note=why)[1]
         return record
 
     def get(self, approval_id: str) -> ApprovalRecord:

@@ -466,7 +466,7 @@ class Guard(ToolCalls):
         }
 
     def _log_transition(self, key: str, state: BreakerState, reason: str) -> None:
-        _log.warning("circuit breaker %s → %s %s", key, state.value, reason)
+        _log.warning("circuit breaker %r → %s %r", key, state.value, reason)  # agents' text: quoted
         if self.log is not None:
             self.log.append(
                 {

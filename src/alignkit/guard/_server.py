@@ -87,7 +87,11 @@ def _json(doc: Any, status: int = 200, headers: dict[str, str] | None = None) ->
     from fastapi import Response
 
     body = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
-    return Response(body, status_code=status, media_type="application/json", headers=headers)
+    # answers can hold agents' arguments: never cached, never sniffed as something else
+    fixed = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+    return Response(
+        body, status_code=status, media_type="application/json", headers=fixed | (headers or {})
+    )
 
 
 def _error(
@@ -101,8 +105,11 @@ def _error(
 def _authorised(state: State, request: Request) -> Response | None:
     if not state.admin_token:
         return _error(403, f"admin endpoints are disabled: set ${ADMIN_TOKEN_ENV}", "forbidden")
-    given = request.headers.get("authorization", "")
-    if not hmac.compare_digest(given.encode(), f"Bearer {state.admin_token}".encode()):
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    # the scheme is case-insensitive (RFC 9110); the token is compared in constant time
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.encode(), state.admin_token.encode()
+    ):
         return _error(401, "admin endpoints need 'Authorization: Bearer <token>'",
                       "invalid_request_error", "invalid_api_key")  # fmt: skip
     return None
