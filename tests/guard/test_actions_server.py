@@ -81,6 +81,7 @@ def test_approve_through_the_admin_api_and_poll(server: GuardServer, store_url: 
     assert call(approve, {"by": "alice"}, "wrong")[0] == 401
     status, listed = call(root + "/admin/approvals?status=pending", token=TOKEN)
     assert status == 200 and [a["id"] for a in listed["approvals"]] == [aid]
+    assert listed["total"] == 1  # the page shows "200 of N" from it
     assert listed["approvals"][0]["request"]["arguments"]["path"] == ".github/workflows/ci.yml"
 
     def later() -> None:

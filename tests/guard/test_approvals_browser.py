@@ -107,6 +107,22 @@ def test_approve_on_the_page_and_time_out(server: tuple[GuardServer, str], tmp_p
             rows = page.locator("#decided tbody tr")
             expect(rows.filter(has_text="git-discard")).to_contain_text("expired", timeout=5_000)
             expect(rows.filter(has_text="edit-ci")).to_contain_text("alice")
+
+            # 3. a right-to-left override is shown, not obeyed; deciding needs a name, and
+            # the name in the box is the one recorded (typing it without Connect gave "admin")
+            hidden = Agent(bash, "\u202egit reset --hard origin/main")
+            hidden.start()
+            tricky = page.locator("article.approval").filter(has_text="[U+202E]")
+            expect(tricky).to_be_visible(timeout=10_000)
+            page.fill("#by", "")
+            tricky.locator("button.deny").click()
+            expect(page.locator("#status")).to_contain_text("enter your name", timeout=5_000)
+            expect(tricky).to_have_count(1)
+            page.fill("#by", "bob")
+            tricky.locator("button.deny").click()
+            hidden.join(timeout=20)
+            assert isinstance(hidden.error, ActionBlocked)
+            assert hidden.error.check.decided_by == "bob"
         finally:
             browser.close()
     srv.stop()
@@ -115,6 +131,7 @@ def test_approve_on_the_page_and_time_out(server: tuple[GuardServer, str], tmp_p
         assert log.verify().ok
         events = [json.loads(e.entry) for e in log.entries() if e.kind == "approval"]
     decided = [(e["event"], e["by"], e["rule"]) for e in events if e["event"] != "requested"]
-    assert decided == [("approved", "alice", "edit-ci"), ("expired", "timeout", "git-discard")]
+    assert decided == [("approved", "alice", "edit-ci"), ("expired", "timeout", "git-discard"),
+                       ("denied", "bob", "git-discard")]  # fmt: skip
     approved = next(e for e in events if e["event"] == "approved")
     assert approved["note"] == "one-off CI fix" and approved["time"]

@@ -166,8 +166,10 @@ def _add_admin(app: FastAPI, state: Any) -> None:
             return error(400, "'limit' must be a whole number", "invalid_request_error",
                          param="limit")  # fmt: skip
         queue = guard.approvals
-        rows = [] if queue is None else queue.find(None if status == "all" else status, limit)
-        return as_json({"approvals": [r.to_dict() for r in rows]})
+        wanted = None if status == "all" else status
+        rows = [] if queue is None else queue.find(wanted, limit)
+        total = 0 if queue is None else queue.book.count(wanted)  # the page said 200 of 2,514
+        return as_json({"approvals": [r.to_dict() for r in rows], "total": total})
 
     async def decide(approval_id: str, request: Request, approve: bool) -> Response:
         denied = authorised(state, request)
@@ -240,7 +242,7 @@ def governance_metrics(guard: Any) -> list[str]:
     out: list[str] = []
     queue = guard.approvals
     if queue is not None:
-        pending = len(queue.book.find("pending", limit=100_000))
+        pending = queue.book.count("pending")
         out += [
             "# HELP alignkit_guard_approvals_pending Escalations waiting for a human.",
             "# TYPE alignkit_guard_approvals_pending gauge",

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 
 from alignkit.core import Finding, StoreError
@@ -119,12 +119,27 @@ class ApprovalBook:
         return _record(found)
 
     def find(self, status: str | None = None, *, limit: int = 100) -> list[ApprovalRecord]:
-        """Approvals, newest first (only those with ``status`` when given)."""
-        query = select(APPROVALS).order_by(APPROVALS.c.created_at.desc()).limit(max(0, limit))
+        """Approvals (only those with ``status`` when given), newest first.
+
+        Pending ones come soonest-expiring first, so a long queue shows a reviewer what is
+        about to lapse.
+        """
+        order = (
+            APPROVALS.c.expires_at.asc() if status == "pending" else APPROVALS.c.created_at.desc()
+        )
+        query = select(APPROVALS).order_by(order).limit(max(0, limit))
         if status is not None:
             query = query.where(APPROVALS.c.status == status)
         with self._read("list approvals") as conn:
             return [_record(r) for r in conn.execute(query).mappings()]
+
+    def count(self, status: str | None = None) -> int:
+        """How many approvals there are (with ``status`` when given)."""
+        query = select(func.count()).select_from(APPROVALS)
+        if status is not None:
+            query = query.where(APPROVALS.c.status == status)
+        with self._read("count approvals") as conn:
+            return int(conn.execute(query).scalar_one())
 
     def decide(
         self, approval_id: str, status: str, by: str, note: str, now: datetime
