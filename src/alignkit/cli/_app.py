@@ -70,16 +70,18 @@ def _usage_line(exc: Exception) -> str:
     return f"error: {message}" + (f" (see '{path} --help')" if path else "")
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM (``timeout``, a cancelled CI job, ``docker stop``), handled as Ctrl-C is."""
-
-
 _terminated: list[bool] = []
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM (``timeout``, a cancelled CI job, ``docker stop``), handled as Ctrl-C is.
+
+    It is passed on as SIGINT, so inside ``asyncio.run`` the loop's own handler cancels the
+    main task cleanly; raised here, the interrupt could land inside another task, which
+    then died with "Task exception was never retrieved" and a traceback.
+    """
     _terminated.append(True)  # typer turns the interrupt into Exit(130); remember why
-    raise _Terminated
+    signal.raise_signal(signal.SIGINT)
 
 
 def _stopped(default: str) -> None:
