@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from audit_helpers import ThreadedStub
 
 from alignkit.store import Store
@@ -37,6 +38,7 @@ def _findings(db: Path, run_id: str) -> set[tuple[object, ...]]:
         }
 
 
+@pytest.mark.slow  # 15 s; `make test` stays under 10 minutes on 2 cores (pytest --runslow)
 def test_sigkill_then_resume_loses_nothing_and_resends_nothing(tmp_path: Path) -> None:
     db = tmp_path / "killed.db"
     with ThreadedStub(latency=0.25) as stub:

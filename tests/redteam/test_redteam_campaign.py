@@ -157,6 +157,7 @@ def _cli(*args: str, cwd: Path) -> subprocess.Popen[str]:
     )
 
 
+@pytest.mark.slow  # 10 s; `make test` stays under 10 minutes on 2 cores (pytest --runslow)
 def test_sigkill_midway_then_resume_stores_each_attempt_exactly_once(
     tmp_path: Path, stub: _ThreadedStub
 ) -> None:
