@@ -160,11 +160,6 @@ def _leaves(value: Any, limit: int = _MAX_LEAVES) -> Iterator[Any]:
             yield v.decode("utf-8", "replace") if isinstance(v, bytes | bytearray) else v
 
 
-def _too_large(arguments: Mapping[str, Any]) -> bool:
-    """Whether the arguments hold more scalars than a check reads (it then fails closed)."""
-    return sum(1 for _ in _leaves(arguments, _MAX_LEAVES + 1)) > _MAX_LEAVES
-
-
 def _select(arguments: Mapping[str, Any], path: str) -> list[Any] | None:
     """Values at a dotted ``path`` (fanning out over lists); ``None`` when absent."""
     current: list[Any] = [arguments]
@@ -278,7 +273,6 @@ class _Condition:
         self.test: Callable[[Any], bool] = self._build(self.op, value, strict)
 
     def _build(self, op: str, value: Any, strict: bool) -> Callable[[Any], bool]:
-        unknown = self.unknown
         if op in ("glob", "not_glob"):
             rx = re.compile("|".join(f"(?:{glob_regex(p)})" for p in value))
             negate = op == "not_glob"
@@ -286,7 +280,7 @@ class _Condition:
             def path_test(v: Any) -> bool:
                 p = self._path(v) if isinstance(v, str) else None
                 if p is None:
-                    return unknown and v is not None
+                    return self._unreadable(v)
                 return bool(rx.fullmatch(p)) != negate
 
             return path_test
@@ -317,11 +311,11 @@ class _Condition:
 
             def host_test(v: Any) -> bool:
                 if not isinstance(v, str):
-                    return unknown and v is not None
+                    return self._unreadable(v)
                 if self.paths is None:
                     return any(bool(rx.fullmatch(h)) == inside for h in _hosts(v))
                 host = _url_host(v)
-                return unknown if host is None else bool(rx.fullmatch(host)) == inside
+                return self.unknown if host is None else bool(rx.fullmatch(host)) == inside
 
             return host_test
         if op in ("command_in", "command_not_in"):
@@ -335,7 +329,7 @@ class _Condition:
 
             def command_test(v: Any) -> bool:
                 if not isinstance(v, str):
-                    return unknown and v is not None
+                    return self._unreadable(v)
                 commands, opaque = _commands(v)
                 if opaque:  # what would run cannot be read off the line
                     return strict
@@ -351,13 +345,17 @@ class _Condition:
             def number_test(v: Any) -> bool:
                 n = _number(v)
                 if n is None:
-                    return unknown and v is not None
+                    return self._unreadable(v)
                 return cmp(n, bound)
 
             return number_test
         if op == "equals":
             return lambda v: v == value or (isinstance(v, str) and v == str(value))
         return lambda v: True  # exists: decided by presence alone
+
+    def _unreadable(self, v: Any) -> bool:
+        """What a value the test cannot read counts as (``null`` is an absent value)."""
+        return self.unknown and v is not None
 
     def _path(self, v: str) -> str | None:
         """``v`` as a normalised relative path; ``None`` when it cannot be one."""
@@ -427,12 +425,10 @@ class ActionPolicy:
         check_regexes(cfg, where)
         self.config = cfg
         self.source = where
-        rules = list(cfg.rules)
-        if cfg.defaults:
-            own = {r.id for r in rules}
-            rules += [r for r in default_rules() if r.id not in own]
-        builtin_ids = {r.id for r in default_rules()} - {r.id for r in cfg.rules}
-        self.rules = [_Rule(r, cfg.workspace, r.id in builtin_ids) for r in rules]
+        own = {r.id for r in cfg.rules}
+        builtins = [r for r in default_rules() if r.id not in own] if cfg.defaults else []
+        self.rules = [_Rule(r, cfg.workspace) for r in cfg.rules]
+        self.rules += [_Rule(r, cfg.workspace, builtin=True) for r in builtins]
         self.default = DecisionKind(cfg.default)
 
     def evaluate(
@@ -441,12 +437,17 @@ class ActionPolicy:
         arguments: Mapping[str, Any] | None = None,
         context: Mapping[str, Any] | None = None,
     ) -> ActionDecision:
-        """Decide on one call: the first rule that matches, else the default."""
+        """Decide on one call: the first rule that matches, else the default.
+
+        A file's ``escalate`` that matches first gives way to a built-in ``block`` that
+        also matches.
+        """
         start = time.perf_counter()
         args: Mapping[str, Any] = arguments or {}
         if not isinstance(args, Mapping):
             raise TypeError("arguments must be a mapping of argument names to values")
-        if _too_large(args):  # a check that reads only part of them would fail open
+        leaves = list(_leaves(args, _MAX_LEAVES + 1))
+        if len(leaves) > _MAX_LEAVES:  # a check that reads only part of them would fail open
             ms = (time.perf_counter() - start) * 1000.0
             why = f"the arguments hold more than {_MAX_LEAVES:,} values; too large to check"
             return ActionDecision(DecisionKind.BLOCK, _ARGUMENTS_TOO_LARGE, why, ms)
@@ -454,7 +455,7 @@ class ActionPolicy:
 
         def strings() -> list[str]:
             if not cache:
-                cache.append([v for v in _leaves(args) if isinstance(v, str)])
+                cache.append([v for v in leaves if isinstance(v, str)])
             return cache[0]
 
         name = str(tool)
