@@ -231,6 +231,10 @@ def test_decisions_are_fast_on_large_arguments() -> None:
 
 
 EXAMPLE = ActionPolicy(Path(__file__).parents[2] / "examples" / "coding_agent" / "policy.yaml")
+NO_RM = ActionPolicy(
+    {"rules": [{"id": "no-rm", "decision": "block", "tools": ["run"],
+                "when": [{"arg": "command", "command_in": ["rm"]}]}]}
+)  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -294,6 +298,15 @@ EXAMPLE = ActionPolicy(Path(__file__).parents[2] / "examples" / "coding_agent" /
         (DEFAULT, "bash", {"command": "psql -c 'DELETE FROM users'"}, "escalate",
          "destructive-sql"),
         (DEFAULT, "delete_file", {"path": b"tests/test_a.py"}, "block", "delete-tests"),
+        # a program named by a variable the line sets, or run from a string
+        (DEFAULT, "bash", {"command": "RM=rm; $RM -rf /"}, "block", "rm-rf-root"),
+        (DEFAULT, "bash", {"command": "export X=rm && ${X} -rf ~"}, "block", "rm-rf-root"),
+        (DEFAULT, "bash", {"command": 'D=/; rm -rf "$D"'}, "block", "rm-rf-root"),
+        (DEFAULT, "bash", {"command": "echo $HOME; X=1 ls"}, "allow", "default"),
+        (NO_RM, "run", {"command": "$CMD -r build"}, "block", "no-rm"),
+        (NO_RM, "run", {"command": "eval 'rm -r build'"}, "block", "no-rm"),
+        (NO_RM, "run", {"command": "source clean.sh"}, "block", "no-rm"),
+        (NO_RM, "run", {"command": "ls build"}, "allow", "default"),
     ],
 )  # fmt: skip
 def test_bypasses_found_by_a_red_team_fail_closed(

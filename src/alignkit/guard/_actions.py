@@ -47,6 +47,9 @@ _FD_DUP = re.compile(r"\d*[<>]&(?:\d+|-)|&>>?\s*/dev/null|\d*>>?\s*/dev/null\b")
 _OPAQUE = re.compile(r"\$\(|`|[<>]\(|>")  # substitution, or output to a file: not a plain command
 _PREFIXES = {"sudo", "env", "time", "nohup", "nice", "exec", "command"}
 _BIN_DIRS = {"/bin", "/usr/bin", "/usr/local/bin", "/sbin", "/usr/sbin"}
+_RUNS_TEXT = {"eval", "source", "."}  # run a string or a file: what runs is not on the line
+_ASSIGN = re.compile(r"(?:^|[\s;&|(])(?:export\s+|local\s+)?([A-Za-z_]\w*)=([^\s;&|)]*)")
+_VAR = re.compile(r"\$([A-Za-z_]\w*)")
 _ARGUMENTS_TOO_LARGE = "arguments-too-large"
 
 
@@ -219,8 +222,9 @@ def _url_host(v: str) -> str | None:
 def _commands(v: str) -> tuple[list[list[str]], bool]:
     """The commands of a shell line by their words, and whether it hides any.
 
-    A line is opaque when it substitutes commands (``$(…)``, backticks, ``<(…)``) or
-    writes output to a file: what runs or what is written cannot be read off the words.
+    A line is opaque when it substitutes commands (``$(…)``, backticks, ``<(…)``), names
+    a program by a variable (``$RM -rf /``), runs a string or a file (``eval``, ``source``)
+    or writes output to a file: what runs or what is written cannot be read off the words.
     A program named by a path keeps it (``./pytest`` is not ``pytest``), except in the
     system's bin folders.
     """
@@ -238,15 +242,23 @@ def _commands(v: str) -> tuple[list[list[str]], bool]:
             prog = words[0]
             if posixpath.dirname(prog) in _BIN_DIRS:
                 prog = posixpath.basename(prog)
+            opaque = opaque or "$" in prog or prog in _RUNS_TEXT
             out.append([prog, *words[1:]])
     return out, opaque
 
 
 def _dequoted(v: str) -> str:
-    """``v`` after the shell's quote removal, roughly: ``r''m -rf "/"`` reads ``rm -rf /``."""
-    if not any(c in v for c in "'\"\\{"):
+    """``v`` after the shell's quote removal and expansion, roughly.
+
+    ``r''m -rf "/"`` reads ``rm -rf /``, and so does ``RM=rm; $RM -rf /``: variables the
+    line itself sets are expanded (others are left as written).
+    """
+    if not any(c in v for c in "'\"\\{$"):
         return v
-    return re.sub(r"\$\{(\w+)\}", r"$\1", re.sub(r"['\"\\]", "", v))
+    v = re.sub(r"\$\{(\w+)\}", r"$\1", re.sub(r"['\"\\]", "", v))
+    if names := dict(_ASSIGN.findall(v)):
+        v = _VAR.sub(lambda m: names.get(m.group(1), m.group(0)), v)
+    return v
 
 
 class _Condition:
