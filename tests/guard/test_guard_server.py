@@ -216,7 +216,10 @@ def test_admin_needs_the_token_and_signals_trip_a_user(server: GuardServer) -> N
     status, text = get(base + "/metrics")
     metrics = text.decode()
     assert 'alignkit_guard_requests_total{outcome="blocked",decision="block"} 3' in metrics
-    assert 'alignkit_guard_breaker_open{key="user:eve"} 1' in metrics
+    # user and session breakers are counted, not named: /metrics needs no token
+    assert 'alignkit_guard_breakers_not_closed{scope="user",state="open"} 1' in metrics
+    assert 'alignkit_guard_breakers_not_closed{scope="session",state="open"} 1' in metrics
+    assert "eve" not in metrics and "s-9" not in metrics
 
 
 @pytest.mark.parametrize(

@@ -124,11 +124,20 @@ def _family(name: str, kind: str, help_text: str) -> list[str]:
 def _render_breakers(breakers: CircuitBreakers, log_stats: dict[str, int]) -> list[str]:
     out = _family("breaker_open", "gauge", "Whether a breaker is open (1) or half-open (0.5).")
     states = {"closed": "0", "half_open": "0.5", "open": "1"}
+    # user and session ids stay off this unauthenticated page (they are at /admin/breakers)
+    not_closed: dict[tuple[str, str], int] = {}
     for row in breakers.snapshot():
-        key = str(row["key"])
-        if key.startswith(("global", "model:")) or row["state"] != "closed":
-            value = states[str(row["state"])]
-            out.append(f'alignkit_guard_breaker_open{{key="{_esc(key)}"}} {value}')
+        key, state = str(row["key"]), str(row["state"])
+        if key.startswith(("global", "model:")):
+            out.append(f'alignkit_guard_breaker_open{{key="{_esc(key)}"}} {states[state]}')
+        elif state != "closed":
+            scope = (key.split(":", 1)[0], state)
+            not_closed[scope] = not_closed.get(scope, 0) + 1
+    out += _family("breakers_not_closed", "gauge", "User and session breakers open or half-open.")
+    out += [
+        f'alignkit_guard_breakers_not_closed{{scope="{_esc(sc)}",state="{st}"}} {n}'
+        for (sc, st), n in sorted(not_closed.items())
+    ]
     out += _family("breaker_transitions_total", "counter", "Breaker state changes.")
     out.append(f"alignkit_guard_breaker_transitions_total {breakers.transitions}")
     out += _family("audit_log_entries", "gauge", "Audit-log entries by state.")
