@@ -72,6 +72,8 @@ class Completion(BaseModel):
     latency_s: float = 0.0
     logprobs: list[TokenLogprob] | None = None
     error: str = ""
+    truncated: bool = False
+    """The answer was cut at ``max_tokens`` (as far as the target says)."""
 
     @field_validator("text", "error")
     @classmethod

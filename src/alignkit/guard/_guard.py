@@ -368,10 +368,13 @@ class Guard(ToolCalls):
             _log.exception("model %s raised instead of returning an error completion", name)
             completion = Completion.failed(f"model raised {type(exc).__name__}: {exc}")
         if not completion.ok:
-            reason = completion.error or f"upstream answered {completion.outcome.value}"
+            # an upstream's error is its own text, not a rail's: credentials in it are
+            # masked before it reaches the caller, the client or the log
+            error = self.redact(completion.error)
+            reason = error or f"upstream answered {completion.outcome.value}"
             result = GuardResult(
                 rid, _final_kind(_unescalated(pre.decisions)), completion.outcome, None, reason,
-                input=pre.decisions, completion=completion, error=completion.error,
+                input=pre.decisions, completion=completion, error=error,
             )  # fmt: skip
             return self._finish(result, pre.messages, context, keys, "error")
         post = await self.check_output(pre.messages, completion.text)

@@ -169,7 +169,7 @@ class InjectionRail:
         users = [m["content"] for m in messages if m["role"] == "user"]
         if self.scope == "last":
             users = users[-1:]
-        score = max((self.classifier.score(t) for t in users), default=0.0)
+        score = max((self.classifier.score(t) for t in dict.fromkeys(users)), default=0.0)
         if score < self.threshold:
             return Decision(decision=DecisionKind.ALLOW, rail=self.name, score=score)
         return Decision(

@@ -31,14 +31,16 @@ _ROLES = ("system", "user", "assistant")
 
 
 def content_text(raw: Any) -> str | None:
-    """A message's text: a string, or OpenAI content parts with their text ones joined.
+    """A message's text: a string, or a list of OpenAI text parts, joined.
 
-    ``None`` for anything else (the caller says what was wrong).
+    ``None`` for anything else (the caller says what was wrong), a list with an image or
+    audio part included: the rails cannot read it, so it must not pass unchecked.
     """
     if isinstance(raw, str):
         return raw
-    if isinstance(raw, list):
-        parts = [p.get("text") for p in raw if isinstance(p, dict) and p.get("type") == "text"]
+    if isinstance(raw, list) and raw:
+        parts = [p.get("text") if isinstance(p, dict) and p.get("type") == "text" else None
+                 for p in raw]  # fmt: skip
         if all(isinstance(t, str) for t in parts):
             return "\n".join(cast(list[str], parts))
     return None

@@ -294,7 +294,32 @@ def create_app(
     _add_public(app, state)
     _add_admin(app, state)
     add_governance_routes(app, state)
+    _openai_errors(app)
     return app
+
+
+def _openai_errors(app: FastAPI) -> None:
+    """Unknown paths and methods under ``/v1/`` answer in OpenAI's error shape.
+
+    FastAPI's ``{"detail": ...}`` left the official clients with "Error code: 404" and
+    nothing else.
+    """
+    from fastapi.exception_handlers import http_exception_handler
+    from starlette.exceptions import HTTPException
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if not request.url.path.startswith("/v1/"):
+            return await http_exception_handler(request, exc)
+        what = f"{request.method} {request.url.path}"
+        known = {404: ("no such endpoint", "not_found"),
+                 405: ("method not allowed", "method_not_allowed")}  # fmt: skip
+        words, code = known.get(exc.status_code, (str(exc.detail), None))
+        message = f"{words}: {what}" if code else words
+        return _error(exc.status_code, message, "invalid_request_error", code,
+                      headers=dict(exc.headers or {}))  # fmt: skip
+
+    app.add_exception_handler(HTTPException, handler)
 
 
 def _open(

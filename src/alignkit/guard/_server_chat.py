@@ -43,9 +43,12 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 _ROLES = ("system", "user", "assistant")
-_GEN = {"max_tokens": int, "temperature": float, "top_p": float, "seed": int}
+_GEN = {"max_tokens": int, "temperature": float, "top_p": float, "seed": int,
+        "max_completion_tokens": int}  # fmt: skip
+_ALIASES = {"max_completion_tokens": "max_tokens"}
 _RANGES = {
     "max_tokens": (1, 1_000_000),
+    "max_completion_tokens": (1, 1_000_000),
     "temperature": (0.0, 2.0),
     "top_p": (0.0, 1.0),
     "seed": (-(2**63), 2**63 - 1),
@@ -61,6 +64,10 @@ class _BadRequest(Exception):
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 """Largest chat request body read (a 39 MB body held the event loop for 18 s)."""
+MAX_MESSAGES = 2048
+"""Most messages in one request (279,612 one-letter messages held the event loop for 5 s)."""
+MAX_ID_CHARS = 256
+"""Longest ``user``, ``session`` or ``model`` name (each is copied into every log entry)."""
 
 
 def _content(raw: Any, i: int) -> str:
@@ -82,6 +89,8 @@ def _parse(body: bytes, headers: Any, default_model: str) -> dict[str, Any]:
     raw = doc.get("messages")
     if not isinstance(raw, list) or not raw:
         raise _BadRequest("'messages' must be a non-empty list", "messages")
+    if len(raw) > MAX_MESSAGES:
+        raise _BadRequest(f"'messages' holds more than {MAX_MESSAGES} messages", "messages")
     messages: list[Message] = []
     for i, m in enumerate(raw):
         role = m.get("role") if isinstance(m, dict) else None
@@ -91,47 +100,84 @@ def _parse(body: bytes, headers: Any, default_model: str) -> dict[str, Any]:
             raise _BadRequest(f"messages[{i}].role must be system, user or assistant", "messages")
         messages.append(cast(Message, {"role": role, "content": _content(m.get("content"), i)}))
     gen: dict[str, Any] = {}
-    for name, kind in _GEN.items():
+    for name, kind in _GEN.items():  # each given one must be valid, aliases included
         value = doc.get(name)
-        if name == "max_tokens" and value is None:
-            value = doc.get("max_completion_tokens")
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise _BadRequest(f"'{name}' must be a number", name)
+        if kind is int and not float(value).is_integer():  # 5.7 tokens were read as 5
+            raise _BadRequest(f"'{name}' must be a whole number", name)
         low, high = _RANGES[name]
         if not low <= value <= high:
             raise _BadRequest(f"'{name}' must be between {low:g} and {high:g}", name)
-        gen[name] = kind(value)
+        gen.setdefault(_ALIASES.get(name, name), kind(value))  # max_tokens wins over its alias
     for name in ("stream", "logprobs"):  # "yes" was taken as true, "false" as true too
         if doc.get(name) is not None and not isinstance(doc.get(name), bool):
             raise _BadRequest(f"'{name}' must be true or false", name)
     n = doc.get("n", 1)
-    if n is not None and n != 1:  # one choice per request; silently answering one misleads
+    if n is not None and (type(n) is not int or n != 1):  # answering one choice misleads
         raise _BadRequest("'n' must be 1: this server returns one choice per request", "n")
+    top = doc.get("top_logprobs")
+    if top is not None and (type(top) is not int or not 0 <= top <= 20):
+        raise _BadRequest("'top_logprobs' must be a whole number from 0 to 20", "top_logprobs")
+    if top is not None and not doc.get("logprobs"):
+        raise _BadRequest("'top_logprobs' needs 'logprobs': true", "top_logprobs")
     if doc.get("logprobs"):
         if doc.get("stream"):
             raise _BadRequest("'logprobs' is not supported with 'stream'", "logprobs")
         gen["logprobs"] = True  # passed to the target; answered when it gives them
+    _unsupported(doc)
     model = doc.get("model") or default_model
     user = doc.get("user") or headers.get("x-alignkit-user")
     session = doc.get("session") or headers.get("x-alignkit-session")
     for name, value in (("model", model), ("user", user), ("session", session)):
         if value is not None and not isinstance(value, str):
             raise _BadRequest(f"'{name}' must be text", name)
-    stream_opts = doc.get("stream_options") or {}
+        if value is not None and len(value) > MAX_ID_CHARS:
+            raise _BadRequest(f"'{name}' is longer than {MAX_ID_CHARS} characters", name)
+    stream_opts = doc.get("stream_options")
+    stream_opts = {} if stream_opts is None else stream_opts
     if not isinstance(stream_opts, dict):
         raise _BadRequest("'stream_options' must be an object", "stream_options")
+    include_usage = stream_opts.get("include_usage", False)
+    if not isinstance(include_usage, bool):
+        raise _BadRequest("'stream_options.include_usage' must be true or false", "stream_options")
     return {
         "messages": messages,
         "model": model,
         "user": user,
         "session": session,
         "stream": bool(doc.get("stream")),
-        "include_usage": bool(stream_opts.get("include_usage")),
+        "include_usage": include_usage,
         "stop": _stop(doc.get("stop")),
+        "top_logprobs": top,
         "gen": gen,
     }
+
+
+def _unsupported(doc: Mapping[str, Any]) -> None:
+    """Refuse what the target cannot do rather than answer as if it had.
+
+    Tools may be offered (the model may answer in text, as it could anyway), but a call
+    cannot be forced, and JSON output cannot be promised.
+    """
+    tools = doc.get("tools")
+    if tools is not None and not isinstance(tools, list):
+        raise _BadRequest("'tools' must be a list", "tools")
+    choice = doc.get("tool_choice")
+    if choice is not None and choice not in ("none", "auto"):
+        if not isinstance(choice, str | dict):
+            raise _BadRequest("'tool_choice' must be none, auto, required or an object",
+                              "tool_choice")  # fmt: skip
+        raise _BadRequest("this server cannot force a tool call: 'tool_choice' must be none or"
+                          " auto", "tool_choice")  # fmt: skip
+    fmt = doc.get("response_format")
+    if fmt is not None and fmt != {"type": "text"}:
+        if not isinstance(fmt, dict):
+            raise _BadRequest("'response_format' must be an object", "response_format")
+        raise _BadRequest("this server answers in text only: 'response_format' must be"
+                          " {\"type\": \"text\"}", "response_format")  # fmt: skip
 
 
 def _stop(raw: Any) -> tuple[str, ...]:
@@ -240,7 +286,7 @@ def _completion_doc(req: dict[str, Any], result: GuardResult) -> dict[str, Any]:
                     "content": text,
                     "refusal": _refusal_text(result) if blocked else None,
                 },
-                "finish_reason": "content_filter" if blocked else "stop",
+                "finish_reason": _finish_reason(result, text, blocked),
                 "logprobs": _logprobs_doc(req, result) if text == (result.text or "") else None,
             }
         ],
@@ -258,6 +304,15 @@ def _completion_doc(req: dict[str, Any], result: GuardResult) -> dict[str, Any]:
     }
 
 
+def _finish_reason(result: GuardResult, text: str, blocked: bool) -> str:
+    """``content_filter``, ``length`` (cut at ``max_tokens`` and not at a stop) or ``stop``."""
+    if blocked:
+        return "content_filter"
+    done = result.completion
+    cut = done is not None and done.truncated and text == (result.text or "")
+    return "length" if cut else "stop"
+
+
 def _logprobs_doc(req: dict[str, Any], result: GuardResult) -> dict[str, Any] | None:
     """The target's token logprobs, when asked for and the answer went out as generated.
 
@@ -269,13 +324,15 @@ def _logprobs_doc(req: dict[str, Any], result: GuardResult) -> dict[str, Any] | 
         return None
     if result.outcome is Outcome.BLOCKED or result.text != done.text:
         return None
+    top = req["top_logprobs"] or 0  # as many alternatives as asked for, best first
+
+    def best(alternatives: dict[str, float] | None) -> list[dict[str, Any]]:
+        ranked = sorted((alternatives or {}).items(), key=lambda kv: -kv[1])[:top]
+        return [{"token": k, "logprob": v} for k, v in ranked]
+
     return {
         "content": [
-            {
-                "token": t.token,
-                "logprob": t.logprob,
-                "top_logprobs": [{"token": k, "logprob": v} for k, v in (t.top or {}).items()],
-            }
+            {"token": t.token, "logprob": t.logprob, "top_logprobs": best(t.top)}
             for t in done.logprobs
         ]
     }
@@ -308,6 +365,16 @@ async def _sse(req: dict[str, Any], result: GuardResult) -> AsyncIterator[bytes]
     yield b"data: [DONE]\n\n"
 
 
+async def _body(request: ChatRequest) -> bytes:
+    """The request body; a client gone before sending all of it is a bad request."""
+    from starlette.requests import ClientDisconnect
+
+    try:
+        return await request.body()
+    except ClientDisconnect:
+        raise _BadRequest("the client disconnected before sending the whole body") from None
+
+
 class ChatRequest(Protocol):
     """What :func:`chat` needs of a request (a Starlette one, or a :class:`RawRequest`)."""
 
@@ -325,7 +392,7 @@ async def chat(state: State, request: ChatRequest) -> Reply:
     """Answer one chat completions request; never raises for anything the client sent."""
     start = time.perf_counter()
     try:
-        req = _parse(await request.body(), request.headers, state.target)
+        req = _parse(await _body(request), request.headers, state.target)
     except _BadRequest as exc:
         state.metrics.error("bad_request")
         if state.guard.log is not None:  # refused before the guard: still on the record
@@ -356,9 +423,11 @@ async def chat(state: State, request: ChatRequest) -> Reply:
     if result.rail == "circuit-breaker":
         wait = result.retry_after_s
         retry = str(max(1, math.ceil(wait if wait is not None else 1.0)))
+        # x-should-retry: the official clients would otherwise wait and resend on their own,
+        # turning a safety refusal into a silent stall; Retry-After stays for the caller
         return Reply.error(
             503, result.reason, "circuit_breaker_error", "circuit_open",
-            headers={**headers, "Retry-After": retry},
+            headers={**headers, "Retry-After": retry, "x-should-retry": "false"},
         )  # fmt: skip
     if result.outcome is Outcome.ERROR:
         code = "upstream_timeout" if "timeout" in result.error.lower() else "upstream_error"

@@ -185,6 +185,7 @@ def _completion(request: DecodeRequest, result: DecodeResult) -> Completion:
         text=result.text,
         usage=Usage(prompt_tokens=len(request.prompt_ids), completion_tokens=result.n_generated),
         logprobs=result.logprobs,
+        truncated=result.finish_reason == "length",
     )
 
 

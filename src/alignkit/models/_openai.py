@@ -390,8 +390,9 @@ def _parse_completion(raw: bytes, latency: float) -> Completion:
         why = "a tool call" if message.get("tool_calls") else f"finish_reason {finish}"
         return Completion.failed(f"response has no message content ({why})", latency_s=latency)
     return Completion(
-        outcome=Outcome.OK, text=str(text), usage=usage, latency_s=latency, logprobs=logprobs
-    )
+        outcome=Outcome.OK, text=str(text), usage=usage, latency_s=latency, logprobs=logprobs,
+        truncated=finish == "length",
+    )  # fmt: skip
 
 
 def _parse_logprobs(doc: Any) -> list[TokenLogprob] | None:
