@@ -23,12 +23,12 @@ from alignkit.store import Store
 
 pytestmark = pytest.mark.network
 SECRET = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ZZZZ"
-APP = f'''
+APP = f"""
 def respond(messages):
     if "RAISE" in messages[-1]["content"]:
         raise RuntimeError("app exploded with secret {SECRET}")
     return "fine"
-'''
+"""
 
 
 @pytest.fixture(scope="module")
