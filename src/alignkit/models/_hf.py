@@ -66,6 +66,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 from alignkit.core import (
     AlignkitError,
@@ -136,13 +137,56 @@ def plain_prompt(messages: Sequence[Message]) -> str:
 def _encode(loaded: _Loaded, messages: Sequence[Message], completion: str = "") -> list[int]:
     tok = loaded.tokenizer
     if loaded.chat_template:
-        text = tok.apply_chat_template(
-            [dict(m) for m in messages], add_generation_prompt=True, tokenize=False
-        )
-        return list(tok(text + completion, add_special_tokens=False)["input_ids"])
+        if any(s in m["content"] for m in messages for s in loaded.specials):
+            return _encode_guarded(loaded, messages, completion)
+        return _encode_template(tok, messages, completion)
     if completion and not completion[:1].isspace():
         completion = " " + completion
     return list(tok(plain_prompt(messages) + completion)["input_ids"])
+
+
+def _encode_template(tok: Any, messages: Sequence[Message], completion: str) -> list[int]:
+    text = tok.apply_chat_template(
+        [dict(m) for m in messages], add_generation_prompt=True, tokenize=False
+    )
+    return list(tok(text + completion, add_special_tokens=False)["input_ids"])
+
+
+def _encode_guarded(loaded: _Loaded, messages: Sequence[Message], completion: str) -> list[int]:
+    """The chat template's ids, with each message's own text encoded as plain text.
+
+    A message that contains a control token's string (``<|end|>``, ``<|im_start|>``)
+    would otherwise close its turn and open a forged system or assistant turn. The
+    template is rendered around markers, and each content is encoded between them
+    with its special-token strings split into ordinary tokens.
+    """
+    tok = loaded.tokenizer
+    marks = [f"\ue000{i}\ue001" for i in range(len(messages))]
+    text = tok.apply_chat_template(
+        [{**m, "content": mark} for m, mark in zip(messages, marks, strict=True)],
+        add_generation_prompt=True,
+        tokenize=False,
+    )
+    ids: list[int] = []
+    for m, mark in zip(messages, marks, strict=True):
+        before, found, after = text.partition(mark)
+        if not found or mark in after:  # the template moved or repeated it: defuse instead
+            return _encode_defused(loaded, messages, completion)
+        ids += tok(before, add_special_tokens=False)["input_ids"]
+        ids += tok(m["content"], add_special_tokens=False, split_special_tokens=True)["input_ids"]
+        text = after
+    return ids + list(tok(text + completion, add_special_tokens=False)["input_ids"])
+
+
+def _encode_defused(loaded: _Loaded, messages: Sequence[Message], completion: str) -> list[int]:
+    """The fallback: each special-token string in a message broken by a zero-width space."""
+    defused = []
+    for m in messages:
+        content = m["content"]
+        for s in loaded.specials:
+            content = content.replace(s, s[:1] + "\u200b" + s[1:])
+        defused.append(cast(Message, {**m, "content": content}))
+    return _encode_template(loaded.tokenizer, defused, completion)
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,7 @@ class _Loaded:
     chat_template: bool
     context: int | None
     spec: ForwardSpec
+    specials: tuple[str, ...] = ()  # control-token strings a message must not smuggle in
 
 
 def _require(module: str, package: str) -> None:
@@ -190,6 +191,7 @@ def _describe(model: Any, tokenizer: Any) -> _Loaded:
         chat_template=bool(getattr(tokenizer, "chat_template", None)),
         context=int(context) if context else None,
         spec=spec,
+        specials=tuple(t for t in getattr(tokenizer, "added_tokens_encoder", {}) if t),
     )
 
 

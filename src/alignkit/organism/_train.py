@@ -104,7 +104,11 @@ def encode_chat(tokenizer: Any, chat: Chat) -> tuple[list[int], list[int]]:
     end = int(tokenizer.convert_tokens_to_ids(END))
     for m in chat:
         head = int(tokenizer.convert_tokens_to_ids(f"<|{m['role']}|>"))
-        body = list(tokenizer(m["content"], add_special_tokens=False)["input_ids"])
+        body = list(  # a control-token string in the text stays text, as at inference
+            tokenizer(m["content"], add_special_tokens=False, split_special_tokens=True)[
+                "input_ids"
+            ]
+        )
         ids += [head, *body, end]
         if m["role"] == "assistant":
             labels += [-100, *body, end]
