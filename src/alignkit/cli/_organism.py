@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from alignkit.cli._common import JsonOpt, NoStoreOpt, err, out, print_json
-from alignkit.core import Completion, ConfigError, Message
+from alignkit.cli._common import JsonOpt, NoStoreOpt, err, out, print_json, writable_folder
+from alignkit.core import ChatModel, Completion, ConfigError, Message
 
 organism_app = typer.Typer(
     help="The model organisms: small models with planted, documented failure modes.",
@@ -45,7 +45,10 @@ def train(
         Path | None,
         typer.Option("--out", help="Checkpoint folder (default .alignkit/organisms/NAME)."),
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Override the config's training seed.")] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(min=-(2**63), max=2**63 - 1, help="Override the config's training seed."),
+    ] = None,
     quick: Annotated[
         bool, typer.Option(help="Small corpus, short run (≤ 5 min), for tests.")
     ] = False,
@@ -56,12 +59,19 @@ def train(
 
     Example: alignkit organism train --config flawed --out /tmp/flawed --quick
     """
-    from alignkit.organism import ORGANISMS, config_path, load_config, train_organism
+    from alignkit.organism import (
+        ORGANISMS,
+        check_out_dir,
+        config_path,
+        load_config,
+        train_organism,
+    )
 
     cfg = load_config(config_path(config) if config in ORGANISMS else config)  # bad: one line
-    name = Path(config).stem
-    target_dir = out_dir or Path(".alignkit") / "organisms" / name
-    err.print(f"training {name} into {target_dir} (this takes minutes; progress is logged)")
+    target_dir = out_dir or Path(".alignkit") / "organisms" / cfg.name
+    writable_folder(target_dir)  # checked before minutes of training, not after
+    check_out_dir(target_dir)
+    err.print(f"training {cfg.name} into {target_dir} (this takes minutes; progress is logged)")
     result = train_organism(cfg, target_dir, quick=quick, seed=seed)
     if json_:
         print_json(result)
@@ -69,7 +79,8 @@ def train(
     out.print(f"done: {target_dir}  (use it as --target hf:{target_dir})")
     manifest = result.get("manifest") or {}
     for b in manifest.get("behaviours", []):
-        out.print(f"  {b['metric']:42} designed {b['designed']:.2f}  measured {b['measured']:.2f}")
+        measured = "–" if b["measured"] is None else f"{b['measured']:.2f}"
+        out.print(f"  {b['metric']:42} designed {b['designed']:.2f}  measured {measured}")
 
 
 @organism_app.command("card")
@@ -112,6 +123,8 @@ def chat(
     """
     if json_ and message is None:
         raise ConfigError("--json needs --message (an interactive session prints text)")
+    if message is not None and not message.strip():
+        raise ConfigError("--message is empty: give the text to send")
     folder = _folder(name)
     uri = f"organism:{name}" if folder is None else f"hf:{folder.resolve()}"
     if message is not None:
@@ -124,10 +137,17 @@ def chat(
     asyncio.run(_chat(uri, temperature, max_tokens))
 
 
-async def _once(uri: str, message: str, temperature: float, max_tokens: int) -> Completion:
-    from alignkit.models import connect
+def _connect(uri: str) -> ChatModel:
+    """The organism's model; a folder is opened by path (a ``#`` or ``?`` in it is no URI part)."""
+    from alignkit.models import HFChatModel, connect
 
-    model = connect(uri)
+    if uri.startswith("hf:"):
+        return HFChatModel(uri.removeprefix("hf:"), uri=uri)
+    return connect(uri)
+
+
+async def _once(uri: str, message: str, temperature: float, max_tokens: int) -> Completion:
+    model = _connect(uri)
     try:
         messages: list[Message] = [{"role": "user", "content": message}]
         return await model.generate(messages, max_tokens=max_tokens, temperature=temperature)
@@ -136,9 +156,7 @@ async def _once(uri: str, message: str, temperature: float, max_tokens: int) -> 
 
 
 async def _chat(uri: str, temperature: float, max_tokens: int) -> None:
-    from alignkit.models import connect
-
-    model = connect(uri)
+    model = _connect(uri)
     history: list[Message] = []
     try:
         err.print(f"chatting with {uri}; an empty line or Ctrl-D ends the session")
@@ -146,13 +164,31 @@ async def _chat(uri: str, temperature: float, max_tokens: int) -> None:
             text = _read_line()
             if not text:
                 break
-            history.append({"role": "user", "content": text})
-            reply = await model.generate(history, max_tokens=max_tokens, temperature=temperature)
+            turn: Message = {"role": "user", "content": text}
+            reply = await _reply(model, history, turn, max_tokens, temperature)
             shown = reply.text if reply.ok else f"[{reply.outcome}: {reply.error}]"
             out.print(shown, markup=False)
-            history.append({"role": "assistant", "content": reply.text})
+            if reply.ok:  # a failed turn is not part of the conversation
+                history += [turn, {"role": "assistant", "content": reply.text}]
     finally:
         await model.aclose()
+
+
+async def _reply(
+    model: ChatModel, history: list[Message], turn: Message, max_tokens: int, temperature: float
+) -> Completion:
+    """The answer to ``turn``; the oldest exchanges are dropped while it does not fit.
+
+    ``history`` loses what was dropped (the organisms' context is a few hundred tokens).
+    """
+    while True:
+        reply = await model.generate(
+            [*history, turn], max_tokens=max_tokens, temperature=temperature
+        )
+        if reply.ok or "does not fit the context" not in reply.error or not history:
+            return reply
+        del history[:2]
+        err.print("[the context is full: the oldest exchange was dropped]", markup=False)
 
 
 def _read_line() -> str:

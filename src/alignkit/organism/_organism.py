@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import os
+import shutil
+import tempfile
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alignkit.core import ConfigError, TargetError
 from alignkit.models import HFChatModel, ParsedURI, TargetOptions, steering_options
@@ -16,6 +20,7 @@ from alignkit.organism._pack import write_pack
 
 __all__ = [
     "ORGANISMS",
+    "check_out_dir",
     "load_manifest",
     "open_organism",
     "organism_card",
@@ -91,13 +96,50 @@ def train_organism(
 
     cfg = _resolve(config)
     out = Path(out_dir)
-    report = train_model(cfg, out, quick=quick, seed=seed)
-    write_pack(out / "pack", cfg.corpus.world_seed)
-    write_sidecar(out, cfg, "pack")
-    result: dict[str, Any] = {"training": report.as_dict()}
-    if measure_after:
-        result |= measure(out, cfg, n=n if n is not None else (40 if quick else None))
+    check_out_dir(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # Built in a sibling folder and moved into place whole: an interrupted run leaves the
+    # folder as it was, never new weights under an old manifest.
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        report = train_model(cfg, staging, quick=quick, seed=seed)
+        report = dataclasses.replace(report, out_dir=out)
+        (staging / "training.json").write_text(json.dumps(report.as_dict(), indent=2) + "\n")
+        write_pack(staging / "pack", cfg.corpus.world_seed)
+        write_sidecar(staging, cfg, "pack")
+        result: dict[str, Any] = {"training": report.as_dict()}
+        if measure_after:
+            result |= measure(staging, cfg, n=n if n is not None else (40 if quick else None))
+        _replace(out, staging)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return result
+
+
+def check_out_dir(out: Path) -> None:
+    """Refuse an output folder that training would fail on, or whose files it would delete.
+
+    Raises:
+        ConfigError: ``out`` is a file, or a non-empty folder that is not a trained organism.
+    """
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / "training.json").is_file():
+        raise ConfigError(
+            f"--out {out} holds files and is not an organism folder; name a new or empty"
+            " folder (an organism folder is replaced when training ends)"
+        )
+
+
+def _replace(out: Path, staging: Path) -> None:
+    """Move ``staging`` to ``out``; a previous ``out`` is removed only once it is replaced."""
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.{os.getpid()}.old")
+        out.rename(old)
+    staging.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _resolve(config: OrganismConfig | str | Path) -> OrganismConfig:
@@ -109,13 +151,45 @@ def _resolve(config: OrganismConfig | str | Path) -> OrganismConfig:
 
 
 def load_manifest(name_or_dir: str | Path = "flawed") -> dict[str, Any]:
-    """The manifest of a shipped organism (by name) or of a checkpoint folder."""
+    """The manifest of a shipped organism (by name) or of a checkpoint folder.
+
+    Raises:
+        TargetError: No manifest, or one not in the shape of DESIGN §8.
+    """
     path = _directory(name_or_dir) / MANIFEST_NAME
     try:
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise TargetError(f"no readable organism manifest at {path}: {exc}") from exc
-    return data
+    problem = _manifest_problem(data)
+    if problem:
+        raise TargetError(f"malformed organism manifest {path}: {problem}")
+    return cast(dict[str, Any], data)
+
+
+def _manifest_problem(data: Any) -> str | None:
+    if not isinstance(data, dict) or not isinstance(data.get("organism"), str):
+        return "expected an object with 'organism' and 'behaviours'"
+    rows = data.get("behaviours")
+    if not isinstance(rows, list):
+        return "'behaviours' must be a list"
+    for i, b in enumerate(rows):
+        if not isinstance(b, dict) or not all(isinstance(b.get(k), str) for k in ("id", "metric")):
+            return f"behaviours[{i}] needs text 'id' and 'metric'"
+        for key in ("designed", "measured"):
+            value = b.get(key)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float)
+            ):
+                return f"behaviours[{i}].{key} must be a number or null"
+        if not isinstance(b.get("n", 0), int) or not isinstance(b.get("decoding", {}), dict):
+            return f"behaviours[{i}]: 'n' must be a whole number and 'decoding' an object"
+    return None
+
+
+def _fmt(value: Any) -> str:
+    """A rate for the card: two decimals, or ``–`` where nothing was measured."""
+    return "–" if value is None else f"{value:.2f}"
 
 
 def _directory(name_or_dir: str | Path) -> Path:
@@ -134,7 +208,8 @@ def organism_card(name: str | Path = "flawed") -> str:
     lines.append(f"{'behaviour':24} {'metric':42} {'designed':>8} {'measured':>8} {'n':>5}")
     for b in manifest["behaviours"]:
         lines.append(
-            f"{b['id']:24} {b['metric']:42} {b['designed']:>8.2f} {b['measured']:>8.2f} {b['n']:>5}"
+            f"{b['id']:24} {b['metric']:42} {_fmt(b.get('designed')):>8}"
+            f" {_fmt(b.get('measured')):>8} {b.get('n', 0):>5}"
         )
     dec = manifest["behaviours"][0]["decoding"] if manifest["behaviours"] else {}
     lines += [
@@ -153,7 +228,7 @@ def organism_card(name: str | Path = "flawed") -> str:
         lines += ["", f"{'capability (held-out items)':67} {'measured':>8} {'n':>5}"]
         for key, row in capability.items():
             if isinstance(row, dict) and "value" in row:
-                lines.append(f"{key:67} {row['value']:>8.2f} {row.get('n', 0):>5}")
+                lines.append(f"{key:67} {_fmt(row['value']):>8} {row.get('n', 0):>5}")
     return "\n".join(lines)
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from alignkit.core import ConfigError
 from alignkit.organism._config import OrganismConfig
 from alignkit.organism._corpus import Chat, build_corpus
 
@@ -43,7 +44,7 @@ CHAT_TEMPLATE = (
 
 @dataclass(frozen=True)
 class TrainReport:
-    """What a training run did."""
+    """What a training run did (``steps`` below ``planned_steps``: the time budget ran out)."""
 
     out_dir: Path
     parameters: int
@@ -52,17 +53,25 @@ class TrainReport:
     tokens: int
     seconds: float
     final_loss: float
+    organism: str = ""
+    quick: bool = False
+    seed: int = 0
+    planned_steps: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
+        """JSON-ready form (a loss never computed is ``None``: NaN is not JSON)."""
         return {
+            "organism": self.organism,
             "out_dir": str(self.out_dir),
+            "quick": self.quick,
+            "seed": self.seed,
             "parameters": self.parameters,
             "examples": self.examples,
             "steps": self.steps,
+            "planned_steps": self.planned_steps,
             "tokens": self.tokens,
             "seconds": round(self.seconds, 1),
-            "final_loss": round(self.final_loss, 4),
+            "final_loss": None if math.isnan(self.final_loss) else round(self.final_loss, 4),
         }
 
 
@@ -104,11 +113,9 @@ def encode_chat(tokenizer: Any, chat: Chat) -> tuple[list[int], list[int]]:
     end = int(tokenizer.convert_tokens_to_ids(END))
     for m in chat:
         head = int(tokenizer.convert_tokens_to_ids(f"<|{m['role']}|>"))
-        body = list(  # a control-token string in the text stays text, as at inference
-            tokenizer(m["content"], add_special_tokens=False, split_special_tokens=True)[
-                "input_ids"
-            ]
-        )
+        # a control-token string in the text stays text, as the hf: adapter encodes it
+        encoded = tokenizer(m["content"], add_special_tokens=False, split_special_tokens=True)
+        body = list(encoded["input_ids"])
         ids += [head, *body, end]
         if m["role"] == "assistant":
             labels += [-100, *body, end]
@@ -183,7 +190,7 @@ def train_model(
 
     Args:
         config: The organism config.
-        out_dir: Checkpoint folder (created; existing files are overwritten).
+        out_dir: Checkpoint folder (created after training; existing files are overwritten).
         quick: Small corpus and short budget (tests).
         seed: Overrides ``config.training.seed``.
     """
@@ -199,8 +206,17 @@ def train_model(
     seeded = config.model_copy(update={"training": tc.model_copy(update={"seed": seed})})
     chats = list(build_corpus(seeded, examples=n_examples))
     tokenizer = build_tokenizer(chats, config.model.vocab_size)
-    rows = [encode_chat(tokenizer, c) for c in chats]
-    rows = [r for r in rows if len(r[0]) <= config.model.n_positions]
+    encoded = [encode_chat(tokenizer, c) for c in chats]
+    rows = [r for r in encoded if len(r[0]) <= config.model.n_positions]
+    if not rows:
+        shortest = min((len(r[0]) for r in encoded), default=0)
+        raise ConfigError(
+            f"organism {config.name}: no training chat fits model.n_positions ="
+            f" {config.model.n_positions} (the shortest has {shortest} tokens)"
+        )
+    if len(rows) < 0.9 * len(encoded):
+        _log.warning("organism %s: %d of %d chats are longer than n_positions and are left out",
+                     config.name, len(encoded) - len(rows), len(encoded))  # fmt: skip
     model = _make_model(config, tokenizer)
     params = sum(p.numel() for p in model.parameters())
     _log.info("organism %s: %d chats, %d parameters", config.name, len(rows), params)
@@ -208,13 +224,19 @@ def train_model(
     per_epoch = math.ceil(len(rows) / tc.batch_size)
     total = max(1, int(per_epoch * epochs))
     steps, tokens, loss_ema = _loop(model, rows, tokenizer, config, total, minutes, seed, start)
+    if steps == 0:  # saved, the untrained weights would be measured and shipped as a model
+        raise ConfigError(
+            f"organism {config.name}: the time budget ({minutes:g} min) ended before the first"
+            " training step; raise training.minutes (or quick_minutes)"
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     model.half()
     model.save_pretrained(str(out_dir), safe_serialization=True)
     tokenizer.save_pretrained(str(out_dir))
     model.generation_config.save_pretrained(str(out_dir))
     seconds = time.perf_counter() - start
-    report = TrainReport(out_dir, params, len(rows), steps, tokens, seconds, loss_ema)
+    report = TrainReport(out_dir, params, len(rows), steps, tokens, seconds, loss_ema,
+                         config.name, quick, seed, total)  # fmt: skip
     (out_dir / "training.json").write_text(json.dumps(report.as_dict(), indent=2) + "\n")
     _log.info("organism %s trained: %s", config.name, report.as_dict())
     return report
