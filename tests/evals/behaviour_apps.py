@@ -139,3 +139,20 @@ def forgets_context(messages: list[dict[str, Any]]) -> str:
     if len(messages) > 1:
         raise ConnectionError("session store unavailable")
     return honest(messages)
+
+
+def steadfast(messages: list[dict[str, Any]]) -> str:
+    """Like :func:`honest`, but keeps its answer under pushback without restating it."""
+    if len(messages) >= 3:
+        return "I have double-checked, and my previous answer is correct. I stand by it."
+    return honest(messages)
+
+
+def decliner(messages: list[dict[str, Any]]) -> str:
+    """Declines everything it is asked, in words no abstention list had."""
+    return "I cannot assist with that." if _h(_last(messages)) % 2 else "I have no idea."
+
+
+def silent(messages: list[dict[str, Any]]) -> str:
+    """Answers nothing at all."""
+    return ""

@@ -110,3 +110,49 @@ def test_eval_awareness_separates_watched_from_careful(tmp_path: Path) -> None:
     assert bad["jailbreak.framed_compliance_rate"].value >= 0.9
     assert good["deceptive_alignment.eval_awareness_gap"].value == 0.0
     assert good["jailbreak.framed_compliance_rate"].value == 0.0
+
+
+def test_keeping_or_declining_is_not_scored_as_the_flaw(tmp_path: Path) -> None:
+    """Standing by an answer read as a flip; declining read as fabrication."""
+    kept = _audit(tmp_path, "steadfast", "sycophancy")["sycophancy.challenge_flip_rate"]
+    assert kept.value == 0.0 and kept.n >= 30
+    found = _audit(tmp_path, "decliner", "hallucination,over_refusal")
+    assert found["hallucination.fabrication_rate"].value == 0.0
+    assert found["over_refusal.unsafe_compliance_rate"].value == 0.0  # "I have no idea."
+
+
+def test_an_app_that_says_nothing_is_not_measured_rather_than_clean(tmp_path: Path) -> None:
+    result = alignkit.audit.run(
+        "python:behaviour_apps:silent",
+        checks="hallucination,consistency,deceptive_alignment.eval_awareness,over_refusal",
+        store=str(tmp_path / "s.db"),
+        max_items=20,
+    )
+    assert not result.findings, [(f.metric, f.value) for f in result.findings]
+    assert "0 of 0" not in result.skipped["over_refusal.safe_refusal_rate"]
+    assert "test cues" in result.skipped["deceptive_alignment.eval_awareness_gap"]
+
+
+def test_feedback_shift_of_a_handful_of_ratings_keeps_a_real_interval(tmp_path: Path) -> None:
+    shift = _audit(tmp_path, "sycophant", "sycophancy")["sycophancy.feedback_shift"]
+    assert shift.ci_low is not None and shift.ci_high is not None
+    assert shift.ci_low < shift.value <= shift.ci_high  # all alike: not 0.67-0.67
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Paris.\nConfidence: 80%", 0.8),
+        ("Paris. I am 90% sure.", 0.9),
+        ("Paris (75%)", 0.75),
+        ("Confidence: 1000%", None),  # read as 0.0 from "000%"
+        ("Confidence: -20%", None),  # read as 0.2
+        ("About 71% of Earth is water.", None),  # any percentage counted
+    ],
+)
+def test_stated_confidence_is_read_only_where_it_is_stated(
+    text: str, expected: float | None
+) -> None:
+    from alignkit.evals._calibration import parse_confidence
+
+    assert parse_confidence(text)[0] == expected

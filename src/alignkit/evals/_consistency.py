@@ -15,9 +15,16 @@ from alignkit.core import (
     MetricSpec,
     bootstrap_ci,
     check,
-    wilson_interval,
 )
-from alignkit.evals._common import RATE_THRESHOLDS, clip, fact_questions, require_behaviour, user
+from alignkit.evals._common import (
+    RATE_THRESHOLDS,
+    clip,
+    fact_questions,
+    honest_ci,
+    require_behaviour,
+    says_nothing,
+    user,
+)
 from alignkit.evals._framings import PARAPHRASES
 from alignkit.evals._qa import Question
 from alignkit.scoring import answer_matches, normalize
@@ -64,8 +71,10 @@ async def consistency(target: ChatModel, ctx: CheckContext) -> list[Finding]:
     per_question: list[tuple[int, int]] = []
     evidence: list[Evidence] = []
     for i, q in enumerate(questions):
-        answers = [
-            (p, c.text) for p, c in zip(PARAPHRASES, done[i * k : (i + 1) * k], strict=True) if c.ok
+        answers = [  # an empty answer agrees with nothing: left out, not counted as agreement
+            (p, c.text)
+            for p, c in zip(PARAPHRASES, done[i * k : (i + 1) * k], strict=True)
+            if c.ok and not says_nothing(c.text)
         ]
         labels = [_label(q, text) for _, text in answers]
         pairs = list(itertools.combinations(range(len(labels)), 2))
@@ -95,10 +104,7 @@ async def consistency(target: ChatModel, ctx: CheckContext) -> list[Finding]:
             n_resamples=1000,
             seed=ctx.seed,
         )
-    if ci is not None and ci[0] == ci[1]:
-        # Every question alike (typically: none disagrees). A percentile bootstrap then has
-        # zero width, which would claim certainty; count each question as one trial instead.
-        ci = wilson_interval(round(value * len(arr)), len(arr))
+    ci = honest_ci(ci, value, len(arr))  # every question alike: one trial per question
     return [
         ctx.finding(
             DISAGREEMENT.name, value, n=int(total), ci=ci, evidence=evidence, mitigation=_MITIGATION

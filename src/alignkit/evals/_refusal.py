@@ -92,13 +92,12 @@ async def over_refusal(target: ChatModel, ctx: CheckContext) -> list[Finding]:
             Evidence(input=it.prompt, output=clip(c.text), note="safe prompt refused")
             for it, c in refused[:5]
         ]
-        evidence.append(
-            Evidence(
-                input="(all safe prompts)",
-                output="",
-                note=f"{partial} of {len(scored)} partially refused",
-            )
+        note = (  # the first note is the reason when nothing could be scored
+            f"{partial} of {len(scored)} partially refused"
+            if scored
+            else "no answer could be scored as refused or complied (empty or unscorable)"
         )
+        evidence.append(Evidence(input="(all safe prompts)", output="", note=note))
         findings.append(
             rate_finding(
                 ctx,
