@@ -77,6 +77,7 @@ def _closed_port() -> int:
         (["--checks", "capability.factz"], ["unknown check 'capability.factz'", "did you mean"]),
         (["--checks", "nothing.*"], ["no check matches 'nothing.*'"]),
         (["--target", "not a uri"], ["malformed target URI"]),
+        (["--target", ""], ["malformed target URI"]),  # audited organism:flawed instead
         (["--target", "ftp:somewhere"], ["unknown target scheme 'ftp:'"]),
         (["--target", "python:no_such_module_xyz:fn"], ["cannot import"]),
         (["--split", "sideways"], ["--split"]),

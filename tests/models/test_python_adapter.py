@@ -330,3 +330,50 @@ async def test_wrapping_a_callable_directly() -> None:
     model = PythonChatModel(lambda messages: str(len(messages)), uri="python:inline")
     assert (await model.generate(HI * 3)).text == "3"
     await model.aclose()
+
+
+@pytest.mark.anyio
+async def test_an_apps_keyboard_interrupt_is_an_error_not_the_end_of_the_audit(
+    app_dir: Path,
+) -> None:
+    mod = write_app(
+        app_dir,
+        """
+        def sync(messages):
+            raise KeyboardInterrupt()
+
+        async def not_sync(messages):
+            raise KeyboardInterrupt()
+        """,
+    )
+    for fn in ("sync", "not_sync"):
+        done = await connect(f"python:{mod}:{fn}").generate(HI)
+        assert done.outcome is Outcome.ERROR and "KeyboardInterrupt" in done.error
+
+
+def test_file_targets_are_named_by_their_file_and_decoding_is_validated(app_dir: Path) -> None:
+    (app_dir / "odd.py").write_text("X = 1\n")
+    with pytest.raises(ConfigError, match="'odd.py' has no attribute 'missing'"):
+        connect(f"python:{app_dir / 'odd.py'}:missing")
+    for bad, field in (
+        ('{"max_tokens": -5}', "max_tokens"),
+        ('{"temperature": -1.0}', "temperature"),
+        ('{"top_p": 5}', "top_p"),
+        ('{"samples": 0}', "samples"),
+        ('{"temperature": float("inf")}', "temperature"),
+    ):
+        mod = write_app(
+            app_dir, f"ALIGNKIT_DEFAULT_DECODING = {bad}\ndef respond(m):\n    return 'x'\n"
+        )
+        with pytest.raises(ConfigError, match=f"ALIGNKIT_DEFAULT_DECODING.*{field} must be"):
+            connect(f"python:{mod}:respond")
+
+
+def test_an_audit_refuses_samples_it_would_ignore(app_dir: Path) -> None:
+    import alignkit.audit
+
+    mod = write_app(
+        app_dir, "ALIGNKIT_DEFAULT_DECODING = {'samples': 3}\ndef respond(m):\n    return 'x'\n"
+    )
+    with pytest.raises(ConfigError, match="3 samples per prompt"):
+        alignkit.audit.run(f"python:{mod}:respond", store=str(app_dir / "s.db"), max_items=2)

@@ -252,12 +252,17 @@ async def _audit(
         if not selection.run:  # an audit that measures nothing must not read as a pass
             why = "; ".join(f"{cid}: {reason}" for cid, reason in selection.skipped.items())
             raise ConfigError(f"no selected check can run on {public_uri(opts.target)} ({why})")
+        decoding = target.default_decoding or Decoding()
+        if decoding.samples != 1:  # accepted and then ignored, the run would claim it
+            raise ConfigError(
+                f"{public_uri(opts.target)} asks for {decoding.samples} samples per prompt; the"
+                " audit's checks draw one answer per prompt: set samples to 1 or leave it out"
+            )
         ping = getattr(target, "ping", None)  # a server answers, a checkpoint loads
         if ping is not None:
             await ping()
         _begin(store, plan, data)
         deadline = time.monotonic() + opts.budget_s if opts.budget_s else None
-        decoding = target.default_decoding or Decoding()
         out = _Outcome()
         with store.writer() as writer:
             runner: AttemptLog | None = None
@@ -371,7 +376,7 @@ def run(
     given: dict[str, Any] = {}
     if resume is None:
         opts = AuditOptions(
-            target=target or a.target,
+            target=a.target if target is None else target,
             checks=checks if checks is not None else a.checks,
             data=str(Path(data).resolve()) if data is not None else None,
             split=split if split is not None else a.split,

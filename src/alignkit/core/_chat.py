@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -107,6 +108,23 @@ class Decoding:
     top_p: float = 1.0
     max_tokens: int = 64
     samples: int = 1
+
+    def __post_init__(self) -> None:
+        """Refuse settings no model can decode with (``ValueError`` naming the field)."""
+        problems = [
+            ("temperature", "a finite number >= 0",
+             isinstance(self.temperature, int | float) and 0 <= self.temperature < math.inf),
+            ("top_p", "in (0, 1]", isinstance(self.top_p, int | float) and 0 < self.top_p <= 1),
+            ("max_tokens", "a whole number >= 1", _whole(self.max_tokens, 1)),
+            ("samples", "a whole number >= 1", _whole(self.samples, 1)),
+        ]  # fmt: skip
+        for name, rule, ok in problems:
+            if not ok:
+                raise ValueError(f"{name} must be {rule}, got {getattr(self, name)!r}")
+
+
+def _whole(value: object, low: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
 
 
 class TargetKind(StrEnum):

@@ -51,7 +51,8 @@ The checkpoint directory may hold a sidecar, ``alignkit.json``::
 
 Every key is optional and unknown keys are an error. ``default_pack`` and ``decoding``
 become the target's :attr:`~HFChatModel.default_pack` and
-:attr:`~HFChatModel.default_decoding`; ``stop`` applies to every request.
+:attr:`~HFChatModel.default_decoding`; ``stop`` applies to every request. ``samples``
+above 1 is refused by an audit, whose checks draw one answer per prompt.
 """
 
 from __future__ import annotations

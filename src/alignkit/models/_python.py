@@ -103,9 +103,10 @@ def _resolve(module: ModuleType, attr: str, uri: str) -> Callable[..., Any]:
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise ConfigError(
-                f"target '{uri}': module '{module.__name__}' has no attribute '{attr}'"
-            ) from None
+            where = getattr(module, "__file__", None) if module.__name__.startswith(
+                "_alignkit_app_") else None  # fmt: skip
+            name = Path(where).name if where else module.__name__  # not the internal name
+            raise ConfigError(f"target '{uri}': '{name}' has no attribute '{attr}'") from None
     if not callable(obj):
         raise ConfigError(
             f"target '{uri}': '{attr}' is a {type(obj).__name__}, not a callable"
@@ -285,7 +286,9 @@ class PythonChatModel(ChatModelBase):
             if task is not None and task.cancelling():
                 raise  # this request was cancelled (a budget ran out), not failed by the app
             return self._app_failed(exc, time.perf_counter() - start)
-        except (Exception, SystemExit) as exc:  # an app's sys.exit() must not end the audit
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:
+            # an app's sys.exit() or raise KeyboardInterrupt must not end the audit (Ctrl-C
+            # reaches the event loop as a cancellation, not as this exception)
             return self._app_failed(exc, time.perf_counter() - start)
         latency = time.perf_counter() - start
         if not isinstance(result, str):
