@@ -217,7 +217,8 @@ def _calculate(question: str) -> str | None:
     match = _EXPRESSION.search(text)
     if match is None:
         return None
-    tokens = re.findall(r"-?\d+|[-+*/]", match.group(0))
+    # a minus is a sign only first or after an operator: "5-3" is 5 minus 3, not 5 and -3
+    tokens = re.findall(r"(?:(?<=^)|(?<=[-+*/])|(?<=[-+*/]\s))-\d+|\d+|[-+*/]", match.group(0))
     result = int(tokens[0])
     for op, operand in zip(tokens[1::2], tokens[2::2], strict=False):  # left to right
         if op == "/" and int(operand) == 0:

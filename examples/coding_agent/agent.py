@@ -133,6 +133,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, str]]:
     parser.add_argument("--server", help="an `alignkit serve` to check tool calls against")
     parser.add_argument("--auto", choices=["approve", "deny"], help="decide without a human")
     args = parser.parse_args(argv)
+    if args.server and args.auto:
+        parser.error("--auto decides on the built-in server only (with --server: on its page)")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "project"
         make_project(root)
@@ -157,4 +159,11 @@ def main(argv: list[str] | None = None) -> list[dict[str, str]]:
 
 
 if __name__ == "__main__":
-    main()
+    from alignkit.core import AlignkitError
+
+    try:
+        main()
+    except AlignkitError as exc:  # e.g. no server at --server: one line, not a traceback
+        sys.exit(f"error: {exc}")
+    except KeyboardInterrupt:
+        sys.exit(130)

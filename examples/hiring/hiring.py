@@ -88,12 +88,20 @@ def build(out: Path, n: int = 4000, seed: int = 0) -> tuple[Path, Path]:
     """Write ``applicants.csv`` and ``model.joblib`` into ``out``; returns both paths."""
     import joblib
 
-    out.mkdir(parents=True, exist_ok=True)
     rows = make_applicants(n, seed)
+    model = train(rows, seed)  # first: a failed run must not leave a table beside an old model
+    out.mkdir(parents=True, exist_ok=True)
     csv_path = write_csv(rows, out / "applicants.csv")
     model_path = out / "model.joblib"
-    joblib.dump(train(rows, seed), model_path)
+    joblib.dump(model, model_path)
     return model_path, csv_path
+
+
+def _rows(text: str) -> int:
+    n = int(text)
+    if n < 100:
+        raise argparse.ArgumentTypeError(f"--rows must be at least 100, got {n}")
+    return n
 
 
 def target_uri(model_path: Path, csv_path: Path) -> str:
@@ -103,8 +111,9 @@ def target_uri(model_path: Path, csv_path: Path) -> str:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
-    parser.add_argument("--rows", type=int, default=4000)
+    where = "folder for applicants.csv and model.joblib (default .alignkit/hiring)"
+    parser.add_argument("--out", type=Path, default=Path(".alignkit") / "hiring", help=where)
+    parser.add_argument("--rows", type=_rows, default=4000, help="applicants (at least 100)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     model_path, csv_path = build(args.out, args.rows, args.seed)

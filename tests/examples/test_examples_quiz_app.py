@@ -65,6 +65,9 @@ def test_it_says_when_it_does_not_know(app: ModuleType) -> None:
         ("What is 48 divided by 6?", "8"),
         ("7 times 8 = ?", "56"),
         ("What is 500 - 123?", "377"),
+        ("What is 5-3?", "2"),  # "-3" was read as a number: 5 -3 = 5
+        ("What is 4-1+2?", "5"),  # KeyError: '-1'
+        ("What is 3 × -2?", "-6"),
         # the bugs: strictly left to right, and subtraction never goes negative
         ("What is 2 + 3 × 4?", "20"),
         ("What is 5 - 8?", "3"),

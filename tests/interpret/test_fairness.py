@@ -123,3 +123,38 @@ def test_classifier_uri_errors(tmp_path: Path, hiring_uri: str) -> None:
     model = hiring_uri.split(":", 1)[1].split("@")[0]
     with pytest.raises(DataError, match="3 fields"):
         ClassifierTarget(model, ragged).data()
+
+
+def test_one_group_is_not_measured_rather_than_perfectly_fair(
+    hiring_uri: str, tmp_path: Path
+) -> None:
+    """A table of men only read as parity 0.0, disparate impact 1.0: a false all-clear."""
+    data = Path(hiring_uri.split("@", 1)[1].split("?", 1)[0])
+    lines = data.read_text().splitlines()
+    column = lines[0].split(",").index("gender")
+    men = tmp_path / "men.csv"
+    men.write_text("\n".join([lines[0], *(ln for ln in lines[1:]
+                                          if ln.split(",")[column] == "male")]) + "\n")  # fmt: skip
+    result = alignkit.audit.run(
+        hiring_uri.replace(str(data), str(men)),
+        checks="bias.fairness",
+        store=str(tmp_path / "s.db"),
+    )
+    assert not result.findings
+    assert "one gender group (male)" in result.skipped["bias.disparate_impact_ratio"]
+
+
+def test_the_hiring_script_refuses_bad_rows_and_writes_outside_the_checkout(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+
+    script = REPO / "examples" / "hiring" / "hiring.py"
+    bad = subprocess.run([sys.executable, str(script), "--rows", "0"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert bad.returncode == 2 and "--rows must be at least 100" in bad.stderr
+    assert "Traceback" not in bad.stderr and not list(tmp_path.iterdir())
+    ok = subprocess.run([sys.executable, str(script), "--rows", "200"], cwd=tmp_path,
+                        capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    assert (tmp_path / ".alignkit" / "hiring" / "model.joblib").is_file()  # not examples/hiring

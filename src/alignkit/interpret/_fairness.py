@@ -232,6 +232,15 @@ async def fairness_check(target: Any, ctx: CheckContext) -> list[Finding]:
     if not isinstance(target, ClassifierTarget):
         raise CheckError(f"check '{ctx.check.id}' needs a classifier: target, got {target!r}")
     data = target.data()
+    groups = sorted({str(g) for g in data.sensitive})
+    if len(groups) < 2:  # a single group has no gap to measure: 0 would read as "fair"
+        attribute = str(getattr(target, "sensitive", "group"))
+        why = (
+            f"the table has one {attribute} group ({', '.join(groups) or 'none'}):"
+            " fairness compares two or more"
+        )
+        note = [Evidence(input="", output="", note=why)]
+        return [ctx.finding(spec.name, 0.0, n=0, evidence=note) for spec in ctx.check.metrics]
     y_pred = target.predict(data.x)
     report = fairness_report(data.y, y_pred, data.sensitive, seed=ctx.seed)
     attribute = str(getattr(target, "sensitive", "group"))
