@@ -208,3 +208,27 @@ def test_admin_answers_are_not_cached_and_the_scheme_is_case_insensitive(
     with pytest.raises(urllib.error.HTTPError) as padded:
         urllib.request.urlopen(req, timeout=15)
     assert padded.value.code == 401
+
+
+def test_stopping_does_not_wait_out_a_long_poll(target: str, store_url: str) -> None:
+    """Ctrl-C on `alignkit serve` took 28 s while an agent waited on an approval."""
+    config = {"approvals": {"timeout_s": 120.0}, "traffic": {"enabled": False}}
+    with GuardServer(target, config, store_url=store_url, admin_token=TOKEN) as srv:
+        root = base(srv)
+        body = {"tool": "bash", "arguments": {"command": "rm -rf dist"}}
+        _, pending = call(root + "/v1/actions/check", body)
+        url = f"{root}/v1/actions/approvals/{pending['approval_id']}?wait=60"
+
+        def poll() -> None:
+            try:
+                call(url)
+            except (OSError, ValueError):  # the server went away: expected
+                pass
+
+        waiter = threading.Thread(target=poll, daemon=True)
+        waiter.start()
+        time.sleep(0.5)
+        started = time.perf_counter()
+        srv.stop()
+        took = time.perf_counter() - started
+    assert took < 10, took

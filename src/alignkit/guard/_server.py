@@ -69,6 +69,8 @@ __all__ = ["GuardServer", "create_app", "serve"]
 _log = logging.getLogger(__name__)
 ADMIN_TOKEN_ENV = "ALIGNKIT_ADMIN_TOKEN"
 SWITCH_INTERVAL_S = float(os.environ.get("ALIGNKIT_SWITCH_INTERVAL_S", "0.0005"))
+SHUTDOWN_GRACE_S = 3
+"""Seconds a stopping server waits for open requests (an approval long poll lasts 60)."""
 
 
 def _fastapi() -> Any:
@@ -448,8 +450,9 @@ def serve(
         # event loop to run again.
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         config = uvicorn.Config(
-            app, log_level="warning", access_log=False, http=http_protocol(), lifespan="on"
-        )
+            app, log_level="warning", access_log=False, http=http_protocol(), lifespan="on",
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+        )  # fmt: skip
         uvicorn.Server(config).run(sockets=[sock])
     finally:
         if guard.traffic is not None:  # the app's shutdown does this, if it started
@@ -500,6 +503,7 @@ class GuardServer:
             lifespan="on",
             http=http_protocol(),
             loop=loop,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
         )
         self._server: Any = None
         self._thread: threading.Thread | None = None
