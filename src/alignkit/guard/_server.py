@@ -7,7 +7,8 @@ approvals page), and, behind ``Authorization: Bearer <admin token>``,
 ``GET /admin/breakers``, ``POST /admin/breakers/signal``, ``POST /admin/breakers/reset``,
 ``GET /admin/log/verify``, ``GET /admin/approvals`` and
 ``POST /admin/approvals/{id}/approve|deny`` (see :mod:`._server_governance`). The chat
-route itself — parsing, the guard call, JSON and SSE answers — is :mod:`._server_chat`.
+route itself — the guard call, JSON and SSE answers — is :mod:`._server_chat`; its
+request parsing is :mod:`._server_request`.
 
 The server always runs the approval queue (in the store), so rails and tool-call rules
 that escalate wait for a human, and feeds the traffic monitor from a background task.

@@ -15,13 +15,12 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol
 
-from alignkit.core import ChatModel, Message, Outcome
-from alignkit.guard._body import BodyError, body_json
+from alignkit.core import ChatModel, Outcome
 from alignkit.guard._guard import Guard, GuardResult, new_request_id
 from alignkit.guard._metrics import Metrics
-from alignkit.guard._offline import content_text
+from alignkit.guard._server_request import MAX_BODY_BYTES, BadRequest, parse_request
 
 if TYPE_CHECKING:
     from fastapi import Response
@@ -41,157 +40,6 @@ _log = logging.getLogger(__name__)
 CHAT_PATH = "/v1/chat/completions"
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
-
-_ROLES = ("system", "user", "assistant")
-_GEN = {"max_tokens": int, "temperature": float, "top_p": float, "seed": int,
-        "max_completion_tokens": int}  # fmt: skip
-_ALIASES = {"max_completion_tokens": "max_tokens"}
-_RANGES = {
-    "max_tokens": (1, 1_000_000),
-    "max_completion_tokens": (1, 1_000_000),
-    "temperature": (0.0, 2.0),
-    "top_p": (0.0, 1.0),
-    "seed": (-(2**63), 2**63 - 1),
-}
-
-
-class _BadRequest(Exception):
-    def __init__(self, message: str, param: str | None = None, status: int = 400) -> None:
-        super().__init__(message)
-        self.param = param
-        self.status = status
-
-
-MAX_BODY_BYTES = 8 * 1024 * 1024
-"""Largest chat request body read (a 39 MB body held the event loop for 18 s)."""
-MAX_MESSAGES = 2048
-"""Most messages in one request (279,612 one-letter messages held the event loop for 5 s)."""
-MAX_ID_CHARS = 256
-"""Longest ``user``, ``session`` or ``model`` name (each is copied into every log entry)."""
-
-
-def _content(raw: Any, i: int) -> str:
-    text = content_text(raw)  # a string, or OpenAI content parts with their text joined
-    if text is not None:
-        return text
-    if raw is None:
-        return ""
-    raise _BadRequest(f"messages[{i}].content must be text or a list of text parts", "messages")
-
-
-def _parse(body: bytes, headers: Any, default_model: str) -> dict[str, Any]:
-    try:
-        doc = body_json(body)
-    except BodyError as exc:
-        raise _BadRequest(str(exc)) from None
-    if not isinstance(doc, dict):
-        raise _BadRequest("request body must be a JSON object")
-    raw = doc.get("messages")
-    if not isinstance(raw, list) or not raw:
-        raise _BadRequest("'messages' must be a non-empty list", "messages")
-    if len(raw) > MAX_MESSAGES:
-        raise _BadRequest(f"'messages' holds more than {MAX_MESSAGES} messages", "messages")
-    messages: list[Message] = []
-    for i, m in enumerate(raw):
-        role = m.get("role") if isinstance(m, dict) else None
-        if role == "developer":
-            role = "system"
-        if role not in _ROLES:
-            raise _BadRequest(f"messages[{i}].role must be system, user or assistant", "messages")
-        messages.append(cast(Message, {"role": role, "content": _content(m.get("content"), i)}))
-    gen: dict[str, Any] = {}
-    for name, kind in _GEN.items():  # each given one must be valid, aliases included
-        value = doc.get(name)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise _BadRequest(f"'{name}' must be a number", name)
-        if kind is int and not float(value).is_integer():  # 5.7 tokens were read as 5
-            raise _BadRequest(f"'{name}' must be a whole number", name)
-        low, high = _RANGES[name]
-        if not low <= value <= high:
-            raise _BadRequest(f"'{name}' must be between {low:g} and {high:g}", name)
-        gen.setdefault(_ALIASES.get(name, name), kind(value))  # max_tokens wins over its alias
-    for name in ("stream", "logprobs"):  # "yes" was taken as true, "false" as true too
-        if doc.get(name) is not None and not isinstance(doc.get(name), bool):
-            raise _BadRequest(f"'{name}' must be true or false", name)
-    n = doc.get("n", 1)
-    if n is not None and (type(n) is not int or n != 1):  # answering one choice misleads
-        raise _BadRequest("'n' must be 1: this server returns one choice per request", "n")
-    top = doc.get("top_logprobs")
-    if top is not None and (type(top) is not int or not 0 <= top <= 20):
-        raise _BadRequest("'top_logprobs' must be a whole number from 0 to 20", "top_logprobs")
-    if top is not None and not doc.get("logprobs"):
-        raise _BadRequest("'top_logprobs' needs 'logprobs': true", "top_logprobs")
-    if doc.get("logprobs"):
-        if doc.get("stream"):
-            raise _BadRequest("'logprobs' is not supported with 'stream'", "logprobs")
-        gen["logprobs"] = True  # passed to the target; answered when it gives them
-    _unsupported(doc)
-    model = doc.get("model") or default_model
-    user = doc.get("user") or headers.get("x-alignkit-user")
-    session = doc.get("session") or headers.get("x-alignkit-session")
-    for name, value in (("model", model), ("user", user), ("session", session)):
-        if value is not None and not isinstance(value, str):
-            raise _BadRequest(f"'{name}' must be text", name)
-        if value is not None and len(value) > MAX_ID_CHARS:
-            raise _BadRequest(f"'{name}' is longer than {MAX_ID_CHARS} characters", name)
-    stream_opts = doc.get("stream_options")
-    stream_opts = {} if stream_opts is None else stream_opts
-    if not isinstance(stream_opts, dict):
-        raise _BadRequest("'stream_options' must be an object", "stream_options")
-    include_usage = stream_opts.get("include_usage", False)
-    if not isinstance(include_usage, bool):
-        raise _BadRequest("'stream_options.include_usage' must be true or false", "stream_options")
-    return {
-        "messages": messages,
-        "model": model,
-        "user": user,
-        "session": session,
-        "stream": bool(doc.get("stream")),
-        "include_usage": include_usage,
-        "stop": _stop(doc.get("stop")),
-        "top_logprobs": top,
-        "gen": gen,
-    }
-
-
-def _unsupported(doc: Mapping[str, Any]) -> None:
-    """Refuse what the target cannot do rather than answer as if it had.
-
-    Tools may be offered (the model may answer in text, as it could anyway), but a call
-    cannot be forced, and JSON output cannot be promised.
-    """
-    tools = doc.get("tools")
-    if tools is not None and not isinstance(tools, list):
-        raise _BadRequest("'tools' must be a list", "tools")
-    choice = doc.get("tool_choice")
-    if choice is not None and choice not in ("none", "auto"):
-        if not isinstance(choice, str | dict):
-            raise _BadRequest("'tool_choice' must be none, auto, required or an object",
-                              "tool_choice")  # fmt: skip
-        raise _BadRequest("this server cannot force a tool call: 'tool_choice' must be none or"
-                          " auto", "tool_choice")  # fmt: skip
-    fmt = doc.get("response_format")
-    if fmt is not None and fmt != {"type": "text"}:
-        if not isinstance(fmt, dict):
-            raise _BadRequest("'response_format' must be an object", "response_format")
-        raise _BadRequest("this server answers in text only: 'response_format' must be"
-                          " {\"type\": \"text\"}", "response_format")  # fmt: skip
-
-
-def _stop(raw: Any) -> tuple[str, ...]:
-    """OpenAI's ``stop``: a string or up to four; the answer ends before the first found."""
-    if raw is None:
-        return ()
-    stops = [raw] if isinstance(raw, str) else raw
-    if (
-        not isinstance(stops, list)
-        or len(stops) > 4
-        or not all(isinstance(s, str) and s for s in stops)
-    ):
-        raise _BadRequest("'stop' must be a non-empty string or a list of up to 4", "stop")
-    return tuple(stops)
 
 
 def _until_stop(text: str, stops: tuple[str, ...]) -> str:
@@ -372,7 +220,7 @@ async def _body(request: ChatRequest) -> bytes:
     try:
         return await request.body()
     except ClientDisconnect:
-        raise _BadRequest("the client disconnected before sending the whole body") from None
+        raise BadRequest("the client disconnected before sending the whole body") from None
 
 
 class ChatRequest(Protocol):
@@ -392,8 +240,8 @@ async def chat(state: State, request: ChatRequest) -> Reply:
     """Answer one chat completions request; never raises for anything the client sent."""
     start = time.perf_counter()
     try:
-        req = _parse(await _body(request), request.headers, state.target)
-    except _BadRequest as exc:
+        req = parse_request(await _body(request), request.headers, state.target)
+    except BadRequest as exc:
         state.metrics.error("bad_request")
         if state.guard.log is not None:  # refused before the guard: still on the record
             state.guard.log.append(
@@ -461,7 +309,7 @@ class RawRequest:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > MAX_BODY_BYTES:
-                raise _BadRequest(
+                raise BadRequest(
                     f"request body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB",
                     status=413,
                 )
