@@ -54,3 +54,25 @@ def test_monitor_check_flags_a_declining_intent(tmp_path: Path) -> None:
     ]) + "\n")  # fmt: skip
     args = ("monitor", "check", str(loss), "--intent", "gold")
     assert run_cli(*args, "--minimize", "gold").returncode == 1
+
+
+def test_lab_results_merge_into_one_report() -> None:
+    """`lab run` without --only runs both groups (it ran goodhart only)."""
+    from datetime import UTC, datetime
+
+    from alignkit.core import AuditResult, Finding, Severity
+    from alignkit.lab import merge_results
+
+    def one(run_id: str, check: str) -> AuditResult:
+        finding = Finding(check=check, failure_mode="goodhart.regressional",
+                          severity=Severity.HIGH, metric=f"{check}.x", value=1.0, n=3,
+                          direction="higher_is_worse", run_id=run_id)  # fmt: skip
+        return AuditResult(run_id=run_id, target=f"lab:{check}", started_at=datetime.now(UTC),
+                           alignkit_version="0", seed=0, findings=[finding],
+                           checks_run=[check], errors={f"{check}.bad": "boom"})  # fmt: skip
+
+    merged = merge_results([one("a", "goodhart"), one("b", "gaming")])
+    assert merged.target == "lab" and merged.run_id == "a"
+    assert merged.checks_run == ["goodhart", "gaming"] and len(merged.errors) == 2
+    assert {f.run_id for f in merged.findings} == {"a"}
+    assert merged.summary["goodhart.regressional"].count == 2

@@ -77,8 +77,9 @@ def lab_list(
 @lab_app.command("run")
 def lab_run(
     only: Annotated[
-        str, typer.Option(help="Which group of experiments to run: goodhart or gaming.")
-    ] = "goodhart",
+        str | None,
+        typer.Option(help="Run one group of experiments: goodhart or gaming (default both)."),
+    ] = None,
     envs: Annotated[
         str | None, typer.Option(help="Gaming only: comma-separated environments (default all).")
     ] = None,
@@ -93,15 +94,15 @@ def lab_run(
 
     Example: alignkit lab run --only gaming --envs BoatRace,PauseGame --seeds 3
     """
-    from alignkit.lab import run_experiments, run_gaming
+    from alignkit.lab import merge_results, run_experiments, run_gaming
     from alignkit.report import to_json, write_reports
 
-    if only not in _GROUPS:
+    if only is not None and only not in _GROUPS:
         raise ConfigError(f"--only must be one of {', '.join(_GROUPS)}, not '{only}'")
     if seeds < 1:
         raise ConfigError("--seeds must be at least 1")
-    if envs is not None and only != "gaming":
-        raise ConfigError("--envs applies to --only gaming")
+    if envs is not None and only == "goodhart":
+        raise ConfigError("--envs applies to the gaming experiments, not --only goodhart")
     names = [e.strip() for e in envs.split(",") if e.strip()] if envs is not None else None
     if names == []:  # an empty value (an unset variable) ran every environment
         raise ConfigError("--envs names no environment (see: alignkit lab list)")
@@ -111,15 +112,19 @@ def lab_run(
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     ) as bar:
-        task = bar.add_task(f"lab {only}", total=None)
+        task = bar.add_task(f"lab {only or 'all'}", total=None)
 
         def progress(experiment: str, done: int, total: int) -> None:
             bar.update(task, completed=done, total=total, description=experiment)
 
-        if only == "gaming":
-            result = run_gaming(names, seeds=seeds, seed=seed, quick=quick, progress=progress)
-        else:
-            result = run_experiments(only, seed=seed, quick=quick, progress=progress)
+        results = []
+        if only in (None, "goodhart"):
+            results.append(run_experiments("goodhart", seed=seed, quick=quick, progress=progress))
+        if only in (None, "gaming"):
+            results.append(
+                run_gaming(names, seeds=seeds, seed=seed, quick=quick, progress=progress)
+            )
+        result = results[0] if len(results) == 1 else merge_results(results)
     folder = out_dir or Path(".alignkit") / "lab" / result.run_id
     write_reports(result, folder, fail_on=Severity.CRITICAL)
     if json_:

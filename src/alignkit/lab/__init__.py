@@ -46,7 +46,7 @@ from alignkit.lab._gaming_mitigations import (
     quantiliser,
 )
 from alignkit.lab._gaming_suite import GAMING_TARGET, GamingRun, run_gaming, train_detect
-from alignkit.lab._goodhart import TARGET, run_experiments, run_goodhart
+from alignkit.lab._goodhart import TARGET, merge_results, run_experiments, run_goodhart
 from alignkit.lab._goodhart_fit import FormFit, fit_form
 from alignkit.lab._goodhart_metrics import METRICS as GOODHART_METRICS
 from alignkit.lab._goodhart_mitigations import mitigations
@@ -105,6 +105,7 @@ __all__ = [
     "quantiliser",
     "regressional",
     "reward_model_overoptimisation",
+    "merge_results",
     "run_experiments",
     "run_gaming",
     "run_goodhart",

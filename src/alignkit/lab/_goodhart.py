@@ -78,3 +78,27 @@ def run_goodhart(
     the same HTML/JSON/JUnit report as an audit.
     """
     return run_experiments("goodhart", seed=seed, quick=quick, progress=progress)
+
+
+def merge_results(results: list[AuditResult], target: str = "lab") -> AuditResult:
+    """Several lab results as one report (``alignkit lab run`` without ``--only``).
+
+    The first result's run id names the whole; every finding carries it.
+    """
+    first = results[0]
+    merged = AuditResult(
+        run_id=first.run_id,
+        target=target,
+        started_at=first.started_at,
+        alignkit_version=first.alignkit_version,
+        seed=first.seed,
+    )
+    for r in results:
+        merged.findings.extend(f.model_copy(update={"run_id": first.run_id}) for f in r.findings)
+        merged.plots.extend(r.plots)
+        merged.tables.extend(r.tables)
+        merged.checks_run.extend(r.checks_run)
+        merged.errors.update(r.errors)
+    merged.summary = summarize(merged.findings)
+    merged.finished_at = results[-1].finished_at
+    return merged
