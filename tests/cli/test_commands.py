@@ -69,6 +69,11 @@ def test_every_command_takes_store_and_json_and_has_an_example() -> None:
         assert "--store" in opts, " ".join(path)
         assert "--json" in opts, " ".join(path)
         assert "Example" in (cmd.help or ""), " ".join(path)
+    groups = [c for c in typer.main.get_command(app).commands.values()  # type: ignore[attr-defined]
+              if getattr(c, "commands", None)]  # fmt: skip
+    assert len(groups) >= 10
+    for group in groups:  # `alignkit runs --help` too
+        assert "Example" in (group.help or ""), group.name
 
 
 def test_store_is_accepted_by_a_command_that_keeps_no_store(tmp_path: Path) -> None:

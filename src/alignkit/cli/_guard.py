@@ -12,7 +12,8 @@ from alignkit.cli._common import JsonOpt, NoStoreOpt, StoreOpt, err, out, print_
 from alignkit.core import resolve_store_url
 
 guard_app = typer.Typer(
-    help="The run-time guard: offline checks and the audit log.", no_args_is_help=True
+    help="The run-time guard: offline checks and the audit log.\n\nExample: alignkit guard verify",
+    no_args_is_help=True,
 )
 GuardOpt = Annotated[
     Path | None,

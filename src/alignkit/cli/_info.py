@@ -12,12 +12,16 @@ from alignkit import taxonomy
 from alignkit.cli._common import JsonOpt, NoStoreOpt, out, print_json
 from alignkit.core import CHECKS, ConfigError, MetricSpec, config_schema
 
-checks_app = typer.Typer(help="Registered checks.", no_args_is_help=True)
+checks_app = typer.Typer(
+    help="Registered checks.\n\nExample: alignkit checks list", no_args_is_help=True
+)
 taxonomy_app = typer.Typer(
-    help="The failure-mode taxonomy. Example: alignkit taxonomy show sycophancy",
+    help="The failure-mode taxonomy.\n\nExample: alignkit taxonomy show sycophancy",
     invoke_without_command=True,
 )
-config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
+config_app = typer.Typer(
+    help="Configuration.\n\nExample: alignkit config schema organism", no_args_is_help=True
+)
 
 
 def _covering() -> dict[str, list[str]]:

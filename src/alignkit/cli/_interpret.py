@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from alignkit.interpret import ContrastPair
 
 interpret_app = typer.Typer(
-    help="Look inside models: defection probes, steering vectors, SHAP/LIME attributions.",
+    help="Look inside models: defection probes, steering vectors, SHAP/LIME attributions.\n\n"
+    "Example: alignkit interpret probe --target organism:flawed --prompts prompts.jsonl",
     no_args_is_help=True,
 )
 TargetOpt = Annotated[str, typer.Option("--target", help="Target URI (hf: or organism:).")]

@@ -14,8 +14,15 @@ from alignkit.cli._common import JsonOpt, NoStoreOpt, out, print_json, progress_
 from alignkit.cli._render import print_result
 from alignkit.core import ConfigError, Severity
 
-lab_app = typer.Typer(help="Reproducible experiments on alignment failures.", no_args_is_help=True)
-monitor_app = typer.Typer(help="Statistics over training logs and traffic.", no_args_is_help=True)
+lab_app = typer.Typer(
+    help="Reproducible experiments on alignment failures.\n\nExample: alignkit lab list",
+    no_args_is_help=True,
+)
+monitor_app = typer.Typer(
+    help="Statistics over training logs and traffic.\n\n"
+    "Example: alignkit monitor check log.csv --proxy reward --intent gold",
+    no_args_is_help=True,
+)
 _GROUPS = ("goodhart", "gaming")
 _AGENTS = ("q", "ppo")
 

@@ -13,7 +13,8 @@ from alignkit.cli._common import JsonOpt, NoStoreOpt, err, out, print_json, writ
 from alignkit.core import ChatModel, Completion, ConfigError, Message
 
 organism_app = typer.Typer(
-    help="The model organisms: small models with planted, documented failure modes.",
+    help="The model organisms: small models with planted, documented failure modes.\n\n"
+    "Example: alignkit organism card flawed",
     no_args_is_help=True,
 )
 NameArg = Annotated[

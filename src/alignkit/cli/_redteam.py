@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from alignkit.redteam import RedteamReport
 
 redteam_app = typer.Typer(
-    help="Red-team campaigns: attack library, converters, search, multi-turn, resume.",
+    help="Red-team campaigns: attack library, converters, search, multi-turn, resume.\n\n"
+    "Example: alignkit redteam run --target organism:flawed",
     no_args_is_help=True,
 )
 _ROWS = 25

@@ -16,7 +16,10 @@ from alignkit.core import AuditResult, ConfigError, load_config, resolve_store_u
 if TYPE_CHECKING:  # the command line imports what a command needs when it runs
     from alignkit.store import Store
 
-runs_app = typer.Typer(help="Stored runs: list, show, compare, gate.", no_args_is_help=True)
+runs_app = typer.Typer(
+    help="Stored runs: list, show, compare, gate.\n\nExample: alignkit runs list",
+    no_args_is_help=True,
+)
 RunArg = Annotated[str, typer.Argument(help="Run id (a unique prefix is enough).")]
 
 

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from alignkit.train import PreferenceBuild, PreferencePair, TrainReport
 
 train_app = typer.Typer(
-    help="Repair a model: preference data, Constitutional AI, reward models, DPO, best-of-n, GRPO.",
+    help="Repair a model: preference data, Constitutional AI, reward models, DPO, best-of-n, GRPO."
+    "\n\nExample: alignkit train --help",
     no_args_is_help=True,
 )
 
