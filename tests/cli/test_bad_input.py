@@ -309,3 +309,21 @@ def test_gate_refuses_a_run_as_its_own_baseline_and_notes_cut_runs(store_with_ru
     cut_id = json.loads(cut.stdout)["run_id"]
     gated = run_cli("runs", "gate", cut_id, "--baseline", run["id"], "--store", db, cwd=here)
     assert f"note: run {cut_id}:" in gated.stderr and "not sent (budget ran out)" in gated.stderr
+
+
+def test_control_characters_from_an_app_never_reach_the_terminal(tmp_path: Path) -> None:
+    """An app's error with ESC sequences cleared the screen and set the terminal's title."""
+    app = tmp_path / "esc_app.py"
+    app.write_text(
+        "def boom(messages):\n"
+        "    raise RuntimeError('\\x1b]0;PWN\\x07\\x1b[2J\\x1b[31mRED \\u202e evil')\n",
+        encoding="utf-8",
+    )
+    db = tmp_path / "s.db"
+    proc = run_cli("audit", "--target", f"python:{app}:boom", "--checks", "capability.facts",
+                   "--max-items", "2", "--store", str(db), "--out", str(tmp_path / "o"),
+                   env={"ALIGNKIT_LOG": "WARNING"})  # fmt: skip
+    shown = run_cli("runs", "list", "--store", str(db))
+    for text in (proc.stdout, proc.stderr, shown.stdout, shown.stderr):
+        assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert "PWN" in proc.stderr and "[U+202E]" in proc.stderr  # shown, not obeyed

@@ -11,7 +11,7 @@ import click
 import typer
 
 from alignkit.cli._audit import audit
-from alignkit.cli._common import err
+from alignkit.cli._common import err, printable
 from alignkit.cli._guard import guard_app, serve
 from alignkit.cli._info import checks_app, config_app, taxonomy_app
 from alignkit.cli._interpret import interpret_app
@@ -93,12 +93,21 @@ def _stopped(default: str) -> None:
     sys.exit(130)
 
 
+class _PrintableFormatter(logging.Formatter):
+    """Log lines with control characters shown, never obeyed, by the terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI: exit 0 ok, 1 findings/failed gate, 2 bad input, 3 internal error."""
     logging.basicConfig(
         level=os.environ.get("ALIGNKIT_LOG", "WARNING").upper(),
         format="%(levelname)s %(name)s: %(message)s",
     )
+    for handler in logging.getLogger().handlers:  # an app's error text is logged too
+        handler.setFormatter(_PrintableFormatter("%(levelname)s %(name)s: %(message)s"))
     # A run killed by SIGTERM stayed "running" in the store with no word on resuming it.
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:

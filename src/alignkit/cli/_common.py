@@ -6,8 +6,9 @@ import contextlib
 import json
 import math
 import os
+import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,6 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import Progress, ProgressColumn
+from rich.segment import Segment
 
 from alignkit.core import ConfigError, Severity
 
@@ -31,8 +33,31 @@ __all__ = [
     "writable_folder",
 ]
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Control characters (ESC starts terminal commands: clear the screen, set the title) and
+# bidirectional overrides, as they come in packs, targets' answers and their errors.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: controls as U+FFFD, bidi overrides as ``[U+202E]``."""
+    text = _CONTROLS.sub("\ufffd", text)
+    return _BIDI.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
+
+
+class _SafeConsole(Console):
+    """A console that never passes a control character of the text it prints to the terminal.
+
+    Rich's own styling and cursor control are untouched (they are not text segments).
+    """
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        safe = (seg if seg.control else Segment(printable(seg.text), seg.style) for seg in buffer)
+        return super()._render_buffer(safe)
+
+
+out = _SafeConsole(highlight=False, soft_wrap=True)
+err = _SafeConsole(stderr=True, highlight=False, soft_wrap=True)
 
 StoreOpt = Annotated[
     str | None,
