@@ -18,7 +18,9 @@ from alignkit.store import Store
 ARGS = ["--checks", "capability.*", "--max-items", "100", "--concurrency", "4", "--seed", "11"]
 
 
-def _audit(*args: str, tmp: Path, log: str = "ERROR") -> subprocess.Popen[str]:
+def _audit(
+    *args: str, tmp: Path, log: str = "ERROR", ignore_sigint: bool = False
+) -> subprocess.Popen[str]:
     env = {**os.environ, "ALIGNKIT_LOG": log}
     return subprocess.Popen(
         [sys.executable, "-m", "alignkit", "audit", *args, "--json"],
@@ -27,6 +29,10 @@ def _audit(*args: str, tmp: Path, log: str = "ERROR") -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # as a script's background job starts: SIGINT ignored
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        if ignore_sigint
+        else None,
     )
 
 
@@ -85,13 +91,19 @@ def test_sigkill_then_resume_loses_nothing_and_resends_nothing(tmp_path: Path) -
     assert len(_findings(db, run.id)) == 2
 
 
-def test_sigterm_marks_the_run_failed_and_says_how_to_resume(tmp_path: Path) -> None:
-    """SIGTERM (timeout, a cancelled CI job) left the run "running" forever, with no word."""
+@pytest.mark.parametrize("ignore_sigint", [False, True])
+def test_sigterm_marks_the_run_failed_and_says_how_to_resume(
+    tmp_path: Path, ignore_sigint: bool
+) -> None:
+    """SIGTERM (timeout, a cancelled CI job) left the run "running" forever, with no word.
+
+    Started with SIGINT ignored (a background job), SIGTERM did nothing at all.
+    """
     db = tmp_path / "term.db"
     with ThreadedStub(latency=0.25) as stub:
         proc = _audit(
             "--target", stub.uri, *ARGS, "--store", str(db), "--out", "r1", tmp=tmp_path,
-            log="WARNING",
+            log="WARNING", ignore_sigint=ignore_sigint,
         )  # fmt: skip
         deadline = time.monotonic() + 60
         while not stub.log and time.monotonic() < deadline:

@@ -110,6 +110,11 @@ def main(argv: list[str] | None = None) -> None:
         handler.setFormatter(_PrintableFormatter("%(levelname)s %(name)s: %(message)s"))
     # A run killed by SIGTERM stayed "running" in the store with no word on resuming it.
     signal.signal(signal.SIGTERM, _on_sigterm)
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        # A background job of a script starts with SIGINT ignored: asyncio then installs no
+        # handler, and SIGTERM passed on as SIGINT did nothing (the run went on to the end).
+        # Restored, an interrupt stops the run cleanly and leaves it resumable.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         rc = app(args=argv, standalone_mode=False)
     except (click.exceptions.Abort, typer.Abort):
