@@ -78,6 +78,7 @@ def _closed_port() -> int:
         (["--checks", "nothing.*"], ["no check matches 'nothing.*'"]),
         (["--target", "not a uri"], ["malformed target URI"]),
         (["--target", ""], ["malformed target URI"]),  # audited organism:flawed instead
+        (["--seed", "99999999999999999999999"], ["--seed"]),  # an internal error
         (["--target", "ftp:somewhere"], ["unknown target scheme 'ftp:'"]),
         (["--target", "python:no_such_module_xyz:fn"], ["cannot import"]),
         (["--split", "sideways"], ["--split"]),

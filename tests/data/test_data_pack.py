@@ -136,6 +136,20 @@ def test_invalid_json_and_non_objects(tmp_path: Path) -> None:
         load_pack(tmp_path)
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"id": "n", "question": NaN, "answer": "a"}',  # asked the question "nan"
+        '{"id": "m", "question": "q", "answer": 1e999}',  # expected the answer "inf"
+        '{"id": ' + "9" * 5000 + ', "question": "q", "answer": "a"}',  # an internal error
+    ],
+)
+def test_values_outside_json_are_refused_with_their_line(tmp_path: Path, line: str) -> None:
+    (tmp_path / "facts.jsonl").write_text(line + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"facts\.jsonl:1: invalid JSON"):
+        load_pack(tmp_path)
+
+
 def test_duplicate_ids_within_a_kind(tmp_path: Path) -> None:
     _write(tmp_path / "facts.jsonl", [_fact(1), _fact(2), _fact(1)])
     with pytest.raises(DataError, match=r"facts\.jsonl:3: duplicate id 'f1' \(first on line 1\)"):

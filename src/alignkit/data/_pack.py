@@ -27,6 +27,7 @@ import difflib
 import hashlib
 import json
 import logging
+import math
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -321,17 +322,30 @@ def _read_items(file: Path, kind: str) -> tuple[Item, ...]:
     return tuple(items)
 
 
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
 def _jsonl_rows(file: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     with file.open(encoding="utf-8-sig") as fh:
         for line, text in enumerate(fh, start=1):
             if not text.strip():
                 continue
             try:
-                row = json.loads(text)
+                row = json.loads(text, parse_constant=_not_json, parse_float=_finite)
             except json.JSONDecodeError as exc:
                 raise DataError(f"{file}:{line}: invalid JSON: {exc.msg}") from None
             except RecursionError:
                 raise DataError(f"{file}:{line}: JSON nested too deeply") from None
+            except ValueError as exc:  # NaN, 1e999, an integer of 5,000 digits
+                raise DataError(f"{file}:{line}: invalid JSON: {str(exc)[:120]}") from None
             if not isinstance(row, dict):
                 raise DataError(f"{file}:{line}: expected a JSON object, got {type(row).__name__}")
             # null counts as absent, as an empty cell does in CSV ("split": null is heldout)
