@@ -296,3 +296,13 @@ def test_json_output_has_no_nan_literals(capsys: pytest.CaptureFixture[str]) -> 
 
     print_json({"score": float("nan"), "rows": [1.0, float("inf")], "ok": 0.5})
     assert json.loads(capsys.readouterr().out) == {"score": None, "rows": [1.0, None], "ok": 0.5}
+
+
+def test_every_command_reads_the_store_the_config_names(tmp_path: Path) -> None:
+    """`guard verify`, `monitor traffic` and `serve` used the default store, not the config's."""
+    (tmp_path / "alignkit.yaml").write_text("store: team.db\n", encoding="utf-8")
+    env = {"ALIGNKIT_LOG": "ERROR"}
+    for args in (("guard", "verify"), ("monitor", "traffic"), ("runs", "list")):
+        proc = run_cli(*args, cwd=tmp_path, env=env)
+        assert proc.returncode == 2 and "team.db" in proc.stderr, (args, proc.stderr)
+    assert not (tmp_path / ".alignkit").exists()

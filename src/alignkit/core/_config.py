@@ -113,10 +113,17 @@ def load_config(path: str | Path | None = None) -> AlignkitConfig:
 
 
 def resolve_store_url(store: str | None, config: AlignkitConfig | None = None) -> str:
-    """The store URL from ``--store``, then ``$ALIGNKIT_STORE``, then config, then default."""
+    """The store URL from ``--store``, then ``$ALIGNKIT_STORE``, then config, then default.
+
+    Without ``config``, the one :func:`load_config` finds is read: every command that keeps
+    a store reads the same one (``serve`` and ``guard verify`` used the default while
+    ``audit`` and ``runs`` followed ``alignkit.yaml``).
+    """
     if store is not None and not store.strip():
         raise ConfigError("--store is empty; give a path or a URL (an unset variable?)")
-    chosen = store or os.environ.get("ALIGNKIT_STORE") or (config.store if config else None)
+    chosen = store or os.environ.get("ALIGNKIT_STORE")
+    if not chosen:
+        chosen = (config if config is not None else load_config()).store
     chosen = chosen or DEFAULT_STORE
     return chosen if "://" in chosen else f"sqlite:///{chosen}"
 
