@@ -117,3 +117,24 @@ def test_sigterm_marks_the_run_failed_and_says_how_to_resume(
         assert run.status == "failed"
     assert f"alignkit audit --resume {run.id}" in err and "Traceback" not in err
     assert err.rstrip().endswith("terminated")
+
+
+def test_a_run_still_running_cannot_be_resumed_twice(tmp_path: Path) -> None:
+    """A resume beside the live run sent the same requests twice."""
+    db = tmp_path / "live.db"
+    with ThreadedStub(latency=0.25) as stub:
+        proc = _audit("--target", stub.uri, *ARGS, "--store", str(db), "--out", "r1", tmp=tmp_path)
+        deadline = time.monotonic() + 60
+        while not stub.log and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with Store.open(f"sqlite:///{db}", create=False) as st:
+            (run,) = st.list_runs()
+        second = _audit("--resume", run.id, "--store", str(db), "--out", "r2", tmp=tmp_path)
+        _, err = second.communicate(timeout=60)
+        assert second.returncode == 2 and f"still running in process {proc.pid}" in err, err
+        proc.send_signal(signal.SIGKILL)  # a dead owner no longer holds the run
+        proc.wait(10)
+        stub.server.latency = 0.0
+        third = _audit("--resume", run.id, "--store", str(db), "--out", "r3", tmp=tmp_path)
+        _, err = third.communicate(timeout=120)
+        assert third.returncode == 0, err

@@ -37,6 +37,7 @@ from alignkit.store._governance import ApprovalBook, TrafficHistory
 from alignkit.store._guardlog import AuditLog
 from alignkit.store._json import canonical_json, model_json
 from alignkit.store._migrations import prepare_schema
+from alignkit.store._owner import claim, release
 from alignkit.store._schema import ATTEMPTS, FINDINGS, RUNS
 
 __all__ = ["RUN_STATUSES", "RunRecord", "Store", "new_run_id"]
@@ -296,8 +297,14 @@ class Store:
         alignkit_version: str,
         started_at: datetime,
     ) -> None:
-        """Mark a resumed run ``running`` again, or record a new one (:meth:`create_run`)."""
+        """Mark a resumed run ``running`` again, or record a new one (:meth:`create_run`).
+
+        Raises:
+            ConfigError: A resumed run is still running in another live process.
+        """
         if resumed:
+            with self._write(f"claim run '{run_id}'") as conn:
+                claim(conn, self._resolve(conn, run_id)["id"])
             self.mark_run(run_id, "running")
             return
         self.create_run(
@@ -308,6 +315,8 @@ class Store:
             alignkit_version=alignkit_version,
             started_at=started_at,
         )
+        with self._write(f"claim run '{run_id}'") as conn:
+            claim(conn, run_id)
 
     @contextmanager
     def failing_run(self, run_id: str, *, resumed: bool, resume_with: str) -> Iterator[None]:
@@ -396,6 +405,7 @@ class Store:
             ).rowcount
             if not updated:
                 raise StoreError(f"no run '{result.run_id}' in store {self.url}")
+            release(conn, result.run_id)
             conn.execute(delete(FINDINGS).where(FINDINGS.c.run_id == result.run_id))
             if rows:
                 conn.execute(insert(FINDINGS), rows)
@@ -411,6 +421,8 @@ class Store:
                 .where(RUNS.c.id == row["id"])
                 .values(status=status, finished_at=finished_at)
             )
+            if status != "running":
+                release(conn, row["id"])
 
     def get_run(self, run_id: str) -> RunRecord:
         """The run ``run_id`` (or the one run whose id starts with it)."""
