@@ -70,6 +70,8 @@ def test_half_open_probes_close_or_reopen() -> None:
     assert b.admit(keys) is not None
     clock.now += 5
     assert b.state("session:s1") is BreakerState.HALF_OPEN
+    # /admin/breakers and /metrics said "open" here, until a request came
+    assert {r["key"]: r["state"] for r in b.snapshot()}["session:s1"] == "half_open"
     assert b.admit(keys) is None and b.admit(keys) is None
     assert b.admit(keys) is not None  # only two probes at once
     b.record(keys, "ok")

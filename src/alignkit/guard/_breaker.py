@@ -225,14 +225,13 @@ class CircuitBreakers:
         """The state of breaker ``key`` (closed when it has never seen a request)."""
         with self._lock:
             b = self._get(key, create=False)
-            if b is None:
-                return BreakerState.CLOSED
-            if (
-                b.state is BreakerState.OPEN
-                and self._clock() >= b.opened_at + self.config.cooldown_s
-            ):
-                return BreakerState.HALF_OPEN
-            return b.state
+            return BreakerState.CLOSED if b is None else self._current(b, self._clock())
+
+    def _current(self, b: _Breaker, now: float) -> BreakerState:
+        """``b``'s state now: an open breaker past its cool-down admits a probe (half-open)."""
+        if b.state is BreakerState.OPEN and now >= b.opened_at + self.config.cooldown_s:
+            return BreakerState.HALF_OPEN
+        return b.state
 
     def snapshot(self) -> list[dict[str, object]]:
         """Every breaker's key, state, window counts, trips and reason (for metrics and admin)."""
@@ -244,7 +243,7 @@ class CircuitBreakers:
                 out.append(
                     {
                         "key": b.key,
-                        "state": b.state.value,
+                        "state": self._current(b, now).value,  # as state() says
                         "requests": b.total,
                         "violations": b.violations,
                         "errors": b.errors,
