@@ -88,6 +88,8 @@ def test_openai_client_plain_and_listed_models(
     )
     assert out.choices[0].message.content == "echo: hello guard"
     assert out.choices[0].finish_reason == "stop" and out.model == "any-name"
+    decision = (out.model_extra or {})["alignkit"]  # DESIGN §4's guard decision
+    assert decision["decision"] == "allow" and 0 < decision["latency_ms"] < 1000
     assert [m.id for m in c.models.list().data] == [f"openai:{upstream.url}#stub"]
     status, body = get(server.url.removesuffix("/v1") + "/healthz")
     assert status == 200 and json.loads(body)["status"] == "ok"

@@ -143,11 +143,12 @@ def _completion_doc(req: dict[str, Any], result: GuardResult) -> dict[str, Any]:
             "completion_tokens": completion_t,
             "total_tokens": prompt_t + completion_t,
         },
-        "alignkit": {
+        "alignkit": {  # the guard decision of DESIGN §4, for the whole request
             "request_id": result.request_id,
             "decision": result.decision.value,
             "rail": result.rail,
             "reason": result.reason,
+            "latency_ms": round(sum(d.latency_ms for d in [*result.input, *result.output]), 3),
         },
     }
 
