@@ -34,16 +34,40 @@ def _package_of(path: Path) -> str | None:
     return rel[0] if len(rel) > 1 else None
 
 
-def _imported_packages(tree: ast.AST) -> set[str]:
+def _absolute(node: ast.ImportFrom, module: str) -> str:
+    """The absolute module a ``from`` import names (``from ..audit import x`` in
+    ``alignkit.evals._a`` is ``alignkit.audit``)."""
+    if node.level == 0:
+        return node.module or ""
+    base = module.split(".")[: -node.level]
+    return ".".join([*base, *([node.module] if node.module else [])])
+
+
+def _dynamic(node: ast.AST) -> str | None:
+    """The module an ``importlib.import_module("…")`` or ``__import__("…")`` call names."""
+    if not isinstance(node, ast.Call) or not node.args:
+        return None
+    fn = node.func
+    name = fn.attr if isinstance(fn, ast.Attribute) else fn.id if isinstance(fn, ast.Name) else ""
+    arg = node.args[0]
+    if name in ("import_module", "__import__") and isinstance(arg, ast.Constant):
+        return str(arg.value)
+    return None
+
+
+def _imported_packages(tree: ast.AST, module: str = "alignkit._") -> set[str]:
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module == "alignkit":
+        elif isinstance(node, ast.ImportFrom):
+            source = _absolute(node, module)
+            if source == "alignkit":
                 names = [f"alignkit.{a.name}" for a in node.names]
             else:
-                names = [node.module]
+                names = [source]
+        elif (dynamic := _dynamic(node)) is not None:
+            names = [dynamic]
         else:
             continue
         for name in names:
@@ -60,7 +84,9 @@ def _violations() -> list[str]:
         if pkg is None:
             continue
         assert pkg in LEVELS, f"package {pkg} has no layer in DESIGN §3 (add it to LEVELS)"
-        for imported in _imported_packages(ast.parse(path.read_text(encoding="utf-8"))):
+        module = ".".join(["alignkit", *path.relative_to(SRC).with_suffix("").parts])
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for imported in _imported_packages(tree, module):
             if imported != pkg and LEVELS[imported] >= LEVELS[pkg]:
                 bad.append(f"{path.relative_to(SRC)} ({pkg}) imports {imported}")
     return bad
@@ -81,6 +107,12 @@ def test_the_checker_catches_an_upward_import(tmp_path: Path) -> None:
         "from alignkit.audit import run\nimport alignkit.cli\nfrom alignkit import evals"
     )
     assert _imported_packages(tree) == {"audit", "cli", "evals"}
+    # relative and dynamic imports went unseen
+    hidden = ast.parse(
+        "from ..audit import run\nfrom .. import report\n"
+        "def f():\n    importlib.import_module('alignkit.cli')\n    __import__('alignkit.train')"
+    )
+    assert _imported_packages(hidden, "alignkit.evals._x") == {"audit", "report", "cli", "train"}
 
 
 @pytest.mark.parametrize("pkg", sorted(LEVELS))
