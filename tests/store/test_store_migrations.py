@@ -151,6 +151,10 @@ def test_failed_migration_leaves_the_store_unchanged(
     assert "unchanged at v1" in str(info.value)
     assert _meta(db_path)["schema_version"] == "1"
     assert "guard_decisions" not in _tables(db_path)  # the DDL was rolled back too
+    for _ in range(2):  # each failed try left another full copy beside the store
+        with pytest.raises(StoreError):
+            Store.open(store_url)
+    assert not list(db_path.parent.glob(db_path.name + ".bak-*"))
 
     monkeypatch.setattr(_migrations, "MIGRATIONS", [])
     with Store.open(store_url) as store:
@@ -203,3 +207,17 @@ def test_a_gap_in_the_migration_list_is_refused(
     monkeypatch.setattr(_migrations, "MIGRATIONS", [Migration(3, "skips v2", _add_notes)])
     with pytest.raises(StoreError, match="migration list is broken"):
         Store.open(store_url)
+
+
+@pytest.mark.parametrize("version", ["0", "-5"])
+def test_a_version_no_alignkit_wrote_is_a_damaged_store(
+    db_path: Path, store_url: str, v1_store: tuple[AuditResult, dict[str, AttemptRecord]],
+    version: str,
+) -> None:  # fmt: skip
+    con = sqlite3.connect(db_path)
+    con.execute("UPDATE alignkit_meta SET value = ? WHERE key = 'schema_version'", (version,))
+    con.commit()
+    con.close()
+    with pytest.raises(StoreError, match=f"schema v{version}, which no alignkit wrote"):
+        Store.open(store_url)
+    assert not list(db_path.parent.glob(db_path.name + ".bak-*"))

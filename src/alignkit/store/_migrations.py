@@ -153,6 +153,11 @@ def prepare_schema(engine: Engine, location: Location, *, create: bool) -> int:
             raise StoreError(f"no alignkit store at {display}")
         enable_wal(engine, location)
         return _create(engine, location, latest)
+    if version < BASE_VERSION:
+        raise StoreError(
+            f"store {display} records schema v{version}, which no alignkit wrote; its"
+            f" {META.name} table is damaged"
+        )
     if version > latest:
         raise SchemaVersionError(
             f"store {display} has schema v{version}; this alignkit reads up to "
@@ -208,6 +213,24 @@ def _backup(engine: Engine, location: Location, old: int) -> Path | None:
 def _migrate(engine: Engine, location: Location, old: int) -> int:
     display = location.display
     backup = _backup(engine, location, old)
+    try:
+        current = _apply_steps(engine, display, old)
+    except BaseException:
+        if backup is not None:  # the store is unchanged: the copy would only pile up
+            backup.unlink(missing_ok=True)
+        raise
+    logger.warning(
+        "migrated alignkit store %s from schema v%d to v%d%s",
+        display,
+        old,
+        current,
+        f" (backup of v{old}: {backup})" if backup else "",
+    )
+    return current
+
+
+def _apply_steps(engine: Engine, display: str, old: int) -> int:
+    """Run the migration steps in one transaction; the version reached."""
     stamp = f"alignkit {alignkit_version()}, {datetime.now(UTC).isoformat(timespec='seconds')}"
     with translate_errors("migrate the schema", display), engine.connect() as conn:
         conn.execution_options(**WRITE_OPTIONS)
@@ -227,11 +250,4 @@ def _migrate(engine: Engine, location: Location, old: int) -> int:
                 _set_meta(conn, META_SCHEMA_VERSION, str(step.version))
                 _set_meta(conn, f"migration.v{step.version}", f"{step.description} ({stamp})")
                 current = step.version
-    logger.warning(
-        "migrated alignkit store %s from schema v%d to v%d%s",
-        display,
-        old,
-        current,
-        f" (backup of v{old}: {backup})" if backup else "",
-    )
     return current
