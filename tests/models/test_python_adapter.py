@@ -377,3 +377,15 @@ def test_an_audit_refuses_samples_it_would_ignore(app_dir: Path) -> None:
     )
     with pytest.raises(ConfigError, match="3 samples per prompt"):
         alignkit.audit.run(f"python:{mod}:respond", store=str(app_dir / "s.db"), max_items=2)
+
+
+@pytest.mark.anyio
+async def test_a_huge_answer_is_cut_and_marked(app_dir: Path) -> None:
+    """10 MB answers took minutes and gigabytes per audit (stored twice, graded whole)."""
+    from alignkit.core._chat import MAX_ANSWER_CHARS
+    from alignkit.scoring import answer_matches
+
+    mod = write_app(app_dir, "def respond(messages):\n    return 'Paris. ' + 'word ' * 2_000_000\n")
+    done = await connect(f"python:{mod}:respond").generate(HI)
+    assert done.ok and done.truncated and len(done.text) == MAX_ANSWER_CHARS
+    assert answer_matches(done.text, "Paris")  # graded on its start

@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal, Protocol, TypedDict, runtime_checkable
+from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 __all__ = [
     "ChatModel",
@@ -62,6 +62,10 @@ class TokenLogprob(BaseModel):
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+MAX_ANSWER_CHARS = 200_000
+"""Longest answer a :class:`Completion` keeps (about 50,000 tokens)."""
+
+
 class Completion(BaseModel):
     """The result of one request. ``text`` is only behaviour when ``outcome`` is ``ok``."""
 
@@ -75,6 +79,19 @@ class Completion(BaseModel):
     error: str = ""
     truncated: bool = False
     """The answer was cut at ``max_tokens`` (as far as the target says)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bounded(cls, data: Any) -> Any:
+        """An answer past :data:`MAX_ANSWER_CHARS` is cut there and marked ``truncated``.
+
+        A target that answered 10 MB per request took minutes and gigabytes to audit.
+        """
+        if isinstance(data, dict):
+            text = data.get("text")
+            if isinstance(text, str) and len(text) > MAX_ANSWER_CHARS:
+                return {**data, "text": text[:MAX_ANSWER_CHARS], "truncated": True}
+        return data
 
     @field_validator("text", "error")
     @classmethod

@@ -311,6 +311,10 @@ def _as_number(text: str) -> Decimal | None:
         return None
 
 
+MAX_GRADED_CHARS = 8000
+"""Characters of a response that are graded (12 s went into grading one 10 MB reply)."""
+
+
 def answer_matches(response: str, answer: str, aliases: Sequence[str] = ()) -> bool:
     """Whether ``response`` gives ``answer`` (or one of ``aliases``) as its single answer.
 
@@ -322,7 +326,7 @@ def answer_matches(response: str, answer: str, aliases: Sequence[str] = ()) -> b
         answer_matches("12 + 7 = 19", "19")                       # True
         answer_matches("That makes 1,200.", "1200")               # True
     """
-    toks = _scan(response)
+    toks = _scan(response[:MAX_GRADED_CHARS])  # an answer is at the start, not 1 MB in
     target = _as_number(answer)
     if target is None:
         return _text_matches(toks, [answer, *aliases])
