@@ -91,3 +91,21 @@ def test_run_then_report_json(capsys: pytest.CaptureFixture[str], tmp_path: Path
         "evidence",
         "outcomes",
     }
+
+
+def test_spend_caps_bound_a_campaign_against_an_openai_target(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DESIGN §6's --max-requests was refused by `redteam run` (an audit option only)."""
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "audit"))
+    from audit_helpers import ThreadedStub
+
+    with ThreadedStub(latency=0.0) as stub:
+        code, out, err = _cli(
+            capsys, "redteam", "run", "--target", stub.uri, "--max-requests", "3",
+            "--max-behaviours", "4", "--max-queries", "3", "--store", str(tmp_path / "s.db"),
+            "--json",
+        )  # fmt: skip
+        sent = len(stub.log)
+    assert code in (0, 1), err
+    assert sent == 3  # the cap held; the rest are stored as errors, never as behaviour

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -19,9 +17,13 @@ from rich.progress import (
 )
 
 from alignkit.cli._common import (
+    ApiKeyEnvOpt,
     JsonOpt,
+    MaxRequestsOpt,
+    MaxTokensTotalOpt,
     StoreOpt,
     err,
+    http_config,
     out,
     print_json,
     progress_bar,
@@ -29,7 +31,7 @@ from alignkit.cli._common import (
     writable_folder,
 )
 from alignkit.cli._render import print_result
-from alignkit.core import AlignkitConfig, ConfigError, HttpConfig, Severity, load_config
+from alignkit.core import ConfigError, Severity, load_config
 
 __all__ = ["audit"]
 
@@ -50,28 +52,6 @@ class _Bars:
             self._p.update(task, total=total + add_total)
         if advance:
             self._p.advance(task, advance)
-
-
-def _http(
-    cfg: AlignkitConfig, key_env: str | None, max_req: int | None, max_tok: int | None
-) -> HttpConfig:
-    update = {
-        k: v
-        for k, v in {
-            "api_key_env": key_env,
-            "max_requests": max_req,
-            "max_tokens_total": max_tok,
-        }.items()
-        if v is not None
-    }
-    if key_env is not None and key_env not in os.environ:
-        raise ConfigError(f"--api-key-env {key_env}: that environment variable is not set")
-    try:
-        return HttpConfig.model_validate({**cfg.http.model_dump(), **update})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = str(first["loc"][0]).replace("_", "-") if first["loc"] else "http"
-        raise ConfigError(f"--{name} {first.get('input')!r}: {first['msg']}") from None
 
 
 def _note_replaced(folder: Path, run_id: str) -> None:
@@ -113,15 +93,9 @@ def audit(
     config: Annotated[
         Path | None, typer.Option(help="Config file (default ./alignkit.yaml).")
     ] = None,
-    api_key_env: Annotated[
-        str | None, typer.Option(help="Env var holding the API key for openai: targets.")
-    ] = None,
-    max_requests: Annotated[
-        int | None, typer.Option(help="Spend cap: requests to an openai: target.")
-    ] = None,
-    max_tokens_total: Annotated[
-        int | None, typer.Option(help="Spend cap: tokens to an openai: target.")
-    ] = None,
+    api_key_env: ApiKeyEnvOpt = None,
+    max_requests: MaxRequestsOpt = None,
+    max_tokens_total: MaxTokensTotalOpt = None,
     store: StoreOpt = None,
     json_: JsonOpt = False,
 ) -> None:
@@ -138,7 +112,7 @@ def audit(
     from alignkit.report import to_json, write_reports
 
     cfg = load_config(config)
-    options = TargetOptions(http=_http(cfg, api_key_env, max_requests, max_tokens_total))
+    options = TargetOptions(http=http_config(cfg, api_key_env, max_requests, max_tokens_total))
     threshold = fail_on or cfg.audit.fail_on
     with (
         stdout_to_stderr(json_),

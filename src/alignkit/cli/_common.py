@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import Progress, ProgressColumn
 from rich.segment import Segment
 
-from alignkit.core import ConfigError, Severity
+from alignkit.core import AlignkitConfig, ConfigError, HttpConfig, Severity
 
 __all__ = [
     "JsonOpt",
@@ -153,3 +154,34 @@ def stdout_to_stderr(active: bool = True) -> Iterator[None]:
 def progress_bar(*columns: str | ProgressColumn, quiet: bool = False) -> Progress:
     """A progress display on stderr, cleared when done; off when stderr is no terminal."""
     return Progress(*columns, console=err, transient=True, disable=quiet or not err.is_terminal)
+
+
+ApiKeyEnvOpt = Annotated[
+    str | None, typer.Option(help="Env var holding the API key for openai: targets.")
+]
+MaxRequestsOpt = Annotated[
+    int | None, typer.Option(help="Spend cap: requests to an openai: target.")
+]
+MaxTokensTotalOpt = Annotated[
+    int | None, typer.Option(help="Spend cap: tokens to an openai: target.")
+]
+
+
+def http_config(
+    cfg: AlignkitConfig, key_env: str | None, max_req: int | None, max_tok: int | None
+) -> HttpConfig:
+    """The config's ``http`` section with ``--api-key-env`` and the spend caps applied.
+
+    Raises:
+        ConfigError: The variable is not set, or a cap is out of range (one line).
+    """
+    given = {"api_key_env": key_env, "max_requests": max_req, "max_tokens_total": max_tok}
+    update = {k: v for k, v in given.items() if v is not None}
+    if key_env is not None and key_env not in os.environ:
+        raise ConfigError(f"--api-key-env {key_env}: that environment variable is not set")
+    try:
+        return HttpConfig.model_validate({**cfg.http.model_dump(), **update})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).replace("_", "-") if first["loc"] else "http"
+        raise ConfigError(f"--{name} {first.get('input')!r}: {first['msg']}") from None

@@ -8,8 +8,19 @@ from typing import Annotated
 
 import typer
 
-from alignkit.cli._common import JsonOpt, NoStoreOpt, StoreOpt, err, out, print_json
-from alignkit.core import resolve_store_url
+from alignkit.cli._common import (
+    ApiKeyEnvOpt,
+    JsonOpt,
+    MaxRequestsOpt,
+    MaxTokensTotalOpt,
+    NoStoreOpt,
+    StoreOpt,
+    err,
+    http_config,
+    out,
+    print_json,
+)
+from alignkit.core import load_config, resolve_store_url
 
 guard_app = typer.Typer(
     help="The run-time guard: offline checks and the audit log.\n\nExample: alignkit guard verify",
@@ -26,6 +37,9 @@ def serve(
     guard: GuardOpt = None,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
+    api_key_env: ApiKeyEnvOpt = None,
+    max_requests: MaxRequestsOpt = None,
+    max_tokens_total: MaxTokensTotalOpt = None,
     store: StoreOpt = None,
     json_: Annotated[
         bool,
@@ -48,12 +62,17 @@ def serve(
         if json_:  # for scripts that start it with --port 0 and need the address
             typer.echo(json.dumps({"url": url, "approvals": approvals}))
 
+    cfg = load_config()
+    given = (api_key_env, max_requests, max_tokens_total) != (None, None, None)
+    # without either, the server's own default (one retry: a client waits on each)
+    http = http_config(cfg, api_key_env, max_requests, max_tokens_total)
     run_server(
         target,
         guard,
         host=host,
         port=port,
-        store_url=resolve_store_url(store),
+        store_url=resolve_store_url(store, cfg),
+        http=http if given or "http" in cfg.model_fields_set else None,
         listening=listening,
     )
 

@@ -9,16 +9,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.table import Table
 
 from alignkit.cli._common import (
+    ApiKeyEnvOpt,
     JsonOpt,
+    MaxRequestsOpt,
+    MaxTokensTotalOpt,
     NoStoreOpt,
     StoreOpt,
     err,
+    http_config,
     out,
     print_json,
     progress_bar,
     stdout_to_stderr,
 )
-from alignkit.core import ConfigError
+from alignkit.core import ConfigError, load_config
 
 if TYPE_CHECKING:
     from alignkit.redteam import RedteamReport
@@ -139,7 +143,16 @@ def render_report(rep: RedteamReport) -> None:
         out.print(f"  < {e.output[:300]}", markup=False)
 
 
-_NOT_CAMPAIGN_OPTIONS = {"resume", "evidence", "store", "json_"}
+# spend caps and the key may change on --resume (as --budget may for an audit)
+_NOT_CAMPAIGN_OPTIONS = {
+    "resume",
+    "evidence",
+    "store",
+    "json_",
+    "api_key_env",
+    "max_requests",
+    "max_tokens_total",
+}
 
 
 @redteam_app.command("run")
@@ -202,6 +215,9 @@ def run(
         str | None, typer.Option(help="Continue run RUN; stored attempts are not re-sent.")
     ] = None,
     evidence: Annotated[int, typer.Option(min=0, help="Successful attacks to show.")] = 5,
+    api_key_env: ApiKeyEnvOpt = None,
+    max_requests: MaxRequestsOpt = None,
+    max_tokens_total: MaxTokensTotalOpt = None,
     store: StoreOpt = None,
     json_: JsonOpt = False,
 ) -> None:
@@ -209,8 +225,10 @@ def run(
 
     Example: alignkit redteam run --target organism:flawed --strategy search --max-queries 20
     """
+    from alignkit.models import TargetOptions
     from alignkit.redteam import CampaignOptions, run_campaign
 
+    http = http_config(load_config(), api_key_env, max_requests, max_tokens_total)
     options = None
     if resume is None:
         options = CampaignOptions(
@@ -267,7 +285,12 @@ def run(
             bar.update(task, advance=advance, total=total)
 
         result = run_campaign(
-            options, resume=resume, store=store, progress=progress, evidence=evidence
+            options,
+            resume=resume,
+            store=store,
+            progress=progress,
+            evidence=evidence,
+            target_options=TargetOptions(http=http),
         )
     if json_:
         doc = result.report.model_dump(mode="json")
