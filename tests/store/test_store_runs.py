@@ -221,3 +221,34 @@ def test_a_failed_resume_of_a_finished_run_leaves_it_finished(store: Store) -> N
         store.mark_run(RUN, "running")  # what begin_run does on a resume
         raise RuntimeError("the target cannot be imported any more")
     assert store.get_run(RUN).status == "finished"
+
+
+def test_an_owner_whose_process_id_was_reused_does_not_hold_the_run(tmp_path: Path) -> None:
+    """After a reboot or an OOM kill, the id of a dead run's owner may name another process."""
+    import json
+    import socket
+    import subprocess
+
+    from sqlalchemy import insert
+
+    from alignkit.store._owner import RunInUse, claim
+    from alignkit.store._schema import META
+
+    with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store:
+        other = subprocess.Popen(["sleep", "30"])
+        try:
+            host = socket.gethostname()
+            with store._write("test") as conn:  # a live process, but not the one recorded
+                row = {"host": host, "pid": other.pid, "start": "1"}
+                conn.execute(insert(META).values(key="owner:r1", value=json.dumps(row)))
+            with store._write("test") as conn:
+                claim(conn, "r1")  # taken over
+            with store._write("test") as conn:  # the same process: still running
+                conn.execute(META.delete().where(META.c.key == "owner:r1"))
+                same = json.dumps({"host": host, "pid": other.pid})
+                conn.execute(insert(META).values(key="owner:r1", value=same))
+            with pytest.raises(RunInUse), store._write("test") as conn:
+                claim(conn, "r1")
+        finally:
+            other.kill()
+            other.wait()

@@ -37,7 +37,7 @@ from alignkit.store._governance import ApprovalBook, TrafficHistory
 from alignkit.store._guardlog import AuditLog
 from alignkit.store._json import canonical_json, model_json
 from alignkit.store._migrations import prepare_schema
-from alignkit.store._owner import claim, release
+from alignkit.store._owner import RunInUse, claim, release
 from alignkit.store._schema import ATTEMPTS, FINDINGS, RUNS
 
 __all__ = ["RUN_STATUSES", "RunRecord", "Store", "new_run_id"]
@@ -328,6 +328,8 @@ class Store:
         before = self.get_run(run_id).status if resumed else None
         try:
             yield
+        except RunInUse:  # another process owns the run: not ours to mark
+            raise
         except BaseException as exc:
             if before == "finished":
                 self.mark_run(run_id, "finished")
