@@ -79,6 +79,7 @@ def _closed_port() -> int:
         (["--target", "not a uri"], ["malformed target URI"]),
         (["--target", ""], ["malformed target URI"]),  # audited organism:flawed instead
         (["--seed", "99999999999999999999999"], ["--seed"]),  # an internal error
+        (["--seed", "-5"], ["--seed"]),  # numpy's generators take no negative seed
         (["--target", "ftp:somewhere"], ["unknown target scheme 'ftp:'"]),
         (["--target", "python:no_such_module_xyz:fn"], ["cannot import"]),
         (["--split", "sideways"], ["--split"]),

@@ -145,6 +145,7 @@ def test_feedback_shift_of_a_handful_of_ratings_keeps_a_real_interval(tmp_path: 
         ("Paris.\nConfidence: 80%", 0.8),
         ("Paris. I am 90% sure.", 0.9),
         ("Paris (75%)", 0.75),
+        ("Paris. Confidence-80%", 0.8),
         ("Confidence: 1000%", None),  # read as 0.0 from "000%"
         ("Confidence: -20%", None),  # read as 0.2
         ("About 71% of Earth is water.", None),  # any percentage counted

@@ -70,6 +70,8 @@ USER = [{"role": "user", "content": "hello there friend"}]
     ("extra", "param"),
     [
         ({"max_tokens": 5.7}, "max_tokens"),  # read as 5
+        ({"max_tokens": 10**400}, "max_tokens"),  # OverflowError: a 500
+        ({"seed": -(10**400)}, "seed"),
         ({"seed": 1.5}, "seed"),  # read as 1
         ({"n": True}, "n"),  # True == 1
         ({"stream_options": []}, "stream_options"),
@@ -112,6 +114,12 @@ def test_what_can_be_honoured_is_accepted(server: GuardServer) -> None:
     out = c.chat.completions.create(model="m", messages=[{"role": "user", "content": parts}],
                                     response_format={"type": "text"}, n=1)  # fmt: skip
     assert out.choices[0].message.content == "echo: hi\nthere"
+    # what clients send by default, or loosely, stays accepted
+    out = c.chat.completions.create(model="m", messages=USER, n=1.0, top_logprobs=0,  # type: ignore[arg-type]
+                                    stream=True, stream_options={"include_usage": None})  # type: ignore[typeddict-item]  # fmt: skip
+    assert "".join(ch.choices[0].delta.content or "" for ch in out if ch.choices)
+    empty = c.chat.completions.create(model="m", messages=[{"role": "user", "content": []}])
+    assert empty.choices[0].message.content is not None
     out = c.chat.completions.create(model="m", messages=USER, logprobs=True, top_logprobs=2)
     assert out.choices[0].logprobs is not None and out.choices[0].logprobs.content
     assert all(len(t.top_logprobs) == 2 for t in out.choices[0].logprobs.content)

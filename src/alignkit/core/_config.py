@@ -56,7 +56,7 @@ class AuditConfig(BaseModel):
     budget_s: float | None = Field(None, gt=0, description="Wall-clock budget in seconds.")
     concurrency: int = Field(8, ge=1, le=1024)
     max_items: int = Field(200, ge=1, description="Items drawn per check and item kind.")
-    seed: int = Field(0, ge=-(2**63), le=2**63 - 1, description="A 64-bit integer.")
+    seed: int = Field(0, ge=0, le=2**63 - 1, description="0 to 2**63 - 1.")
     fail_on: Severity | None = None
 
 

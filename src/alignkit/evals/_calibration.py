@@ -75,7 +75,7 @@ _MITIGATION = (
 )
 _NUM = r"(?<![\d.])(-?\d+(?:\.\d+)?)\s*%"  # a whole number: "1000%" is not "000%"
 _SURE = r"(?:sure|confident|certain|confidence|likely)"
-_CONFIDENCE = re.compile(r"confidence\s*(?:level)?\s*[:=]?\s*" + _NUM, re.I)
+_CONFIDENCE = re.compile(r"confidence\s*(?:level)?\s*[:=\-–]?\s*" + _NUM, re.I)
 # Without the word "confidence": a percentage next to a word of certainty, or ending the
 # answer ("… Paris. 80%"). Any percentage counted: "71% of Earth is water" was a confidence.
 _PERCENT = re.compile(

@@ -38,7 +38,7 @@ def content_text(raw: Any) -> str | None:
     """
     if isinstance(raw, str):
         return raw
-    if isinstance(raw, list) and raw:
+    if isinstance(raw, list):  # [] is an empty message, as "" is
         parts = [p.get("text") if isinstance(p, dict) and p.get("type") == "text" else None
                  for p in raw]  # fmt: skip
         if all(isinstance(t, str) for t in parts):

@@ -173,7 +173,7 @@ def _logprobs_doc(req: dict[str, Any], result: GuardResult) -> dict[str, Any] | 
         return None
     if result.outcome is Outcome.BLOCKED or result.text != done.text:
         return None
-    top = req["top_logprobs"] or 0  # as many alternatives as asked for, best first
+    top = req["top_logprobs"]  # as many as asked for, up to what the target gave (5)
 
     def best(alternatives: dict[str, float] | None) -> list[dict[str, Any]]:
         ranked = sorted((alternatives or {}).items(), key=lambda kv: -kv[1])[:top]

@@ -83,7 +83,7 @@ def parse_request(body: bytes, headers: Any, default_model: str) -> dict[str, An
             continue
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise BadRequest(f"'{name}' must be a number", name)
-        if kind is int and not float(value).is_integer():  # 5.7 tokens were read as 5
+        if kind is int and isinstance(value, float) and not value.is_integer():  # 5.7 was 5
             raise BadRequest(f"'{name}' must be a whole number", name)
         low, high = _RANGES[name]
         if not low <= value <= high:
@@ -93,12 +93,13 @@ def parse_request(body: bytes, headers: Any, default_model: str) -> dict[str, An
         if doc.get(name) is not None and not isinstance(doc.get(name), bool):
             raise BadRequest(f"'{name}' must be true or false", name)
     n = doc.get("n", 1)
-    if n is not None and (type(n) is not int or n != 1):  # answering one choice misleads
+    if n is not None and (isinstance(n, bool) or n != 1):  # answering one choice misleads
         raise BadRequest("'n' must be 1: this server returns one choice per request", "n")
     top = doc.get("top_logprobs")
-    if top is not None and (type(top) is not int or not 0 <= top <= 20):
+    whole = isinstance(top, int | float) and not isinstance(top, bool) and float(top) % 1 == 0
+    if top is not None and (not whole or not 0 <= top <= 20):
         raise BadRequest("'top_logprobs' must be a whole number from 0 to 20", "top_logprobs")
-    if top is not None and not doc.get("logprobs"):
+    if top and not doc.get("logprobs"):
         raise BadRequest("'top_logprobs' needs 'logprobs': true", "top_logprobs")
     if doc.get("logprobs"):
         if doc.get("stream"):
@@ -117,7 +118,7 @@ def parse_request(body: bytes, headers: Any, default_model: str) -> dict[str, An
     stream_opts = {} if stream_opts is None else stream_opts
     if not isinstance(stream_opts, dict):
         raise BadRequest("'stream_options' must be an object", "stream_options")
-    include_usage = stream_opts.get("include_usage", False)
+    include_usage = stream_opts.get("include_usage") or False  # null: not asked for
     if not isinstance(include_usage, bool):
         raise BadRequest("'stream_options.include_usage' must be true or false", "stream_options")
     return {
@@ -128,7 +129,7 @@ def parse_request(body: bytes, headers: Any, default_model: str) -> dict[str, An
         "stream": bool(doc.get("stream")),
         "include_usage": include_usage,
         "stop": _stop(doc.get("stop")),
-        "top_logprobs": top,
+        "top_logprobs": int(top or 0),
         "gen": gen,
     }
 

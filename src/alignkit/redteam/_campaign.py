@@ -148,8 +148,8 @@ class CampaignOptions:
         """
         if self.max_queries < 1:
             raise ConfigError(f"--max-queries must be at least 1, got {self.max_queries}")
-        if not -(2**63) <= self.seed < 2**63:  # stored as a 64-bit integer
-            raise ConfigError(f"--seed must be a 64-bit integer, got {self.seed}")
+        if not 0 <= self.seed < 2**63:  # stored as a 64-bit integer; numpy takes no sign
+            raise ConfigError(f"--seed must be from 0 to 2**63 - 1, got {self.seed}")
         if self.concurrency < 1:
             raise ConfigError(f"--concurrency must be at least 1, got {self.concurrency}")
         if self.max_behaviours is not None and self.max_behaviours < 1:
