@@ -80,6 +80,9 @@ def test_training_replaces_a_folder_whole_or_leaves_it_alone(tmp_path: Path) -> 
     assert report["quick"] is True and report["organism"] == "tiny" and report["seed"] == 0
     assert 0 < report["steps"] <= report["planned_steps"] and report["out_dir"] == str(out)
     assert isinstance(report["final_loss"], float)  # NaN was written: not JSON
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o777 & ~umask  # not mkdtemp's owner-only 0700
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     # a run that fails after it began (here: no time for a single step) changes nothing
     starved = _config(tmp_path, TINY.replace("quick_minutes: 1.0", "quick_minutes: 0.00001"))
@@ -139,3 +142,20 @@ def test_chat_with_a_folder_named_like_a_uri_and_a_long_session(tmp_path: Path) 
     replies = [ln for ln in proc.stdout.splitlines() if ln.strip()]
     assert len(replies) == 14 and not any(r.startswith("[error") for r in replies), replies
     assert "the oldest exchange was dropped" in proc.stderr
+
+
+def test_training_into_the_current_folder_or_through_a_symlink(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--out .` failed after training ("empty name"); a symlink was replaced by a folder."""
+    cfg = _config(tmp_path, TINY)
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    train_organism(cfg, ".", quick=True, n=10)
+    assert load_manifest(here)["organism"] == "tiny"
+    link = tmp_path / "link"
+    link.symlink_to(here)
+    train_organism(_config(tmp_path, TINY.replace("name: tiny", "name: tiny2")), link, quick=True)
+    assert link.is_symlink() and load_manifest(here)["organism"] == "tiny2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "here", "link"]

@@ -97,10 +97,11 @@ def train_organism(
     cfg = _resolve(config)
     out = Path(out_dir)
     check_out_dir(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # Built in a sibling folder and moved into place whole: an interrupted run leaves the
-    # folder as it was, never new weights under an old manifest.
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    real = out.resolve()  # `.` has no name; a symlink's target is what gets replaced
+    real.parent.mkdir(parents=True, exist_ok=True)
+    # Built in a sibling folder and moved into place when done: an interrupted run leaves
+    # the folder as it was, never new weights under an old manifest.
+    staging = Path(tempfile.mkdtemp(prefix=f".{real.name}.", suffix=".partial", dir=real.parent))
     try:
         report = train_model(cfg, staging, quick=quick, seed=seed)
         report = dataclasses.replace(report, out_dir=out)
@@ -110,7 +111,7 @@ def train_organism(
         result: dict[str, Any] = {"training": report.as_dict()}
         if measure_after:
             result |= measure(staging, cfg, n=n if n is not None else (40 if quick else None))
-        _replace(out, staging)
+        _replace(real, staging)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return result
@@ -132,14 +133,24 @@ def check_out_dir(out: Path) -> None:
 
 
 def _replace(out: Path, staging: Path) -> None:
-    """Move ``staging`` to ``out``; a previous ``out`` is removed only once it is replaced."""
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.{os.getpid()}.old")
-        out.rename(old)
-    staging.rename(out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    """Put what ``staging`` holds in ``out`` (a resolved path); earlier files go only after.
+
+    A new folder is ``staging`` renamed (with the permissions a new folder gets, not
+    ``mkdtemp``'s owner-only ones). An existing one keeps its own inode, permissions and
+    links: its entries move aside, the new ones move in, the old ones are deleted.
+    """
+    if not out.exists():
+        umask = os.umask(0)
+        os.umask(umask)
+        staging.chmod(0o777 & ~umask)
+        staging.rename(out)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+    for entry in list(out.iterdir()):
+        entry.rename(old / entry.name)
+    for entry in list(staging.iterdir()):
+        entry.rename(out / entry.name)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _resolve(config: OrganismConfig | str | Path) -> OrganismConfig:
