@@ -232,3 +232,23 @@ def test_stopping_does_not_wait_out_a_long_poll(target: str, store_url: str) -> 
         srv.stop()
         took = time.perf_counter() - started
     assert took < 10, took
+
+
+def test_stopping_lets_an_answer_in_flight_finish(tmp_path: Path, store_url: str) -> None:
+    """A short shutdown grace cut 6-second completions with a 500."""
+    app = tmp_path / "slow.py"
+    app.write_text("import time\ndef respond(messages):\n    time.sleep(2)\n    return 'done'\n")
+    with GuardServer(f"python:{app}:respond", CONFIG, store_url=store_url) as srv:
+        answers: list[Any] = []
+
+        def ask() -> None:
+            body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+            answers.append(call(srv.url + "/chat/completions", body))
+
+        asker = threading.Thread(target=ask)
+        asker.start()
+        time.sleep(0.5)
+        srv.stop()
+        asker.join(10)
+    status, doc = answers[0]
+    assert status == 200 and doc["choices"][0]["message"]["content"] == "done"

@@ -70,8 +70,8 @@ __all__ = ["GuardServer", "create_app", "serve"]
 _log = logging.getLogger(__name__)
 ADMIN_TOKEN_ENV = "ALIGNKIT_ADMIN_TOKEN"
 SWITCH_INTERVAL_S = float(os.environ.get("ALIGNKIT_SWITCH_INTERVAL_S", "0.0005"))
-SHUTDOWN_GRACE_S = 3
-"""Seconds a stopping server waits for open requests (an approval long poll lasts 60)."""
+SHUTDOWN_GRACE_S = 30
+"""Seconds a stopping server waits for open requests (approval long polls end at once)."""
 
 
 def _fastapi() -> Any:
@@ -454,7 +454,9 @@ def serve(
             app, log_level="warning", access_log=False, http=http_protocol(), lifespan="on",
             timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
         )  # fmt: skip
-        uvicorn.Server(config).run(sockets=[sock])
+        server = uvicorn.Server(config)
+        app.guard_state.stopping = lambda: server.should_exit  # type: ignore[attr-defined]
+        server.run(sockets=[sock])
     finally:
         if guard.traffic is not None:  # the app's shutdown does this, if it started
             guard.traffic.close()
@@ -512,7 +514,8 @@ class GuardServer:
 
     def start(self, timeout_s: float = 20.0) -> str:
         """Start serving; returns the base URL (``http://host:port/v1``)."""
-        self._server = self._uvicorn.Server(self._config)
+        self._server = server = self._uvicorn.Server(self._config)
+        self.app.guard_state.stopping = lambda: server.should_exit  # type: ignore[attr-defined]
         self._server.install_signal_handlers = lambda: None  # not the main thread
         self._thread = threading.Thread(target=self._server.run, name="alignkit-serve", daemon=True)
         self._thread.start()
