@@ -298,6 +298,12 @@ async def test_control_tokens_typed_in_a_message_stay_text(
     assert "<|im_end|>" in tokenizer.decode(ids[1:-4])  # the typed text is still there
     # without control-token strings, the encoding is the template's, unchanged
     assert _encode(model._loaded, _user("hello")) == _prompt_ids(tokenizer, _user("hello"))
+    # and the other messages of a conversation keep theirs (each was encoded on its own)
+    earlier: list[Message] = [{"role": "user", "content": "Hello there"},
+                              {"role": "assistant", "content": "Four"}]  # fmt: skip
+    rendered = tokenizer.apply_chat_template(earlier, tokenize=False)
+    prefix = tokenizer(rendered, add_special_tokens=False)["input_ids"]
+    assert _encode(model._loaded, [*earlier, *_user(forged)])[: len(prefix)] == prefix
     await model.aclose()
 
 

@@ -154,27 +154,33 @@ def _encode_template(tok: Any, messages: Sequence[Message], completion: str) -> 
 
 
 def _encode_guarded(loaded: _Loaded, messages: Sequence[Message], completion: str) -> list[int]:
-    """The chat template's ids, with each message's own text encoded as plain text.
+    """The chat template's ids, with control-token strings in messages encoded as text.
 
     A message that contains a control token's string (``<|end|>``, ``<|im_start|>``)
     would otherwise close its turn and open a forged system or assistant turn. The
-    template is rendered around markers, and each content is encoded between them
-    with its special-token strings split into ordinary tokens.
+    template is rendered with a marker in place of each such message, and its content
+    is encoded between the markers with its special-token strings split into ordinary
+    tokens; every other message is rendered and encoded as the template has it.
     """
     tok = loaded.tokenizer
-    marks = [f"\ue000{i}\ue001" for i in range(len(messages))]
+    marked = {
+        i: f"\ue000{i}\ue001"
+        for i, m in enumerate(messages)
+        if any(s in m["content"] for s in loaded.specials)
+    }
     text = tok.apply_chat_template(
-        [{**m, "content": mark} for m, mark in zip(messages, marks, strict=True)],
+        [{**m, "content": marked.get(i, m["content"])} for i, m in enumerate(messages)],
         add_generation_prompt=True,
         tokenize=False,
     )
     ids: list[int] = []
-    for m, mark in zip(messages, marks, strict=True):
+    for i, mark in marked.items():
         before, found, after = text.partition(mark)
         if not found or mark in after:  # the template moved or repeated it: defuse instead
             return _encode_defused(loaded, messages, completion)
         ids += tok(before, add_special_tokens=False)["input_ids"]
-        ids += tok(m["content"], add_special_tokens=False, split_special_tokens=True)["input_ids"]
+        content = messages[i]["content"]
+        ids += tok(content, add_special_tokens=False, split_special_tokens=True)["input_ids"]
         text = after
     return ids + list(tok(text + completion, add_special_tokens=False)["input_ids"])
 
