@@ -29,11 +29,11 @@ def load_quiz_app() -> ModuleType:
 class ThreadedStub:
     """A real stub server on 127.0.0.1 in a background thread, logging what it answered."""
 
-    def __init__(self, latency: float) -> None:
+    def __init__(self, latency: float, **options: Any) -> None:
         self.app = load_quiz_app()
         self.log: list[tuple[float, str]] = []
         self._lock = threading.Lock()
-        self.server = StubServer(latency, responder=self._respond)
+        self.server = StubServer(latency, responder=self._respond, **options)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 

@@ -220,6 +220,7 @@ def _begin(store: Store, plan: _Plan, data: ItemPack) -> None:
     """
     digest = data.digest()
     if plan.resumed:
+        store.claim_run(plan.run_id)  # before anything of the run is touched
         if plan.opts.pack_digest and plan.opts.pack_digest != digest:
             raise ConfigError(
                 f"the item pack of run {plan.run_id} ({data.path}) changed since the run"

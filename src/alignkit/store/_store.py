@@ -303,8 +303,7 @@ class Store:
             ConfigError: A resumed run is still running in another live process.
         """
         if resumed:
-            with self._write(f"claim run '{run_id}'") as conn:
-                claim(conn, self._resolve(conn, run_id)["id"])
+            self.claim_run(run_id)
             self.mark_run(run_id, "running")
             return
         self.create_run(
@@ -315,8 +314,16 @@ class Store:
             alignkit_version=alignkit_version,
             started_at=started_at,
         )
+        self.claim_run(run_id)
+
+    def claim_run(self, run_id: str) -> None:
+        """Record this process as the one writing ``run_id`` (again: a no-op).
+
+        Raises:
+            RunInUse: Another live process on this machine is writing it.
+        """
         with self._write(f"claim run '{run_id}'") as conn:
-            claim(conn, run_id)
+            claim(conn, self._resolve(conn, run_id)["id"])
 
     @contextmanager
     def failing_run(self, run_id: str, *, resumed: bool, resume_with: str) -> Iterator[None]:
