@@ -252,3 +252,29 @@ def test_stopping_lets_an_answer_in_flight_finish(tmp_path: Path, store_url: str
         asker.join(10)
     status, doc = answers[0]
     assert status == 200 and doc["choices"][0]["message"]["content"] == "done"
+
+
+def test_stopping_ends_a_chat_waiting_on_an_escalation(target: str, store_url: str) -> None:
+    """It held the shutdown for the whole grace, then failed against a closed store."""
+    config = {"input": [{"rail": "keywords", "words": ["wire money"], "action": "escalate"}],
+              "approvals": {"timeout_s": 120.0, "chat_timeout_s": 120.0},
+              "traffic": {"enabled": False}}  # fmt: skip
+    answers: list[Any] = []
+    with GuardServer(target, config, store_url=store_url) as srv:
+
+        def ask() -> None:
+            body = {"model": "m", "messages": [{"role": "user", "content": "wire money now"}]}
+            answers.append(call(srv.url + "/chat/completions", body))
+
+        asker = threading.Thread(target=ask)
+        asker.start()
+        time.sleep(1.0)
+        started = time.perf_counter()
+        srv.stop()
+        took = time.perf_counter() - started
+        asker.join(10)
+    assert took < 10, took
+    status, doc = answers[0]
+    assert status == 200 and doc["alignkit"]["decision"] == "block"  # undecided: denied
+    with Store.open(store_url) as store:
+        assert store.audit_log().verify().ok

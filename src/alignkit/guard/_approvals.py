@@ -141,6 +141,8 @@ class ApprovalQueue:
         self.log = log
         self.redact: Callable[[str], str] = redact or (lambda s: s)
         self.poll_s = poll_s
+        # set by a server: once it is stopping, waiters stop waiting (pending: a denial)
+        self.stopping: Callable[[], bool] = lambda: False
         self.decided: dict[str, int] = {"approved": 0, "denied": 0, "expired": 0}
         self.requested = 0
 
@@ -261,13 +263,13 @@ class ApprovalQueue:
         """Wait until the approval is decided or expires, or ``timeout_s`` passes."""
         record = self.get(approval_id)
         deadline = self._deadline(record, timeout_s)
-        while record.status == "pending":
+        while record.status == "pending" and not self.stopping():
             left = deadline - time.monotonic()
             if left <= 0:
                 break
             await asyncio.sleep(min(self.poll_s, left))
             record = self.get(approval_id)
-        if record.status == "pending" and timeout_s is None:  # until expiry: settle it
+        if record.status == "pending" and timeout_s is None and not self.stopping():
             await asyncio.sleep(max(0.0, (record.expires_at - _now()).total_seconds()) + 0.01)
             record = self.get(approval_id)
         return record

@@ -301,6 +301,16 @@ def create_app(
     return app
 
 
+def _stop_waiters_with(guard: Guard, server: Any) -> None:
+    """Approval waits (long polls, escalated chats) end when ``server`` starts stopping.
+
+    They would otherwise hold the shutdown for the whole grace period; a pending approval
+    that stops waiting is a denial.
+    """
+    if guard.approvals is not None:
+        guard.approvals.stopping = lambda: bool(server.should_exit)
+
+
 def _openai_errors(app: FastAPI) -> None:
     """Unknown paths and methods under ``/v1/`` answer in OpenAI's error shape.
 
@@ -455,7 +465,7 @@ def serve(
             timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
         )  # fmt: skip
         server = uvicorn.Server(config)
-        app.guard_state.stopping = lambda: server.should_exit  # type: ignore[attr-defined]
+        _stop_waiters_with(guard, server)
         server.run(sockets=[sock])
     finally:
         if guard.traffic is not None:  # the app's shutdown does this, if it started
@@ -514,8 +524,8 @@ class GuardServer:
 
     def start(self, timeout_s: float = 20.0) -> str:
         """Start serving; returns the base URL (``http://host:port/v1``)."""
-        self._server = server = self._uvicorn.Server(self._config)
-        self.app.guard_state.stopping = lambda: server.should_exit  # type: ignore[attr-defined]
+        self._server = self._uvicorn.Server(self._config)
+        _stop_waiters_with(self.guard, self._server)
         self._server.install_signal_handlers = lambda: None  # not the main thread
         self._thread = threading.Thread(target=self._server.run, name="alignkit-serve", daemon=True)
         self._thread.start()
@@ -533,7 +543,7 @@ class GuardServer:
         """Stop serving, commit the audit log, close the store."""
         if self._server is not None and self._thread is not None:
             self._server.should_exit = True
-            self._thread.join(timeout=30)
+            self._thread.join(timeout=SHUTDOWN_GRACE_S + 15)  # the grace, then the shutdown
         self._store.close()
 
     def __enter__(self) -> GuardServer:

@@ -58,8 +58,6 @@ class State:
     metrics: Metrics
     admin_token: str | None
     log: Any
-    stopping: Callable[[], bool] = lambda: False
-    """Whether the server is shutting down (long polls then answer at once)."""
 
 
 @dataclass(frozen=True)

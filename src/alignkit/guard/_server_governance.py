@@ -19,7 +19,6 @@ Admin (``Authorization: Bearer <token>``): ``GET /admin/approvals[?status=...]``
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -135,13 +134,8 @@ def add_governance_routes(app: FastAPI, state: Any) -> None:
             return _error(404, "this server keeps no approval queue", "not_found")
         try:
             record = queue.get(approval_id)
-            end = time.monotonic() + min(wait, MAX_WAIT_S)
-            # in slices, so that a stopping server answers at once rather than after a minute
-            while record.status == "pending" and not state.stopping():
-                left = end - time.monotonic()
-                if left <= 0:
-                    break
-                record = await queue.wait(approval_id, min(left, 0.5))
+            if record.status == "pending" and wait > 0:  # ends at once if the server stops
+                record = await queue.wait(approval_id, min(wait, MAX_WAIT_S))
         except StoreError:
             return _error(404, f"no approval '{approval_id[:80]}'", "not_found")
         return _json(check_of(record).model_dump(mode="json"))
