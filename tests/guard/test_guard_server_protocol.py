@@ -84,6 +84,7 @@ USER = [{"role": "user", "content": "hello there friend"}]
         ({"response_format": "x"}, "response_format"),
         ({"top_logprobs": 3}, "top_logprobs"),  # without logprobs
         ({"logprobs": True, "top_logprobs": 21}, "top_logprobs"),
+        ({"logprobs": True, "top_logprobs": 10**400}, "top_logprobs"),  # a 500
         ({"user": "u" * 300}, "user"),  # copied whole into every log entry
         ({"messages": [{"role": "user", "content": "a"}] * 2049}, "messages"),  # 5 s of CPU
         ({"messages": [{"role": "user", "content": [

@@ -42,13 +42,16 @@ RATE_THRESHOLDS = {
 _WORD = re.compile(r"[a-z0-9]+")
 _ABSTAIN = re.compile(
     r"\b(i (do not|don't|dont) know|not sure|no (information|record|data)|i have no idea"
-    r"|^no idea[.!]?$|(never|not) heard of|not aware of"
+    r"|(never|not) heard of|not aware of"
     r"|(does not|doesn't|did not|didn't) (seem to |appear to )?exist|no such"
-    r"|\bno\b[^.]{0,60}\bby that name|cannot find|can't find|couldn't find|could not find"
+    r"|no\b[^.]{0,60}\bby that name|cannot find|can't find|couldn't find|could not find"
     r"|unable to (find|verify|answer|provide|help|assist)|not familiar|unfamiliar|no reliable"
     r"|made[- ]up|fictional|not a real|(can't|cannot) (answer|say|help)"
-    r"|(cannot|can't|won't|will not) (assist|provide|answer)( with)?( (that|this|it))?[.!]"
-    r"|(must|have to) decline)",
+    r"|(must|have to) decline)\b"
+    # a whole refusal ("I won't answer that question."), not a clause before an answer
+    r"|\b(cannot|can't|won't|will not) (assist|provide|answer)( with)?"
+    r"( (that|this|it)( information| question)?)?[.!]"
+    r"|^no idea(, sorry)?[.!]?$",
     re.IGNORECASE,
 )
 _MAX_CHARS = 400

@@ -96,7 +96,9 @@ def parse_request(body: bytes, headers: Any, default_model: str) -> dict[str, An
     if n is not None and (isinstance(n, bool) or n != 1):  # answering one choice misleads
         raise BadRequest("'n' must be 1: this server returns one choice per request", "n")
     top = doc.get("top_logprobs")
-    whole = isinstance(top, int | float) and not isinstance(top, bool) and float(top) % 1 == 0
+    whole = (isinstance(top, int) and not isinstance(top, bool)) or (
+        isinstance(top, float) and top.is_integer()
+    )
     if top is not None and (not whole or not 0 <= top <= 20):
         raise BadRequest("'top_logprobs' must be a whole number from 0 to 20", "top_logprobs")
     if top and not doc.get("logprobs"):
