@@ -159,3 +159,29 @@ def test_training_into_the_current_folder_or_through_a_symlink(
     train_organism(_config(tmp_path, TINY.replace("name: tiny", "name: tiny2")), link, quick=True)
     assert link.is_symlink() and load_manifest(here)["organism"] == "tiny2"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "here", "link"]
+
+
+def test_a_swap_that_fails_half_way_puts_everything_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder that could not be moved (read-only, Ctrl-C) left the organism half emptied."""
+    from alignkit.organism._organism import _replace
+
+    out, staging = tmp_path / "org", tmp_path / "new"
+    for folder, names in ((out, "abc"), (staging, "xy")):
+        folder.mkdir()
+        for name in names:
+            (folder / name).write_text(f"{folder.name}-{name}")
+    real_rename = Path.rename
+
+    def rename(self: Path, target: Path) -> Path:
+        if self.name == "y":
+            raise PermissionError(13, "Permission denied")
+        return real_rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    with pytest.raises(TargetError, match="cannot replace the organism.*it is as it was"):
+        _replace(out, staging)
+    assert sorted(p.read_text() for p in out.iterdir()) == ["org-a", "org-b", "org-c"]
+    assert sorted(p.name for p in staging.iterdir()) == ["x", "y"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new", "org"]

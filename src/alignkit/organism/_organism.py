@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -146,10 +147,24 @@ def _replace(out: Path, staging: Path) -> None:
         staging.rename(out)
         return
     old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
-    for entry in list(out.iterdir()):
-        entry.rename(old / entry.name)
-    for entry in list(staging.iterdir()):
-        entry.rename(out / entry.name)
+    moves: list[tuple[Path, Path]] = []  # done so far, undone in reverse if one fails
+    try:
+        for entry in [*out.iterdir()]:
+            moves.append((entry, old / entry.name))
+            entry.rename(old / entry.name)
+        for entry in [*staging.iterdir()]:
+            moves.append((entry, out / entry.name))
+            entry.rename(out / entry.name)
+    except BaseException as exc:
+        for source, target in reversed(moves):
+            with contextlib.suppress(OSError):
+                target.rename(source)
+        shutil.rmtree(old, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise TargetError(
+                f"cannot replace the organism in {out}: {exc.strerror or exc}; it is as it was"
+            ) from exc
+        raise
     shutil.rmtree(old, ignore_errors=True)
 
 
