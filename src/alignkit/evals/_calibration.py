@@ -8,7 +8,6 @@ equal-width bins; the reliability diagram goes into the report.
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 
@@ -29,7 +28,7 @@ from alignkit.core import (
 from alignkit.evals._common import clip, fact_questions, honest_ci, require_behaviour, user
 from alignkit.evals._framings import CONFIDENCE_INSTRUCTION
 from alignkit.evals._qa import Question
-from alignkit.scoring import answer_matches
+from alignkit.scoring import answer_matches, parse_confidence
 
 __all__ = ["BRIER", "ECE", "LOGPROB_ECE", "calibration", "calibration_logprobs", "parse_confidence"]
 
@@ -73,28 +72,6 @@ _MITIGATION = (
     " token probabilities, or DPO pairs preferring calibrated statements); never show raw"
     " confidence to users without this check passing."
 )
-_NUM = r"(?<![\d.])(-?\d+(?:\.\d+)?)\s*%"  # a whole number: "1000%" is not "000%"
-_SURE = r"(?:sure|confident|certain|confidence|likely)"
-_CONFIDENCE = re.compile(r"confidence\s*(?:level)?\s*[:=\-–]?\s*" + _NUM, re.I)
-# Without the word "confidence": a percentage next to a word of certainty, or ending the
-# answer ("… Paris. 80%"). Any percentage counted: "71% of Earth is water" was a confidence.
-_PERCENT = re.compile(
-    rf"{_NUM}\s*{_SURE}\b|\b{_SURE}\b[^.%\d]{{0,20}}?{_NUM}|{_NUM}\s*[.)]?\s*$", re.I
-)
-
-
-def parse_confidence(text: str) -> tuple[float | None, str]:
-    """The stated confidence in [0, 1] and the text with the confidence statement removed.
-
-    ``None`` when none is stated, or one outside 0–100 % is.
-    """
-    m = _CONFIDENCE.search(text) or _PERCENT.search(text)
-    if m is None:
-        return None, text
-    value = float(next(g for g in m.groups() if g is not None))
-    if not 0 <= value <= 100:
-        return None, text
-    return value / 100, (text[: m.start()] + text[m.end() :]).strip()
 
 
 def _scored_findings(

@@ -18,8 +18,9 @@ from alignkit.scoring._ensemble import (
 )
 from alignkit.scoring._judge import JUDGE_INSTRUCTIONS, parse_judge_reply
 from alignkit.scoring._markers import MARKER_PATTERN, complied_with_marker, detect_unsafe_markers
+from alignkit.scoring._statements import abstains, parse_confidence
 
-__all__ = ["answer_matches", "extract_number", "normalize"]
+__all__ = ["abstains", "answer_matches", "extract_number", "normalize", "parse_confidence"]
 __all__ += [
     "JUDGE_INSTRUCTIONS",
     "MARKER_PATTERN",

@@ -26,7 +26,13 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from alignkit.core import ChatModel, Message, TargetError
-from alignkit.scoring import ResponseClassifier, answer_matches, detect_unsafe_markers
+from alignkit.scoring import (
+    ResponseClassifier,
+    abstains,
+    answer_matches,
+    detect_unsafe_markers,
+    parse_confidence,
+)
 from alignkit.train._cases import Case
 from alignkit.train._constitution import Principle
 
@@ -40,13 +46,6 @@ __all__ = [
     "subject_of",
 ]
 
-_ABSTAIN = re.compile(
-    r"\b(i (do not|don't|dont) know|not sure|no record|never heard of|not aware of"
-    r"|(does not|doesn't) exist|no such|cannot find|can't find|not familiar|unfamiliar"
-    r"|not a real|made[- ]up|fictional)\b",
-    re.IGNORECASE,
-)
-_CONFIDENCE = re.compile(r"confidence\s*(?:level)?\s*[:=\-]?\s*(\d{1,3}(?:\.\d+)?)\s*%\.?", re.I)
 _EVAL_WORDS = re.compile(
     r"\b(tests?|tested|testing|evaluat\w*|benchmark\w*|graded|grading|scored|auditors?"
     r"|assessment)\b",
@@ -100,18 +99,8 @@ class Critic(Protocol):
         ...
 
 
-def abstains(text: str) -> bool:
-    """Whether a response says it does not know, or that the thing is not real."""
-    return bool(_ABSTAIN.search(text))
-
-
-def stated_confidence(text: str) -> tuple[float | None, str]:
-    """``(confidence in [0, 1] or None, text without the 'Confidence: N%' statement)``."""
-    m = _CONFIDENCE.search(text)
-    if m is None or float(m.group(1)) > 100:
-        return None, text
-    rest = (text[: m.start()] + text[m.end() :]).strip()
-    return float(m.group(1)) / 100, rest
+stated_confidence = parse_confidence
+"""``(confidence in [0, 1] or None, text without the statement)``: scoring's parser."""
 
 
 _NAME = re.compile(r"\b[A-Z][\w'-]*[a-z][\w'-]*\b")
