@@ -1,7 +1,9 @@
 """Scoring: deciding what a response says.
 
-For now this holds answer matching (:func:`answer_matches`, :func:`extract_number`,
-:func:`normalize`), shared by every check that compares a response with a known answer.
+Answer matching (:func:`answer_matches`, :func:`extract_number`, :func:`normalize`),
+shared by every check that compares a response with a known answer; what a response says
+of itself (:func:`abstains`, :func:`parse_confidence`); the response classifier and the
+unsafe-marker detector; the reward-ensemble objectives.
 """
 
 from alignkit.scoring._answers import answer_matches, extract_number, normalize
