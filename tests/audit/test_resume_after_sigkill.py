@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -119,6 +120,23 @@ def test_sigterm_marks_the_run_failed_and_says_how_to_resume(
     assert err.rstrip().endswith("terminated")
 
 
+def _stop_between_writes(proc: subprocess.Popen[str], db: Path) -> None:
+    """SIGSTOP ``proc`` at a moment it holds no write lock on ``db`` (else others wait)."""
+    for _ in range(100):
+        proc.send_signal(signal.SIGSTOP)
+        con = sqlite3.connect(db, timeout=0.05)
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            con.rollback()
+            return
+        except sqlite3.OperationalError:  # stopped inside a transaction: let it finish
+            proc.send_signal(signal.SIGCONT)
+            time.sleep(0.02)
+        finally:
+            con.close()
+    raise AssertionError("the store stayed locked")
+
+
 def test_a_run_still_running_cannot_be_resumed_twice(tmp_path: Path) -> None:
     """A resume beside the live run sent the same requests twice."""
     db = tmp_path / "live.db"
@@ -135,18 +153,22 @@ def test_a_run_still_running_cannot_be_resumed_twice(tmp_path: Path) -> None:
         time.sleep(1.0)
         with Store.open(f"sqlite:///{db}", create=False) as st:
             (run,) = st.list_runs()
-        proc.send_signal(signal.SIGSTOP)  # alive, but writing nothing while we look
-        failed_before = errors(run.id)
-        for _ in range(2):  # a refused resume marked the live run failed: the next went in
-            second = _audit("--resume", run.id, "--store", str(db), "--out", "r2", tmp=tmp_path)
-            _, err = second.communicate(timeout=60)
-            assert second.returncode == 2 and f"still running in process {proc.pid}" in err, err
-        with Store.open(f"sqlite:///{db}", create=False) as st:
-            assert st.get_run(run.id).status == "running"
-        assert failed_before > 0 and errors(run.id) == failed_before  # they were deleted
-        proc.send_signal(signal.SIGCONT)
-        proc.send_signal(signal.SIGKILL)  # a dead owner no longer holds the run
-        proc.wait(10)
+        try:
+            _stop_between_writes(proc, db)  # alive, but writing nothing while we look
+            failed_before = errors(run.id)
+            for _ in range(2):  # a refused resume marked the live run failed: the next went in
+                second = _audit("--resume", run.id, "--store", str(db), "--out", "r2",
+                                tmp=tmp_path)  # fmt: skip
+                _, err = second.communicate(timeout=60)
+                assert second.returncode == 2, err
+                assert f"still running in process {proc.pid}" in err, err
+            with Store.open(f"sqlite:///{db}", create=False) as st:
+                assert st.get_run(run.id).status == "running"
+            assert failed_before > 0 and errors(run.id) == failed_before  # they were deleted
+        finally:
+            proc.send_signal(signal.SIGCONT)
+            proc.send_signal(signal.SIGKILL)  # a dead owner no longer holds the run
+            proc.wait(10)
         third = _audit("--resume", run.id, "--budget", "2", "--store", str(db), "--out", "r3",
                        tmp=tmp_path)  # fmt: skip
         _, err = third.communicate(timeout=60)
