@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import Progress, ProgressColumn
 from rich.segment import Segment
 
-from alignkit.core import AlignkitConfig, ConfigError, HttpConfig, Severity
+from alignkit.core import AlignkitConfig, ConfigError, HttpConfig, Severity, show_bidi
 
 __all__ = [
     "JsonOpt",
@@ -37,13 +37,11 @@ __all__ = [
 # Control characters (ESC starts terminal commands: clear the screen, set the title) and
 # bidirectional overrides, as they come in packs, targets' answers and their errors.
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 def printable(text: str) -> str:
     """``text`` safe for a terminal: controls as U+FFFD, bidi overrides as ``[U+202E]``."""
-    text = _CONTROLS.sub("\ufffd", text)
-    return _BIDI.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
+    return show_bidi(_CONTROLS.sub("\ufffd", text))
 
 
 class _SafeConsole(Console):

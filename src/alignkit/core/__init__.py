@@ -82,6 +82,7 @@ from alignkit.core._stats import (
     wilson_interval,
     z_test_from_intervals,
 )
+from alignkit.core._text import show_bidi
 
 __all__ = [
     "CHECKS",
@@ -148,6 +149,7 @@ __all__ = [
     "resolve_store_url",
     "summarize",
     "two_proportion_test",
+    "show_bidi",
     "wilson_interval",
     "z_test_from_intervals",
 ]

@@ -6,7 +6,7 @@ import html
 import math
 import re
 
-from alignkit.core import Direction, Severity
+from alignkit.core import Direction, Severity, show_bidi
 
 __all__ = [
     "SEVERITY_COLOURS",
@@ -38,17 +38,12 @@ def clean(text: str) -> str:
     return _INVALID_XML.sub("\ufffd", text)
 
 
-# Bidirectional embeddings, overrides and isolates: one in a check id or an answer made
-# the text after it (other cells included) read backwards.
-_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
-
-
 def esc(text: object) -> str:
     """HTML/XML-escape ``text`` (quotes included) after removing invalid characters.
 
     Bidirectional controls are shown as ``[U+202E]`` rather than obeyed.
     """
-    shown = _BIDI_CONTROLS.sub(lambda m: f"[U+{ord(m.group()):04X}]", clean(str(text)))
+    shown = show_bidi(clean(str(text)))
     return html.escape(shown, quote=True)
 
 
