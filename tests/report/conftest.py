@@ -51,9 +51,18 @@ def registered_check() -> Iterator[CheckSpec]:
         metrics=(SUGGESTED, FLIP),
         doc="Test-only sycophancy check.",
     )
+    # The real checks first (discovered later, the one owning these metric ids clashed with
+    # this one, depending on which tests ran before in the worker); it steps aside meanwhile.
+    mine = {SUGGESTED.name, FLIP.name}
+    owners = {cid: (c, CHECKS.origin(cid)) for cid, c in CHECKS.items()
+              if mine & {m.name for m in c.metrics}}  # fmt: skip
+    for cid in owners:
+        CHECKS.unregister(cid)
     CHECKS.register(TEST_CHECK, spec, origin=__name__)
     yield spec
     CHECKS.unregister(TEST_CHECK)
+    for cid, (owner, origin) in owners.items():
+        CHECKS.register(cid, owner, origin=origin)
 
 
 def _finding(check: str, spec: MetricSpec, value: float, mode: str, **kw: object) -> Finding:
