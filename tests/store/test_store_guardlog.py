@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -144,6 +147,65 @@ def test_tampered_columns_outside_the_hash_are_caught(
     sql(db_path, change)
     ok, bad, problem = verify(store_url)
     assert not ok and bad == 5 and fragment in problem
+
+
+@pytest.mark.parametrize(
+    ("change", "bad", "fragment"),
+    [
+        ("UPDATE guard_log SET seq = 'zz' WHERE seq = 3", 3, "its seq is 'zz'"),
+        ("UPDATE alignkit_meta SET value = 'x' WHERE key = 'guard_log.head'", 10, "unreadable"),
+        (
+            "DELETE FROM alignkit_meta WHERE key = 'guard_log.head'; "
+            "DELETE FROM guard_log WHERE seq >= 9",
+            8,
+            "entries after 8 may have been cut",
+        ),
+    ],
+)
+def test_tampered_seq_and_head_name_the_right_entry(
+    filled: Store, store_url: str, db_path: Path, change: str, bad: int, fragment: str
+) -> None:
+    """A text seq was blamed on entry 1; a garbage head on "entry -1"; a lost head on entry 1."""
+    filled.close()
+    sql(db_path, *change.split("; "))
+    ok, first_bad, problem = verify(store_url)
+    assert not ok and first_bad == bad and fragment in problem, problem
+
+
+def test_verify_while_another_process_writes_sees_one_snapshot(
+    store_url: str, tmp_path: Path
+) -> None:
+    """Count, walk and head were read apart, so commits in between read as tampering."""
+    script = tmp_path / "writer.py"
+    script.write_text(
+        "import sys, time\n"
+        "from alignkit.store import Store\n"
+        "with Store.open(sys.argv[1]) as store:\n"
+        "    log = store.audit_log(flush_every=5, flush_interval_s=0.001)\n"
+        "    print('ready', flush=True)\n"
+        "    for i in range(100_000):\n"
+        "        log.append({'kind': 'request', 'i': i})\n"
+        "        if i % 20 == 0:\n"
+        "            time.sleep(0.001)\n"
+    )
+    with Store.open(store_url) as store:  # create the schema before the writer starts
+        store.audit_log().close()
+    writer = subprocess.Popen(
+        [sys.executable, str(script), store_url], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
+        reports = []
+        with Store.open(store_url) as store:
+            for _ in range(12):
+                reports.append(store.audit_log().verify())
+                time.sleep(0.05)
+        assert writer.poll() is None, "the writer finished before verify overlapped it"
+    finally:
+        writer.kill()
+        writer.wait()
+    assert [r.problem for r in reports if not r.ok] == []
+    assert len({r.entries for r in reports}) > 1, [r.entries for r in reports]
 
 
 def test_reordered_entries(filled: Store, store_url: str, db_path: Path) -> None:

@@ -41,6 +41,7 @@ from sqlalchemy import Connection, delete, func, insert, select, text
 from sqlalchemy.engine import RowMapping
 
 from alignkit.core import StoreError
+from alignkit.store._engine import one_line
 from alignkit.store._json import canonical_json
 from alignkit.store._schema import GUARD_DECISIONS, GUARD_LOG, META
 
@@ -289,11 +290,8 @@ class AuditLog:
 
     def entries(self, *, after: int = 0, limit: int = 1000) -> list[LogEntry]:
         """Committed entries with ``seq > after``, oldest first."""
-        query = (
-            select(GUARD_LOG).where(GUARD_LOG.c.seq > after).order_by(GUARD_LOG.c.seq).limit(limit)
-        )
         with self._read("read the audit log") as conn:
-            return [_entry(row) for row in conn.execute(query).mappings()]
+            return _read_entries(conn, after, limit)
 
     def iter_entries(self, batch: int = 5000) -> Iterator[LogEntry]:
         """Every committed entry, oldest first, read in batches."""
@@ -308,26 +306,34 @@ class AuditLog:
     def verify(self, *, expect_head: tuple[int, str] | None = None) -> ChainReport:
         """Walk the chain; report the first modified, missing, inserted or misplaced entry.
 
+        The walk reads one snapshot of the store (a single read transaction), so entries
+        committed meanwhile by a running server are neither half-seen nor a false alarm.
+
         Args:
             expect_head: A ``(seq, hash)`` recorded elsewhere earlier (e.g. shipped to
                 another system); the chain must still contain it unchanged.
         """
         self.flush()
-        with self._read("count the audit log") as conn:
-            rows, low = conn.execute(select(func.count(), func.min(GUARD_LOG.c.seq))).one()
+        with self._read("verify the audit log") as conn:
+            return self._verify(conn, expect_head)
+
+    def _verify(self, conn: Connection, expect_head: tuple[int, str] | None) -> ChainReport:
+        rows, low = conn.execute(select(func.count(), func.min(GUARD_LOG.c.seq))).one()
         if low is not None and low < 1:  # the walk starts at 1: such a row would go unseen
             return ChainReport(False, 0, int(low), f"entry {low}: entries start at 1 (inserted)")
         prev, expected, n = GENESIS, 1, 0
         hashes: dict[int, str] = {}
-        walk = self.iter_entries()
+        walk = _walk(conn)
         while True:
             try:
                 e = next(walk)
             except StopIteration:
                 break
             except (ValueError, TypeError) as exc:  # a column no writer could have produced
-                bad = self._first_unreadable() or expected
-                return ChainReport(False, n, bad, f"entry {bad} cannot be read (tampered): {exc}")
+                seq, problem = _first_unreadable(conn) or (expected, one_line(exc))
+                return ChainReport(
+                    False, n, seq, f"entry {seq} cannot be read (tampered): {problem}"
+                )
             n += 1
             own = entry_hash(e.seq, _stamp(e.created_at), e.prev_hash, e.entry, self._key)
             if own != e.entry_hash:
@@ -358,7 +364,7 @@ class AuditLog:
         last = expected - 1
         if rows != n:
             return ChainReport(False, n, last + 1, f"{rows} rows but a chain of {n} entries")
-        report = self._check_head(last, prev, n)
+        report = _check_head(conn, last, prev, n)
         if report is not None:
             return report
         if expect_head is not None and expect_head[0] > 0:
@@ -369,35 +375,76 @@ class AuditLog:
                 )
         return ChainReport(True, n)
 
-    def _first_unreadable(self) -> int | None:
-        """The first entry whose stored timestamp is not one a writer produces."""
-        with self._read("read the audit log") as conn:
-            raw = conn.execute(text("SELECT seq, created_at FROM guard_log ORDER BY seq"))
-            for seq, stamp in raw:
-                try:
-                    datetime.fromisoformat(str(stamp))
-                except ValueError:
-                    return int(seq)
-        return None
 
-    def _check_head(self, last: int, digest: str, n: int) -> ChainReport | None:
-        with self._read("read the audit-log head") as conn:
-            raw = conn.execute(select(META.c.value).where(META.c.key == HEAD_KEY)).scalar()
-        if raw is None:
-            if last == 0:
-                return None
-            return ChainReport(False, n, 1, "the recorded head of the chain is missing")
-        seq_text, _, head_hash = str(raw).partition(":")
-        seq = int(seq_text) if seq_text.isdigit() else -1
-        if seq > last:
-            return ChainReport(
-                False, n, last + 1, f"entries {last + 1}..{seq} are missing from the end"
-            )
-        if seq != last or head_hash != digest:
-            return ChainReport(
-                False, n, seq, f"the chain's recorded head ({seq}) does not match entry {last}"
-            )
-        return None
+def _read_entries(conn: Connection, after: int, limit: int) -> list[LogEntry]:
+    query = select(GUARD_LOG).where(GUARD_LOG.c.seq > after).order_by(GUARD_LOG.c.seq).limit(limit)
+    return [_entry(row) for row in conn.execute(query).mappings()]
+
+
+def _walk(conn: Connection, batch: int = 5000) -> Iterator[LogEntry]:
+    """Every entry, oldest first, in batches read on one connection (one snapshot)."""
+    after = 0
+    while True:
+        chunk = _read_entries(conn, after, batch)
+        yield from chunk
+        if len(chunk) < batch:
+            return
+        after = chunk[-1].seq
+
+
+def _first_unreadable(conn: Connection) -> tuple[int, str] | None:
+    """``(seq, problem)`` for the first entry with a column no writer could have produced.
+
+    A ``seq`` that is not a whole number is named by the seq it must have had: one more
+    than that of the entry its ``prev_hash`` links to.
+    """
+    raw = conn.execute(
+        text(
+            "SELECT seq, prev_hash FROM guard_log WHERE typeof(seq) != 'integer' ORDER BY rowid"
+            if conn.dialect.name == "sqlite"
+            else "SELECT seq, prev_hash FROM guard_log WHERE 1 = 0"
+        )
+    ).first()
+    if raw is not None:
+        before = conn.execute(
+            select(GUARD_LOG.c.seq).where(GUARD_LOG.c.entry_hash == raw[1]).limit(1)
+        ).scalar()
+        seq = int(before) + 1 if isinstance(before, int) else 1 if raw[1] == GENESIS else 0
+        return seq, f"its seq is {str(raw[0])[:40]!r}"
+    for seq, stamp in conn.execute(text("SELECT seq, created_at FROM guard_log ORDER BY seq")):
+        try:
+            datetime.fromisoformat(str(stamp))
+        except ValueError:
+            return int(seq), f"its time is {str(stamp)[:40]!r}"
+    return None
+
+
+def _check_head(conn: Connection, last: int, digest: str, n: int) -> ChainReport | None:
+    raw = conn.execute(select(META.c.value).where(META.c.key == HEAD_KEY)).scalar()
+    if raw is None:
+        if last == 0:
+            return None
+        return ChainReport(
+            False,
+            n,
+            last,
+            f"the recorded head of the chain is missing (entries after {last} may have been cut)",
+        )
+    seq_text, _, head_hash = str(raw).partition(":")
+    if not seq_text.isdigit() or len(head_hash) != len(digest):
+        return ChainReport(
+            False, n, last, f"the chain's recorded head is unreadable ({str(raw)[:40]!r})"
+        )
+    seq = int(seq_text)
+    if seq > last:
+        return ChainReport(
+            False, n, last + 1, f"entries {last + 1}..{seq} are missing from the end"
+        )
+    if seq != last or head_hash != digest:
+        return ChainReport(
+            False, n, seq, f"the chain's recorded head ({seq}) does not match entry {last}"
+        )
+    return None
 
 
 def _entry(row: RowMapping) -> LogEntry:
