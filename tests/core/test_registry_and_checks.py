@@ -157,3 +157,24 @@ def test_config_errors_are_one_line(tmp_path) -> None:  # type: ignore[no-untype
         load_config(bad)
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize(
+    ("declaration", "message"),
+    [
+        ({"stages": [], "failure_modes": ["misuse"]}, "names no stage"),
+        ({"stages": ["middle"], "failure_modes": ["misuse"]}, "stages must be input and/or output"),
+        ({"stages": ["input"], "failure_modes": []}, "names no failure mode"),
+        ({"stages": ["input"], "failure_modes": ["not-a-mode"]}, "unknown failure mode"),
+        ({"stages": ["input"], "failure_modes": ["misuse"], "tier": "turbo"}, "tier must be"),
+    ],
+)
+def test_rail_declarations_are_validated_like_checks(
+    declaration: dict[str, Any], message: str
+) -> None:
+    """A tier of 'turbo' left the rail with no budget; no stage, no failure mode went unseen."""
+    from alignkit.core import RAILS, ConfigError, rail
+
+    with pytest.raises(ConfigError, match=message):
+        rail("test-declared", **declaration)(lambda options: None)  # type: ignore[arg-type,return-value]
+    assert "test-declared" not in RAILS.ids()

@@ -198,5 +198,115 @@ async def test_timeouts_fail_closed_and_budget_overruns_are_counted(app: ChatMod
         RAILS.unregister("test-slow")
     assert result.outcome is Outcome.BLOCKED
     assert result.reason == "rail timed out after 10 ms; failing closed"
-    assert ok.outcome is Outcome.OK and budgeted.over_budget == {"slow": 1}
+    assert ok.outcome is Outcome.OK and budgeted.over_budget == {"test-slow": 1}
     assert timed.over_budget == {}  # the judge tier's default budget is 5 s
+
+
+class _Blocking:
+    """A plugin rail that blocks the event loop (a sync HTTP client inside ``check``)."""
+
+    name = "blocking"
+    stages = frozenset({RailStage.INPUT, RailStage.OUTPUT})
+
+    def __init__(self, behaviour: str = "sleep") -> None:
+        self.behaviour = behaviour
+
+    async def check(
+        self, stage: RailStage, messages: list[Message], response: str | None = None
+    ) -> Decision:
+        import asyncio
+        import time
+
+        if self.behaviour == "cancel":
+            raise asyncio.CancelledError
+        if self.behaviour == "sleep":
+            time.sleep(0.06)
+        return Decision(decision=DecisionKind.ALLOW, rail="secrets")  # claims another's name
+
+
+SHARED = _Blocking()
+
+
+@pytest.fixture
+def plugin_rails() -> Any:
+    @rail("test-blocking", stages=["input", "output"], failure_modes=["misuse"], tier="judge")
+    def _shared(options: Mapping[str, Any]) -> _Blocking:
+        """One cached rail object for every entry, as a model-backed plugin would."""
+        return SHARED if "behaviour" not in options else _Blocking(options["behaviour"])
+
+    yield
+    RAILS.unregister("test-blocking")
+
+
+async def test_a_rail_that_blocks_the_loop_past_its_timeout_fails_closed(
+    app: ChatModel, plugin_rails: None
+) -> None:
+    """wait_for cannot cancel a rail that never yields; it was allowed after 60 ms."""
+    guard = Guard({"input": [{"rail": "test-blocking", "timeout_ms": 20}]}, model=app)
+    result = await guard.run(user("hi"))
+    assert result.outcome is Outcome.BLOCKED
+    assert result.reason == "rail timed out after 20 ms; failing closed"
+
+
+async def test_one_rail_object_in_two_entries_keeps_each_entrys_timeout(
+    app: ChatModel, plugin_rails: None
+) -> None:
+    """Limits were keyed by the rail object, so the output entry's (none) replaced 20 ms."""
+    config = {
+        "input": [{"rail": "test-blocking", "timeout_ms": 20}],
+        "output": [{"rail": "test-blocking", "id": "out-check"}],
+    }
+    result = await Guard(config, model=app).run(user("hi"))
+    assert result.outcome is Outcome.BLOCKED and "timed out after 20 ms" in result.reason
+
+
+async def test_decisions_carry_the_configured_name_whatever_the_plugin_says(
+    app: ChatModel, plugin_rails: None
+) -> None:
+    entries = [{"rail": "test-blocking", "id": n, "behaviour": "fast"} for n in ("first", "second")]
+    config = {"input": entries}
+    result = await Guard(config, model=app).run(user("hi"))
+    assert [d.rail for d in result.input] == ["first", "second"]
+
+
+async def test_a_rail_raising_cancelled_error_fails_closed(
+    app: ChatModel, plugin_rails: None
+) -> None:
+    """CancelledError is not an Exception: it escaped Guard.run and nothing was logged."""
+    log = ListLog()
+    config = {"input": [{"rail": "test-blocking", "behaviour": "cancel"}]}
+    result = await Guard(config, model=app, log=log).run(user("hi"))
+    assert result.outcome is Outcome.BLOCKED and "CancelledError" in result.reason
+    assert len(log.entries) == 1
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"input": [{"rail": "secrets", "timeout_ms": float("inf")}]},
+        {"breakers": {"cooldown_s": float("inf")}},
+    ],
+)
+def test_infinite_limits_are_refused(config: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError, match="finite"):
+        Guard(config)
+
+
+async def test_the_rail_plugin_example_in_the_docs_works(app: ChatModel) -> None:
+    """docs/plugins.md's rail, run as written: it registers, builds and blocks."""
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[2] / "docs" / "plugins.md").read_text(encoding="utf-8")
+    code = re.search(r"```python\n(# acme_rails/.*?)```", doc, re.S)
+    assert code is not None
+    try:
+        exec(compile(code.group(1), "plugins.md", "exec"), {})
+        guard = Guard({"output": [{"rail": "acme-tickets", "pattern": "echo"}]}, model=app)
+        result = await guard.run(user("hi"))
+        with pytest.raises(ConfigError, match="unknown option"):
+            Guard({"output": [{"rail": "acme-tickets", "patern": "x"}]}, model=app)
+    finally:
+        RAILS.unregister("acme-tickets")
+    assert result.outcome is Outcome.BLOCKED and result.reason == "internal ticket number"
+    assert result.rail == "acme-tickets"

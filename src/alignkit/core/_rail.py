@@ -11,6 +11,7 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field
 
 from alignkit.core._chat import Message
+from alignkit.core._errors import ConfigError
 from alignkit.core._registry import Registry
 
 __all__ = [
@@ -116,12 +117,49 @@ def rail(
         spec = RailSpec(
             name=name,
             factory=factory,
-            stages=frozenset(RailStage(s) for s in stages),
-            failure_modes=tuple(failure_modes),
+            stages=_stages(name, stages),
+            failure_modes=_failure_modes(name, failure_modes),
             tier=tier,
             doc=inspect.getdoc(factory) or "",
         )
+        if tier not in RAIL_TIERS:
+            raise ConfigError(
+                f"rail '{name}': tier must be one of {', '.join(RAIL_TIERS)}, not {tier!r}"
+            )
         RAILS.register(name, spec, origin=getattr(factory, "__module__", ""))
         return factory
 
     return deco
+
+
+RAIL_TIERS = ("rules", "classifier", "judge")
+"""The latency classes a rail declares (each has a default budget in the guard)."""
+
+
+def _stages(name: str, stages: Iterable[RailStage | str]) -> frozenset[RailStage]:
+    try:
+        out = frozenset(RailStage(s) for s in stages)
+    except ValueError:
+        raise ConfigError(
+            f"rail '{name}': stages must be input and/or output, not {list(stages)!r}"
+        ) from None
+    if not out:
+        raise ConfigError(f"rail '{name}' names no stage it can act at")
+    return out
+
+
+def _failure_modes(name: str, failure_modes: Iterable[str]) -> tuple[str, ...]:
+    from alignkit import taxonomy  # the taxonomy's data sits above core; read at call time
+
+    modes = tuple(failure_modes)
+    if not modes:
+        raise ConfigError(f"rail '{name}' names no failure mode")
+    for mode in modes:
+        try:
+            taxonomy.get(mode)
+        except KeyError:
+            raise ConfigError(
+                f"rail '{name}': unknown failure mode '{mode}' (a plugin registers its own with"
+                " alignkit.taxonomy.register first)"
+            ) from None
+    return modes

@@ -44,7 +44,7 @@ _SCOPES: tuple[Scope, ...] = ("global", "model", "user", "session")
 class RailEntry(BaseModel):
     """One rail in a stage: its registered name, an optional id, and its options."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
 
     rail: str = Field(description="A registered rail name (see RAILS).")
     id: str | None = Field(None, description="Name in decisions and logs; defaults to rail.")
@@ -72,7 +72,7 @@ class RailEntry(BaseModel):
 class BreakerConfig(BaseModel):
     """Safety circuit breakers (closed → open → half-open), one per scope key."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     enabled: bool = True
     scopes: list[Scope] = Field(default_factory=lambda: list(_SCOPES))
@@ -88,7 +88,7 @@ class BreakerConfig(BaseModel):
 class AuditLogConfig(BaseModel):
     """What the hash-chained audit log keeps."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     enabled: bool = True
     redact_secrets: list[str] = Field(
@@ -111,7 +111,7 @@ class AuditLogConfig(BaseModel):
 class ApprovalConfig(BaseModel):
     """The approval queue of escalated actions (``alignkit serve`` always runs it)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     timeout_s: float = Field(
         300.0, gt=0, le=7 * 86400, description="A tool call not decided in this time is denied."
@@ -145,7 +145,7 @@ class TrafficGuardConfig(TrafficConfig):
 class GuardConfig(BaseModel):
     """A whole guard configuration."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     version: Literal[1] = 1
     input: list[RailEntry] = Field(default_factory=list)

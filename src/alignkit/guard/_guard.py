@@ -162,7 +162,7 @@ class Guard(ToolCalls):
         rails = build_rails(self.config)
         self.input_rails: list[Rail] = rails[RailStage.INPUT]
         self.output_rails: list[Rail] = rails[RailStage.OUTPUT]
-        self._limits = _limits(self.config, rails)
+        self._limits = _limits(self.config)
         self.over_budget: dict[str, int] = {}
         self.breakers = breakers or CircuitBreakers(
             self.config.breakers, on_change=self._log_transition
@@ -218,32 +218,39 @@ class Guard(ToolCalls):
     # -- stages -------------------------------------------------------------------------
 
     async def _run_rail(
-        self, rail: Rail, stage: RailStage, messages: list[Message], text: str | None
+        self, stage: RailStage, index: int, messages: list[Message], text: str | None
     ) -> Decision:
-        budget, timeout = self._limits.get(id(rail), (None, None))
+        """Run the ``index``-th rail of ``stage``; its decision carries the entry's name."""
+        rail = (self.input_rails if stage is RailStage.INPUT else self.output_rails)[index]
+        limit = self._limits[stage][index]
+        timeout = limit.timeout_ms
         start = time.perf_counter()
         try:
             if timeout is None:
                 decision = await rail.check(stage, messages, text)
             else:
                 decision = await asyncio.wait_for(rail.check(stage, messages, text), timeout / 1e3)
-        except TimeoutError:
-            decision = Decision(
-                decision=DecisionKind.BLOCK,
-                rail=rail.name,
-                reason=f"rail timed out after {timeout:g} ms; failing closed",
-                score=1.0,
-            )
+        except TimeoutError as exc:  # wait_for's, or one the rail raised itself
+            decision = _timed_out(timeout) if timeout is not None else _failed(repr(exc))
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():  # the caller cancelled this request
+                raise
+            decision = _failed("CancelledError raised by the rail")
         except Exception as exc:  # a broken rail must not let traffic through
-            _log.exception("rail %s failed", rail.name)
-            decision = _failed(rail, f"{type(exc).__name__}: {exc}")
+            _log.error("rail %s failed: %s: %s", limit.name, type(exc).__name__, exc)
+            _log.debug("rail %s failed", limit.name, exc_info=True)
+            decision = _failed(f"{type(exc).__name__}: {exc}")
         if not isinstance(decision, Decision):  # a plugin's rail returned "block" or None
-            decision = _failed(rail, f"it returned {type(decision).__name__}, not a Decision")
+            decision = _failed(f"it returned {type(decision).__name__}, not a Decision")
         ms = (time.perf_counter() - start) * 1000.0
-        if budget is not None and ms > budget:
-            self.over_budget[rail.name] = self.over_budget.get(rail.name, 0) + 1
+        if timeout is not None and ms > timeout and decision.decision is not DecisionKind.BLOCK:
+            decision = _timed_out(timeout)  # it blocked the event loop, so wait_for never fired
+        if limit.budget_ms is not None and ms > limit.budget_ms:
+            self.over_budget[limit.name] = self.over_budget.get(limit.name, 0) + 1
         # model_validate of the fields is about half the cost of model_copy(update=...).
-        return type(decision).model_validate({**decision.__dict__, "latency_ms": ms})
+        fields = {**decision.__dict__, "rail": limit.name, "latency_ms": ms}
+        return type(decision).model_validate(fields)
 
     async def _stage(
         self,
@@ -259,8 +266,8 @@ class Guard(ToolCalls):
         decisions: list[Decision] = []
         stopped: Decision | None = None
         current = list(messages)
-        for rail in rails[start:]:
-            d = await self._run_rail(rail, stage, current, text)
+        for index in range(start, len(rails)):
+            d = await self._run_rail(stage, index, current, text)
             decisions.append(d)
             if d.decision in _STOPS:
                 stopped = stopped or d
@@ -440,15 +447,22 @@ class Guard(ToolCalls):
                 return None
             return self.redact(text)[:cut]  # masked first: a cut never leaves part of a key
 
+        # Ids come from the client: masked in full (a user id shaped like a key is a key),
+        # and wherever the guard's own reasons quote them ("circuit breaker open for user:…").
+        ids = {"request_id": result.request_id, **context}
+        masked = {k: (self.redact(v) if isinstance(v, str) else v) for k, v in ids.items()}
+        reason = self._redact_reason(result.reason)
+        for k, v in ids.items():
+            if isinstance(v, str) and v and masked[k] != v:
+                reason = reason.replace(v, str(masked[k]))
         return {
             "kind": "request",
-            "request_id": result.request_id,
+            **masked,
             "time": datetime.now(UTC).isoformat(timespec="microseconds"),
-            **{k: (self.redact(v) if isinstance(v, str) else v) for k, v in context.items()},
             "decision": result.decision.value,
             "outcome": result.outcome.value,
             "rail": result.rail,
-            "reason": self._redact_reason(result.reason),
+            "reason": reason,
             "decisions": [
                 {
                     "stage": stage,
@@ -482,12 +496,22 @@ class Guard(ToolCalls):
             )
 
 
-def _failed(rail: Rail, why: str) -> Decision:
+def _failed(why: str) -> Decision:
     """The block a rail that broke its contract gets: the guard fails closed."""
     return Decision(
         decision=DecisionKind.BLOCK,
-        rail=rail.name,
+        rail="",  # named by _run_rail
         reason=f"rail failed ({why}); failing closed",
+        score=1.0,
+    )
+
+
+def _timed_out(timeout_ms: float) -> Decision:
+    """The block a rail that ran past its ``timeout_ms`` gets."""
+    return Decision(
+        decision=DecisionKind.BLOCK,
+        rail="",  # named by _run_rail
+        reason=f"rail timed out after {timeout_ms:g} ms; failing closed",
         score=1.0,
     )
 
@@ -497,16 +521,32 @@ def _unescalated(decisions: list[Decision]) -> list[Decision]:
     return [d for d in decisions if d.decision is not DecisionKind.ESCALATE]
 
 
-def _limits(
-    config: GuardConfig, rails: Mapping[RailStage, list[Rail]]
-) -> dict[int, tuple[float | None, float | None]]:
-    """(budget, timeout) in ms of each built rail, keyed by the rail object's id."""
-    out: dict[int, tuple[float | None, float | None]] = {}
-    for stage in (RailStage.INPUT, RailStage.OUTPUT):
-        for entry, built in zip(getattr(config, stage.value), rails[stage], strict=True):
-            budget = entry.budget_ms or TIER_BUDGET_MS.get(RAILS.get(entry.rail).tier)
-            out[id(built)] = (budget, entry.timeout_ms)
-    return out
+@dataclass(frozen=True)
+class _Limit:
+    """A configured rail entry's name (its ``id`` or rail), budget and timeout in ms."""
+
+    name: str
+    budget_ms: float | None
+    timeout_ms: float | None
+
+
+def _limits(config: GuardConfig) -> dict[RailStage, list[_Limit]]:
+    """The limits of each stage's rail entries, in config order.
+
+    Kept per entry, not per rail object: a factory that hands out one cached rail for
+    two entries must not give the first entry the second one's timeout.
+    """
+    return {
+        stage: [
+            _Limit(
+                entry.name,
+                entry.budget_ms or TIER_BUDGET_MS.get(RAILS.get(entry.rail).tier),
+                entry.timeout_ms,
+            )
+            for entry in getattr(config, stage.value)
+        ]
+        for stage in (RailStage.INPUT, RailStage.OUTPUT)
+    }
 
 
 def _stopped(
