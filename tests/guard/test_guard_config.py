@@ -67,6 +67,14 @@ def test_yaml_errors_name_the_file(tmp_path: Path) -> None:
         load_guard_config(tmp_path / "missing.yaml")
 
 
+def test_a_key_given_twice_is_refused(tmp_path: Path) -> None:
+    """YAML keeps the last of two equal keys: the first ``input`` rails were dropped."""
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("version: 1\ninput:\n  - rail: secrets\ninput:\n  - rail: pii\n")
+    with pytest.raises(ConfigError, match=r"\(line 4\): key 'input' appears twice"):
+        load_guard_config(twice)
+
+
 def test_an_empty_config_file_is_refused(tmp_path: Path) -> None:
     """An empty guard.yaml served every request with no rail at all."""
     empty = tmp_path / "empty.yaml"

@@ -70,6 +70,30 @@ class AlignkitConfig(BaseModel):
     http: HttpConfig = HttpConfig()
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a mapping with the same key twice.
+
+    Plain YAML loading keeps the last of two equal keys, so a second ``input:`` in a
+    guard config would silently drop the first one's rails.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_yaml(text: str) -> Any:
+    """Parse YAML text safely, refusing duplicate keys (raises ``yaml.YAMLError``)."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def read_yaml(path: str | Path, what: str, error: type[AlignkitError] = ConfigError) -> Any:
     """The parsed YAML of a file; a missing file or bad YAML raises ``error`` in one line.
 
@@ -80,7 +104,7 @@ def read_yaml(path: str | Path, what: str, error: type[AlignkitError] = ConfigEr
     """
     p = Path(path)
     try:
-        return yaml.safe_load(p.read_text(encoding="utf-8"))
+        return parse_yaml(p.read_text(encoding="utf-8"))
     except OSError as exc:
         raise error(f"cannot read {what} {p}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
