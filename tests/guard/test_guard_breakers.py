@@ -156,3 +156,50 @@ def test_a_probe_refused_by_another_breaker_is_not_held() -> None:
     assert b.admit(scope_keys(user="u", session="s")) is not None
     # The refused request claimed no probe: user:u still admits its one probe.
     assert b.admit(scope_keys(user="u")) is None
+
+
+def test_a_signal_outside_the_configured_scopes_refuses_and_probes() -> None:
+    """The signal answered "open" but a scope not in `scopes` never refused anything."""
+    b, clock, _ = make(scopes=["global"])
+    mallory = scope_keys("m", "mallory")
+    b.signal("user:mallory", "abuse report")
+    refusal = b.admit(mallory)
+    assert refusal is not None and refusal.key == "user:mallory"
+    assert b.admit(scope_keys("m", "olivia")) is None
+    clock.now += 6  # past the cool-down: two clean probes close it
+    for _ in range(2):
+        assert b.admit(mallory) is None
+        b.record(mallory, "ok")
+    assert b.state("user:mallory") is BreakerState.CLOSED
+    for _ in range(30):  # and the scope still trips on no rate: it is not configured
+        b.record(mallory, "violation")
+    assert b.state("user:mallory") is BreakerState.CLOSED
+
+
+@pytest.mark.anyio
+async def test_client_ids_shaped_like_keys_are_masked_in_the_guards_own_reasons() -> None:
+    class Model:
+        uri = "test:model"
+
+        async def generate(self, messages: list[Message], **kw: object) -> object:
+            from alignkit.core import Completion
+
+            return Completion(outcome=Outcome.OK, text="fine")
+
+    secret = "sk-proj-" + "A1b2C3d4" * 5
+    log = ListLog()
+    guard = Guard(
+        {
+            "input": [{"rail": "keywords", "words": ["forbidden"]}],
+            "breakers": {"min_requests": 2, "scopes": ["user"]},
+        },
+        model=Model(),  # type: ignore[arg-type]
+        log=log,
+    )
+    msg: list[Message] = [{"role": "user", "content": "forbidden thing"}]
+    for _ in range(2):
+        await guard.run(msg, user=secret, request_id="rid-" + secret)
+    refused = await guard.run(msg, user=secret, request_id="rid-" + secret)
+    assert refused.rail == "circuit-breaker"
+    assert secret not in repr(log.entries)
+    assert "circuit breaker open for user:[REDACTED]" in log.entries[-1]["reason"]

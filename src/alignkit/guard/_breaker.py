@@ -152,7 +152,7 @@ class CircuitBreakers:
         now = self._clock()
         with self._lock:
             probing: list[_Breaker] = []
-            for key in self._active(keys):
+            for key in keys:  # a signal can open a breaker outside `scopes`: it refuses too
                 b = self._get(key, create=False)
                 if b is None or b.state is BreakerState.CLOSED:
                     continue
@@ -185,12 +185,15 @@ class CircuitBreakers:
             return
         now = self._clock()
         with self._lock:
-            for key in self._active(keys):
-                b = self._get(key)
-                assert b is not None
+            keys = list(keys)
+            active = set(self._active(keys))
+            for key in keys:
+                b = self._get(key, create=key in active)
+                if b is None:
+                    continue
                 if b.state is BreakerState.HALF_OPEN:
                     self._probe_result(b, result)
-                elif b.state is BreakerState.CLOSED:
+                elif b.state is BreakerState.CLOSED and key in active:
                     self._count(b, now, result)
                     self._maybe_trip(b, now)
 
