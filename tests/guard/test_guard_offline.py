@@ -62,6 +62,9 @@ def test_recall_can_be_measured_from_the_scores(tmp_path: Path) -> None:
     [
         ("{bad json", "t.jsonl:1: not valid JSON"),
         ('{"prompt": "x"}', "t.jsonl:1: a row needs an 'id'"),
+        ('{"id": true, "prompt": "x"}', "t.jsonl:1: a row needs an 'id'"),  # was taken as True
+        ('{"id": NaN, "prompt": "x"}', "'id' must be a finite number"),
+        ('{"id": 1, "prompt": "x", "messages": []}', "'prompt' or 'messages', not both"),
         ('{"id": 1}', "needs 'prompt' (text) or 'messages'"),
         ('{"id": 1, "messages": [{"role": "robot", "content": "x"}]}', "needs a role"),
         ('{"id": 1, "prompt": "x", "response": 5}', "'response' must be text"),
@@ -101,3 +104,18 @@ def test_recorded_client_traffic_replays_as_sent(tmp_path: Path) -> None:
     path.write_text(json.dumps(row) + "\n", encoding="utf-8-sig")
     (result,) = check_file(path)["results"]
     assert result["id"] == "p1" and result["decision"] in ("block", "escalate")
+
+
+def test_a_number_id_is_taken_and_a_tab_in_an_id_keeps_the_text_output_columns(
+    tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from alignkit.cli import app
+
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"id": 1.5, "prompt": "hi"}\n{"id": "a\\tb\\nc", "prompt": "hi"}\n')
+    result = CliRunner().invoke(app, ["guard", "check", str(path)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert [line.split()[:2] for line in lines] == [["1.5", "allow"], ["a\\tb\\nc", "allow"]]

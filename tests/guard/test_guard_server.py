@@ -412,3 +412,14 @@ def test_breaker_reset_resets_all_only_when_asked_to(server: GuardServer) -> Non
     status, body = post(base + "/admin/breakers/reset", {}, TOKEN)
     assert status == 200 and json.loads(body) == {"reset": "all"}
     assert server.guard.breakers.state("global").value == "closed"
+
+
+def test_guard_server_reads_the_admin_token_from_the_environment(
+    upstream: ThreadedUpstream, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`alignkit serve` read $ALIGNKIT_ADMIN_TOKEN; GuardServer (serve in a thread) did not."""
+    monkeypatch.setenv("ALIGNKIT_ADMIN_TOKEN", "token-from-env")
+    with GuardServer(f"openai:{upstream.url}#stub", store_url=store_url) as srv:
+        base = srv.url.removesuffix("/v1")
+        assert get(base + "/admin/breakers", "token-from-env")[0] == 200
+        assert get(base + "/admin/breakers", "wrong")[0] == 401

@@ -95,9 +95,13 @@ def check(
         print_json(result)
         return
     for row in result["results"]:
-        out.print(
-            f"{row['id']}\t{row['decision']}\t{row['rail'] or '-'}\t{row['reason']}", markup=False
-        )
+        cells = (row["id"], row["decision"], row["rail"] or "-", row["reason"])
+        out.print("\t".join(_cell(c) for c in cells), markup=False)
+
+
+def _cell(value: object) -> str:
+    r"""One tab-separated cell: a tab or line break inside it is written as ``\t``, ``\n``."""
+    return str(value).replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 @guard_app.command("verify")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -92,8 +93,13 @@ def read_traffic(path: str | Path) -> list[dict[str, Any]]:
             raise DataError(f"{where}: JSON nested too deeply") from None
         if not isinstance(row, dict):
             raise DataError(f"{where}: expected a JSON object")
-        if "id" not in row or not isinstance(row["id"], str | int):
+        rid_raw = row.get("id")
+        if isinstance(rid_raw, bool) or not isinstance(rid_raw, str | int | float):
             raise DataError(f"{where}: a row needs an 'id' (text or number)")
+        if isinstance(rid_raw, float) and not math.isfinite(rid_raw):
+            raise DataError(f"{where}: 'id' must be a finite number")
+        if "messages" in row and "prompt" in row:
+            raise DataError(f"{where}: give 'prompt' or 'messages', not both")
         rid = str(row["id"])
         if rid in seen:
             raise DataError(f"{where}: duplicate id {rid!r}")

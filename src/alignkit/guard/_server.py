@@ -504,8 +504,9 @@ class GuardServer:
         self.model, self.guard, self.log, self._store = _open(
             target_uri, guard_path, store_url, http, log_key
         )
+        token = admin_token or os.environ.get(ADMIN_TOKEN_ENV) or None  # as serve() reads it
         self.app = create_app(
-            self.model, self.guard, target=target_uri, admin_token=admin_token, log=self.log
+            self.model, self.guard, target=target_uri, admin_token=token, log=self.log
         )
         self._config = self._uvicorn.Config(
             self.app,
