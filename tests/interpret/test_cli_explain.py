@@ -97,7 +97,10 @@ def test_steer_command_writes_a_usable_file(
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["interpret", "probe", "--prompts", "/nonexistent.jsonl"], "cannot read prompts file"),
+        (
+            ["interpret", "probe", "--prompts", "/nonexistent.jsonl"],
+            "nonexistent.jsonl: cannot read",
+        ),
         (["interpret", "steer", "--out", "x.npz"], "exactly one of --pairs"),
         (["interpret", "steer", "--preset", "x", "--out", "x.npz"], "unknown --preset"),
         (["interpret", "explain"], "exactly one of --response"),

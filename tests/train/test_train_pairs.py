@@ -56,7 +56,7 @@ def test_multi_turn_prompts_must_end_with_the_user(tmp_path: Path) -> None:
 def test_malformed_rows_name_file_and_line(tmp_path: Path) -> None:
     f = tmp_path / "p.jsonl"
     f.write_text(json.dumps({"prompt": "q", "chosen": "a", "rejected": "b"}) + "\n{oops\n")
-    with pytest.raises(DataError, match=r"p.jsonl:2: not valid JSON"):
+    with pytest.raises(DataError, match=r"p.jsonl:2: invalid JSON"):
         read_pairs(f)
     f.write_text(json.dumps({"prompt": "q", "chosen": "  ", "rejected": "b"}) + "\n")
     with pytest.raises(DataError, match=r"p.jsonl:1: chosen"):
@@ -104,3 +104,31 @@ def test_read_prompts(tmp_path: Path) -> None:
         [{"role": "user", "content": "hi"}],
         [{"role": "user", "content": "yo"}],
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("latin1.jsonl", b'{"prompt":"caf\xe9","chosen":"a","rejected":"b"}\n', "not UTF-8 text"),
+        ("latin1.csv", b'prompt,chosen,rejected\n"caf\xe9",a,b\n', "not UTF-8 text"),
+    ],
+)
+def test_unreadable_pair_files_are_one_data_error(
+    tmp_path: Path, name: str, content: bytes, message: str
+) -> None:
+    """A Latin-1 file was an internal error (exit 3), not one line."""
+    f = tmp_path / name
+    f.write_bytes(content)
+    with pytest.raises(DataError, match=message):
+        import_pairs(f)
+
+
+def test_long_csv_fields_and_a_jsonl_byte_order_mark_are_read(tmp_path: Path) -> None:
+    """A field over 128 KiB failed in the csv module; a BOM failed JSON decoding."""
+    long = tmp_path / "long.csv"
+    long.write_text('prompt,chosen,rejected\n"' + "x" * 200_000 + '",a,b\n', encoding="utf-8")
+    assert len(import_pairs(long)[0].prompt[0]["content"]) == 200_000
+    bom = tmp_path / "bom.jsonl"
+    row = json.dumps({"prompt": "q", "chosen": "a", "rejected": "b"})
+    bom.write_text("\ufeff" + row + "\n", encoding="utf-8")
+    assert import_pairs(bom)[0].chosen == "a"

@@ -33,6 +33,7 @@ from alignkit.data._pack import (
     load_pack,
     write_jsonl,
 )
+from alignkit.data._rows import read_rows
 
 __all__ = [
     "ITEM_KINDS",
@@ -52,5 +53,6 @@ __all__ = [
     "SplitSelector",
     "general_pack_path",
     "load_pack",
+    "read_rows",
     "write_jsonl",
 ]

@@ -27,10 +27,9 @@ import difflib
 import hashlib
 import json
 import logging
-import math
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from alignkit.core import ConfigError, DataError
 from alignkit.data._hf import HF_SUFFIX, hf_rows
 from alignkit.data._items import ITEM_KINDS, Item, SplitSelector
+from alignkit.data._rows import read_rows
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -292,15 +292,15 @@ def _read_items(file: Path, kind: str) -> tuple[Item, ...]:
     model = ITEM_KINDS[kind]
     if _is_hf(file):
         rows = hf_rows(file)
-    elif file.suffix.lower() == ".csv":
-        needed = [n for n, info in model.model_fields.items() if info.is_required() and n != "id"]
-        rows = _csv_rows(file, needed)
     else:
-        rows = _jsonl_rows(file)
+        needed = [n for n, info in model.model_fields.items() if info.is_required() and n != "id"]
+        rows = read_rows(file, needed)
     seen: dict[str, int] = {}
     items: list[Item] = []
     try:
         for line, row in rows:
+            if isinstance(row.get("aliases"), str) and file.suffix.lower() == ".csv":
+                row["aliases"] = [a.strip() for a in row["aliases"].split("|") if a.strip()]
             if row.get("id") in (None, ""):
                 row["id"] = f"{kind}-{line}"
             try:
@@ -320,65 +320,6 @@ def _read_items(file: Path, kind: str) -> tuple[Item, ...]:
     except OSError as exc:
         raise DataError(f"{file}: cannot read: {exc}") from exc
     return tuple(items)
-
-
-def _not_json(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text} is out of range")
-    return value
-
-
-def _jsonl_rows(file: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with file.open(encoding="utf-8-sig") as fh:
-        for line, text in enumerate(fh, start=1):
-            if not text.strip():
-                continue
-            try:
-                row = json.loads(text, parse_constant=_not_json, parse_float=_finite)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{file}:{line}: invalid JSON: {exc.msg}") from None
-            except RecursionError:
-                raise DataError(f"{file}:{line}: JSON nested too deeply") from None
-            except ValueError as exc:  # NaN, 1e999, an integer of 5,000 digits
-                raise DataError(f"{file}:{line}: invalid JSON: {str(exc)[:120]}") from None
-            if not isinstance(row, dict):
-                raise DataError(f"{file}:{line}: expected a JSON object, got {type(row).__name__}")
-            # null counts as absent, as an empty cell does in CSV ("split": null is heldout)
-            yield line, {k: v for k, v in row.items() if v is not None}
-
-
-_CSV_FIELD_LIMIT = 16 * 1024 * 1024  # the csv module's default, 128 KiB, is too small for texts
-
-
-def _csv_rows(file: Path, needed: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
-    if csv.field_size_limit() < _CSV_FIELD_LIMIT:
-        csv.field_size_limit(_CSV_FIELD_LIMIT)
-    with file.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
-        header = [name.strip() for name in reader.fieldnames or []]
-        missing = [name for name in needed if name not in header]
-        if header and missing:  # a file without a header row lost its first item silently
-            absent = " or ".join(map(repr, missing))
-            found = ", ".join(map(repr, header))
-            raise DataError(
-                f"{file}:1: the first row must name the columns; no {absent} column among {found}"
-            )
-        for record in reader:
-            row: dict[str, Any] = {
-                key.strip(): value
-                for key, value in record.items()
-                if key is not None and value not in (None, "")
-            }
-            if not row:
-                continue
-            if "aliases" in row:
-                row["aliases"] = [a.strip() for a in str(row["aliases"]).split("|") if a.strip()]
-            yield reader.line_num, row
 
 
 def _describe(exc: ValidationError) -> str:

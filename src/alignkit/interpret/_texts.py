@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from alignkit.core import ConfigError, DataError, ItemSource, Target
-from alignkit.data import general_pack_path, load_pack
+from alignkit.data import general_pack_path, load_pack, read_rows
 
 __all__ = [
     "REQUEST_KINDS",
@@ -60,21 +59,9 @@ def read_prompts(path: str | Path) -> list[LabelledPrompt]:
         DataError: The file is missing, a line is not a JSON object, or lacks a prompt.
     """
     p = Path(path)
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise DataError(f"cannot read prompts file {p}: {exc.strerror or exc}") from exc
     rows: list[LabelledPrompt] = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+    for n, obj in read_rows(p):
         where = f"{p}:{n}"
-        try:
-            obj = json.loads(line)
-        except (ValueError, RecursionError) as exc:
-            raise DataError(f"{where}: not valid JSON ({exc})") from exc
-        if not isinstance(obj, dict):
-            raise DataError(f"{where}: expected a JSON object with a 'prompt' field")
         text = obj.get("prompt")
         if not isinstance(text, str) or not text.strip():
             raise DataError(f"{where}: 'prompt' must be a non-empty string")

@@ -26,7 +26,6 @@ Human-labelled pairs import from JSONL in this format or from CSV with the colum
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import os
@@ -39,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from typing_extensions import TypedDict
 
 from alignkit.core import DataError, Message
+from alignkit.data import read_rows
 
 __all__ = [
     "PreferencePair",
@@ -163,38 +163,6 @@ def write_jsonl_models(rows: Iterable[BaseModel], path: str | os.PathLike[str]) 
     return n
 
 
-def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    try:
-        with path.open(encoding="utf-8") as fh:
-            for line_no, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{path}:{line_no}: not valid JSON ({exc.msg})") from exc
-                except RecursionError:
-                    raise DataError(f"{path}:{line_no}: JSON nested too deeply") from None
-                if not isinstance(row, dict):
-                    raise DataError(f"{path}:{line_no}: expected a JSON object")
-                yield line_no, row
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
-
-
-def _csv(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            reader = csv.DictReader(fh)
-            missing = {"prompt", "chosen", "rejected"} - set(reader.fieldnames or ())
-            if missing:
-                raise DataError(f"{path}: CSV needs the columns {', '.join(sorted(missing))}")
-            for line_no, row in enumerate(reader, 2):
-                yield line_no, {k: v for k, v in row.items() if k and v not in (None, "")}
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
-
-
 def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     where = ".".join(str(x) for x in err.get("loc", ())) or "row"
@@ -202,12 +170,9 @@ def _first_error(exc: ValidationError) -> str:
 
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    suffix = path.suffix.lower()
-    if suffix == ".jsonl":
-        return _jsonl(path)
-    if suffix == ".csv":
-        return _csv(path)
-    raise DataError(f"{path}: preference files must be .jsonl or .csv")
+    if path.suffix.lower() not in (".jsonl", ".csv"):
+        raise DataError(f"{path}: preference files must be .jsonl or .csv")
+    return read_rows(path, ("prompt", "chosen", "rejected"))
 
 
 def read_pairs(path: str | os.PathLike[str]) -> list[PreferencePair]:
@@ -230,7 +195,7 @@ def read_sft(path: str | os.PathLike[str]) -> list[SFTExample]:
     """Read supervised examples from a ``.jsonl`` file."""
     p = Path(path)
     out = []
-    for line_no, row in _jsonl(p):
+    for line_no, row in read_rows(p):
         try:
             out.append(SFTExample.model_validate(row))
         except ValidationError as exc:
@@ -242,7 +207,7 @@ def read_prompts(path: str | os.PathLike[str]) -> list[list[Message]]:
     """Conversations from a JSONL file of ``{"prompt": str | [messages]}`` rows."""
     p = Path(path)
     out = []
-    for line_no, row in _jsonl(p):
+    for line_no, row in read_rows(p):
         try:
             out.append(_as_messages(row.get("prompt")))
         except ValueError as exc:
