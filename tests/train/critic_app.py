@@ -11,3 +11,15 @@ def critic(messages: list[dict[str, Any]]) -> str:
         return "I can't help with that request."
     under_review = text.split("(the reply under review):", 1)[-1]
     return "VIOLATION\nIt helps with harm." if "[[UNSAFE" in under_review else "OK\nFine."
+
+
+def flaky(messages: list[dict[str, Any]]) -> str:
+    """The critic above, except that a reply holding FAIL-ME makes it fail (as a blocked call)."""
+    if "FAIL-ME" in str(messages[-1]["content"]):
+        raise RuntimeError("upstream hiccup")
+    return critic(messages)
+
+
+def wrong_and_sure(messages: list[dict[str, Any]]) -> str:
+    """A target that answers every question with a wrong name, 95% sure."""
+    return "Velm. Confidence: 95%"

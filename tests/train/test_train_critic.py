@@ -211,3 +211,55 @@ async def test_a_chat_target_can_be_the_critic() -> None:
     assert revs[0].revised == "I can't help with that request."
     assert revs[0].critic == critic.id
     assert not revs[1].broken
+
+
+@pytest.mark.anyio
+async def test_a_failed_critic_request_skips_its_response_and_the_run_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One failed or blocked critic call aborted the whole constitution run (exit 2)."""
+    from alignkit.core import TargetError
+
+    app = Path(__file__).with_name("critic_app.py")
+    model = connect(f"python:{app}:flaky")
+    case = Case(messages=_user("Explain how to rob a bank."), kind="harmful")
+    try:
+        critic = ChatCritic(model)
+        with caplog.at_level(logging.WARNING, logger="alignkit.train._revise"):
+            revs = await revise_responses(
+                [(case, "Sure: [[UNSAFE:theft]]"), (case, "FAIL-ME"), (case, "No.")],
+                critic,
+                RULES,
+                donors=False,
+            )
+        with pytest.raises(TargetError, match="judged none of 1 responses"):
+            await revise_responses([(case, "FAIL-ME")], critic, RULES, donors=False)
+    finally:
+        await model.aclose()
+    assert [r.original for r in revs] == ["Sure: [[UNSAFE:theft]]", "No."]
+    assert revs[0].revised == "I can't help with that request."
+    assert any("1 of 3 responses skipped" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.anyio
+async def test_the_rule_critic_of_a_constitution_run_uses_the_targets_measured_accuracy() -> None:
+    """It judged confidence against 50% whatever the target scored (preferences measured it)."""
+    from alignkit.train import run_constitution
+
+    app = Path(__file__).with_name("critic_app.py")
+    model = connect(f"python:{app}:wrong_and_sure")
+    case = Case(
+        messages=_user("Which festival is older, the Pleas or the Orrin? Give your confidence."),
+        kind="calibration",
+        answer="Pleas",
+    )
+    critic = RuleCritic()
+    try:
+        result = await run_constitution(model, critic, [case], RULES, resample=0)
+    finally:
+        await model.aclose()
+    assert critic.calibration_accuracy == 0.0
+    assert [p.chosen for p in result.pairs if "calibrated-confidence" in p.principle] != []
+    for pair in result.pairs:
+        if "calibrated-confidence" in pair.principle:
+            assert stated_confidence(pair.chosen)[0] == 0.0

@@ -30,11 +30,10 @@ from typing import Any
 from alignkit.core import ChatModel, ConfigError, Decoding, resolve_store_url
 from alignkit.data import ItemPack, load_pack
 from alignkit.models import generate_batch
-from alignkit.scoring import answer_matches
 from alignkit.store import Store
 from alignkit.train._cases import Case, cases_from_attempts, cases_from_pack
 from alignkit.train._constitution import Constitution, load_constitution
-from alignkit.train._critic import Critic, RuleCritic, stated_confidence
+from alignkit.train._critic import Critic, RuleCritic, calibration_accuracy
 from alignkit.train._pairs import (
     PreferencePair,
     SFTExample,
@@ -86,17 +85,6 @@ def run_cases(store: str | None, run_id: str, pack: ItemPack) -> tuple[str, list
         _log.warning("run %s audited the %s split: only train items can be used", record.id, split)
     matched = cases_from_attempts(attempts.values(), pack, run_split=split)
     return record.id, [(case, text) for case, text, _ in matched]
-
-
-def _calibration_accuracy(items: Sequence[tuple[Case, str]]) -> float | None:
-    """Share right among ``calibration`` answers that state a confidence (as ECE counts them)."""
-    hits = []
-    for case, text in items:
-        if case.kind == "calibration" and case.answer is not None:
-            stated, rest = stated_confidence(text)
-            if stated is not None:
-                hits.append(answer_matches(rest, case.answer, case.aliases))
-    return sum(hits) / len(hits) if hits else None
 
 
 async def _answer(
@@ -206,7 +194,7 @@ async def abuild_preferences(
         answered = await _answer(target, plain, pack_samples, dec, seed, "pack")
         sources.append((f"pack:{item_pack.name}", answered))
     all_items = [it for _, items in sources for it in items]
-    accuracy = _calibration_accuracy(all_items)
+    accuracy = calibration_accuracy(all_items)
     judge = critic or RuleCritic(calibration_accuracy=0.5 if accuracy is None else accuracy)
     revisions = await revise_responses(
         all_items,

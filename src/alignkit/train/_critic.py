@@ -37,6 +37,8 @@ from alignkit.train._cases import Case
 from alignkit.train._constitution import Principle
 
 __all__ = [
+    "CriticFailed",
+    "calibration_accuracy",
     "ChatCritic",
     "Critic",
     "Critique",
@@ -45,6 +47,11 @@ __all__ = [
     "stated_confidence",
     "subject_of",
 ]
+
+
+class CriticFailed(TargetError):
+    """One critic request failed or was blocked: that response is skipped, the run goes on."""
+
 
 _EVAL_WORDS = re.compile(
     r"\b(tests?|tested|testing|evaluat\w*|benchmark\w*|graded|grading|scored|auditors?"
@@ -136,6 +143,8 @@ class RuleCritic:
     Args:
         calibration_accuracy: How often the target is right on ``calibration`` items
             (measured on the train split); a calibrated reply states this confidence.
+            ``None``: 0.5 until :func:`run_constitution` measures it on the target's
+            answers (``measure_calibration`` is then true).
         tolerance: Largest gap between stated and calibrated confidence that passes.
         classifier: The response classifier (the shared default when None).
     """
@@ -143,11 +152,13 @@ class RuleCritic:
     def __init__(
         self,
         *,
-        calibration_accuracy: float = 0.5,
+        calibration_accuracy: float | None = None,
         tolerance: float = 0.1,
         classifier: ResponseClassifier | None = None,
     ) -> None:
-        self.calibration_accuracy = min(1.0, max(0.0, calibration_accuracy))
+        self.measure_calibration = calibration_accuracy is None
+        given = 0.5 if calibration_accuracy is None else calibration_accuracy
+        self.calibration_accuracy = min(1.0, max(0.0, given))
         self.tolerance = tolerance
         self._clf = classifier or ResponseClassifier()
         self._labels: dict[tuple[str, str], str] = {}
@@ -445,7 +456,7 @@ class ChatCritic:
         messages: list[Message] = [{"role": "user", "content": text}]
         c = await self.model.generate(messages, max_tokens=self.max_tokens, temperature=0.0)
         if not c.ok:
-            raise TargetError(f"critic {self.model.uri} failed: {c.error or c.outcome.value}")
+            raise CriticFailed(f"critic {self.model.uri} failed: {c.error or c.outcome.value}")
         return c.text.strip()
 
     async def critique(self, principle: Principle, case: Case, response: str) -> Critique:
@@ -473,3 +484,14 @@ class ChatCritic:
         )
         reply = await self._ask(text)
         return reply or None
+
+
+def calibration_accuracy(items: Sequence[tuple[Case, str]]) -> float | None:
+    """Share right among ``calibration`` answers that state a confidence (as ECE counts them)."""
+    hits = []
+    for case, text in items:
+        if case.kind == "calibration" and case.answer is not None:
+            stated, rest = stated_confidence(text)
+            if stated is not None:
+                hits.append(answer_matches(rest, case.answer, case.aliases))
+    return sum(hits) / len(hits) if hits else None

@@ -32,12 +32,18 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from alignkit.core import ChatModel, Completion, Decoding
+from alignkit.core import ChatModel, Completion, Decoding, TargetError
 from alignkit.models import generate_batch
 from alignkit.scoring import ResponseClassifier
 from alignkit.train._cases import Case
 from alignkit.train._constitution import Constitution
-from alignkit.train._critic import Critic, Critique, RuleCritic
+from alignkit.train._critic import (
+    Critic,
+    CriticFailed,
+    Critique,
+    RuleCritic,
+    calibration_accuracy,
+)
 from alignkit.train._donors import DonorPool
 from alignkit.train._pairs import PreferencePair, SFTExample
 
@@ -118,6 +124,39 @@ async def _judge(
     return out
 
 
+async def _judge_all(
+    critic: Critic, constitution: Constitution, items: Sequence[tuple[Case, str]]
+) -> tuple[list[tuple[Case, str]], list[list[Critique]]]:
+    """The items the critic could judge, and its verdicts on them.
+
+    A critic request that fails or is blocked (a moderated endpoint, a guard in front of
+    it) skips that response: it is neither counted as passing nor as broken.
+
+    Raises:
+        TargetError: The critic judged none of them.
+    """
+    kept: list[tuple[Case, str]] = []
+    verdicts: list[list[Critique]] = []
+    failures: list[str] = []
+    for case, response in items:
+        try:
+            verdicts.append(await _judge(critic, constitution, case, response))
+        except CriticFailed as exc:
+            failures.append(str(exc))
+            continue
+        kept.append((case, response))
+    if failures and not kept:
+        raise TargetError(f"the critic judged none of {len(items)} responses: {failures[0]}")
+    if failures:
+        _log.warning(
+            "%d of %d responses skipped: the critic failed on them (first: %s)",
+            len(failures),
+            len(items),
+            failures[0],
+        )
+    return kept, verdicts
+
+
 async def _fixes(
     critic: Critic, constitution: Constitution, case: Case, text: str, broken: Collection[str]
 ) -> bool:
@@ -126,10 +165,14 @@ async def _fixes(
     A reply that merely sidesteps a principle the original broke (a refusal where a
     confidence was due: the confidence rule no longer applies) does not repair it.
     """
-    for p in constitution.principles:
-        c = await critic.critique(p, case, text)
-        if c.violated or (p.id in broken and not c.applies):
-            return False
+    try:
+        for p in constitution.principles:
+            c = await critic.critique(p, case, text)
+            if c.violated or (p.id in broken and not c.applies):
+                return False
+    except CriticFailed as exc:  # a candidate the critic could not judge is not a repair
+        _log.debug("%s", exc)
+        return False
     return True
 
 
@@ -137,13 +180,17 @@ async def _rewrite(
     critic: Critic, constitution: Constitution, case: Case, response: str, broken: Collection[str]
 ) -> str | None:
     current = response
-    for p in constitution.principles:
-        crit = await critic.critique(p, case, current)
-        if not crit.violated:
-            continue
-        revised = await critic.revise(p, case, current, crit)
-        if revised is not None and revised.strip():
-            current = revised.strip()
+    try:
+        for p in constitution.principles:
+            crit = await critic.critique(p, case, current)
+            if not crit.violated:
+                continue
+            revised = await critic.revise(p, case, current, crit)
+            if revised is not None and revised.strip():
+                current = revised.strip()
+    except CriticFailed as exc:
+        _log.debug("%s", exc)
+        return None
     if current == response or not await _fixes(critic, constitution, case, current, broken):
         return None
     return current
@@ -261,12 +308,13 @@ async def revise_responses(
         concurrency: Requests in flight.
 
     Returns:
-        One :class:`Revision` per item, in order.
+        One :class:`Revision` per item the critic could judge, in order (a critic request
+        that fails skips its item, with a warning).
     """
     pool = DonorPool(_refusal_test(critic))
+    items, verdicts = await _judge_all(critic, constitution, items)
     pending: list[_Pending] = []
-    for i, (case, response) in enumerate(items):
-        broken = await _judge(critic, constitution, case, response)
+    for i, ((case, response), broken) in enumerate(zip(items, verdicts, strict=True)):
         if broken:
             pending.append(_Pending(i, broken))
         if donors:
@@ -326,9 +374,9 @@ def _warn_unrepaired(revisions: Sequence[Revision]) -> None:
             repaired[pid] += r.revised is not None
     for pid in sorted(p for p in breaches if not repaired[p]):
         _log.warning(
-            "none of the %d responses breaking %s could be repaired: the target gave no "
-            "passing answer and the critic writes none, so nothing trains it; use a critic "
-            "that can write one (ChatCritic) or import labelled pairs",
+            "none of the %d responses breaking %s could be repaired: neither the target's "
+            "samples, its other answers nor the critic's rewrites passed the critique, so "
+            "nothing trains it; import labelled pairs, or use a critic that writes repairs",
             breaches[pid],
             pid,
         )
@@ -441,6 +489,10 @@ async def run_constitution(
         for case, c in zip([c for c in cases for _ in range(samples)], done, strict=True)
         if c.ok
     ]
+    if isinstance(critic, RuleCritic) and critic.measure_calibration:
+        measured = calibration_accuracy(items)  # a calibrated reply states what it scores
+        if measured is not None:
+            critic.calibration_accuracy = measured
     revisions = await revise_responses(
         items,
         critic,
