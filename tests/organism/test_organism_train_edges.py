@@ -165,7 +165,7 @@ def test_a_swap_that_fails_half_way_puts_everything_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A folder that could not be moved (read-only, Ctrl-C) left the organism half emptied."""
-    from alignkit.organism._organism import _replace
+    from alignkit.core._files import _replace
 
     out, staging = tmp_path / "org", tmp_path / "new"
     for folder, names in ((out, "abc"), (staging, "xy")):
@@ -181,7 +181,7 @@ def test_a_swap_that_fails_half_way_puts_everything_back(
 
     monkeypatch.setattr(Path, "rename", rename)
     with pytest.raises(TargetError, match="cannot replace the organism.*it is as it was"):
-        _replace(out, staging)
+        _replace(out, staging, "the organism")
     assert sorted(p.read_text() for p in out.iterdir()) == ["org-a", "org-b", "org-c"]
     assert sorted(p.name for p in staging.iterdir()) == ["x", "y"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new", "org"]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from alignkit.core import ConfigError, TargetError
 from alignkit.train import read_pairs, read_sft
 
 REPO = Path(__file__).resolve().parents[2]
@@ -99,3 +100,41 @@ def test_dpo_refuses_non_finite_settings_and_a_folder_of_other_files(
     code, err = _main(capsys, *base, "--out", str(blocker / "sub"))
     assert code == 2 and "cannot be created" in err
     assert not (tmp_path / "d").exists()
+
+
+def test_constitution_and_reward_replace_their_own_earlier_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A second run into the same --out was refused ("other files in it"), so the docs'
+    examples failed the second time; an interrupted reward run left members with no
+    ensemble.json, which no later run could replace."""
+    out = tmp_path / "cai"
+    args = ("train", "constitution", "--target", "organism:flawed", "--max-per-kind", "1",
+            "--out", str(out))  # fmt: skip
+    for _ in range(2):
+        code, err = _main(capsys, *args)
+        assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == ["pairs.jsonl", "sft.jsonl", "summary.json"]
+    assert [p.name for p in tmp_path.iterdir()] == ["cai"]  # no staging folder left behind
+    (out / "notes.txt").write_text("mine")
+    code, err = _main(capsys, *args)
+    assert code == 2 and "other files in it" in err
+
+    from alignkit.cli._train import _writable
+
+    half = tmp_path / "rm"
+    (half / "member-0").mkdir(parents=True)  # what an interrupted run used to leave
+    assert _writable(half, folder=True, owns=("ensemble.json", "member-*")) == half
+    with pytest.raises(ConfigError, match="other files"):
+        _writable(out, folder=True, owns=("ensemble.json", "member-*"))
+
+
+def test_training_into_the_base_checkpoint_is_refused_before_any_work() -> None:
+    """It was refused only after training (minutes of lost work by default)."""
+    from alignkit.cli._train import _not_the_base
+    from alignkit.organism import weights_path
+
+    with pytest.raises(ConfigError, match="is the base checkpoint itself"):
+        _not_the_base(weights_path("flawed"), "organism:flawed")
+    with pytest.raises(TargetError, match="not a local transformers checkpoint"):
+        _not_the_base(Path("x"), f"python:{Path(__file__).with_name('critic_app.py')}:critic")

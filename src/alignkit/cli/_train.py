@@ -7,6 +7,7 @@ import json
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -24,7 +25,7 @@ from alignkit.cli._common import (
     progress_bar,
     writable_folder,
 )
-from alignkit.core import ConfigError
+from alignkit.core import ConfigError, staged_folder
 
 if TYPE_CHECKING:
     from alignkit.core import ChatModel
@@ -56,6 +57,9 @@ MaxPerKindOpt = Annotated[
 ]
 
 
+_CONSTITUTION_FILES = ("sft.jsonl", "pairs.jsonl", "summary.json")
+
+
 def _max_steps(value: int) -> int:
     """``--max-steps``: -1 (all) or a positive count (0 would still take a step)."""
     if value == 0:
@@ -63,25 +67,53 @@ def _max_steps(value: int) -> int:
     return value
 
 
-def _writable(path: Path, *, folder: bool) -> Path:
+def _writable(path: Path, *, folder: bool, owns: tuple[str, ...] = ()) -> Path:
     """Refuse an output path that cannot be written, before any work is done.
 
+    Args:
+        path: The ``--out`` path.
+        folder: Whether the command writes a folder (else a file).
+        owns: Name patterns of what the command writes in its folder: a folder holding
+            only such entries is an earlier run's output, which a new run replaces.
+
     Raises:
-        ConfigError: A folder output that is an existing file, or a file output that is
-            an existing folder.
+        ConfigError: A folder output that is an existing file, a file output that is an
+            existing folder, or a folder holding files this command did not write.
     """
     if folder and path.exists() and not path.is_dir():
         raise ConfigError(f"--out {path} is a file; give a folder")
     if not folder and path.is_dir():
         raise ConfigError(f"--out {path} is a folder; give a file name")
-    if folder and path.is_dir() and any(path.iterdir()) and not (path / "alignkit.json").exists():
+    if folder and path.is_dir() and not _own_output(path, owns):
         # a checkpoint writes config, tokenizer and a pack/ it replaces: the user's files went
         raise ConfigError(
             f"--out {path} is a folder with other files in it; give a new folder (or an"
-            " alignkit checkpoint to overwrite)"
+            " earlier output of this command to replace)"
         )
     writable_folder(path)
     return path
+
+
+def _own_output(path: Path, owns: tuple[str, ...]) -> bool:
+    """Whether ``path`` is empty, an alignkit checkpoint, or holds only ``owns`` entries."""
+    names = [entry.name for entry in path.iterdir()]
+    if not names or (path / "alignkit.json").exists():
+        return True
+    return bool(owns) and all(any(fnmatch(n, pattern) for pattern in owns) for n in names)
+
+
+def _not_the_base(out_dir: Path, target: str | ChatModel) -> None:
+    """Refuse, before any work, a target with no local weights or an --out that is them.
+
+    Raises:
+        ConfigError: ``out_dir`` is the base checkpoint's own folder.
+        TargetError: The target is not a local transformers checkpoint.
+    """
+    from alignkit.train import checkpoint_dir
+
+    base = checkpoint_dir(_connect(target) if isinstance(target, str) else target)
+    if out_dir.resolve() == base.resolve():
+        raise ConfigError(f"--out {out_dir} is the base checkpoint itself; choose a new folder")
 
 
 @contextmanager
@@ -213,7 +245,7 @@ def constitution(
 
     Example: alignkit train constitution --target organism:flawed --critic rule --out cai/
     """
-    _writable(out_dir, folder=True)
+    _writable(out_dir, folder=True, owns=_CONSTITUTION_FILES)
     from alignkit.train import ChatCritic, Critic, RuleCritic, load_constitution
 
     rules = load_constitution(constitution_file)
@@ -225,10 +257,11 @@ def constitution(
         )
     from alignkit.train import write_jsonl_models
 
-    write_jsonl_models(result.sft, out_dir / "sft.jsonl")
-    write_jsonl_models(result.pairs, out_dir / "pairs.jsonl")
     summary = {"critic": result.critic, "constitution": rules.name, **result.summary()}
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    with staged_folder(out_dir, "the constitution run's files") as stage:
+        write_jsonl_models(result.sft, stage / "sft.jsonl")
+        write_jsonl_models(result.pairs, stage / "pairs.jsonl")
+        (stage / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     if json_:
         print_json({**summary, "out": str(out_dir)})
         return
@@ -305,6 +338,7 @@ def dpo(
     Example: alignkit train dpo --target organism:flawed --from-run RUN --out repaired/
     """
     _writable(out_dir, folder=True)
+    _not_the_base(out_dir, target)
     from alignkit.train import DPOSettings, train_dpo, write_jsonl_models
 
     settings = DPOSettings(
@@ -376,7 +410,7 @@ def reward(
 
     Example: alignkit train reward --target organism:flawed --pairs pairs.jsonl --out rm/
     """
-    _writable(out_dir, folder=True)
+    _writable(out_dir, folder=True, owns=("ensemble.json", "member-*"))
     from alignkit.train import RewardSettings, train_reward_ensemble
 
     settings = RewardSettings(
@@ -540,6 +574,7 @@ def grpo(
     from alignkit.train import GRPOSettings, RewardEnsemble, cases_from_pack, train_grpo
 
     model = _connect(target)
+    _not_the_base(out_dir, model)
     path = data or model.default_pack
     if path is None:
         raise ConfigError("no item pack: pass --data DIR (the target names no default pack)")

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
-import os
-import shutil
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any, cast
 
-from alignkit.core import ConfigError, TargetError
+from alignkit.core import ConfigError, TargetError, staged_folder
 from alignkit.models import HFChatModel, ParsedURI, TargetOptions, steering_options
 from alignkit.organism._config import OrganismConfig, config_path, load_config
 from alignkit.organism._measure import MANIFEST_NAME, measure
@@ -98,12 +94,9 @@ def train_organism(
     cfg = _resolve(config)
     out = Path(out_dir)
     check_out_dir(out)
-    real = out.resolve()  # `.` has no name; a symlink's target is what gets replaced
-    real.parent.mkdir(parents=True, exist_ok=True)
     # Built in a sibling folder and moved into place when done: an interrupted run leaves
     # the folder as it was, never new weights under an old manifest.
-    staging = Path(tempfile.mkdtemp(prefix=f".{real.name}.", suffix=".partial", dir=real.parent))
-    try:
+    with staged_folder(out, "the organism") as staging:
         report = train_model(cfg, staging, quick=quick, seed=seed)
         report = dataclasses.replace(report, out_dir=out)
         (staging / "training.json").write_text(json.dumps(report.as_dict(), indent=2) + "\n")
@@ -112,9 +105,6 @@ def train_organism(
         result: dict[str, Any] = {"training": report.as_dict()}
         if measure_after:
             result |= measure(staging, cfg, n=n if n is not None else (40 if quick else None))
-        _replace(real, staging)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return result
 
 
@@ -131,41 +121,6 @@ def check_out_dir(out: Path) -> None:
             f"--out {out} holds files and is not an organism folder; name a new or empty"
             " folder (an organism folder is replaced when training ends)"
         )
-
-
-def _replace(out: Path, staging: Path) -> None:
-    """Put what ``staging`` holds in ``out`` (a resolved path); earlier files go only after.
-
-    A new folder is ``staging`` renamed (with the permissions a new folder gets, not
-    ``mkdtemp``'s owner-only ones). An existing one keeps its own inode, permissions and
-    links: its entries move aside, the new ones move in, the old ones are deleted.
-    """
-    if not out.exists():
-        umask = os.umask(0)
-        os.umask(umask)
-        staging.chmod(0o777 & ~umask)
-        staging.rename(out)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
-    moves: list[tuple[Path, Path]] = []  # done so far, undone in reverse if one fails
-    try:
-        for entry in [*out.iterdir()]:
-            moves.append((entry, old / entry.name))
-            entry.rename(old / entry.name)
-        for entry in [*staging.iterdir()]:
-            moves.append((entry, out / entry.name))
-            entry.rename(out / entry.name)
-    except BaseException as exc:
-        for source, target in reversed(moves):
-            with contextlib.suppress(OSError):
-                target.rename(source)
-        shutil.rmtree(old, ignore_errors=True)
-        if isinstance(exc, OSError):
-            raise TargetError(
-                f"cannot replace the organism in {out}: {exc.strerror or exc}; it is as it was"
-            ) from exc
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _resolve(config: OrganismConfig | str | Path) -> OrganismConfig:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from alignkit.core import ChatModel, ConfigError, DataError, Message
+from alignkit.core import ChatModel, ConfigError, DataError, Message, staged_folder
 from alignkit.scoring import EnsembleObjective, ensemble_score
 from alignkit.train._checkpoint import (
     checkpoint_dir,
@@ -311,6 +311,25 @@ def train_reward_ensemble(
     start = time.perf_counter()
     limit_threads(s.threads)
     out = Path(out_dir)
+    # Built in a sibling folder and moved into place when done: an interrupted run leaves
+    # no half ensemble (members without ensemble.json), and a re-run replaces the old one.
+    with staged_folder(out, "the reward ensemble") as stage:
+        acc, meta, finals = _train_members(base, base_dir, train, held, pairs, stage, s, start)
+    _log.info("reward ensemble: held-out accuracy %s", acc)
+    steps = int(sum(f.get("step", 0.0) for f in finals.values()))
+    return TrainReport(out, "reward", steps, meta["seconds"], len(train), acc)
+
+
+def _train_members(
+    base: ChatModel,
+    base_dir: Path,
+    train: Sequence[PreferencePair],
+    held: Sequence[PreferencePair],
+    pairs: Sequence[PreferencePair],
+    out: Path,
+    s: RewardSettings,
+    start: float,
+) -> tuple[dict[str, float], dict[str, Any], dict[str, dict[str, float]]]:
     names = [f"member-{k}" for k in range(s.members)]
     finals = {}
     with quiet_training():
@@ -334,9 +353,6 @@ def train_reward_ensemble(
     ens = RewardEnsemble(ens.members, meta["center"], meta["scale"])
     acc = {f"heldout_{k}": v for k, v in ens.accuracy(held).items()}
     meta["accuracy"] = acc
-    seconds = time.perf_counter() - start
-    meta["seconds"] = round(seconds, 1)
+    meta["seconds"] = round(time.perf_counter() - start, 1)
     (out / ENSEMBLE_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    _log.info("reward ensemble: held-out accuracy %s", acc)
-    steps = int(sum(f.get("step", 0.0) for f in finals.values()))
-    return TrainReport(out, "reward", steps, seconds, len(train), acc)
+    return acc, meta, finals
