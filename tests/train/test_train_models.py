@@ -75,6 +75,7 @@ def test_dpo_cli_writes_a_checkpoint_hf_opens_with_the_base_pack_and_decoding(
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["steps"] == 2 and report["method"] == "dpo"
+    assert "loss" in report["metrics"]  # it logged every 10 steps: a short run had none
     base = connect(ORG)
     repaired = connect(f"hf:{out}")
     assert repaired.default_decoding == base.default_decoding

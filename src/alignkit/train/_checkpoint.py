@@ -94,6 +94,9 @@ def trl_config(kind: str, work: str, **settings: Any) -> Any:
         "logging_steps": 10,
         "dataloader_num_workers": 0,
     }
+    steps = int(settings.get("max_steps", -1))
+    if 0 < steps < 10:  # a short run logs its last step too (no metrics at all otherwise)
+        common["logging_steps"] = steps
     return getattr(lm_module("trl"), kind)(**{**common, **settings})
 
 
