@@ -15,6 +15,7 @@ from alignkit.interpret import (
     demographic_parity_difference,
     disparate_impact_ratio,
     equalized_odds_difference,
+    explain_classifier,
     fairness_report,
     lime_tabular,
     shap_attributions,
@@ -158,3 +159,78 @@ def test_the_hiring_script_refuses_bad_rows_and_writes_outside_the_checkout(
                         capture_output=True, text=True, timeout=120)  # fmt: skip
     assert ok.returncode == 0, ok.stderr
     assert (tmp_path / ".alignkit" / "hiring" / "model.joblib").is_file()  # not examples/hiring
+
+
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A user's own small models and tables: text labels, a text feature, blank cells."""
+    import joblib
+    from sklearn.compose import make_column_transformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+    from sklearn.svm import LinearSVC
+
+    pd = pytest.importorskip("pandas")
+    d = tmp_path_factory.mktemp("tables")
+    rng = np.random.default_rng(0)
+    n = 160
+    a, b, grp = rng.normal(size=n), rng.normal(size=n), rng.choice(["x", "y"], n)
+    y = (a + 0.5 * b + (grp == "x") + rng.normal(scale=0.5, size=n) > 0.5).astype(int)
+    df = pd.DataFrame({"a": a.round(3), "b": b.round(3), "grp": grp, "label": y})
+    words = df.assign(label=np.where(y == 1, "hired", "rejected"))
+    words.to_csv(d / "words.csv", index=False)
+    joblib.dump(LinearSVC().fit(words[["a", "b"]], words["label"]), d / "svc.joblib")
+    colour = df.assign(colour=rng.choice(["red", "blue"], n))
+    colour.to_csv(d / "colour.csv", index=False)
+    encode = make_column_transformer((OneHotEncoder(), ["colour"]), remainder="passthrough")
+    pipe = make_pipeline(encode, LogisticRegression()).fit(colour[["a", "b", "colour"]], y)
+    joblib.dump(pipe, d / "pipe.joblib")
+    joblib.dump(
+        HistGradientBoostingClassifier(max_iter=20).fit(df[["a", "b"]], y), d / "hgb.joblib"
+    )
+    gaps = df.astype(object)
+    gaps.loc[3, "a"] = ""
+    gaps.to_csv(d / "gaps.csv", index=False)
+    df.assign(grp="x").to_csv(d / "one.csv", index=False)
+    joblib.dump(LogisticRegression().fit(df[["a", "b"]], y), d / "lr.joblib")
+    return d
+
+
+def test_text_labels_without_positive_are_refused_not_read_as_fair(tables: Path) -> None:
+    """'hired'/'rejected' counted nobody as selected: parity 0, disparate impact 1."""
+    uri = f"classifier:{tables}/svc.joblib@{tables}/words.csv?sensitive=grp"
+    with pytest.raises(ConfigError, match=r"counts as positive.*set \?positive="):
+        explain_classifier(uri)
+    report = explain_classifier(uri + "&positive=hired").fairness
+    assert report is not None and report.values["bias.demographic_parity_difference"] > 0.05
+
+
+def test_a_text_feature_costs_the_shap_plot_not_the_fairness_findings(
+    tables: Path, tmp_path: Path
+) -> None:
+    """A OneHotEncoder pipeline failed the whole check ('encode categories first')."""
+    uri = f"classifier:{tables}/pipe.joblib@{tables}/colour.csv?sensitive=grp"
+    result = alignkit.audit.run(uri, checks="bias.fairness", store=str(tmp_path / "s.db"))
+    assert not result.errors and len(result.findings) == 3
+    explained = explain_classifier(uri)
+    assert explained.fairness is not None and explained.shap is None
+    assert any("encode categories" in note for note in explained.notes)
+
+
+def test_blank_cells_are_missing_values_and_lime_says_it_cannot_use_them(tables: Path) -> None:
+    """A blank cell made the column text ('could not convert string to float')."""
+    target = open_target(f"classifier:{tables}/hgb.joblib@{tables}/gaps.csv?sensitive=grp")
+    assert isinstance(target, ClassifierTarget)
+    data = target.data()
+    assert data.x.dtype == np.float64 and np.isnan(data.x[3, 0])
+    assert target.predict(data.x).shape == (160,)
+    with pytest.raises(DataError, match="missing values \\(in a\\)"):
+        lime_tabular(target, 0)
+
+
+def test_explain_does_not_call_one_group_fair(tables: Path) -> None:
+    explained = explain_classifier(f"classifier:{tables}/lr.joblib@{tables}/one.csv?sensitive=grp")
+    assert explained.fairness is None and explained.shap is not None
+    assert explained.notes[0].startswith("fairness not measured: the table has one grp group (x)")

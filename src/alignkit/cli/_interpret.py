@@ -264,20 +264,25 @@ def _explain_classifier(
             if not isinstance(t, ClassifierTarget):
                 raise ConfigError(f"target {target} is not a classifier: target")
             local = lime_tabular(t, row, num_features=features, seed=seed)
+    fair, shap = result.fairness, result.shap
     payload = {
-        "fairness": result.fairness.values,
-        "groups": [g.__dict__ for g in result.fairness.groups],
-        "shap_importance": result.shap.importance,
+        "fairness": None if fair is None else fair.values,
+        "groups": None if fair is None else [g.__dict__ for g in fair.groups],
+        "shap_importance": None if shap is None else shap.importance,
         "lime": None if local is None else [{"feature": f, "weight": w} for f, w in local],
+        "notes": list(result.notes),
     }
     if json_:
         print_json(payload)
         return
-    for name, value in result.fairness.values.items():
+    for note in result.notes:
+        out.print(note, markup=False)
+    for name, value in (fair.values if fair is not None else {}).items():
         out.print(f"{name:40} {value:.4f}", markup=False)
-    out.print("mean |SHAP| of P(selected), by feature:", markup=False)
-    for i, (name, value) in enumerate(result.shap.importance.items(), 1):
-        out.print(f"  {i}. {name:30} {value:.4f}", markup=False)
+    if shap is not None:
+        out.print("mean |SHAP| of P(selected), by feature:", markup=False)
+        for i, (name, value) in enumerate(shap.importance.items(), 1):
+            out.print(f"  {i}. {name:30} {value:.4f}", markup=False)
     if local is not None:
         out.print(f"LIME, row {row}:", markup=False)
         for cond, weight in local:

@@ -205,17 +205,42 @@ def run_steer(
 
 @dataclass(frozen=True)
 class ClassifierExplanation:
-    """Fairness and SHAP attributions of a ``classifier:`` target."""
+    """Fairness and SHAP attributions of a ``classifier:`` target.
 
-    fairness: FairnessReport
-    shap: ShapResult
+    Attributes:
+        fairness: The group metrics (None when the table has fewer than two groups).
+        shap: The SHAP ranking (None when SHAP cannot run on the table's features).
+        notes: Why a part is missing, one line each.
+    """
+
+    fairness: FairnessReport | None
+    shap: ShapResult | None
+    notes: tuple[str, ...] = ()
 
 
 def explain_classifier(target: str, *, seed: int = 0) -> ClassifierExplanation:
-    """Fairness metrics and the SHAP ranking of a ``classifier:`` target."""
+    """Fairness metrics and the SHAP ranking of a ``classifier:`` target.
+
+    Each part is computed without the other: text features (no SHAP) leave the fairness
+    metrics, and a single group (nothing to compare) leaves the SHAP ranking.
+    """
     t = open_target(target)
     if t.kind is not TargetKind.CLASSIFIER or not isinstance(t, ClassifierTarget):
         raise ConfigError(f"target {target} is a {t.kind} target, not a classifier")
     data = t.data()
-    report = fairness_report(data.y, t.predict(data.x), data.sensitive, seed=seed)
-    return ClassifierExplanation(report, shap_attributions(t, seed=seed))
+    notes: list[str] = []
+    report = None
+    groups = sorted({str(g) for g in data.sensitive})
+    if len(groups) < 2:  # a single group has no gap to measure: 0 would read as "fair"
+        notes.append(
+            f"fairness not measured: the table has one {t.sensitive} group"
+            f" ({', '.join(groups) or 'none'}); fairness compares two or more"
+        )
+    else:
+        report = fairness_report(data.y, t.predict(data.x), data.sensitive, seed=seed)
+    try:
+        shap = shap_attributions(t, seed=seed)
+    except ConfigError as exc:
+        shap = None
+        notes.append(f"no SHAP values: {exc}")
+    return ClassifierExplanation(report, shap, tuple(notes))

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from alignkit.core import CheckContext, ConfigError, MissingDependencyError, Plot
+from alignkit.core import CheckContext, ConfigError, DataError, MissingDependencyError, Plot
 from alignkit.interpret._tabular import ClassifierTarget
 
 __all__ = [
@@ -120,6 +120,9 @@ def shap_plot(ctx: CheckContext, target: ClassifierTarget) -> Plot | None:
     if importlib.util.find_spec("shap") is None:
         _log.info("shap is not installed; the fairness report has no attribution plot")
         return None
+    if target.data().x.dtype == object:  # the fairness findings stand without the plot
+        _log.info("the table has text features; the fairness report has no attribution plot")
+        return None
     result = shap_attributions(target, max_rows=100, background=50, seed=ctx.seed)
     imp = result.importance
     return Plot(
@@ -145,6 +148,13 @@ def lime_tabular(
     data = target.data()
     if not 0 <= row < data.x.shape[0]:
         raise ConfigError(f"row {row} out of range 0..{data.x.shape[0] - 1}")
+    if data.x.dtype == object:
+        raise ConfigError("LIME here needs numeric features; encode categories first")
+    blank = [f for f, col in zip(data.features, data.x.T, strict=True) if np.isnan(col).any()]
+    if blank:  # LIME's discretiser fails on them with a scipy domain error
+        raise DataError(
+            f"LIME cannot explain rows of a table with missing values (in {', '.join(blank)})"
+        )
 
     def proba(x: np.ndarray) -> np.ndarray:
         p = target.predict_proba(np.asarray(x, dtype=np.float64))

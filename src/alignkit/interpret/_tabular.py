@@ -77,8 +77,9 @@ def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
 
 
 def _column(values: list[str]) -> np.ndarray:
+    """Numbers when every filled cell is one (a blank cell is missing: NaN), else text."""
     try:
-        return np.array([float(v) for v in values], dtype=np.float64)
+        return np.array([float(v) if v else np.nan for v in values], dtype=np.float64)
     except ValueError:
         return np.array(values, dtype=object)
 
@@ -209,7 +210,16 @@ class ClassifierTarget:
         )
 
     def _outcome(self, values: list[str]) -> np.ndarray:
-        return np.array([self.is_positive(v) for v in values], dtype=np.int64)
+        y = np.array([self.is_positive(v) for v in values], dtype=np.int64)
+        if self.positive is None and not y.any():
+            # "hired"/"rejected" with no ?positive=: nobody would count as selected, and
+            # every group's rate would be 0 — the most reassuring answer, and a wrong one
+            seen = ", ".join(sorted({v.strip() for v in values})[:6])
+            raise ConfigError(
+                f"classifier: no value of the label column '{self.label}' ({seen}) counts as"
+                f" positive ({', '.join(sorted(_POSITIVE))}); set ?positive=VALUE"
+            )
+        return y
 
     def is_positive(self, value: object) -> bool:
         """Whether an outcome (true or predicted) is the positive class."""
