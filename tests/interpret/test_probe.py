@@ -239,3 +239,29 @@ def test_probe_arithmetic_on_a_known_geometry() -> None:
     # the sign travels with the contrast: block 1 negates everything, scores stay the same
     s1 = probe.scores(asyncio.run(prompt_activations(model, trig)), layer=1)  # type: ignore[arg-type]
     assert np.allclose(s1, s[1])
+
+
+def test_a_probe_fitted_on_another_model_is_refused_in_one_line(
+    flawed: HFChatModel, flawed_probe: DefectionProbe, tmp_path: Path
+) -> None:
+    """A SmolLM2 probe on the organism was an internal error (exit 3) in `interpret probe`
+    and, as the guard rail, blocked every request with a broadcasting error."""
+    from dataclasses import replace
+
+    from alignkit.core import RAILS
+    from alignkit.interpret import LabelledPrompt, probe_prompts
+
+    wide = replace(
+        flawed_probe,
+        contrast=np.zeros((len(flawed_probe.layers), 576)),
+        weights=np.zeros((len(flawed_probe.layers), 576)),
+        center=np.zeros((len(flawed_probe.layers), 576)),
+    )
+    prompts = [LabelledPrompt(prompt="hi")]
+    with pytest.raises(ConfigError, match="probe of width 576: the model's is"):
+        asyncio.run(probe_prompts(flawed, prompts, probe=wide))
+    saved = wide.save(tmp_path / "wide.npz")
+    with pytest.raises(ConfigError, match="probe of width 576"):
+        RAILS.get("defection-probe").factory({"target": "organism:flawed", "probe": str(saved)})
+    with pytest.raises(ConfigError, match="threshold"):
+        RAILS.get("defection-probe").factory({"target": "organism:flawed", "threshold": "nan"})

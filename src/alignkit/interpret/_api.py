@@ -107,6 +107,7 @@ async def probe_prompts(
         chosen = DEFAULT_THRESHOLD if threshold is None else threshold
         probe = await fit_defection_probe(am, ref, layer=layer, threshold=chosen, seed=seed)
     else:
+        probe.check_model(am)
         if threshold is not None:  # a saved probe keeps the threshold it was saved with
             probe = probe.with_threshold(threshold)
         if layer is not None:

@@ -129,11 +129,28 @@ class DefectionProbe:
         except ValueError:
             raise ConfigError(f"layer {chosen} not in the probe (layers {self.layers})") from None
 
+    def check_model(self, model: object) -> None:
+        """Refuse, before any work, a model with other blocks or width than the probe's.
+
+        Raises:
+            ConfigError: The probe was fitted on another model (where the model's
+                checkpoint says; other models are checked when scored).
+        """
+        fits = getattr(model, "check_fits", None)
+        if callable(fits):
+            fits(self.layers, int(self.weights.shape[1]), "probe")
+
     def scores_by_layer(self, acts: Activations) -> np.ndarray:
         """``(n, L)`` scores of every prompt at every probe layer."""
         out = np.empty((acts.values.shape[0], len(self.layers)), dtype=np.float64)
         for i, layer in enumerate(self.layers):
-            proj = (acts.at(layer).astype(np.float64) - self.center[i]) @ self.weights[i]
+            values = acts.at(layer)
+            if values.shape[-1] != self.weights.shape[1]:
+                raise ConfigError(
+                    f"probe of width {self.weights.shape[1]}: the model's activations have"
+                    f" width {values.shape[-1]} (the probe was fitted on another model)"
+                )
+            proj = (values.astype(np.float64) - self.center[i]) @ self.weights[i]
             out[:, i] = (proj - self.offset[i]) / self.scale[i]
         return out
 

@@ -55,7 +55,9 @@ class DefectionProbeOptions(BaseModel):
     probe: str | None = Field(None, description="A saved probe (.npz); fitted when absent.")
     reference: str | None = Field(None, description="Pack or prompts file of ordinary traffic.")
     layer: int | None = Field(None, ge=0, description="Deciding block (default: the middle).")
-    threshold: float = Field(DEFAULT_THRESHOLD, description="Probe score that acts.")
+    threshold: float = Field(
+        DEFAULT_THRESHOLD, allow_inf_nan=False, description="Probe score that acts."
+    )
     action: Literal["block", "escalate"] = "block"
     scope: Literal["last", "all"] = Field("last", description="Which user messages to read.")
 
@@ -71,7 +73,9 @@ class DefectionProbeRail:
         self._probe: DefectionProbe | None = None
         self._lock: asyncio.Lock | None = None
         if opts.probe is not None:
-            self._probe = self._configure(DefectionProbe.load(opts.probe))
+            loaded = DefectionProbe.load(opts.probe)
+            loaded.check_model(model)
+            self._probe = self._configure(loaded)
 
     def _configure(self, probe: DefectionProbe) -> DefectionProbe:
         o = self.options

@@ -253,27 +253,25 @@ def _decoding_problem(max_tokens: int, temperature: float, top_p: float) -> str 
 # --------------------------------------------------------------------------- the model
 
 
-def _check_steering_fits(vector: SteeringVector, directory: Path) -> None:
-    """Refuse, at connect time, a steering vector for other blocks or another width.
+def _check_fits(layers: Sequence[int], width: int, directory: Path, what: str) -> None:
+    """Refuse, without loading the weights, ``what`` for other blocks or another width.
 
-    Read from ``config.json`` (``num_hidden_layers``/``n_layer``, ``hidden_size``/``n_embd``)
-    without loading the weights; a config that names neither is left to generation time.
+    Read from ``config.json`` (``num_hidden_layers``/``n_layer``, ``hidden_size``/``n_embd``);
+    a checkpoint whose config names neither (a GGUF file) is left to run time.
     """
     try:
         config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return
     blocks = config.get("num_hidden_layers") or config.get("n_layer")
-    width = config.get("hidden_size") or config.get("n_embd")
+    model_width = config.get("hidden_size") or config.get("n_embd")
     if isinstance(blocks, int):
-        bad = [i for i in vector.layers if not 0 <= i < blocks]
+        bad = [i for i in layers if not 0 <= i < blocks]
         if bad:
-            raise ConfigError(
-                f"steering vector for block(s) {bad}: the model has blocks 0..{blocks - 1}"
-            )
-    if isinstance(width, int) and vector.vectors.shape[-1] != width:
+            raise ConfigError(f"{what} for block(s) {bad}: the model has blocks 0..{blocks - 1}")
+    if isinstance(model_width, int) and width != model_width:
         raise ConfigError(
-            f"steering vector of width {vector.vectors.shape[-1]}: the model's is {width}"
+            f"{what} of width {width}: the model's is {model_width} (made on another model?)"
         )
 
 
@@ -320,8 +318,8 @@ class HFChatModel(ChatModelBase):
         self._sidecar = load_sidecar(directory) or HFSidecar()
         self._steer = load_steering(steer) if isinstance(steer, str | Path) else steer
         self._steer_scale = steer_scale
-        if self._steer is not None and not gguf:
-            _check_steering_fits(self._steer, directory)
+        if self._steer is not None:
+            self.check_fits(self._steer.layers, self._steer.vectors.shape[-1], "steering vector")
         pack = self._sidecar.default_pack
         super().__init__(
             uri or (f"hf:{directory}" + (f"?gguf={gguf}" if gguf else "")),
@@ -506,6 +504,16 @@ class HFChatModel(ChatModelBase):
         for (i, request), result in zip(requests, decoded, strict=True):
             results[i] = _completion(request, result)
         return results
+
+    def check_fits(self, layers: Sequence[int], width: int, what: str) -> None:
+        """Refuse ``what`` (a steering vector, a probe) made for other blocks or width.
+
+        Raises:
+            ConfigError: A block the model lacks, or another residual width (read from the
+                checkpoint's config; a GGUF checkpoint is checked when it runs).
+        """
+        if not self._gguf:
+            _check_fits(layers, width, self._dir, what)
 
     async def aclose(self) -> None:
         """Free the model; later requests get ``error`` completions."""
