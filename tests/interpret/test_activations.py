@@ -147,3 +147,10 @@ def test_bad_steering_input_is_a_config_error(tmp_path: Path) -> None:
         connect(f"organism:flawed?steer={bad}")
     with pytest.raises(ConfigError, match="scale must be a number"):
         connect(f"organism:flawed?steer={save_steering(_vector(1), tmp_path / 'v.npz')}&scale=x")
+
+
+def test_a_prompt_longer_than_the_context_is_named(flawed: HFChatModel) -> None:
+    """A traffic log with one long prompt failed the probe without saying which."""
+    convs = [[{"role": "user", "content": "hi"}], [{"role": "user", "content": "word " * 400}]]
+    with pytest.raises(ConfigError, match=r"1 conversation\(s\) do not fit .* number 2 \("):
+        asyncio.run(flawed.activations(convs))  # type: ignore[arg-type]

@@ -430,8 +430,15 @@ class HFChatModel(ChatModelBase):
         if loaded is None:
             raise TargetError(f"{self._uri} is not loaded")
         rows = span_rows(lambda m, c: _encode(loaded, m, c), conversations, completions)
-        if loaded.context is not None and any(len(r.ids) > loaded.context for r in rows):
-            raise ConfigError(f"a conversation does not fit the context of {loaded.context}")
+        too_long = [i for i, r in enumerate(rows) if loaded.context and len(r.ids) > loaded.context]
+        if too_long:
+            i = too_long[0]
+            last = str(conversations[i][-1]["content"]) if conversations[i] else ""
+            raise ConfigError(
+                f"{len(too_long)} conversation(s) do not fit the context of {loaded.context}"
+                f" tokens; the first, number {i + 1} ({len(rows[i].ids)} tokens), ends"
+                f" {last[-60:]!r}"
+            )
         return capture(
             loaded.model, rows, layers, reduce=reduce, pad_id=loaded.pad_id, batch_size=batch_size
         )
