@@ -142,3 +142,26 @@ def test_a_scheme_plugin_that_misbehaves_is_one_line() -> None:
     for bad in ("", "Acme", "my scheme!", "1x"):
         with pytest.raises(ConfigError, match="must be a URI scheme"):
             register_scheme(bad, factory, kind="chat", example="x:y")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "hf:/models/smol?gguf=SmolLM2-135M-Instruct.Q4_1.gguf",  # a query already there
+        "organism:flawed?steer=old.npz&scale=3",  # options replaced, not given twice
+        "openai:http://127.0.0.1:8000/v1#judge",  # the fragment stays last
+    ],
+)
+def test_with_query_round_trips_through_parse_uri(uri: str) -> None:
+    """`interpret steer`'s hint appended `?steer=` blindly: a second `?`, paths unencoded."""
+    from alignkit.models import with_query
+
+    path = "/tmp/my dir/v&1#2.npz"
+    parsed = parse_uri(with_query(uri, steer=path, scale="2"))
+    original = parse_uri(uri)
+    assert parsed.query == {**original.query, "steer": path, "scale": "2"}
+    assert (parsed.scheme, parsed.body, parsed.fragment) == (
+        original.scheme,
+        original.body,
+        original.fragment,
+    )

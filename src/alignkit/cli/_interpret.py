@@ -142,7 +142,7 @@ def steer(
     from dataclasses import replace
 
     from alignkit.interpret import run_steer
-    from alignkit.models import POSITIONS, save_steering
+    from alignkit.models import POSITIONS, save_steering, with_query
 
     if not math.isfinite(scale):
         raise ConfigError(f"--scale must be a finite number, not {scale}")
@@ -163,7 +163,7 @@ def steer(
         "norms": norms,
         "pairs": len(contrast),
         "scale": vector.scale,
-        "uri_hint": f"{target}?steer={out_file}&scale={vector.scale:g}",
+        "uri_hint": with_query(target, steer=str(out_file), scale=f"{vector.scale:g}"),
     }
     if json_:
         print_json(info)

@@ -35,6 +35,7 @@ from alignkit.models._uri import (
     public_uri,
     public_url,
     register_scheme,
+    with_query,
 )
 
 __all__ = [
@@ -68,4 +69,5 @@ __all__ = [
     "smollm2_uri",
     "steering",
     "steering_options",
+    "with_query",
 ]

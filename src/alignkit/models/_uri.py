@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
 
 from alignkit.core import (
     AlignkitError,
@@ -36,6 +36,7 @@ __all__ = [
     "public_uri",
     "public_url",
     "register_scheme",
+    "with_query",
 ]
 
 _SCHEME_NAME = re.compile(r"[a-z][a-z0-9+.-]*")
@@ -123,6 +124,19 @@ def register_scheme(
     if not _SCHEME_NAME.fullmatch(name):
         raise ConfigError(f"target scheme {name!r} must be a URI scheme: a-z, then a-z 0-9 + . -")
     SCHEMES.register(name, _Scheme(factory, TargetKind(kind), example), origin=factory.__module__)
+
+
+def with_query(uri: str, **options: str) -> str:
+    """``uri`` with query options set (replacing any it has), values percent-encoded.
+
+    ``with_query("hf:/m?gguf=a.gguf", steer="/tmp/my v.npz", scale="2")`` →
+    ``"hf:/m?gguf=a.gguf&steer=/tmp/my%20v.npz&scale=2"`` — what :func:`parse_uri` reads back.
+    """
+    parsed = parse_uri(uri)
+    query = {**parsed.query, **options}
+    text = urlencode(query, quote_via=quote, safe="/:")
+    fragment = f"#{parsed.fragment}" if parsed.fragment else ""
+    return f"{parsed.scheme}:{parsed.body}?{text}{fragment}"
 
 
 def parse_uri(uri: str) -> ParsedURI:
