@@ -143,8 +143,10 @@ def test_bad_steering_input_is_a_config_error(tmp_path: Path) -> None:
         connect(f"organism:flawed?steer={tmp_path / 'missing.npz'}")
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a zip")
-    with pytest.raises(ConfigError, match="invalid steering file"):
+    with pytest.raises(ConfigError, match="invalid steering file .*not an .npz file written"):
         connect(f"organism:flawed?steer={bad}")
+    with pytest.raises(ConfigError, match="steer= names no file"):  # it ran unsteered
+        connect("organism:flawed?steer=")
     with pytest.raises(ConfigError, match="scale must be a number"):
         connect(f"organism:flawed?steer={save_steering(_vector(1), tmp_path / 'v.npz')}&scale=x")
 

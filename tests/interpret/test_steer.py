@@ -68,6 +68,10 @@ def test_read_pairs_accepts_both_forms_and_rejects_bad_rows(tmp_path: Path) -> N
         read_pairs(bad)
     with pytest.raises(DataError):
         read_pairs(tmp_path / "missing.jsonl")
+    latin = tmp_path / "latin.jsonl"  # was an internal error (exit 3)
+    latin.write_bytes(b'{"prompt": "caf\xe9?", "positive": "x", "negative": "y"}\n')
+    with pytest.raises(DataError, match="not UTF-8"):
+        read_pairs(latin)
     with pytest.raises(ConfigError):
         ContrastPair(({"role": "user", "content": "q"},), ({"role": "user", "content": "q"},), "a")
 

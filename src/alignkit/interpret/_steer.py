@@ -23,7 +23,6 @@ items judges the repair.
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from collections.abc import Sequence
@@ -34,6 +33,7 @@ from typing import Any, Literal
 import numpy as np
 
 from alignkit.core import ConfigError, DataError, Message
+from alignkit.data import read_rows
 from alignkit.models import ActivationModel, Activations, Positions, SteeringVector
 
 __all__ = [
@@ -135,18 +135,7 @@ def read_pairs(path: str | Path) -> list[ContrastPair]:
         DataError: The file is missing or a row is malformed (one line, naming it).
     """
     p = Path(path)
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise DataError(f"cannot read pairs file {p}: {exc.strerror or exc}") from exc
-    pairs = []
-    for n, line in enumerate(lines, 1):
-        if line.strip():
-            try:
-                obj = json.loads(line)
-            except (ValueError, RecursionError) as exc:
-                raise DataError(f"{p}:{n}: not valid JSON ({exc})") from exc
-            pairs.append(_pair_from(obj, f"{p}:{n}"))
+    pairs = [_pair_from(obj, f"{p}:{n}") for n, obj in read_rows(p)]
     if not pairs:
         raise DataError(f"{p}: no contrast pairs")
     if len({pair.answers for pair in pairs}) > 1:

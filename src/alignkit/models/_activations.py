@@ -384,8 +384,12 @@ def load_steering(path: str | Path) -> SteeringVector:
             scale = float(data["scale"]) if "scale" in data.files else 1.0
             meta = json.loads(str(data["meta"])) if "meta" in data.files else {}
             positions = str(data["positions"]) if "positions" in data.files else "all"
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-        raise ConfigError(f"invalid steering file {p}: {exc}") from exc
+    except (OSError, ValueError, zipfile.BadZipFile):
+        raise ConfigError(
+            f"invalid steering file {p}: not an .npz file written by alignkit interpret steer"
+        ) from None
+    except KeyError as exc:
+        raise ConfigError(f"invalid steering file {p}: no {exc} array in it") from None
     if positions not in POSITIONS:
         raise ConfigError(f"invalid steering file {p}: positions '{positions}'")
     if not math.isfinite(scale) or not np.isfinite(vectors).all():
@@ -457,6 +461,8 @@ def steering_options(query: Mapping[str, str]) -> dict[str, Any]:
     """
     path = query.get("steer")
     raw_scale = query.get("scale")
+    if path is not None and not path.strip():  # `?steer=$UNSET`: it ran unsteered, silently
+        raise ConfigError("steer= names no file (empty); give steer=FILE.npz or leave it out")
     if not path:
         if raw_scale is not None:
             raise ConfigError("scale= needs steer=FILE in the target URI")
