@@ -138,3 +138,19 @@ def test_training_into_the_base_checkpoint_is_refused_before_any_work() -> None:
         _not_the_base(weights_path("flawed"), "organism:flawed")
     with pytest.raises(TargetError, match="not a local transformers checkpoint"):
         _not_the_base(Path("x"), f"python:{Path(__file__).with_name('critic_app.py')}:critic")
+
+
+def test_preference_outputs_and_inputs_are_checked_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--out x.csv got JSONL that --pairs then misread; a bad --pairs name was refused
+    only after the pairs were built; --pack-samples -1 gave 0 pairs."""
+    code, err = _main(capsys, "train", "preferences", "--out", str(tmp_path / "x.csv"))
+    assert code == 2 and "written as .jsonl" in err
+    bad, d = str(tmp_path / "bad.txt"), str(tmp_path / "d")
+    code, err = _main(capsys, "train", "dpo", "--target", "organism:flawed", "--from-run", "R",
+                      "--pairs", bad, "--out", d)  # fmt: skip
+    assert code == 2 and "must be .jsonl or .csv" in err
+    code, err = _main(capsys, "train", "preferences", "--pack-samples", "-1",
+                      "--out", str(tmp_path / "p.jsonl"))  # fmt: skip
+    assert code == 2 and "'--pack-samples'" in err

@@ -132,3 +132,21 @@ def test_long_csv_fields_and_a_jsonl_byte_order_mark_are_read(tmp_path: Path) ->
     row = json.dumps({"prompt": "q", "chosen": "a", "rejected": "b"})
     bom.write_text("\ufeff" + row + "\n", encoding="utf-8")
     assert import_pairs(bom)[0].chosen == "a"
+
+
+def test_imported_failure_modes_must_be_taxonomy_ids_and_identical_pairs_are_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """'not-a-mode' was imported silently; a file of chosen == rejected imported as 0 pairs."""
+    import logging
+
+    from alignkit.train import dedupe_pairs
+
+    f = tmp_path / "p.csv"
+    f.write_text("prompt,chosen,rejected,failure_mode\nq?,a,b,not-a-mode\n")
+    with pytest.raises(DataError, match="p.csv:2: failure_mode: .*not a failure mode"):
+        import_pairs(f)
+    f.write_text("prompt,chosen,rejected,failure_mode\nq?,same,same,sycophancy\n")
+    with caplog.at_level(logging.WARNING, logger="alignkit.train._pairs"):
+        assert dedupe_pairs(import_pairs(f)) == []
+    assert "1 pair(s) with the same chosen and rejected text" in caplog.text

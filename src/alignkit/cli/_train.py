@@ -49,7 +49,8 @@ PairsOpt = Annotated[
 ]
 SeedOpt = Annotated[int, typer.Option(help="Seed for sampling and training.")]
 PackSamplesOpt = Annotated[
-    int, typer.Option(help="Answers per train item of the pack (0: skip the pack source).")
+    int,
+    typer.Option(min=0, help="Answers per train item of the pack (0: skip the pack source)."),
 ]
 MaxPerKindOpt = Annotated[
     int | None,
@@ -133,6 +134,16 @@ def _connect(uri: str) -> ChatModel:
     return connect(uri)
 
 
+def _pair_files(files: list[Path] | None) -> list[Path]:
+    """``files``, checked before any work: each exists and is .jsonl or .csv."""
+    for f in files or []:
+        if f.suffix.lower() not in (".jsonl", ".csv"):
+            raise ConfigError(f"{f}: preference files must be .jsonl or .csv")
+        if not f.is_file():
+            raise ConfigError(f"{f}: no such preference file")
+    return list(files or [])
+
+
 def _load_pairs(files: list[Path] | None) -> list[PreferencePair]:
     from alignkit.train import dedupe_pairs, read_pairs
 
@@ -184,7 +195,7 @@ def preferences(
     ] = None,
     pack_samples: PackSamplesOpt = 2,
     constitution_samples: Annotated[
-        int, typer.Option(help="Fresh answers per run conversation (0: skip).")
+        int, typer.Option(min=0, help="Fresh answers per run conversation (0: skip).")
     ] = 1,
     max_per_kind: MaxPerKindOpt = None,
     seed: SeedOpt = 0,
@@ -195,7 +206,10 @@ def preferences(
 
     Example: alignkit train preferences --target organism:flawed --from-run RUN --out pairs.jsonl
     """
+    if out_file.suffix.lower() != ".jsonl":  # JSONL in a .csv file: --pairs then misread it
+        raise ConfigError(f"--out {out_file}: preference pairs are written as .jsonl")
     _writable(out_file, folder=False)
+    _pair_files(import_)
     from alignkit.train import write_jsonl_models
 
     model = _connect(target) if target else None
@@ -338,6 +352,7 @@ def dpo(
     Example: alignkit train dpo --target organism:flawed --from-run RUN --out repaired/
     """
     _writable(out_dir, folder=True)
+    _pair_files(pairs)
     _not_the_base(out_dir, target)
     from alignkit.train import DPOSettings, train_dpo, write_jsonl_models
 
@@ -428,6 +443,13 @@ def reward(
     if json_:
         print_json(_report_json(report))
         return
+    if not report.metrics:
+        out.print(
+            f"no held-out pairs (--heldout-share {heldout_share:g} of the items kept none):"
+            f" held-out accuracy not measured; ensemble in {out_dir}",
+            markup=False,
+        )
+        return
     table = Table(title=f"held-out pair accuracy ({out_dir})")
     table.add_column("scorer")
     table.add_column("accuracy", justify="right")
@@ -447,7 +469,10 @@ def bon(
         Path | None, typer.Option(help="JSONL of {prompt} rows (default: heldout items).")
     ] = None,
     data: DataOpt = None,
-    max_per_kind: MaxPerKindOpt = 10,
+    max_per_kind: Annotated[
+        int | None,
+        typer.Option(min=1, help="At most this many heldout items per kind (quick runs)."),
+    ] = 10,
     seed: SeedOpt = 0,
     out_file: Annotated[Path | None, typer.Option("--out", help="Write choices as JSONL.")] = None,
     json_: JsonOpt = False,

@@ -96,6 +96,18 @@ class _Example(BaseModel):
     principle: str = ""
     note: str = ""
 
+    @field_validator("failure_mode")
+    @classmethod
+    def _known_mode(cls, value: str) -> str:
+        from alignkit import taxonomy
+
+        if value:
+            try:
+                taxonomy.get(value)
+            except KeyError:
+                raise ValueError(f"'{value}' is not a failure mode of the taxonomy") from None
+        return value
+
     @field_validator("prompt", mode="before")
     @classmethod
     def _prompt(cls, value: Any) -> list[Message]:  # validated again as list[_Turn]
@@ -135,12 +147,16 @@ def dedupe_pairs(pairs: Iterable[PreferencePair]) -> list[PreferencePair]:
     """Drop repeated pairs (same prompt, chosen and rejected) and pairs with chosen == rejected."""
     seen: set[tuple[str, str, str]] = set()
     out: list[PreferencePair] = []
+    same = 0
     for p in pairs:
         k = p.key()
+        same += p.chosen.strip() == p.rejected.strip()
         if k in seen or p.chosen.strip() == p.rejected.strip():
             continue
         seen.add(k)
         out.append(p)
+    if same:
+        _log.warning("%d pair(s) with the same chosen and rejected text left out", same)
     return out
 
 
@@ -154,12 +170,15 @@ def pair_counts(pairs: Sequence[PreferencePair]) -> dict[str, dict[str, int]]:
 def write_jsonl_models(rows: Iterable[BaseModel], path: str | os.PathLike[str]) -> int:
     """Write models as JSON lines (parents created); returns how many were written."""
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
     n = 0
-    with p.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(row.model_dump_json() + "\n")
-            n += 1
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        with p.open("w", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write(row.model_dump_json() + "\n")
+                n += 1
+    except OSError as exc:
+        raise DataError(f"cannot write {p}: {exc.strerror or exc}") from None
     return n
 
 
