@@ -68,6 +68,9 @@ def test_dpo_cli_writes_a_checkpoint_hf_opens_with_the_base_pack_and_decoding(
     pairs = tmp_path / "pairs.jsonl"
     write_jsonl_models(_pairs(8), pairs)
     out = tmp_path / "repaired"
+    out.mkdir()  # an earlier GRPO checkpoint: its curve must not survive under DPO weights
+    (out / "alignkit.json").write_text("{}")
+    (out / "curve.json").write_text("{}")
     proc = _cli(
         "train", "dpo", "--target", ORG, "--pairs", str(pairs), "--max-steps", "2",
         "--batch-size", "4", "--out", str(out), "--json",
@@ -76,6 +79,7 @@ def test_dpo_cli_writes_a_checkpoint_hf_opens_with_the_base_pack_and_decoding(
     report = json.loads(proc.stdout)
     assert report["steps"] == 2 and report["method"] == "dpo"
     assert "loss" in report["metrics"]  # it logged every 10 steps: a short run had none
+    assert not (out / "curve.json").exists()
     base = connect(ORG)
     repaired = connect(f"hf:{out}")
     assert repaired.default_decoding == base.default_decoding

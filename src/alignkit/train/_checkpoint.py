@@ -21,7 +21,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from alignkit.core import ChatModel, ConfigError, MissingDependencyError, TargetError
+from alignkit.core import (
+    ChatModel,
+    ConfigError,
+    MissingDependencyError,
+    TargetError,
+    staged_folder,
+)
 from alignkit.models import load_sidecar
 
 __all__ = [
@@ -221,15 +227,17 @@ def write_checkpoint(
     base_dir = checkpoint_dir(base)
     if out.resolve() == base_dir.resolve():
         raise ConfigError(f"--out {out} is the base checkpoint itself; choose a new folder")
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(out), safe_serialization=True)
-    tokenizer.save_pretrained(str(out))
-    for name in _COPY:
-        if (base_dir / name).is_file():
-            shutil.copy2(base_dir / name, out / name)
-    side = _sidecar(base, base_dir, out)
-    (out / "alignkit.json").write_text(json.dumps(side, indent=2) + "\n", encoding="utf-8")
-    full = {"base": base.uri, "base_dir": str(base_dir), **record}
-    (out / TRAIN_RECORD).write_text(json.dumps(full, indent=2, default=str) + "\n")
+    # Written whole in a sibling folder, then moved into place: an earlier checkpoint's
+    # files (a GRPO curve.json under new DPO weights) do not survive, nor does half a write.
+    with staged_folder(out, "the checkpoint") as stage:
+        model.save_pretrained(str(stage), safe_serialization=True)
+        tokenizer.save_pretrained(str(stage))
+        for name in _COPY:
+            if (base_dir / name).is_file():
+                shutil.copy2(base_dir / name, stage / name)
+        side = _sidecar(base, base_dir, stage)
+        (stage / "alignkit.json").write_text(json.dumps(side, indent=2) + "\n", encoding="utf-8")
+        full = {"base": base.uri, "base_dir": str(base_dir), **record}
+        (stage / TRAIN_RECORD).write_text(json.dumps(full, indent=2, default=str) + "\n")
     _log.info("wrote checkpoint %s (hf:%s)", out, out)
     return out
