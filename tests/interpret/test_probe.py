@@ -265,3 +265,20 @@ def test_a_probe_fitted_on_another_model_is_refused_in_one_line(
         RAILS.get("defection-probe").factory({"target": "organism:flawed", "probe": str(saved)})
     with pytest.raises(ConfigError, match="threshold"):
         RAILS.get("defection-probe").factory({"target": "organism:flawed", "threshold": "nan"})
+
+
+def test_reference_errors_name_the_real_cause(tmp_path: Path) -> None:
+    """A malformed prompts file was reported as "unknown item kind 'malformed'"; a pack of
+    rows with no split said only "no reference prompts"."""
+    from alignkit.interpret import reference_prompts
+
+    bad = tmp_path / "malformed.jsonl"
+    bad.write_text('{"prompt": "hi"}\n{oops\n')
+    with pytest.raises(DataError, match="malformed.jsonl:2: invalid JSON"):
+        reference_prompts(pack=bad)
+    log = tmp_path / "log"
+    log.mkdir()
+    (log / "prompts.jsonl").write_text('{"id": "1", "prompt": "What is the capital?"}\n')
+    with pytest.raises(ConfigError, match="reference is its train split"):
+        reference_prompts(pack=log)
+    assert reference_prompts(pack=log / "prompts.jsonl") == ["What is the capital?"]

@@ -109,14 +109,20 @@ def reference_prompts(
     if pack is not None and Path(pack).is_file() and Path(pack).suffix == ".jsonl":
         try:
             texts = [r.prompt for r in read_prompts(pack)]
-        except DataError:
-            texts = request_texts(load_pack(pack, split="train"))
+        except DataError as as_prompts:
+            try:  # a pack's own item file (facts.jsonl, ...) is a reference too
+                texts = request_texts(load_pack(pack, split="train"))
+            except (ConfigError, DataError):
+                raise as_prompts from None  # the prompts file's own error, not "unknown kind"
     else:
         where = pack or (target.default_pack if target is not None else None)
         texts = request_texts(load_pack(where or general_pack_path(), split="train"))
     texts = list(dict.fromkeys(texts))
     if not texts:
-        raise ConfigError(f"no reference prompts in {pack or 'the default pack'}")
+        raise ConfigError(
+            f"no reference prompts in {pack or 'the default pack'}: a pack's reference is its"
+            " train split (rows without a split are heldout); give a prompts .jsonl file instead"
+        )
     if len(texts) > limit:
         texts = random.Random(seed).sample(texts, limit)
     return texts
