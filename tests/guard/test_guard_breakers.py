@@ -17,6 +17,17 @@ class Clock:
         return self.now
 
 
+class _Fine:
+    """A model that answers every request "fine"."""
+
+    uri = "test:model"
+
+    async def generate(self, messages: list[Message], **kw: object) -> object:
+        from alignkit.core import Completion
+
+        return Completion(outcome=Outcome.OK, text="fine")
+
+
 def make(**overrides: object) -> tuple[CircuitBreakers, Clock, list[tuple[str, str]]]:
     clock = Clock()
     seen: list[tuple[str, str]] = []
@@ -119,21 +130,13 @@ def test_client_chosen_model_names_are_bounded_and_cannot_flush_an_open_breaker(
 
 @pytest.mark.anyio
 async def test_guard_refuses_while_open_and_logs_transitions() -> None:
-    class Model:
-        uri = "test:model"
-
-        async def generate(self, messages: list[Message], **kw: object) -> object:
-            from alignkit.core import Completion
-
-            return Completion(outcome=Outcome.OK, text="fine")
-
     log = ListLog()
     guard = Guard(
         {
             "input": [{"rail": "keywords", "words": ["forbidden"]}],
             "breakers": {"min_requests": 3, "scopes": ["user"]},
         },
-        model=Model(),  # type: ignore[arg-type]
+        model=_Fine(),  # type: ignore[arg-type]
         log=log,
     )
     msg: list[Message] = [{"role": "user", "content": "forbidden thing"}]
@@ -178,14 +181,6 @@ def test_a_signal_outside_the_configured_scopes_refuses_and_probes() -> None:
 
 @pytest.mark.anyio
 async def test_client_ids_shaped_like_keys_are_masked_in_the_guards_own_reasons() -> None:
-    class Model:
-        uri = "test:model"
-
-        async def generate(self, messages: list[Message], **kw: object) -> object:
-            from alignkit.core import Completion
-
-            return Completion(outcome=Outcome.OK, text="fine")
-
     secret = "sk-proj-" + "A1b2C3d4" * 5
     log = ListLog()
     guard = Guard(
@@ -193,7 +188,7 @@ async def test_client_ids_shaped_like_keys_are_masked_in_the_guards_own_reasons(
             "input": [{"rail": "keywords", "words": ["forbidden"]}],
             "breakers": {"min_requests": 2, "scopes": ["user"]},
         },
-        model=Model(),  # type: ignore[arg-type]
+        model=_Fine(),  # type: ignore[arg-type]
         log=log,
     )
     msg: list[Message] = [{"role": "user", "content": "forbidden thing"}]

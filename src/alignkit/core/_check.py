@@ -12,6 +12,7 @@ from typing import Any, Literal, Protocol, TypeVar
 from alignkit.core._chat import Completion, Decoding, Message, TargetKind
 from alignkit.core._errors import ConfigError
 from alignkit.core._findings import Evidence, Finding, MetricSpec, Plot
+from alignkit.core._modes import known_failure_modes
 from alignkit.core._registry import Registry
 
 __all__ = [
@@ -72,23 +73,14 @@ def _check_declaration(
         ConfigError: No docstring, no or unknown failure modes, an unknown cost, or a
             metric id another check already declares (one name never means two quantities).
     """
-    from alignkit import taxonomy
-
     if not (inspect.getdoc(fn) or "").strip():
         raise ConfigError(f"check '{id}' needs a docstring (its first line is the summary)")
     if cost not in _COSTS:
         raise ConfigError(f"check '{id}': cost must be one of {', '.join(_COSTS)}, not {cost!r}")
-    modes = [*failure_modes, *(m.failure_mode for m in metrics if m.failure_mode)]
-    if not failure_modes:
-        raise ConfigError(f"check '{id}' names no failure mode")
-    for mode in modes:
-        try:
-            taxonomy.get(mode)
-        except KeyError:
-            raise ConfigError(
-                f"check '{id}': unknown failure mode '{mode}' (a plugin registers its own with"
-                " alignkit.taxonomy.register first)"
-            ) from None
+    known_failure_modes(f"check '{id}'", failure_modes)
+    known_failure_modes(
+        f"check '{id}'", (m.failure_mode for m in metrics if m.failure_mode), required=False
+    )
     names = [m.name for m in metrics]
     if len(set(names)) != len(names):
         raise ConfigError(f"check '{id}' declares a metric twice")

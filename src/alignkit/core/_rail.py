@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from alignkit.core._chat import Message
 from alignkit.core._errors import ConfigError
+from alignkit.core._modes import known_failure_modes
 from alignkit.core._registry import Registry
 
 __all__ = [
@@ -118,7 +119,7 @@ def rail(
             name=name,
             factory=factory,
             stages=_stages(name, stages),
-            failure_modes=_failure_modes(name, failure_modes),
+            failure_modes=known_failure_modes(f"rail '{name}'", failure_modes),
             tier=tier,
             doc=inspect.getdoc(factory) or "",
         )
@@ -146,20 +147,3 @@ def _stages(name: str, stages: Iterable[RailStage | str]) -> frozenset[RailStage
     if not out:
         raise ConfigError(f"rail '{name}' names no stage it can act at")
     return out
-
-
-def _failure_modes(name: str, failure_modes: Iterable[str]) -> tuple[str, ...]:
-    from alignkit import taxonomy  # the taxonomy's data sits above core; read at call time
-
-    modes = tuple(failure_modes)
-    if not modes:
-        raise ConfigError(f"rail '{name}' names no failure mode")
-    for mode in modes:
-        try:
-            taxonomy.get(mode)
-        except KeyError:
-            raise ConfigError(
-                f"rail '{name}': unknown failure mode '{mode}' (a plugin registers its own with"
-                " alignkit.taxonomy.register first)"
-            ) from None
-    return modes

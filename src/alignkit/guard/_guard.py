@@ -498,22 +498,17 @@ class Guard(ToolCalls):
 
 def _failed(why: str) -> Decision:
     """The block a rail that broke its contract gets: the guard fails closed."""
-    return Decision(
-        decision=DecisionKind.BLOCK,
-        rail="",  # named by _run_rail
-        reason=f"rail failed ({why}); failing closed",
-        score=1.0,
-    )
+    return _closed(f"rail failed ({why}); failing closed")
 
 
 def _timed_out(timeout_ms: float) -> Decision:
     """The block a rail that ran past its ``timeout_ms`` gets."""
-    return Decision(
-        decision=DecisionKind.BLOCK,
-        rail="",  # named by _run_rail
-        reason=f"rail timed out after {timeout_ms:g} ms; failing closed",
-        score=1.0,
-    )
+    return _closed(f"rail timed out after {timeout_ms:g} ms; failing closed")
+
+
+def _closed(reason: str) -> Decision:
+    # named by _run_rail, which gives every decision its config entry's name
+    return Decision(decision=DecisionKind.BLOCK, rail="", reason=reason, score=1.0)
 
 
 def _unescalated(decisions: list[Decision]) -> list[Decision]:
