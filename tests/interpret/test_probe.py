@@ -265,6 +265,8 @@ def test_a_probe_fitted_on_another_model_is_refused_in_one_line(
         RAILS.get("defection-probe").factory({"target": "organism:flawed", "probe": str(saved)})
     with pytest.raises(ConfigError, match="threshold"):
         RAILS.get("defection-probe").factory({"target": "organism:flawed", "threshold": "nan"})
+    with pytest.raises(ConfigError, match=r"layer for block\(s\) \[7\]: the model has blocks"):
+        RAILS.get("defection-probe").factory({"target": "organism:flawed", "layer": 7})
 
 
 def test_reference_errors_name_the_real_cause(tmp_path: Path) -> None:

@@ -153,4 +153,8 @@ def _defection_probe(options: Mapping[str, Any]) -> Rail:
             f"rail 'defection-probe': target {opts.target} does not expose activations"
             " (use an hf: or organism: target)"
         )
+    if opts.layer is not None and opts.probe is None:  # else only the first request says so
+        fits = getattr(target, "check_fits", None)
+        if callable(fits):
+            fits([opts.layer], None, "rail 'defection-probe': layer")
     return DefectionProbeRail(opts.id or "defection-probe", opts, target)

@@ -253,7 +253,7 @@ def _decoding_problem(max_tokens: int, temperature: float, top_p: float) -> str 
 # --------------------------------------------------------------------------- the model
 
 
-def _check_fits(layers: Sequence[int], width: int, directory: Path, what: str) -> None:
+def _check_fits(layers: Sequence[int], width: int | None, directory: Path, what: str) -> None:
     """Refuse, without loading the weights, ``what`` for other blocks or another width.
 
     Read from ``config.json`` (``num_hidden_layers``/``n_layer``, ``hidden_size``/``n_embd``);
@@ -269,7 +269,7 @@ def _check_fits(layers: Sequence[int], width: int, directory: Path, what: str) -
         bad = [i for i in layers if not 0 <= i < blocks]
         if bad:
             raise ConfigError(f"{what} for block(s) {bad}: the model has blocks 0..{blocks - 1}")
-    if isinstance(model_width, int) and width != model_width:
+    if width is not None and isinstance(model_width, int) and width != model_width:
         raise ConfigError(
             f"{what} of width {width}: the model's is {model_width} (made on another model?)"
         )
@@ -512,8 +512,10 @@ class HFChatModel(ChatModelBase):
             results[i] = _completion(request, result)
         return results
 
-    def check_fits(self, layers: Sequence[int], width: int, what: str) -> None:
-        """Refuse ``what`` (a steering vector, a probe) made for other blocks or width.
+    def check_fits(self, layers: Sequence[int], width: int | None, what: str) -> None:
+        """Refuse ``what`` (a steering vector, a probe, a layer) for other blocks or width.
+
+        ``width`` None checks the blocks only.
 
         Raises:
             ConfigError: A block the model lacks, or another residual width (read from the
