@@ -219,6 +219,8 @@ class _Blocking:
 
         if self.behaviour == "cancel":
             raise asyncio.CancelledError
+        if self.behaviour == "exit":
+            raise SystemExit(1)
         if self.behaviour == "sleep":
             time.sleep(0.06)
         return Decision(decision=DecisionKind.ALLOW, rail="secrets")  # claims another's name
@@ -269,14 +271,17 @@ async def test_decisions_carry_the_configured_name_whatever_the_plugin_says(
     assert [d.rail for d in result.input] == ["first", "second"]
 
 
-async def test_a_rail_raising_cancelled_error_fails_closed(
-    app: ChatModel, plugin_rails: None
+@pytest.mark.parametrize(
+    ("behaviour", "name"), [("cancel", "CancelledError"), ("exit", "SystemExit")]
+)
+async def test_a_rail_raising_cancelled_error_or_exit_fails_closed(
+    app: ChatModel, plugin_rails: None, behaviour: str, name: str
 ) -> None:
-    """CancelledError is not an Exception: it escaped Guard.run and nothing was logged."""
+    """Neither is an Exception: each escaped Guard.run (a server would stop) unlogged."""
     log = ListLog()
-    config = {"input": [{"rail": "test-blocking", "behaviour": "cancel"}]}
+    config = {"input": [{"rail": "test-blocking", "behaviour": behaviour}]}
     result = await Guard(config, model=app, log=log).run(user("hi"))
-    assert result.outcome is Outcome.BLOCKED and "CancelledError" in result.reason
+    assert result.outcome is Outcome.BLOCKED and name in result.reason
     assert len(log.entries) == 1
 
 

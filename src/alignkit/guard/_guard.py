@@ -237,7 +237,7 @@ class Guard(ToolCalls):
             if task is not None and task.cancelling():  # the caller cancelled this request
                 raise
             decision = _failed("CancelledError raised by the rail")
-        except Exception as exc:  # a broken rail must not let traffic through
+        except (Exception, SystemExit) as exc:  # a broken rail must not let traffic through
             _log.error("rail %s failed: %s: %s", limit.name, type(exc).__name__, exc)
             _log.debug("rail %s failed", limit.name, exc_info=True)
             decision = _failed(f"{type(exc).__name__}: {exc}")
