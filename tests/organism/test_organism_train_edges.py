@@ -103,7 +103,7 @@ def test_out_is_checked_before_training(tmp_path: Path) -> None:
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "notes.txt").write_text("mine", encoding="utf-8")
-    for out, words in ((afile, "is a file"), (mine, "not an organism folder")):
+    for out, words in ((afile, "is a file"), (mine, "other files in it")):
         proc = _cli("organism", "train", "--config", str(cfg), "--out", str(out), "--quick")
         assert proc.returncode == 2 and words in proc.stderr, proc.stderr
         assert "training tiny" not in proc.stderr  # refused before any work
@@ -185,3 +185,28 @@ def test_a_swap_that_fails_half_way_puts_everything_back(
     assert sorted(p.read_text() for p in out.iterdir()) == ["org-a", "org-b", "org-c"]
     assert sorted(p.name for p in staging.iterdir()) == ["x", "y"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new", "org"]
+
+
+def test_a_folder_on_another_file_system_is_replaced_by_copying(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An --out that is a mount point (a Docker volume) failed: rename cannot cross devices."""
+    import errno
+
+    from alignkit.core import Owned, staged_folder
+
+    out = tmp_path / "volume"
+    out.mkdir()
+    (out / "training.json").write_text("old")
+    real_rename = Path.rename
+
+    def rename(self: Path, target: Path) -> Path:
+        if out in (self.parent, Path(target).parent):  # in or out of the "mount point"
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return real_rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    with staged_folder(out, Owned("the organism", marker="training.json")) as stage:
+        (stage / "training.json").write_text("new")
+    assert (out / "training.json").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["volume"]

@@ -120,13 +120,21 @@ def test_constitution_and_reward_replace_their_own_earlier_output(
     code, err = _main(capsys, *args)
     assert code == 2 and "other files in it" in err
 
-    from alignkit.cli._train import _writable
+    from alignkit.train import CHECKPOINT_OUTPUT, REWARD_OUTPUT
 
     half = tmp_path / "rm"
     (half / "member-0").mkdir(parents=True)  # what an interrupted run used to leave
-    assert _writable(half, folder=True, owns=("ensemble.json", "member-*")) == half
+    REWARD_OUTPUT.check(half)
     with pytest.raises(ConfigError, match="other files"):
-        _writable(out, folder=True, owns=("ensemble.json", "member-*"))
+        REWARD_OUTPUT.check(out)
+    checkpoint = tmp_path / "ckpt"  # another command's output is not this one's to replace
+    checkpoint.mkdir()
+    (checkpoint / "alignkit.json").write_text("{}")
+    (checkpoint / "model.safetensors").write_text("weights")
+    code, err = _main(capsys, *args[:-1], str(checkpoint))
+    assert code == 2 and "other files in it" in err
+    assert (checkpoint / "model.safetensors").read_text() == "weights"
+    CHECKPOINT_OUTPUT.check(checkpoint)
 
 
 def test_training_into_the_base_checkpoint_is_refused_before_any_work() -> None:

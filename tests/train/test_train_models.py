@@ -166,3 +166,16 @@ def test_grpo_logs_proxy_and_gold_and_writes_the_curve(tmp_path: Path) -> None:
     assert all(0.0 <= g <= 1.0 for g in curve.gold)
     saved = json.loads((tmp_path / "grpo" / "curve.json").read_text())
     assert saved["proxy"] == curve.proxy and saved["state"] in ("ok", "diverging", "overoptimised")
+
+
+def test_write_checkpoint_never_replaces_a_folder_of_other_files(tmp_path: Path) -> None:
+    """Staged writing swapped any folder for the checkpoint: a user's files went with it."""
+    from alignkit.core import ConfigError
+    from alignkit.train import write_checkpoint
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "thesis.tex").write_text("mine")
+    with pytest.raises(ConfigError, match="other files in it"):
+        write_checkpoint(object(), object(), project, base=connect(ORG), record={})
+    assert (project / "thesis.tex").read_text() == "mine"

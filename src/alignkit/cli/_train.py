@@ -7,7 +7,6 @@ import json
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from fnmatch import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -25,7 +24,7 @@ from alignkit.cli._common import (
     progress_bar,
     writable_folder,
 )
-from alignkit.core import ConfigError, staged_folder
+from alignkit.core import ConfigError, Owned, staged_folder
 
 if TYPE_CHECKING:
     from alignkit.core import ChatModel
@@ -58,9 +57,6 @@ MaxPerKindOpt = Annotated[
 ]
 
 
-_CONSTITUTION_FILES = ("sft.jsonl", "pairs.jsonl", "summary.json")
-
-
 def _max_steps(value: int) -> int:
     """``--max-steps``: -1 (all) or a positive count (0 would still take a step)."""
     if value == 0:
@@ -68,39 +64,24 @@ def _max_steps(value: int) -> int:
     return value
 
 
-def _writable(path: Path, *, folder: bool, owns: tuple[str, ...] = ()) -> Path:
+def _writable(path: Path, *, folder: bool, owned: Owned | None = None) -> Path:
     """Refuse an output path that cannot be written, before any work is done.
 
     Args:
         path: The ``--out`` path.
         folder: Whether the command writes a folder (else a file).
-        owns: Name patterns of what the command writes in its folder: a folder holding
-            only such entries is an earlier run's output, which a new run replaces.
+        owned: What the command may replace in its folder (see :class:`Owned`).
 
     Raises:
-        ConfigError: A folder output that is an existing file, a file output that is an
-            existing folder, or a folder holding files this command did not write.
+        ConfigError: A folder output that is an existing file or holds files the command
+            did not write, or a file output that is an existing folder.
     """
-    if folder and path.exists() and not path.is_dir():
-        raise ConfigError(f"--out {path} is a file; give a folder")
     if not folder and path.is_dir():
         raise ConfigError(f"--out {path} is a folder; give a file name")
-    if folder and path.is_dir() and not _own_output(path, owns):
-        # a checkpoint writes config, tokenizer and a pack/ it replaces: the user's files went
-        raise ConfigError(
-            f"--out {path} is a folder with other files in it; give a new folder (or an"
-            " earlier output of this command to replace)"
-        )
+    if folder:
+        (owned or Owned("the output")).check(path)
     writable_folder(path)
     return path
-
-
-def _own_output(path: Path, owns: tuple[str, ...]) -> bool:
-    """Whether ``path`` is empty, an alignkit checkpoint, or holds only ``owns`` entries."""
-    names = [entry.name for entry in path.iterdir()]
-    if not names or (path / "alignkit.json").exists():
-        return True
-    return bool(owns) and all(any(fnmatch(n, pattern) for pattern in owns) for n in names)
 
 
 def _not_the_base(out_dir: Path, target: str | ChatModel) -> None:
@@ -259,7 +240,9 @@ def constitution(
 
     Example: alignkit train constitution --target organism:flawed --critic rule --out cai/
     """
-    _writable(out_dir, folder=True, owns=_CONSTITUTION_FILES)
+    from alignkit.train import CONSTITUTION_OUTPUT
+
+    _writable(out_dir, folder=True, owned=CONSTITUTION_OUTPUT)
     from alignkit.train import ChatCritic, Critic, RuleCritic, load_constitution
 
     rules = load_constitution(constitution_file)
@@ -272,7 +255,7 @@ def constitution(
     from alignkit.train import write_jsonl_models
 
     summary = {"critic": result.critic, "constitution": rules.name, **result.summary()}
-    with staged_folder(out_dir, "the constitution run's files") as stage:
+    with staged_folder(out_dir, CONSTITUTION_OUTPUT) as stage:
         write_jsonl_models(result.sft, stage / "sft.jsonl")
         write_jsonl_models(result.pairs, stage / "pairs.jsonl")
         (stage / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
@@ -351,7 +334,9 @@ def dpo(
 
     Example: alignkit train dpo --target organism:flawed --from-run RUN --out repaired/
     """
-    _writable(out_dir, folder=True)
+    from alignkit.train import CHECKPOINT_OUTPUT
+
+    _writable(out_dir, folder=True, owned=CHECKPOINT_OUTPUT)
     _pair_files(pairs)
     _not_the_base(out_dir, target)
     from alignkit.train import DPOSettings, train_dpo, write_jsonl_models
@@ -425,7 +410,9 @@ def reward(
 
     Example: alignkit train reward --target organism:flawed --pairs pairs.jsonl --out rm/
     """
-    _writable(out_dir, folder=True, owns=("ensemble.json", "member-*"))
+    from alignkit.train import REWARD_OUTPUT
+
+    _writable(out_dir, folder=True, owned=REWARD_OUTPUT)
     from alignkit.train import RewardSettings, train_reward_ensemble
 
     settings = RewardSettings(
@@ -594,7 +581,9 @@ def grpo(
 
     Example: alignkit train grpo --target organism:flawed --reward rm/ --out grpo/ --steps 60
     """
-    _writable(out_dir, folder=True)
+    from alignkit.train import CHECKPOINT_OUTPUT
+
+    _writable(out_dir, folder=True, owned=CHECKPOINT_OUTPUT)
     from alignkit.data import load_pack
     from alignkit.train import GRPOSettings, RewardEnsemble, cases_from_pack, train_grpo
 

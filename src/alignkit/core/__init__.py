@@ -50,7 +50,7 @@ from alignkit.core._errors import (
     TargetError,
     UnknownIdError,
 )
-from alignkit.core._files import staged_folder
+from alignkit.core._files import Owned, staged_folder
 from alignkit.core._findings import (
     AuditResult,
     Evidence,
@@ -151,6 +151,7 @@ __all__ = [
     "summarize",
     "two_proportion_test",
     "show_bidi",
+    "Owned",
     "staged_folder",
     "wilson_interval",
     "z_test_from_intervals",

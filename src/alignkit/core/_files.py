@@ -1,45 +1,97 @@
-"""Output folders written whole or not at all.
+"""Output folders written whole or not at all, and never over someone else's files.
 
-A command that writes a folder of results (an organism, a reward ensemble, a
-constitution run) builds it in a hidden sibling and moves it into place when done, so an
-interrupted or failed run leaves the folder as it was — never new weights next to an old
-manifest, never half an ensemble.
+A command that writes a folder of results (an organism, a checkpoint, a reward ensemble,
+a constitution run) builds it in a hidden sibling and moves it into place when done, so
+an interrupted or failed run leaves the folder as it was — never new weights next to an
+old manifest, never half an ensemble. It replaces only a folder that is empty or holds
+what such a command writes (:class:`Owned`); anything else is refused before any work.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 
-from alignkit.core._errors import TargetError
+from alignkit.core._errors import ConfigError, TargetError
 
-__all__ = ["staged_folder"]
+__all__ = ["Owned", "staged_folder"]
+
+
+@dataclass(frozen=True)
+class Owned:
+    """What a command may replace: a folder holding ``marker``, or only ``names``.
+
+    Attributes:
+        what: The output, for messages ("the checkpoint", "the reward ensemble").
+        marker: A file that makes the folder this kind of output (``alignkit.json``).
+        names: Name patterns of everything the command writes in it.
+    """
+
+    what: str
+    marker: str | None = None
+    names: tuple[str, ...] = ()
+
+    def check(self, out: Path, option: str = "--out") -> None:
+        """Refuse ``out`` unless it is missing, empty, or this kind of output.
+
+        Raises:
+            ConfigError: ``out`` is a file, or a folder holding other files (which
+                replacing it would delete).
+        """
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"{option} {out} is a file; give a folder")
+        if not out.is_dir():
+            return
+        entries = [e.name for e in out.iterdir()]
+        if not entries or (self.marker is not None and (out / self.marker).is_file()):
+            return
+        if self.names and all(any(fnmatch(n, p) for p in self.names) for n in entries):
+            return
+        raise ConfigError(
+            f"{option} {out} is a folder with other files in it, which writing {self.what}"
+            " there would delete; give a new or empty folder (or an earlier one of its kind)"
+        )
 
 
 @contextlib.contextmanager
-def staged_folder(out: Path, what: str = "the results") -> Iterator[Path]:
+def staged_folder(out: Path, owned: Owned) -> Iterator[Path]:
     """Yield a fresh sibling folder of ``out``; when the block succeeds, it becomes ``out``.
 
-    ``out`` is resolved first (``.`` has no name; a symlink's target is what gets
-    replaced). An existing ``out`` keeps its own inode, permissions and links: its entries
-    move aside, the new ones move in, the old ones are deleted. On any failure ``out`` is
-    left as it was and the staging folder is removed.
+    ``out`` is checked first (:meth:`Owned.check`) and resolved (``.`` has no name; a
+    symlink's target is what gets replaced). An existing ``out`` keeps its own inode,
+    permissions and links: its entries move aside, the new ones move in, the old ones are
+    deleted. On any failure ``out`` is left as it was and the staging folder is removed.
 
     Raises:
+        ConfigError: ``out`` holds files this kind of output does not own.
         TargetError: ``out`` cannot be replaced (it is as it was).
     """
+    owned.check(out)
     real = out.resolve()
     real.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{real.name}.", suffix=".partial", dir=real.parent))
     try:
         yield staging
-        _replace(real, staging, what)
+        _replace(real, staging, owned.what)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _move(source: Path, target: Path) -> None:
+    """Rename, or copy and delete across file systems (``out`` may be a mount point)."""
+    try:
+        source.rename(target)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        shutil.move(str(source), str(target))
 
 
 def _replace(out: Path, staging: Path, what: str) -> None:
@@ -54,14 +106,14 @@ def _replace(out: Path, staging: Path, what: str) -> None:
     try:
         for entry in [*out.iterdir()]:
             moves.append((entry, old / entry.name))
-            entry.rename(old / entry.name)
+            _move(entry, old / entry.name)
         for entry in [*staging.iterdir()]:
             moves.append((entry, out / entry.name))
-            entry.rename(out / entry.name)
+            _move(entry, out / entry.name)
     except BaseException as exc:
         for source, target in reversed(moves):
             with contextlib.suppress(OSError):
-                target.rename(source)
+                _move(target, source)
         shutil.rmtree(old, ignore_errors=True)
         if isinstance(exc, OSError):
             raise TargetError(

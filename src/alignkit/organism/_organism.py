@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, cast
 
-from alignkit.core import ConfigError, TargetError, staged_folder
+from alignkit.core import ConfigError, Owned, TargetError, staged_folder
 from alignkit.models import HFChatModel, ParsedURI, TargetOptions, steering_options
 from alignkit.organism._config import OrganismConfig, config_path, load_config
 from alignkit.organism._measure import MANIFEST_NAME, measure
@@ -96,7 +96,7 @@ def train_organism(
     check_out_dir(out)
     # Built in a sibling folder and moved into place when done: an interrupted run leaves
     # the folder as it was, never new weights under an old manifest.
-    with staged_folder(out, "the organism") as staging:
+    with staged_folder(out, ORGANISM_OUTPUT) as staging:
         report = train_model(cfg, staging, quick=quick, seed=seed)
         report = dataclasses.replace(report, out_dir=out)
         (staging / "training.json").write_text(json.dumps(report.as_dict(), indent=2) + "\n")
@@ -108,19 +108,17 @@ def train_organism(
     return result
 
 
+ORGANISM_OUTPUT = Owned("the organism", marker="training.json")
+"""What organism training may replace: an empty folder or an earlier organism."""
+
+
 def check_out_dir(out: Path) -> None:
     """Refuse an output folder that training would fail on, or whose files it would delete.
 
     Raises:
         ConfigError: ``out`` is a file, or a non-empty folder that is not a trained organism.
     """
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} is a file, not a folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / "training.json").is_file():
-        raise ConfigError(
-            f"--out {out} holds files and is not an organism folder; name a new or empty"
-            " folder (an organism folder is replaced when training ends)"
-        )
+    ORGANISM_OUTPUT.check(out)
 
 
 def _resolve(config: OrganismConfig | str | Path) -> OrganismConfig:

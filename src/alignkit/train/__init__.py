@@ -29,7 +29,12 @@ from alignkit.train._cases import (
     cases_from_pack,
     first_per_kind,
 )
-from alignkit.train._checkpoint import TRAIN_RECORD, checkpoint_dir, write_checkpoint
+from alignkit.train._checkpoint import (
+    CHECKPOINT_OUTPUT,
+    TRAIN_RECORD,
+    checkpoint_dir,
+    write_checkpoint,
+)
 from alignkit.train._constitution import (
     Constitution,
     Principle,
@@ -58,8 +63,15 @@ from alignkit.train._pairs import (
     to_trl_rows,
     write_jsonl_models,
 )
-from alignkit.train._revise import ConstitutionResult, Revision, revise_responses, run_constitution
+from alignkit.train._revise import (
+    CONSTITUTION_OUTPUT,
+    ConstitutionResult,
+    Revision,
+    revise_responses,
+    run_constitution,
+)
 from alignkit.train._reward import (
+    REWARD_OUTPUT,
     RewardEnsemble,
     RewardSettings,
     split_pairs,
@@ -67,6 +79,9 @@ from alignkit.train._reward import (
 )
 
 __all__ = [
+    "CHECKPOINT_OUTPUT",
+    "CONSTITUTION_OUTPUT",
+    "REWARD_OUTPUT",
     "TRAIN_RECORD",
     "BestOfN",
     "BestOfNPoint",

@@ -25,12 +25,14 @@ from alignkit.core import (
     ChatModel,
     ConfigError,
     MissingDependencyError,
+    Owned,
     TargetError,
     staged_folder,
 )
 from alignkit.models import load_sidecar
 
 __all__ = [
+    "CHECKPOINT_OUTPUT",
     "TRAIN_RECORD",
     "checkpoint_dir",
     "context_of",
@@ -209,6 +211,10 @@ def _sidecar(base: ChatModel, base_dir: Path, out: Path) -> dict[str, Any]:
     return side
 
 
+CHECKPOINT_OUTPUT = Owned("the checkpoint", marker="alignkit.json")
+"""What a training command may replace with a checkpoint: an empty folder or a checkpoint."""
+
+
 def write_checkpoint(
     model: Any,
     tokenizer: Any,
@@ -229,7 +235,7 @@ def write_checkpoint(
         raise ConfigError(f"--out {out} is the base checkpoint itself; choose a new folder")
     # Written whole in a sibling folder, then moved into place: an earlier checkpoint's
     # files (a GRPO curve.json under new DPO weights) do not survive, nor does half a write.
-    with staged_folder(out, "the checkpoint") as stage:
+    with staged_folder(out, CHECKPOINT_OUTPUT) as stage:
         model.save_pretrained(str(stage), safe_serialization=True)
         tokenizer.save_pretrained(str(stage))
         for name in _COPY:

@@ -32,7 +32,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from alignkit.core import ChatModel, Completion, Decoding, TargetError
+from alignkit.core import ChatModel, Completion, Decoding, Owned, TargetError
 from alignkit.models import generate_batch
 from alignkit.scoring import ResponseClassifier
 from alignkit.train._cases import Case
@@ -47,9 +47,19 @@ from alignkit.train._critic import (
 from alignkit.train._donors import DonorPool
 from alignkit.train._pairs import PreferencePair, SFTExample
 
-__all__ = ["ConstitutionResult", "Revision", "revise_responses", "run_constitution"]
+__all__ = [
+    "CONSTITUTION_OUTPUT",
+    "ConstitutionResult",
+    "Revision",
+    "revise_responses",
+    "run_constitution",
+]
 
 _log = logging.getLogger(__name__)
+CONSTITUTION_OUTPUT = Owned(
+    "the constitution run's files", names=("sft.jsonl", "pairs.jsonl", "summary.json")
+)
+"""What ``train constitution`` may replace: an empty folder or an earlier run's files."""
 Prefer = Literal["sample", "rewrite"]
 _REWRITE_STARTS = 4  # same-item responses a rewrite may start from
 

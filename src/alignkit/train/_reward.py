@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from alignkit.core import ChatModel, ConfigError, DataError, Message, staged_folder
+from alignkit.core import ChatModel, ConfigError, DataError, Message, Owned, staged_folder
 from alignkit.scoring import EnsembleObjective, ensemble_score
 from alignkit.train._checkpoint import (
     checkpoint_dir,
@@ -44,7 +44,13 @@ from alignkit.train._checkpoint import (
 from alignkit.train._dpo import TrainReport
 from alignkit.train._pairs import PreferencePair, pair_counts
 
-__all__ = ["RewardEnsemble", "RewardSettings", "split_pairs", "train_reward_ensemble"]
+__all__ = [
+    "REWARD_OUTPUT",
+    "RewardEnsemble",
+    "RewardSettings",
+    "split_pairs",
+    "train_reward_ensemble",
+]
 
 _log = logging.getLogger(__name__)
 ENSEMBLE_FILE = "ensemble.json"
@@ -286,6 +292,10 @@ class RewardEnsemble:
         return out
 
 
+REWARD_OUTPUT = Owned("the reward ensemble", names=(ENSEMBLE_FILE, "member-*"))
+"""What reward training may replace: an empty folder or an earlier ensemble."""
+
+
 def train_reward_ensemble(
     base: ChatModel,
     pairs: Sequence[PreferencePair],
@@ -313,7 +323,7 @@ def train_reward_ensemble(
     out = Path(out_dir)
     # Built in a sibling folder and moved into place when done: an interrupted run leaves
     # no half ensemble (members without ensemble.json), and a re-run replaces the old one.
-    with staged_folder(out, "the reward ensemble") as stage:
+    with staged_folder(out, REWARD_OUTPUT) as stage:
         acc, meta, finals = _train_members(base, base_dir, train, held, pairs, stage, s, start)
     _log.info("reward ensemble: held-out accuracy %s", acc)
     steps = int(sum(f.get("step", 0.0) for f in finals.values()))
