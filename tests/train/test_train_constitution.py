@@ -46,3 +46,16 @@ def test_bad_constitutions_are_one_line_data_errors(tmp_path: Path) -> None:
         load_constitution(f)
     with pytest.raises(DataError, match="cannot read"):
         load_constitution(tmp_path / "missing.yaml")
+
+
+def test_a_principle_naming_an_unknown_failure_mode_is_refused_at_load(tmp_path: Path) -> None:
+    """It was accepted, and the run died after all its work building the pairs (exit 3)."""
+    from alignkit.core import DataError
+
+    bad = tmp_path / "c.yaml"
+    bad.write_text(
+        "principles:\n  - id: acme\n    failure_modes: [acme.harm]\n"
+        "    critique: Is it harmful?\n    revision: Make it harmless.\n"
+    )
+    with pytest.raises(DataError, match="principle 'acme': unknown failure mode 'acme.harm'"):
+        load_constitution(bad)

@@ -62,6 +62,7 @@ from alignkit.core._findings import (
     Table,
     summarize,
 )
+from alignkit.core._modes import known_failure_modes
 from alignkit.core._rail import (
     RAILS,
     Decision,
@@ -143,6 +144,7 @@ __all__ = [
     "config_schema",
     "discover",
     "expected_calibration_error",
+    "known_failure_modes",
     "load_config",
     "newcombe_diff_ci",
     "rail",

@@ -25,7 +25,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from alignkit.core import DataError, read_yaml
+from alignkit.core import ConfigError, DataError, known_failure_modes, read_yaml
 
 __all__ = ["Constitution", "Principle", "default_constitution_path", "load_constitution"]
 
@@ -86,4 +86,11 @@ def load_constitution(path: str | os.PathLike[str] | None = None) -> Constitutio
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
         raise DataError(f"constitution {p}: duplicate principle id(s) {', '.join(dupes)}")
+    for principle in constitution.principles:  # the pairs it yields carry these ids
+        try:
+            known_failure_modes(
+                f"principle '{principle.id}'", principle.failure_modes, required=False
+            )
+        except ConfigError as exc:
+            raise DataError(f"constitution {p}: {exc}") from None
     return constitution

@@ -37,7 +37,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from typing_extensions import TypedDict
 
-from alignkit.core import DataError, Message
+from alignkit.core import ConfigError, DataError, Message, known_failure_modes
 from alignkit.data import read_rows
 
 __all__ = [
@@ -95,18 +95,6 @@ class _Example(BaseModel):
     critic: str = ""
     principle: str = ""
     note: str = ""
-
-    @field_validator("failure_mode")
-    @classmethod
-    def _known_mode(cls, value: str) -> str:
-        from alignkit import taxonomy
-
-        if value:
-            try:
-                taxonomy.get(value)
-            except KeyError:
-                raise ValueError(f"'{value}' is not a failure mode of the taxonomy") from None
-        return value
 
     @field_validator("prompt", mode="before")
     @classmethod
@@ -204,9 +192,15 @@ def read_pairs(path: str | os.PathLike[str]) -> list[PreferencePair]:
     out = []
     for line_no, row in _rows(p):
         try:
-            out.append(PreferencePair.model_validate(row))
+            pair = PreferencePair.model_validate(row)
+            known_failure_modes(
+                "failure_mode", [pair.failure_mode] * bool(pair.failure_mode), required=False
+            )
         except ValidationError as exc:
             raise DataError(f"{p}:{line_no}: {_first_error(exc)}") from exc
+        except ConfigError as exc:  # a file's rows name taxonomy ids, like a constitution
+            raise DataError(f"{p}:{line_no}: {exc}") from None
+        out.append(pair)
     return out
 
 
