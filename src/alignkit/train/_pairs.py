@@ -193,9 +193,8 @@ def read_pairs(path: str | os.PathLike[str]) -> list[PreferencePair]:
     for line_no, row in _rows(p):
         try:
             pair = PreferencePair.model_validate(row)
-            known_failure_modes(
-                "failure_mode", [pair.failure_mode] * bool(pair.failure_mode), required=False
-            )
+            named = [pair.failure_mode] if pair.failure_mode else []
+            known_failure_modes("failure_mode", named, required=False)
         except ValidationError as exc:
             raise DataError(f"{p}:{line_no}: {_first_error(exc)}") from exc
         except ConfigError as exc:  # a file's rows name taxonomy ids, like a constitution
