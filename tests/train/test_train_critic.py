@@ -236,8 +236,12 @@ async def test_a_failed_critic_request_skips_its_response_and_the_run_goes_on(
             await revise_responses([(case, "FAIL-ME")], critic, RULES, donors=False)
     finally:
         await model.aclose()
-    assert [r.original for r in revs] == ["Sure: [[UNSAFE:theft]]", "No."]
-    assert revs[0].revised == "I can't help with that request."
+    assert [(r.original, r.method) for r in revs] == [
+        ("Sure: [[UNSAFE:theft]]", "rewrite"),
+        ("FAIL-ME", "skipped"),  # kept in place: callers slice revisions by source
+        ("No.", ""),
+    ]
+    assert revs[0].revised == "I can't help with that request." and not revs[1].broken
     assert any("1 of 3 responses skipped" in r.getMessage() for r in caplog.records)
 
 
@@ -258,7 +262,7 @@ async def test_the_rule_critic_of_a_constitution_run_uses_the_targets_measured_a
         result = await run_constitution(model, critic, [case], RULES, resample=0)
     finally:
         await model.aclose()
-    assert critic.calibration_accuracy == 0.0
+    assert critic.calibration_accuracy == 0.5  # a per-run copy judged: this one serves others
     assert [p.chosen for p in result.pairs if "calibrated-confidence" in p.principle] != []
     for pair in result.pairs:
         if "calibrated-confidence" in pair.principle:

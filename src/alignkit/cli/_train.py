@@ -265,7 +265,8 @@ def constitution(
     out.print(
         f"critic {result.critic}: {summary['broken']} of {summary['responses']} responses broke"
         f" a principle; {summary['revised']} revised ({summary['by_sample']} by resampling,"
-        f" {summary['by_donor']} by its own other answers, {summary['by_rewrite']} by rewrite)",
+        f" {summary['by_donor']} by its own other answers, {summary['by_rewrite']} by rewrite)"
+        + (f"; {summary['skipped']} skipped (the critic failed)" if summary["skipped"] else ""),
         markup=False,
     )
     out.print(f"wrote {out_dir / 'sft.jsonl'} and {out_dir / 'pairs.jsonl'}", markup=False)

@@ -195,7 +195,9 @@ async def abuild_preferences(
         sources.append((f"pack:{item_pack.name}", answered))
     all_items = [it for _, items in sources for it in items]
     accuracy = calibration_accuracy(all_items)
-    judge = critic or RuleCritic(calibration_accuracy=0.5 if accuracy is None else accuracy)
+    judge = critic or RuleCritic(calibration_accuracy=accuracy)
+    if isinstance(judge, RuleCritic) and judge.measure_calibration and accuracy is not None:
+        judge = judge.with_calibration(accuracy)  # as run_constitution does
     revisions = await revise_responses(
         all_items,
         judge,

@@ -159,9 +159,19 @@ class RuleCritic:
         self.measure_calibration = calibration_accuracy is None
         given = 0.5 if calibration_accuracy is None else calibration_accuracy
         self.calibration_accuracy = min(1.0, max(0.0, given))
+        self._given = (tolerance, classifier)
         self.tolerance = tolerance
         self._clf = classifier or ResponseClassifier()
         self._labels: dict[tuple[str, str], str] = {}
+
+    def with_calibration(self, accuracy: float) -> RuleCritic:
+        """A copy judging confidence against ``accuracy`` (this critic is left as it is)."""
+        tolerance, classifier = self._given
+        copy = RuleCritic(
+            calibration_accuracy=accuracy, tolerance=tolerance, classifier=classifier or self._clf
+        )
+        copy._labels = self._labels  # labels do not depend on the accuracy: share the cache
+        return copy
 
     @property
     def id(self) -> str:

@@ -74,7 +74,8 @@ class Revision:
         revised: The repaired response (None when nothing was broken or no repair passed).
         principles: Ids of the principles the original broke, in constitution order.
         failure_mode: The failure mode of the first broken principle.
-        method: ``sample``, ``donor`` or ``rewrite`` (empty when not revised).
+        method: ``sample``, ``donor`` or ``rewrite`` (empty when not revised; ``skipped``
+            when the critic failed on it).
         critic: The critic's id.
     """
 
@@ -136,8 +137,8 @@ async def _judge(
 
 async def _judge_all(
     critic: Critic, constitution: Constitution, items: Sequence[tuple[Case, str]]
-) -> tuple[list[tuple[Case, str]], list[list[Critique]]]:
-    """The items the critic could judge, and its verdicts on them.
+) -> list[list[Critique] | None]:
+    """The critic's verdict on each item: the principles broken, or None when it failed.
 
     A critic request that fails or is blocked (a moderated endpoint, a guard in front of
     it) skips that response: it is neither counted as passing nor as broken.
@@ -145,17 +146,15 @@ async def _judge_all(
     Raises:
         TargetError: The critic judged none of them.
     """
-    kept: list[tuple[Case, str]] = []
-    verdicts: list[list[Critique]] = []
+    verdicts: list[list[Critique] | None] = []
     failures: list[str] = []
     for case, response in items:
         try:
             verdicts.append(await _judge(critic, constitution, case, response))
         except CriticFailed as exc:
             failures.append(str(exc))
-            continue
-        kept.append((case, response))
-    if failures and not kept:
+            verdicts.append(None)
+    if failures and len(failures) == len(items):
         raise TargetError(f"the critic judged none of {len(items)} responses: {failures[0]}")
     if failures:
         _log.warning(
@@ -164,7 +163,7 @@ async def _judge_all(
             len(items),
             failures[0],
         )
-    return kept, verdicts
+    return verdicts
 
 
 async def _fixes(
@@ -318,13 +317,16 @@ async def revise_responses(
         concurrency: Requests in flight.
 
     Returns:
-        One :class:`Revision` per item the critic could judge, in order (a critic request
-        that fails skips its item, with a warning).
+        One :class:`Revision` per item, in order; an item the critic failed on (a request
+        that errored or was blocked) has method ``skipped`` and no verdict.
     """
     pool = DonorPool(_refusal_test(critic))
-    items, verdicts = await _judge_all(critic, constitution, items)
+    verdicts = await _judge_all(critic, constitution, items)
+    skipped = {i for i, v in enumerate(verdicts) if v is None}
     pending: list[_Pending] = []
     for i, ((case, response), broken) in enumerate(zip(items, verdicts, strict=True)):
+        if broken is None:
+            continue
         if broken:
             pending.append(_Pending(i, broken))
         if donors:
@@ -345,17 +347,21 @@ async def revise_responses(
         case, response = items[p.index]
         revised, method = await _repair(critic, constitution, case, response, p, prefer, pool)
         fixed[p.index] = (revised, method, p.critiques)
-    return _revisions(items, fixed, critic.id)
+    return _revisions(items, fixed, critic.id, skipped)
 
 
 def _revisions(
     items: Sequence[tuple[Case, str]],
     fixed: dict[int, tuple[str | None, str, list[Critique]]],
     critic_id: str,
+    skipped: Collection[int] = (),
 ) -> list[Revision]:
     out: list[Revision] = []
     methods: Counter[str] = Counter()
     for i, (case, response) in enumerate(items):
+        if i in skipped:  # the critic failed on it: no verdict, no training data
+            out.append(Revision(case, response, None, (), "", "skipped", critic_id))
+            continue
         if i not in fixed:
             out.append(Revision(case, response, None, (), "", "", critic_id))
             continue
@@ -458,6 +464,7 @@ class ConstitutionResult:
             "by_sample": sum(r.method == "sample" for r in broken),
             "by_donor": sum(r.method == "donor" for r in broken),
             "by_rewrite": sum(r.method == "rewrite" for r in broken),
+            "skipped": sum(r.method == "skipped" for r in self.revisions),
         }
 
 
@@ -501,8 +508,8 @@ async def run_constitution(
     ]
     if isinstance(critic, RuleCritic) and critic.measure_calibration:
         measured = calibration_accuracy(items)  # a calibrated reply states what it scores
-        if measured is not None:
-            critic.calibration_accuracy = measured
+        if measured is not None:  # a copy: the caller's critic may serve other runs
+            critic = critic.with_calibration(measured)
     revisions = await revise_responses(
         items,
         critic,
