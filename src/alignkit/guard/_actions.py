@@ -149,15 +149,20 @@ def glob_regex(pattern: str) -> str:
     return body if "/" in pattern else f"(?:.*/)?{body}"
 
 
+class _TooLarge(Exception):
+    """Arguments with more containers than a check reads (a cyclic structure among them)."""
+
+
 def _leaves(value: Any, limit: int = _MAX_LEAVES) -> Iterator[Any]:
     """Scalars inside ``value`` (depth-first, at most ``limit``; bytes read as text)."""
-    stack, n = [value], 0
+    stack, n, containers = [value], 0, 0
     while stack and n < limit:
         v = stack.pop()
-        if isinstance(v, Mapping):
-            stack.extend(reversed(list(v.values())))
-        elif isinstance(v, list | tuple):
-            stack.extend(reversed(v))
+        if isinstance(v, Mapping | list | tuple):
+            containers += 1
+            if containers > limit:  # a cycle (or a structure of empty lists) never ends
+                raise _TooLarge
+            stack.extend(reversed(list(v.values() if isinstance(v, Mapping) else v)))
         else:
             n += 1
             yield v.decode("utf-8", "replace") if isinstance(v, bytes | bytearray) else v
@@ -182,41 +187,52 @@ def _select(arguments: Mapping[str, Any], path: str) -> list[Any] | None:
 
 
 def _number(v: Any) -> float | None:
-    """``v`` as a number; ``None`` for anything else, NaN included."""
+    """``v`` as a finite number; ``None`` for anything else (NaN, ±inf, 10**400 included)."""
     n: float | None = None
-    if isinstance(v, int | float) and not isinstance(v, bool):
-        n = float(v)
-    elif isinstance(v, str) and len(v) < 64:
-        try:
+    try:
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            n = float(v)
+        elif isinstance(v, str) and len(v) < 64:
             n = float(v.strip().replace("_", "").replace(",", ""))
-        except ValueError:
-            return None
-    return None if n is None or math.isnan(n) else n
+    except (ValueError, OverflowError):
+        return None
+    return n if n is not None and math.isfinite(n) else None
 
 
 def _hosts(v: str) -> list[str]:
-    """Hosts of the URLs inside free text (a backslash read as ``/``, as browsers do)."""
-    v = v.replace("\\", "/")
-    hosts = [h.strip("[]").lower().rstrip(".") for h in _URL_HOST.findall(v)]
+    r"""Hosts of the URLs inside free text, as any client may read them.
+
+    A backslash is read both as ``/`` (browsers) and as itself (curl, urllib): in
+    ``https://pypi.org\@evil.com/`` the first reading reaches pypi.org, the second
+    evil.com, and both are returned.
+    """
+    hosts: list[str] = []
+    for text in dict.fromkeys((v.replace("\\", "/"), v)):
+        hosts += [h.strip("[]").lower().rstrip(".") for h in _URL_HOST.findall(text)]
     if not hosts and len(v) < 260 and _BARE_HOST.match(v.strip()) and "." in v:
         hosts = [v.strip().split(":")[0].lower().rstrip(".")]
-    return hosts
+    return list(dict.fromkeys(hosts))
 
 
-def _url_host(v: str) -> str | None:
-    """The host a URL argument reaches, read leniently as clients do; ``None`` if none.
+def _url_hosts(v: str) -> list[str]:
+    r"""The hosts a URL argument may reach, read leniently as clients do (empty if none).
 
-    ``evil.com/x``, ``//evil.com/x``, ``https:/evil.com/x`` and a backslash before ``@`` all
-    reach a host that a strict parser would miss or misread.
+    ``evil.com/x``, ``//evil.com/x`` and ``https:/evil.com/x`` reach a host a strict
+    parser would miss; a backslash is read as ``/`` (browsers) and as itself (curl,
+    urllib), so ``https://pypi.org\@evil.com/`` gives both pypi.org and evil.com.
     """
-    s = v.strip().replace("\\", "/")
-    if m := _SCHEME.match(s):
-        s = s[m.end() :]
-    authority = re.split(r"[/?#]", s.lstrip("/"), maxsplit=1)[0]
-    host = authority.rsplit("@", 1)[-1]
-    host = host[1 : host.find("]")] if host.startswith("[") else host.split(":")[0]
-    host = host.lower().rstrip(".")
-    return host if host and not any(c.isspace() for c in host) else None
+    out = []
+    for s in dict.fromkeys((v.strip().replace("\\", "/"), v.strip())):
+        if m := _SCHEME.match(s):
+            s = s[m.end() :]
+        authority = re.split(r"[/?#]", s.lstrip("/\\"), maxsplit=1)[0]
+        host = authority.rsplit("@", 1)[-1]
+        host = host[1 : host.find("]")] if host.startswith("[") else host.split(":")[0]
+        host = host.lower().rstrip(".")
+        if not host or any(c.isspace() for c in host):
+            return []  # one reading has no host: the URL is unreadable
+        out.append(host)
+    return list(dict.fromkeys(out))
 
 
 def _commands(v: str) -> tuple[list[list[str]], bool]:
@@ -324,10 +340,13 @@ class _Condition:
             def host_test(v: Any) -> bool:
                 if not isinstance(v, str):
                     return self._unreadable(v)
-                if self.paths is None:
-                    return any(bool(rx.fullmatch(h)) == inside for h in _hosts(v))
-                host = _url_host(v)
-                return self.unknown if host is None else bool(rx.fullmatch(host)) == inside
+                hosts = _hosts(v) if self.paths is None else _url_hosts(v)
+                if not hosts:
+                    return False if self.paths is None else self.unknown
+                held = [bool(rx.fullmatch(h)) == inside for h in hosts]
+                # several hosts (URLs, or readings of one URL): a block or escalate rule
+                # holds if any does, an allow rule only if all do
+                return any(held) if strict else all(held)
 
             return host_test
         if op in ("command_in", "command_not_in"):
@@ -458,7 +477,10 @@ class ActionPolicy:
         args: Mapping[str, Any] = arguments or {}
         if not isinstance(args, Mapping):
             raise TypeError("arguments must be a mapping of argument names to values")
-        leaves = list(_leaves(args, _MAX_LEAVES + 1))
+        try:
+            leaves = list(_leaves(args, _MAX_LEAVES + 1))
+        except _TooLarge:
+            leaves = [None] * (_MAX_LEAVES + 1)
         if len(leaves) > _MAX_LEAVES:  # a check that reads only part of them would fail open
             ms = (time.perf_counter() - start) * 1000.0
             why = f"the arguments hold more than {_MAX_LEAVES:,} values; too large to check"
