@@ -71,3 +71,25 @@ def test_a_refused_plugin_does_not_keep_the_others_out(
         CHECKS.unregister("acme.later")
         for name in ("acme_aaa_dup", "acme_zzz_ok"):
             sys.modules.pop(name, None)
+
+
+def test_a_refused_plugin_is_withdrawn_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its ids registered before the clash stayed, so the half-loaded plugin ran after the
+    first lookup's error had been caught."""
+    (tmp_path / "acme_half.py").write_text(
+        PLUGIN.format(id="acme.first", n="first")
+        + PLUGIN.format(id="capability.facts", n="clash").replace("plugin_check", "clash")
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    real = list(importlib.metadata.entry_points(group="alignkit"))
+    fake = importlib.metadata.EntryPoint(name="acme_half", value="acme_half", group="alignkit")
+    monkeypatch.setattr(_registry.importlib.metadata, "entry_points", lambda group: [fake, *real])
+    try:
+        with pytest.raises(RegistryError, match="capability.facts"):
+            discover(force=True)
+        assert "acme.first" not in CHECKS
+    finally:
+        CHECKS.unregister("acme.first")
+        sys.modules.pop("acme_half", None)

@@ -124,3 +124,40 @@ async def test_a_failing_auxiliary_model_is_warned_about_once(  # type: ignore[n
     assert aux.failed == 3
     warned = [r for r in caplog.records if "failed calls are not stored" in r.getMessage()]
     assert len(warned) == 1 and "context full" in warned[0].getMessage()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (lambda text, ctx: 1 / 0, "converter 'test-broken' failed: ZeroDivisionError"),
+        (lambda text, ctx: text.upper(), "returned str, not Converted"),
+        (lambda text, ctx: Converted(12345), "returned Converted, not Converted"),  # type: ignore[arg-type]
+    ],
+)
+async def test_a_broken_plugin_converter_is_one_line_naming_it(body: object, message: str) -> None:
+    """They escaped a campaign as raw ValueError / AttributeError / TypeError (exit 3)."""
+
+    def fn(text: str, ctx: ConvertContext) -> Converted:
+        """A plugin converter with a bug."""
+        return body(text, ctx)  # type: ignore[operator,no-any-return]
+
+    converter("test-broken")(fn)
+    try:
+        ctx = ConvertContext(rng=random.Random(0), texts=None, model=None)  # type: ignore[arg-type]
+        with pytest.raises(ConfigError, match=message):
+            await apply_converters(["test-broken"], "hello", ctx)
+    finally:
+        CONVERTERS.unregister("test-broken")
+
+
+def test_converter_ids_and_tuple_options_are_checked() -> None:
+    """'a,b' registered (and could never be named in --converters); families="plain" was
+    read letter by letter ("unknown attack families a, i, l, n, p")."""
+    from alignkit.redteam import CampaignOptions
+
+    for bad in ("", "a,b", "has space", "Upper"):
+        with pytest.raises(ConfigError, match="must be lower-case"):
+            converter(bad)(lambda text, ctx: Converted(text))
+    with pytest.raises(ConfigError, match="families must be a tuple of ids, not the string"):
+        CampaignOptions(families="plain").validate()  # type: ignore[arg-type]

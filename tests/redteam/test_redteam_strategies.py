@@ -92,7 +92,8 @@ def test_static_sweep_covers_attacks_times_converters_within_budget(tmp_path: Pa
 def test_transport_errors_are_recorded_and_not_counted_as_failed_attacks(tmp_path: Path) -> None:
     rep = _run(tmp_path, "flaky", strategy="search", max_queries=5).report
     assert rep.outcomes == {"error": 15}
-    assert rep.scored_behaviours == 0 and rep.broken == 0 and rep.attack_success_rate == 0.0
+    assert rep.scored_behaviours == 0 and rep.broken == 0
+    assert rep.attack_success_rate is None  # not a 0 % that a gate passes
 
 
 def test_crescendo_escalates_and_backtracks_without_showing_refusals(tmp_path: Path) -> None:

@@ -41,8 +41,8 @@ def _csv(value: str | None) -> tuple[str, ...] | None:
     return tuple(p.strip() for p in value.split(",") if p.strip())
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
+def _pct(x: float | None) -> str:
+    return "not measured" if x is None else f"{100 * x:.1f}%"
 
 
 def _summary(rep: RedteamReport) -> None:

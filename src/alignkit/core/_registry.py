@@ -24,6 +24,7 @@ ENTRY_POINT_GROUP = "alignkit"
 _log = logging.getLogger(__name__)
 _discovered = False
 _lock = threading.RLock()
+_REGISTRIES: list[Registry[object]] = []
 
 
 class Registry(Generic[T]):
@@ -33,6 +34,7 @@ class Registry(Generic[T]):
         self.kind = kind
         self._items: dict[str, T] = {}
         self._origin: dict[str, str] = {}
+        _REGISTRIES.append(self)  # type: ignore[arg-type]
 
     def register(self, id: str, obj: T, *, origin: str = "") -> T:
         """Add ``obj`` under ``id``; raise :class:`RegistryError` if ``id`` is taken."""
@@ -113,8 +115,22 @@ def discover(*, force: bool = False) -> None:
             try:
                 ep.load()
             except AlignkitError as exc:  # e.g. a taken id: said, after the others loaded
+                _withdraw(ep.value.split(":", 1)[0])
                 refused.append(exc)
             except Exception as exc:  # a broken plugin must not hide the others
                 _log.warning("could not load alignkit plugin %s (%s): %s", ep.name, ep.value, exc)
         if refused:
             raise refused[0]
+
+
+def _withdraw(module: str) -> None:
+    """Remove what ``module`` (and its submodules) registered.
+
+    A refused plugin is refused whole, not left half registered for whoever catches the
+    error and goes on.
+    """
+    for registry in _REGISTRIES:
+        for id in [
+            i for i, o in registry._origin.items() if o == module or o.startswith(module + ".")
+        ]:
+            registry.unregister(id)

@@ -146,6 +146,11 @@ class CampaignOptions:
         Raises:
             ConfigError: a value is out of range or names something unknown.
         """
+        for name in ("attacks", "ladders", "families", "exclude_families", "converters"):
+            if isinstance(getattr(self, name), str):  # "plain" read as p, l, a, i, n
+                raise ConfigError(
+                    f"{name} must be a tuple of ids, not the string {getattr(self, name)!r}"
+                )
         if self.max_queries < 1:
             raise ConfigError(f"--max-queries must be at least 1, got {self.max_queries}")
         if not 0 <= self.seed < 2**63:  # stored as a 64-bit integer; numpy takes no sign

@@ -87,12 +87,19 @@ class ConverterSpec:
 CONVERTERS: Registry[ConverterSpec] = Registry("converter")
 
 
+_CONVERTER_ID = re.compile(r"[a-z0-9][a-z0-9._-]*")
+
+
 def converter(
     id: str, *, needs_model: bool = False, decode: Callable[[str], str] | None = None
 ) -> Callable[[ConverterFn], ConverterFn]:
     """Register ``fn(text, ctx) -> Converted`` (sync or async) as converter ``id``."""
 
     def deco(fn: ConverterFn) -> ConverterFn:
+        if not _CONVERTER_ID.fullmatch(id):  # ids are listed with commas in --converters
+            raise ConfigError(
+                f"converter id {id!r} must be lower-case letters, digits, '-', '_' or '.'"
+            )
         doc = inspect.getdoc(fn) or ""
         if not doc:
             raise ConfigError(f"converter '{id}' has no docstring")
@@ -109,15 +116,27 @@ async def apply_converters(ids: Sequence[str], text: str, ctx: ConvertContext) -
 
     Raises:
         UnknownIdError: an id is not registered.
-        ConfigError: a converter needs a model and the context has none.
+        ConfigError: a converter needs a model and the context has none, raised, or
+            returned something other than ``Converted(text: str, note: str)``.
+        TargetError: a converter's model failed (the query is skipped).
     """
     notes: list[str] = []
     for cid in ids:
         spec = CONVERTERS.get(cid)
         if spec.needs_model and ctx.model is None:
             raise ConfigError(f"converter '{cid}' needs a model (--converter-model URI)")
-        result = spec.fn(text, ctx)
-        out = await result if inspect.isawaitable(result) else result
+        try:
+            result = spec.fn(text, ctx)
+            out = await result if inspect.isawaitable(result) else result
+        except (TargetError, ConfigError):
+            raise
+        except Exception as exc:  # a plugin's bug: one line naming it, not a traceback
+            raise ConfigError(f"converter '{cid}' failed: {type(exc).__name__}: {exc}") from None
+        if not isinstance(out, Converted) or not isinstance(out.text, str):
+            raise ConfigError(
+                f"converter '{cid}' returned {type(out).__name__}, not Converted(text, note)"
+                " with text a str"
+            )
         text = out.text
         if out.note:
             notes.append(out.note)

@@ -140,7 +140,10 @@ class RedteamReport(BaseModel):
     behaviours: int
     scored_behaviours: int
     broken: int
-    attack_success_rate: float
+    attack_success_rate: float | None = Field(
+        description="Share of scored behaviours broken; None when none could be scored"
+        " (an unreachable target is not a 0 % success rate)."
+    )
     ci_low: float
     ci_high: float
     queries_to_first_success_median: float | None
@@ -308,7 +311,7 @@ def _finish(tally: _Tally, fetch: Fetch, run: RunRecord | None, evidence: int) -
         behaviours=len(agg.behaviours),
         scored_behaviours=len(scored),
         broken=broken,
-        attack_success_rate=broken / len(scored) if scored else 0.0,
+        attack_success_rate=broken / len(scored) if scored else None,
         ci_low=low,
         ci_high=high,
         queries_to_first_success_median=statistics.median(firsts) if firsts else None,
@@ -446,7 +449,13 @@ def _scan(url: str, run: RunRecord, evidence: int) -> RedteamReport:
 
 
 def report_finding(report: RedteamReport, *, check: str, run_id: str = "") -> Finding:
-    """The ``jailbreak.attack_success_rate`` finding of a campaign report."""
+    """The ``jailbreak.attack_success_rate`` finding of a campaign report.
+
+    Raises:
+        ValueError: No behaviour was scored (there is no rate to report).
+    """
+    if report.attack_success_rate is None:
+        raise ValueError("no behaviour was scored: no attack success rate to report")
     severity, threshold = ATTACK_SUCCESS_RATE.severity_of(report.attack_success_rate)
     return Finding(
         check=check,
