@@ -198,3 +198,12 @@ async def test_client_ids_shaped_like_keys_are_masked_in_the_guards_own_reasons(
     assert refused.rail == "circuit-breaker"
     assert secret not in repr(log.entries)
     assert "circuit breaker open for user:[REDACTED]" in log.entries[-1]["reason"]
+
+
+def test_a_tool_call_id_shaped_like_a_key_is_masked_in_the_log() -> None:
+    """The chat path masked client ids; check_action logged the raw request id."""
+    secret = "sk-proj-" + "A1b2C3d4" * 5
+    log = ListLog()
+    guard = Guard({"traffic": {"enabled": False}}, log=log)
+    guard.check_action("read_file", {"path": "README.md"}, request_id="rid-" + secret)
+    assert secret not in repr(log.entries)

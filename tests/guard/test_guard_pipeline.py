@@ -315,3 +315,11 @@ async def test_the_rail_plugin_example_in_the_docs_works(app: ChatModel) -> None
         RAILS.unregister("acme-tickets")
     assert result.outcome is Outcome.BLOCKED and result.reason == "internal ticket number"
     assert result.rail == "acme-tickets"
+
+
+async def test_a_rail_appended_after_the_guard_was_built_still_runs(app: ChatModel) -> None:
+    """Limits are per config entry: a rail added to input_rails later raised IndexError."""
+    guard = Guard({"input": [{"rail": "secrets"}]}, model=app)
+    guard.input_rails.append(Guard({"input": [{"rail": "pii"}]}).input_rails[0])
+    result = await guard.run(user("mail me at a@example.com"))
+    assert [d.rail for d in result.input][0] == "secrets" and len(result.input) == 2

@@ -234,3 +234,12 @@ def test_explain_does_not_call_one_group_fair(tables: Path) -> None:
     explained = explain_classifier(f"classifier:{tables}/lr.joblib@{tables}/one.csv?sensitive=grp")
     assert explained.fairness is None and explained.shap is not None
     assert explained.notes[0].startswith("fairness not measured: the table has one grp group (x)")
+
+
+def test_a_table_where_nobody_is_selected_is_measured(tables: Path, tmp_path: Path) -> None:
+    """All-0 labels were refused as if 0 were an unknown word ("set ?positive=")."""
+    zeros = tmp_path / "zeros.csv"
+    lines = (tables / "one.csv").read_text().splitlines()
+    zeros.write_text("\n".join([lines[0], *(ln.rsplit(",", 1)[0] + ",0" for ln in lines[1:])]))
+    target = open_target(f"classifier:{tables}/lr.joblib@{zeros}?sensitive=grp")
+    assert isinstance(target, ClassifierTarget) and not target.data().y.any()

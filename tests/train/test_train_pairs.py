@@ -150,3 +150,11 @@ def test_imported_failure_modes_must_be_taxonomy_ids_and_identical_pairs_are_rep
     with caplog.at_level(logging.WARNING, logger="alignkit.train._pairs"):
         assert dedupe_pairs(import_pairs(f)) == []
     assert "1 pair(s) with the same chosen and rejected text" in caplog.text
+
+
+def test_an_empty_csv_pair_file_is_refused(tmp_path: Path) -> None:
+    """An empty .csv imported as zero pairs, silently."""
+    f = tmp_path / "empty.csv"
+    f.write_text("")
+    with pytest.raises(DataError, match="empty CSV"):
+        import_pairs(f)

@@ -117,12 +117,9 @@ def _connect(uri: str) -> ChatModel:
 
 def _pair_files(files: list[Path] | None) -> list[Path]:
     """``files``, checked before any work: each exists and is .jsonl or .csv."""
-    for f in files or []:
-        if f.suffix.lower() not in (".jsonl", ".csv"):
-            raise ConfigError(f"{f}: preference files must be .jsonl or .csv")
-        if not f.is_file():
-            raise ConfigError(f"{f}: no such preference file")
-    return list(files or [])
+    from alignkit.train import check_pair_file
+
+    return [check_pair_file(f) for f in files or []]
 
 
 def _load_pairs(files: list[Path] | None) -> list[PreferencePair]:

@@ -64,6 +64,7 @@ from alignkit.core._findings import (
 )
 from alignkit.core._modes import known_failure_modes
 from alignkit.core._rail import (
+    RAIL_TIERS,
     RAILS,
     Decision,
     DecisionKind,
@@ -89,6 +90,7 @@ from alignkit.core._text import show_bidi
 __all__ = [
     "CHECKS",
     "RAILS",
+    "RAIL_TIERS",
     "DEFAULT_STORE",
     "DEFAULT_TARGET",
     "ENTRY_POINT_GROUP",

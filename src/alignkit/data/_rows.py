@@ -83,6 +83,8 @@ def _csv_rows(file: Path, needed: Sequence[str]) -> Iterator[tuple[int, dict[str
     with file.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.DictReader(fh)
         header = [name.strip() for name in reader.fieldnames or []]
+        if needed and not header:  # an empty file: no row would say what is missing
+            raise DataError(f"{file}: empty CSV; the first row must name the columns")
         missing = [name for name in needed if name not in header]
         if header and missing:  # a file without a header row lost its first item silently
             absent = " or ".join(map(repr, missing))

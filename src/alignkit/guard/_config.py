@@ -15,7 +15,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from alignkit.core import RAILS, ConfigError, Rail, RailStage, Severity, UnknownIdError, read_yaml
+from alignkit.core import (
+    RAIL_TIERS,
+    RAILS,
+    ConfigError,
+    Rail,
+    RailStage,
+    Severity,
+    UnknownIdError,
+    read_yaml,
+)
 from alignkit.monitor import TrafficConfig
 
 __all__ = [
@@ -34,7 +43,7 @@ __all__ = [
 DEFAULT_GUARD = Path(__file__).resolve().parent / "guard.yaml"
 """The shipped default guard configuration."""
 
-TIER_BUDGET_MS = {"rules": 1.0, "classifier": 10.0, "judge": 5000.0}
+TIER_BUDGET_MS = dict(zip(RAIL_TIERS, (1.0, 10.0, 5000.0), strict=True))
 """Default latency budget of a rail, by tier, in milliseconds."""
 
 Scope = Literal["global", "model", "user", "session"]

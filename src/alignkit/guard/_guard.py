@@ -222,7 +222,8 @@ class Guard(ToolCalls):
     ) -> Decision:
         """Run the ``index``-th rail of ``stage``; its decision carries the entry's name."""
         rail = (self.input_rails if stage is RailStage.INPUT else self.output_rails)[index]
-        limit = self._limits[stage][index]
+        limits = self._limits[stage]  # a rail appended after the guard was built has none
+        limit = limits[index] if index < len(limits) else _Limit(rail.name, None, None)
         timeout = limit.timeout_ms
         start = time.perf_counter()
         try:

@@ -115,7 +115,7 @@ class ToolCalls:
             self.log.append(
                 {
                     "kind": "action",
-                    "request_id": check.request_id,
+                    "request_id": self.redact(check.request_id),  # client-given: masked
                     "time": datetime.now(UTC).isoformat(timespec="microseconds"),
                     "tool": self.redact(check.tool[:200]),
                     "arguments": safe_json(dict(arguments or {}), self.redact, audit.max_text_chars)

@@ -39,6 +39,7 @@ __all__ = ["ClassifierTarget", "TabularData", "open_classifier"]
 
 _QUERY_KEYS = ("label", "sensitive", "positive")
 _POSITIVE = ("1", "1.0", "true", "yes")
+_NEGATIVE = ("0", "0.0", "false", "no")  # with _POSITIVE: outcomes read without ?positive=
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,12 @@ class ClassifierTarget:
 
     def _outcome(self, values: list[str]) -> np.ndarray:
         y = np.array([self.is_positive(v) for v in values], dtype=np.int64)
-        if self.positive is None and not y.any():
+        known = {*_POSITIVE, *_NEGATIVE}
+        if (
+            self.positive is None
+            and not y.any()
+            and any(v.strip().lower() not in known for v in values)
+        ):
             # "hired"/"rejected" with no ?positive=: nobody would count as selected, and
             # every group's rate would be 0 — the most reassuring answer, and a wrong one
             seen = ", ".join(sorted({v.strip() for v in values})[:6])

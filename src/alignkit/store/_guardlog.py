@@ -315,6 +315,8 @@ class AuditLog:
         """
         self.flush()
         with self._read("verify the audit log") as conn:
+            if conn.dialect.name != "sqlite":  # SQLite's read transaction is a snapshot already
+                conn.execution_options(isolation_level="REPEATABLE READ")
             return self._verify(conn, expect_head)
 
     def _verify(self, conn: Connection, expect_head: tuple[int, str] | None) -> ChainReport:

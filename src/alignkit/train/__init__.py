@@ -54,6 +54,7 @@ from alignkit.train._grpo import GRPOSettings, OnlineCurve, train_grpo
 from alignkit.train._pairs import (
     PreferencePair,
     SFTExample,
+    check_pair_file,
     dedupe_pairs,
     import_pairs,
     pair_counts,
@@ -113,6 +114,7 @@ __all__ = [
     "cases_from_attempts",
     "cases_from_pack",
     "first_per_kind",
+    "check_pair_file",
     "checkpoint_dir",
     "dedupe_pairs",
     "default_constitution_path",

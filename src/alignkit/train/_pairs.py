@@ -41,6 +41,7 @@ from alignkit.core import ConfigError, DataError, Message, known_failure_modes
 from alignkit.data import read_rows
 
 __all__ = [
+    "check_pair_file",
     "PreferencePair",
     "SFTExample",
     "dedupe_pairs",
@@ -176,10 +177,22 @@ def _first_error(exc: ValidationError) -> str:
     return f"{where}: {err.get('msg', 'invalid')}"
 
 
+def check_pair_file(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a preference file name: ``.jsonl`` or ``.csv``, and there.
+
+    Raises:
+        DataError: Another suffix, or no such file.
+    """
+    p = Path(path)
+    if p.suffix.lower() not in (".jsonl", ".csv"):
+        raise DataError(f"{p}: preference files must be .jsonl or .csv")
+    if not p.is_file():
+        raise DataError(f"{p}: no such preference file")
+    return p
+
+
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    if path.suffix.lower() not in (".jsonl", ".csv"):
-        raise DataError(f"{path}: preference files must be .jsonl or .csv")
-    return read_rows(path, ("prompt", "chosen", "rejected"))
+    return read_rows(check_pair_file(path), ("prompt", "chosen", "rejected"))
 
 
 def read_pairs(path: str | os.PathLike[str]) -> list[PreferencePair]:
