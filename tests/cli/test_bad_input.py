@@ -273,6 +273,7 @@ def test_bad_training_options_fail_before_any_work(
     tmp_path: Path, args: tuple[str, ...], fragment: str
 ) -> None:
     (tmp_path / "a-file").write_text("not a folder")
+    (tmp_path / "p.jsonl").write_text('{"prompt": "q", "chosen": "a", "rejected": "b"}\n')
     proc = run_cli(*args, cwd=tmp_path, env=ENV)
     _assert_one_line_error(proc, fragment)
     assert (tmp_path / "a-file").read_text() == "not a folder"

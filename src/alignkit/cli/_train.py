@@ -184,9 +184,9 @@ def preferences(
 
     Example: alignkit train preferences --target organism:flawed --from-run RUN --out pairs.jsonl
     """
+    _writable(out_file, folder=False)
     if out_file.suffix.lower() != ".jsonl":  # JSONL in a .csv file: --pairs then misread it
         raise ConfigError(f"--out {out_file}: preference pairs are written as .jsonl")
-    _writable(out_file, folder=False)
     _pair_files(import_)
     from alignkit.train import write_jsonl_models
 
