@@ -335,8 +335,6 @@ def dpo(
     from alignkit.train import CHECKPOINT_OUTPUT
 
     _writable(out_dir, folder=True, owned=CHECKPOINT_OUTPUT)
-    _pair_files(pairs)
-    _not_the_base(out_dir, target)
     from alignkit.train import DPOSettings, train_dpo, write_jsonl_models
 
     settings = DPOSettings(
@@ -348,6 +346,8 @@ def dpo(
         max_steps=_max_steps(max_steps),
         seed=seed,
     )
+    _pair_files(pairs)
+    _not_the_base(out_dir, target)
     record: dict[str, Any] = {"run": from_run}
     if from_run is not None:
         with _working("building preference pairs"):
