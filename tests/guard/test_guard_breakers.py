@@ -28,6 +28,15 @@ class _Fine:
         return Completion(outcome=Outcome.OK, text="fine")
 
 
+def _keyword_guard(log: ListLog, min_requests: int) -> Guard:
+    """Blocks "forbidden"; user breakers trip after ``min_requests`` blocked requests."""
+    config = {
+        "input": [{"rail": "keywords", "words": ["forbidden"]}],
+        "breakers": {"min_requests": min_requests, "scopes": ["user"]},
+    }
+    return Guard(config, model=_Fine(), log=log)  # type: ignore[arg-type]
+
+
 def make(**overrides: object) -> tuple[CircuitBreakers, Clock, list[tuple[str, str]]]:
     clock = Clock()
     seen: list[tuple[str, str]] = []
@@ -131,14 +140,7 @@ def test_client_chosen_model_names_are_bounded_and_cannot_flush_an_open_breaker(
 @pytest.mark.anyio
 async def test_guard_refuses_while_open_and_logs_transitions() -> None:
     log = ListLog()
-    guard = Guard(
-        {
-            "input": [{"rail": "keywords", "words": ["forbidden"]}],
-            "breakers": {"min_requests": 3, "scopes": ["user"]},
-        },
-        model=_Fine(),  # type: ignore[arg-type]
-        log=log,
-    )
+    guard = _keyword_guard(log, min_requests=3)
     msg: list[Message] = [{"role": "user", "content": "forbidden thing"}]
     for _ in range(3):
         assert (await guard.run(msg, user="mallory")).rail == "keywords"
@@ -183,14 +185,7 @@ def test_a_signal_outside_the_configured_scopes_refuses_and_probes() -> None:
 async def test_client_ids_shaped_like_keys_are_masked_in_the_guards_own_reasons() -> None:
     secret = "sk-proj-" + "A1b2C3d4" * 5
     log = ListLog()
-    guard = Guard(
-        {
-            "input": [{"rail": "keywords", "words": ["forbidden"]}],
-            "breakers": {"min_requests": 2, "scopes": ["user"]},
-        },
-        model=_Fine(),  # type: ignore[arg-type]
-        log=log,
-    )
+    guard = _keyword_guard(log, min_requests=2)
     msg: list[Message] = [{"role": "user", "content": "forbidden thing"}]
     for _ in range(2):
         await guard.run(msg, user=secret, request_id="rid-" + secret)
