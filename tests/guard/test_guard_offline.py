@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,23 @@ def test_a_number_id_is_taken_and_a_tab_in_an_id_keeps_the_text_output_columns(
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert [line.split()[:2] for line in lines] == [["1.5", "allow"], ["a\\tb\\nc", "allow"]]
+
+
+def test_guard_check_closes_its_rails_clients(tmp_path: Path) -> None:
+    """A judge rail's HTTP session was left open: asyncio logged 'Unclosed client session'."""
+    import subprocess
+
+    config = tmp_path / "g.yaml"
+    config.write_text(
+        "version: 1\ninput:\n  - rail: llm-judge\n"
+        "    target: openai:http://127.0.0.1:9/v1#judge\n    timeout_ms: 3000\n"
+    )
+    traffic = tmp_path / "t.jsonl"
+    traffic.write_text('{"id": 1, "prompt": "hello"}\n')
+    proc = subprocess.run(
+        [sys.executable, "-m", "alignkit", "guard", "check", str(traffic), "--guard",
+         str(config), "--json"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "Unclosed" not in proc.stderr, proc.stderr

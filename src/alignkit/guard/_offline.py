@@ -161,7 +161,14 @@ def check_file(
     """
     rows = read_traffic(path)
     guard = Guard(guard_path, log=None)
-    return asyncio.run(check_rows(guard, rows))
+
+    async def run() -> dict[str, Any]:
+        try:
+            return await check_rows(guard, rows)
+        finally:  # rails with HTTP clients (a judge) close them on this loop
+            await guard.aclose()
+
+    return asyncio.run(run())
 
 
 def verify_log(store_url: str | None = None, *, key: bytes | None = None) -> dict[str, Any]:
