@@ -54,13 +54,13 @@ def test_jsonl_log_with_nulls(tmp_path: Path) -> None:
         ("bad.jsonl", '{"step": 1, "reward": 1}\nnot json\n', "bad.jsonl:2 is not valid JSON"),
         ("nocol.csv", "step,reward\n1,2\n", "no column 'gold'"),
         ("empty.csv", "", "has no rows"),
-        ("text.csv", "step,reward,gold\n1,a,b\n", "row 1: reward 'a' is not a number"),
+        ("text.csv", "step,reward,gold\n1,a,b\n", "line 2: reward 'a' is not a number"),
         ("gaps.csv", "step,reward,gold\n1,,NA\n2,nan,-\n", "no numeric values for 'reward'"),
         ("badstep.csv", "step,reward,gold\nx,1,2\n", "step 'x' is not a number"),
         # a NaN step broke the ordering and, with it, every later alarm
         ("nanstep.csv", "step,reward,gold\n1,1,2\nnan,1,2\n", "step 'nan' is not a finite"),
         # a row number in place of a missing step landed among the real steps
-        ("nostep.csv", "step,reward,gold\n1000,1,2\n,1,2\n", "row 2: the step is empty"),
+        ("nostep.csv", "step,reward,gold\n1000,1,2\n,1,2\n", "line 3: the step is empty"),
         ("ragged.csv", "step,reward,gold\n1,1,2,9\n", "more cells than the header"),
     ],
 )

@@ -33,6 +33,17 @@ _log = logging.getLogger(__name__)
 def read_log(path: str | Path) -> list[dict[str, Any]]:
     """The rows of a CSV (header line) or JSONL (one object per line) training log.
 
+    The format is chosen as :func:`_read_log` says.
+
+    Raises:
+        DataError: If the file cannot be read or a line is not valid.
+    """
+    return [row for _, row in _read_log(path)]
+
+
+def _read_log(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
+    """``(line, row)`` for each row of a training log, ``line`` as an editor numbers it.
+
     The format is chosen by the suffix (``.csv``, ``.tsv``, ``.jsonl``/``.json``/
     ``.ndjson``) or, failing that, by whether the first character is ``{``.
 
@@ -56,13 +67,13 @@ def read_log(path: str | Path) -> list[dict[str, Any]]:
         for row in reader:
             if None in row:  # more cells than the header names: columns would shift
                 raise DataError(f"{p}, line {reader.line_num}: more cells than the header has")
-            rows.append({k.strip(): v for k, v in row.items() if k is not None})
+            rows.append((reader.line_num, {k.strip(): v for k, v in row.items() if k is not None}))
     except csv.Error as exc:
         raise DataError(f"{p} is not a valid CSV file: {exc}") from exc
     return rows
 
 
-def _jsonl_rows(text: str, path: Path) -> Iterator[dict[str, Any]]:
+def _jsonl_rows(text: str, path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -74,7 +85,7 @@ def _jsonl_rows(text: str, path: Path) -> Iterator[dict[str, Any]]:
             raise DataError(f"{path}:{lineno}: JSON nested too deeply") from None
         if not isinstance(row, dict):
             raise DataError(f"{path}:{lineno} is not a JSON object")
-        yield row
+        yield lineno, row
 
 
 @dataclass(frozen=True)
@@ -145,7 +156,8 @@ def check_log(
             or an intent metric that is neither a number nor missing, or has no numeric
             values for one of them.
     """
-    rows = read_log(path)
+    numbered = _read_log(path)
+    rows = [row for _, row in numbered]
     if not rows:
         raise DataError(f"training log {path} has no rows")
     intents = [intent] if isinstance(intent, str) else list(intent)
@@ -168,13 +180,13 @@ def check_log(
             ", ".join(_STEP_FALLBACKS),
         )
     monitor = GoodhartMonitor(proxy=proxy, intent=intents, minimize=minimize, **options)
-    for i, row in enumerate(rows):
+    for i, (line, row) in enumerate(numbered):  # messages name the file's line
         for name in (proxy, *intents):
             if not _number_or_missing(row.get(name)):
                 raise DataError(
-                    f"training log {path}, row {i + 1}: {name} {row[name]!r} is not a number"
+                    f"training log {path}, line {line}: {name} {row[name]!r} is not a number"
                 )
-        at = _step(row.get(step_col), i, path) if step_col else float(i)
+        at = _step(row.get(step_col), line, path) if step_col else float(i)
         monitor.observe_mapping(at, row)
     for name in (proxy, *intents):
         if not monitor.series(name)[0]:
@@ -219,8 +231,8 @@ def _number_or_missing(raw: object) -> bool:
     return True
 
 
-def _step(raw: object, index: int, path: str | Path) -> float:
-    where = f"training log {path}, row {index + 1}"
+def _step(raw: object, line: int, path: str | Path) -> float:
+    where = f"training log {path}, line {line}"
     if raw is None or raw == "":  # a row number here would land among real steps
         raise DataError(f"{where}: the step is empty")
     try:
