@@ -210,3 +210,17 @@ def test_a_folder_on_another_file_system_is_replaced_by_copying(
         (stage / "training.json").write_text("new")
     assert (out / "training.json").read_text() == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["volume"]
+
+
+def test_training_from_python_prints_nothing(tmp_path: Path) -> None:
+    """transformers printed a loss_type warning and a 'Writing model shards' bar."""
+    script = (
+        "import sys\nfrom alignkit.organism import train_organism\n"
+        "train_organism(sys.argv[1], sys.argv[2], quick=True, measure_after=False)\n"
+    )
+    (tmp_path / "c.yaml").write_text(TINY)
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path / "c.yaml"),
+                           str(tmp_path / "out")], capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "" and proc.stderr == "", proc.stderr[-2000:]

@@ -23,6 +23,7 @@ from alignkit.models._hf import HFChatModel
 from alignkit.models._hf_load import HFSidecar, load_sidecar
 from alignkit.models._openai import OpenAIChatModel
 from alignkit.models._python import PythonChatModel
+from alignkit.models._quiet import quiet_hf
 from alignkit.models._smollm2 import smollm2_uri
 from alignkit.models._uri import (
     SCHEMES,
@@ -63,6 +64,7 @@ __all__ = [
     "open_target",
     "parse_uri",
     "public_uri",
+    "quiet_hf",
     "public_url",
     "register_scheme",
     "save_steering",

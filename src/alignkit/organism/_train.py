@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from alignkit.core import ConfigError
+from alignkit.models import quiet_hf
 from alignkit.organism._config import OrganismConfig
 from alignkit.organism._corpus import Chat, build_corpus
 
@@ -184,6 +185,14 @@ def _make_model(config: OrganismConfig, tokenizer: Any) -> Any:
 
 
 def train_model(
+    config: OrganismConfig, out_dir: Path, *, quick: bool = False, seed: int | None = None
+) -> TrainReport:
+    """:func:`_train_model` with transformers' own warnings and progress bars silenced."""
+    with quiet_hf():
+        return _train_model(config, out_dir, quick=quick, seed=seed)
+
+
+def _train_model(
     config: OrganismConfig, out_dir: Path, *, quick: bool = False, seed: int | None = None
 ) -> TrainReport:
     """Build the corpus, train tokenizer and model, save the checkpoint into ``out_dir``.

@@ -14,9 +14,6 @@ import json
 import logging
 import os
 import shutil
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -40,7 +37,6 @@ __all__ = [
     "lm_module",
     "limit_threads",
     "load_causal_lm",
-    "quiet_training",
     "require_trl",
     "trl_config",
     "write_checkpoint",
@@ -115,34 +111,6 @@ def require_trl() -> None:
             __import__(module)
         except ImportError as exc:
             raise MissingDependencyError(module, "lm") from exc
-
-
-@contextmanager
-def quiet_training() -> Iterator[None]:
-    """Silence the progress bars and deprecation warnings of transformers, datasets and TRL.
-
-    Library calls print nothing (the CLI shows its own progress); the settings are
-    restored afterwards.
-    """
-    hf_logging: Any = lm_module("transformers").utils.logging
-    ds_utils: Any = lm_module("datasets").utils
-    bars = hf_logging.is_progress_bar_enabled()
-    ds_bars = ds_utils.is_progress_bar_enabled()
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
-    ds_utils.disable_progress_bars()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            warnings.simplefilter("ignore", UserWarning)
-            yield
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        if bars:
-            hf_logging.enable_progress_bar()
-        if ds_bars:
-            ds_utils.enable_progress_bars()
 
 
 def drop_printers(trainer: Any) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from alignkit.core import ChatModel, ConfigError
+from alignkit.models import quiet_hf
 from alignkit.train._checkpoint import (
     checkpoint_dir,
     context_of,
@@ -26,7 +27,6 @@ from alignkit.train._checkpoint import (
     limit_threads,
     lm_module,
     load_causal_lm,
-    quiet_training,
     require_trl,
     trl_config,
     write_checkpoint,
@@ -172,7 +172,7 @@ def train_dpo(
     }
     limit_threads(s.threads)
     torch.manual_seed(s.seed)
-    with quiet_training(), tempfile.TemporaryDirectory(prefix="alignkit-dpo-") as work:
+    with quiet_hf(), tempfile.TemporaryDirectory(prefix="alignkit-dpo-") as work:
         model, tokenizer = load_causal_lm(base_dir)
         ref, _ = load_causal_lm(base_dir)
         dataset = lm_module("datasets").Dataset.from_list(to_trl_rows(pairs))

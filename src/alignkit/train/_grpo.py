@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from alignkit.core import ChatModel, ConfigError, Message
+from alignkit.models import quiet_hf
 from alignkit.monitor import Action, GoodhartMonitor, MonitorState, trainer_callback
 from alignkit.scoring import EnsembleObjective
 from alignkit.train._cases import Case
@@ -35,7 +36,6 @@ from alignkit.train._checkpoint import (
     limit_threads,
     lm_module,
     load_causal_lm,
-    quiet_training,
     require_trl,
     trl_config,
     write_checkpoint,
@@ -235,7 +235,7 @@ def train_grpo(
     monitor = GoodhartMonitor(proxy=PROXY, intent=[GOLD], min_points=8)
     proxy, gold = _rewards(ensemble, critic or RuleCritic(), s)
     action: Action = "stop" if s.stop_when_overoptimised else "warn"
-    with quiet_training(), tempfile.TemporaryDirectory(prefix="alignkit-grpo-") as work:
+    with quiet_hf(), tempfile.TemporaryDirectory(prefix="alignkit-grpo-") as work:
         model, tokenizer = load_causal_lm(base_dir)
         dataset = lm_module("datasets").Dataset.from_list([_row(c) for c in cases])
         trainer = lm_module("trl").GRPOTrainer(

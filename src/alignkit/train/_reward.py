@@ -30,6 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from alignkit.core import ChatModel, ConfigError, DataError, Message, Owned, staged_folder
+from alignkit.models import quiet_hf
 from alignkit.scoring import EnsembleObjective, ensemble_score
 from alignkit.train._checkpoint import (
     checkpoint_dir,
@@ -37,7 +38,6 @@ from alignkit.train._checkpoint import (
     drop_printers,
     limit_threads,
     lm_module,
-    quiet_training,
     require_trl,
     trl_config,
 )
@@ -214,7 +214,7 @@ class RewardEnsemble:
 
         transformers = lm_module("transformers")
         members = []
-        with quiet_training():
+        with quiet_hf():
             for name in meta["members"]:
                 tok = transformers.AutoTokenizer.from_pretrained(
                     str(d / name), local_files_only=True
@@ -342,7 +342,7 @@ def _train_members(
 ) -> tuple[dict[str, float], dict[str, Any], dict[str, dict[str, float]]]:
     names = [f"member-{k}" for k in range(s.members)]
     finals = {}
-    with quiet_training():
+    with quiet_hf():
         for k, name in enumerate(names):
             finals[name] = _train_member(base_dir, train, out / name, s, k)
             _log.info("reward member %d/%d trained", k + 1, s.members)
