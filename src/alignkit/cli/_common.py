@@ -16,7 +16,13 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import Progress, ProgressColumn
+from rich.progress import (
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.segment import Segment
 
 from alignkit.core import AlignkitConfig, ConfigError, HttpConfig, Severity, show_bidi
@@ -152,6 +158,16 @@ def stdout_to_stderr(active: bool = True) -> Iterator[None]:
 def progress_bar(*columns: str | ProgressColumn, quiet: bool = False) -> Progress:
     """A progress display on stderr, cleared when done; off when stderr is no terminal."""
     return Progress(*columns, console=err, transient=True, disable=quiet or not err.is_terminal)
+
+
+@contextlib.contextmanager
+def working(what: str) -> Iterator[None]:
+    """A spinner with the time elapsed on stderr while long work of unknown length runs."""
+    with progress_bar(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn()
+    ) as bar:
+        bar.add_task(what, total=None)
+        yield
 
 
 ApiKeyEnvOpt = Annotated[

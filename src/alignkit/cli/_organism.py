@@ -9,7 +9,15 @@ from typing import Annotated
 
 import typer
 
-from alignkit.cli._common import JsonOpt, NoStoreOpt, err, out, print_json, writable_folder
+from alignkit.cli._common import (
+    JsonOpt,
+    NoStoreOpt,
+    err,
+    out,
+    print_json,
+    working,
+    writable_folder,
+)
 from alignkit.core import ChatModel, Completion, ConfigError, Message
 
 organism_app = typer.Typer(
@@ -72,8 +80,8 @@ def train(
     target_dir = out_dir or Path(".alignkit") / "organisms" / cfg.name
     writable_folder(target_dir)  # checked before minutes of training, not after
     check_out_dir(target_dir)
-    err.print(f"training {cfg.name} into {target_dir} (this takes minutes; progress is logged)")
-    result = train_organism(cfg, target_dir, quick=quick, seed=seed)
+    with working(f"training {cfg.name} into {target_dir} (minutes), then measuring it"):
+        result = train_organism(cfg, target_dir, quick=quick, seed=seed)
     if json_:
         print_json(result)
         return

@@ -5,13 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -21,7 +18,7 @@ from alignkit.cli._common import (
     StoreOpt,
     out,
     print_json,
-    progress_bar,
+    working,
     writable_folder,
 )
 from alignkit.core import ConfigError, Owned, staged_folder
@@ -96,17 +93,6 @@ def _not_the_base(out_dir: Path, target: str | ChatModel) -> None:
     base = checkpoint_dir(_connect(target) if isinstance(target, str) else target)
     if out_dir.resolve() == base.resolve():
         raise ConfigError(f"--out {out_dir} is the base checkpoint itself; choose a new folder")
-
-
-@contextmanager
-def _working(what: str) -> Iterator[None]:
-    with progress_bar(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-    ) as bar:
-        bar.add_task(what, total=None)
-        yield
 
 
 def _connect(uri: str) -> ChatModel:
@@ -191,7 +177,7 @@ def preferences(
     from alignkit.train import write_jsonl_models
 
     model = _connect(target) if target else None
-    with _working("building preference pairs"):
+    with working("building preference pairs"):
         built = _build(
             model,
             from_run,
@@ -245,7 +231,7 @@ def constitution(
     rules = load_constitution(constitution_file)
     model = _connect(target)
     judge: Critic = RuleCritic() if critic == "rule" else ChatCritic(_connect(critic))
-    with _working("critiquing and revising"):
+    with working("critiquing and revising"):
         result = asyncio.run(
             _constitution(model, judge, rules, from_run, data, samples, max_per_kind, seed, store)
         )
@@ -350,7 +336,7 @@ def dpo(
     _not_the_base(out_dir, target)
     record: dict[str, Any] = {"run": from_run}
     if from_run is not None:
-        with _working("building preference pairs"):
+        with working("building preference pairs"):
             built = _build(
                 _connect(target),
                 from_run,
@@ -367,7 +353,7 @@ def dpo(
         train_pairs = _load_pairs(pairs)
         if not train_pairs:
             raise ConfigError("give --from-run RUN or --pairs FILE: there is nothing to train on")
-    with _working(f"DPO on {len(train_pairs)} pairs"):
+    with working(f"DPO on {len(train_pairs)} pairs"):
         report = train_dpo(_connect(target), train_pairs, out_dir, settings=settings, record=record)
     write_jsonl_models(train_pairs, out_dir / "pairs.jsonl")
     if json_:
@@ -421,7 +407,7 @@ def reward(
         max_steps=_max_steps(max_steps),
         seed=seed,
     )
-    with _working(f"training {members} reward models"):
+    with working(f"training {members} reward models"):
         report = train_reward_ensemble(
             _connect(target), _load_pairs(pairs), out_dir, settings=settings
         )
@@ -476,7 +462,7 @@ def bon(
         raise ConfigError(f"--objective must be mean, worst or uwo, not '{objective}'")
     if not math.isfinite(lam):  # NaN ranked every sample alike, "best" was arbitrary
         raise ConfigError(f"--lam must be a finite number, not {lam}")
-    with _working(f"best-of-{n}"):
+    with working(f"best-of-{n}"):
         result = asyncio.run(
             _bon(target, reward_dir, n, objective, lam, prompts, data, max_per_kind, seed)
         )
@@ -594,7 +580,7 @@ def grpo(
     settings = GRPOSettings(
         steps=steps, beta=beta, learning_rate=lr, seed=seed, stop_when_overoptimised=stop
     )
-    with _working(f"GRPO, {steps} steps"):
+    with working(f"GRPO, {steps} steps"):
         report, curve = train_grpo(
             model, RewardEnsemble.load(reward_dir), cases, out_dir, settings=settings
         )
