@@ -230,3 +230,19 @@ def test_a_reviewer_sees_the_whole_request_or_it_is_denied(store: Store) -> None
         node = node["inner"]
     hidden = guard.check_action("edit_file", deep)
     assert hidden.decision == "block" and "too large to show a reviewer whole" in hidden.reason
+
+
+def test_a_governed_call_with_cyclic_arguments_is_refused_not_run() -> None:
+    """json's 'Circular reference detected' escaped as a raw ValueError."""
+    ran: list[object] = []
+
+    @governed(Guard({"traffic": {"enabled": False}}), tool="bash")
+    def bash(command: object) -> str:
+        ran.append(command)
+        return "ran"
+
+    cyclic: dict[str, list[object]] = {"x": []}
+    cyclic["x"].append(cyclic)
+    with pytest.raises(ConfigError, match="arguments of bash cannot be checked"):
+        bash(command=cyclic)
+    assert ran == []

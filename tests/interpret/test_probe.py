@@ -267,6 +267,10 @@ def test_a_probe_fitted_on_another_model_is_refused_in_one_line(
         RAILS.get("defection-probe").factory({"target": "organism:flawed", "threshold": "nan"})
     with pytest.raises(ConfigError, match=r"layer for block\(s\) \[7\]: the model has blocks"):
         RAILS.get("defection-probe").factory({"target": "organism:flawed", "layer": 7})
+    with pytest.raises(ConfigError, match="reference /nonexistent.jsonl does not exist"):
+        RAILS.get("defection-probe").factory(
+            {"target": "organism:flawed", "reference": "/nonexistent.jsonl"}
+        )
 
 
 def test_reference_errors_name_the_real_cause(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar, cast
 
-from alignkit.core import TargetError
+from alignkit.core import ConfigError, TargetError
 from alignkit.guard._actions import ActionBlocked, ActionCheck
 
 __all__ = ["ActionClient", "ActionGate", "governed"]
@@ -141,7 +141,11 @@ def _arguments(
         return {"args": [repr(a) for a in args], **{k: repr(v) for k, v in kwargs.items()}}
     bound.apply_defaults()
     out = {k: v for k, v in bound.arguments.items() if k not in ("self", "cls")}
-    return cast(dict[str, Any], json.loads(json.dumps(out, default=str)))
+    try:
+        return cast(dict[str, Any], json.loads(json.dumps(out, default=str)))
+    except (ValueError, RecursionError) as exc:  # a cycle: the call is not run unchecked
+        name = getattr(fn, "__name__", "the tool")
+        raise ConfigError(f"the arguments of {name} cannot be checked: {exc}") from None
 
 
 def _settle(gate: ActionGate, check: ActionCheck, wait_s: float | None) -> ActionCheck:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -153,6 +154,8 @@ def _defection_probe(options: Mapping[str, Any]) -> Rail:
             f"rail 'defection-probe': target {opts.target} does not expose activations"
             " (use an hf: or organism: target)"
         )
+    if opts.reference is not None and not Path(opts.reference).exists():
+        raise ConfigError(f"rail 'defection-probe': reference {opts.reference} does not exist")
     if opts.layer is not None and opts.probe is None:  # else only the first request says so
         fits = getattr(target, "check_fits", None)
         if callable(fits):
