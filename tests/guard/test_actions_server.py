@@ -240,18 +240,24 @@ def test_stopping_lets_an_answer_in_flight_finish(tmp_path: Path, store_url: str
     app.write_text("import time\ndef respond(messages):\n    time.sleep(2)\n    return 'done'\n")
     with GuardServer(f"python:{app}:respond", CONFIG, store_url=store_url) as srv:
         answers: list[Any] = []
-
-        def ask() -> None:
-            body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
-            answers.append(call(srv.url + "/chat/completions", body))
-
-        asker = threading.Thread(target=ask)
-        asker.start()
+        asker = _ask_in_background(srv, "hi", answers)
         time.sleep(0.5)
         srv.stop()
         asker.join(10)
     status, doc = answers[0]
     assert status == 200 and doc["choices"][0]["message"]["content"] == "done"
+
+
+def _ask_in_background(srv: GuardServer, content: str, answers: list[Any]) -> threading.Thread:
+    """A chat request sent from a thread; its (status, body) lands in ``answers``."""
+
+    def ask() -> None:
+        body = {"model": "m", "messages": [{"role": "user", "content": content}]}
+        answers.append(call(srv.url + "/chat/completions", body))
+
+    asker = threading.Thread(target=ask)
+    asker.start()
+    return asker
 
 
 def test_stopping_ends_a_chat_waiting_on_an_escalation(target: str, store_url: str) -> None:
@@ -261,13 +267,7 @@ def test_stopping_ends_a_chat_waiting_on_an_escalation(target: str, store_url: s
               "traffic": {"enabled": False}}  # fmt: skip
     answers: list[Any] = []
     with GuardServer(target, config, store_url=store_url) as srv:
-
-        def ask() -> None:
-            body = {"model": "m", "messages": [{"role": "user", "content": "wire money now"}]}
-            answers.append(call(srv.url + "/chat/completions", body))
-
-        asker = threading.Thread(target=ask)
-        asker.start()
+        asker = _ask_in_background(srv, "wire money now", answers)
         time.sleep(1.0)
         started = time.perf_counter()
         srv.stop()
