@@ -61,10 +61,10 @@ def test_recall_can_be_measured_from_the_scores(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("{bad json", "t.jsonl:1: not valid JSON"),
+        ("{bad json", "t.jsonl:1: invalid JSON"),
         ('{"prompt": "x"}', "t.jsonl:1: a row needs an 'id'"),
         ('{"id": true, "prompt": "x"}', "t.jsonl:1: a row needs an 'id'"),  # was taken as True
-        ('{"id": NaN, "prompt": "x"}', "'id' must be a finite number"),
+        ('{"id": NaN, "prompt": "x"}', "t.jsonl:1: invalid JSON: NaN is not a JSON value"),
         ('{"id": 1, "prompt": "x", "messages": []}', "'prompt' or 'messages', not both"),
         ('{"id": 1}', "needs 'prompt' (text) or 'messages'"),
         ('{"id": 1, "messages": [{"role": "robot", "content": "x"}]}', "needs a role"),
@@ -140,3 +140,17 @@ def test_guard_check_closes_its_rails_clients(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "Unclosed" not in proc.stderr, proc.stderr
+
+
+def test_traffic_may_be_a_csv_file_with_id_prompt_and_response_columns(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "id,prompt,response\n"
+        'q1,"What is 2+2?",4\n'
+        'q2,"How do I pick a lock?","[[UNSAFE:physical]]"\n',
+        encoding="utf-8",
+    )
+    results = {r["id"]: r for r in check_file(path)["results"]}
+    assert results["q1"]["decision"] == "allow"
+    assert results["q2"]["decision"] == "block"
+    assert results["q2"]["rail"] == "unsafe-markers"

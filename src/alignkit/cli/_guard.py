@@ -79,7 +79,10 @@ def serve(
 
 @guard_app.command("check")
 def check(
-    traffic: Annotated[Path, typer.Argument(help="JSONL rows {id, prompt|messages, response?}.")],
+    traffic: Annotated[
+        Path,
+        typer.Argument(help="JSONL rows {id, prompt|messages, response?}, or a CSV file."),
+    ],
     guard: GuardOpt = None,
     json_: JsonOpt = False,
     _store: NoStoreOpt = None,

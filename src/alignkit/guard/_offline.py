@@ -15,14 +15,13 @@ if any rail rewrote text, else ``allow``.
 from __future__ import annotations
 
 import asyncio
-import json
-import math
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, cast
 
 from alignkit.core import DataError, DecisionKind, Message, resolve_store_url
+from alignkit.data import read_rows
 from alignkit.guard._config import GuardConfig
 from alignkit.guard._guard import Guard
 
@@ -68,46 +67,30 @@ def _messages(row: Mapping[str, Any], where: str) -> list[Message]:
 
 
 def read_traffic(path: str | Path) -> list[dict[str, Any]]:
-    """Rows of a traffic JSONL file, checked: ``{id, messages, response}`` each.
+    """Rows of a traffic JSONL (or CSV) file, checked: ``{id, messages, response}`` each.
 
     Raises:
         DataError: the file is unreadable or holds no rows, a line is not a JSON object,
             or a row lacks ``id`` and a prompt.
     """
     p = Path(path)
-    try:
-        lines = p.read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read traffic file {p}: {exc}") from None
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for n, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for n, row in read_rows(p, needed=("id",)):
         where = f"{p}:{n}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{where}: not valid JSON ({exc.msg})") from None
-        except RecursionError:
-            raise DataError(f"{where}: JSON nested too deeply") from None
-        if not isinstance(row, dict):
-            raise DataError(f"{where}: expected a JSON object")
         rid_raw = row.get("id")
         if isinstance(rid_raw, bool) or not isinstance(rid_raw, str | int | float):
             raise DataError(f"{where}: a row needs an 'id' (text or number)")
-        if isinstance(rid_raw, float) and not math.isfinite(rid_raw):
-            raise DataError(f"{where}: 'id' must be a finite number")
         if "messages" in row and "prompt" in row:
             raise DataError(f"{where}: give 'prompt' or 'messages', not both")
-        rid = str(row["id"])
+        rid = str(rid_raw)
         if rid in seen:
             raise DataError(f"{where}: duplicate id {rid!r}")
         seen.add(rid)
         response = row.get("response")
         if response is not None and not isinstance(response, str):
             raise DataError(f"{where}: 'response' must be text")
-        rows.append({"id": row["id"], "messages": _messages(row, where), "response": response})
+        rows.append({"id": rid_raw, "messages": _messages(row, where), "response": response})
     if not rows:
         raise DataError(f"{p}: no traffic rows (expected JSONL rows {{id, prompt|messages}})")
     return rows
