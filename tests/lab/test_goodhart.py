@@ -87,6 +87,23 @@ def test_extremal_causal_adversarial_lose_true_value_under_pressure() -> None:
     assert adversarial(0, quick=True).numbers["efficiency"] < 0.75
 
 
+def test_causal_optimiser_spends_its_whole_budget_on_the_best_split() -> None:
+    """At each budget b the optimiser's (c, m) meets c² + (m/2)² = b² and maximises c + m.
+
+    The maximum, by a brute-force search along the constraint, is b·√5 (k = 2); an
+    optimum with m = k·c instead of k²·c spent only part of the budget.
+    """
+    plot = causal(0, quick=True).plots[0].data
+    series = {s["name"]: np.asarray(s["y"], dtype=float) for s in plot["series"]}
+    budgets = np.asarray(plot["series"][0]["x"], dtype=float)
+    c, v = series["true U"], series["proxy V"]
+    m = v - c
+    np.testing.assert_allclose(c**2 + (m / 2) ** 2, budgets**2, atol=1e-3)
+    angles = np.linspace(0.0, np.pi / 2, 200_001)
+    best = (np.cos(angles) + 2 * np.sin(angles)).max()  # c = b cos a, m = 2 b sin a
+    np.testing.assert_allclose(v, budgets * best, atol=1e-4)
+
+
 def test_proxy_learns_gold_direction_and_label_noise_hurts() -> None:
     world = RewardWorld()
     rng = np.random.default_rng(0)

@@ -196,7 +196,7 @@ def causal(seed: int = 0, quick: bool = False) -> ExperimentOutput:
     budgets = np.linspace(0.0, 3.0, 13)
     # maximise c + m s.t. c² + (m/k)² = b²: (c, m) ∝ (1, k²)
     norm = np.sqrt(1 + k**2)
-    c_opt, m_opt = budgets / norm, budgets * k / norm
+    c_opt, m_opt = budgets / norm, budgets * k**2 / norm
     v_opt = c_opt + m_opt
     predicted = slope * v_opt
     eff = float(c_opt[-1] / budgets[-1])  # selecting on U would put the whole budget into c
