@@ -52,7 +52,8 @@ def test_sb3_callback_feeds_episode_returns() -> None:
 
 
 def test_sb3_intent_fn_runs_with_several_environments() -> None:
-    """With 3 environments the step count moves by 3: intent_fn still runs every 100 steps."""
+    """With 3 environments the step count moves by 3: intent_fn runs at the first step at
+    or past each multiple of 100 (it drifted to 102, 201, 300, 402, ... + 3 each time)."""
     pytest.importorskip("stable_baselines3")
     from stable_baselines3 import A2C
     from stable_baselines3.common.env_util import make_vec_env
@@ -67,7 +68,44 @@ def test_sb3_intent_fn_runs_with_several_environments() -> None:
         return {"gold": 1.0}
 
     model.learn(total_timesteps=600, callback=sb3_callback(mon, intent_fn=intent, every=100))
-    assert len(seen) == 5 and all(b - a >= 100 for a, b in zip(seen, seen[1:], strict=False))
+    assert seen == [next(s for s in range(3, 601, 3) if s >= k * 100) for k in range(1, 7)]
+
+
+def test_sb3_episodes_ending_together_in_several_environments_all_count() -> None:
+    """Four environments finish an episode on the same call: the proxy at that step is
+    the mean of their returns (only the last environment's return was kept)."""
+    pytest.importorskip("stable_baselines3")
+    import gymnasium as gym
+    import numpy as np
+    from stable_baselines3 import A2C
+    from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    class FiveSteps(gym.Env[np.ndarray, int]):
+        observation_space = gym.spaces.Box(0.0, 1.0, (1,), dtype=np.float32)
+        action_space = gym.spaces.Discrete(2)
+
+        def __init__(self, reward: float) -> None:
+            self.reward, self.t = reward, 0
+
+        def reset(self, *, seed=None, options=None):  # type: ignore[no-untyped-def]
+            super().reset(seed=seed)
+            self.t = 0
+            return np.zeros(1, np.float32), {}
+
+        def step(self, action):  # type: ignore[no-untyped-def]
+            self.t += 1
+            info = {"gold": self.reward}
+            return np.zeros(1, np.float32), self.reward, self.t >= 5, False, info
+
+    env = DummyVecEnv([lambda r=r: Monitor(FiveSteps(r)) for r in (1.0, 2.0, 3.0, 4.0)])
+    model = A2C("MlpPolicy", env, n_steps=5, seed=0, device="cpu")
+    mon = GoodhartMonitor(proxy="reward", intent=["gold"])
+    model.learn(total_timesteps=200, callback=sb3_callback(mon))
+    steps, returns = mon.series("reward")
+    assert steps == [float(s) for s in range(20, 201, 20)]
+    assert returns == [12.5] * 10  # mean of 5, 10, 15, 20
+    assert set(mon.series("gold")[1]) == {2.5}
 
 
 def test_bad_action() -> None:

@@ -62,6 +62,20 @@ def test_jsonl_log_with_nulls(tmp_path: Path) -> None:
         # a row number in place of a missing step landed among the real steps
         ("nostep.csv", "step,reward,gold\n1000,1,2\n,1,2\n", "line 3: the step is empty"),
         ("ragged.csv", "step,reward,gold\n1,1,2,9\n", "more cells than the header"),
+        # the last of two same-named columns was read, silently
+        ("twice.csv", "step,gold,reward,gold\n1,1,2,0.5\n", "column 'gold' appears twice"),
+        ("under.csv", "step,reward,gold\n1,1_0,2\n", "reward '1_0' is not a number"),
+        ("understep.csv", "step,reward,gold\n1_0,1,2\n", "step '1_0' is not a number"),
+        (
+            "bigstep.jsonl",
+            '{"step": 1%s, "reward": 1, "gold": 1}\n' % ("0" * 400),
+            "is not a finite number",
+        ),  # fmt: skip
+        (
+            "bigint.jsonl",
+            '{"step": 1, "reward": 1%s, "gold": 1}\n' % ("0" * 5000),
+            "bigint.jsonl:1 is not valid JSON",
+        ),  # fmt: skip
     ],
 )
 def test_bad_logs_raise_one_line_data_errors(

@@ -214,6 +214,62 @@ def test_bad_configuration_is_rejected() -> None:
         GoodhartMonitor(intent=[])
     with pytest.raises(ConfigError):
         GoodhartMonitor(minimize=["nope"])
+    with pytest.raises(ConfigError, match="names a metric twice"):
+        GoodhartMonitor(intent=["gold", "gold"])  # each finding came out twice
+    with pytest.raises(ConfigError, match="whole number confirm"):
+        GoodhartMonitor(confirm=1.5)  # type: ignore[arg-type]  # a TypeError 10 values later
+
+
+def test_minimize_may_be_one_name_as_intent_may() -> None:
+    """``minimize="eval_loss"`` was read as its letters ("unknown metrics: _, a, e, ...")."""
+    mon = GoodhartMonitor(intent="eval_loss", minimize="eval_loss")
+    assert mon.minimize == {"eval_loss"}
+
+
+# gold rises, then falls in the last four values: diverging after the last value, not yet
+# confirmed as past its peak (confirm=2 needs a second significant look)
+_LATE_FALL = [0.052, 0.221, 0.24, 0.082, 0.496, 0.504, 0.429, 0.665, 0.695, 0.742, 0.754, 0.88,
+              0.73, 0.853, 0.838, 1.027, 0.966, 0.934, 0.873, 0.959, 1.001, 0.956, 1.184, 1.129,
+              0.553, 0.654, 0.884, 0.814]  # fmt: skip
+
+
+def test_a_value_sent_again_is_not_a_second_look() -> None:
+    """The same step and value sent twice met ``confirm=2`` with one significant look."""
+    mon = GoodhartMonitor()
+    for i, gold in enumerate(_LATE_FALL):
+        mon.observe(i * 10, reward=float(i), gold=gold)
+    before = mon.status.state
+    assert before is not MonitorState.OVEROPTIMISED
+    mon.observe(10 * (len(_LATE_FALL) - 1), gold=_LATE_FALL[-1])
+    assert mon.status.state is before
+
+
+def test_a_latched_alarm_keeps_the_figures_of_the_alarm() -> None:
+    """Gold dips, the alarm latches, then gold recovers to new highs: status and findings
+    still name the peak and the drop that raised the alarm (they showed confidence 0)."""
+    x = np.arange(1000) / 1000
+    gold = 4 * x * (1 - x) * 3
+    mon = GoodhartMonitor(proxy="reward", intent=["gold"])
+    _feed(mon, gold, every=10, sigma=0.3, seed=0)
+    alarmed = mon.status
+    assert alarmed.state is MonitorState.OVEROPTIMISED and alarmed.peak_step is not None
+    for step in range(1000, 3000, 10):  # recovers far above the old peak
+        mon.observe(step, reward=step / 1000, gold=3.0 + step / 100)
+    status = mon.status
+    assert status.state is MonitorState.OVEROPTIMISED
+    assert status.peak_step == alarmed.peak_step and status.confidence > 0.99
+    drop = next(f for f in mon.findings() if f.metric == "monitor.intent_drop_sd")
+    assert drop.value > 2 and drop.severity is Severity.HIGH
+
+
+def test_huge_values_and_steps_are_handled_in_one_line() -> None:
+    mon = GoodhartMonitor()
+    mon.observe(1, reward=10**400, gold=1.0)  # skipped, as an infinity is
+    assert mon.series("reward") == ([], [])
+    with pytest.raises(ConfigError, match="finite"):
+        mon.observe(10**400, reward=1.0)
+    with pytest.raises(ConfigError, match="finite"):
+        mon.observe(None, reward=1.0)  # type: ignore[arg-type]
 
 
 def test_missing_and_non_numeric_values_are_skipped() -> None:

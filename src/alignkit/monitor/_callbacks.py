@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from alignkit.core import ConfigError, MissingDependencyError
-from alignkit.monitor._monitor import GoodhartMonitor, MonitorState
+from alignkit.monitor._monitor import GoodhartMonitor, MonitorState, as_finite
 
 __all__ = ["Action", "sb3_callback", "trainer_callback"]
 
@@ -52,9 +52,10 @@ def sb3_callback(
 
     The proxy is each finished episode's return (``info["episode"]["r"]``, as written
     by SB3's ``Monitor`` wrapper); intent metrics are read from the same ``info`` dicts
-    when the environment reports them under the monitor's intent names, and from
-    ``intent_fn(num_timesteps)`` once at least ``every`` steps have passed since its
-    last call, when given (e.g. an evaluation of the true objective; with several
+    when the environment reports them under the monitor's intent names. With several
+    environments, the values that arrive on one call share a step and are fed as their
+    mean. ``intent_fn(num_timesteps)``, when given, is called at the first step at or past
+    each multiple of ``every`` (e.g. an evaluation of the true objective; with several
     environments the step count moves by their number per call).
 
     Args:
@@ -81,21 +82,24 @@ def sb3_callback(
     class GoodhartCallback(BaseCallback):  # type: ignore[misc,unused-ignore]
         """Feeds episode returns and reported intent metrics to a GoodhartMonitor."""
 
-        intent_at = 0
+        intent_due = every
 
         def _on_step(self) -> bool:
             step = int(self.num_timesteps)
-            fed = False
+            seen: dict[str, list[float]] = {}
             for info in self.locals.get("infos", []) or []:
                 metrics: dict[str, object] = {k: v for k, v in info.items() if k in monitor.intent}
                 episode = info.get("episode")
                 if isinstance(episode, Mapping) and "r" in episode:
                     metrics[monitor.proxy] = episode["r"]
-                if metrics:
-                    monitor.observe_mapping(step, metrics)
-                    fed = True
-            if intent_fn is not None and step - self.intent_at >= every:
-                self.intent_at = step
+                for name, raw in metrics.items():
+                    if (value := as_finite(raw)) is not None:
+                        seen.setdefault(name, []).append(value)
+            if seen:  # one value per step: several at one step would overwrite each other
+                monitor.observe_mapping(step, {k: sum(v) / len(v) for k, v in seen.items()})
+            fed = bool(seen)
+            if intent_fn is not None and step >= self.intent_due:
+                self.intent_due = (step // every + 1) * every
                 monitor.observe_mapping(step, dict(intent_fn(step)))
                 fed = True
             return not (fed and alarm.should_stop())

@@ -63,6 +63,10 @@ def _read_log(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
     delimiter = "\t" if suffix == ".tsv" else ","
     try:
         reader = csv.DictReader(text.splitlines(), delimiter=delimiter)
+        names = [name.strip() for name in reader.fieldnames or []]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:  # DictReader keeps the last of them: the other column was silently lost
+            raise DataError(f"{p}, line 1: column {', '.join(map(repr, twice))} appears twice")
         rows = []
         for row in reader:
             if None in row:  # more cells than the header names: columns would shift
@@ -83,6 +87,8 @@ def _jsonl_rows(text: str, path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             raise DataError(f"{path}:{lineno} is not valid JSON: {exc.msg}") from exc
         except RecursionError:
             raise DataError(f"{path}:{lineno}: JSON nested too deeply") from None
+        except ValueError as exc:  # an integer of 5,000 digits
+            raise DataError(f"{path}:{lineno} is not valid JSON: {str(exc)[:120]}") from None
         if not isinstance(row, dict):
             raise DataError(f"{path}:{lineno} is not a JSON object")
         yield lineno, row
@@ -224,21 +230,30 @@ def _number_or_missing(raw: object) -> bool:
         return False
     if raw.strip().lower() in _MISSING:
         return True
+    return _decimal(raw) is not None
+
+
+def _decimal(text: str) -> float | None:
+    """``text`` as a number as a log writes one; Python's ``1_0`` (10) is not one."""
+    if "_" in text:
+        return None
     try:
-        float(raw)
-    except ValueError:
-        return False
-    return True
+        return float(text)
+    except (ValueError, OverflowError):
+        return None
 
 
 def _step(raw: object, line: int, path: str | Path) -> float:
     where = f"training log {path}, line {line}"
     if raw is None or raw == "":  # a row number here would land among real steps
         raise DataError(f"{where}: the step is empty")
-    try:
-        value = float(raw)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"{where}: step {raw!r} is not a number") from exc
+    value: float | None = None
+    if isinstance(raw, str):
+        value = _decimal(raw)
+    elif isinstance(raw, int | float) and not isinstance(raw, bool):
+        value = float(raw) if abs(raw) < 1e308 else math.inf
+    if value is None:
+        raise DataError(f"{where}: step {raw!r} is not a number")
     if not math.isfinite(value):
-        raise DataError(f"{where}: step {raw!r} is not a finite number")
+        raise DataError(f"{where}: step {str(raw)[:40]!r} is not a finite number")
     return value

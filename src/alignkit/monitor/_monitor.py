@@ -122,18 +122,22 @@ class _Series:
     steps: list[float] = field(default_factory=list)
     values: list[float] = field(default_factory=list)
 
-    def add(self, step: float, value: float) -> None:
+    def add(self, step: float, value: float) -> bool:
         """Insert in step order; a step logged again replaces its value (the last one wins).
 
         Resumed runs and concatenated exports log steps twice; counting both made one
         measurement look like two independent ones and a plateau look like a decline.
+
+        Returns:
+            Whether the step is new (``False``: a value was replaced).
         """
         i = bisect.bisect_left(self.steps, step)
         if i < len(self.steps) and self.steps[i] == step:
             self.values[i] = value
-            return
+            return False
         self.steps.insert(i, step)
         self.values.insert(i, value)
+        return True
 
 
 @dataclass
@@ -142,6 +146,7 @@ class _IntentTrack:
     last: PeakTest | None = None
     p_values: list[float] = field(default_factory=list)
     alarm_step: float | None = None
+    alarm_test: PeakTest | None = None
     tested_n: int = 0
 
 
@@ -199,16 +204,20 @@ class GoodhartMonitor:
         failure_mode: str = "reward-model-overoptimization",
         check: str = "monitor.goodhart",
     ) -> None:
-        intents = [intent] if isinstance(intent, str) else list(intent)
+        intents = _names(intent)
         if not intents:
             raise ConfigError("GoodhartMonitor needs at least one intent metric")
+        if len(set(intents)) < len(intents):
+            raise ConfigError(f"intent names a metric twice: {', '.join(intents)}")
         if proxy in intents:
             raise ConfigError(f"metric {proxy!r} cannot be both the proxy and an intent")
+        minimize = _names(minimize)  # a plain string is one name, not its letters
         unknown = set(minimize) - {proxy, *intents}
         if unknown:
             raise ConfigError(f"minimize names unknown metrics: {', '.join(sorted(unknown))}")
-        if not 0 < alpha < 1 or confirm < 1 or min_points < 4:
-            raise ConfigError("need 0 < alpha < 1, confirm >= 1 and min_points >= 4")
+        whole = all(isinstance(v, int) and not isinstance(v, bool) for v in (confirm, min_points))
+        if not (0 < alpha < 1 and whole and confirm >= 1 and min_points >= 4):
+            raise ConfigError("need 0 < alpha < 1, a whole number confirm >= 1 and min_points >= 4")
         self.proxy = proxy
         self.intent = tuple(intents)
         self.minimize = frozenset(minimize)
@@ -229,16 +238,17 @@ class GoodhartMonitor:
 
     def observe_mapping(self, step: float, metrics: Mapping[str, object]) -> None:
         """Like :meth:`observe`, for names that are not Python identifiers (``rewards/mean``)."""
-        step = float(step)
-        if not math.isfinite(step):  # one NaN step broke the ordering and, with it, the alarm
-            raise ConfigError(f"step must be a finite number, not {step}")
+        at = as_finite(step)
+        if at is None:  # one NaN step broke the ordering and, with it, the alarm
+            raise ConfigError(f"step must be a finite number, not {step!r}")
+        step = at
         if self._now is None or step > self._now:
             self._now = step
             self._version += 1  # the status names the latest step
         for name, raw in metrics.items():
             if name != self.proxy and name not in self._tracks:
                 continue
-            value = _number(raw)
+            value = as_finite(raw)
             if value is None:
                 continue
             if name in self.minimize:
@@ -251,7 +261,7 @@ class GoodhartMonitor:
 
     def _look(self, name: str, step: float, value: float) -> None:
         track = self._tracks[name]
-        track.series.add(step, value)
+        new = track.series.add(step, value)
         n = len(track.series.values)
         if n < self.min_points or (n > _DENSE and n - track.tested_n < n * _GROWTH):
             return
@@ -260,11 +270,15 @@ class GoodhartMonitor:
         # centred: the test is shift-invariant, its arithmetic on 1e7 + x is not
         test = peak_test(as_array(track.series.steps), values - float(np.median(values)))
         track.last = test
-        track.p_values = [*track.p_values, test.p_value][-self.confirm :]
+        # a step sent again (a resend, several envs at one step) redoes the latest look;
+        # counting it as a new one let one significant look meet ``confirm``
+        kept = track.p_values if new else track.p_values[:-1]
+        track.p_values = [*kept, test.p_value][-self.confirm :]
         if track.alarm_step is None and alarmed(
             track.p_values, self.alpha, n, self.min_points, self.confirm
         ):
             track.alarm_step = self._now
+            track.alarm_test = test
             _log.info(
                 "intent %r has passed its peak (near step %g; p=%.2g): the proxy %r is "
                 "over-optimised",
@@ -298,6 +312,10 @@ class GoodhartMonitor:
         if track is None:
             raise ConfigError(f"{name!r} is not an intent metric of this monitor")
         test = track.last
+        if track.alarm_test is not None and not _declined(test):
+            # latched, and the intent has since recovered: keep the figures of the alarm,
+            # or the peak to roll back to is lost (status said confidence 0, no peak)
+            test = track.alarm_test
         div_t, int_t = self._divergence(track.series)
         if track.alarm_step is not None:
             state = MonitorState.OVEROPTIMISED
@@ -305,7 +323,7 @@ class GoodhartMonitor:
             state = MonitorState.DIVERGING
         else:
             state = MonitorState.OK
-        declined = test is not None and test.statistic > 0 and test.drop_sd > 0
+        declined = _declined(test)
         return IntentStatus(
             name=name,
             state=state,
@@ -420,12 +438,20 @@ class GoodhartMonitor:
         )
 
 
-def _number(raw: object) -> float | None:
-    """A finite float from ``raw``, or ``None`` for missing/NaN/non-numeric values."""
+def _declined(test: PeakTest | None) -> bool:
+    return test is not None and test.statistic > 0 and test.drop_sd > 0
+
+
+def _names(names: str | Collection[str]) -> list[str]:
+    return [names] if isinstance(names, str) else list(names)
+
+
+def as_finite(raw: object) -> float | None:
+    """A finite float from ``raw``, or ``None`` for missing/NaN/non-numeric/huge values."""
     if raw is None or isinstance(raw, bool):
         return None
     try:
         value = float(raw)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     return value if math.isfinite(value) else None
