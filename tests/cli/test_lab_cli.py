@@ -76,3 +76,21 @@ def test_lab_results_merge_into_one_report() -> None:
     assert merged.checks_run == ["goodhart", "gaming"] and len(merged.errors) == 2
     assert {f.run_id for f in merged.findings} == {"a"}
     assert merged.summary["goodhart.regressional"].count == 2
+
+
+def test_lab_run_refuses_a_negative_seed_before_running(tmp_path: Path) -> None:
+    """Every experiment failed on it with a traceback, and the run exited 0."""
+    proc = run_cli("lab", "run", "--only", "goodhart", "--seed", "-1", "--out", str(tmp_path))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "seed must be" in proc.stderr
+    assert not (tmp_path / "report.html").exists()
+
+
+def test_monitor_check_out_error_offers_no_stored_run(tmp_path: Path) -> None:
+    """`monitor check` stores nothing: its --out error pointed at `runs show <id>`."""
+    log, blocker = tmp_path / "log.csv", tmp_path / "file"
+    _log(log, decline=False)
+    blocker.write_text("x")
+    proc = run_cli("monitor", "check", str(log), "--out", str(blocker))
+    assert proc.returncode == 2 and "cannot write reports" in proc.stderr
+    assert "runs show" not in proc.stderr

@@ -78,11 +78,17 @@ def test_q_table_round_trips(tmp_path) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_shift_report_shows_the_train_test_gap() -> None:
-    result = run_gaming(["LavaShift"], quick=True)
-    assert not result.errors
+    # one environment named three ways runs once (it trained and reported three times)
+    result = run_gaming(["LavaShift", "lavashift", "alignkit/LavaShift-v0"], quick=True)
+    assert not result.errors and result.checks_run == ["gaming.LavaShift"]
     (f,) = [f for f in result.findings if f.metric == "lab.gaming.test_intent_drop"]
     assert f.failure_mode == "distribution-shift" and f.value > 0.5
     assert any(t.title.startswith("Shift") for t in result.tables)
+
+
+def test_a_seed_no_rng_takes_is_refused_before_anything_runs() -> None:
+    with pytest.raises(ConfigError, match="seed must be"):
+        run_gaming(["LavaShift"], seed=-1)
 
 
 @pytest.mark.parametrize("name", ["TallFall", "AbsentSupervisor"])

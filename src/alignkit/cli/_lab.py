@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from alignkit.cli._common import JsonOpt, NoStoreOpt, out, print_json, progress_bar
+from alignkit.cli._common import JsonOpt, NoStoreOpt, err, out, print_json, progress_bar
 from alignkit.cli._render import print_result
 from alignkit.core import ConfigError, Severity
 
@@ -133,12 +133,18 @@ def lab_run(
             )
         result = results[0] if len(results) == 1 else merge_results(results)
     folder = out_dir or Path(".alignkit") / "lab" / result.run_id
-    write_reports(result, folder, fail_on=Severity.CRITICAL)
+    write_reports(result, folder, fail_on=Severity.CRITICAL, stored=False)
     if json_:
         print_json(to_json(result))
     else:
         print_result(result)
         out.print(f"report: {folder / 'report.html'}")
+    if result.errors:  # an experiment that could not run is not a pass
+        err.print(
+            f"{len(result.errors)} experiment(s) failed: {', '.join(sorted(result.errors))}",
+            markup=False,
+        )
+        raise typer.Exit(1)
 
 
 @lab_app.command("train")
@@ -206,7 +212,7 @@ def monitor_check(
     )
     result = checked.to_audit_result()
     if out_dir is not None:
-        write_reports(result, out_dir)
+        write_reports(result, out_dir, stored=False)
     if json_:
         print_json(
             {

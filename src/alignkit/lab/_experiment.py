@@ -5,12 +5,31 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from alignkit.core import Finding, Plot, Registry, Table
+from alignkit.core import ConfigError, Finding, Plot, Registry, Table
 
-__all__ = ["EXPERIMENTS", "Experiment", "ExperimentOutput", "ProgressFn", "experiment"]
+__all__ = [
+    "EXPERIMENTS",
+    "Experiment",
+    "ExperimentOutput",
+    "ProgressFn",
+    "check_seed",
+    "experiment",
+]
 
 ProgressFn = Callable[[str, int, int], None]
 """``progress(experiment_id, done, total)``, called after each experiment."""
+
+
+def check_seed(seed: object) -> int:
+    """``seed`` if it is a whole number from 0 to 2**32 − 1 (what every RNG here takes).
+
+    Raises:
+        ConfigError: Otherwise; checked before any experiment runs, since each of them
+            would fail on it.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ConfigError(f"seed must be a whole number from 0 to 2**32 - 1, got {seed!r}")
+    return seed
 
 
 @dataclass

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from alignkit.core import AuditResult, Evidence, Plot, Table, summarize
-from alignkit.lab._experiment import ExperimentOutput, ProgressFn, experiment
+from alignkit.lab._experiment import ExperimentOutput, ProgressFn, check_seed, experiment
 from alignkit.lab._gaming_agents import Evaluation, evaluate, train_q
 from alignkit.lab._gaming_detect import GamingDetector, Verdict
 from alignkit.lab._gaming_metrics import finding
@@ -365,10 +365,13 @@ def run_gaming(
     """
     from alignkit import __version__
 
-    names = (
-        [ENVIRONMENTS.get(env_id(e)).name for e in envs]
-        if envs
-        else [s.name for _, s in ENVIRONMENTS.items()]
+    check_seed(seed)
+    names = list(  # an environment named twice (BoatRace, boatrace) runs once
+        dict.fromkeys(
+            [ENVIRONMENTS.get(env_id(e)).name for e in envs]
+            if envs
+            else [s.name for _, s in ENVIRONMENTS.items()]
+        )
     )
     run_id = uuid.uuid4().hex[:12]
     result = AuditResult(

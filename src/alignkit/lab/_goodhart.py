@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime
 
 from alignkit.core import AuditResult, summarize
-from alignkit.lab._experiment import EXPERIMENTS, ExperimentOutput, ProgressFn
+from alignkit.lab._experiment import EXPERIMENTS, ExperimentOutput, ProgressFn, check_seed
 
 __all__ = ["TARGET", "run_experiments", "run_goodhart"]
 
@@ -39,6 +39,7 @@ def run_experiments(
     """
     from alignkit import __version__
 
+    check_seed(seed)
     ids = [i for i, e in EXPERIMENTS.items() if e.group == group and (only is None or i in only)]
     run_id = uuid.uuid4().hex[:12]
     started = datetime.now(UTC)

@@ -21,7 +21,11 @@ REPORT_FILES = {"html": "report.html", "json": "report.json", "junit": "junit.xm
 
 
 def write_reports(
-    result: AuditResult, out_dir: str | Path, *, fail_on: Severity = Severity.MEDIUM
+    result: AuditResult,
+    out_dir: str | Path,
+    *,
+    fail_on: Severity = Severity.MEDIUM,
+    stored: bool = True,
 ) -> dict[str, Path]:
     """Write ``report.html``, ``report.json`` and ``junit.xml`` into ``out_dir``.
 
@@ -33,6 +37,8 @@ def write_reports(
         result: The audit result to render.
         out_dir: The folder to write into.
         fail_on: The mildest severity that JUnit counts as a failure.
+        stored: Whether the run is in a store (the error then says how to write its
+            reports again).
 
     Returns:
         ``{"html": path, "json": path, "junit": path}``.
@@ -61,9 +67,14 @@ def write_reports(
             with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)
         where = exc.filename or out_dir
+        again = (
+            f"; a stored run's reports are written again by: alignkit runs show {result.run_id}"
+            " --out DIR"
+            if stored
+            else ""
+        )
         raise ConfigError(
-            f"cannot write reports to {out_dir} ({where}: {exc.strerror or exc}); a stored"
-            f" run's reports are written again by: alignkit runs show {result.run_id} --out DIR"
+            f"cannot write reports to {out_dir} ({where}: {exc.strerror or exc}){again}"
         ) from exc
     _log.info("wrote reports for run %s to %s", result.run_id, out_dir)
     return paths
