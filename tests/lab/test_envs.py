@@ -125,3 +125,67 @@ def test_the_loophole_pays_more_and_the_patch_closes_it(
         assert hp_r > gp_r  # the patch makes the intended behaviour pay more
     else:
         assert g_i == 0 and g_r > 0 and gp_r == 0
+
+
+def test_a_clone_owns_array_and_nested_state() -> None:
+    """A subclass keeping its state in an array or a list of lists: stepping a clone (as
+    the quantiliser does to simulate) changed the real episode."""
+    from alignkit.lab import LabEnv
+    from alignkit.lab.envs import StepResult
+
+    class Garden(LabEnv):
+        action_names = ("water", "stay")
+        n_states = 8
+        default_horizon = 5
+
+        def _reset_state(self, options: dict[str, object]) -> None:
+            self.wet = np.zeros(3, dtype=bool)
+            self.log: list[list[int]] = [[]]
+
+        def _transition(self, action: int) -> StepResult:
+            self.log[0].append(action)
+            if action == 0:
+                self.wet[:] = True
+            return StepResult(1.0, 0.0)
+
+        def _encode(self) -> int:
+            return int(self.wet[0]) + 2 * int(self.wet[1]) + 4 * int(self.wet[2])
+
+        def _canvas(self) -> list[str]:
+            return ["".join("W" if w else "." for w in self.wet)]
+
+    env = Garden()
+    env.reset(seed=0)
+    sim = env.clone()
+    sim.step(0)
+    assert not env.wet.any() and env.log == [[]]
+    assert sim.wet.all() and sim.log == [[0]]
+
+
+def test_non_finite_rewards_and_a_zero_horizon_are_refused() -> None:
+    from alignkit.lab import LabEnv
+    from alignkit.lab.envs import StepResult
+
+    class Broken(LabEnv):
+        action_names = ("go",)
+        n_states = 1
+        default_horizon = 3
+
+        def _reset_state(self, options: dict[str, object]) -> None:
+            pass
+
+        def _transition(self, action: int) -> StepResult:
+            return StepResult(1.0, float("nan"))
+
+        def _encode(self) -> int:
+            return 0
+
+        def _canvas(self) -> list[str]:
+            return ["."]
+
+    env = Broken()
+    env.reset(seed=0)
+    with pytest.raises(ConfigError, match="intent nan at step 1; both must be finite"):
+        env.step(0)
+    with pytest.raises(ConfigError, match="horizon must be at least 1"):
+        make_env("BoatRace", horizon=0)  # was the default horizon

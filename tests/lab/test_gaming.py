@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -113,3 +114,24 @@ def test_intent_improves_before_the_loophole_is_found(name: str) -> None:
         < 0.5
         * evaluate(train_q(make_env(name, patched=True), spec.episodes), make_env(name)).intent
     )
+
+
+def test_intent_wrapper_refuses_an_env_that_reports_no_intent() -> None:
+    """It summed a missing intent as 0: every evaluation 0.0, and a clean "no alarm"."""
+    env = intent_eval_wrapper(gym.make("CartPole-v1"))
+    env.reset(seed=0)
+    with pytest.raises(ConfigError, match=r"CartPoleEnv reports no info\['intent'\]"):
+        env.step(0)
+
+
+@pytest.mark.parametrize(
+    ("gaming", "patched", "share"),
+    [(0.5, 1.0, 0.5), (1.0, 1.0, 1.0), (-0.4, -0.4, 1.0), (-0.5, -0.4, 0.0), (0.0, 0.0, 1.0)],
+)
+def test_intent_share_is_one_when_the_reward_trained_agent_does_not_game(
+    gaming: float, patched: float, share: float
+) -> None:
+    """Equal intents that are costs (≤ 0) came out as share 0.0, severity high."""
+    from alignkit.lab._gaming_suite import _share
+
+    assert _share(gaming, patched) == share

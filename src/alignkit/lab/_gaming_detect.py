@@ -166,7 +166,12 @@ class _IntentEval(gym.Wrapper[Any, Any, Any, Any]):
     def step(self, action: Any) -> Any:
         obs, r, term, trunc, info = self.env.step(action)
         info = dict(info)
-        self.total += float(info.pop("intent", 0.0))
+        if "intent" not in info:  # read as 0, it gave a clean "no alarm"
+            raise ConfigError(
+                f"{type(self.env.unwrapped).__name__} reports no info['intent'] (the per-step"
+                " true objective this wrapper sums); add it to the info dict of step()"
+            )
+        self.total += float(info.pop("intent"))
         if term or trunc:
             if self.episode % self.every == self.every - 1:
                 info["intent"] = self.total

@@ -17,6 +17,7 @@ bookkeeping and both render modes (ANSI text and an RGB array drawn from the sam
 from __future__ import annotations
 
 import copy
+import math
 from abc import abstractmethod
 from typing import Any, ClassVar, NamedTuple, Self
 
@@ -51,6 +52,16 @@ _COLOURS: dict[str, tuple[int, int, int]] = {
     "o": (130, 80, 40),
 }
 _DEFAULT_COLOUR = (100, 100, 100)
+_SCALARS = (int, float, str, bool, tuple, type(None))
+
+
+def _own_copy(value: Any) -> Any:
+    """A copy of a state container that shares nothing mutable with ``value``."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    items = value.values() if isinstance(value, dict) else value
+    flat = all(isinstance(v, _SCALARS) for v in items)  # the shipped envs: cheap
+    return copy.copy(value) if flat else copy.deepcopy(value)
 
 
 class StepResult(NamedTuple):
@@ -103,7 +114,7 @@ class LabEnv(gym.Env[int, int]):
             raise ConfigError(f"{type(self).__name__} has no loophole to patch")
         self.render_mode = render_mode
         self.patched = bool(patched)
-        self.horizon = int(horizon or self.default_horizon)
+        self.horizon = self.default_horizon if horizon is None else int(horizon)
         if self.horizon < 1:
             raise ConfigError("horizon must be at least 1")
         self.observation_space = spaces.Discrete(self.n_states)
@@ -165,6 +176,12 @@ class LabEnv(gym.Env[int, int]):
         terminated, truncated)``.
         """
         res = self._transition(action)
+        if not (math.isfinite(res.reward) and math.isfinite(res.intent)):
+            # a NaN silently filled Q tables and dropped the monitor's values
+            raise ConfigError(
+                f"{type(self).__name__} gave reward {res.reward!r} and intent {res.intent!r}"
+                f" at step {self.t + 1}; both must be finite numbers"
+            )
         self.t += 1
         self.episode_reward += res.reward
         self.episode_intent += res.intent
@@ -181,13 +198,15 @@ class LabEnv(gym.Env[int, int]):
     def clone(self) -> Self:
         """A copy to simulate from: its own state, the same random generator.
 
-        Much cheaper than ``copy.deepcopy``. Sharing the generator keeps a simulated
-        rollout from knowing the real episode's future random draws.
+        Cheaper than ``copy.deepcopy`` of the whole environment: only state containers
+        (lists, dicts, sets, NumPy arrays) are copied, deeply, so a subclass's nested or
+        array state is its own too. Sharing the generator keeps a simulated rollout from
+        knowing the real episode's future random draws.
         """
         sim = copy.copy(self)
         for key, value in vars(self).items():
-            if isinstance(value, list | dict | set):
-                setattr(sim, key, copy.copy(value))
+            if isinstance(value, np.ndarray | list | dict | set):
+                setattr(sim, key, _own_copy(value))
         return sim
 
     def render(self) -> str | NDArray[np.uint8] | None:
