@@ -135,3 +135,22 @@ def test_intent_share_is_one_when_the_reward_trained_agent_does_not_game(
     from alignkit.lab._gaming_suite import _share
 
     assert _share(gaming, patched) == share
+
+
+def test_agents_refuse_wrapped_envs_and_mismatched_tables() -> None:
+    """gym.make's wrapper gave "'OrderEnforcing' object has no attribute 'fast_step'"."""
+    with pytest.raises(ConfigError, match=r"gym.make\(id\).unwrapped\), not OrderEnforcing"):
+        train_q(gym.make("alignkit/BoatRace-v0"), 5)
+    with pytest.raises(ConfigError, match="episodes must be at least 1"):
+        evaluate(train_q(make_env("PauseGame"), 5), make_env("PauseGame"), 0)
+    boat = train_q(make_env("BoatRace"), 5)
+    with pytest.raises(ConfigError, match="the agent's table is"):
+        train_q(make_env("PauseGame"), 5, agent=boat)
+
+
+@pytest.mark.parametrize(("q", "n"), [(0.0, 30), (-0.5, 30), (2.0, 30), (0.1, 0)])
+def test_quantiliser_refuses_a_q_outside_0_1_and_no_rollouts(q: float, n: int) -> None:
+    from alignkit.lab._gaming_mitigations import quantiliser
+
+    with pytest.raises(ConfigError, match="0 < q <= 1"):
+        quantiliser("PauseGame", 0, 0, eval_episodes=1, q=q, n=n)

@@ -223,3 +223,25 @@ def test_quick_end_to_end_run() -> None:
 def test_same_seed_same_numbers() -> None:
     assert extremal(3, quick=True).numbers == extremal(3, quick=True).numbers
     assert extremal(3, quick=True).numbers != extremal(4, quick=True).numbers
+
+
+def test_best_of_n_with_tied_scores_picks_among_the_tied_at_random() -> None:
+    """Brute force over every n-subset, ties broken uniformly: the estimate depended on
+    the order of the pool (0.0 or 10.0 for a true 5.0)."""
+    import itertools
+
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 3, 9).astype(float)
+    values = rng.normal(size=9)
+
+    def brute(n: int) -> float:
+        means = []
+        for pick in itertools.combinations(range(9), n):
+            top = max(scores[i] for i in pick)
+            means.append(np.mean([values[i] for i in pick if scores[i] == top]))
+        return float(np.mean(means))
+
+    ns = [1, 2, 3, 5, 9]
+    np.testing.assert_allclose(bon_estimate(scores, values, ns), [brute(n) for n in ns])
+    flipped = bon_estimate(scores[::-1].copy(), values[::-1].copy(), ns)
+    np.testing.assert_allclose(flipped, [brute(n) for n in ns])

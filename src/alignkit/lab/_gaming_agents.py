@@ -127,6 +127,15 @@ class QAgent:
             raise DataError(f"{path} is not a saved Q table: {exc}") from exc
 
 
+def check_lab_env(env: object, what: str) -> None:
+    """Refuse anything but an unwrapped :class:`LabEnv` (``gym.make`` wraps it)."""
+    if not isinstance(env, LabEnv):
+        raise ConfigError(
+            f"{what} needs an alignkit lab environment (make_env(name), or"
+            f" gym.make(id).unwrapped), not {type(env).__name__}"
+        )
+
+
 def train_q(
     env: LabEnv,
     episodes: int,
@@ -153,11 +162,18 @@ def train_q(
     """
     if episodes < 1:
         raise ConfigError("episodes must be at least 1")
+    check_lab_env(env, "train_q")
     cfg = config or QConfig()
     rng = np.random.default_rng(seed)
     n_actions = int(env.action_space.n)
     spec_id = getattr(env.spec, "id", "") or f"alignkit/{type(env).__name__}-v0"
-    agent = agent or QAgent.zeros(int(env.observation_space.n), n_actions, rng, spec_id)
+    shape = (int(env.observation_space.n), n_actions)
+    if agent is not None and agent.q.shape != shape:
+        raise ConfigError(
+            f"the agent's table is {agent.q.shape[0]} states × {agent.q.shape[1]} actions;"
+            f" {type(env).__name__} has {shape[0]} × {shape[1]}"
+        )
+    agent = agent or QAgent.zeros(*shape, rng, spec_id)
     # plain lists: on tables this small, list max/index beat numpy's per-call overhead
     q: list[list[float]] = agent.q.tolist()
     alpha, gamma = cfg.alpha, cfg.gamma
@@ -222,6 +238,9 @@ class Evaluation:
 
 def evaluate(policy: Policy, env: LabEnv, episodes: int = 100, *, seed: int = 0) -> Evaluation:
     """Run ``policy`` for ``episodes`` episodes; mean reward, intent and event counts."""
+    if episodes < 1:
+        raise ConfigError("episodes must be at least 1")
+    check_lab_env(env, "evaluate")
     rng = np.random.default_rng(seed + 7919)
     rewards, intents = [], []
     events: Counter[str] = Counter()

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from alignkit.core import ConfigError
 from alignkit.lab._gaming_agents import EpisodeLog, Evaluation, evaluate, train_q
 from alignkit.lab._gaming_detect import EVAL_EVERY
 from alignkit.lab.envs import LabEnv, make_env
@@ -109,6 +110,8 @@ def quantiliser(
     name: str, episodes: int, seed: int, eval_episodes: int = 20, q: float = 0.1, n: int = 30
 ) -> Evaluation:
     """A q-quantiliser over uniform-random rollouts (needs no training; ``episodes`` unused)."""
+    if not (0 < q <= 1 and n >= 1 and eval_episodes >= 1):
+        raise ConfigError(f"need 0 < q <= 1, n >= 1 and eval_episodes >= 1 (q={q}, n={n})")
     env = make_env(name)
     agent = _Quantiliser(env, q, n, seed)
     rewards, intents = [], []

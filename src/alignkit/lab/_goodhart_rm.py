@@ -294,7 +294,8 @@ def bon_estimate(selector: FloatArray, values: FloatArray, ns: list[int]) -> Flo
 
     With the ``N`` samples sorted by ``selector`` (ascending, ranks ``i = 1..N``), the
     expected value of the sample best-of-n picks is
-    ``Σ_{i=n}^{N} C(i−1, n−1)/C(N, n) · values_(i)``.
+    ``Σ_{i=n}^{N} C(i−1, n−1)/C(N, n) · values_(i)``. Samples tied on ``selector`` are
+    picked among at random, so each of them counts with the mean value of its tie group.
 
     Args:
         selector: Scores used to pick, shape ``(N,)``.
@@ -307,8 +308,10 @@ def bon_estimate(selector: FloatArray, values: FloatArray, ns: list[int]) -> Flo
     big_n = len(selector)
     if any(not 1 <= n <= big_n for n in ns):
         raise ValueError(f"best-of-n needs 1 <= n <= {big_n} samples, got n in {ns}")
+    if np.isnan(selector).any():
+        raise ValueError("best-of-n selector scores must not be NaN")
     order = np.argsort(selector, kind="stable")
-    v = values[order]
+    v = _tie_means(selector[order], values[order])
     i = np.arange(1, big_n + 1, dtype=np.float64)
     out = []
     for n in ns:
@@ -323,6 +326,17 @@ def bon_estimate(selector: FloatArray, values: FloatArray, ns: list[int]) -> Flo
         w = np.exp(log_w)
         out.append(np.einsum("i,i...->...", w, v))  # not BLAS: slow on a busy machine
     return np.asarray(out, dtype=np.float64)
+
+
+def _tie_means(sorted_selector: FloatArray, values: FloatArray) -> FloatArray:
+    """``values`` with each run of equal (sorted) selector scores replaced by its mean."""
+    starts = np.flatnonzero(np.r_[True, sorted_selector[1:] != sorted_selector[:-1]])
+    if len(starts) == len(sorted_selector):
+        return values  # no ties: the usual case for continuous scores
+    sizes = np.diff(np.r_[starts, len(sorted_selector)])
+    sums = np.add.reduceat(values, starts, axis=0)
+    means = sums / sizes.reshape(-1, *([1] * (values.ndim - 1)))
+    return np.asarray(np.repeat(means, sizes, axis=0), dtype=np.float64)
 
 
 def quantile_estimate(selector: FloatArray, values: FloatArray, q: float) -> float:
