@@ -110,10 +110,14 @@ def test_approve_on_the_page_and_time_out(server: tuple[GuardServer, str], tmp_p
 
             # 3. a right-to-left override is shown, not obeyed; deciding needs a name, and
             # the name in the box is the one recorded (typing it without Connect gave "admin")
-            hidden = Agent(bash, "\u202egit reset --hard origin/main")
+            # ... and so are tag characters, which spell text a model reads and a person
+            # does not see (outside the Basic Multilingual Plane: they were missed)
+            tags = "".join(chr(0xE0000 + ord(c)) for c in " && x")
+            hidden = Agent(bash, "\u202egit reset --hard origin/main" + tags)
             hidden.start()
             tricky = page.locator("article.approval").filter(has_text="[U+202E]")
             expect(tricky).to_be_visible(timeout=10_000)
+            expect(tricky).to_contain_text("[U+E0020][U+E0026][U+E0026][U+E0020][U+E0078]")
             page.fill("#by", "")
             tricky.locator("button.deny").click()
             expect(page.locator("#status")).to_contain_text("enter your name", timeout=5_000)

@@ -6,8 +6,10 @@ const state = { token: "", by: "", timer: null, cards: new Map(), sticky: null }
 
 // Characters that change how text reads without being seen: bidirectional controls
 // (U+202E made "git reset --hard" read as a comment), zero-width characters, other
-// format and control characters. They are shown as [U+XXXX], never obeyed.
-const HIDDEN = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u00ad\u061c\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]/g;
+// format and control characters, and the invisible "tag" characters (U+E0000-E007F) that
+// spell out text a model reads and a person does not. They are shown as [U+XXXX], never
+// obeyed. The u flag makes the class match whole code points beyond U+FFFF.
+const HIDDEN = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u00ad\u061c\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\u{1d173}-\u{1d17a}\u{e0000}-\u{e007f}\u{e0100}-\u{e01ef}]/gu;
 
 function visible(text) {
   return String(text).replace(HIDDEN, (c) => `[U+${c.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}]`);
