@@ -253,3 +253,19 @@ def test_bidirectional_controls_are_shown_not_obeyed() -> None:
 
     assert esc("acme.\u202egnitset") == "acme.[U+202E]gnitset"
     assert "\u2066" not in esc("a\u2066b")
+
+
+def test_a_value_just_below_a_threshold_does_not_print_as_it(result: AuditResult) -> None:
+    """0.04975 beside the threshold 0.05 read "0.050 is below 0.050" (and 5.0% beside it)."""
+    near = result.findings[5].model_copy(  # unregistered: its own threshold explains it
+        update={"value": 0.04975, "severity": Severity.INFO, "threshold": 0.05}
+    )
+    page = to_html(result.model_copy(update={"findings": [near]}))
+    assert "0.04975 did not reach the threshold 0.050" in page
+    assert '<dt>value</dt><dd class="value">0.04975<' in page
+
+
+def test_long_unbroken_notes_wrap_inside_their_card() -> None:
+    from alignkit.report._style import CSS
+
+    assert re.search(r"\.evidence \{[^}]*overflow-wrap: anywhere", CSS)  # a note's too

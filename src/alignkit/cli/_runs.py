@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # the command line imports what a command needs when it runs
     from alignkit.store import Store
 
 runs_app = typer.Typer(
-    help="Stored runs: list, show, compare, gate.\n\nExample: alignkit runs list",
+    help="Stored runs: list, show, diff, gate.\n\nExample: alignkit runs list",
     no_args_is_help=True,
 )
 RunArg = Annotated[str, typer.Argument(help="Run id (a unique prefix is enough).")]

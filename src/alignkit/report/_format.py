@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import math
 import re
+from collections.abc import Iterable
 
 from alignkit.core import Direction, Severity, show_bidi
 
@@ -14,6 +15,7 @@ __all__ = [
     "clip",
     "direction_text",
     "esc",
+    "fmt_apart",
     "fmt_ci",
     "fmt_num",
     "severities_desc",
@@ -83,6 +85,19 @@ def fmt_num(value: float | None) -> str:
     if magnitude >= 0.001:
         return f"{value:.3f}"
     return f"{value:.2e}"
+
+
+def fmt_apart(value: float, bounds: Iterable[float | None]) -> str:
+    """:func:`fmt_num`, with more digits where it would print as a threshold it is not.
+
+    0.04975 beside the threshold 0.05 is ``0.04975``, not ``0.050`` ("0.050 is below
+    0.050").
+    """
+    others = [b for b in bounds if b is not None and b != value]
+    text, digits = fmt_num(value), 4
+    while digits <= 12 and any(fmt_num(b) == text for b in others):
+        text, digits = f"{value:.{digits}g}", digits + 1
+    return text
 
 
 def fmt_ci(low: float | None, high: float | None) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from alignkit.core import CHECKS, AlignkitError, Direction, Finding, MetricSpec, Severity
-from alignkit.report._format import direction_text, esc, fmt_ci, fmt_num, truncate
+from alignkit.report._format import direction_text, esc, fmt_apart, fmt_ci, fmt_num, truncate
 from alignkit.taxonomy import FailureMode, get, ids
 
 __all__ = [
@@ -94,9 +94,15 @@ def _op(direction: Direction) -> str:
     return "≥" if direction is Direction.HIGHER_IS_WORSE else "≤"
 
 
+def _bounds(finding: Finding, spec: MetricSpec | None) -> list[float | None]:
+    """The thresholds a reader compares the finding's value with."""
+    return [finding.threshold, *(spec.thresholds.values() if spec is not None else ())]
+
+
 def explain(finding: Finding, spec: MetricSpec | None) -> _Explanation:
     """Why the finding's value earned its severity, from the check's declared thresholds."""
-    value, op = fmt_num(finding.value), _op(finding.direction)
+    bounds = _bounds(finding, spec)
+    value, op = fmt_apart(finding.value, bounds), _op(finding.direction)
     if spec is not None and spec.thresholds:
         ladder = sorted(spec.thresholds.items(), key=lambda kv: kv[0].rank)
         expected, bound = spec.severity_of(finding.value)
@@ -143,9 +149,13 @@ def finding_card(finding: Finding, mode: FailureMode | None) -> str:
     """One finding as an HTML card."""
     spec = lookup_spec(finding)
     expl = explain(finding, spec)
-    value = esc(fmt_num(finding.value))
+    bounds = _bounds(finding, spec)
+    value = esc(fmt_apart(finding.value, bounds))
     if spec is not None and spec.rate and 0.0 <= finding.value <= 1.0:
-        value += f' <span class="muted small">({finding.value:.1%})</span>'
+        pct = f"{finding.value:.1%}"
+        if any(b is not None and b != finding.value and f"{b:.1%}" == pct for b in bounds):
+            pct = f"{finding.value:.3%}"
+        value += f' <span class="muted small">({pct})</span>'
     parts = [
         f'<article class="card sev-border-{finding.severity.value}">',
         '<div class="card-head">',

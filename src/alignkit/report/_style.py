@@ -19,7 +19,8 @@ CSS = (
 * { box-sizing: border-box; }
 html { -webkit-text-size-adjust: 100%; }
 body { margin: 0; color: var(--ink); background: #f3f4f6; line-height: 1.5;
-  font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; }
+  font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif;
+  overflow-wrap: break-word; }
 main { max-width: 1100px; margin: 0 auto; padding: 28px 28px 48px; background: #fff;
   min-height: 100vh; }
 h1 { font-size: 26px; margin: 0 0 4px; letter-spacing: -0.01em; }
@@ -85,7 +86,8 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 details { margin: 8px 0; }
 summary { cursor: pointer; color: var(--accent); font-weight: 500; }
 .evidence { margin: 8px 0 4px; padding: 8px 10px; background: var(--panel);
-  border: 1px solid var(--line); border-radius: 6px; break-inside: avoid; }
+  border: 1px solid var(--line); border-radius: 6px; break-inside: avoid;
+  overflow-wrap: anywhere; }
 .evidence .label { font-size: 11px; text-transform: uppercase; letter-spacing: .05em;
   color: var(--faint); margin-top: 4px; }
 .evidence pre { margin: 2px 0 4px; white-space: pre-wrap; overflow-wrap: anywhere; }

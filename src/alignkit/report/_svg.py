@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from alignkit.core import DataError, Plot
-from alignkit.report._format import clip, esc, fmt_num, truncate
+from alignkit.report._format import clip, esc, fmt_num
 
 __all__ = ["svg_plot"]
 
@@ -147,6 +147,13 @@ def _unit_ticks() -> list[float]:
 # --- shared pieces --------------------------------------------------------------------
 
 
+# Room in the figure's width: a 14 px bold title of more than ~75 characters ran off both
+# sides (its full text is the <title> and the caption); 12 px legend text averages ~7 px
+# a character (6.5 let "ensemble mean" run into the next entry's swatch).
+_TITLE_CHARS = 72
+_LEGEND_CHAR_W = 7.2
+
+
 def _open(plot: Plot, legend: Sequence[tuple[str, str, str]], height: int = _H) -> list[str]:
     """The ``<svg>`` start tag, the title and the legend row(s)."""
     title = esc(plot.title)
@@ -156,7 +163,7 @@ def _open(plot: Plot, legend: Sequence[tuple[str, str, str]], height: int = _H) 
         f"<title>{title}</title>",
         f'<rect x="0" y="0" width="{_W}" height="{height}" fill="#ffffff"/>',
         f'<text x="{_W / 2}" y="20" text-anchor="middle" font-size="14" font-weight="600" '
-        f'fill="#111827">{esc(truncate(plot.title, 90))}</text>',
+        f'fill="#111827">{esc(clip(plot.title, _TITLE_CHARS))}</text>',
     ]
     parts.extend(_legend(legend))
     return parts
@@ -167,7 +174,7 @@ def _legend_rows(entries: Sequence[tuple[str, str, str]]) -> list[list[tuple[str
     rows: list[list[tuple[str, str, str]]] = [[]]
     width = 0.0
     for entry in entries:
-        item = 26 + 6.5 * len(clip(entry[0], 40))
+        item = 26 + _LEGEND_CHAR_W * len(clip(entry[0], 40))
         if rows[-1] and width + item > _W - _LEFT - _RIGHT:
             rows.append([])
             width = 0.0
@@ -198,7 +205,7 @@ def _legend(entries: Sequence[tuple[str, str, str]]) -> list[str]:
             parts.append(
                 f'<text x="{x + 20}" y="{y}" font-size="12" fill="#1f2937">{esc(shown)}</text>'
             )
-            x += 26 + 6.5 * len(shown)
+            x += 26 + _LEGEND_CHAR_W * len(shown)
     return parts
 
 
