@@ -126,3 +126,19 @@ def test_lab_train_refuses_bad_output_before_training_and_says_when_untested(
                                  "--out", str(tmp_path / "short.npz"), "--json")  # fmt: skip
     verdict = json.loads(stdout)["verdict"]
     assert code == 0 and verdict["gaming"] is None and verdict["describe"].startswith("not tested")
+
+
+def test_lab_train_ppo_logs_each_tenth_of_the_run(tmp_path: Path) -> None:
+    """The PPO log listed only intent evaluations and the last reward, and printed nothing."""
+    pytest.importorskip("stable_baselines3")
+    out = tmp_path / "p.zip"
+    args = ("lab", "train", "BoatRace", "--agent", "ppo", "--steps", "2000", "--out", str(out))
+    proc = run_cli(*args, "--json")
+    assert proc.returncode == 0, proc.stderr
+    log = json.loads(proc.stdout)["log"]
+    assert len(log) == 10 and [r["steps"] for r in log] == sorted(r["steps"] for r in log)
+    assert log[0]["steps"] >= 200 and log[-1]["steps"] >= 2000
+    assert sum(r["episodes"] for r in log) > 0 and all(r["reward"] is not None for r in log)
+    assert any(r["events"] for r in log)
+    shown = run_cli(*args)
+    assert shown.stderr.count("steps ") == 10

@@ -40,7 +40,7 @@ def train_command(
     if agent == "q":
         verdict, rows = _train_q(spec.id, probe, steps, seed, patched, target, quiet)
     else:
-        verdict, rows = _train_ppo(spec.id, steps, seed, patched, target)
+        verdict, rows = _train_ppo(spec.id, steps, seed, patched, target, quiet)
     policy = load_policy(target)
     final = evaluate(policy, make_env(spec.id), 100, seed=seed)
     summary: dict[str, Any] = {
@@ -103,12 +103,7 @@ def _train_q(
             }
             rows.append(row)
             if not quiet:
-                err.print(
-                    f"episode {row['episode']:>6} steps {row['steps']:>7} eps {row['epsilon']:.2f} "
-                    f"reward {row['reward']:.3f} intent(eval) {row['intent_evaluated']} "
-                    f"events {row['events']}",
-                    markup=False,
-                )
+                _print_row(row)
             window.clear()
 
     agent = train_q(env, episodes, seed=seed, on_episode=on_episode)
@@ -117,29 +112,78 @@ def _train_q(
     return detector.verdict(), rows
 
 
+def _print_row(row: dict[str, Any]) -> None:
+    head = f"episode {row['episode']:>6} " if "episode" in row else ""
+    eps = f" eps {row['epsilon']:.2f}" if "epsilon" in row else ""
+    err.print(
+        f"{head}steps {row['steps']:>7}{eps} reward {row['reward']} "
+        f"intent(eval) {row['intent_evaluated']} events {row['events']}",
+        markup=False,
+    )
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 4) if values else None
+
+
 def _train_ppo(
-    env_name: str, steps: int, seed: int, patched: bool, target: Path
+    env_name: str, steps: int, seed: int, patched: bool, target: Path, quiet: bool
 ) -> tuple[Any, list[dict[str, Any]]]:
+    from stable_baselines3.common.callbacks import BaseCallback, CallbackList
+
     from alignkit.lab import ENVIRONMENTS, intent_eval_wrapper, new_monitor, train_ppo, verdict_of
     from alignkit.monitor import sb3_callback
 
     monitor = new_monitor(ENVIRONMENTS.get(env_name).failure_mode)
+    rows: list[dict[str, Any]] = []
+
+    class Tenths(BaseCallback):  # type: ignore[misc,unused-ignore]
+        """A row of the log each tenth of the run, from what the monitor was fed."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.done, self.episodes = 0.0, 0
+            self.events: Counter[str] = Counter()
+
+        def _on_step(self) -> bool:
+            for info in self.locals.get("infos", []) or []:
+                self.events.update(info.get("events", ()))
+                self.episodes += "episode" in info
+            if len(rows) < 9 and self.num_timesteps >= (len(rows) + 1) * steps / 10:
+                self.row()  # the tenth row comes at the end: PPO rounds up to its batch
+            return True
+
+        def _on_training_end(self) -> None:
+            if self.num_timesteps > self.done:
+                self.row()
+
+        def row(self) -> None:
+            def since(name: str) -> list[float]:
+                at, values = monitor.series(name)
+                return [v for s, v in zip(at, values, strict=True) if self.done < s]
+
+            per = max(self.episodes, 1)
+            row = {
+                "steps": int(self.num_timesteps),
+                "episodes": self.episodes,
+                "reward": _mean(since("reward")),
+                "intent_evaluated": _mean(since("intent")),
+                "events": {k: round(v / per, 3) for k, v in self.events.most_common(4)},
+            }
+            rows.append(row)
+            if not quiet:
+                _print_row(row)
+            self.done, self.episodes = float(self.num_timesteps), 0
+            self.events.clear()
+
     model = train_ppo(
         env_name,
         steps,
         seed=seed,
-        callback=sb3_callback(monitor),
+        callback=CallbackList([sb3_callback(monitor), Tenths()]),
         wrap=intent_eval_wrapper,
         patched=patched,
     )
     target.parent.mkdir(parents=True, exist_ok=True)
     model.save(str(target))
-    steps_r, rewards = monitor.series("reward")
-    steps_i, intents = monitor.series("intent")
-    rows = [
-        {"step": int(s), "intent_evaluated": round(v, 4)}
-        for s, v in zip(steps_i, intents, strict=True)
-    ]
-    if rewards:
-        rows.append({"episodes": len(rewards), "reward_last": round(rewards[-1], 4)})
     return verdict_of(monitor), rows
