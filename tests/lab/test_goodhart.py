@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from alignkit import taxonomy
-from alignkit.core import AuditResult, Direction
+from alignkit.core import AuditResult, ConfigError, Direction
 from alignkit.lab import (
     EXPERIMENTS,
     GOODHART_METRICS,
@@ -245,3 +245,23 @@ def test_best_of_n_with_tied_scores_picks_among_the_tied_at_random() -> None:
     np.testing.assert_allclose(bon_estimate(scores, values, ns), [brute(n) for n in ns])
     flipped = bon_estimate(scores[::-1].copy(), values[::-1].copy(), ns)
     np.testing.assert_allclose(flipped, [brute(n) for n in ns])
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"label_noise": 1.5}, {"temperature": float("nan")}, {"temperature": 0.0},
+     {"dim": 0}, {"quality_dims": 11}],
+)  # fmt: skip
+def test_reward_world_refuses_settings_that_mean_nothing(changes: dict[str, float]) -> None:
+    with pytest.raises(ConfigError):
+        RewardWorld().with_(**changes)
+
+
+def test_proxies_and_kl_refuse_inputs_without_an_answer() -> None:
+    rng = np.random.default_rng(0)
+    with pytest.raises(ConfigError, match="at least one comparison"):
+        train_proxy(RewardWorld(), 0, rng)  # all-NaN weights and ~50 warnings
+    with pytest.raises(ConfigError, match="capacity"):
+        train_proxy(RewardWorld(), 10, rng, capacity="cubic")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="n >= 1"):
+        kl_bon(0)

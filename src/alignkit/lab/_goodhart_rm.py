@@ -35,6 +35,8 @@ from numpy.typing import NDArray
 from scipy.optimize import minimize
 from scipy.special import expit, gammaln, log_expit
 
+from alignkit.core import ConfigError
+
 __all__ = [
     "MLPProxy",
     "Proxy",
@@ -68,6 +70,19 @@ class RewardWorld:
     temperature: float = 2.0
     label_noise: float = 0.0
     bias: float = 0.0
+
+    def __post_init__(self) -> None:
+        numbers = (self.kappa, self.temperature, self.label_noise, self.bias)
+        if not all(math.isfinite(v) for v in numbers):
+            raise ConfigError(
+                "RewardWorld's kappa, temperature, label_noise and bias must be finite"
+            )
+        if not 1 <= self.quality_dims <= self.dim:
+            raise ConfigError(
+                f"need 1 <= quality_dims <= dim, got {self.quality_dims} and {self.dim}"
+            )
+        if not (self.temperature > 0 and 0 <= self.label_noise <= 0.5):
+            raise ConfigError("need temperature > 0 and 0 <= label_noise <= 0.5 (a flip chance)")
 
     def quality_weights(self) -> FloatArray:
         """``w``: decreasing weights on the quality features, summing to 1.5."""
@@ -122,6 +137,8 @@ def features(x: FloatArray, capacity: Capacity) -> FloatArray:
     """The proxy's feature map: ``x`` or ``[x, x²]``; shape ``(n, dim)`` or ``(n, 2·dim)``."""
     if capacity == "linear":
         return x
+    if capacity != "quadratic":  # "cubic" was read as quadratic
+        raise ConfigError(f"capacity must be 'linear' or 'quadratic', not {capacity!r}")
     return np.concatenate([x, x * x], axis=1)
 
 
@@ -195,6 +212,8 @@ def train_proxy(
     pairs: tuple[FloatArray, FloatArray, FloatArray] | None = None,
 ) -> Proxy:
     """Fit a Bradley–Terry proxy on ``n_comparisons`` fresh comparisons (or on ``pairs``)."""
+    if pairs is None and n_comparisons < 1:
+        raise ConfigError(f"a proxy needs at least one comparison, got {n_comparisons}")
     a, b, y = pairs if pairs is not None else comparisons(world, n_comparisons, rng)
     da = features(a, capacity) - features(b, capacity)
     return Proxy(fit_bradley_terry(da, y), capacity)
@@ -286,6 +305,8 @@ def train_mlp_proxy(
 def kl_bon(n: int | FloatArray) -> FloatArray:
     """KL of best-of-n from its base policy, ``log n − (n − 1)/n`` (an upper bound)."""
     arr = np.asarray(n, dtype=np.float64)
+    if not (np.isfinite(arr).all() and (arr >= 1).all()):
+        raise ConfigError("best-of-n needs finite n >= 1")
     return np.asarray(np.log(arr) - (arr - 1) / arr, dtype=np.float64)
 
 
