@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -60,3 +61,54 @@ def test_port_0_is_announced_as_bound_and_ctrl_c_stops(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_server_that_cannot_write_its_log_refuses_requests(tmp_path: Path) -> None:
+    """A full disk (here: a file-size limit) under the store. It answered 200 to every
+    request while each log entry was lost, warned every 10 ms, and ended in a traceback;
+    now it refuses with 503 until it can write, and stops with one line."""
+    import resource
+
+    from alignkit.store import Store
+
+    store = tmp_path / "s.db"
+    Store.open(f"sqlite:///{store}").close()
+    limit = 48 * 1024
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    env = {**os.environ, **ENV}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "alignkit", "serve", QUIZ, "--port", "0", "--store", str(store)],
+        cwd=REPO, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+        preexec_fn=small_files,
+    )  # fmt: skip
+    codes: list[str] = []
+    try:
+        assert proc.stderr is not None
+        url = proc.stderr.readline().split(" on ", 1)[1].split()[0]
+        body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "2+2?"}]})
+        for _ in range(80):
+            req = urllib.request.Request(
+                url + "/chat/completions", body.encode(), {"content-type": "application/json"}
+            )
+            try:
+                with urllib.request.urlopen(req, timeout=30) as r:
+                    codes.append(str(r.status))
+            except urllib.error.HTTPError as exc:
+                codes.append(f"{exc.code} {json.loads(exc.read())['error']['code']}")
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    refused = "503 audit_log_unavailable"
+    assert codes[0] == "200" and refused in codes, codes
+    assert "200" not in codes[codes.index(refused) :], codes  # none answered off the record
+    assert "Traceback" not in stderr
+    assert stderr.count("cannot write, retrying") == 1, stderr  # one warning, not hundreds
+    assert "entries could not be written" in stderr
+    verified = run_cli("guard", "verify", "--store", str(store))
+    assert verified.returncode == 0, verified.stdout + verified.stderr

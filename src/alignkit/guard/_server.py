@@ -52,6 +52,7 @@ from alignkit.core import (
     ConfigError,
     HttpConfig,
     MissingDependencyError,
+    StoreError,
     resolve_store_url,
 )
 from alignkit.guard._approvals import ApprovalQueue
@@ -194,16 +195,20 @@ LOG_FLUSH_INTERVAL_S = float(os.environ.get("ALIGNKIT_LOG_FLUSH_S", "0.02"))
 """How long an audit entry may wait before ``alignkit serve`` commits it."""
 
 
+_RETRY_S = 0.5
+"""How often a server retries an audit log it cannot write."""
+
+
 async def _flush_log(log: Any, guard: Guard) -> None:
     """Commit the audit log from the event loop whenever it is due (see AuditLog)."""
     while True:
         await asyncio.sleep(log.flush_interval_s / 2)
         settle(guard)  # normally done after each answer; this catches any left behind
-        if log.due:
-            try:
-                log.flush()
-            except Exception as exc:  # kept buffered; retried next time
-                _log.warning("audit log flush failed, retrying: %s", exc)
+        if log.failing:  # kept buffered; meanwhile chat and tool-call checks are refused
+            await asyncio.sleep(_RETRY_S)
+            await asyncio.to_thread(log.try_flush)  # a stuck store must not stall the loop
+        elif log.due:
+            log.try_flush()
 
 
 _CHAT_SCHEMA = {"requestBody": {"required": True, "content": {"application/json": {
@@ -289,7 +294,10 @@ def create_app(
         await guard.aclose()
         await model.aclose()
         if log is not None:
-            log.close()
+            try:
+                log.close()
+            except StoreError as exc:  # one line, not a traceback from the lifespan
+                _log.error("audit log: %d entries could not be written: %s", log.pending, exc)
 
     app: FastAPI = _app_class()(title="alignkit guard", version="1", lifespan=lifespan)
     app.guard_state = state  # type: ignore[attr-defined]
@@ -359,6 +367,7 @@ def _open(
         key=log_key, background=False, flush_interval_s=LOG_FLUSH_INTERVAL_S, flush_every=1024
     )
     try:
+        log.check_writable()  # a server that cannot log must not answer
         queue = ApprovalQueue.from_store(
             store,
             timeout_s=config.approvals.timeout_s,

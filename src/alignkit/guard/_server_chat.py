@@ -33,6 +33,7 @@ __all__ = [
     "State",
     "app_class",
     "chat",
+    "log_unavailable",
     "settle",
 ]
 
@@ -237,9 +238,26 @@ class ChatRequest(Protocol):
         ...
 
 
+def log_unavailable(state: State) -> Reply | None:
+    """A 503 while the audit log cannot be written: nothing is answered off the record."""
+    log = state.log
+    if log is None or log.failing is None:
+        return None
+    state.metrics.error("audit_log")
+    return Reply.error(
+        503,
+        f"the audit log cannot be written, so requests are refused until it can: {log.failing}",
+        "server_error",
+        "audit_log_unavailable",
+        headers={"Retry-After": "1"},
+    )
+
+
 async def chat(state: State, request: ChatRequest) -> Reply:
     """Answer one chat completions request; never raises for anything the client sent."""
     start = time.perf_counter()
+    if (refused := log_unavailable(state)) is not None:
+        return refused
     try:
         req = parse_request(await _body(request), request.headers, state.target)
     except BadRequest as exc:

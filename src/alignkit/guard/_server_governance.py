@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from alignkit.core import StoreError
 from alignkit.guard._approvals import check_of
 from alignkit.guard._body import BodyError, body_json
+from alignkit.guard._server_chat import log_unavailable
 
 if TYPE_CHECKING:
     from fastapi import FastAPI, Request, Response
@@ -102,6 +103,8 @@ def add_governance_routes(app: FastAPI, state: Any) -> None:
 
     @app.post("/v1/actions/check", tags=["actions"])
     async def check(request: Request) -> Response:
+        if (refused := log_unavailable(state)) is not None:  # the agent must not proceed
+            return refused.response()
         try:
             tool, arguments, context = parse_check(await request.body(), request.headers)
         except _Bad as exc:

@@ -43,7 +43,7 @@ from sqlalchemy.engine import RowMapping
 from alignkit.core import StoreError
 from alignkit.store._engine import one_line
 from alignkit.store._json import canonical_json
-from alignkit.store._schema import GUARD_DECISIONS, GUARD_LOG, META
+from alignkit.store._schema import GUARD_DECISIONS, GUARD_LOG, META, META_SCHEMA_VERSION
 
 __all__ = ["GENESIS", "AuditLog", "ChainReport", "LogEntry", "entry_hash"]
 
@@ -154,6 +154,8 @@ class AuditLog:
         self._closed = False
         self.written = 0
         self.failures = 0
+        self.failing: str | None = None
+        """Why the last commit failed, until one succeeds (``None``: writing works)."""
         self._thread: threading.Thread | None = None
         _OPEN_LOGS.add(self)
         if background:
@@ -197,10 +199,45 @@ class AuditLog:
                     self._buffer = batch + self._buffer
                     self._oldest = self._oldest or time.monotonic()
                 self.failures += 1
-                if isinstance(exc, StoreError):
-                    raise
-                raise StoreError(f"cannot append to the audit log: {exc}") from exc
+                error = (
+                    exc
+                    if isinstance(exc, StoreError)
+                    else StoreError(f"cannot append to the audit log: {exc}")
+                )
+                self.failing = str(error)
+                raise error from exc
             self.written += len(batch)
+            self.failing = None
+
+    def try_flush(self) -> bool:
+        """:meth:`flush`, saying in the log when writing stops and starts working again.
+
+        One warning per failing spell, not one per retry (a server retries every few ms).
+
+        Returns:
+            Whether everything buffered is committed.
+        """
+        was = self.failing
+        try:
+            self.flush()
+        except StoreError as exc:
+            if was is None:
+                logger.warning("audit log: cannot write, retrying until it can: %s", exc)
+            return False
+        if was is not None:
+            logger.warning("audit log: writing again (%d entries committed)", self.written)
+        return True
+
+    def check_writable(self) -> None:
+        """Raise :class:`StoreError` now if the store cannot be written (a read-only file).
+
+        A write that changes nothing, so that a server refuses to start instead of
+        answering requests it cannot log.
+        """
+        with self._write("write the audit log") as conn:
+            conn.execute(
+                META.update().where(META.c.key == META_SCHEMA_VERSION).values(value=META.c.value)
+            )
 
     def _commit(self, batch: list[_Pending]) -> None:
         with self._write(f"append {len(batch)} audit-log entries") as conn:
@@ -261,10 +298,7 @@ class AuditLog:
                     self._cond.wait(wait)
                 if self._closed:
                     return
-            try:
-                self.flush()
-            except StoreError as exc:
-                logger.warning("audit log: flush failed, retrying: %s", exc)
+            if not self.try_flush():
                 with self._cond:
                     self._cond.wait_for(lambda: self._closed, timeout=1.0)
 
