@@ -183,8 +183,10 @@ def test_verify_while_another_process_writes_sees_one_snapshot(
         "with Store.open(sys.argv[1]) as store:\n"
         "    log = store.audit_log(flush_every=5, flush_interval_s=0.001)\n"
         "    print('ready', flush=True)\n"
-        "    for i in range(100_000):\n"
+        "    i = 0\n"
+        "    while True:  # until killed: on a busy machine 100,000 entries ran out first\n"
         "        log.append({'kind': 'request', 'i': i})\n"
+        "        i += 1\n"
         "        if i % 20 == 0:\n"
         "            time.sleep(0.001)\n"
     )
