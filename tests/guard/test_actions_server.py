@@ -276,5 +276,10 @@ def test_stopping_ends_a_chat_waiting_on_an_escalation(target: str, store_url: s
     assert took < 10, took
     status, doc = answers[0]
     assert status == 200 and doc["alignkit"]["decision"] == "block"  # undecided: denied
+    assert doc["alignkit"]["reason"].count("wire money") == 1  # the reason was said twice
     with Store.open(store_url) as store:
         assert store.audit_log().verify().ok
+        # closed with the request: it stayed pending, and approving it after a restart
+        # logged "allow" for a request that had been refused
+        (record,) = store.approvals().find()
+        assert record.status == "denied" and record.decided_by == "alignkit"

@@ -310,7 +310,13 @@ class Guard(ToolCalls):
                 kind="chat", subject=stop.rail, rule=stop.rail, reason=stop.reason,
                 request=request, request_id=rid,
             )  # fmt: skip
-            verdict = check_of(await self.approvals.wait(record.id))
+            final = await self.approvals.wait(record.id)
+            if final.status == "pending":  # it stopped waiting: the server is stopping
+                # close it, or it could be approved later for a request already refused
+                _, final = self.approvals.decide(
+                    record.id, approve=False, by="alignkit", note="the request stopped waiting"
+                )
+            verdict = check_of(final)
             approved = verdict.decision == "allow"
             kind = DecisionKind.ALLOW if approved else DecisionKind.BLOCK
             decisions.append(Decision(decision=kind, rail="approval", reason=verdict.reason))
