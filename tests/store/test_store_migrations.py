@@ -221,3 +221,34 @@ def test_a_version_no_alignkit_wrote_is_a_damaged_store(
     with pytest.raises(StoreError, match=f"schema v{version}, which no alignkit wrote"):
         Store.open(store_url)
     assert not list(db_path.parent.glob(db_path.name + ".bak-*"))
+
+
+def test_processes_opening_an_old_store_at_once_migrate_it_once(
+    db_path: Path, store_url: str, v1_store: tuple[AuditResult, dict[str, AttemptRecord]]
+) -> None:
+    """Each process that lost the race said it had migrated, and left a full backup."""
+    import subprocess
+    import sys
+    import time
+
+    start = time.time() + 3.0  # all read v1 before any has migrated
+    code = (
+        "import logging, sys, time\n"
+        "from alignkit.store import Store\n"
+        "logging.basicConfig(level=logging.WARNING)\n"
+        "time.sleep(max(0.0, float(sys.argv[2]) - time.time()))\n"
+        "Store.open(sys.argv[1]).close()\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, store_url, str(start)],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    said = [p.communicate(timeout=120)[1] for p in procs]
+    assert all(p.returncode == 0 for p in procs), said
+    assert sum("migrated alignkit store" in s for s in said) == 1, said
+    assert len(list(db_path.parent.glob("*.bak-*"))) == 1
+    assert int(_meta(db_path)["schema_version"]) > 1  # (this process patched the steps away)

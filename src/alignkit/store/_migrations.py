@@ -214,11 +214,15 @@ def _migrate(engine: Engine, location: Location, old: int) -> int:
     display = location.display
     backup = _backup(engine, location, old)
     try:
-        current = _apply_steps(engine, display, old)
+        found, current = _apply_steps(engine, display, old)
     except BaseException:
         if backup is not None:  # the store is unchanged: the copy would only pile up
             backup.unlink(missing_ok=True)
         raise
+    if found == current:  # another process migrated it first: nothing to say or keep
+        if backup is not None:
+            backup.unlink(missing_ok=True)
+        return current
     logger.warning(
         "migrated alignkit store %s from schema v%d to v%d%s",
         display,
@@ -229,13 +233,13 @@ def _migrate(engine: Engine, location: Location, old: int) -> int:
     return current
 
 
-def _apply_steps(engine: Engine, display: str, old: int) -> int:
-    """Run the migration steps in one transaction; the version reached."""
+def _apply_steps(engine: Engine, display: str, old: int) -> tuple[int, int]:
+    """Run the migration steps in one transaction; the versions found and reached."""
     stamp = f"alignkit {alignkit_version()}, {datetime.now(UTC).isoformat(timespec='seconds')}"
     with translate_errors("migrate the schema", display), engine.connect() as conn:
         conn.execution_options(**WRITE_OPTIONS)
         with conn.begin():
-            current = _read_version(conn, display)  # another process may have migrated
+            found = current = _read_version(conn, display)  # (another may have migrated)
             for step in _steps():
                 if step.version <= current:
                     continue
@@ -250,4 +254,4 @@ def _apply_steps(engine: Engine, display: str, old: int) -> int:
                 _set_meta(conn, META_SCHEMA_VERSION, str(step.version))
                 _set_meta(conn, f"migration.v{step.version}", f"{step.description} ({stamp})")
                 current = step.version
-    return current
+    return found, current
