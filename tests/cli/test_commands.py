@@ -306,3 +306,35 @@ def test_every_command_reads_the_store_the_config_names(tmp_path: Path) -> None:
         proc = run_cli(*args, cwd=tmp_path, env=env)
         assert proc.returncode == 2 and "team.db" in proc.stderr, (args, proc.stderr)
     assert not (tmp_path / ".alignkit").exists()
+
+
+def test_an_interrupt_after_the_command_finished_is_ignored(tmp_path: Path) -> None:
+    """Ctrl-C while the process tears down (here: waiting for a thread) ended a finished
+    run with exit 130 and no word, or with a traceback."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "late.py"
+    script.write_text(
+        "import os, signal, sys, threading, time\n"
+        "from alignkit.cli import main\n"
+        "done = threading.Event()\n"
+        "real_exit = sys.exit\n"
+        "def exit_(code=None):\n"
+        "    done.set()\n"
+        "    real_exit(code)\n"
+        "sys.exit = exit_\n"
+        "def kick():\n"
+        "    done.wait()\n"
+        "    time.sleep(0.3)\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "threading.Thread(target=kick, daemon=True).start()\n"
+        "threading.Thread(target=time.sleep, args=(2.0,)).start()  # teardown waits on it\n"
+        "main(['checks', 'list', '--json'])\n",
+        encoding="utf-8",
+    )
+    proc = subprocess.run(
+        [sys.executable, str(script)], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) and "Traceback" not in proc.stderr

@@ -100,6 +100,22 @@ class _PrintableFormatter(logging.Formatter):
         return printable(super().format(record))
 
 
+def _after_the_command() -> None:
+    """Ignore the first interrupt once the command has done its work and said so.
+
+    Teardown (joining threads, flushing logs at exit) takes a moment; a Ctrl-C in it ended
+    a finished run with exit 130 and no word, or with a traceback. A second interrupt
+    stops the process at once.
+    """
+
+    def again(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    signal.signal(signal.SIGINT, again)
+    signal.signal(signal.SIGTERM, again)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI: exit 0 ok, 1 findings/failed gate, 2 bad input, 3 internal error."""
     logging.basicConfig(
@@ -117,6 +133,7 @@ def main(argv: list[str] | None = None) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         rc = app(args=argv, standalone_mode=False)
+        _after_the_command()
     except (click.exceptions.Abort, typer.Abort):
         _stopped("aborted")
     except _USAGE_ERRORS as exc:  # usage errors: one line, exit 2
