@@ -43,7 +43,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import chdtrc, fdtrc, gammaincc
 
-from alignkit.monitor._shape import FloatArray, decline_fit, step_decline_fit, unimodal_peak
+from alignkit.monitor._shape import (
+    FloatArray,
+    decline_fit,
+    prefix_isotonic_stats,
+    step_decline_fit,
+    unimodal_peak,
+)
 
 __all__ = [
     "CALIBRATION_SEED",
@@ -136,14 +142,15 @@ class PeakTest:
 def peak_test(steps: FloatArray, values: FloatArray) -> PeakTest:
     """Test whether ``values`` (shape ``(n,)``, ordered by ``steps``) have passed a peak."""
     n = len(values)
-    fit = decline_fit(steps, values)
+    prefix = prefix_isotonic_stats(values)  # shared: the most expensive part, computed once
+    fit = decline_fit(steps, values, prefix=prefix)
     p = null_p_value(fit.statistic, n, fit.dof)
-    step = step_decline_fit(steps, values)
+    step = step_decline_fit(steps, values, prefix=prefix)
     p_step = step_p_value(step.statistic, n)
     if p_step < p:
         fit, p = step, p_step
     p = min(1.0, 2.0 * p)  # Bonferroni over the two alternatives
-    peak = float(steps[unimodal_peak(values)])
+    peak = float(steps[unimodal_peak(values, prefix=prefix)])
     return PeakTest(n, fit.statistic, p, peak, fit.drop_sd, fit.sigma)
 
 

@@ -36,6 +36,7 @@ from numpy.typing import NDArray
 
 __all__ = [
     "DeclineFit",
+    "PrefixStats",
     "anchored_decline_rss",
     "decline_fit",
     "isotonic_fit",
@@ -50,7 +51,11 @@ __all__ = [
 FloatArray = NDArray[np.float64]
 
 
-def prefix_isotonic_stats(y: FloatArray) -> tuple[FloatArray, FloatArray, NDArray[np.int64]]:
+PrefixStats = tuple[FloatArray, FloatArray, NDArray[np.int64]]
+"""What :func:`prefix_isotonic_stats` returns: ``(rss, last, levels)``."""
+
+
+def prefix_isotonic_stats(y: FloatArray) -> PrefixStats:
     """The best non-decreasing fit to every prefix of ``y``: its RSS, last level and levels.
 
     Args:
@@ -243,7 +248,12 @@ def _first_sigma(t: FloatArray, y: FloatArray, sigma: float | None) -> float:
 
 
 def decline_fit(
-    t: FloatArray, y: FloatArray, sigma: float | None = None, min_tail: int = 4
+    t: FloatArray,
+    y: FloatArray,
+    sigma: float | None = None,
+    min_tail: int = 4,
+    *,
+    prefix: PrefixStats | None = None,
 ) -> DeclineFit:
     """Compare the isotonic fit of ``y`` with continuous isotonic-then-declining fits.
 
@@ -263,11 +273,12 @@ def decline_fit(
         y: Values, shape ``(n,)``.
         sigma: Noise SD, if known.
         min_tail: Fewest points in the declining part.
+        prefix: ``prefix_isotonic_stats(y)``, when the caller has it already.
     """
     n = len(y)
     sd = _first_sigma(t, y, sigma)
     dof = None if sigma is not None else max(n - 2, 1)  # the fallback's, roughly
-    forward, last, levels = prefix_isotonic_stats(y)
+    forward, last, levels = prefix or prefix_isotonic_stats(y)
     tail, slope = anchored_decline_rss(t, y, last)
     total = forward + tail
     total[max(n - min_tail + 1, 1) :] = np.inf
@@ -280,14 +291,19 @@ def decline_fit(
             sd, dof = math.sqrt(float(total[split]) / resid_dof), resid_dof
     stat = max(float(forward[n] - total[split]), 0.0) / (sd * sd)
     peak = float(last[split])
-    prefix = isotonic_fit(y[:split])
-    top = np.flatnonzero(prefix >= peak - 1e-12 * (1 + abs(peak)))
+    rising = isotonic_fit(y[:split])
+    top = np.flatnonzero(rising >= peak - 1e-12 * (1 + abs(peak)))
     end = peak + float(slope[split]) * float(t[-1] - t[split - 1])
     return DeclineFit(stat, split, peak, end, sd, int(top[len(top) // 2]), dof)
 
 
 def step_decline_fit(
-    t: FloatArray, y: FloatArray, sigma: float | None = None, min_tail: int = 4
+    t: FloatArray,
+    y: FloatArray,
+    sigma: float | None = None,
+    min_tail: int = 4,
+    *,
+    prefix: PrefixStats | None = None,
 ) -> DeclineFit:
     """Like :func:`decline_fit`, with a line free to start below the prefix (a step down).
 
@@ -307,40 +323,42 @@ def step_decline_fit(
         y: Values, shape ``(n,)``.
         sigma: Noise SD, if known.
         min_tail: Fewest points in the declining part.
+        prefix: ``prefix_isotonic_stats(y)``, when the caller has it already.
     """
     n = len(y)
     sd = _first_sigma(t, y, sigma)
-    forward = prefix_isotonic_rss(y)
+    forward = (prefix or prefix_isotonic_stats(y))[0]
     tail, start, end = suffix_decline_rss(t, y)
     total = forward + tail
     total[max(n - min_tail + 1, 0) :] = np.inf
     split = int(np.argmin(total))
     if not math.isfinite(float(total[split])):
         return DeclineFit(0.0, n, float(y.max()), float(y[-1]), sd)
-    prefix = isotonic_fit(y[:split]) if split > 0 else np.array([-math.inf])
+    rising = isotonic_fit(y[:split]) if split > 0 else np.array([-math.inf])
     if sigma is None:
-        levels = len(np.unique(prefix)) if split > 0 else 0
+        levels = len(np.unique(rising)) if split > 0 else 0
         dof = n - levels - 2
         if dof >= 3 and total[split] > 0:
             sd = math.sqrt(float(total[split]) / dof)
     stat = max(float(forward[n] - total[split]), 0.0) / (sd * sd)
-    if float(prefix[-1]) >= float(start[split]):
-        top = np.flatnonzero(prefix >= prefix[-1] - 1e-12 * (1 + abs(float(prefix[-1]))))
-        peak_index, peak = int(top[len(top) // 2]), float(prefix[-1])
+    if float(rising[-1]) >= float(start[split]):
+        top = np.flatnonzero(rising >= rising[-1] - 1e-12 * (1 + abs(float(rising[-1]))))
+        peak_index, peak = int(top[len(top) // 2]), float(rising[-1])
     else:
         peak_index, peak = split, float(start[split])
     return DeclineFit(stat, split, peak, float(end[split]), sd, peak_index)
 
 
-def unimodal_peak(y: FloatArray) -> int:
+def unimodal_peak(y: FloatArray, *, prefix: PrefixStats | None = None) -> int:
     """Index of the peak of the least-squares unimodal (rise, then fall) fit to ``y``.
 
     The best split into a non-decreasing prefix and a non-increasing suffix comes from
     the prefix and suffix isotonic RSS; the peak is the middle of the fit's highest
-    level. This is the usual nonparametric estimate of where a curve turns.
+    level. This is the usual nonparametric estimate of where a curve turns. ``prefix`` is
+    ``prefix_isotonic_stats(y)``, when the caller has it already.
     """
     n = len(y)
-    forward = prefix_isotonic_rss(y)
+    forward = (prefix or prefix_isotonic_stats(y))[0]
     backward = prefix_isotonic_rss(y[::-1])[::-1]  # the suffix, read backwards, rises
     split = int(np.argmin(forward + backward))
     parts = [isotonic_fit(y[:split])] if split > 0 else []
