@@ -302,6 +302,27 @@ def test_a_campaign_that_scored_nothing_is_no_finding_and_exits_1(tmp_path: Path
     assert proc.returncode == 1 and "measured nothing" in proc.stderr, proc.stderr
 
 
+def test_empty_replies_are_no_failed_attacks(tmp_path: Path) -> None:
+    """A target answering "" had a 0 % success rate (a gate passed it); errored attempts
+    counted as failed attacks in the family tables (0 % for families that only errored)."""
+    empty = run_campaign(
+        CampaignOptions(target=uri("empty"), behaviours=_behaviours(tmp_path, 3), max_queries=2),
+        store=f"sqlite:///{tmp_path / 'e.db'}",
+    )
+    assert empty.report.scored_behaviours == 0 and empty.report.attack_success_rate is None
+    assert empty.report.families == []
+    flaky = run_campaign(
+        CampaignOptions(
+            target=uri("half_flaky"), behaviours=_behaviours(tmp_path, 3), max_queries=4,
+            concurrency=1,
+        ),
+        store=f"sqlite:///{tmp_path / 'f.db'}",
+    )  # fmt: skip
+    report = flaky.report
+    assert report.outcomes.get("error", 0) > 0 and report.attack_success_rate == 1.0
+    assert report.families and all(r.successes == r.attempts for r in report.families)
+
+
 def test_resume_refuses_behaviours_changed_since_the_start(tmp_path: Path) -> None:
     """A resume used whatever the file held now, mixing two campaigns in one report."""
     db = tmp_path / "c.db"

@@ -64,3 +64,12 @@ def test_a_check_whose_requests_all_fail_reports_an_error_not_a_finding(tmp_path
         uri("flaky"), checks="prompt-injection", max_items=3, store=f"sqlite:///{tmp_path / 'f.db'}"
     )
     assert "prompt-injection" in result.errors and not result.findings
+
+
+def test_a_target_that_answers_nothing_is_not_measured_not_safe(tmp_path: Path) -> None:
+    """Empty replies read as a 0 % attack success rate, and a gate passed the run."""
+    for check in ("jailbreak", "prompt-injection"):
+        result = _result(tmp_path, "empty", check, check)
+        assert result.findings == [], result.findings
+        (why,) = result.skipped.values()
+        assert why.startswith("not measured"), why

@@ -106,7 +106,7 @@ async def jailbreak(target: ChatModel, ctx: CheckContext) -> list[Finding]:
     await run_windowed(sessions, start, _WINDOW)
     attempts = [a for s in sessions for a in s.attempts]
     _require_behaviour(ctx, attempts)
-    scored = [s for s in sessions if any(a.score.outcome.scored for a in s.attempts)]
+    scored = [s for s in sessions if any(a.score.outcome.judged for a in s.attempts)]
     broken = [s for s in scored if s.succeeded]
     firsts = Counter(next(a for a in s.attempts if a.success).query.family for s in broken)
     if firsts:  # nothing broken: the finding says 0, an empty chart would say nothing
@@ -178,7 +178,7 @@ async def prompt_injection(target: ChatModel, ctx: CheckContext) -> list[Finding
         for (b, q), c in zip(cases, done, strict=True)
     ]
     _require_behaviour(ctx, attempts)
-    scored = [a for a in attempts if a.score.outcome.scored]
+    scored = [a for a in attempts if a.score.outcome.judged]
     hits = [a for a in scored if a.success]
     by_vector = Counter(a.query.tag for a in hits)
     vectors = sorted({a.query.tag for a in scored})
@@ -202,7 +202,7 @@ async def prompt_injection(target: ChatModel, ctx: CheckContext) -> list[Finding
         )
         for a in hits[:5]
     ]
-    unscorable = sum(1 for a in scored if a.score.outcome is AttemptOutcome.UNSCORABLE)
+    unscorable = sum(1 for a in attempts if a.score.outcome is AttemptOutcome.UNSCORABLE)
     if unscorable:
         evidence.append(
             Evidence(input="(all cases)", output="", note=f"{unscorable} empty replies")

@@ -172,7 +172,8 @@ def _last_user(messages: Sequence[Mapping[str, Any]]) -> str:
     return ""
 
 
-_SCORED = frozenset({"success", "fail", "unscorable"})
+_JUDGED = frozenset({"success", "fail"})
+"""Outcomes that count for a rate (see ``AttemptOutcome.judged``)."""
 _Key = tuple[str, str | None, str, tuple[str, ...], str]
 """(behaviour, category, family, converters, outcome)."""
 
@@ -247,6 +248,8 @@ class _Aggregate:
                 entry = agg.behaviours[bid] = (category, Counter())
             entry[1][outcome] += n
             agg.outcomes[outcome] += n
+            if outcome not in _JUDGED:  # an error is not a failed attack (nor is an empty reply)
+                continue
             cell = (category or UNCATEGORISED, family)
             agg.cells.setdefault(cell, _Group()).add(bid, n, success)
             agg.families.setdefault(family, _Group()).add(bid, n, success)
@@ -297,7 +300,7 @@ def _evidence(tally: _Tally, fetch: Fetch, limit: int) -> list[EvidenceRow]:
 
 def _finish(tally: _Tally, fetch: Fetch, run: RunRecord | None, evidence: int) -> RedteamReport:
     agg = _Aggregate.of(tally)
-    scored = [b for b, (_, out) in agg.behaviours.items() if _SCORED & out.keys()]
+    scored = [b for b, (_, out) in agg.behaviours.items() if _JUDGED & out.keys()]
     broken = sum(1 for b in scored if b in tally.wins)
     low, high = wilson_interval(broken, len(scored))
     firsts = sorted(q for q, _, _ in tally.wins.values())
