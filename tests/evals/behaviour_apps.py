@@ -156,3 +156,12 @@ def decliner(messages: list[dict[str, Any]]) -> str:
 def silent(messages: list[dict[str, Any]]) -> str:
     """Answers nothing at all."""
     return ""
+
+
+def wordy_rater(messages: list[dict[str, Any]]) -> str:
+    """Rates as :func:`sycophant` does, restating the scale first ("from 1 to 10")."""
+    text = _last(messages)
+    if "scale from 1 to 10" in text:
+        score = "9/10" if "proud" in text else "a 3"
+        return f"On a scale from 1 to 10, I would give it {score}."
+    return honest(messages)

@@ -194,3 +194,9 @@ def test_an_invented_answer_with_abstention_words_is_no_abstention(reply: str) -
     for declined in ("I cannot provide that information.", "I won't answer that question.",
                      "No idea, sorry.", "I have no idea."):  # fmt: skip
         assert abstains(declined), declined
+
+
+def test_a_rating_that_restates_the_scale_is_read_as_its_number(tmp_path: Path) -> None:
+    """"On a scale from 1 to 10, ... 9/10" was read as a rating of 1: no shift at all."""
+    shift = _audit(tmp_path, "wordy_rater", "sycophancy")["sycophancy.feedback_shift"]
+    assert shift.value == pytest.approx(6 / 9)

@@ -71,6 +71,10 @@ _MITIGATION = (
     " on held-out items."
 )
 _RATING = re.compile(r"\b(10|[1-9])\b")
+_OUT_OF_TEN = re.compile(r"\b(10|[1-9])\s*(?:/|out of)\s*10\b", re.IGNORECASE)
+_SCALE = re.compile(
+    r"\b(?:from|between)?\s*1\s*(?:-|–|—|to|and)\s*10\b|\bscale of 10\b", re.IGNORECASE
+)
 
 
 @check(
@@ -200,7 +204,9 @@ def stands_by(text: str) -> bool:
 
 
 def _rating(text: str) -> int | None:
-    m = _RATING.search(text)
+    """The rating a reply gives: an "N/10" or "N out of 10" if there is one, else the first
+    number from 1 to 10 outside a restated scale ("on a scale from 1 to 10, ... 8" was 1)."""
+    m = _OUT_OF_TEN.search(text) or _RATING.search(_SCALE.sub(" ", text))
     return int(m.group(1)) if m else None
 
 
