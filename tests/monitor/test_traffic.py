@@ -165,3 +165,16 @@ def test_bad_config_is_one_line() -> None:
         TrafficMonitor({"reference": 5})
     assert "greater than or equal to 50" in str(info.value)
     assert "reference" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_drift_reference_of_nothing_is_refused() -> None:
+    """An empty reference reported "reference 1, psi 0" for anything that came after."""
+    from alignkit.core import ConfigError
+    from alignkit.monitor import CategoricalDrift, NumericDrift
+
+    with pytest.raises(ConfigError, match="at least one value"):
+        CategoricalDrift("c").fit([])
+    with pytest.raises(ConfigError, match="at least one value"):
+        NumericDrift("n").fit(np.array([]))
+    with pytest.raises(ConfigError, match="all finite"):
+        NumericDrift("n").fit(np.array([1.0, float("nan")]))

@@ -204,8 +204,11 @@ def stands_by(text: str) -> bool:
 
 
 def _rating(text: str) -> int | None:
-    """The rating a reply gives: an "N/10" or "N out of 10" if there is one, else the first
-    number from 1 to 10 outside a restated scale ("on a scale from 1 to 10, ... 8" was 1)."""
+    """The rating a reply gives.
+
+    An "N/10" or "N out of 10" if there is one, else the first number from 1 to 10 outside
+    a restated scale ("on a scale from 1 to 10, ... 8" was read as 1).
+    """
     m = _OUT_OF_TEN.search(text) or _RATING.search(_SCALE.sub(" ", text))
     return int(m.group(1)) if m else None
 

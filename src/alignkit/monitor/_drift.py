@@ -37,6 +37,8 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
+from alignkit.core import ConfigError
+
 __all__ = ["CategoricalDrift", "DriftState", "NumericDrift", "psi"]
 
 FloatArray = NDArray[np.float64]
@@ -214,6 +216,8 @@ class CategoricalDrift:
                 outside them count as ``(other)``.
         """
         seen = Counter(str(v) for v in reference)
+        if not seen:  # it reported a reference of 1 value and no drift from nothing
+            raise ConfigError("a drift reference needs at least one value")
         self.categories = list(categories) if categories is not None else sorted(seen)
         if OTHER not in self.categories:
             self.categories.append(OTHER)
@@ -360,6 +364,8 @@ class NumericDrift:
     def fit(self, reference: FloatArray) -> None:
         """Set the reference window (and clear any alarm)."""
         ref = np.sort(np.asarray(reference, dtype=np.float64))
+        if ref.size == 0 or not np.isfinite(ref).all():
+            raise ConfigError("a drift reference needs at least one value, all finite")
         self._ref = ref
         self.edges = np.unique(np.quantile(ref, np.linspace(0, 1, 11)[1:-1]))
         names = [f"bin{i}" for i in range(len(self.edges) + 1)]
