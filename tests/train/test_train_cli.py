@@ -130,11 +130,18 @@ def test_constitution_and_reward_replace_their_own_earlier_output(
     checkpoint = tmp_path / "ckpt"  # another command's output is not this one's to replace
     checkpoint.mkdir()
     (checkpoint / "alignkit.json").write_text("{}")
+    (checkpoint / "train.json").write_text("{}")
     (checkpoint / "model.safetensors").write_text("weights")
     code, err = _main(capsys, *args[:-1], str(checkpoint))
     assert code == 2 and "other files in it" in err
     assert (checkpoint / "model.safetensors").read_text() == "weights"
     CHECKPOINT_OUTPUT.check(checkpoint)
+    # a trained organism has alignkit.json too, but is no checkpoint to replace: a DPO run
+    # deleted its manifest
+    from alignkit.organism import weights_path
+
+    with pytest.raises(ConfigError, match="other files"):
+        CHECKPOINT_OUTPUT.check(weights_path("clean"))
 
 
 def test_training_into_the_base_checkpoint_is_refused_before_any_work() -> None:

@@ -179,8 +179,13 @@ def _sidecar(base: ChatModel, base_dir: Path, out: Path) -> dict[str, Any]:
     return side
 
 
-CHECKPOINT_OUTPUT = Owned("the checkpoint", marker="alignkit.json")
-"""What a training command may replace with a checkpoint: an empty folder or a checkpoint."""
+CHECKPOINT_OUTPUT = Owned("the checkpoint", marker=TRAIN_RECORD)
+"""What a training command may replace with a checkpoint: an empty folder or a checkpoint.
+
+The mark is ``train.json``, which only :func:`write_checkpoint` writes: ``alignkit.json``
+is in every organism folder too, and a DPO run replaced a trained organism (manifest
+included) with no word.
+"""
 
 
 def write_checkpoint(
