@@ -127,6 +127,22 @@ def test_reward_ensemble_trains_saves_loads_and_scores(tmp_path: Path) -> None:
     assert s.shape == (2, 3)
     worst, mean = ens.score(prompts, ["a", "b", "c"], "worst"), ens.score(prompts, ["a", "b", "c"])
     assert np.all(worst <= mean + 1e-9)
+    # a damaged folder is one DataError line (it was a TypeError, KeyError, OSError, ...)
+    import shutil
+
+    from alignkit.core import DataError
+
+    bad = tmp_path / "bad"
+    shutil.copytree(tmp_path / "rm", bad)
+    for text, why in [("[1]", "'members' must be"), ('{"members": ["nope"]}', "is missing")]:
+        (bad / "ensemble.json").write_text(text)
+        with pytest.raises(DataError, match=why):
+            RewardEnsemble.load(bad)
+    (bad / "ensemble.json").write_text(json.dumps(meta))
+    weights = bad / "member-0" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(DataError, match="cannot load reward-ensemble member"):
+        RewardEnsemble.load(bad)
 
 
 def test_best_of_n_curve_matches_brute_force() -> None:

@@ -209,19 +209,33 @@ class RewardEnsemble:
             meta = json.loads((d / ENSEMBLE_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise DataError(f"{d} is not a reward ensemble (no readable {ENSEMBLE_FILE})") from exc
+        names = meta.get("members") if isinstance(meta, dict) else None
+        if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):
+            raise DataError(f"{d / ENSEMBLE_FILE}: 'members' must be a list of member folders")
+        missing = [n for n in names if not (d / n).is_dir()]
+        if missing:
+            raise DataError(
+                f"{d}: member folder {missing[0]!r} named in {ENSEMBLE_FILE} is missing"
+            )
         require_trl()
         import torch
 
         transformers = lm_module("transformers")
         members = []
         with quiet_hf():
-            for name in meta["members"]:
-                tok = transformers.AutoTokenizer.from_pretrained(
-                    str(d / name), local_files_only=True
-                )
-                model = transformers.AutoModelForSequenceClassification.from_pretrained(
-                    str(d / name), local_files_only=True, dtype=torch.float32
-                )
+            for name in names:
+                try:
+                    tok = transformers.AutoTokenizer.from_pretrained(
+                        str(d / name), local_files_only=True
+                    )
+                    model = transformers.AutoModelForSequenceClassification.from_pretrained(
+                        str(d / name), local_files_only=True, dtype=torch.float32
+                    )
+                except Exception as exc:  # a truncated file, a broken config.json, ...
+                    why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                    raise DataError(
+                        f"cannot load reward-ensemble member {d / name}: {why}"
+                    ) from exc
                 model.eval()
                 members.append((model, tok))
         return cls(members, meta.get("center"), meta.get("scale"))
