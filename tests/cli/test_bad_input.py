@@ -216,12 +216,26 @@ def test_unknown_failure_mode(tmp_path: Path) -> None:
         (("redteam", "report", "rt-x", "--evidence", "-1"), "--evidence"),
         (("organism", "chat", "-m", "hi", "--max-tokens", "0"), "--max-tokens"),
         (("organism", "chat", "-m", "hi", "--temperature", "-1"), "--temperature"),
+        (("runs", "list", "--limit", str(2**63)), "--limit"),  # an SQLite overflow, exit 3
+        (("interpret", "explain", "--response", "x", "--seed", "-1"), "--seed"),
+        (("train", "reward", "--target", QUIZ, "--pairs", "p", "--seed", str(2**32)), "--seed"),
     ],
 )
 def test_usage_errors_are_one_line_exit_2(args: tuple[str, ...], fragment: str) -> None:
     proc = run_cli(*args)
     _assert_one_line_error(proc, fragment, "--help")
     assert "internal error" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("organism", "chat", "-m", "hi", "--temperature", "inf"),  # a failed reply, exit 1
+        ("redteam", "run", "--target", QUIZ, "--temperature", "nan"),  # an internal error
+    ],
+)
+def test_non_finite_temperatures_are_bad_input(args: tuple[str, ...]) -> None:
+    _assert_one_line_error(run_cli(*args, env=ENV), "--temperature must be a finite number")
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,9 @@ interpret_app = typer.Typer(
     no_args_is_help=True,
 )
 TargetOpt = Annotated[str, typer.Option("--target", help="Target URI (hf: or organism:).")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for sampling and folds.")]
+SeedOpt = Annotated[
+    int, typer.Option("--seed", min=0, max=2**32 - 1, help="Seed for sampling and folds.")
+]
 
 
 @interpret_app.command("probe")

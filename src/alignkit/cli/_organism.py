@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -134,6 +135,8 @@ def chat(
         raise ConfigError("--json needs --message (an interactive session prints text)")
     if message is not None and not message.strip():
         raise ConfigError("--message is empty: give the text to send")
+    if not 0 <= temperature < math.inf:  # inf was a failed reply (exit 1), NaN a usage error
+        raise ConfigError(f"--temperature must be a finite number >= 0, not {temperature}")
     folder = _folder(name)
     uri = f"organism:{name}" if folder is None else f"hf:{folder.resolve()}"
     if message is not None:

@@ -49,7 +49,9 @@ def _note_differences(differences: list[str]) -> None:
 
 @runs_app.command("list")
 def runs_list(
-    limit: Annotated[int, typer.Option(min=1, help="How many runs, newest first.")] = 50,
+    limit: Annotated[
+        int, typer.Option(min=1, max=2**31 - 1, help="How many runs, newest first.")
+    ] = 50,
     store: StoreOpt = None,
     json_: JsonOpt = False,
 ) -> None:

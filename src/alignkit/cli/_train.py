@@ -43,7 +43,7 @@ DataOpt = Annotated[
 PairsOpt = Annotated[
     list[Path] | None, typer.Option("--pairs", help="Preference file(s), JSONL or CSV.")
 ]
-SeedOpt = Annotated[int, typer.Option(help="Seed for sampling and training.")]
+SeedOpt = Annotated[int, typer.Option(min=0, max=2**32 - 1, help="Seed for sampling and training.")]
 PackSamplesOpt = Annotated[
     int,
     typer.Option(min=0, help="Answers per train item of the pack (0: skip the pack source)."),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 import os
 import random
 import time
@@ -167,10 +168,10 @@ class CampaignOptions:
             )
         if self.max_stack < 0 or self.streams < 1 or self.branching < 1:
             raise ConfigError("--max-stack must be >= 0, --streams and --branching >= 1")
-        if (self.temperature is not None and self.temperature < 0) or (
+        if (self.temperature is not None and not 0 <= self.temperature < math.inf) or (
             self.max_tokens is not None and self.max_tokens < 1
-        ):
-            raise ConfigError("--temperature must be >= 0 and --max-tokens >= 1")
+        ):  # NaN and inf were internal errors later
+            raise ConfigError("--temperature must be a finite number >= 0 and --max-tokens >= 1")
         spec = STRATEGIES.get(self.strategy)
         if spec.needs_attacker and not self.attacker:
             raise ConfigError(f"strategy '{spec.id}' needs an attacker model: --attacker URI")
