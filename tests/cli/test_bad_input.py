@@ -344,3 +344,20 @@ def test_control_characters_from_an_app_never_reach_the_terminal(tmp_path: Path)
     for text in (proc.stdout, proc.stderr, shown.stdout, shown.stderr):
         assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
     assert "PWN" in proc.stderr and "[U+202E]" in proc.stderr  # shown, not obeyed
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("interpret", "steer", "--preset", "sycophancy", "--target", "organism:flawed", "--out"),
+        ("interpret", "probe", "--target", "organism:flawed", "--save"),
+    ],
+)
+def test_interpret_outputs_under_a_file_are_refused_before_the_work(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    """The vector or probe was built first (15 s), then lost to an internal error."""
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    proc = run_cli(*args, str(blocker / "v.npz"))
+    _assert_one_line_error(proc, "its folder cannot be created or written")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from alignkit.cli._common import JsonOpt, NoStoreOpt, err, out, print_json
+from alignkit.cli._common import JsonOpt, NoStoreOpt, err, out, print_json, writable_folder
 from alignkit.core import ConfigError
 
 if TYPE_CHECKING:
@@ -58,6 +58,10 @@ def probe(
     """
     from alignkit.interpret import LabelledPrompt, read_prompts, run_probe
 
+    if save is not None:  # checked before the fit, which was lost when the save failed
+        if save.is_dir():
+            raise ConfigError(f"--save {save} is a folder; give a file name (.npz)")
+        writable_folder(save, "--save")
     if prompts is not None:
         rows = read_prompts(prompts)
     else:
@@ -150,6 +154,7 @@ def steer(
         raise ConfigError(f"--scale must be a finite number, not {scale}")
     if out_file.is_dir():
         raise ConfigError(f"--out {out_file} is a folder; give a file name (.npz)")
+    writable_folder(out_file)  # before the vector is built, not after
     contrast = _steer_pairs(target, pairs, preset, pack, form, seed)
     where = positions or ("all" if contrast[0].answers else "first")
     if where not in POSITIONS:
