@@ -83,6 +83,17 @@ def test_an_empty_config_file_is_refused(tmp_path: Path) -> None:
         load_guard_config(empty)
 
 
+@pytest.mark.parametrize("text", ["{}\n", "version: 1\n", "breakers: {cooldown_s: 5}\n"])
+def test_a_config_file_that_names_no_rails_is_refused(tmp_path: Path, text: str) -> None:
+    """A file written to tune the breakers turned every default rail off, silently."""
+    path = tmp_path / "g.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="names no rails"):
+        load_guard_config(path)
+    path.write_text(text.replace("{}", "") + "input: []\n")  # none, on purpose
+    assert load_guard_config(path).input == []
+
+
 def test_every_registered_rail_meets_the_contract(app_path: Path) -> None:
     import alignkit.guard  # noqa: F401  (registers the built-ins)
     from alignkit import taxonomy

@@ -221,6 +221,13 @@ def load_guard_config(
                     f"guard config {where} is empty: no rail would run (name the rails, as"
                     " the shipped guard.yaml does, or leave out --guard for the defaults)"
                 )
+            if isinstance(raw, dict) and not {"input", "output", "actions"} & raw.keys():
+                # a file meant to tune breakers turned every default rail off, silently
+                raise ConfigError(
+                    f"guard config {where} names no rails (no 'input', 'output' or 'actions'),"
+                    " so none would run; list them as the shipped guard.yaml does, or write"
+                    " 'input: []' to run none on purpose"
+                )
         else:
             raw, where = source, "(dict)"
         if raw is None:
