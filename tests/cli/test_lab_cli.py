@@ -94,3 +94,20 @@ def test_monitor_check_out_error_offers_no_stored_run(tmp_path: Path) -> None:
     proc = run_cli("monitor", "check", str(log), "--out", str(blocker))
     assert proc.returncode == 2 and "cannot write reports" in proc.stderr
     assert "runs show" not in proc.stderr
+
+
+def test_reports_of_another_run_are_replaced_with_a_note_and_bad_out_is_early(
+    tmp_path: Path,
+) -> None:
+    """`monitor check --out` and `lab run --out` replaced another run's reports silently;
+    `lab run` found an unwritable --out only after its experiments."""
+    log = tmp_path / "log.csv"
+    _log(log, decline=False)
+    out = tmp_path / "reports"
+    assert run_cli("monitor", "check", str(log), "--out", str(out)).returncode == 0
+    again = run_cli("monitor", "check", str(log), "--out", str(out))
+    assert "note: replacing the reports of run" in again.stderr
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    early = run_cli("lab", "run", "--only", "goodhart", "--out", str(blocker / "sub"))
+    assert early.returncode == 2 and "cannot be created or written" in early.stderr

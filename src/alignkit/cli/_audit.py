@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +23,7 @@ from alignkit.cli._common import (
     StoreOpt,
     err,
     http_config,
+    note_replaced_reports,
     out,
     print_json,
     progress_bar,
@@ -52,16 +52,6 @@ class _Bars:
             self._p.update(task, total=total + add_total)
         if advance:
             self._p.advance(task, advance)
-
-
-def _note_replaced(folder: Path, run_id: str) -> None:
-    """Say so when ``folder`` holds another run's reports (they are replaced, as CI expects)."""
-    try:
-        before = json.loads((folder / "report.json").read_text(encoding="utf-8")).get("run_id")
-    except (OSError, ValueError, AttributeError):
-        return
-    if before and before != run_id:
-        err.print(f"note: replacing the reports of run {before} in {folder}", markup=False)
 
 
 def audit(
@@ -139,7 +129,7 @@ def audit(
             progress=_Bars(bars),
         )
     report_dir = out_dir or audit_api.default_out_dir(result.run_id)
-    _note_replaced(report_dir, result.run_id)
+    note_replaced_reports(report_dir, result.run_id)
     write_reports(result, report_dir, fail_on=threshold or Severity.MEDIUM)
     if json_:
         print_json(to_json(result))

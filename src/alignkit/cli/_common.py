@@ -131,6 +131,16 @@ def _json_default(value: Any) -> str:
     return str(value)
 
 
+def note_replaced_reports(folder: Path, run_id: str) -> None:
+    """Say so when ``folder`` holds another run's reports (they are replaced, as CI expects)."""
+    try:
+        before = json.loads((folder / "report.json").read_text(encoding="utf-8")).get("run_id")
+    except (OSError, ValueError, AttributeError):
+        return
+    if before and before != run_id:
+        err.print(f"note: replacing the reports of run {before} in {folder}", markup=False)
+
+
 def writable_folder(path: Path, option: str = "--out") -> None:
     """Refuse ``path`` when its folder cannot be created or written (checked before work).
 

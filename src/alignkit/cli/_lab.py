@@ -10,7 +10,16 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from alignkit.cli._common import JsonOpt, NoStoreOpt, err, out, print_json, progress_bar
+from alignkit.cli._common import (
+    JsonOpt,
+    NoStoreOpt,
+    err,
+    note_replaced_reports,
+    out,
+    print_json,
+    progress_bar,
+    writable_folder,
+)
 from alignkit.cli._render import print_result
 from alignkit.core import ConfigError, Severity
 
@@ -113,6 +122,8 @@ def lab_run(
     names = [e.strip() for e in envs.split(",") if e.strip()] if envs is not None else None
     if names == []:  # an empty value (an unset variable) ran every environment
         raise ConfigError("--envs names no environment (see: alignkit lab list)")
+    if out_dir is not None:  # checked before the experiments, not after
+        writable_folder(out_dir / "report.json")
     with progress_bar(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -133,6 +144,7 @@ def lab_run(
             )
         result = results[0] if len(results) == 1 else merge_results(results)
     folder = out_dir or Path(".alignkit") / "lab" / result.run_id
+    note_replaced_reports(folder, result.run_id)
     write_reports(result, folder, fail_on=Severity.CRITICAL, stored=False)
     if json_:
         print_json(to_json(result))
@@ -212,6 +224,7 @@ def monitor_check(
     )
     result = checked.to_audit_result()
     if out_dir is not None:
+        note_replaced_reports(out_dir, result.run_id)
         write_reports(result, out_dir, stored=False)
     if json_:
         print_json(
