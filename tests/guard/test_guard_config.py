@@ -120,3 +120,11 @@ def _required(name: str, app_path: Path) -> dict[str, object]:
         "defection-probe": {"target": "organism:clean"},  # registered by alignkit.interpret
     }
     return needs.get(name, {})
+
+
+def test_a_traffic_breaker_key_that_names_no_breaker_is_refused_at_load() -> None:
+    """It was accepted; the first alarm then failed in the feed, no breaker opened, and
+    later alarms never reached the audit log."""
+    with pytest.raises(ConfigError, match="breaker key 'foo' is not global"):
+        load_guard_config({"traffic": {"breaker_key": "foo"}})
+    assert load_guard_config({"traffic": {"breaker_key": "model:m"}}).traffic.breaker_key

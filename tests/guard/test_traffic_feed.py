@@ -199,3 +199,21 @@ def test_an_alarm_that_rises_to_the_breakers_severity_opens_it() -> None:
     assert length[0] != "high" and length[-1] == "high"  # said again when it became high
     assert breakers.state("global") is BreakerState.OPEN
     feed.close()
+
+
+@pytest.mark.anyio
+async def test_a_breakers_own_refusals_are_no_traffic(app: ChatModel) -> None:
+    """With the breaker open, its 503s were counted as blocks: a "misuse" block-rate alarm
+    followed, re-opened the breaker and restarted its cooldown."""
+    log = ListLog()
+    guard = Guard({"traffic": TRAFFIC}, model=app, log=log)
+    assert guard.traffic is not None
+    for i in range(200):
+        await guard.run(user(english(i)))
+    guard.breakers.signal("global", "operator maintenance")
+    for i in range(200):
+        refused = await guard.run(user(english(i)))
+        assert refused.rail == "circuit-breaker"
+    guard.traffic.drain()
+    assert [e for e in log.entries if e["kind"] == "alarm"] == []
+    assert guard.traffic.requests == 200

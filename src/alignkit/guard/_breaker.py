@@ -24,12 +24,11 @@ from enum import StrEnum
 from typing import Literal
 
 from alignkit.core import ConfigError
-from alignkit.guard._config import BreakerConfig
+from alignkit.guard._config import BreakerConfig, breaker_key_error
 
 __all__ = ["BreakerRefusal", "BreakerState", "CircuitBreakers", "Result", "scope_keys"]
 
 Result = Literal["ok", "violation", "error"]
-_SCOPES = ("global", "model", "user", "session")
 
 
 class BreakerState(StrEnum):
@@ -200,11 +199,8 @@ class CircuitBreakers:
     @staticmethod
     def check_key(key: str) -> None:
         """Raise :class:`ConfigError` unless ``key`` names a breaker scope."""
-        scope = key.split(":", 1)[0]
-        if scope not in _SCOPES or (scope != "global" and not key.partition(":")[2]):
-            raise ConfigError(
-                f"breaker key '{key}' is not global, model:<name>, user:<id> or session:<id>"
-            )
+        if (why := breaker_key_error(key)) is not None:
+            raise ConfigError(why)
 
     def signal(self, key: str, reason: str) -> None:
         """Open breaker ``key`` now (for monitors and operators), whatever its rates."""

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from alignkit.core import (
     RAIL_TIERS,
@@ -133,6 +133,14 @@ class ApprovalConfig(BaseModel):
     )
 
 
+def breaker_key_error(key: str) -> str | None:
+    """Why ``key`` names no breaker (``None`` when it does: ``global`` or ``scope:id``)."""
+    scope, _, rest = key.partition(":")
+    if scope in _SCOPES and (scope == "global" or rest):
+        return None
+    return f"breaker key '{key}' is not global, model:<name>, user:<id> or session:<id>"
+
+
 class TrafficGuardConfig(TrafficConfig):
     """The traffic monitor, plus what the guard does with its alarms."""
 
@@ -140,6 +148,14 @@ class TrafficGuardConfig(TrafficConfig):
         Severity.HIGH, description="Alarms at or above this open the breaker (null: never)."
     )
     breaker_key: str = Field("global", description="The breaker an alarm opens.")
+
+    @field_validator("breaker_key")
+    @classmethod
+    def _a_breaker(cls, key: str) -> str:  # checked at the first alarm, it stopped the feed
+        if (why := breaker_key_error(key)) is not None:
+            raise ValueError(why)
+        return key
+
     process: bool = Field(
         True,
         description="alignkit serve: run the monitor in a worker process, off the event loop's"

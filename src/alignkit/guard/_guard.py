@@ -430,7 +430,9 @@ class Guard(ToolCalls):
     ) -> None:
         if self.log is not None:
             self.log.append(self.entry(result, messages, context))
-        if self.traffic is not None:
+        if self.traffic is not None and result.rail != "circuit-breaker":
+            # a breaker's own refusals are no traffic: counted as blocks, they raised a
+            # "misuse" alarm that re-opened the breaker and restarted its cooldown
             self.traffic.observe(result, messages)
 
     def settle(self) -> None:

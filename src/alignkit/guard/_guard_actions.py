@@ -130,7 +130,7 @@ class ToolCalls:
                     "latency_ms": round(check.latency_ms, 4),
                 }
             )
-        if self.traffic is not None:
+        if self.traffic is not None and check.rule != "circuit-breaker":  # no traffic
             self.traffic.observe_action(check.tool, check.decision)
         return check
 
