@@ -187,12 +187,16 @@ def test_an_alarm_that_rises_to_the_breakers_severity_opens_it() -> None:
     log = ListLog()
     feed = TrafficFeed(TrafficGuardConfig.model_validate(raw), log=log, auto_drain=False,
                        breakers=breakers)  # fmt: skip
+
+    def varied(i: int) -> str:  # lengths spread out: no tied top decile
+        return english(i) + " thanks" * (i * 7 % 5)
+
     for i in range(200):
-        feed._push(TrafficRecord(input=english(i), output="fine: " + english(i)), english(i))
+        feed._push(TrafficRecord(input=varied(i), output="fine: " + varied(i)), varied(i))
     feed.drain()
-    for step in range(8):  # a growing share of Russian traffic: longer texts, then a new script
+    for step in range(16):  # a growing share (5 % more each time) of much longer requests
         for i in range(20):
-            text = russian(i) if i % 10 <= step else english(i)
+            text = varied(i) + " please answer urgently today" * 2 if i <= step else varied(i)
             feed._push(TrafficRecord(input=text, output="fine: " + text), text)
         feed.drain()
     length = [e["severity"] for e in log.entries if e["metric"] == "traffic.input_length_psi"]

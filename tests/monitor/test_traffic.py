@@ -178,3 +178,15 @@ def test_a_drift_reference_of_nothing_is_refused() -> None:
         NumericDrift("n").fit(np.array([]))
     with pytest.raises(ConfigError, match="all finite"):
         NumericDrift("n").fit(np.array([1.0, float("nan")]))
+
+
+def test_all_answers_getting_longer_than_a_templated_reference_is_drift() -> None:
+    """A constant reference put every longer value in its own top bin: PSI 0.007, "low",
+    for a complete shift (the shorter shift rated high)."""
+    from alignkit.monitor import NumericDrift
+
+    for new in (6.0, 4.0):
+        drift = NumericDrift("length")
+        drift.fit(np.full(1000, 5.0))
+        drift.update(np.full(500, new))
+        assert drift.evaluate().psi > 1.0, new

@@ -367,7 +367,13 @@ class NumericDrift:
         if ref.size == 0 or not np.isfinite(ref).all():
             raise ConfigError("a drift reference needs at least one value, all finite")
         self._ref = ref
-        self.edges = np.unique(np.quantile(ref, np.linspace(0, 1, 11)[1:-1]))
+        edges = np.unique(np.quantile(ref, np.linspace(0, 1, 11)[1:-1]))
+        top = float(ref[-1])
+        if edges.size == 0 or edges[-1] >= top:
+            # the top decile is tied at the maximum (a templated answer): without an edge
+            # just above it, every larger value shared its bin (all answers longer: PSI 0)
+            edges = np.append(edges[edges < top], [top, np.nextafter(top, np.inf)])
+        self.edges = edges
         names = [f"bin{i}" for i in range(len(self.edges) + 1)]
         codes = np.searchsorted(self.edges, ref, side="right")
         self.bins.fit([names[i] for i in codes], categories=names)  # bin i is category i
