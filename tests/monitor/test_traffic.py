@@ -190,3 +190,14 @@ def test_all_answers_getting_longer_than_a_templated_reference_is_drift() -> Non
         drift.fit(np.full(1000, 5.0))
         drift.update(np.full(500, new))
         assert drift.evaluate().psi > 1.0, new
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"design_psi": 3}, {"window": 10**9}, {"threshold": float("inf")}],
+)
+def test_traffic_settings_the_monitor_cannot_use_are_refused(settings: dict[str, float]) -> None:
+    """design_psi 3 and window 1e9 passed the schema, then failed at start (exit 3); an
+    infinite threshold turned drift alarms off without a word."""
+    with pytest.raises(ConfigError, match="invalid traffic monitor config"):
+        TrafficMonitor(settings)

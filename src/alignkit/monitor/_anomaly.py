@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from alignkit.core import ConfigError
+
 __all__ = ["RateAlarm", "RateState"]
 
 
@@ -59,6 +61,8 @@ class RateAlarm:
     def __init__(
         self, name: str, *, reference: int = 2000, lam: float = 0.01, limit: float = 4.5
     ) -> None:
+        if not (reference >= 1 and 0 < lam < 1 and 0 < limit < math.inf):
+            raise ConfigError("need reference >= 1, 0 < lam < 1 and a finite limit > 0")
         self.name = name
         self.reference = reference
         self.lam = lam

@@ -86,6 +86,10 @@ def _decile_psi(shift: float, scale: float) -> float:
     return float(((p - q) * np.log(p / q)).sum())
 
 
+MAX_DESIGN_PSI = 2.5
+"""The largest shift a normal with a moved mean or scale reaches in the searched ranges."""
+
+
 @lru_cache(maxsize=16)
 def _normal_design(target: float) -> tuple[float, float, float]:
     """(mean shift, larger SD, smaller SD) of a normal giving decile PSI ``target``."""
@@ -188,6 +192,10 @@ class CategoricalDrift:
         window_alpha: float = 1e-7,
         min_share: float = 0.005,
     ) -> None:
+        if not 0 < design_psi <= MAX_DESIGN_PSI:
+            raise ConfigError(f"design_psi must be in (0, {MAX_DESIGN_PSI}], not {design_psi}")
+        if not (0 < threshold < math.inf and window >= 1 and 0 < min_share < 0.5):
+            raise ConfigError("need a finite threshold > 0, window >= 1, 0 < min_share < 0.5")
         self.feature = feature
         self.design_psi = design_psi
         self.threshold = threshold

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alignkit.core import ConfigError, Direction, Evidence, Finding, MetricSpec, Severity
 from alignkit.monitor._anomaly import RateAlarm, RateState
-from alignkit.monitor._drift import CategoricalDrift, DriftState, NumericDrift
+from alignkit.monitor._drift import MAX_DESIGN_PSI, CategoricalDrift, DriftState, NumericDrift
 from alignkit.monitor._traffic_features import (
     Embedder,
     NgramVocabulary,
@@ -66,17 +66,23 @@ _RATES = {
 class TrafficConfig(BaseModel):
     """How the traffic monitor works (the ``traffic`` section of ``guard.yaml``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # threshold .inf: never
 
     enabled: bool = True
     features: list[Feature] = Field(
         default_factory=lambda: list(_DEFAULT_FEATURES),
         description="Features watched for drift ('embedding' needs an embedding model).",
     )
-    reference: int = Field(2000, ge=50, description="Requests in the reference window.")
-    window: int = Field(500, ge=20, description="Recent requests the PSI and tests use.")
+    reference: int = Field(
+        2000, ge=50, le=1_000_000, description="Requests in the reference window."
+    )
+    window: int = Field(
+        500, ge=20, le=100_000, description="Recent requests the PSI and tests use."
+    )  # each detector keeps a ring of this many: 1e9 was a MemoryError at start
     every: int = Field(50, ge=1, description="Evaluate every this many requests.")
-    design_psi: float = Field(0.1, gt=0, lt=5, description="Shift the detectors are tuned to.")
+    design_psi: float = Field(
+        0.1, gt=0, le=MAX_DESIGN_PSI, description="Shift the detectors are tuned to."
+    )
     threshold: float = Field(16.0, gt=0, description="CUSUM alarm threshold (nats).")
     window_alpha: float = Field(1e-7, gt=0, lt=1, description="Window chi-square alarm level.")
     min_share: float = Field(0.005, gt=0, lt=0.5, description="Floor of a category's share.")
