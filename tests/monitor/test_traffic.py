@@ -201,3 +201,13 @@ def test_traffic_settings_the_monitor_cannot_use_are_refused(settings: dict[str,
     infinite threshold turned drift alarms off without a word."""
     with pytest.raises(ConfigError, match="invalid traffic monitor config"):
         TrafficMonitor(settings)
+
+
+def test_an_alarm_names_the_request_where_it_fired_not_the_batch_end() -> None:
+    """One batch of 150 + 500 requests: the script alarm said "request 650"."""
+    monitor = TrafficMonitor({"reference": 100, "window": 50, "every": 10, "rate_reference": 50})
+    english = [TrafficRecord(input=f"please help with question {i % 50:02d}") for i in range(150)]
+    russian = [TrafficRecord(input=f"пожалуйста помогите с вопросом {i:03d}") for i in range(500)]
+    monitor.observe_many(english + russian)
+    at = monitor.alarm_requests["traffic.input_script_psi"]
+    assert 150 < at <= 200, at

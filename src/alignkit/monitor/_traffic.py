@@ -201,12 +201,15 @@ class _Stage:
             self.detectors[f].fit(self._values(f, texts))
         self.ready = True
 
-    def update(self, texts: Sequence[str]) -> list[str]:
-        """Observe texts; the features that newly alarmed."""
-        raised: list[str] = []
+    def update(self, texts: Sequence[str]) -> list[tuple[str, int]]:
+        """Observe texts; ``(feature, k)`` for each feature that newly alarmed at ``texts[k]``."""
+        raised: list[tuple[str, int]] = []
         for f in self.features:
-            if self.detectors[f].update(self._values(f, texts)) is not None:
-                raised.append(f)
+            detector = self.detectors[f]
+            before = detector.seen
+            at = detector.update(self._values(f, texts))
+            if at is not None:
+                raised.append((f, min(max(at - before - 1, 0), len(texts) - 1)))
         return raised
 
 
@@ -281,11 +284,12 @@ class TrafficMonitor:
 
     def _process(self, recs: list[TrafficRecord]) -> None:
         self._update_rates(recs)
-        chat = [r for r in recs if r.kind == "chat"]
+        # each chat record with its request number, so an alarm names where it fired
+        chat = [(self.requests + i + 1, r) for i, r in enumerate(recs) if r.kind == "chat"]
         self.requests += len(recs)
         if not self.monitoring:
             need = self.config.reference - len(self._ref)
-            self._ref.extend(chat[:need])
+            self._ref.extend(r for _, r in chat[:need])
             chat = chat[need:]
             if len(self._ref) < self.config.reference:
                 return
@@ -306,16 +310,16 @@ class TrafficMonitor:
         self._ref = []
         _log.info("traffic monitor: reference window set (%d requests)", self.config.reference)
 
-    def _update_drift(self, chat: list[TrafficRecord]) -> None:
+    def _update_drift(self, chat: list[tuple[int, TrafficRecord]]) -> None:
         for stage in _STAGES:
             st = self.stages[stage]
             if not st.ready:
                 continue
-            texts = [r.input for r in chat] if stage == "input" else \
-                [r.output for r in chat if r.output is not None]  # fmt: skip
-            if texts:
-                for f in st.update(texts):
-                    self._raise(f"traffic.{stage}_{f}_psi")
+            rows = [(n, r.input) for n, r in chat] if stage == "input" else \
+                [(n, r.output) for n, r in chat if r.output is not None]  # fmt: skip
+            if rows:
+                for f, k in st.update([text for _, text in rows]):
+                    self._raise(f"traffic.{stage}_{f}_psi", rows[k][0])
 
     def _update_rates(self, recs: list[TrafficRecord]) -> None:
         fields = {"refusal": "refused", "block": "blocked", "escalation": "escalated",
@@ -329,10 +333,12 @@ class TrafficMonitor:
             if rows and alarm.update([getattr(r, fields[name]) for r in rows]):
                 self._raise(f"traffic.{name}_rate_z")
 
-    def _raise(self, metric: str) -> None:
-        self.alarm_requests.setdefault(metric, self.requests)
+    def _raise(self, metric: str, at: int | None = None) -> None:
+        """Record an alarm of ``metric`` at request ``at`` (rates: the batch's last one)."""
+        request = self.requests if at is None else at
+        self.alarm_requests.setdefault(metric, request)
         self._events.append(metric)
-        _log.warning("traffic monitor: %s alarmed at request %d", metric, self.requests)
+        _log.warning("traffic monitor: %s alarmed at request %d", metric, request)
 
     def pop_alarms(self) -> list[str]:
         """Metrics that alarmed since the last call (each alarm once)."""
