@@ -409,8 +409,9 @@ class TrafficMonitor:
             ],
             mitigation=(
                 "Look at what changed in the traffic; audit a sample of it (a pack with a "
-                "prompts file: alignkit audit --data DIR) and rebase the reference once the "
-                "change is understood and accepted."
+                "prompts file: alignkit audit --data DIR) and, once the change is understood "
+                "and accepted, take a new reference: TrafficMonitor.rebase() in-process, a "
+                "restart of alignkit serve (its monitor forms a new one)."
             ),
         )
 
