@@ -70,6 +70,7 @@ def test_dpo_cli_writes_a_checkpoint_hf_opens_with_the_base_pack_and_decoding(
     out = tmp_path / "repaired"
     out.mkdir()  # an earlier GRPO checkpoint: its curve must not survive under DPO weights
     (out / "alignkit.json").write_text("{}")
+    (out / "train.json").write_text("{}")  # what marks a checkpoint (an organism has none)
     (out / "curve.json").write_text("{}")
     proc = _cli(
         "train", "dpo", "--target", ORG, "--pairs", str(pairs), "--max-steps", "2",
