@@ -110,6 +110,7 @@ def test_signal_validates_keys_and_reset_closes() -> None:
     with pytest.raises(ConfigError, match="not global"):
         b.signal("tenant:x", "why")
     b.signal("global", "operator")
+    b.signal("global", "operator, again")  # already open: no second trip (it counted one)
     assert b.admit(scope_keys()) is not None
     b.reset()
     assert b.admit(scope_keys()) is None

@@ -302,7 +302,8 @@ class CircuitBreakers:
         self._clear(b)
         b.opened_at = now
         b.reason = reason
-        b.trips += 1
+        if b.state is not BreakerState.OPEN:  # a signal to an open breaker is no new trip
+            b.trips += 1
         self._move(b, BreakerState.OPEN)
 
     @staticmethod
