@@ -66,7 +66,8 @@ def traffic(
     if json_:
         print_json(report)
     elif not report["metrics"]:
-        out.print("no traffic reports stored yet (alignkit serve stores them as traffic flows)")
+        narrowed = " match --since/--metric" if since or metric else " stored yet"
+        out.print(f"no traffic reports{narrowed} (alignkit serve stores them as traffic flows)")
     else:
         out.print(_table(report))
     if report.get("truncated"):
