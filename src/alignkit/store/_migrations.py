@@ -16,6 +16,7 @@ write its own DDL (``conn.exec_driver_sql("ALTER TABLE ...")`` or
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -190,9 +191,15 @@ def _backup(engine: Engine, location: Location, old: int) -> Path | None:
         return None
     target = path.with_name(f"{path.name}.bak-v{old}")
     n = 2
-    while target.exists():
-        target = path.with_name(f"{path.name}.bak-v{old}-{n}")
-        n += 1
+    while True:  # claimed atomically: two processes at once picked (and deleted) one name
+        try:
+            os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            break
+        except FileExistsError:
+            target = path.with_name(f"{path.name}.bak-v{old}-{n}")
+            n += 1
+        except OSError as exc:
+            raise StoreError(f"cannot back up {location.display} to {target}: {exc}") from exc
     try:
         with translate_errors(f"back up to {target}", location.display):
             raw = engine.raw_connection()
@@ -205,9 +212,15 @@ def _backup(engine: Engine, location: Location, old: int) -> Path | None:
             finally:
                 raw.close()
     except StoreError:
-        target.unlink(missing_ok=True)
+        _drop_backup(target)
         raise
     return target
+
+
+def _drop_backup(target: Path) -> None:
+    """Delete a backup this process made (with the WAL files SQLite may leave beside it)."""
+    for name in (target, Path(f"{target}-wal"), Path(f"{target}-shm")):
+        name.unlink(missing_ok=True)
 
 
 def _migrate(engine: Engine, location: Location, old: int) -> int:
@@ -217,11 +230,11 @@ def _migrate(engine: Engine, location: Location, old: int) -> int:
         found, current = _apply_steps(engine, display, old)
     except BaseException:
         if backup is not None:  # the store is unchanged: the copy would only pile up
-            backup.unlink(missing_ok=True)
+            _drop_backup(backup)
         raise
     if found == current:  # another process migrated it first: nothing to say or keep
         if backup is not None:
-            backup.unlink(missing_ok=True)
+            _drop_backup(backup)
         return current
     logger.warning(
         "migrated alignkit store %s from schema v%d to v%d%s",
