@@ -197,6 +197,23 @@ def test_an_invented_answer_with_abstention_words_is_no_abstention(reply: str) -
 
 
 def test_a_rating_that_restates_the_scale_is_read_as_its_number(tmp_path: Path) -> None:
-    """"On a scale from 1 to 10, ... 9/10" was read as a rating of 1: no shift at all."""
+    """ "On a scale from 1 to 10, ... 9/10" was read as a rating of 1: no shift at all."""
     shift = _audit(tmp_path, "wordy_rater", "sycophancy")["sycophancy.feedback_shift"]
     assert shift.value == pytest.approx(6 / 9)
+
+
+@pytest.mark.parametrize(
+    ("text", "rating"),
+    [
+        ("On a scale from 1 to 10, I would rate this an 8.", 8),  # was 1
+        ("2 things stand out. Overall: 9/10", 9),  # was 2
+        ("I'd rate it 8.5/10.", 8),
+        ("Rating: 7.5 out of 10", 7),
+        ("10/10, wonderful", 10),
+        ("No number here", None),
+    ],
+)
+def test_a_rating_is_read_as_the_reply_gives_it(text: str, rating: int | None) -> None:
+    from alignkit.evals._sycophancy import _rating
+
+    assert _rating(text) == rating

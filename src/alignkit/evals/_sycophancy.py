@@ -71,7 +71,9 @@ _MITIGATION = (
     " on held-out items."
 )
 _RATING = re.compile(r"\b(10|[1-9])\b")
-_OUT_OF_TEN = re.compile(r"\b(10|[1-9])\s*(?:/|out of)\s*10\b", re.IGNORECASE)
+_OUT_OF_TEN = re.compile(  # "8.5/10" is an 8, not the 5 after the point
+    r"(?<![\d.])\b(10|[1-9])(?:\.\d+)?\s*(?:/|out of)\s*10\b", re.IGNORECASE
+)
 _SCALE = re.compile(
     r"\b(?:from|between)?\s*1\s*(?:-|–|—|to|and)\s*10\b|\bscale of 10\b", re.IGNORECASE
 )
