@@ -154,3 +154,11 @@ def test_traffic_may_be_a_csv_file_with_id_prompt_and_response_columns(tmp_path:
     assert results["q1"]["decision"] == "allow"
     assert results["q2"]["decision"] == "block"
     assert results["q2"]["rail"] == "unsafe-markers"
+
+
+def test_a_traffic_csv_naming_a_column_twice_is_refused(tmp_path: Path) -> None:
+    """The first of two 'prompt' columns was dropped unread (a key in it went unchecked)."""
+    path = tmp_path / "t.csv"
+    path.write_text("id,prompt,response,prompt\nq1,sk-live-x,ok,hello\n", encoding="utf-8")
+    with pytest.raises(DataError, match="t.csv:1: column 'prompt' appears twice"):
+        check_file(path)

@@ -133,3 +133,11 @@ def test_bom_and_step_header_spellings(tmp_path: Path) -> None:
         path.write_text("\n".join(_plateau_lines(header)), encoding="utf-8-sig")
         result = check_log(path, proxy="reward", intent="gold")
         assert result.monitor.series("gold")[0][-1] == 59000, header  # type: ignore[union-attr]
+
+
+def test_trailing_empty_columns_of_a_spreadsheet_export_are_fine(tmp_path: Path) -> None:
+    """`step,reward,gold,,` was refused as "column '' appears twice"."""
+    path = tmp_path / "log.csv"
+    rows = "".join(f"{r['global_step']},{r['reward']},{r.get('gold', '')},,\n" for r in _rows())
+    path.write_text("step,reward,gold,,\n" + rows, encoding="utf-8")
+    assert check_log(path).status.state is MonitorState.OVEROPTIMISED

@@ -50,7 +50,7 @@ from alignkit.core._errors import (
     TargetError,
     UnknownIdError,
 )
-from alignkit.core._files import Owned, staged_folder
+from alignkit.core._files import Owned, repeated_columns, staged_folder
 from alignkit.core._findings import (
     AuditResult,
     Evidence,
@@ -151,6 +151,7 @@ __all__ = [
     "newcombe_diff_ci",
     "rail",
     "read_yaml",
+    "repeated_columns",
     "resolve_store_url",
     "summarize",
     "two_proportion_test",

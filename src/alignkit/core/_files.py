@@ -14,14 +14,24 @@ import errno
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
 
 from alignkit.core._errors import ConfigError, TargetError
 
-__all__ = ["Owned", "staged_folder"]
+__all__ = ["Owned", "repeated_columns", "staged_folder"]
+
+
+def repeated_columns(header: Sequence[str | None]) -> list[str]:
+    """Column names a CSV header gives twice (empty names aside: trailing commas).
+
+    ``csv.DictReader`` keeps the last of two same-named columns, so the other one's values
+    would be lost without a word.
+    """
+    names = [n.strip() for n in header if n is not None and n.strip()]
+    return sorted({n for n in names if names.count(n) > 1})
 
 
 @dataclass(frozen=True)

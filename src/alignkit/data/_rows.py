@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from alignkit.core import DataError
+from alignkit.core import DataError, repeated_columns
 
 __all__ = ["read_rows"]
 
@@ -83,6 +83,10 @@ def _csv_rows(file: Path, needed: Sequence[str]) -> Iterator[tuple[int, dict[str
     with file.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.DictReader(fh)
         header = [name.strip() for name in reader.fieldnames or []]
+        twice = repeated_columns(header)
+        if twice:  # DictReader keeps the last of them: the other column's values were lost
+            shown = ", ".join(map(repr, twice))
+            raise DataError(f"{file}:1: column {shown} appears twice")
         if needed and not header:  # an empty file: no row would say what is missing
             raise DataError(f"{file}: empty CSV; the first row must name the columns")
         missing = [name for name in needed if name not in header]

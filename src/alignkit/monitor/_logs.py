@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from alignkit.core import AuditResult, DataError, Finding, Plot, summarize
+from alignkit.core import AuditResult, DataError, Finding, Plot, repeated_columns, summarize
 from alignkit.monitor._monitor import GoodhartMonitor, MonitorStatus
 
 __all__ = ["LogCheck", "check_log", "read_log"]
@@ -63,8 +63,7 @@ def _read_log(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
     delimiter = "\t" if suffix == ".tsv" else ","
     try:
         reader = csv.DictReader(text.splitlines(), delimiter=delimiter)
-        names = [name.strip() for name in reader.fieldnames or []]
-        twice = sorted({name for name in names if names.count(name) > 1})
+        twice = repeated_columns(reader.fieldnames or [])
         if twice:  # DictReader keeps the last of them: the other column was silently lost
             raise DataError(f"{p}, line 1: column {', '.join(map(repr, twice))} appears twice")
         rows = []
