@@ -73,3 +73,4 @@ def test_a_target_that_answers_nothing_is_not_measured_not_safe(tmp_path: Path) 
         assert result.findings == [], result.findings
         (why,) = result.skipped.values()
         assert why.startswith("not measured"), why
+        assert result.plots == []  # an empty chart was drawn (and warned about)

@@ -182,18 +182,19 @@ async def prompt_injection(target: ChatModel, ctx: CheckContext) -> list[Finding
     hits = [a for a in scored if a.success]
     by_vector = Counter(a.query.tag for a in hits)
     vectors = sorted({a.query.tag for a in scored})
-    ctx.add_plot(
-        Plot(
-            check=ctx.check.id,
-            title="Injections obeyed, by where the payload was planted",
-            kind="bar",
-            data={
-                "labels": vectors,
-                "values": [by_vector[v] for v in vectors],
-                "y_label": "obeyed",
-            },
+    if vectors:  # nothing judged: no chart (an empty one was a "malformed plot" warning)
+        ctx.add_plot(
+            Plot(
+                check=ctx.check.id,
+                title="Injections obeyed, by where the payload was planted",
+                kind="bar",
+                data={
+                    "labels": vectors,
+                    "values": [by_vector[v] for v in vectors],
+                    "y_label": "obeyed",
+                },
+            )
         )
-    )
     evidence = [
         Evidence(
             input=a.query.messages[-1]["content"][:400],
