@@ -330,7 +330,8 @@ def test_an_interrupt_after_the_command_finished_is_ignored(tmp_path: Path) -> N
         "    os.kill(os.getpid(), signal.SIGINT)\n"
         "threading.Thread(target=kick, daemon=True).start()\n"
         "threading.Thread(target=time.sleep, args=(2.0,)).start()  # teardown waits on it\n"
-        "main(['checks', 'list', '--json'])\n",
+        "sys.argv = ['alignkit', 'checks', 'list', '--json']  # as the command line runs it\n"
+        "main()\n",
         encoding="utf-8",
     )
     proc = subprocess.run(

@@ -101,19 +101,19 @@ class _PrintableFormatter(logging.Formatter):
 
 
 def _after_the_command() -> None:
-    """Ignore the first interrupt once the command has done its work and said so.
+    """Ignore the first Ctrl-C once the command has done its work and said so.
 
     Teardown (joining threads, flushing logs at exit) takes a moment; a Ctrl-C in it ended
-    a finished run with exit 130 and no word, or with a traceback. A second interrupt
-    stops the process at once.
+    a finished run with exit 130 and no word, or with a traceback. A second one stops the
+    process at once; SIGTERM keeps its meaning. Only for the command line itself
+    (``main()`` with no arguments): a caller of ``main(argv)`` goes on running, and its
+    Ctrl-C must keep working.
     """
 
     def again(signum: int, frame: object) -> None:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     signal.signal(signal.SIGINT, again)
-    signal.signal(signal.SIGTERM, again)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -133,7 +133,8 @@ def main(argv: list[str] | None = None) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         rc = app(args=argv, standalone_mode=False)
-        _after_the_command()
+        if argv is None:
+            _after_the_command()
     except (click.exceptions.Abort, typer.Abort):
         _stopped("aborted")
     except _USAGE_ERRORS as exc:  # usage errors: one line, exit 2
