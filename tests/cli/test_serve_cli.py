@@ -98,12 +98,18 @@ def test_a_server_that_cannot_write_its_log_refuses_requests(tmp_path: Path) -> 
                     codes.append(str(r.status))
             except urllib.error.HTTPError as exc:
                 codes.append(f"{exc.code} {json.loads(exc.read())['error']['code']}")
+        try:  # a load balancer must not send traffic to it meanwhile
+            urllib.request.urlopen(url.removesuffix("/v1") + "/healthz", timeout=10)
+            health = 200
+        except urllib.error.HTTPError as exc:
+            health = exc.code
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    assert health == 503
     refused = "503 audit_log_unavailable"
     assert codes[0] == "200" and refused in codes, codes
     assert "200" not in codes[codes.index(refused) :], codes  # none answered off the record

@@ -241,6 +241,9 @@ def _add_public(app: FastAPI, state: State) -> None:
 
     @app.get("/healthz")
     async def healthz() -> Response:
+        if state.log is not None and state.log.failing is not None:  # it answers nothing
+            doc = {"status": "audit_log_unavailable", "target": state.target}
+            return _json(doc, status=503)
         return _json({"status": "ok", "target": state.target})
 
     @app.get("/metrics", response_class=PlainTextResponse)
