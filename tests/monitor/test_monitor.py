@@ -218,6 +218,7 @@ def test_bad_configuration_is_rejected() -> None:
         GoodhartMonitor(intent=["gold", "gold"])  # each finding came out twice
     with pytest.raises(ConfigError, match="whole number confirm"):
         GoodhartMonitor(confirm=1.5)  # type: ignore[arg-type]  # a TypeError 10 values later
+    assert GoodhartMonitor(confirm=np.int64(3)).confirm == 3  # type: ignore[arg-type]
 
 
 def test_minimize_may_be_one_name_as_intent_may() -> None:

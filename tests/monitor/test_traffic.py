@@ -194,7 +194,7 @@ def test_all_answers_getting_longer_than_a_templated_reference_is_drift() -> Non
 
 @pytest.mark.parametrize(
     "settings",
-    [{"design_psi": 3}, {"window": 10**9}, {"threshold": float("inf")}],
+    [{"design_psi": 3}, {"window": 10**9}, {"threshold": float("inf")}, {"seed": -1}],
 )
 def test_traffic_settings_the_monitor_cannot_use_are_refused(settings: dict[str, float]) -> None:
     """design_psi 3 and window 1e9 passed the schema, then failed at start (exit 3); an

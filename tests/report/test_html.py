@@ -263,6 +263,10 @@ def test_a_value_just_below_a_threshold_does_not_print_as_it(result: AuditResult
     page = to_html(result.model_copy(update={"findings": [near]}))
     assert "0.04975 did not reach the threshold 0.050" in page
     assert '<dt>value</dt><dd class="value">0.04975<' in page
+    from alignkit.report._format import fmt_apart
+
+    assert fmt_apart(0.049999, [0.05]) == "0.049999"  # "0.05" reads as the bound too
+    assert fmt_apart(249.99, [250]) == "249.99"
 
 
 def test_long_unbroken_notes_wrap_inside_their_card() -> None:

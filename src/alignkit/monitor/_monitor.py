@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import logging
 import math
+import numbers
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -215,7 +216,8 @@ class GoodhartMonitor:
         unknown = set(minimize) - {proxy, *intents}
         if unknown:
             raise ConfigError(f"minimize names unknown metrics: {', '.join(sorted(unknown))}")
-        whole = all(isinstance(v, int) and not isinstance(v, bool) for v in (confirm, min_points))
+        counts = (confirm, min_points)  # np.int64 is whole too
+        whole = all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in counts)
         if not (0 < alpha < 1 and whole and confirm >= 1 and min_points >= 4):
             raise ConfigError("need 0 < alpha < 1, a whole number confirm >= 1 and min_points >= 4")
         self.proxy = proxy

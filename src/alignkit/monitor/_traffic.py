@@ -55,7 +55,7 @@ _DEFAULT_FEATURES: list[Feature] = ["length", "script", "ngrams"]
 _RATES = {
     # name: (stream, failure mode, what it counts)
     "refusal": ("chat", "over-refusal", "answers the response classifier labels refused"),
-    "block": ("chat", "misuse", "requests a rail or breaker blocked"),
+    "block": ("chat", "misuse", "requests a rail blocked (not a breaker's own refusals)"),
     "escalation": ("chat", "unsafe-agent-action", "requests a rail escalated"),
     "error": ("chat", "distribution-shift", "requests whose upstream failed"),
     "action_block": ("action", "unsafe-agent-action", "tool calls the policy blocked"),
@@ -91,7 +91,7 @@ class TrafficConfig(BaseModel):
     rate_reference: int = Field(2000, ge=20, description="Events estimating a reference rate.")
     rate_lambda: float = Field(0.01, gt=0, lt=1, description="EWMA weight of the newest event.")
     rate_limit: float = Field(4.5, gt=0, description="EWMA z-score that alarms.")
-    seed: int = Field(0, description="Seed of the clustering.")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="Seed of the clustering.")
 
 
 def _psi_spec(stage: str, feature: str) -> MetricSpec:
@@ -139,7 +139,7 @@ class TrafficRecord:
         input: The text sent (the last user message, or a tool call's summary).
         output: The answer, when one was produced.
         kind: ``chat`` for model requests, ``action`` for tool-call checks.
-        blocked: A rail, breaker or policy blocked it.
+        blocked: A rail or the tool-call policy blocked it (a breaker's refusals are not fed).
         escalated: It was sent for human approval.
         refused: The answer is a refusal.
         error: The upstream model failed.

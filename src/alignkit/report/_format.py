@@ -95,9 +95,17 @@ def fmt_apart(value: float, bounds: Iterable[float | None]) -> str:
     """
     others = [b for b in bounds if b is not None and b != value]
     text, digits = fmt_num(value), 4
-    while digits <= 12 and any(fmt_num(b) == text for b in others):
+    while digits <= 12 and any(_reads_as(text, b) for b in others):
         text, digits = f"{value:.{digits}g}", digits + 1
     return text
+
+
+def _reads_as(text: str, bound: float) -> bool:
+    """Whether ``text`` shows ``bound`` ("0.05" and "250.0" read as 0.05 and 250)."""
+    try:
+        return float(text.replace(",", "")) == bound or text == fmt_num(bound)
+    except ValueError:  # "∞", "NaN"
+        return text == fmt_num(bound)
 
 
 def fmt_ci(low: float | None, high: float | None) -> str:

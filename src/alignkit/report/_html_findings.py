@@ -154,7 +154,8 @@ def finding_card(finding: Finding, mode: FailureMode | None) -> str:
     if spec is not None and spec.rate and 0.0 <= finding.value <= 1.0:
         pct = f"{finding.value:.1%}"
         if any(b is not None and b != finding.value and f"{b:.1%}" == pct for b in bounds):
-            pct = f"{finding.value:.3%}"
+            hundred = [None if b is None else 100 * b for b in bounds]
+            pct = fmt_apart(100 * finding.value, hundred) + "%"  # 4.975 %, not 5.0 %
         value += f' <span class="muted small">({pct})</span>'
     parts = [
         f'<article class="card sev-border-{finding.severity.value}">',

@@ -53,6 +53,7 @@ _COLOURS: dict[str, tuple[int, int, int]] = {
 }
 _DEFAULT_COLOUR = (100, 100, 100)
 _SCALARS = (int, float, str, bool, tuple, type(None))
+_CONTAINERS = (np.ndarray, list, dict, set)
 
 
 def _own_copy(value: Any) -> Any:
@@ -170,7 +171,7 @@ class LabEnv(gym.Env[int, int]):
         return obs, float(reward), bool(terminated), truncated, info
 
     def fast_step(self, action: int) -> FastStep:
-        """:meth:`step` without the checks and the ``info`` dict, for the training loops.
+        """:meth:`step` without the action check and the ``info`` dict, for training loops.
 
         ``action`` must be a valid ``int``. Returns ``(obs, reward, intent, events,
         terminated, truncated)``.
@@ -205,7 +206,7 @@ class LabEnv(gym.Env[int, int]):
         """
         sim = copy.copy(self)
         for key, value in vars(self).items():
-            if isinstance(value, np.ndarray | list | dict | set):
+            if isinstance(value, _CONTAINERS):
                 setattr(sim, key, _own_copy(value))
         return sim
 
