@@ -126,6 +126,10 @@ def test_lab_train_refuses_bad_output_before_training_and_says_when_untested(
                                  "--out", str(tmp_path / "short.npz"), "--json")  # fmt: skip
     verdict = json.loads(stdout)["verdict"]
     assert code == 0 and verdict["gaming"] is None and verdict["describe"].startswith("not tested")
+    assert "replacing" not in stderr
+    code, _, stderr = _main(capsys, "lab", "train", "BoatRace", "--steps", "300",
+                            "--out", str(tmp_path / "short.npz"), "--json")  # fmt: skip
+    assert code == 0 and f"note: replacing {tmp_path / 'short.npz'}" in stderr  # was silent
 
 
 def test_lab_train_ppo_logs_each_tenth_of_the_run(tmp_path: Path) -> None:

@@ -141,6 +141,12 @@ def note_replaced_reports(folder: Path, run_id: str) -> None:
         err.print(f"note: replacing the reports of run {before} in {folder}", markup=False)
 
 
+def note_replaced_file(path: Path) -> None:
+    """Say so when an output file already exists (it is replaced, as ``-o`` flags do)."""
+    if path.is_file():
+        err.print(f"note: replacing {path}", markup=False)
+
+
 def writable_folder(path: Path, option: str = "--out") -> None:
     """Refuse ``path`` when its folder cannot be created or written (checked before work).
 

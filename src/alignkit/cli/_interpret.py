@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from alignkit.cli._common import JsonOpt, NoStoreOpt, err, out, print_json, writable_folder
+from alignkit.cli._common import (
+    JsonOpt,
+    NoStoreOpt,
+    err,
+    note_replaced_file,
+    out,
+    print_json,
+    writable_folder,
+)
 from alignkit.core import ConfigError
 
 if TYPE_CHECKING:
@@ -155,6 +163,7 @@ def steer(
     if out_file.is_dir():
         raise ConfigError(f"--out {out_file} is a folder; give a file name (.npz)")
     writable_folder(out_file)  # before the vector is built, not after
+    note_replaced_file(out_file)
     contrast = _steer_pairs(target, pairs, preset, pack, form, seed)
     where = positions or ("all" if contrast[0].answers else "first")
     if where not in POSITIONS:

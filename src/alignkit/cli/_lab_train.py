@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from alignkit.cli._common import err, out, writable_folder
+from alignkit.cli._common import err, note_replaced_file, out, writable_folder
 from alignkit.core import ConfigError
 
 
@@ -25,6 +25,7 @@ def _check_out(target: Path, agent: str) -> None:
     if target.suffix != want:
         raise ConfigError(f"--out {target}: a {agent} policy is saved as {want}")
     writable_folder(target)
+    note_replaced_file(target)
 
 
 def train_command(

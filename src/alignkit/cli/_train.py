@@ -16,6 +16,7 @@ from alignkit.cli._common import (
     JsonOpt,
     NoStoreOpt,
     StoreOpt,
+    note_replaced_file,
     out,
     print_json,
     working,
@@ -173,6 +174,7 @@ def preferences(
     _writable(out_file, folder=False)
     if out_file.suffix.lower() != ".jsonl":  # JSONL in a .csv file: --pairs then misread it
         raise ConfigError(f"--out {out_file}: preference pairs are written as .jsonl")
+    note_replaced_file(out_file)
     _pair_files(import_)
     from alignkit.train import write_jsonl_models
 
