@@ -309,3 +309,8 @@ def test_a_constant_offset_does_not_change_the_verdict(offset: float) -> None:
         gold = offset + x + rng.normal(0, 0.05) if step % 10 == 0 else None
         mon.observe(step, reward=x, gold=gold)
     assert mon.status.state is not MonitorState.OVEROPTIMISED
+
+
+def test_an_unknown_simulated_shape_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="unknown shape 'nope'"):
+        simulate_run("nope", 0)

@@ -50,3 +50,10 @@ def test_errors() -> None:
         uncertainty_weighted_objective(SCORES, -1.0)
     with pytest.raises(ConfigError):
         mean_objective(np.float64(1.0))
+
+
+@pytest.mark.parametrize("scores", [[[1.0, 2.0], [3.0]], "abc"])
+def test_malformed_scores_are_a_config_error(scores: object) -> None:
+    """Ragged lists and text raised numpy's ValueError, not the documented ConfigError."""
+    with pytest.raises(ConfigError, match="numbers of one shape"):
+        ensemble_score(scores, "mean")  # type: ignore[arg-type]

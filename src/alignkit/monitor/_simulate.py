@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from alignkit.core import ConfigError
 from alignkit.monitor._shape import FloatArray, noise_sd
 
 __all__ = [
@@ -100,7 +101,7 @@ def _gold(shape: str, x: FloatArray, rng: np.random.Generator) -> FloatArray:
 def simulate_run(shape: str, seed: int, length: int = 1000) -> SimulatedRun:
     """Simulate one run of ``shape`` (see the module docstring) from ``seed``."""
     if shape not in SHAPES:
-        raise ValueError(f"unknown shape {shape!r}; expected one of {SHAPES}")
+        raise ConfigError(f"unknown shape {shape!r}; expected one of {SHAPES}")
     rng = np.random.default_rng([seed, SHAPES.index(shape)])
     x = np.arange(length) / length
     base = str(rng.choice(["bon", "rl"])) if shape == "sparse" else shape

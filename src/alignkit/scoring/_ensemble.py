@@ -37,7 +37,10 @@ ENSEMBLE_OBJECTIVES: tuple[EnsembleObjective, ...] = ("mean", "worst", "uwo")
 
 
 def _members(scores: ArrayLike) -> NDArray[np.float64]:
-    arr = np.asarray(scores, dtype=np.float64)
+    try:
+        arr = np.asarray(scores, dtype=np.float64)
+    except (TypeError, ValueError) as exc:  # ragged lists, text
+        raise ConfigError(f"ensemble scores must be numbers of one shape: {exc}") from None
     if arr.ndim < 1 or arr.shape[0] < 1:
         raise ConfigError("ensemble scores need shape (members, ...) with at least one member")
     return arr

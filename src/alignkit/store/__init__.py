@@ -10,7 +10,7 @@ The store is an SQLAlchemy Core schema behind any SQLAlchemy URL (default
         result = store.load_result(run.id)   # the AuditResult of a finished run
         done = store.attempts(run.id)        # stored attempts, by attempt_key
         report = store.audit_log().verify()  # the guard's hash chain, checked
-        pending = store.approvals().list("pending")  # escalated agent actions
+        pending = store.approvals().find("pending")  # escalated agent actions
 
 Opening refuses files that are not databases, databases that are not alignkit stores,
 and stores written by a newer alignkit (:class:`~alignkit.core.SchemaVersionError`);

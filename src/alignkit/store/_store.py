@@ -518,7 +518,10 @@ class Store:
         return log
 
     def approvals(self) -> ApprovalBook:
-        """The approval queue's table (agent governance): add, get, list, decide, expire."""
+        """The approval queue's table (agent governance): ``add``, ``get``, ``find``, ...
+
+        ``count``, ``decide`` and ``expire_due`` too; see :class:`ApprovalBook`.
+        """
         self._require_open()
         return ApprovalBook(self._read, self._write, self.url)
 

@@ -123,7 +123,10 @@ def _unique_conversations(items: Sequence[tuple[Case, str]]) -> list[Case]:
 def _resolve_pack(pack: str | os.PathLike[str] | None, target: ChatModel | None) -> ItemPack:
     path = pack if pack is not None else (target.default_pack if target is not None else None)
     if path is None:
-        raise ConfigError("no item pack: pass --data DIR (the target names no default pack)")
+        raise ConfigError(
+            "no item pack: pass one (--data DIR; pack= in Python): the target names no default"
+            " pack, and an audit run's items are read from the pack it ran on"
+        )
     return load_pack(path, split="all")
 
 
