@@ -313,7 +313,7 @@ class HFChatModel(ChatModelBase):
         if gguf:
             _require("gguf", "gguf")
         if max_batch < 1:
-            raise ConfigError(f"hf: batch must be >= 1, got {max_batch}")
+            raise ConfigError(f"?batch= must be >= 1, got {max_batch}")
         self._dir, self._gguf = directory, gguf
         self._sidecar = load_sidecar(directory) or HFSidecar()
         self._steer = load_steering(steer) if isinstance(steer, str | Path) else steer
