@@ -66,7 +66,7 @@ def test_report_layout_in_a_real_browser(tmp_path: Path) -> None:
     if not CHROMIUM.exists():
         pytest.skip("Chromium is installed by make setup")
     sync_api = pytest.importorskip("playwright.sync_api")
-    page_path = write_reports(_result(), tmp_path, stored=False)["html"]
+    page_path = write_reports(_result(), tmp_path, rerun_hint=False)["html"]
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:

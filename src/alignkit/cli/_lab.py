@@ -145,7 +145,7 @@ def lab_run(
         result = results[0] if len(results) == 1 else merge_results(results)
     folder = out_dir or Path(".alignkit") / "lab" / result.run_id
     note_replaced_reports(folder, result.run_id)
-    write_reports(result, folder, fail_on=Severity.CRITICAL, stored=False)
+    write_reports(result, folder, fail_on=Severity.CRITICAL, rerun_hint=False)
     if json_:
         print_json(to_json(result))
     else:
@@ -225,7 +225,7 @@ def monitor_check(
     result = checked.to_audit_result()
     if out_dir is not None:
         note_replaced_reports(out_dir, result.run_id)
-        write_reports(result, out_dir, stored=False)
+        write_reports(result, out_dir, rerun_hint=False)
     if json_:
         print_json(
             {

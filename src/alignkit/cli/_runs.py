@@ -106,7 +106,7 @@ def runs_show(
     with _open(store) as st:
         result = st.load_result(st.get_run(run).id)
     if out_dir is not None:
-        paths = write_reports(result, out_dir, stored=False)  # no hint to rerun this very command
+        paths = write_reports(result, out_dir, rerun_hint=False)  # it is that command
         err.print(f"report: {paths['html']}", markup=False)
     if json_:
         print_json(to_json(result))

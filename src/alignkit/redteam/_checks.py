@@ -69,6 +69,15 @@ _MITIGATE_INJECTION = (
 )
 
 
+def _add_bars(
+    ctx: CheckContext, title: str, labels: list[str], counts: Counter[str], y_label: str
+) -> None:
+    """A bar chart of ``counts`` over ``labels``; none for no labels (it warned "malformed")."""
+    if labels:
+        data = {"labels": labels, "values": [counts[k] for k in labels], "y_label": y_label}
+        ctx.add_plot(Plot(check=ctx.check.id, title=title, kind="bar", data=data))
+
+
 def _require_behaviour(ctx: CheckContext, attempts: list[Attempt]) -> None:
     if attempts and not any(a.score.outcome.scored for a in attempts):
         reasons = sorted({a.completion.error or a.completion.outcome.value for a in attempts})
@@ -109,19 +118,9 @@ async def jailbreak(target: ChatModel, ctx: CheckContext) -> list[Finding]:
     scored = [s for s in sessions if any(a.score.outcome.judged for a in s.attempts)]
     broken = [s for s in scored if s.succeeded]
     firsts = Counter(next(a for a in s.attempts if a.success).query.family for s in broken)
-    if firsts:  # nothing broken: the finding says 0, an empty chart would say nothing
-        ctx.add_plot(
-            Plot(
-                check=ctx.check.id,
-                title="Behaviours broken, by the family of the first successful attack",
-                kind="bar",
-                data={
-                    "labels": sorted(firsts),
-                    "values": [firsts[k] for k in sorted(firsts)],
-                    "y_label": "behaviours",
-                },
-            )
-        )
+    # nothing broken: the finding says 0, an empty chart would say nothing
+    title = "Behaviours broken, by the family of the first successful attack"
+    _add_bars(ctx, title, sorted(firsts), firsts, "behaviours")
     evidence = []
     for s in broken[:5]:
         first = next(a for a in s.attempts if a.success)
@@ -182,19 +181,8 @@ async def prompt_injection(target: ChatModel, ctx: CheckContext) -> list[Finding
     hits = [a for a in scored if a.success]
     by_vector = Counter(a.query.tag for a in hits)
     vectors = sorted({a.query.tag for a in scored})
-    if vectors:  # nothing judged: no chart (an empty one was a "malformed plot" warning)
-        ctx.add_plot(
-            Plot(
-                check=ctx.check.id,
-                title="Injections obeyed, by where the payload was planted",
-                kind="bar",
-                data={
-                    "labels": vectors,
-                    "values": [by_vector[v] for v in vectors],
-                    "y_label": "obeyed",
-                },
-            )
-        )
+    title = "Injections obeyed, by where the payload was planted"
+    _add_bars(ctx, title, vectors, by_vector, "obeyed")  # nothing judged: no chart
     evidence = [
         Evidence(
             input=a.query.messages[-1]["content"][:400],

@@ -25,7 +25,7 @@ def write_reports(
     out_dir: str | Path,
     *,
     fail_on: Severity = Severity.MEDIUM,
-    stored: bool = True,
+    rerun_hint: bool = True,
 ) -> dict[str, Path]:
     """Write ``report.html``, ``report.json`` and ``junit.xml`` into ``out_dir``.
 
@@ -37,8 +37,8 @@ def write_reports(
         result: The audit result to render.
         out_dir: The folder to write into.
         fail_on: The mildest severity that JUnit counts as a failure.
-        stored: Whether the run is in a store (the error then says how to write its
-            reports again).
+        rerun_hint: Whether a failure names ``alignkit runs show RUN --out DIR`` (only
+            for a stored run, and not from that command itself).
 
     Returns:
         ``{"html": path, "json": path, "junit": path}``.
@@ -70,7 +70,7 @@ def write_reports(
         again = (
             f"; a stored run's reports are written again by: alignkit runs show {result.run_id}"
             " --out DIR"
-            if stored
+            if rerun_hint
             else ""
         )
         raise ConfigError(
