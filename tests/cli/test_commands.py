@@ -254,7 +254,9 @@ def test_json_stdout_stays_pure_when_the_app_prints(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["findings"][0]["metric"] == "capability.fact_accuracy"
-    assert "loading noisy app" in proc.stderr and "got 1 messages" in proc.stderr
+    assert "loading noisy app" in proc.stderr
+    # the calls run concurrently, so their print() pieces may interleave on stderr
+    assert proc.stderr.count("got") == proc.stderr.count("messages") >= 1
 
 
 def test_fail_on_sets_exit_code(tmp_path: Path) -> None:
