@@ -252,3 +252,15 @@ def test_python_callers_get_alignkit_errors_and_lists_of_checks(tmp_path: Path) 
     with pytest.raises(ConfigError, match="fail_on 'severe'"):
         write_reports(result, tmp_path / "o", fail_on="severe")  # type: ignore[arg-type]
     assert not (tmp_path / "o").exists()
+
+
+def test_run_works_under_a_running_event_loop(tmp_path: Path) -> None:
+    """In a notebook (a running loop) run() failed with asyncio.run's RuntimeError."""
+    import asyncio
+
+    async def notebook_cell() -> alignkit.audit.AuditResult:  # type: ignore[name-defined]
+        return _run(tmp_path, checks="capability.facts", max_items=3)
+
+    result = asyncio.run(notebook_cell())
+    assert [f.metric for f in result.findings] == ["capability.fact_accuracy"]
+    assert result.findings[0].n == 3

@@ -93,3 +93,35 @@ def test_a_refused_plugin_is_withdrawn_whole(
     finally:
         CHECKS.unregister("acme.first")
         sys.modules.pop("acme_half", None)
+
+
+@pytest.mark.parametrize(
+    ("tail", "refused"),
+    [
+        # a taken failure-mode id is refused like a taken check id, not logged and skipped
+        ("from alignkit import taxonomy\n"
+         "taxonomy.register(taxonomy.FailureMode(id='sycophancy', title='t', definition='d'))\n",
+         True),
+        ("raise RuntimeError('plugin broke after registering')\n", False),
+    ],
+)  # fmt: skip
+def test_a_plugin_failing_after_a_registration_is_withdrawn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tail: str, refused: bool
+) -> None:
+    """A taxonomy clash only logged a warning, and a plugin that raised part-way kept
+    the checks it had registered before the error."""
+    (tmp_path / "acme_tail.py").write_text(PLUGIN.format(id="acme.tail", n="tail") + tail)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    real = list(importlib.metadata.entry_points(group="alignkit"))
+    fake = importlib.metadata.EntryPoint(name="acme_tail", value="acme_tail", group="alignkit")
+    monkeypatch.setattr(_registry.importlib.metadata, "entry_points", lambda group: [fake, *real])
+    try:
+        if refused:
+            with pytest.raises(RegistryError, match="'sycophancy' already exists"):
+                discover(force=True)
+        else:
+            discover(force=True)
+        assert "acme.tail" not in CHECKS
+    finally:
+        CHECKS.unregister("acme.tail")
+        sys.modules.pop("acme_tail", None)

@@ -30,6 +30,14 @@ def test_severity_order() -> None:
     assert max([Severity.LOW, Severity.HIGH, Severity.MEDIUM]) is Severity.HIGH
 
 
+def test_severity_compares_with_its_name_in_the_same_order() -> None:
+    """``Severity.CRITICAL >= "high"`` was False: a plain string compared alphabetically."""
+    assert [s >= "high" for s in Severity] == [False, False, False, True, True]
+    assert "medium" < Severity.CRITICAL and Severity.INFO <= "info"
+    with pytest.raises(ValueError, match="'severe' is not a severity"):
+        assert Severity.LOW < "severe"
+
+
 @pytest.mark.parametrize(
     ("spec", "value", "expected", "threshold"),
     [

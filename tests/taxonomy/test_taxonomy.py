@@ -10,6 +10,7 @@ import alignkit.taxonomy._model as model
 from alignkit.taxonomy import (
     NIST_FUNCTIONS,
     FailureMode,
+    FailureModeTaken,
     all_modes,
     get,
     ids,
@@ -138,14 +139,14 @@ def test_register_adds_a_namespaced_mode_after_builtins() -> None:
 
 def test_register_refuses_a_taken_id() -> None:
     register(_plugin("acme.widget-leak"))
-    with pytest.raises(ValueError, match="already exists"):
+    with pytest.raises(FailureModeTaken, match="already exists"):
         register(_plugin("acme.widget-leak"))
-    with pytest.raises(ValueError, match="already exists"):
+    with pytest.raises(FailureModeTaken, match="already exists"):
         register(_plugin("sycophancy"))
 
 
 @pytest.mark.parametrize("bad", ["widget-leak", "goodhart.novel", "sycophancy.subtle"])
 def test_register_needs_its_own_namespace(bad: str) -> None:
-    with pytest.raises(ValueError, match="own namespace"):
+    with pytest.raises(FailureModeTaken, match="own namespace"):
         register(_plugin(bad))
     assert bad not in ids()

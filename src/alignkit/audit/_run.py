@@ -35,6 +35,7 @@ from alignkit.core import (
     TargetKind,
     load_config,
     resolve_store_url,
+    run_sync,
     summarize,
 )
 from alignkit.data import ItemPack, SplitSelector, general_pack_path, load_pack
@@ -404,7 +405,7 @@ def run(
         started = st.get_run(run_id).started_at if resume else datetime.now(UTC)
         plan = _Plan(opts, run_id, started, resume is not None, stored, t_opts)
         with st.failing_run(run_id, resumed=plan.resumed, resume_with="alignkit audit --resume"):
-            outcome, skipped = asyncio.run(_audit(plan, st, progress))
+            outcome, skipped = run_sync(_audit(plan, st, progress))
         result = AuditResult(
             run_id=run_id,
             target=public_uri(opts.target),

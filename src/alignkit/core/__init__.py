@@ -5,6 +5,7 @@ objects, a model adapter implements :class:`ChatModel`, a rail returns a
 :class:`Decision`, and an audit produces an :class:`AuditResult`.
 """
 
+from alignkit.core._aio import run_sync
 from alignkit.core._chat import (
     ChatModel,
     ChatModelBase,
@@ -153,6 +154,7 @@ __all__ = [
     "read_yaml",
     "repeated_columns",
     "resolve_store_url",
+    "run_sync",
     "summarize",
     "two_proportion_test",
     "show_bidi",

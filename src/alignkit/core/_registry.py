@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Generic, TypeVar
 
 from alignkit.core._errors import AlignkitError, RegistryError, UnknownIdError
+from alignkit.taxonomy import FailureModeTaken
 
 __all__ = ["ENTRY_POINT_GROUP", "Registry", "discover"]
 
@@ -114,10 +115,11 @@ def discover(*, force: bool = False) -> None:
         for ep in eps:
             try:
                 ep.load()
-            except AlignkitError as exc:  # e.g. a taken id: said, after the others loaded
+            except (AlignkitError, FailureModeTaken) as exc:  # a taken id: said after the rest
                 _withdraw(ep.value.split(":", 1)[0])
-                refused.append(exc)
+                refused.append(exc if isinstance(exc, AlignkitError) else RegistryError(str(exc)))
             except Exception as exc:  # a broken plugin must not hide the others
+                _withdraw(ep.value.split(":", 1)[0])
                 _log.warning("could not load alignkit plugin %s (%s): %s", ep.name, ep.value, exc)
         if refused:
             raise refused[0]

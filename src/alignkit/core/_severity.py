@@ -22,24 +22,35 @@ class Severity(StrEnum):
         return _ORDER.index(self)
 
     def __lt__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank < other.rank
+        rank = _rank_of(other)
+        return NotImplemented if rank is None else self.rank < rank
 
     def __le__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank <= other.rank
+        rank = _rank_of(other)
+        return NotImplemented if rank is None else self.rank <= rank
 
     def __gt__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank > other.rank
+        rank = _rank_of(other)
+        return NotImplemented if rank is None else self.rank > rank
 
     def __ge__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank >= other.rank
+        rank = _rank_of(other)
+        return NotImplemented if rank is None else self.rank >= rank
+
+
+def _rank_of(other: object) -> int | None:
+    """The rank of a Severity or of its name (``"high"``); ``None`` for a non-string.
+
+    A plain string compared alphabetically would put ``"critical"`` below ``"high"``, so
+    one that names no severity is refused rather than compared that way.
+    """
+    if not isinstance(other, str):
+        return None
+    try:
+        return Severity(other).rank
+    except ValueError:
+        names = ", ".join(s.value for s in Severity)
+        raise ValueError(f"{other!r} is not a severity ({names})") from None
 
 
 _ORDER = [Severity.INFO, Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL]

@@ -14,13 +14,12 @@ if any rail rewrote text, else ``allow``.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, cast
 
-from alignkit.core import DataError, DecisionKind, Message, resolve_store_url
+from alignkit.core import DataError, DecisionKind, Message, resolve_store_url, run_sync
 from alignkit.data import read_rows
 from alignkit.guard._config import GuardConfig
 from alignkit.guard._guard import Guard
@@ -151,7 +150,7 @@ def check_file(
         finally:  # rails with HTTP clients (a judge) close them on this loop
             await guard.aclose()
 
-    return asyncio.run(run())
+    return run_sync(run())
 
 
 def verify_log(store_url: str | None = None, *, key: bytes | None = None) -> dict[str, Any]:

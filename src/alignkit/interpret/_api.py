@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from alignkit.core import ConfigError, TargetKind
+from alignkit.core import ConfigError, TargetKind, run_sync
 from alignkit.data import load_pack
 from alignkit.interpret._attribution import ShapResult, shap_attributions
 from alignkit.interpret._check import activation_model
@@ -130,7 +129,7 @@ def _run(coro_factory: Any, uri: str) -> Any:
         finally:
             await target.aclose()
 
-    return asyncio.run(main())
+    return run_sync(main())
 
 
 def run_probe(
@@ -177,7 +176,7 @@ def steer_pairs_from_pack(
     if where is None:
         t = open_target(target)
         where = t.default_pack
-        asyncio.run(t.aclose())
+        run_sync(t.aclose())
     if where is None:
         raise ConfigError(f"target {target} names no default pack; pass one with --pack")
     facts = load_pack(where, split="train").items("facts")

@@ -12,7 +12,6 @@ follows the definition of the DESIGN §4 metric of the same name.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import math
@@ -22,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alignkit.core import ChatModel, Message, expected_calibration_error
+from alignkit.core import ChatModel, Message, expected_calibration_error, run_sync
 from alignkit.models import HFChatModel, generate_batch
 from alignkit.organism._blocks import (
     CONDITIONS,
@@ -378,7 +377,7 @@ def measure(
         finally:
             await model.aclose()
 
-    result = asyncio.run(run())
+    result = run_sync(run())
     if write:
         (directory / MANIFEST_NAME).write_text(json.dumps(result["manifest"], indent=2) + "\n")
         (directory / "capability.json").write_text(

@@ -10,7 +10,6 @@ When it finishes, the run gets an :class:`~alignkit.core.AuditResult` holding th
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import math
@@ -32,6 +31,7 @@ from alignkit.core import (
     Decoding,
     load_config,
     resolve_store_url,
+    run_sync,
     summarize,
 )
 from alignkit.data import SplitSelector, general_pack_path
@@ -533,7 +533,7 @@ def run_campaign(
         with st.failing_run(
             run_id, resumed=plan.resumed, resume_with="alignkit redteam run --resume"
         ):
-            sent, reused = asyncio.run(_execute(plan, st, progress))
+            sent, reused = run_sync(_execute(plan, st, progress))
         report = _finish(st, url, plan, evidence)
     return CampaignResult(
         run_id=run_id,

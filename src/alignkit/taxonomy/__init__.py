@@ -3,6 +3,7 @@
 from alignkit.taxonomy._model import (
     NIST_FUNCTIONS,
     FailureMode,
+    FailureModeTaken,
     all_modes,
     get,
     ids,
@@ -10,4 +11,13 @@ from alignkit.taxonomy._model import (
     register,
 )
 
-__all__ = ["NIST_FUNCTIONS", "FailureMode", "all_modes", "get", "ids", "nist_function", "register"]
+__all__ = [
+    "NIST_FUNCTIONS",
+    "FailureMode",
+    "FailureModeTaken",
+    "all_modes",
+    "get",
+    "ids",
+    "nist_function",
+    "register",
+]

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 __all__ = [
     "NIST_FUNCTIONS",
     "FailureMode",
+    "FailureModeTaken",
     "all_modes",
     "get",
     "ids",
@@ -34,16 +35,24 @@ class FailureMode(BaseModel):
     id: str
     title: str
     definition: str
-    examples: list[str] = Field(default_factory=list)
-    mitigations: list[str] = Field(default_factory=list)
-    nist: list[str] = Field(default_factory=list, description="NIST AI RMF subcategories")
+    examples: tuple[str, ...] = ()
+    mitigations: tuple[str, ...] = ()
+    nist: tuple[str, ...] = Field(default=(), description="NIST AI RMF subcategories")
 
     @field_validator("nist")
     @classmethod
-    def _nist_codes(cls, codes: list[str]) -> list[str]:
+    def _nist_codes(cls, codes: tuple[str, ...]) -> tuple[str, ...]:
         for code in codes:
             nist_function(code)
         return codes
+
+
+class FailureModeTaken(ValueError):
+    """A registered failure mode whose id is taken or lacks a namespace of its own.
+
+    The taxonomy sits below core's error tree; plugin discovery reports this as
+    ``alignkit.core.RegistryError``.
+    """
 
 
 def nist_function(subcategory: str) -> str:
@@ -61,13 +70,19 @@ def _builtin() -> dict[str, FailureMode]:
 
 
 def register(mode: FailureMode) -> None:
-    """Add a plugin's failure mode; its id must carry a namespace (``acme.thing``)."""
+    """Add a plugin's failure mode; its id must carry a namespace (``acme.thing``).
+
+    Raises:
+        FailureModeTaken: the id exists already or its namespace is a built-in one.
+    """
     builtin = _builtin()
     with _lock:
         if mode.id in builtin or mode.id in _extra:
-            raise ValueError(f"failure mode '{mode.id}' already exists")
+            raise FailureModeTaken(f"failure mode '{mode.id}' already exists")
         if "." not in mode.id or mode.id.split(".")[0] in {m.split(".")[0] for m in builtin}:
-            raise ValueError(f"plugin failure mode '{mode.id}' needs its own namespace (ns.name)")
+            raise FailureModeTaken(
+                f"plugin failure mode '{mode.id}' needs its own namespace (ns.name)"
+            )
         _extra[mode.id] = mode
 
 

@@ -17,7 +17,6 @@ response becomes a pair: the repair chosen, the failing response rejected.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import os
@@ -27,7 +26,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from alignkit.core import ChatModel, ConfigError, Decoding, resolve_store_url
+from alignkit.core import ChatModel, ConfigError, Decoding, resolve_store_url, run_sync
 from alignkit.data import ItemPack, load_pack
 from alignkit.models import generate_batch
 from alignkit.store import Store
@@ -338,4 +337,4 @@ def _anchors(
 
 def build_preferences(target: ChatModel | None = None, **kwargs: Any) -> PreferenceBuild:
     """Synchronous :func:`abuild_preferences` (runs its own event loop)."""
-    return asyncio.run(abuild_preferences(target, **kwargs))
+    return run_sync(abuild_preferences(target, **kwargs))
