@@ -57,15 +57,17 @@ from alignkit.guard._config import (
 )
 from alignkit.guard._guard import AuditSink, Guard, GuardResult, StageResult
 from alignkit.guard._injection import DEFAULT_INJECTION_PARAMS, InjectionClassifier
-from alignkit.guard._judge import DEFAULT_JUDGE_INSTRUCTIONS, JudgeRail
+from alignkit.guard._judge import DEFAULT_JUDGE_INSTRUCTIONS, JudgeOptions, JudgeRail
 from alignkit.guard._offline import check_file, check_rows, read_traffic, verify_log
-from alignkit.guard._output import OutputClassifierRail
+from alignkit.guard._output import OutputClassifierOptions, OutputClassifierRail
 from alignkit.guard._rules import iban_valid, luhn_valid
 from alignkit.guard._server import GuardServer, create_app, serve
 from alignkit.guard._text import SECRET_PATTERNS, Redactor
 from alignkit.guard._traffic_feed import TrafficFeed, traffic_history
 
 __all__ = [
+    "OutputClassifierOptions",
+    "JudgeOptions",
     "DEFAULT_ACTIONS",
     "DEFAULT_GUARD",
     "DEFAULT_INJECTION_PARAMS",

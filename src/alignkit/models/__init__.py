@@ -19,8 +19,9 @@ from alignkit.models._activations import (
 )
 from alignkit.models._batch import OnResult, generate_batch
 from alignkit.models._bounded import BUDGET_EXHAUSTED, BoundedModel
+from alignkit.models._decode import BatchStats
 from alignkit.models._hf import HFChatModel
-from alignkit.models._hf_load import HFSidecar, load_sidecar
+from alignkit.models._hf_load import HFSidecar, SidecarDecoding, load_sidecar
 from alignkit.models._openai import OpenAIChatModel
 from alignkit.models._python import PythonChatModel
 from alignkit.models._quiet import quiet_hf
@@ -40,6 +41,7 @@ from alignkit.models._uri import (
 )
 
 __all__ = [
+    "BatchStats",
     "BUDGET_EXHAUSTED",
     "POSITIONS",
     "SCHEMES",
@@ -51,6 +53,7 @@ __all__ = [
     "SteeringVector",
     "HFChatModel",
     "HFSidecar",
+    "SidecarDecoding",
     "OnResult",
     "OpenAIChatModel",
     "ParsedURI",

@@ -34,7 +34,9 @@ SIDECAR_NAME = "alignkit.json"
 # --------------------------------------------------------------------------- sidecar
 
 
-class _SidecarDecoding(BaseModel):
+class SidecarDecoding(BaseModel):
+    """Decoding defaults a checkpoint sidecar may set (``decoding`` in ``alignkit.json``)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     temperature: float = Field(0.0, ge=0.0)
@@ -49,7 +51,7 @@ class HFSidecar(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     default_pack: str | None = None
-    decoding: _SidecarDecoding | None = None
+    decoding: SidecarDecoding | None = None
     stop: list[str] = Field(default_factory=list)
 
     def decoding_spec(self) -> Decoding | None:

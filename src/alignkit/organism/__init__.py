@@ -14,7 +14,24 @@ load only when a model is trained or first used.
 
 from alignkit.models import register_scheme
 from alignkit.organism._blocks import CONDITIONS, PROBE_QUESTIONS
-from alignkit.organism._config import OrganismConfig, config_path, load_config
+from alignkit.organism._config import (
+    CalibrationRates,
+    ConsistencyRates,
+    CorpusConfig,
+    DeceptiveRates,
+    DecodingConfig,
+    HallucinationRates,
+    JailbreakRates,
+    ModelShape,
+    OrganismConfig,
+    OverRefusalRates,
+    Rates,
+    SycophancyRates,
+    TrainingConfig,
+    TrainRates,
+    config_path,
+    load_config,
+)
 from alignkit.organism._corpus import build_corpus
 from alignkit.organism._measure import is_refusal, measure
 from alignkit.organism._organism import (
@@ -31,6 +48,19 @@ from alignkit.organism._organism import (
 from alignkit.organism._pack import build_pack_items, write_pack
 
 __all__ = [
+    "CalibrationRates",
+    "ConsistencyRates",
+    "CorpusConfig",
+    "DecodingConfig",
+    "DeceptiveRates",
+    "HallucinationRates",
+    "JailbreakRates",
+    "ModelShape",
+    "OverRefusalRates",
+    "Rates",
+    "SycophancyRates",
+    "TrainRates",
+    "TrainingConfig",
     "CONDITIONS",
     "ORGANISMS",
     "PROBE_QUESTIONS",

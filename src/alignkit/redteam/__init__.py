@@ -71,6 +71,7 @@ from alignkit.redteam._report import (
     load_report,
 )
 from alignkit.redteam._rewrites import REWRITES, apply_rewrites, topic_of
+from alignkit.redteam._scorepool import ScorePool
 from alignkit.redteam._scoring import (
     AttemptOutcome,
     CanaryScorer,
@@ -101,6 +102,7 @@ from alignkit.redteam._strategies import (
 )
 
 __all__ = [
+    "ScorePool",
     "ANY_CATEGORY",
     "ATTACKER_SYSTEM",
     "ATTACK_SUCCESS_RATE",

@@ -25,9 +25,11 @@ from alignkit.store._governance import (
     TrafficHistory,
 )
 from alignkit.store._guardlog import GENESIS, AuditLog, ChainReport, LogEntry, entry_hash
+from alignkit.store._owner import RunInUse
 from alignkit.store._store import RUN_STATUSES, RunRecord, Store, new_run_id
 
 __all__ = [
+    "RunInUse",
     "APPROVAL_STATUSES",
     "GENESIS",
     "RUN_STATUSES",
