@@ -310,9 +310,13 @@ def test_every_command_reads_the_store_the_config_names(tmp_path: Path) -> None:
     assert not (tmp_path / ".alignkit").exists()
 
 
-def test_an_interrupt_after_the_command_finished_is_ignored(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("sig", "rc"), [("SIGINT", 0), ("SIGTERM", 143)])
+def test_an_interrupt_after_the_command_finished_is_ignored(
+    tmp_path: Path, sig: str, rc: int
+) -> None:
     """Ctrl-C while the process tears down (here: waiting for a thread) ended a finished
-    run with exit 130 and no word, or with a traceback."""
+    run with exit 130 and no word, or with a traceback. SIGTERM there was swallowed
+    (exit 0 after the wait); it ends the process at once, exit 143."""
     import subprocess
     import sys
 
@@ -329,9 +333,9 @@ def test_an_interrupt_after_the_command_finished_is_ignored(tmp_path: Path) -> N
         "def kick():\n"
         "    done.wait()\n"
         "    time.sleep(0.3)\n"
-        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        f"    os.kill(os.getpid(), signal.{sig})\n"
         "threading.Thread(target=kick, daemon=True).start()\n"
-        "threading.Thread(target=time.sleep, args=(2.0,)).start()  # teardown waits on it\n"
+        "threading.Thread(target=time.sleep, args=(4.0,)).start()  # teardown waits on it\n"
         "sys.argv = ['alignkit', 'checks', 'list', '--json']  # as the command line runs it\n"
         "main()\n",
         encoding="utf-8",
@@ -339,5 +343,6 @@ def test_an_interrupt_after_the_command_finished_is_ignored(tmp_path: Path) -> N
     proc = subprocess.run(
         [sys.executable, str(script)], cwd=REPO, capture_output=True, text=True, timeout=120
     )
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == rc, proc.stderr
     assert json.loads(proc.stdout) and "Traceback" not in proc.stderr
+    assert ("terminated" in proc.stderr) is (sig == "SIGTERM")

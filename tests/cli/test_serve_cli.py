@@ -118,3 +118,73 @@ def test_a_server_that_cannot_write_its_log_refuses_requests(tmp_path: Path) -> 
     assert "entries could not be written" in stderr
     verified = run_cli("guard", "verify", "--store", str(store))
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_a_store_locked_by_another_process_is_refused_not_waited_for(tmp_path: Path) -> None:
+    """Another process held the store's write lock: every route, /healthz included, hung
+    for the 30 s busy timeout at a time instead of answering 503 at once."""
+    import sqlite3
+    import time
+
+    from alignkit.store import Store
+
+    store = tmp_path / "s.db"
+    Store.open(f"sqlite:///{store}").close()
+    env = {**os.environ, **ENV}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "alignkit", "serve", QUIZ, "--port", "0", "--store", str(store)],
+        cwd=REPO, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "2+2?"}]}).encode()
+
+    def ask(path: str) -> str:
+        req = urllib.request.Request(url + path, body, {"content-type": "application/json"})
+        if path == "/healthz":
+            req = urllib.request.Request(url.removesuffix("/v1") + path)
+        try:  # the timeout is the property: a stalled event loop answers nothing for 30 s
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return str(r.status)
+        except urllib.error.HTTPError as exc:
+            return str(exc.code)
+
+    holder = sqlite3.connect(store, isolation_level=None, timeout=30)
+    try:
+        assert proc.stderr is not None
+        url = proc.stderr.readline().split(" on ", 1)[1].split()[0]
+        assert ask("/chat/completions") == "200"
+        holder.execute("BEGIN EXCLUSIVE")
+        answered_during = [ask("/chat/completions")]
+        deadline = time.monotonic() + 20
+        while answered_during[-1] == "200" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            answered_during.append(ask("/chat/completions"))
+        assert answered_during[-1] == "503", answered_during
+        assert ask("/healthz") == "503"
+        try:
+            urllib.request.urlopen(
+                urllib.request.Request(url + "/chat/completions", body,
+                                       {"content-type": "application/json"}), timeout=10,
+            )  # fmt: skip
+        except urllib.error.HTTPError as exc:
+            refusal = json.loads(exc.read())["error"]
+        assert refusal["code"] == "audit_log_unavailable"
+        assert str(tmp_path) not in refusal["message"]  # where the store is: the server's log
+        holder.execute("ROLLBACK")
+        deadline = time.monotonic() + 20
+        while ask("/healthz") != "200" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert ask("/chat/completions") == "200"
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        holder.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "Traceback" not in stderr
+    assert stderr.count("cannot write, retrying") == 1, stderr
+    verified = run_cli("guard", "verify", "--store", str(store))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    answered = 2 + answered_during.count("200")  # every answered request is on the record
+    with Store.open(f"sqlite:///{store}", create=False) as st:
+        assert st.audit_log(background=False).count() == answered

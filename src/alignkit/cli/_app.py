@@ -105,15 +105,23 @@ def _after_the_command() -> None:
 
     Teardown (joining threads, flushing logs at exit) takes a moment; a Ctrl-C in it ended
     a finished run with exit 130 and no word, or with a traceback. A second one stops the
-    process at once; SIGTERM keeps its meaning. Only for the command line itself
-    (``main()`` with no arguments): a caller of ``main(argv)`` goes on running, and its
-    Ctrl-C must keep working.
+    process at once. SIGTERM keeps its meaning: it ends the process now, exit 143 (passed
+    on as SIGINT, as during the run, it was ignored here). Only for the command line
+    itself (``main()`` with no arguments): a caller of ``main(argv)`` goes on running, and
+    its Ctrl-C must keep working.
     """
 
     def again(signum: int, frame: object) -> None:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
 
+    def terminate(signum: int, frame: object) -> None:
+        err.print("terminated")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(143)
+
     signal.signal(signal.SIGINT, again)
+    signal.signal(signal.SIGTERM, terminate)
 
 
 def main(argv: list[str] | None = None) -> None:

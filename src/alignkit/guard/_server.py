@@ -62,6 +62,7 @@ from alignkit.guard._metrics import Metrics
 from alignkit.guard._server_chat import CHAT_PATH, State, app_class, chat, settle
 from alignkit.guard._server_governance import add_governance_routes, governance_metrics
 from alignkit.guard._server_http import http_protocol
+from alignkit.store import AuditLog
 
 if TYPE_CHECKING:
     from fastapi import FastAPI, Request, Response
@@ -183,8 +184,8 @@ async def _housekeeping(guard: Guard, every_s: float = 0.5) -> None:
         await asyncio.sleep(every_s)
         settle(guard)
         try:
-            if guard.approvals is not None:
-                guard.approvals.expire_due()
+            if guard.approvals is not None:  # a write: waits for a store another process holds
+                await asyncio.to_thread(guard.approvals.expire_due)
             if guard.traffic is not None:
                 await asyncio.to_thread(guard.traffic.drain)
         except Exception as exc:  # kept going; the next round retries
@@ -198,17 +199,26 @@ LOG_FLUSH_INTERVAL_S = float(os.environ.get("ALIGNKIT_LOG_FLUSH_S", "0.02"))
 _RETRY_S = 0.5
 """How often a server retries an audit log it cannot write."""
 
+_LOCK_WAIT_S = 2.0
+"""How long a commit may wait for a store another process is writing before requests are
+refused (the wait happens in a thread; the event loop never waits for the lock)."""
 
-async def _flush_log(log: Any, guard: Guard) -> None:
-    """Commit the audit log from the event loop whenever it is due (see AuditLog)."""
+
+async def _flush_log(log: AuditLog, guard: Guard) -> None:
+    """Commit the audit log from the event loop whenever it is due (see AuditLog).
+
+    The commit on the loop takes the store's write lock only if it is free; when another
+    process holds it, a thread waits for it, and past :data:`_LOCK_WAIT_S` the log is
+    failing: chat and tool-call checks are refused until a retry (off the loop) succeeds.
+    """
     while True:
         await asyncio.sleep(log.flush_interval_s / 2)
         settle(guard)  # normally done after each answer; this catches any left behind
         if log.failing:  # kept buffered; meanwhile chat and tool-call checks are refused
             await asyncio.sleep(_RETRY_S)
-            await asyncio.to_thread(log.try_flush)  # a stuck store must not stall the loop
-        elif log.due:
-            log.try_flush()
+            await asyncio.to_thread(log.try_flush, _RETRY_S)
+        elif log.due and log.try_flush(0.0, busy_fails=False) is None:
+            await asyncio.to_thread(log.try_flush, _LOCK_WAIT_S)
 
 
 _CHAT_SCHEMA = {"requestBody": {"required": True, "content": {"application/json": {

@@ -246,7 +246,8 @@ def log_unavailable(state: State) -> Reply | None:
     state.metrics.error("audit_log")
     return Reply.error(
         503,
-        f"the audit log cannot be written, so requests are refused until it can: {log.failing}",
+        # the reason (a store path or database host, a driver error) stays in the server's log
+        "the audit log cannot be written, so requests are refused until it can",
         "server_error",
         "audit_log_unavailable",
         headers={"Retry-After": "1"},

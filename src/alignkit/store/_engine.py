@@ -27,6 +27,7 @@ from alignkit.core import StoreError
 
 __all__ = [
     "BUSY_TIMEOUT_S",
+    "StoreBusy",
     "WRITE_OPTIONS",
     "Location",
     "check_sqlite_file",
@@ -35,6 +36,7 @@ __all__ = [
     "one_line",
     "parse_location",
     "translate_errors",
+    "write_options",
 ]
 
 logger = logging.getLogger("alignkit.store")
@@ -45,6 +47,22 @@ _BEGIN_OPTION = "alignkit_begin"
 # Execution options for a connection that will write: on SQLite, take the write lock
 # at BEGIN so a read-then-write transaction never fails on a stale snapshot.
 WRITE_OPTIONS: dict[str, Any] = {_BEGIN_OPTION: "BEGIN IMMEDIATE"}
+_BUSY_OPTION = "alignkit_busy_ms"
+
+
+class StoreBusy(StoreError):
+    """Another connection held the store's write lock for all of a bounded wait."""
+
+
+def write_options(busy_s: float | None = None) -> dict[str, Any]:
+    """:data:`WRITE_OPTIONS`, waiting at most ``busy_s`` for SQLite's write lock if given.
+
+    Without it a writer waits :data:`BUSY_TIMEOUT_S`; a caller that must not stall (an
+    event loop) asks for a short wait and hands a :class:`StoreBusy` to a thread.
+    """
+    if busy_s is None:
+        return WRITE_OPTIONS
+    return {**WRITE_OPTIONS, _BUSY_OPTION: max(0, int(busy_s * 1000))}
 
 
 @dataclass(frozen=True)
@@ -87,7 +105,14 @@ def translate_errors(action: str, display: str) -> Iterator[None]:
     try:
         yield
     except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
-        raise StoreError(f"cannot {action} in store {display}: {one_line(exc)}") from exc
+        kind = StoreBusy if _is_busy(exc) else StoreError
+        raise kind(f"cannot {action} in store {display}: {one_line(exc)}") from exc
+
+
+def _is_busy(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite's "database is locked" (SQLITE_BUSY or an extended code)."""
+    code = getattr(getattr(exc, "orig", exc), "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF == sqlite3.SQLITE_BUSY
 
 
 def parse_location(url: str) -> Location:
@@ -162,7 +187,18 @@ def _install_sqlite_hooks(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql(str(conn.get_execution_options().get(_BEGIN_OPTION, "BEGIN")))
+        options = conn.get_execution_options()
+        begin = str(options.get(_BEGIN_OPTION, "BEGIN"))
+        wait_ms = options.get(_BUSY_OPTION)
+        if wait_ms is None:
+            conn.exec_driver_sql(begin)
+            return
+        # the write lock is taken at BEGIN IMMEDIATE: only that statement waits less
+        conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(wait_ms)}")
+        try:
+            conn.exec_driver_sql(begin)
+        finally:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {busy_ms}")
 
 
 def make_engine(location: Location) -> Engine:

@@ -161,17 +161,20 @@ class ApprovalBook:
         return bool(changed), self.get(approval_id)
 
     def expire_due(self, now: datetime) -> list[ApprovalRecord]:
-        """Mark every pending approval past its expiry ``expired``; those this call moved."""
+        """Mark every pending approval past its expiry ``expired``; those this call moved.
+
+        Takes the write lock only when something is due (a server calls this twice a second).
+        """
+        query = (
+            select(APPROVALS.c.id)
+            .where(APPROVALS.c.status == "pending")
+            .where(APPROVALS.c.expires_at <= now)
+        )
+        with self._read("find due approvals") as conn:
+            if conn.execute(query.limit(1)).first() is None:
+                return []
         with self._write("expire approvals") as conn:
-            due = (
-                conn.execute(
-                    select(APPROVALS.c.id)
-                    .where(APPROVALS.c.status == "pending")
-                    .where(APPROVALS.c.expires_at <= now)
-                )
-                .scalars()
-                .all()
-            )
+            due = conn.execute(query).scalars().all()
             moved = []
             for approval_id in due:
                 changed = conn.execute(

@@ -35,13 +35,13 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, delete, func, insert, select, text
 from sqlalchemy.engine import RowMapping
 
 from alignkit.core import StoreError
-from alignkit.store._engine import one_line
+from alignkit.store._engine import StoreBusy, one_line
 from alignkit.store._json import canonical_json
 from alignkit.store._schema import GUARD_DECISIONS, GUARD_LOG, META, META_SCHEMA_VERSION
 
@@ -101,6 +101,14 @@ class ChainReport:
 Conn = Callable[[str], AbstractContextManager[Connection]]
 
 
+class WriteConn(Protocol):
+    """``Store._write``: a write transaction, waiting at most ``busy_s`` for the lock."""
+
+    def __call__(
+        self, action: str, *, busy_s: float | None = None
+    ) -> AbstractContextManager[Connection]: ...
+
+
 _OPEN_LOGS: weakref.WeakSet[AuditLog] = weakref.WeakSet()
 
 
@@ -135,7 +143,7 @@ class AuditLog:
     def __init__(
         self,
         read: Conn,
-        write: Conn,
+        write: WriteConn,
         display: str,
         *,
         key: bytes | None = None,
@@ -185,19 +193,28 @@ class AuditLog:
         with self._cond:
             return len(self._buffer)
 
-    def flush(self) -> None:
-        """Commit everything buffered; on failure the entries stay buffered and it raises."""
+    def flush(self, busy_s: float | None = None, *, busy_fails: bool = True) -> None:
+        """Commit everything buffered; on failure the entries stay buffered and it raises.
+
+        Args:
+            busy_s: Wait at most this long for the store's write lock (default: the
+                store's busy timeout); :class:`StoreBusy` if it stays taken.
+            busy_fails: Whether a busy store counts as a failure (:attr:`failing`); a
+                caller that tries without waiting and then waits elsewhere says ``False``.
+        """
         with self._io:
             with self._cond:
                 batch, self._buffer, self._oldest = self._buffer, [], None
             if not batch:
                 return
             try:
-                self._commit(batch)
+                self._commit(batch, busy_s)
             except Exception as exc:
                 with self._cond:
                     self._buffer = batch + self._buffer
                     self._oldest = self._oldest or time.monotonic()
+                if isinstance(exc, StoreBusy) and not busy_fails:
+                    raise
                 self.failures += 1
                 error = (
                     exc
@@ -209,23 +226,28 @@ class AuditLog:
             self.written += len(batch)
             self.failing = None
 
-    def try_flush(self) -> bool:
+    def try_flush(self, busy_s: float | None = None, *, busy_fails: bool = True) -> bool | None:
         """:meth:`flush`, saying in the log when writing stops and starts working again.
 
         One warning per failing spell, not one per retry (a server retries every few ms).
 
         Returns:
-            Whether everything buffered is committed.
+            Whether everything buffered is committed; ``None`` when the store was busy
+            and ``busy_fails`` is false (nothing changed).
         """
-        was = self.failing
+        was, written = self.failing, self.written
         try:
-            self.flush()
+            self.flush(busy_s, busy_fails=busy_fails)
         except StoreError as exc:
+            if isinstance(exc, StoreBusy) and not busy_fails:
+                return None
             if was is None:
                 logger.warning("audit log: cannot write, retrying until it can: %s", exc)
             return False
         if was is not None:
-            logger.warning("audit log: writing again (%d entries committed)", self.written)
+            logger.warning(
+                "audit log: writing again (%d held-back entries committed)", self.written - written
+            )
         return True
 
     def check_writable(self) -> None:
@@ -239,8 +261,8 @@ class AuditLog:
                 META.update().where(META.c.key == META_SCHEMA_VERSION).values(value=META.c.value)
             )
 
-    def _commit(self, batch: list[_Pending]) -> None:
-        with self._write(f"append {len(batch)} audit-log entries") as conn:
+    def _commit(self, batch: list[_Pending], busy_s: float | None = None) -> None:
+        with self._write(f"append {len(batch)} audit-log entries", busy_s=busy_s) as conn:
             dialect = conn.dialect
             # On SQLite the statements go straight to the driver (rows bound as the
             # tables' types would bind them; stamps are already the IsoDateTime text): no

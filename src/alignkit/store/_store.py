@@ -25,13 +25,14 @@ from sqlalchemy.engine import RowMapping
 from alignkit.core import DEFAULT_STORE, AuditResult, Finding, StoreError
 from alignkit.store._attempts import AttemptRecord, AttemptWriter, attempt_from_row
 from alignkit.store._engine import (
-    WRITE_OPTIONS,
     Location,
+    StoreBusy,
     check_sqlite_file,
     make_engine,
     one_line,
     parse_location,
     translate_errors,
+    write_options,
 )
 from alignkit.store._governance import ApprovalBook, TrafficHistory
 from alignkit.store._guardlog import AuditLog
@@ -246,13 +247,22 @@ class Store:
             yield conn
 
     @contextmanager
-    def _write(self, action: str) -> Iterator[Connection]:
-        """A connection in a write transaction, committed when the block succeeds."""
+    def _write(self, action: str, *, busy_s: float | None = None) -> Iterator[Connection]:
+        """A connection in a write transaction, committed when the block succeeds.
+
+        ``busy_s`` bounds the wait for the write lock (this process's and SQLite's):
+        :class:`StoreBusy` when it stays taken that long.
+        """
         self._require_open()
-        with translate_errors(action, self.url), self._lock, self._engine.connect() as conn:
-            conn.execution_options(**WRITE_OPTIONS)
-            with conn.begin():
-                yield conn
+        if not self._lock.acquire(timeout=-1 if busy_s is None else busy_s):
+            raise StoreBusy(f"cannot {action} in store {self.url}: the store is busy")
+        try:
+            with translate_errors(action, self.url), self._engine.connect() as conn:
+                conn.execution_options(**write_options(busy_s))
+                with conn.begin():
+                    yield conn
+        finally:
+            self._lock.release()
 
     def _resolve(self, conn: Connection, run_id: str) -> RowMapping:
         """The run row whose id is ``run_id`` or, failing that, starts with it."""
