@@ -71,6 +71,15 @@ def test_sb3_intent_fn_runs_with_several_environments() -> None:
     assert seen == [next(s for s in range(3, 601, 3) if s >= k * 100) for k in range(1, 7)]
 
 
+@pytest.mark.parametrize("every", [0, -5, 2.5, True])
+def test_sb3_callback_refuses_a_step_interval_that_is_not_positive(every: object) -> None:
+    """every=0 crashed model.learn with ZeroDivisionError at the first intent step."""
+    pytest.importorskip("stable_baselines3")
+    mon = GoodhartMonitor(proxy="reward", intent=["gold"])
+    with pytest.raises(ConfigError, match="every must be a positive whole number"):
+        sb3_callback(mon, intent_fn=lambda s: {"gold": 1.0}, every=every)  # type: ignore[arg-type]
+
+
 def test_sb3_episodes_ending_together_in_several_environments_all_count() -> None:
     """Four environments finish an episode on the same call: the proxy at that step is
     the mean of their returns (only the last environment's return was kept)."""

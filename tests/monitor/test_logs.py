@@ -74,8 +74,11 @@ def test_jsonl_log_with_nulls(tmp_path: Path) -> None:
         (
             "bigint.jsonl",
             '{"step": 1, "reward": 1%s, "gold": 1}\n' % ("0" * 5000),
-            "bigint.jsonl:1 is not valid JSON",
+            "bigint.jsonl:1 holds a number too long to read",
         ),  # fmt: skip
+        # the fits square the steps: 1e160 overflowed into an internal error
+        ("hugestep.csv", "step,reward,gold\n1e160,1,2\n", "line 2: step '1e160' is out of range"),
+        ("infgold.csv", "step,reward,gold\n1,1,inf\n", "(missing, NaN and infinite values"),
     ],
 )
 def test_bad_logs_raise_one_line_data_errors(

@@ -8,6 +8,7 @@ stable-baselines3 and transformers are imported inside the factories, so importi
 from __future__ import annotations
 
 import logging
+import numbers
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
@@ -63,15 +64,19 @@ def sb3_callback(
         action: ``"warn"`` logs a warning when the state worsens; ``"stop"`` also ends
             training once the monitor says ``overoptimised``.
         intent_fn: Optional function of the step returning intent metric values.
-        every: Steps between calls of ``intent_fn``.
+        every: Steps between calls of ``intent_fn`` (a positive whole number).
 
     Returns:
         A ``stable_baselines3.common.callbacks.BaseCallback`` instance.
 
     Raises:
+        ConfigError: ``action`` or ``every`` is not valid.
         MissingDependencyError: If stable-baselines3 is not installed.
     """
     _check_action(action)
+    if isinstance(every, bool) or not isinstance(every, numbers.Integral) or every < 1:
+        raise ConfigError(f"every must be a positive whole number of steps, not {every!r}")
+    every = int(every)
     try:
         from stable_baselines3.common.callbacks import BaseCallback
     except ImportError as exc:

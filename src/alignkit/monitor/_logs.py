@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from alignkit.core import AuditResult, DataError, Finding, Plot, repeated_columns, summarize
-from alignkit.monitor._monitor import GoodhartMonitor, MonitorStatus
+from alignkit.monitor._monitor import MAX_STEP, GoodhartMonitor, MonitorStatus
 
 __all__ = ["LogCheck", "check_log", "read_log"]
 
@@ -86,8 +86,8 @@ def _jsonl_rows(text: str, path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             raise DataError(f"{path}:{lineno} is not valid JSON: {exc.msg}") from exc
         except RecursionError:
             raise DataError(f"{path}:{lineno}: JSON nested too deeply") from None
-        except ValueError as exc:  # an integer of 5,000 digits
-            raise DataError(f"{path}:{lineno} is not valid JSON: {str(exc)[:120]}") from None
+        except ValueError:  # an integer of 5,000 digits: Python's own advice is no help here
+            raise DataError(f"{path}:{lineno} holds a number too long to read") from None
         if not isinstance(row, dict):
             raise DataError(f"{path}:{lineno} is not a JSON object")
         yield lineno, row
@@ -195,7 +195,10 @@ def check_log(
         monitor.observe_mapping(at, row)
     for name in (proxy, *intents):
         if not monitor.series(name)[0]:
-            raise DataError(f"training log {path} has no numeric values for {name!r}")
+            raise DataError(
+                f"training log {path} has no numeric values for {name!r}"
+                " (missing, NaN and infinite values are skipped)"
+            )
     plots = [_plot(monitor, proxy, name, step_col or "row", path) for name in intents]
     return LogCheck(str(path), len(rows), monitor.status, monitor.findings(), plots, monitor)
 
@@ -255,4 +258,6 @@ def _step(raw: object, line: int, path: str | Path) -> float:
         raise DataError(f"{where}: step {raw!r} is not a number")
     if not math.isfinite(value):
         raise DataError(f"{where}: step {str(raw)[:40]!r} is not a finite number")
+    if abs(value) > MAX_STEP:
+        raise DataError(f"{where}: step {str(raw)[:40]!r} is out of range (at most 2**53)")
     return value

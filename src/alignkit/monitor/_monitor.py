@@ -243,6 +243,8 @@ class GoodhartMonitor:
         at = as_finite(step)
         if at is None:  # one NaN step broke the ordering and, with it, the alarm
             raise ConfigError(f"step must be a finite number, not {step!r}")
+        if abs(at) > MAX_STEP:  # the fits square steps: 1e160 overflowed into a crash
+            raise ConfigError(f"step {step!r} is out of range (at most 2**53 in size)")
         step = at
         if self._now is None or step > self._now:
             self._now = step
@@ -446,6 +448,10 @@ def _declined(test: PeakTest | None) -> bool:
 
 def _names(names: str | Collection[str]) -> list[str]:
     return [names] if isinstance(names, str) else list(names)
+
+
+MAX_STEP = float(2**53)
+"""The largest step size accepted: every whole number up to it is exact as a float."""
 
 
 def as_finite(raw: object) -> float | None:
