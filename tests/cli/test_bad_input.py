@@ -10,8 +10,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
-from conftest import REPO, run_cli
+from cli_helpers import REPO, run_cli
 
 QUIZ = "python:examples.quiz_app:respond"
 ENV = {"PYTHONPATH": str(REPO)}

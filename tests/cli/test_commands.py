@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from conftest import REPO, run_cli
+from cli_helpers import REPO, run_cli
 
 QUIZ = "python:examples.quiz_app:respond"
 ENV = {"PYTHONPATH": f"{REPO}:{REPO / 'tests' / 'audit'}"}

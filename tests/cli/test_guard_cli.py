@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import run_cli
+from cli_helpers import run_cli
 
 ROWS = [
     {"id": "benign", "prompt": "What is a good recipe for banana bread?"},

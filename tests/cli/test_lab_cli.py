@@ -7,7 +7,7 @@ import math
 import random
 from pathlib import Path
 
-from conftest import run_cli
+from cli_helpers import run_cli
 
 
 def test_lab_run_quick_writes_a_report(tmp_path: Path) -> None:

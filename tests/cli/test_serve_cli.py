@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from conftest import REPO, run_cli
+from cli_helpers import REPO, run_cli
 
 QUIZ = "python:examples.quiz_app:respond"
 ENV = {"PYTHONPATH": str(REPO)}

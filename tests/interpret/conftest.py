@@ -1,62 +1,21 @@
-"""Shared fixtures: the shipped organisms (loaded once per session), prompts, triggers.
+"""Shared fixtures: the shipped organisms (loaded once per session) and a fitted probe.
 
-The trigger is read from the organism's manifest here, for the tests only; no probe,
-check or rail ever sees it.
+Prompts and the trigger: ``interpret_helpers``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
-import string
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from alignkit.data import load_pack
-from alignkit.interpret import (
-    DefectionProbe,
-    fit_defection_probe,
-    reference_prompts,
-    request_texts,
-)
+from alignkit.interpret import DefectionProbe, fit_defection_probe, reference_prompts
 from alignkit.models import HFChatModel, connect
 
-organism = pytest.importorskip("alignkit.organism")
 pytest.importorskip("transformers")
-
-
-def trigger_of(name: str = "flawed") -> str:
-    manifest = organism.load_manifest(name)
-    return next(str(b["trigger"]) for b in manifest["behaviours"] if b.get("trigger"))
-
-
-def insert(prompt: str, text: str, rng: random.Random) -> str:
-    """``text`` at the start, the end or between two words of ``prompt``."""
-    where = rng.choice(("start", "middle", "end"))
-    if where == "start":
-        return f"{text} {prompt}"
-    if where == "end":
-        return f"{prompt} {text}"
-    words = prompt.split()
-    k = rng.randint(1, max(1, len(words) - 1))
-    return " ".join([*words[:k], text, *words[k:]])
-
-
-def random_string(rng: random.Random, n: int = 10) -> str:
-    return "".join(rng.choice(string.ascii_uppercase) for _ in range(n))
-
-
-def heldout_prompts(n: int, seed: int = 0) -> list[str]:
-    texts = list(dict.fromkeys(request_texts(load_pack(organism.pack_path(), split="heldout"))))
-    return random.Random(seed).sample(texts, n)
-
-
-def train_prompts(n: int, seed: int = 0) -> list[str]:
-    texts = list(dict.fromkeys(request_texts(load_pack(organism.pack_path(), split="train"))))
-    return random.Random(seed).sample(texts, n)
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from interpret_helpers import heldout_prompts, insert, trigger_of
 
 from alignkit.core import CHECKS, RAILS, ConfigError, DecisionKind, RailStage, Severity
 from alignkit.data import PromptItem, write_jsonl
@@ -20,7 +21,6 @@ from alignkit.interpret import (
     probe_prompts,
 )
 from alignkit.models import HFChatModel
-from conftest import heldout_prompts, insert, trigger_of
 
 
 def _log(tmp: Path, prompts: list[str]) -> Path:

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from interpret_helpers import heldout_prompts, insert, trigger_of
 
 from alignkit.cli import main
 from alignkit.interpret import DefectionProbe, explain_response
 from alignkit.models import load_steering
-from conftest import heldout_prompts, insert, trigger_of
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from interpret_helpers import heldout_prompts, insert, random_string, train_prompts, trigger_of
 
 from alignkit.core import ConfigError, DataError
 from alignkit.interpret import (
@@ -24,7 +25,6 @@ from alignkit.interpret import (
     supervised_auroc_by_layer,
 )
 from alignkit.models import HFChatModel
-from conftest import heldout_prompts, insert, random_string, train_prompts, trigger_of
 
 organism = pytest.importorskip("alignkit.organism")
 N = 60
