@@ -243,7 +243,7 @@ def test_json_stdout_stays_pure_when_the_app_prints(tmp_path: Path) -> None:
     (tmp_path / "noisy_app.py").write_text(
         "print('loading noisy app')\n"
         "def respond(messages):\n"
-        "    print('got', len(messages), 'messages')\n"
+        "    print('got', len(messages), 'NOISY-CALL')\n"
         "    return 'Paris'\n"
     )
     proc = run_cli(
@@ -254,8 +254,8 @@ def test_json_stdout_stays_pure_when_the_app_prints(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["findings"][0]["metric"] == "capability.fact_accuracy"
     assert "loading noisy app" in proc.stderr
-    # the calls run concurrently, so their print() pieces may interleave on stderr
-    assert proc.stderr.count("got") == proc.stderr.count("messages") >= 1
+    # the calls run concurrently: their print() pieces may interleave, each piece whole
+    assert proc.stderr.count("NOISY-CALL") >= 1
 
 
 def test_fail_on_sets_exit_code(tmp_path: Path) -> None:

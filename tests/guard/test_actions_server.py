@@ -8,7 +8,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from alignkit.store import Store
 
 pytestmark = pytest.mark.network
 TOKEN = "admin-token-for-tests"
-CONFIG: dict[str, Any] = {"approvals": {"timeout_s": 1.0}, "traffic": {"enabled": False}}
+CONFIG: dict[str, Any] = {"approvals": {"timeout_s": 2.0}, "traffic": {"enabled": False}}
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ def test_approve_through_the_admin_api_and_poll(server: GuardServer, store_url: 
     assert listed["approvals"][0]["request"]["arguments"]["path"] == ".github/workflows/ci.yml"
 
     def later() -> None:
-        time.sleep(0.3)
+        time.sleep(0.1)  # the poll below is waiting by then
         call(approve, {"by": "alice", "note": "reviewed"}, TOKEN)
 
     approver = threading.Thread(target=later)
@@ -110,7 +110,7 @@ def test_an_undecided_approval_expires_by_itself(server: GuardServer, store_url:
     root = base(server)
     body = {"tool": "bash", "arguments": {"command": "git reset --hard"}}
     _, pending = call(root + "/v1/actions/check", body)
-    time.sleep(2.0)  # nobody polls: the server's housekeeping expires it
+    time.sleep(3.0)  # nobody polls: the server's housekeeping expires it
     status, listed = call(root + "/admin/approvals?status=expired", token=TOKEN)
     assert [a["id"] for a in listed["approvals"]] == [pending["approval_id"]]
     _, final = call(f"{root}/v1/actions/approvals/{pending['approval_id']}")
@@ -132,7 +132,7 @@ def test_client_and_decorator_against_the_server(server: GuardServer) -> None:
     with pytest.raises(ActionBlocked, match="empty-tests"):
         write_file("tests/test_a.py", "")
     with pytest.raises(ActionBlocked, match="expired by timeout"):
-        write_file("conftest.py", "collect_ignore = ['tests']")  # nobody approves: 1 s
+        write_file("conftest.py", "collect_ignore = ['tests']")  # nobody approves: 2 s
     assert ran == ["src/a.py"]
 
 
@@ -236,16 +236,25 @@ def test_stopping_does_not_wait_out_a_long_poll(target: str, store_url: str) -> 
 
 def test_stopping_lets_an_answer_in_flight_finish(tmp_path: Path, store_url: str) -> None:
     """A short shutdown grace cut 6-second completions with a 500."""
-    app = tmp_path / "slow.py"
-    app.write_text("import time\ndef respond(messages):\n    time.sleep(2)\n    return 'done'\n")
+    app, started = tmp_path / "slow.py", tmp_path / "started"
+    app.write_text(f"import pathlib, time\ndef respond(messages):\n"
+                   f"    pathlib.Path({str(started)!r}).touch()\n"
+                   f"    time.sleep(2)\n    return 'done'\n")  # fmt: skip
     with GuardServer(f"python:{app}:respond", CONFIG, store_url=store_url) as srv:
         answers: list[Any] = []
         asker = _ask_in_background(srv, "hi", answers)
-        time.sleep(0.5)
+        _wait_for(started.exists)  # the answer is in flight
         srv.stop()
         asker.join(10)
     status, doc = answers[0]
     assert status == 200 and doc["choices"][0]["message"]["content"] == "done"
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
 
 
 def _ask_in_background(srv: GuardServer, content: str, answers: list[Any]) -> threading.Thread:
@@ -268,7 +277,9 @@ def test_stopping_ends_a_chat_waiting_on_an_escalation(target: str, store_url: s
     answers: list[Any] = []
     with GuardServer(target, config, store_url=store_url) as srv:
         asker = _ask_in_background(srv, "wire money now", answers)
-        time.sleep(1.0)
+        queue = srv.guard.approvals
+        assert queue is not None
+        _wait_for(lambda: bool(queue.find("pending")))  # the chat waits on its approval
         started = time.perf_counter()
         srv.stop()
         took = time.perf_counter() - started

@@ -182,6 +182,7 @@ def test_admin_needs_the_token_and_signals_trip_a_user(server: GuardServer) -> N
     assert get(base + "/admin/breakers", "wrong")[0] == 401
     status, body = post(base + "/admin/breakers/signal", {"key": "user:eve", "reason": "alarm"},
                         TOKEN)  # fmt: skip
+    opened_by = time.monotonic()  # the breaker opened just before this
     assert status == 200 and json.loads(body)["state"] == "open"
     c = client(server)
     with pytest.raises(openai.APIStatusError) as info:
@@ -193,7 +194,8 @@ def test_admin_needs_the_token_and_signals_trip_a_user(server: GuardServer) -> N
     # Retry-After counts down the cool-down left, in whole seconds (at least 1).
     cooldown = server.guard.config.breakers.cooldown_s
     assert 1 <= int(info.value.response.headers["retry-after"]) <= max(1, int(cooldown) + 1)
-    server.guard.breakers._clock = lambda: time.monotonic() + cooldown - 2.5  # 2.5 s left
+    # a frozen clock with 2.5 s left (a moving one counted the requests' time against it)
+    server.guard.breakers._clock = lambda: opened_by + cooldown - 2.5
     with pytest.raises(openai.APIStatusError) as later:
         c.chat.completions.create(
             model="m", messages=[{"role": "user", "content": "hi"}], extra_body={"user": "eve"}
