@@ -227,7 +227,9 @@ def test_decisions_are_fast_on_large_arguments() -> None:
             t = time.perf_counter()
             DEFAULT.evaluate(tool, args)
             times.append(time.perf_counter() - t)
-    assert statistics.median(times) < 1e-3
+    # ~0.1 ms here: the bound catches a pathological scan (a backtracking pattern, a
+    # quadratic walk), not a slow machine; the speed itself is in benchmarks/
+    assert statistics.median(times) < 1e-2
 
 
 EXAMPLE = ActionPolicy(Path(__file__).parents[2] / "examples" / "coding_agent" / "policy.yaml")
