@@ -51,3 +51,44 @@ def test_a_stuck_worker_falls_back_to_scoring_in_process(
     scores, stuck = asyncio.run(run())
     assert stuck
     assert scores == [expected] * 3
+
+
+def test_workers_exit_when_the_campaign_is_killed_outright(tmp_path: object) -> None:
+    """SIGKILL of the campaign left its scoring workers running forever, children of init
+    (they hold the write end of the queue they wait on, so no end-of-file ever comes)."""
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import asyncio, sys, time\n"
+        "from alignkit.redteam._scorepool import ScorePool\n"
+        "async def main():\n"
+        "    pool = ScorePool(require_markers=True, workers=2)\n"
+        "    await pool.start()\n"
+        "    print(*pool._executor._processes, flush=True)\n"
+        "    time.sleep(60)\n"
+        "asyncio.run(main())\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    workers = [int(p) for p in proc.stdout.readline().split()]
+    assert len(workers) == 2
+    proc.kill()
+    proc.wait()
+
+    def alive(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        with open(f"/proc/{pid}/stat") as f:  # a zombie waiting for init counts as gone
+            return f.read().split(") ")[1].split()[0] != "Z"
+
+    deadline = time.monotonic() + 20
+    while any(alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = [p for p in workers if alive(p)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left

@@ -64,6 +64,7 @@ from alignkit.core._findings import (
     summarize,
 )
 from alignkit.core._modes import known_failure_modes
+from alignkit.core._process import exit_when_orphaned
 from alignkit.core._rail import (
     RAIL_TIERS,
     RAILS,
@@ -147,6 +148,7 @@ __all__ = [
     "config_schema",
     "discover",
     "expected_calibration_error",
+    "exit_when_orphaned",
     "known_failure_modes",
     "load_config",
     "newcombe_diff_ci",

@@ -13,14 +13,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-import threading
-import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
-from alignkit.core import Finding
+from alignkit.core import Finding, exit_when_orphaned
 from alignkit.monitor import TrafficConfig, TrafficMonitor, TrafficRecord
 from alignkit.scoring import find_deflection, find_refusal
 
@@ -92,22 +90,11 @@ def _start(config: TrafficConfig, embedder: str | None, server: int) -> None:
 
     # Ctrl-C reaches the whole process group: the server shuts the worker down itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_orphaned, args=(server,), daemon=True).start()
+    exit_when_orphaned(server)
 
     embed = load_embedder(embedder) if embedder else None
     _WORKER["monitor"] = TrafficMonitor(config, embed=embed)
     _WORKER["labeller"] = Labeller()
-
-
-def _orphaned(parent: int, every_s: float = 1.0) -> None:
-    """Exit once the server is gone (killed, so it could not shut the worker down).
-
-    ``parent`` is the server's pid as the server gave it: one killed while this worker
-    was still starting is noticed too.
-    """
-    while os.getppid() == parent:
-        time.sleep(every_s)
-    os._exit(0)
 
 
 def _work(batch: Batch) -> MonitorReply:

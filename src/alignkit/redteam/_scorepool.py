@@ -19,7 +19,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from alignkit.core import Completion, Message, Outcome
+from alignkit.core import Completion, Message, Outcome, exit_when_orphaned
 from alignkit.redteam._behaviours import Behaviour
 from alignkit.redteam._scoring import Score, Scorer
 
@@ -76,7 +76,10 @@ class ScorePool:
         self.workers = workers or default_workers()
         self._local = Scorer(require_markers=require_markers)
         self._executor = ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=multiprocessing.get_context("fork")
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=exit_when_orphaned,
+            initargs=(os.getpid(),),
         )
         self._pending: list[tuple[_Item, asyncio.Future[Score]]] = []
         self._pumps: set[asyncio.Task[None]] = set()
