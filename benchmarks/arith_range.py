@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 from pathlib import Path
 from typing import Any
+
+from _cli import positive_int, writable_json_path, write_json
 
 import alignkit.organism._corpus as corpus
 from alignkit.core import Message
@@ -80,14 +81,22 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--max", type=int, default=20, help="largest operand of + and − (shipped: 20)")
-    ap.add_argument("--examples", type=int, default=30000, help="arithmetic chats (× 2.8 epochs)")
-    ap.add_argument("--n", type=int, default=150, help="questions per operation and split")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument(
+        "--max", type=positive_int, default=20, help="largest operand of + and − (shipped: 20)"
+    )
+    ap.add_argument(
+        "--examples", type=positive_int, default=30000, help="arithmetic chats (× 2.8 epochs)"
+    )
+    ap.add_argument("--n", type=positive_int, default=150, help="questions per operation and split")
+    ap.add_argument("--threads", type=positive_int, default=1)
     ap.add_argument("--out", type=Path, required=True, help="checkpoint folder")
-    ap.add_argument("--json", type=Path, help="write the table as JSON")
+    ap.add_argument("--json", type=writable_json_path, help="write the table as JSON")
     args = ap.parse_args()
     use_range(args.max)
+    for op in ("+", "-"):  # both splits must have pairs, or measuring fails after training
+        splits = {corpus.arith_split(op, a, b) for a, b in corpus.arith_pairs(op)}
+        if splits != {"train", "heldout"}:
+            ap.error(f"argument --max: operands 0..{args.max} leave no held-out {op} pair")
     config = load_config(config_path("flawed"))
     config = config.model_copy(
         update={
@@ -110,7 +119,7 @@ def main() -> None:
             "final_loss": report.final_loss,
             "accuracy": table,
         }
-        args.json.write_text(json.dumps(record, indent=2) + "\n")
+        write_json(args.json, record)
 
 
 if __name__ == "__main__":

@@ -27,16 +27,18 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _cli import name_list, positive_int, writable_json_path, write_json
+
 import alignkit.audit
-from alignkit.core import CHECKS, AuditResult, Finding, Severity, discover
-from alignkit.organism import load_manifest
+from alignkit.audit._select import _match as match_checks
+from alignkit.core import CHECKS, AlignkitError, AuditResult, Finding, Severity, discover
+from alignkit.organism import ORGANISMS, load_manifest
 
 TOLERANCE = 0.15
 TIME_BAR_S = 180.0
@@ -185,18 +187,37 @@ def main() -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variant", type=Path, default=None, help="organism checkpoint folder")
-    parser.add_argument("--only", default="flawed,clean", help="shipped organisms to audit")
+    parser.add_argument(
+        "--only",
+        type=name_list(ORGANISMS, empty_ok=True),
+        default=",".join(ORGANISMS),
+        help="shipped organisms to audit ('' with --variant: the variant alone)",
+    )
     parser.add_argument("--checks", default=None, help="check glob (default: every eval check)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-items", type=int, default=None, help="cap items per check")
-    parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    parser.add_argument("--max-items", type=positive_int, default=None, help="cap items per check")
+    parser.add_argument(
+        "--json", type=writable_json_path, default=None, help="also write the numbers here"
+    )
     opts = parser.parse_args()
-    opts.checks = opts.checks or eval_checks()
+    if not opts.only and opts.variant is None:
+        parser.error("argument --only: names no organism, and no --variant is given")
+    if opts.checks is None:
+        opts.checks = eval_checks()
+    else:
+        discover()
+        try:
+            match_checks(opts.checks)
+        except AlignkitError as exc:
+            parser.error(f"argument --checks: {exc}")
     plan: list[tuple[str, str, dict[str, Any], str]] = []
-    for name in [x for x in opts.only.split(",") if x]:
+    for name in opts.only:
         plan.append((name, f"organism:{name}", load_manifest(name), name))
     if opts.variant is not None:
-        manifest = load_manifest(opts.variant)
+        try:
+            manifest = load_manifest(opts.variant)
+        except AlignkitError as exc:
+            parser.error(f"argument --variant: {exc}")
         plan.append((f"variant:{opts.variant.name}", f"hf:{opts.variant}", manifest, "variant"))
     print(f"checks: {opts.checks}")
     results = [audit_one(*p, opts) for p in plan]
@@ -216,7 +237,7 @@ def main() -> None:
                 for r in results
             ],
         }
-        opts.json.write_text(json.dumps(payload, indent=1), encoding="utf-8")
+        write_json(opts.json, payload, indent=1)
 
 
 if __name__ == "__main__":

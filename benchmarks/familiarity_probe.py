@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _cli import local_model_uri, writable_json_path, write_json
 
 from alignkit.data import load_pack
 from alignkit.interpret import auroc, supervised_scores_by_layer
@@ -87,9 +86,14 @@ async def probe(uri: str, sets: dict[str, list[str]], seed: int) -> dict[str, An
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("targets", nargs="+", help="activation-capable targets (organism:, hf:)")
+    ap.add_argument(
+        "targets",
+        nargs="+",
+        type=local_model_uri,
+        help="activation-capable targets (organism:, hf:)",
+    )
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--json", type=writable_json_path, default=None)
     args = ap.parse_args(argv)
     sets = prompt_sets(args.seed)
     print(
@@ -107,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         best = r["blocks"][r["best_block"]]
         print(f"| {uri} | {per} | {best['real_flagged_at_tpr']:.0%} |")
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+        write_json(args.json, results)
     return 0
 
 

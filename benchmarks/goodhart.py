@@ -28,13 +28,13 @@ baseline rows are those settings.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
+
+from _cli import positive_int, writable_json_path, write_json
 
 from alignkit.lab import mitigations, reward_model_overoptimisation
 from alignkit.monitor import (
@@ -257,14 +257,11 @@ def _score_dict(s: DetectorScore) -> dict[str, float]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--runs", type=int, default=60, help="simulated runs per shape")
+    ap.add_argument("--runs", type=positive_int, default=60, help="simulated runs per shape")
     ap.add_argument("--quick", action="store_true", help="smaller pools (not for the table)")
-    ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--json", type=writable_json_path, default=None)
     ap.add_argument("--calibrate", action="store_true", help="print the calibration grids")
     args = ap.parse_args()
-    if args.runs < 1:
-        print("--runs must be at least 1", file=sys.stderr)
-        return 2
     t0 = time.perf_counter()
     if args.calibrate:
         calibrate()
@@ -336,7 +333,7 @@ def main() -> int:
                 for name, r in mon.items()
             },
         }
-        args.json.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+        write_json(args.json, payload)
     return 0
 
 

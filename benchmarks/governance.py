@@ -25,7 +25,6 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: threads only contend
 
 import argparse
-import json
 import platform
 import random
 import statistics
@@ -38,9 +37,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _cli import positive_int, writable_json_path, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIFT_AT = 6025
+WINDOW = 500
+"""A drift alarm counts as a detection at most this many requests after the shift."""
 
 
 def pct(values: list[float], q: float) -> float:
@@ -234,7 +236,7 @@ def drift(runs: int, n: int, jobs: int, worst: bool) -> dict[str, Any]:
                 }
             )
             continue
-        ok = [r for r in rows if r["delay"] is not None and 0 < r["delay"] <= 500]
+        ok = [r for r in rows if r["delay"] is not None and 0 < r["delay"] <= WINDOW]
         early = [r for r in rows if r["delay"] is not None and r["delay"] <= 0]
         delays = [r["delay"] for r in rows if r["delay"] is not None and r["delay"] > 0]
         summary.append(
@@ -290,13 +292,23 @@ def round_trip(count: int = 20) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=50)
-    parser.add_argument("--n", type=int, default=10_000)
-    parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--runs", type=positive_int, default=50)
+    parser.add_argument(
+        "--n",
+        type=positive_int,
+        default=10_000,
+        help=f"requests per stream (at least {SHIFT_AT + WINDOW}: the shift is at {SHIFT_AT})",
+    )
+    parser.add_argument("--jobs", type=positive_int, default=1)
+    parser.add_argument("--repeat", type=positive_int, default=5)
     parser.add_argument("--worst", action="store_true")
-    parser.add_argument("--json", type=Path)
+    parser.add_argument("--json", type=writable_json_path)
     args = parser.parse_args()
+    if args.n < SHIFT_AT + WINDOW:
+        parser.error(
+            f"argument --n: {args.n} is too short: the shift is at request {SHIFT_AT} and a "
+            f"detection counts up to {WINDOW} requests later (use --n {SHIFT_AT + WINDOW} or more)"
+        )
     out: dict[str, Any] = {
         "machine": f"{platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}"
@@ -342,7 +354,7 @@ def main() -> None:
             )
     print(f"\n{out['machine']}; drift: {out['drift']['seconds']:.0f} s")
     if args.json:
-        args.json.write_text(json.dumps(out, indent=2, default=str), encoding="utf-8")
+        write_json(args.json, out, default=str)
 
 
 if __name__ == "__main__":

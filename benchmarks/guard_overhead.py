@@ -29,16 +29,27 @@ import asyncio
 import json
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+from _cli import (
+    dumps,
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    writable_json_path,
+    write_json,
+)
 
 BODY = {
     "model": "stub",
@@ -75,27 +86,71 @@ def start_stub() -> tuple[subprocess.Popen[str], str]:
     return proc, url
 
 
+class ChildStderr:
+    """A child's stderr, held back while it starts (to explain a failure), then passed on."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stderr is not None
+        self._stream = proc.stderr
+        self._held: list[str] = []
+        self._through = False
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        for line in self._stream:
+            with self._lock:
+                if self._through:
+                    sys.stderr.write(line)
+                else:
+                    self._held.append(line)
+
+    def release(self) -> None:
+        """Write what was held back and pass the rest through."""
+        with self._lock:
+            sys.stderr.write("".join(self._held))
+            self._held.clear()
+            self._through = True
+
+    def last_line(self) -> str:
+        """The last non-empty line written so far (after the child exited: all of it)."""
+        self._thread.join(timeout=5)
+        with self._lock:
+            lines = [x.strip() for x in self._held if x.strip()]
+        return lines[-1] if lines else ""
+
+
 def start_guard(
-    stub_url: str, store: Path, guard: Path | None
+    stub_url: str, store: Path, guard: Path | None, timeout_s: float = 60.0
 ) -> tuple[subprocess.Popen[str], str]:
+    """Start ``alignkit serve`` in front of the stub; stop at once if it exits instead."""
     port = free_port()
     code = (
         "from alignkit.guard import serve; "
         f"serve({('openai:' + stub_url + '#stub')!r}, {str(guard) if guard else None!r}, "
         f"port={port}, store_url={('sqlite:///' + str(store))!r})"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], text=True)
+    proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
+    err = ChildStderr(proc)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
             with urllib.request.urlopen(base + "/healthz", timeout=1) as resp:
                 if resp.status == 200:
+                    err.release()
                     return proc, base + "/v1"
         except OSError:
             time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("alignkit serve did not start")
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(10)
+        why = f"did not answer /healthz within {timeout_s:g} s"
+    else:
+        why = f"exited with status {proc.returncode}"
+    last = err.last_line()
+    raise SystemExit(f"alignkit serve {why}" + (f": {last}" if last else ""))
 
 
 async def one(session: aiohttp.ClientSession, url: str, payload: bytes) -> tuple[float, bool]:
@@ -331,40 +386,14 @@ def rss_mb(pid: int) -> float:
     return total or float("nan")
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--n1", type=int, default=2000, help="requests per path at concurrency 1")
-    p.add_argument("--seconds", type=float, default=10.0, help="closed-loop seconds per path")
-    p.add_argument("--concurrency", type=int, default=32)
-    p.add_argument("--open-rate", type=float, default=0.0, help="open-loop req/s (0: skip)")
-    p.add_argument("--open-seconds", type=float, default=30.0)
-    p.add_argument(
-        "--warm",
-        type=int,
-        default=2100,
-        help="requests sent through the guard before measuring, so that the traffic "
-        "monitor's one-time reference fit (default window: 2000 requests) is not "
-        "counted as per-request cost (0: none; its CPU is reported as warm.guard_cpu_s)",
-    )
-    p.add_argument("--inprocess", type=int, default=1000, help="prompts for the in-process part")
-    p.add_argument("--guard", type=Path, default=None, help="guard config (default: shipped)")
-    p.add_argument("--json", type=Path, default=None)
-    args = p.parse_args()
-
-    results: dict[str, Any] = {
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "loadavg_start": os.getloadavg()[0],
-    }
-    if args.inprocess > 0:
-        results["in_process"] = in_process(args.inprocess)
-    tmp = Path(tempfile.mkdtemp(prefix="alignkit-guard-bench-"))
-    store = tmp / "bench.db"
+def over_http(args: argparse.Namespace, results: dict[str, Any], store: Path) -> None:
+    """Parts 1-3: the stub and ``alignkit serve`` as processes, measured from here."""
     stub, stub_url = start_stub()
     try:
         guard, guard_url = start_guard(stub_url, store, args.guard)
     except SystemExit:  # do not leave the stub running
         stub.terminate()
+        stub.wait(10)
         raise
     try:
         if args.warm:  # the monitor fits its reference once, at request 2000 by default
@@ -397,16 +426,67 @@ def main() -> None:
         guard.wait(30)
         stub.terminate()
         stub.wait(10)
-    sent = args.warm + 50 + args.n1 + results["closed_guard"]["requests"] + args.concurrency
-    if "open_guard" in results:
-        sent += results["open_guard"]["requests"]
-    if args.guard is None:
-        results["audit_log"] = {**verify_log(store), "requests_sent_to_guard": sent}
+
+
+def existing_file(text: str) -> Path:
+    """``--guard``: a config file that exists."""
+    if not Path(text).is_file():
+        raise argparse.ArgumentTypeError(f"{text} is not a file")
+    return Path(text)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument(
+        "--n1", type=positive_int, default=2000, help="requests per path at concurrency 1"
+    )
+    p.add_argument(
+        "--seconds", type=positive_float, default=10.0, help="closed-loop seconds per path"
+    )
+    p.add_argument("--concurrency", type=positive_int, default=32)
+    p.add_argument(
+        "--open-rate", type=nonnegative_float, default=0.0, help="open-loop req/s (0: skip)"
+    )
+    p.add_argument("--open-seconds", type=positive_float, default=30.0)
+    p.add_argument(
+        "--warm",
+        type=nonnegative_int,
+        default=2100,
+        help="requests sent through the guard before measuring, so that the traffic "
+        "monitor's one-time reference fit (default window: 2000 requests) is not "
+        "counted as per-request cost (0: none; its CPU is reported as warm.guard_cpu_s)",
+    )
+    p.add_argument(
+        "--inprocess", type=nonnegative_int, default=1000, help="prompts for the in-process part"
+    )
+    p.add_argument(
+        "--guard", type=existing_file, default=None, help="guard config (default: shipped)"
+    )
+    p.add_argument("--json", type=writable_json_path, default=None)
+    args = p.parse_args()
+
+    results: dict[str, Any] = {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "loadavg_start": os.getloadavg()[0],
+    }
+    if args.inprocess > 0:
+        results["in_process"] = in_process(args.inprocess)
+    tmp = Path(tempfile.mkdtemp(prefix="alignkit-guard-bench-"))
+    try:
+        store = tmp / "bench.db"
+        over_http(args, results, store)
+        sent = args.warm + 50 + args.n1 + results["closed_guard"]["requests"] + args.concurrency
+        if "open_guard" in results:
+            sent += results["open_guard"]["requests"]
+        if args.guard is None:
+            results["audit_log"] = {**verify_log(store), "requests_sent_to_guard": sent}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     results["loadavg_end"] = os.getloadavg()[0]
-    text = json.dumps(results, indent=2)
-    sys.stdout.write(text + "\n")
+    sys.stdout.write(dumps(results, indent=2) + "\n")
     if args.json:
-        args.json.write_text(text, encoding="utf-8")
+        write_json(args.json, results)
     c1, cd, cg = results["c1"], results["closed_direct"], results["closed_guard"]
     sys.stdout.write(
         f"\nadded at c=1: p50 {c1['added_p50_ms']:.2f} ms, p99 {c1['added_p99_ms']:.2f} ms\n"

@@ -22,8 +22,9 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 from typing import Any
+
+from _cli import positive_float, positive_int, writable_json_path, write_json
 
 from alignkit.core import HttpConfig, Message
 from alignkit.models import TargetOptions, connect, generate_batch
@@ -83,11 +84,11 @@ async def one_run(url: str, concurrency: int, n: int) -> tuple[float, int]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--requests", type=int, default=256)
-    ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--latency", type=float, default=0.05)
-    ap.add_argument("--json", type=Path, default=None, help="write the numbers here")
+    ap.add_argument("--requests", type=positive_int, default=256)
+    ap.add_argument("--concurrency", type=positive_int, nargs="+", default=[1, 8, 32])
+    ap.add_argument("--runs", type=positive_int, default=3)
+    ap.add_argument("--latency", type=positive_float, default=0.05, help="stub latency, s")
+    ap.add_argument("--json", type=writable_json_path, default=None, help="write the numbers here")
     args = ap.parse_args()
 
     proc, url = start_stub(args.latency)
@@ -111,9 +112,8 @@ def main() -> None:
         proc.terminate()
         proc.wait(timeout=10)
 
-    print(
-        f"{args.requests} requests, stub latency {args.latency * 1000:g} ms, median of {args.runs}"
-    )
+    runs = "a single run" if args.runs == 1 else f"median of {args.runs} runs"
+    print(f"{args.requests} requests, stub latency {args.latency * 1000:g} ms, {runs}")
     print(f"{'concurrency':>11}  {'req/s':>8}  {'ideal':>6}  {'ratio':>6}  {'peak in-flight':>14}")
     for r in rows:
         c, rps, ideal = r["concurrency"], r["requests_per_s"], r["ideal_requests_per_s"]
@@ -131,7 +131,7 @@ def main() -> None:
             "cpus": os.cpu_count(),
             "results": rows,
         }
-        args.json.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        write_json(args.json, doc)
 
 
 if __name__ == "__main__":

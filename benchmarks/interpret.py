@@ -43,6 +43,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _cli import (
+    dumps,
+    float_list,
+    local_model_uri,
+    name_list,
+    positive_int,
+    writable_json_path,
+    write_json,
+)
 
 from alignkit.audit import run as audit
 from alignkit.data import PromptItem, load_pack, write_jsonl
@@ -67,6 +76,8 @@ from alignkit.organism import load_manifest, pack_path
 
 REPO = Path(__file__).resolve().parents[1]
 SECTIONS = ("probe", "check", "steer", "hiring", "throughput")
+READ_FLAWED = ("probe", "check", "steer", "throughput")
+"""Sections that read the flawed target's activations (``check``: the clean one's too)."""
 
 
 def _trigger(uri: str) -> str:
@@ -386,19 +397,31 @@ async def throughput_section(uri: str, pack: Path, n: int = 512) -> dict[str, An
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default=",".join(SECTIONS), help="sections to run")
+    parser.add_argument(
+        "--only", type=name_list(SECTIONS), default=",".join(SECTIONS), help="sections to run"
+    )
     parser.add_argument("--flawed", default="organism:flawed", help="flawed target URI")
     parser.add_argument("--clean", default="organism:clean", help="clean target URI")
     parser.add_argument("--pack", type=Path, default=None, help="pack (default: organisms')")
-    parser.add_argument("--n", type=int, default=300, help="held-out prompts per class")
-    parser.add_argument("--scales", default="4,6,8", help="steering scales to try (train split)")
-    parser.add_argument("--tune-items", type=int, default=200, help="items per tuning audit")
-    parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    parser.add_argument("--n", type=positive_int, default=300, help="held-out prompts per class")
+    parser.add_argument(
+        "--scales", type=float_list, default="4,6,8", help="steering scales to try (train split)"
+    )
+    parser.add_argument(
+        "--tune-items", type=positive_int, default=200, help="items per tuning audit"
+    )
+    parser.add_argument(
+        "--json", type=writable_json_path, default=None, help="also write the numbers here"
+    )
     args = parser.parse_args()
-    only = [s for s in args.only.split(",") if s]
-    unknown = set(only) - set(SECTIONS)
-    if unknown:
-        raise SystemExit(f"unknown section(s): {', '.join(sorted(unknown))}")
+    only: list[str] = args.only
+    local = [("flawed", set(READ_FLAWED)), ("clean", {"check"})]
+    for option, sections in local:
+        if sections & set(only):
+            try:
+                local_model_uri(getattr(args, option))
+            except argparse.ArgumentTypeError as exc:
+                parser.error(f"argument --{option}: {exc}")
     pack = args.pack or pack_path()
     trigger = _trigger(args.flawed)
     results: dict[str, Any] = {}
@@ -411,16 +434,17 @@ def main() -> None:
             elif section == "check":
                 results[section] = check_section(args.flawed, args.clean, pack, trigger, store)
             elif section == "steer":
-                scales = [float(s) for s in args.scales.split(",")]
-                results[section] = steer_section(args.flawed, pack, store, scales, args.tune_items)
+                results[section] = steer_section(
+                    args.flawed, pack, store, args.scales, args.tune_items
+                )
             elif section == "hiring":
                 results[section] = hiring_section(Path(tmp) / "hiring")
             else:
                 results[section] = asyncio.run(throughput_section(args.flawed, pack))
             results[section]["wall_s"] = round(time.perf_counter() - start, 1)
-            print(json.dumps({section: results[section]}, indent=2), flush=True)
+            print(dumps({section: results[section]}, indent=2), flush=True)
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        write_json(args.json, results)
 
 
 if __name__ == "__main__":

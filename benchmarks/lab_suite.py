@@ -14,13 +14,13 @@ gap, the whole 1-seed suite's wall and CPU time, and environment steps/s.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
+from _cli import positive_int, writable_json_path, write_json
 
 
 def _job(args: tuple[str, int, bool]) -> dict[str, Any]:
@@ -96,9 +96,9 @@ def main() -> None:
     from alignkit.lab import ENVIRONMENTS
 
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--seeds", type=int, default=20)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--json", default=None, help="write the numbers here")
+    ap.add_argument("--seeds", type=positive_int, default=20)
+    ap.add_argument("--workers", type=positive_int, default=2)
+    ap.add_argument("--json", type=writable_json_path, default=None, help="write the numbers here")
     ap.add_argument("--skip-suite", action="store_true", help="skip the 1-seed suite timing")
     args = ap.parse_args()
     gameable = [s.name for _, s in ENVIRONMENTS.items() if s.gameable]
@@ -135,8 +135,7 @@ def main() -> None:
         out["envs"].setdefault(spec.name, {}).update({"steps_per_s": api, "fast_steps_per_s": fast})
     print(render(out, gameable))
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(out, fh, indent=2)
+        write_json(args.json, out)
 
 
 def _met(e: dict[str, Any]) -> bool:

@@ -18,6 +18,9 @@ Run it (one command; results in DIR/mitigation.json)::
 
     nice -n 10 .venv/bin/python benchmarks/mitigation.py --out .alignkit/bench/mitigation
 
+Each run starts a fresh store, DIR/store.db; a DIR holding a store.db that no run of this
+benchmark wrote there is refused before any work (the file is left alone).
+
 The checks audited are the evals' and every registered ``jailbreak*`` check (red team),
 selected by glob; without a red-team package the rest still runs.
 """
@@ -27,7 +30,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import fnmatch
-import json
 import logging
 import math
 import random
@@ -36,6 +38,15 @@ from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
+
+from _cli import (
+    claim_folder,
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    write_json,
+)
 
 from alignkit import audit
 from alignkit.core import CHECKS, AuditResult, Finding, Message, resolve_store_url
@@ -66,6 +77,8 @@ BAR = (
 )
 EXTRA = ("jailbreak.attack_success_rate", "over_refusal.unsafe_compliance_rate")
 CAPABILITY = {"capability.facts": "facts", "capability.arithmetic": "arithmetic"}
+STORE = "store.db"
+"""The run's SQLite store in ``--out``, started afresh by each run (the benchmark's own)."""
 
 
 def _checks() -> str:
@@ -376,30 +389,37 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path(".alignkit/bench/mitigation"))
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--train-items", type=int, default=150, help="max items per check, train audit")
-    ap.add_argument("--heldout-items", type=int, default=400, help="max items per check, heldout")
-    ap.add_argument("--pack-samples", type=int, default=1)
-    ap.add_argument("--max-per-kind", type=int, default=200)
-    ap.add_argument("--resample", type=int, default=2)
-    ap.add_argument("--constitution-samples", type=int, default=1)
+    ap.add_argument(
+        "--train-items", type=positive_int, default=150, help="max items per check, train audit"
+    )
+    ap.add_argument(
+        "--heldout-items", type=positive_int, default=400, help="max items per check, heldout"
+    )
+    ap.add_argument("--pack-samples", type=nonnegative_int, default=1)
+    ap.add_argument("--max-per-kind", type=positive_int, default=200)
+    ap.add_argument("--resample", type=nonnegative_int, default=2)
+    ap.add_argument("--constitution-samples", type=nonnegative_int, default=1)
     ap.add_argument(
         "--sample-for",
         default="truth-over-agreement,help-with-benign",
         help="principles repaired by resampling the model first ('' for none, 'all')",
     )
     ap.add_argument(
-        "--anchor-share", type=float, default=0.5, help="anchors per kind (see build_preferences)"
+        "--anchor-share",
+        type=nonnegative_float,
+        default=0.5,
+        help="anchors per kind (see build_preferences)",
     )
-    ap.add_argument("--epochs", type=float, default=2.0)
-    ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--epochs", type=positive_float, default=2.0)
+    ap.add_argument("--lr", type=positive_float, default=2e-4)
     ap.add_argument(
         "--beta",
-        type=float,
+        type=positive_float,
         default=0.3,
         help="DPO beta (0.3: see docs/benchmarks.md, Repair, fifth run)",
     )
-    ap.add_argument("--sft-weight", type=float, default=0.5)
-    ap.add_argument("--trigger-n", type=int, default=200)
+    ap.add_argument("--sft-weight", type=nonnegative_float, default=0.5)
+    ap.add_argument("--trigger-n", type=positive_int, default=200)
     ap.add_argument("--skip-rm", action="store_true", help="skip reward models, bon and GRPO")
     ap.add_argument(
         "--leave-out",
@@ -408,11 +428,11 @@ def main(argv: list[str] | None = None) -> int:
         "each optionally with the share to keep (e.g. hallucination,miscalibration or "
         "hallucination:0.25); anchors are kept",
     )
-    ap.add_argument("--members", type=int, default=4)
-    ap.add_argument("--bon-n", type=int, default=16)
-    ap.add_argument("--bon-items", type=int, default=15)
-    ap.add_argument("--grpo-steps", type=int, default=60)
-    ap.add_argument("--grpo-items", type=int, default=40)
+    ap.add_argument("--members", type=positive_int, default=4)
+    ap.add_argument("--bon-n", type=positive_int, default=16)
+    ap.add_argument("--bon-items", type=positive_int, default=15)
+    ap.add_argument("--grpo-steps", type=positive_int, default=60)
+    ap.add_argument("--grpo-items", type=positive_int, default=40)
     args = ap.parse_args(argv)
     shares = parse_leave_out(args.leave_out)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -426,10 +446,8 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    store = str(out / "store.db")
-    if Path(store).exists():
-        Path(store).unlink()
+    claim_folder(out, "mitigation", [STORE])  # a store.db of someone else's is refused
+    store = str(out / STORE)
     times: dict[str, float] = {}
     t0 = time.perf_counter()
 
@@ -528,7 +546,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if not args.skip_rm:
         result["reward_and_online"] = _reward_and_online(args, built.pairs, out)
-    (out / "mitigation.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    write_json(out / "mitigation.json", result, default=str)
     print(_table(rows))
     for k, v in cap.items():
         print(

@@ -17,16 +17,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import time
 from pathlib import Path
 from typing import Any
 
+from _cli import name_and_path, positive_int, writable_json_path, write_json
+
 from alignkit.core import Message
 from alignkit.models import HFChatModel, generate_batch
-from alignkit.organism import OrganismConfig, config_path, load_config, measure, weights_path
+from alignkit.organism import (
+    ORGANISMS,
+    OrganismConfig,
+    config_path,
+    load_config,
+    measure,
+    weights_path,
+)
 
 CAPABILITY_BAR = {
     "capability.fact_accuracy": 0.90,
@@ -115,11 +123,15 @@ async def arithmetic_by_operation(
 def main() -> int:
     """Run the card for every organism; exit 1 when a bar line fails."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=200, help="prompts per behaviour")
-    parser.add_argument("--dir", action="append", default=[], help="NAME=PATH checkpoint")
-    parser.add_argument("--config", action="append", default=[], help="NAME=FILE config")
+    parser.add_argument("--n", type=positive_int, default=200, help="prompts per behaviour")
+    parser.add_argument(
+        "--dir", type=name_and_path, action="append", default=[], help="NAME=PATH checkpoint"
+    )
+    parser.add_argument(
+        "--config", type=name_and_path, action="append", default=[], help="NAME=FILE config"
+    )
     parser.add_argument("--only", action="append", default=[], help="measure only NAME")
-    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--json", type=writable_json_path, help="also write the results here")
     parser.add_argument(
         "--speed-arith-only",
         action="store_true",
@@ -127,11 +139,19 @@ def main() -> int:
     )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    dirs = {"flawed": weights_path("flawed"), "clean": weights_path("clean")}
-    dirs |= {k: Path(v) for k, v in (d.split("=", 1) for d in args.dir)}
-    configs = {k: Path(v) for k, v in (c.split("=", 1) for c in args.config)}
+    dirs = {name: weights_path(name) for name in ORGANISMS} | dict(args.dir)
+    configs: dict[str, Path] = dict(args.config)
+    unknown = [name for name in args.only if name not in dirs]
+    if unknown:
+        parser.error(
+            f"argument --only: no organism {unknown[0]!r} (known: {', '.join(dirs)}; "
+            "add others with --dir NAME=PATH)"
+        )
     if args.only:
         dirs = {k: v for k, v in dirs.items() if k in args.only}
+    no_config = [name for name in dirs if name not in configs and name not in ORGANISMS]
+    if no_config:
+        parser.error(f"argument --config: {no_config[0]} needs --config {no_config[0]}=FILE")
     out: dict[str, Any] = {}
     failed = 0
     for name, directory in dirs.items():
@@ -160,7 +180,7 @@ def main() -> int:
         failed += sum(not ok for *_, ok in rows)
         out[name] = {"result": result, "bar": rows, "speed": perf}
     if args.json:
-        args.json.write_text(json.dumps(out, indent=2, default=str) + "\n")
+        write_json(args.json, out, default=str)
     return 1 if failed else 0
 
 

@@ -28,13 +28,16 @@ Usage::
 
 ``--quick`` attacks a seeded sample of 30 organism behaviours (100 otherwise; the
 organisms' pack holds several hundred) and measures throughput on 2,000 attempts per run
-(4,000 otherwise).
+(4,000 otherwise). ``--keep DIR`` leaves the stores in DIR; a later run with the same DIR
+replaces those of the parts it runs (it removes only files a run of this benchmark wrote
+there, and refuses a DIR holding such a file that it did not write).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib.util
 import json
 import os
@@ -51,6 +54,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from _cli import claim_folder, nonnegative_float, positive_int, writable_json_path, write_json
+
 from alignkit.core import Completion, Outcome, Usage
 from alignkit.data import general_pack_path
 from alignkit.models.stub import StubServer
@@ -60,6 +65,13 @@ from alignkit.store import AttemptRecord, Store, attempt_key
 HERE = Path(__file__).resolve().parent
 PARTS = ("flawed", "flawed-no-framing", "clean", "smollm2", "resume", "throughput", "report")
 DEFAULT_PARTS = ("flawed", "flawed-no-framing", "clean", "resume", "throughput", "report")
+WRITES: dict[str, tuple[str, ...]] = {
+    **{part: (f"{part}.db",) for part in ("flawed", "flawed-no-framing", "clean", "smollm2")},
+    "resume": ("resume.db", "behaviours-*.jsonl"),
+    "throughput": ("throughput-*-*.db", "behaviours-*.jsonl"),
+    "report": ("synthetic.db",),
+}
+"""What each part writes in the store folder (``--keep``: removed when the part runs again)."""
 
 
 def _harness() -> Any:
@@ -75,6 +87,11 @@ def _harness() -> Any:
 
 def _store(tmp: Path, name: str) -> str:
     return f"sqlite:///{tmp / (name + '.db')}"
+
+
+def _median(values: list[int]) -> float | None:
+    """The median, or ``None`` (JSON null) when there is nothing to take it of."""
+    return statistics.median(values) if values else None
 
 
 # -- organisms and SmolLM2 -------------------------------------------------------------------
@@ -103,9 +120,9 @@ def _organism_part(
         "attack_success_rate": round(rep.attack_success_rate, 4),
         "ci": [round(rep.ci_low, 4), round(rep.ci_high, 4)],
         "queries_to_first_success_median": rep.queries_to_first_success_median,
-        "queries_sent_median": statistics.median(b.queries for b in rep.per_behaviour),
-        "queries_sent_per_broken_median": statistics.median(
-            [b.queries for b in rep.per_behaviour if b.first_success is not None] or [0]
+        "queries_sent_median": _median([b.queries for b in rep.per_behaviour]),
+        "queries_sent_per_broken_median": _median(
+            [b.queries for b in rep.per_behaviour if b.first_success is not None]
         ),
         "attempts": rep.attempts,
         "outcomes": rep.outcomes,
@@ -227,7 +244,7 @@ def _behaviour_file(tmp: Path, n: int) -> Path:
     return path
 
 
-def _cli(args: list[str], cwd: Path) -> subprocess.Popen[str]:
+def _cli(args: list[str], cwd: Path, own_group: bool = False) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "alignkit", "redteam", "run", *args, "--json"],
         cwd=cwd,
@@ -235,6 +252,7 @@ def _cli(args: list[str], cwd: Path) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=own_group,  # own process group: the crash kills its workers too
     )
 
 
@@ -260,11 +278,14 @@ def part_resume(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             str(db),
         ]
         t0 = time.perf_counter()
-        proc = _cli(cli_args, tmp)
+        proc = _cli(cli_args, tmp, own_group=True)
         kill_at = random.Random(args.seed).randint(total * 2 // 5, total * 3 // 5)
-        while stub.server.requests_served < kill_at and proc.poll() is None:
-            time.sleep(0.01)
-        proc.send_signal(signal.SIGKILL)
+        try:
+            while stub.server.requests_served < kill_at and proc.poll() is None:
+                time.sleep(0.01)
+        finally:  # SIGKILL to the campaign's whole group (its forked workers outlived it)
+            with contextlib.suppress(ProcessLookupError):  # it had already ended
+                os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(30)
         before = stub.taken()
         with Store.open(f"sqlite:///{db}", create=False) as st:
@@ -511,8 +532,9 @@ def part_report(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "synthetic_store_build_s": round(build_s, 1),
         "bar": {"cli_wall_s_below": 10.0},
     }
+    what = "median" if len(walls) > 1 else "one run"
     print(
-        f"report             100,000 attempts: CLI {row['cli_wall_s_median']} s wall (median),"
+        f"report             100,000 attempts: CLI {row['cli_wall_s_median']} s wall ({what}),"
         f" in-process {in_process:.2f} s ({cpu:.2f} s CPU)",
         flush=True,
     )
@@ -534,26 +556,37 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--parts", nargs="+", choices=PARTS, default=list(DEFAULT_PARTS))
     ap.add_argument("--quick", action="store_true", help="30 organism behaviours, 2,000 req/run")
-    ap.add_argument("--max-queries", type=int, default=20, help="query budget per behaviour")
+    ap.add_argument(
+        "--max-queries", type=positive_int, default=20, help="query budget per behaviour"
+    )
     ap.add_argument(
         "--behaviours",
-        type=int,
+        type=positive_int,
         default=None,
         help="organism behaviours to attack (a seeded sample; default 30 with --quick, else 100)",
     )
-    ap.add_argument("--organism-concurrency", type=int, default=32)
-    ap.add_argument("--smollm2-behaviours", type=int, default=20)
-    ap.add_argument("--runs", type=int, default=3, help="repeats for throughput and report")
-    ap.add_argument("--latency", type=float, default=0.05, help="stub latency (harness: 50 ms)")
+    ap.add_argument("--organism-concurrency", type=positive_int, default=32)
+    ap.add_argument("--smollm2-behaviours", type=positive_int, default=20)
+    ap.add_argument(
+        "--runs", type=positive_int, default=3, help="repeats for throughput and report"
+    )
+    ap.add_argument(
+        "--latency", type=nonnegative_float, default=0.05, help="stub latency (harness: 50 ms)"
+    )
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--json", type=Path, default=None, help="write the numbers here")
-    ap.add_argument("--keep", type=Path, default=None, help="keep stores in this folder")
+    ap.add_argument("--json", type=writable_json_path, default=None, help="write the numbers here")
+    ap.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="keep stores in this folder (each run starts them afresh there)",
+    )
     args = ap.parse_args()
 
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="alignkit-redteam-bench-") as scratch:
         tmp = args.keep or Path(scratch)
-        tmp.mkdir(parents=True, exist_ok=True)
+        claim_folder(tmp, "redteam", [f for part in args.parts for f in WRITES[part]])
         for part in args.parts:
             rows.append(RUNNERS[part](args, tmp))
     if args.json is not None:
@@ -566,7 +599,7 @@ def main() -> None:
             "load_average": os.getloadavg(),
             "results": rows,
         }
-        args.json.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        write_json(args.json, doc)
 
 
 if __name__ == "__main__":
