@@ -150,6 +150,7 @@ def test_a_run_still_running_cannot_be_resumed_twice(tmp_path: Path) -> None:
         deadline = time.monotonic() + 60
         while len(stub.log) < 8 and time.monotonic() < deadline:
             time.sleep(0.05)
+        assert len(stub.log) >= 8, "the audit sent fewer than 8 requests in 60 s"
         time.sleep(1.0)
         with Store.open(f"sqlite:///{db}", create=False) as st:
             (run,) = st.list_runs()
