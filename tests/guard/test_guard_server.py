@@ -425,3 +425,21 @@ def test_guard_server_reads_the_admin_token_from_the_environment(
         base = srv.url.removesuffix("/v1")
         assert get(base + "/admin/breakers", "token-from-env")[0] == 200
         assert get(base + "/admin/breakers", "wrong")[0] == 401
+
+
+def test_the_upstreams_credentials_are_shown_to_no_client(
+    upstream: ThreadedUpstream, store_url: str
+) -> None:
+    """/v1/models and /healthz (no token needed) named the target with its password and
+    API key."""
+    secret = upstream.url.replace("http://", "http://bob:hunter2pass@") + "?api_key=sk-live-Z"
+    with GuardServer(f"openai:{secret}#stub", store_url=store_url,
+                     http=HttpConfig(timeout_s=2, max_retries=0)) as srv:  # fmt: skip
+        root = srv.url.removesuffix("/v1")
+        answers = [get(srv.url + "/models")[1], get(root + "/healthz")[1]]
+        answer = client(srv).chat.completions.create(
+            model="stub", messages=[{"role": "user", "content": "hi"}]
+        )
+    assert answer.choices[0].message.content == "echo: hi"  # the credentials still work
+    for body in answers:
+        assert b"hunter2pass" not in body and b"sk-live-Z" not in body and b"api_key=***" in body

@@ -249,3 +249,35 @@ async def test_corked_transport_sends_one_step_of_writes_as_one() -> None:
     server.close()
     assert writes[1:] == [b" and the end"]
     assert received == [b"HTTP/1.1 200 OK\r\n\r\nbody and the end"]
+
+
+async def test_credentials_in_the_url_are_sent_as_the_adapter_sends_them() -> None:
+    """user:password@ in an http:// upstream URL reached it from `audit` (aiohttp's Basic
+    auth) but not from `serve`: the pooled client dropped it."""
+    heads: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        heads.append(head)
+        length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:"))  # fmt: skip
+        await reader.readexactly(length)
+        body = _completion("ok")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%b" % (len(body), body))
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    plain, lean = _pair(f"http://bob:p%40ss@127.0.0.1:{port}/v1")
+    answers = await _both(plain, lean)
+    server.close()
+    assert [a.text for a in answers] == ["ok", "ok"]
+
+    def auth(head: bytes) -> bytes:
+        return next(
+            line for line in head.split(b"\r\n") if line.lower().startswith(b"authorization:")
+        )
+
+    assert auth(heads[1]).lower() == auth(heads[0]).lower()  # Basic Ym9iOnBAc3M= (bob:p@ss)
+    assert b"Ym9iOnBAc3M=" in auth(heads[1])

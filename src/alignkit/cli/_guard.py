@@ -21,6 +21,7 @@ from alignkit.cli._common import (
     print_json,
 )
 from alignkit.core import load_config, resolve_store_url
+from alignkit.models import public_uri
 
 guard_app = typer.Typer(
     help="The run-time guard: offline checks and the audit log.\n\nExample: alignkit guard verify",
@@ -57,7 +58,7 @@ def serve(
 
     def listening(url: str) -> None:
         approvals = f"{url.removesuffix('/v1')}/approvals"
-        err.print(f"serving {target} on {url} (Ctrl-C stops)")
+        err.print(f"serving {public_uri(target)} on {url} (Ctrl-C stops)")
         err.print(f"approvals page: {approvals}")
         if json_:  # for scripts that start it with --port 0 and need the address
             typer.echo(json.dumps({"url": url, "approvals": approvals}))

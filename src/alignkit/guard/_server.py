@@ -62,6 +62,7 @@ from alignkit.guard._metrics import Metrics
 from alignkit.guard._server_chat import CHAT_PATH, State, app_class, chat, settle
 from alignkit.guard._server_governance import add_governance_routes, governance_metrics
 from alignkit.guard._server_http import http_protocol
+from alignkit.models import public_uri
 from alignkit.store import AuditLog
 
 if TYPE_CHECKING:
@@ -290,7 +291,8 @@ def create_app(
         log: The store's ``AuditLog`` behind ``guard.log``, for ``/admin/log/verify``,
             ``/metrics`` and closing at shutdown.
     """
-    state = State(guard, model, target or model.uri, Metrics(), admin_token, log)
+    # shown to every client (/v1/models, /healthz): never the upstream's credentials
+    state = State(guard, model, public_uri(target or model.uri), Metrics(), admin_token, log)
     guard.model = model
 
     @asynccontextmanager

@@ -14,10 +14,11 @@ without httptools) as it is.
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from dataclasses import dataclass
 from typing import Any, cast
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from alignkit.core import ChatModel, Completion
 from alignkit.models import OpenAIChatModel
@@ -140,6 +141,10 @@ class _Pool:
         host = host if parts.port is None else f"{host}:{parts.port}"
         lines = [f"POST {target} HTTP/1.1", f"Host: {host}", "Accept: application/json"]
         lines += [f"{k}: {v}" for k, v in headers.items() if k.lower() != "content-length"]
+        if (parts.username or parts.password) and "authorization" not in map(str.lower, headers):
+            # user:password@ in the URL is Basic auth, as the adapter's client sends it
+            pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+            lines.append(f"Authorization: Basic {base64.b64encode(pair.encode()).decode()}")
         self._head = ("\r\n".join(lines) + "\r\nContent-Length: ").encode("latin-1")
         self._idle: list[_Connection] = []
         self._slots = asyncio.Semaphore(limit)
