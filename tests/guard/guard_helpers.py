@@ -24,8 +24,9 @@ class ThreadedUpstream:
     """An upstream for the guard server, served from its own event loop in a thread.
 
     ``mode`` is ``stub`` (the real StubServer, with its options), ``reset`` (accepts a
-    connection and closes it without answering) or ``garbage`` (answers 200 with a body
-    that is not JSON).
+    connection and closes it without answering), ``garbage`` (answers 200 with a body
+    that is not JSON) or ``too-long`` (answers every request 400, as an OpenAI-compatible
+    server does for a prompt past the model's context).
     """
 
     def __init__(self, mode: str = "stub", **stub_options: Any) -> None:
@@ -41,14 +42,23 @@ class ThreadedUpstream:
             return await self.stub.start()
 
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await reader.readuntil(b"\r\n\r\n")
-            if self.mode == "garbage":
-                body = b"<html>not json"
+            head = await reader.readuntil(b"\r\n\r\n")
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    await reader.readexactly(int(line.split(b":")[1]))
+            status, body = b"200 OK", b"<html>not json"
+            if self.mode == "too-long":
+                status, body = (
+                    b"400 Bad Request",
+                    (
+                        b'{"error": {"message": "maximum context length is 8 tokens", '
+                        b'"type": "invalid_request_error", "code": "context_length_exceeded"}}'
+                    ),
+                )
+            if self.mode in ("garbage", "too-long"):
                 writer.write(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                    + str(len(body)).encode()
-                    + b"\r\n\r\n"
-                    + body
+                    b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
                 )
                 await writer.drain()
             writer.close()

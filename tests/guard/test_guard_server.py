@@ -263,6 +263,31 @@ def test_upstream_faults_are_clear_counted_and_logged(
     assert [r["outcome"] for r in requests] == ["error"] * 3 + ["blocked"]
 
 
+def test_a_request_the_model_refuses_is_the_clients_400_and_trips_no_breaker(
+    store_url: str,
+) -> None:
+    """A prompt past the model's context came back 502 upstream_error, was retried by the
+    clients, and counted as an upstream error: one client's long prompts opened the
+    global breaker for everyone."""
+    with (
+        ThreadedUpstream("too-long") as up,
+        GuardServer(
+            f"openai:{up.url}#m",
+            {"breakers": {"min_requests": 3, "error_rate": 0.5}},
+            store_url=store_url,
+            http=HttpConfig(timeout_s=2, max_retries=0),
+        ) as srv,
+    ):
+        c = client(srv)
+        for _ in range(6):
+            with pytest.raises(openai.BadRequestError) as info:
+                c.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}],
+                                          user="mallory")  # fmt: skip
+            assert info.value.code == "invalid_request"
+            assert "maximum context length is 8 tokens" in str(info.value)
+        assert srv.guard.breakers.peek("global") is None  # still closed
+
+
 def test_openapi_schema_documents_the_chat_route(server: GuardServer) -> None:
     status, body = get(server.url.removesuffix("/v1") + "/openapi.json")
     schema = json.loads(body)

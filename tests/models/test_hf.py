@@ -444,10 +444,12 @@ async def test_a_bad_request_fails_alone_in_its_batch(tmp_path: Path) -> None:
     )
     assert bad.outcome is Outcome.ERROR and "system messages are not supported" in bad.error
     assert long.outcome is Outcome.ERROR and "context" in long.error
+    assert bad.invalid and long.invalid  # the request's fault: a server answers it 400
     assert good.ok and good.usage.completion_tokens == 4
     assert model.batch_stats.largest == 3
     invalid = await model.generate(_user("Hi"), temperature=-1.0)
     assert invalid.outcome is Outcome.ERROR and "temperature" in invalid.error
+    assert invalid.invalid
     await model.aclose()
 
 

@@ -79,6 +79,10 @@ class Completion(BaseModel):
     error: str = ""
     truncated: bool = False
     """The answer was cut at ``max_tokens`` (as far as the target says)."""
+    invalid: bool = False
+    """An ``error`` the target gave because of the request itself (a prompt too long for its
+    context, a parameter it does not take, an HTTP 400): the sender's fault, so a server
+    answers it 400, not 502, and does not count it against the target."""
 
     @model_validator(mode="before")
     @classmethod
@@ -112,9 +116,9 @@ class Completion(BaseModel):
         return self.outcome is Outcome.OK
 
     @classmethod
-    def failed(cls, error: str, latency_s: float = 0.0) -> Completion:
-        """An ``error`` completion with a reason."""
-        return cls(outcome=Outcome.ERROR, error=error, latency_s=latency_s)
+    def failed(cls, error: str, latency_s: float = 0.0, *, invalid: bool = False) -> Completion:
+        """An ``error`` completion with a reason (``invalid``: the request's own fault)."""
+        return cls(outcome=Outcome.ERROR, error=error, latency_s=latency_s, invalid=invalid)
 
 
 @dataclass(frozen=True)

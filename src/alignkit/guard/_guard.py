@@ -390,7 +390,10 @@ class Guard(ToolCalls):
                 rid, _final_kind(_unescalated(pre.decisions)), completion.outcome, None, reason,
                 input=pre.decisions, completion=completion, error=error,
             )  # fmt: skip
-            return self._finish(result, pre.messages, context, keys, "error")
+            # a request the target refused as malformed is the sender's, not a target error:
+            # counted, one client's over-long prompts opened the breaker for everyone
+            counted: Result | None = None if completion.invalid else "error"
+            return self._finish(result, pre.messages, context, keys, counted)
         post = await self.check_output(pre.messages, completion.text)
         if post.stopped_by is not None and self.approvals is not None:
             post = await self._escalated(RailStage.OUTPUT, post, rid, context)

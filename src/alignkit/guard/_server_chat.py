@@ -297,6 +297,12 @@ async def chat(state: State, request: ChatRequest) -> Reply:
             503, result.reason, "circuit_breaker_error", "circuit_open",
             headers={**headers, "Retry-After": retry, "x-should-retry": "false"},
         )  # fmt: skip
+    if result.outcome is Outcome.ERROR and result.completion is not None:
+        if result.completion.invalid:  # the target refused this request: the client's fault
+            return Reply.error(
+                400, f"the model cannot take this request: {result.error}",
+                "invalid_request_error", "invalid_request", headers=headers,
+            )  # fmt: skip
     if result.outcome is Outcome.ERROR:
         code = "upstream_timeout" if "timeout" in result.error.lower() else "upstream_error"
         return Reply.error(

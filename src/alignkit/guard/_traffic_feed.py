@@ -128,7 +128,9 @@ class TrafficFeed:
             output=output,
             blocked=result.outcome is Outcome.BLOCKED,
             escalated=any(d.decision is DecisionKind.ESCALATE for d in result.decisions),
-            error=result.outcome is Outcome.ERROR,
+            # a request the model refused as malformed is the sender's fault, not an error
+            error=result.outcome is Outcome.ERROR
+            and not (result.completion is not None and result.completion.invalid),
         )
         self._push(record, prompt)
 

@@ -460,7 +460,7 @@ class HFChatModel(ChatModelBase):
         """
         problem = _decoding_problem(max_tokens, temperature, top_p)
         if problem is not None:
-            return Completion.failed(problem)
+            return Completion.failed(problem, invalid=True)
         try:
             await self.load()
             job = _Job(
@@ -491,7 +491,9 @@ class HFChatModel(ChatModelBase):
             try:
                 requests.append((i, _request(loaded, job, self.stop)))
             except Exception as exc:
-                results[i] = Completion.failed(f"cannot encode the conversation: {_one_line(exc)}")
+                results[i] = Completion.failed(
+                    f"cannot encode the conversation: {_one_line(exc)}", invalid=True
+                )
         if not requests:
             return results
         try:

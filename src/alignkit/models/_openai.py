@@ -86,7 +86,10 @@ def completion_from_http(
             error=f"blocked by provider: {error['message'] or error['code']}",
             latency_s=latency,
         )
-    return Completion.failed(f"HTTP {status}: {error['message']}", latency_s=latency)
+    # 400, 413, 422: the endpoint refused this request (too long, a parameter it does not
+    # take); 401/403/404 and the rest are the endpoint's or its configuration's fault
+    invalid = status in (400, 413, 422)
+    return Completion.failed(f"HTTP {status}: {error['message']}", latency, invalid=invalid)
 
 
 class OpenAIChatModel(ChatModelBase):
