@@ -206,6 +206,15 @@ def test_credentials_in_the_target_uri_never_reach_reports_or_the_store(tmp_path
     for db in tmp_path.glob("s.db*"):  # the database and its write-ahead log
         raw = db.read_bytes()
         assert b"PASSW0RD" not in raw and b"SECRET123" not in raw, db.name
+    # a resume must bring the secrets back: without them it sent "api-key=***" each time
+    from alignkit.core import ConfigError
+
+    with pytest.raises(ConfigError, match="carried credentials, which are not stored"):
+        _run(tmp_path, None, resume=result.run_id)  # type: ignore[arg-type]
+    other = secret_uri.replace("127.0.0.1", "localhost")
+    with pytest.raises(ConfigError, match="differs from the stored") as err:
+        _run(tmp_path, other, resume=result.run_id)
+    assert "PASSW0RD" not in str(err.value) and "SECRET123" not in str(err.value)
 
 
 def test_a_run_stopped_by_its_budget_can_be_resumed(tmp_path: Path) -> None:

@@ -127,11 +127,18 @@ def _resolve(
             stored = replace(stored, target=str(value))  # the credentials are not stored
             continue
         if str(value) != str(getattr(stored, key)):
+            shown = public_uri(str(value)) if option == "--target" else value
             raise ConfigError(
                 f"--resume continues run {record.id} with its stored options; {option}"
-                f" {value} differs from the stored {getattr(stored, key)} (only --budget and"
+                f" {shown} differs from the stored {getattr(stored, key)} (only --budget and"
                 " --concurrency can change); start a new run instead"
             )
+    if "--target" not in given and "=***" in stored.target:
+        # resumed as stored, the requests went out with "***" for a key: every one refused
+        raise ConfigError(
+            f"run {record.id}'s target carried credentials, which are not stored; resume"
+            f" with --target and the full URI ({stored.target} with its secrets)"
+        )
     attempts = store.attempts(record.id)
     kept = {k: a for k, a in attempts.items() if a.completion.outcome is not Outcome.ERROR}
     if record.status == "finished" and len(kept) == len(attempts) and not _unsent(store, record.id):
