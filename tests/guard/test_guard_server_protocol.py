@@ -82,6 +82,9 @@ USER = [{"role": "user", "content": "hello there friend"}]
         ({"tool_choice": {"type": "function", "function": {"name": "f"}}}, "tool_choice"),
         ({"response_format": {"type": "json_object"}}, "response_format"),  # not JSON
         ({"response_format": "x"}, "response_format"),
+        ({"presence_penalty": 1.5}, "presence_penalty"),  # accepted, never applied
+        ({"frequency_penalty": -0.5}, "frequency_penalty"),
+        ({"logit_bias": {"50256": -100}}, "logit_bias"),
         ({"top_logprobs": 3}, "top_logprobs"),  # without logprobs
         ({"logprobs": True, "top_logprobs": 21}, "top_logprobs"),
         ({"logprobs": True, "top_logprobs": 10**400}, "top_logprobs"),  # a 500
@@ -119,6 +122,9 @@ def test_what_can_be_honoured_is_accepted(server: GuardServer) -> None:
     out = c.chat.completions.create(model="m", messages=USER, n=1.0, top_logprobs=0,  # type: ignore[arg-type]
                                     stream=True, stream_options={"include_usage": None})  # type: ignore[typeddict-item]  # fmt: skip
     assert "".join(ch.choices[0].delta.content or "" for ch in out if ch.choices)
+    out = c.chat.completions.create(model="m", messages=USER, presence_penalty=0,
+                                    frequency_penalty=0.0, logit_bias={})  # fmt: skip
+    assert out.choices[0].message.content == "echo: hello there friend"
     empty = c.chat.completions.create(model="m", messages=[{"role": "user", "content": []}])
     assert empty.choices[0].message.content is not None
     out = c.chat.completions.create(model="m", messages=USER, logprobs=True, top_logprobs=2)
@@ -192,3 +198,16 @@ def test_a_secret_in_an_upstream_error_reaches_neither_client_nor_log(tmp_path: 
     log = entries(store_url)
     assert log and all(SECRET not in json.dumps(e) for e in log)
     assert "app exploded" in log[-1]["reason"]
+
+
+def test_fields_left_out_take_the_targets_own_decoding() -> None:
+    """A served organism answered clients that sent no temperature greedily with 64 tokens,
+    not with the decoding it is measured under (its manifest's)."""
+    from alignkit.core import Decoding
+    from alignkit.guard._server_chat import _with_defaults
+
+    own = Decoding(temperature=1.0, top_p=0.9, max_tokens=40)
+    assert _with_defaults({}, own) == {"temperature": 1.0, "top_p": 0.9, "max_tokens": 40}
+    given = {"temperature": 0.0, "max_tokens": 5, "seed": 3}
+    assert _with_defaults(given, own) == {**given, "top_p": 0.9}
+    assert _with_defaults(given, None) == given  # no default of its own: the adapter's

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Mutable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from alignkit.core import ChatModel, Outcome
+from alignkit.core import ChatModel, Decoding, Outcome
 from alignkit.guard._guard import Guard, GuardResult, new_request_id
 from alignkit.guard._metrics import Metrics
 from alignkit.guard._server_request import MAX_BODY_BYTES, BadRequest, parse_request
@@ -276,7 +276,7 @@ async def chat(state: State, request: ChatRequest) -> Reply:
             user=req["user"],
             session=req["session"],
             request_id=rid,
-            **req["gen"],
+            **_with_defaults(req["gen"], state.model.default_decoding),
         )
     except Exception as exc:  # a fault of ours: answer clearly, keep the log whole
         _log.exception("guard failed on request %s", rid)
@@ -311,6 +311,18 @@ async def chat(state: State, request: ChatRequest) -> Reply:
     if req["stream"]:
         return Reply(200, headers=headers, events=_sse(req, result))
     return Reply.json(_completion_doc(req, result), 200, headers)
+
+
+def _with_defaults(gen: dict[str, Any], default: Decoding | None) -> dict[str, Any]:
+    """The request's decoding, completed from the target's own default decoding.
+
+    Where the target names one (an organism's measured decoding, a checkpoint sidecar's).
+    """
+    if default is None:
+        return gen
+    own = {"temperature": default.temperature, "top_p": default.top_p,
+           "max_tokens": default.max_tokens}  # fmt: skip
+    return {**own, **gen}
 
 
 class RawRequest:

@@ -152,6 +152,13 @@ def _unsupported(doc: Mapping[str, Any]) -> None:
                               "tool_choice")  # fmt: skip
         raise BadRequest("this server cannot force a tool call: 'tool_choice' must be none or"
                           " auto", "tool_choice")  # fmt: skip
+    for name in ("presence_penalty", "frequency_penalty"):  # no target here applies them
+        value = doc.get(name)
+        if value is not None and (isinstance(value, bool) or value != 0):
+            raise BadRequest(f"this server cannot apply '{name}': leave it out or 0", name)
+    if doc.get("logit_bias"):
+        raise BadRequest("this server cannot apply 'logit_bias': leave it out or empty",
+                          "logit_bias")  # fmt: skip
     fmt = doc.get("response_format")
     if fmt is not None and fmt != {"type": "text"}:
         if not isinstance(fmt, dict):
