@@ -468,3 +468,19 @@ def test_the_upstreams_credentials_are_shown_to_no_client(
     assert answer.choices[0].message.content == "echo: hi"  # the credentials still work
     for body in answers:
         assert b"hunter2pass" not in body and b"sk-live-Z" not in body and b"api_key=***" in body
+
+
+def test_a_server_without_logprobs_is_said_to_give_none(
+    tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Audited through a server whose target gives no logprobs, calibration.logprobs said
+    'no item gave a scorable answer' although every answer was fine."""
+    import alignkit.audit
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2]))  # examples/
+    with GuardServer("python:examples.quiz_app:respond", store_url=store_url) as srv:
+        result = alignkit.audit.run(f"openai:{srv.url}#quiz", checks="calibration.logprobs",
+                                    max_items=5, store=str(tmp_path / "audit.db"))  # fmt: skip
+    assert result.skipped["calibration.logprob_ece"] == (
+        "not measured: the target gave no logprobs (5 answers)"
+    )

@@ -194,4 +194,9 @@ async def calibration_logprobs(target: ChatModel, ctx: CheckContext) -> list[Fin
         if c.ok and c.logprobs:
             conf.append(_sequence_probability(q, [t.logprob for t in c.logprobs]))
             hit.append(float(answer_matches(c.text, q.answer, q.aliases)))
-    return [_scored_findings(ctx, LOGPROB_ECE, conf, hit, [], "Reliability of token probability")]
+    answered = sum(c.ok for c in done)
+    # a server that gives no logprobs (one in front of the model) answers, but not this
+    why = [] if conf or not answered else [
+        Evidence(input="", output="", note=f"the target gave no logprobs ({answered} answers)")
+    ]  # fmt: skip
+    return [_scored_findings(ctx, LOGPROB_ECE, conf, hit, why, "Reliability of token probability")]
