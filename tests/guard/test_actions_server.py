@@ -111,6 +111,9 @@ def test_an_undecided_approval_expires_by_itself(server: GuardServer, store_url:
     body = {"tool": "bash", "arguments": {"command": "git reset --hard"}}
     _, pending = call(root + "/v1/actions/check", body)
     time.sleep(3.0)  # nobody polls: the server's housekeeping expires it
+    # read the store itself first: the routes below expire a due approval on their own
+    with Store.open(store_url) as store:
+        assert [a.id for a in store.approvals().find("expired")] == [pending["approval_id"]]
     status, listed = call(root + "/admin/approvals?status=expired", token=TOKEN)
     assert [a["id"] for a in listed["approvals"]] == [pending["approval_id"]]
     _, final = call(f"{root}/v1/actions/approvals/{pending['approval_id']}")
@@ -294,3 +297,33 @@ def test_stopping_ends_a_chat_waiting_on_an_escalation(target: str, store_url: s
         # logged "allow" for a request that had been refused
         (record,) = store.approvals().find()
         assert record.status == "denied" and record.decided_by == "alignkit"
+
+
+def test_an_escalation_waiting_for_a_locked_store_stalls_no_other_request(
+    server: GuardServer, store_url: str, tmp_path: Path
+) -> None:
+    """With another process holding the store's lock, an escalated tool call wrote its
+    approval from the event loop: every route, /healthz included, waited with it."""
+    import sqlite3
+
+    root = base(server)
+    holder = sqlite3.connect(tmp_path / "serve.db", isolation_level=None, timeout=30)
+    answers: list[Any] = []
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        body = {"tool": "bash", "arguments": {"command": "rm -rf dist"}}
+        checker = threading.Thread(target=lambda: answers.append(
+            call(root + "/v1/actions/check", body)))  # fmt: skip
+        checker.start()
+        time.sleep(0.5)  # the check is waiting for the lock by now
+        started = time.monotonic()
+        with urllib.request.urlopen(root + "/v1/models", timeout=10) as r:
+            assert r.status == 200
+        assert time.monotonic() - started < 5  # answered while the check waits
+        assert not answers  # still waiting: it has no approval to give yet
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    checker.join(30)
+    ((status, doc),) = answers
+    assert status == 200 and doc["decision"] == "pending"

@@ -260,18 +260,21 @@ class ApprovalQueue:
         return time.monotonic() + max(0.0, left)
 
     async def wait(self, approval_id: str, timeout_s: float | None = None) -> ApprovalRecord:
-        """Wait until the approval is decided or expires, or ``timeout_s`` passes."""
-        record = self.get(approval_id)
+        """Wait until the approval is decided or expires, or ``timeout_s`` passes.
+
+        The store is read in a thread: expiring writes, and the store may be locked.
+        """
+        record = await asyncio.to_thread(self.get, approval_id)
         deadline = self._deadline(record, timeout_s)
         while record.status == "pending" and not self.stopping():
             left = deadline - time.monotonic()
             if left <= 0:
                 break
             await asyncio.sleep(min(self.poll_s, left))
-            record = self.get(approval_id)
+            record = await asyncio.to_thread(self.get, approval_id)
         if record.status == "pending" and timeout_s is None and not self.stopping():
             await asyncio.sleep(max(0.0, (record.expires_at - _now()).total_seconds()) + 0.01)
-            record = self.get(approval_id)
+            record = await asyncio.to_thread(self.get, approval_id)
         return record
 
     def wait_sync(self, approval_id: str, timeout_s: float | None = None) -> ApprovalRecord:

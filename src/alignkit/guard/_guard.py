@@ -306,16 +306,19 @@ class Guard(ToolCalls):
             request["messages"] = [dict(m) for m in result.messages]
             if stage is RailStage.OUTPUT:
                 request["response"] = result.text
-            record = self.approvals.submit(
+            # store writes in a thread: another process may hold the store's lock
+            record = await asyncio.to_thread(
+                self.approvals.submit,
                 kind="chat", subject=stop.rail, rule=stop.rail, reason=stop.reason,
                 request=request, request_id=rid,
             )  # fmt: skip
             final = await self.approvals.wait(record.id)
             if final.status == "pending":  # it stopped waiting: the server is stopping
                 # close it, or it could be approved later for a request already refused
-                _, final = self.approvals.decide(
-                    record.id, approve=False, by="alignkit", note="the request stopped waiting"
-                )
+                _, final = await asyncio.to_thread(
+                    self.approvals.decide,
+                    record.id, approve=False, by="alignkit", note="the request stopped waiting",
+                )  # fmt: skip
             verdict = check_of(final)
             approved = verdict.decision == "allow"
             kind = DecisionKind.ALLOW if approved else DecisionKind.BLOCK

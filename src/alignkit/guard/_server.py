@@ -179,10 +179,18 @@ def _add_admin(app: FastAPI, state: State) -> None:
                       "problem": report.problem})  # fmt: skip
 
 
-async def _housekeeping(guard: Guard, every_s: float = 0.5) -> None:
-    """Expire approvals whose time is up and feed the traffic monitor, off the request path."""
+async def _housekeeping(guard: Guard, stop: asyncio.Event, every_s: float = 0.5) -> None:
+    """Expire approvals whose time is up and feed the traffic monitor, off the request path.
+
+    Ends when ``stop`` is set, after the round in progress: cancelled, a round's thread
+    could go on to log an expiry into an audit log already closed.
+    """
     while True:
-        await asyncio.sleep(every_s)
+        try:
+            await asyncio.wait_for(stop.wait(), every_s)
+            return
+        except TimeoutError:
+            pass
         settle(guard)
         try:
             if guard.approvals is not None:  # a write: waits for a store another process holds
@@ -298,9 +306,11 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         flusher = asyncio.create_task(_flush_log(log, guard)) if log is not None else None
-        keeper = asyncio.create_task(_housekeeping(guard))
+        stopping = asyncio.Event()
+        keeper = asyncio.create_task(_housekeeping(guard, stopping))
         yield
-        keeper.cancel()
+        stopping.set()
+        await keeper
         if flusher is not None:
             flusher.cancel()
         settle(guard)

@@ -18,6 +18,7 @@ Admin (``Authorization: Bearer <token>``): ``GET /admin/approvals[?status=...]``
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ from alignkit.core import StoreError
 from alignkit.guard._approvals import check_of
 from alignkit.guard._body import BodyError, body_json
 from alignkit.guard._server_chat import log_unavailable
+from alignkit.store import StoreBusy
 
 if TYPE_CHECKING:
     from fastapi import FastAPI, Request, Response
@@ -53,6 +55,14 @@ class _Bad(Exception):
         super().__init__(message)
         self.param = param
         self.status = status
+
+
+def _busy() -> Response:
+    """503: the store stayed locked by another process for all of its busy timeout."""
+    from alignkit.guard._server import _error
+
+    return _error(503, "the store is busy (another process holds its lock); retry",
+                  "server_error", "store_busy", headers={"Retry-After": "1"})  # fmt: skip
 
 
 def parse_check(body: bytes, headers: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
@@ -111,7 +121,8 @@ def add_governance_routes(app: FastAPI, state: Any) -> None:
             state.metrics.error("bad_action")
             return _error(exc.status, str(exc), "invalid_request_error", param=exc.param)
         try:
-            result = guard.check_action(tool, arguments, context)
+            # in a thread: an escalation writes its approval, and the store may be locked
+            result = await asyncio.to_thread(guard.check_action, tool, arguments, context)
         except Exception as exc:  # a fault of ours: say so; the agent must not proceed
             _log.exception("tool-call check failed")
             state.metrics.error("internal")
@@ -135,10 +146,12 @@ def add_governance_routes(app: FastAPI, state: Any) -> None:
         queue = guard.approvals
         if queue is None:
             return _error(404, "this server keeps no approval queue", "not_found")
-        try:
-            record = queue.get(approval_id)
+        try:  # store calls off the loop: another process may hold the store's lock
+            record = await asyncio.to_thread(queue.get, approval_id)
             if record.status == "pending" and wait > 0:  # ends at once if the server stops
                 record = await queue.wait(approval_id, min(wait, MAX_WAIT_S))
+        except StoreBusy:
+            return _busy()
         except StoreError:
             return _error(404, f"no approval '{approval_id[:80]}'", "not_found")
         return _json(check_of(record).model_dump(mode="json"))
@@ -170,8 +183,12 @@ def _add_admin(app: FastAPI, state: Any) -> None:
                          param="limit")  # fmt: skip
         queue = guard.approvals
         wanted = None if status == "all" else status
-        rows = [] if queue is None else queue.find(wanted, limit)
-        total = 0 if queue is None else queue.book.count(wanted)  # the page said 200 of 2,514
+        try:
+            rows = [] if queue is None else await asyncio.to_thread(queue.find, wanted, limit)
+            # the page said 200 of 2,514
+            total = 0 if queue is None else await asyncio.to_thread(queue.book.count, wanted)
+        except StoreBusy:
+            return _busy()
         return as_json({"approvals": [r.to_dict() for r in rows], "total": total})
 
     async def decide(approval_id: str, request: Request, approve: bool) -> Response:
@@ -192,9 +209,12 @@ def _add_admin(app: FastAPI, state: Any) -> None:
         if queue is None:
             return error(404, "this server keeps no approval queue", "not_found")
         try:
-            changed, record = queue.decide(
+            changed, record = await asyncio.to_thread(
+                queue.decide,
                 approval_id, approve=approve, by=by or "admin", note=str(doc.get("note", ""))[:2000]
-            )
+            )  # fmt: skip
+        except StoreBusy:
+            return _busy()
         except StoreError:
             return error(404, f"no approval '{approval_id[:80]}'", "not_found")
         if not changed:

@@ -18,6 +18,7 @@ it migrates older stores forward after backing up the SQLite file.
 """
 
 from alignkit.store._attempts import AttemptRecord, AttemptWriter, attempt_key, request_seed
+from alignkit.store._engine import StoreBusy
 from alignkit.store._governance import (
     APPROVAL_STATUSES,
     ApprovalBook,
@@ -42,6 +43,7 @@ __all__ = [
     "LogEntry",
     "RunRecord",
     "Store",
+    "StoreBusy",
     "TrafficHistory",
     "attempt_key",
     "request_seed",
