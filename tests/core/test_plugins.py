@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from alignkit import taxonomy
 from alignkit.core import CHECKS, RegistryError, _registry, discover
 
 PLUGIN = '''
@@ -102,7 +103,9 @@ def test_a_refused_plugin_is_withdrawn_whole(
         ("from alignkit import taxonomy\n"
          "taxonomy.register(taxonomy.FailureMode(id='sycophancy', title='t', definition='d'))\n",
          True),
-        ("raise RuntimeError('plugin broke after registering')\n", False),
+        ("from alignkit import taxonomy\n"
+         "taxonomy.register(taxonomy.FailureMode(id='acme.tailmode', title='t', definition='d'))\n"
+         "raise RuntimeError('plugin broke after registering')\n", False),
     ],
 )  # fmt: skip
 def test_a_plugin_failing_after_a_registration_is_withdrawn(
@@ -121,7 +124,10 @@ def test_a_plugin_failing_after_a_registration_is_withdrawn(
                 discover(force=True)
         else:
             discover(force=True)
+            sys.modules.pop("acme_tail", None)
+            discover(force=True)  # loading it again is the same warning, not a clash
         assert "acme.tail" not in CHECKS
+        assert "acme.tailmode" not in taxonomy.ids()  # its failure mode went with it
     finally:
         CHECKS.unregister("acme.tail")
         sys.modules.pop("acme_tail", None)

@@ -17,6 +17,7 @@ from typing import Generic, TypeVar
 
 from alignkit.core._errors import AlignkitError, RegistryError, UnknownIdError
 from alignkit.taxonomy import FailureModeTaken
+from alignkit.taxonomy import withdraw as withdraw_modes
 
 __all__ = ["ENTRY_POINT_GROUP", "Registry", "discover"]
 
@@ -136,3 +137,4 @@ def _withdraw(module: str) -> None:
             i for i, o in registry._origin.items() if o == module or o.startswith(module + ".")
         ]:
             registry.unregister(id)
+    withdraw_modes(module)  # its failure modes too (taxonomy keeps its own table)

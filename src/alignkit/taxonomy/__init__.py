@@ -9,6 +9,7 @@ from alignkit.taxonomy._model import (
     ids,
     nist_function,
     register,
+    withdraw,
 )
 
 __all__ = [
@@ -20,4 +21,5 @@ __all__ = [
     "ids",
     "nist_function",
     "register",
+    "withdraw",
 ]

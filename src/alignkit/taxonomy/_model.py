@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 import threading
 from functools import cache
 from importlib import resources
@@ -19,12 +20,14 @@ __all__ = [
     "ids",
     "nist_function",
     "register",
+    "withdraw",
 ]
 
 NIST_FUNCTIONS = ("GOVERN", "MAP", "MEASURE", "MANAGE")
 _NIST_RE = re.compile(r"^(GOVERN|MAP|MEASURE|MANAGE) \d+(\.\d+)?$")
 _lock = threading.Lock()
 _extra: dict[str, FailureMode] = {}
+_origin: dict[str, str] = {}
 
 
 class FailureMode(BaseModel):
@@ -69,13 +72,20 @@ def _builtin() -> dict[str, FailureMode]:
     return {m.id: m for m in modes}
 
 
-def register(mode: FailureMode) -> None:
+def register(mode: FailureMode, *, origin: str | None = None) -> None:
     """Add a plugin's failure mode; its id must carry a namespace (``acme.thing``).
+
+    Args:
+        mode: The failure mode.
+        origin: The registering module (default: the caller's), so that a plugin refused
+            while loading can be withdrawn whole.
 
     Raises:
         FailureModeTaken: the id exists already or its namespace is a built-in one.
     """
     builtin = _builtin()
+    if origin is None:
+        origin = str(sys._getframe(1).f_globals.get("__name__", ""))
     with _lock:
         if mode.id in builtin or mode.id in _extra:
             raise FailureModeTaken(f"failure mode '{mode.id}' already exists")
@@ -84,6 +94,21 @@ def register(mode: FailureMode) -> None:
                 f"plugin failure mode '{mode.id}' needs its own namespace (ns.name)"
             )
         _extra[mode.id] = mode
+        _origin[mode.id] = origin
+
+
+def withdraw(module: str) -> list[str]:
+    """Remove the plugin failure modes registered by ``module`` or its submodules.
+
+    Returns:
+        The ids removed (built-in modes are never removed).
+    """
+    with _lock:
+        gone = [i for i, o in _origin.items() if o == module or o.startswith(module + ".")]
+        for id in gone:
+            _extra.pop(id, None)
+            _origin.pop(id, None)
+    return gone
 
 
 def get(id: str) -> FailureMode:
