@@ -78,6 +78,7 @@ def test_jsonl_log_with_nulls(tmp_path: Path) -> None:
         ),  # fmt: skip
         # the fits square the steps: 1e160 overflowed into an internal error
         ("hugestep.csv", "step,reward,gold\n1e160,1,2\n", "line 2: step '1e160' is out of range"),
+        ("hugevalue.csv", "step,reward,gold\n1,1e160,2\n", "line 2: reward value '1e160' is out"),
         ("infgold.csv", "step,reward,gold\n1,1,inf\n", "(missing, NaN and infinite values"),
     ],
 )

@@ -115,10 +115,12 @@ def _after_the_command() -> None:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
 
     def terminate(signum: int, frame: object) -> None:
-        err.print("terminated")
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(143)
+        try:
+            err.print("terminated")
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:  # a print re-entering a stream's write raises: exit all the same
+            os._exit(143)
 
     signal.signal(signal.SIGINT, again)
     signal.signal(signal.SIGTERM, terminate)

@@ -13,7 +13,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from alignkit.core import AuditResult, DataError, Finding, Plot, repeated_columns, summarize
+from alignkit.core import (
+    AuditResult,
+    ConfigError,
+    DataError,
+    Finding,
+    Plot,
+    repeated_columns,
+    summarize,
+)
 from alignkit.monitor._monitor import MAX_STEP, GoodhartMonitor, MonitorStatus
 
 __all__ = ["LogCheck", "check_log", "read_log"]
@@ -192,7 +200,10 @@ def check_log(
                     f"training log {path}, line {line}: {name} {row[name]!r} is not a number"
                 )
         at = _step(row.get(step_col), line, path) if step_col else float(i)
-        monitor.observe_mapping(at, row)
+        try:
+            monitor.observe_mapping(at, row)
+        except ConfigError as exc:  # a value out of range: say where
+            raise DataError(f"training log {path}, line {line}: {exc}") from None
     for name in (proxy, *intents):
         if not monitor.series(name)[0]:
             raise DataError(

@@ -255,6 +255,8 @@ class GoodhartMonitor:
             value = as_finite(raw)
             if value is None:
                 continue
+            if abs(value) > MAX_VALUE:  # the fits square values too: 1e160 read as no peak
+                raise ConfigError(f"{name} value {raw!r} is out of range (at most 1e100 in size)")
             if name in self.minimize:
                 value = -value
             self._version += 1
@@ -452,6 +454,8 @@ def _names(names: str | Collection[str]) -> list[str]:
 
 MAX_STEP = float(2**53)
 """The largest step size accepted: every whole number up to it is exact as a float."""
+MAX_VALUE = 1e100
+"""The largest metric size accepted (the fits square values; 1e160 overflowed)."""
 
 
 def as_finite(raw: object) -> float | None:

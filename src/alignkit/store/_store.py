@@ -7,6 +7,7 @@ import logging
 import math
 import secrets
 import threading
+import time
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -254,11 +255,14 @@ class Store:
         :class:`StoreBusy` when it stays taken that long.
         """
         self._require_open()
+        start = time.monotonic()
         if not self._lock.acquire(timeout=-1 if busy_s is None else busy_s):
             raise StoreBusy(f"cannot {action} in store {self.url}: the store is busy")
         try:
+            # one bound for both waits: this process's lock, then SQLite's
+            left = None if busy_s is None else max(0.0, busy_s - (time.monotonic() - start))
             with translate_errors(action, self.url), self._engine.connect() as conn:
-                conn.execution_options(**write_options(busy_s))
+                conn.execution_options(**write_options(left))
                 with conn.begin():
                     yield conn
         finally:
