@@ -203,3 +203,52 @@ def test_a_tool_call_id_shaped_like_a_key_is_masked_in_the_log() -> None:
     guard = Guard({"traffic": {"enabled": False}}, log=log)
     guard.check_action("read_file", {"path": "README.md"}, request_id="rid-" + secret)
     assert secret not in repr(log.entries)
+
+
+class _TooLong:
+    """Refuses every request as malformed (``invalid``); answers "fine" once told to."""
+
+    uri = "test:model"
+
+    def __init__(self) -> None:
+        self.fine = False
+        self.hang = False
+
+    async def generate(self, messages: list[Message], **kw: object) -> object:
+        import asyncio
+
+        from alignkit.core import Completion
+
+        if self.hang:
+            await asyncio.sleep(30)
+        if self.fine:
+            return Completion(outcome=Outcome.OK, text="fine")
+        return Completion.failed("prompt does not fit the context", invalid=True)
+
+
+@pytest.mark.anyio
+async def test_requests_without_a_verdict_hand_back_their_half_open_probe() -> None:
+    """Three requests the target refused as malformed, sent while the breaker was
+    half-open, kept its probe slots: it refused everyone for good."""
+    import asyncio
+
+    model = _TooLong()
+    guard = Guard({"breakers": {"half_open_probes": 3, "cooldown_s": 5}}, model=model)  # type: ignore[arg-type]
+    clock = Clock()
+    guard.breakers._clock = clock
+    guard.breakers.signal("global", "alarm")
+    clock.now += 6  # past the cool-down: half-open
+    hi: list[Message] = [{"role": "user", "content": "hi"}]
+    for _ in range(4):
+        assert (await guard.run(hi)).rail != "circuit-breaker"  # refused by the model only
+    model.hang = True  # and requests cancelled mid-way (the client left)
+    for _ in range(4):
+        task = asyncio.create_task(guard.run(hi))
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    model.hang, model.fine = False, True
+    for _ in range(3):
+        assert (await guard.run(hi)).outcome is Outcome.OK
+    assert guard.breakers.state("global") is BreakerState.CLOSED

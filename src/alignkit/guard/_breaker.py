@@ -167,6 +167,21 @@ class CircuitBreakers:
                 b.probes_out += 1
         return None
 
+    def release(self, keys: Iterable[str]) -> None:
+        """Hand back the half-open probe slots a request claimed, counting nothing.
+
+        For a request that ends without a verdict on the target: cancelled, or refused by
+        the target as malformed. Kept, three such slots held a half-open breaker shut
+        for good.
+        """
+        if not self.config.enabled:
+            return
+        with self._lock:
+            for key in keys:
+                b = self._get(key, create=False)
+                if b is not None and b.state is BreakerState.HALF_OPEN:
+                    b.probes_out = max(0, b.probes_out - 1)
+
     def peek(self, key: str) -> BreakerRefusal | None:
         """The refusal breaker ``key`` gives now, admitting nothing (``None`` unless open)."""
         if not self.config.enabled:

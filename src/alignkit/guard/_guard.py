@@ -373,45 +373,51 @@ class Guard(ToolCalls):
                 "circuit-breaker", retry_after_s=max(0.0, refusal.retry_after_s),
             )  # fmt: skip
             return self._finish(result, messages, context, None)
-        pre = await self.check_input(messages)
-        if pre.stopped_by is not None and self.approvals is not None:
-            pre = await self._escalated(RailStage.INPUT, pre, rid, context)
-        if pre.stopped_by is not None:
-            # Logged as the input rails left it: what they masked stays masked.
-            return self._finish(_stopped(rid, pre), pre.messages, context, keys, "violation")
         try:
-            completion = await chat.generate(pre.messages, **generate)
-        except Exception as exc:  # the ChatModel contract says never; a log entry must survive
-            _log.exception("model %s raised instead of returning an error completion", name)
-            completion = Completion.failed(f"model raised {type(exc).__name__}: {exc}")
-        if not completion.ok:
-            # an upstream's error is its own text, not a rail's: credentials in it are
-            # masked before it reaches the caller, the client or the log
-            error = self.redact(completion.error)
-            reason = error or f"upstream answered {completion.outcome.value}"
+            pre = await self.check_input(messages)
+            if pre.stopped_by is not None and self.approvals is not None:
+                pre = await self._escalated(RailStage.INPUT, pre, rid, context)
+            if pre.stopped_by is not None:
+                # Logged as the input rails left it: what they masked stays masked.
+                return self._finish(_stopped(rid, pre), pre.messages, context, keys, "violation")
+            try:
+                completion = await chat.generate(pre.messages, **generate)
+            except Exception as exc:  # the ChatModel contract says never; a log entry must survive
+                _log.exception("model %s raised instead of returning an error completion", name)
+                completion = Completion.failed(f"model raised {type(exc).__name__}: {exc}")
+            if not completion.ok:
+                # an upstream's error is its own text, not a rail's: credentials in it are
+                # masked before it reaches the caller, the client or the log
+                error = self.redact(completion.error)
+                reason = error or f"upstream answered {completion.outcome.value}"
+                result = GuardResult(
+                    rid, _final_kind(_unescalated(pre.decisions)), completion.outcome, None, reason,
+                    input=pre.decisions, completion=completion, error=error,
+                )  # fmt: skip
+                # a request the target refused as malformed is the sender's, not a target error:
+                # counted, one client's over-long prompts opened the breaker for everyone
+                if completion.invalid:
+                    self.breakers.release(keys)
+                    return self._finish(result, pre.messages, context, keys, None)
+                return self._finish(result, pre.messages, context, keys, "error")
+            post = await self.check_output(pre.messages, completion.text)
+            if post.stopped_by is not None and self.approvals is not None:
+                post = await self._escalated(RailStage.OUTPUT, post, rid, context)
+            if post.stopped_by is not None:
+                result = _stopped(rid, pre, post, completion)
+                return self._finish(result, pre.messages, context, keys, "violation")
+            decisions = _unescalated([*pre.decisions, *post.decisions])
+            changed = [d for d in decisions if d.decision is DecisionKind.MODIFY]
             result = GuardResult(
-                rid, _final_kind(_unescalated(pre.decisions)), completion.outcome, None, reason,
-                input=pre.decisions, completion=completion, error=error,
+                rid, _final_kind(decisions), Outcome.OK, post.text,
+                reason="; ".join(f"{d.rail}: {d.reason}" for d in changed),
+                rail=",".join(dict.fromkeys(d.rail for d in changed)) or None,
+                input=pre.decisions, output=post.decisions, completion=completion, answer=post.text,
             )  # fmt: skip
-            # a request the target refused as malformed is the sender's, not a target error:
-            # counted, one client's over-long prompts opened the breaker for everyone
-            counted: Result | None = None if completion.invalid else "error"
-            return self._finish(result, pre.messages, context, keys, counted)
-        post = await self.check_output(pre.messages, completion.text)
-        if post.stopped_by is not None and self.approvals is not None:
-            post = await self._escalated(RailStage.OUTPUT, post, rid, context)
-        if post.stopped_by is not None:
-            result = _stopped(rid, pre, post, completion)
-            return self._finish(result, pre.messages, context, keys, "violation")
-        decisions = _unescalated([*pre.decisions, *post.decisions])
-        changed = [d for d in decisions if d.decision is DecisionKind.MODIFY]
-        result = GuardResult(
-            rid, _final_kind(decisions), Outcome.OK, post.text,
-            reason="; ".join(f"{d.rail}: {d.reason}" for d in changed),
-            rail=",".join(dict.fromkeys(d.rail for d in changed)) or None,
-            input=pre.decisions, output=post.decisions, completion=completion, answer=post.text,
-        )  # fmt: skip
-        return self._finish(result, pre.messages, context, keys, "ok")
+            return self._finish(result, pre.messages, context, keys, "ok")
+        except BaseException:  # cancelled (the client left) or a fault: no verdict to count,
+            self.breakers.release(keys)  # but a half-open probe slot to hand back
+            raise
 
     # -- bookkeeping ----------------------------------------------------------------------
 
