@@ -327,3 +327,25 @@ def test_an_escalation_waiting_for_a_locked_store_stalls_no_other_request(
     checker.join(30)
     ((status, doc),) = answers
     assert status == 200 and doc["decision"] == "pending"
+
+
+def test_an_escalation_the_store_cannot_queue_is_a_503_not_a_fault(
+    target: str, store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store locked past its busy timeout made an escalated tool call a 500 "internal
+    guard error", logged as a fault of the guard."""
+    import sqlite3
+
+    from alignkit.store import _engine
+
+    monkeypatch.setattr(_engine, "BUSY_TIMEOUT_S", 1.0)  # 30 s in use
+    with GuardServer(target, CONFIG, store_url=store_url, admin_token=TOKEN) as srv:
+        holder = sqlite3.connect(tmp_path / "serve.db", isolation_level=None, timeout=30)
+        try:
+            holder.execute("BEGIN EXCLUSIVE")
+            body = {"tool": "bash", "arguments": {"command": "rm -rf dist"}}
+            status, doc = call(base(srv) + "/v1/actions/check", body)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+    assert status == 503 and doc["error"]["code"] == "store_busy"

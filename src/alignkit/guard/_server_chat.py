@@ -21,6 +21,7 @@ from alignkit.core import ChatModel, Decoding, Outcome
 from alignkit.guard._guard import Guard, GuardResult, new_request_id
 from alignkit.guard._metrics import Metrics
 from alignkit.guard._server_request import MAX_BODY_BYTES, BadRequest, parse_request
+from alignkit.store import StoreBusy
 
 if TYPE_CHECKING:
     from fastapi import Response
@@ -278,6 +279,10 @@ async def chat(state: State, request: ChatRequest) -> Reply:
             request_id=rid,
             **_with_defaults(req["gen"], state.model.default_decoding),
         )
+    except StoreBusy:  # an escalation could not be queued: another process holds the store
+        state.metrics.error("store_busy")
+        return Reply.error(503, "the store is busy (another process holds its lock); retry",
+                           "server_error", "store_busy", headers={"Retry-After": "1"})  # fmt: skip
     except Exception as exc:  # a fault of ours: answer clearly, keep the log whole
         _log.exception("guard failed on request %s", rid)
         state.metrics.error("internal")

@@ -123,6 +123,9 @@ def add_governance_routes(app: FastAPI, state: Any) -> None:
         try:
             # in a thread: an escalation writes its approval, and the store may be locked
             result = await asyncio.to_thread(guard.check_action, tool, arguments, context)
+        except StoreBusy:  # the escalation could not be queued: the agent must not proceed
+            state.metrics.error("store_busy")
+            return _busy()
         except Exception as exc:  # a fault of ours: say so; the agent must not proceed
             _log.exception("tool-call check failed")
             state.metrics.error("internal")
