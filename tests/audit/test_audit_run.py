@@ -198,7 +198,7 @@ def test_credentials_in_the_target_uri_never_reach_reports_or_the_store(tmp_path
         )
         result = _run(tmp_path, secret_uri, checks="capability.facts", max_items=3)
     assert result.findings and "PASSW0RD" not in result.target and "SECRET123" not in result.target
-    assert result.target.startswith("openai:http://127.0.0.1:")
+    assert result.target.startswith("openai:http://***@127.0.0.1:")
     write_reports(result, tmp_path / "out")
     for name in ("report.json", "report.html", "junit.xml"):
         text = (tmp_path / "out" / name).read_text()
@@ -211,6 +211,11 @@ def test_credentials_in_the_target_uri_never_reach_reports_or_the_store(tmp_path
 
     with pytest.raises(ConfigError, match="carried credentials, which are not stored"):
         _run(tmp_path, None, resume=result.run_id)  # type: ignore[arg-type]
+    with ThreadedStub(latency=0.0) as stub:  # user:password@ alone is asked for again too
+        only_user = _run(tmp_path, stub.uri.replace("http://", "http://user:PASSW0RD@"),
+                         checks="capability.facts", max_items=3)  # fmt: skip
+    with pytest.raises(ConfigError, match="carried credentials, which are not stored"):
+        _run(tmp_path, None, resume=only_user.run_id)  # type: ignore[arg-type]
     other = secret_uri.replace("127.0.0.1", "localhost")
     with pytest.raises(ConfigError, match="differs from the stored") as err:
         _run(tmp_path, other, resume=result.run_id)

@@ -133,7 +133,7 @@ def _resolve(
                 f" {shown} differs from the stored {getattr(stored, key)} (only --budget and"
                 " --concurrency can change); start a new run instead"
             )
-    if "--target" not in given and "=***" in stored.target:
+    if "--target" not in given and "***" in stored.target:
         # resumed as stored, the requests went out with "***" for a key: every one refused
         raise ConfigError(
             f"run {record.id}'s target carried credentials, which are not stored; resume"

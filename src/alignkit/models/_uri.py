@@ -45,13 +45,19 @@ _SECRET_PARAMS = ("key", "token", "secret", "sig", "password", "auth")
 
 
 def public_url(url: str) -> str:
-    """``url`` without user info and with secret-looking query values shown as ``***``."""
+    """``url`` with its user info and secret-looking query values shown as ``***``.
+
+    The marks stay so that a stored URL says it needed secrets (a resumed run asks for
+    them again) without saying what they were.
+    """
     try:
         parts = urlsplit(url)
     except ValueError:  # not parseable (an unclosed IPv6 bracket): show no more than the host
         scheme, _, rest = url.partition("://")
-        return f"{scheme}://{rest.rpartition('@')[2].partition('?')[0]}"
-    netloc = parts.netloc.rpartition("@")[2]
+        _, at, host = rest.rpartition("@")
+        return f"{scheme}://{'***@' if at else ''}{host.partition('?')[0]}"
+    _, at, host = parts.netloc.rpartition("@")
+    netloc = f"***@{host}" if at else host
     query = parts.query
     if query:
         pairs = [p.partition("=") for p in query.split("&")]
@@ -65,7 +71,8 @@ def public_url(url: str) -> str:
 def public_uri(uri: str) -> str:
     """A target URI as it may be shown and stored: an URL body loses its credentials.
 
-    ``openai:http://user:pw@host:8000/v1?api-key=s#m`` → ``openai:http://host:8000/v1?api-key=***#m``;
+    ``openai:http://user:pw@host:8000/v1?api-key=s#m`` →
+    ``openai:http://***@host:8000/v1?api-key=***#m``;
     URIs without an URL body (``organism:flawed``, ``hf:/path``) are returned unchanged.
     """
     m = _SCHEME_RE.match(uri)
