@@ -288,6 +288,9 @@ def test_a_request_the_model_refuses_is_the_clients_400_and_trips_no_breaker(
             assert info.value.code == "invalid_request"
             assert "maximum context length is 8 tokens" in str(info.value)
         assert srv.guard.breakers.peek("global") is None  # still closed
+        metrics = get(srv.url.removesuffix("/v1") + "/metrics")[1].decode()
+    assert 'alignkit_guard_errors_total{kind="invalid_request"} 6' in metrics
+    assert 'kind="upstream"' not in metrics
 
 
 def test_openapi_schema_documents_the_chat_route(server: GuardServer) -> None:

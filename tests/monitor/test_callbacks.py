@@ -150,3 +150,13 @@ def test_trainer_evaluate_feeds_each_value_once(tmp_path) -> None:  # type: igno
     trainer.evaluate()
     steps, values = mon.series("eval_loss")
     assert len(values) == 2, values
+
+
+def test_values_too_large_to_fit_are_skipped_not_fatal(caplog: pytest.LogCaptureFixture) -> None:
+    """A reward past 1e100 raised inside observe (ending a training run), or, before
+    that, overflowed the fits into reading a peaked curve as having no peak."""
+    mon = GoodhartMonitor(proxy="reward", intent="gold")
+    for i in range(50):
+        mon.observe(i, reward=float(i), gold=1e160 if i % 2 else 1.0)
+    assert mon.series("gold")[1] == [1.0] * 25
+    assert caplog.text.count("gold values beyond 1e100 are skipped") == 1

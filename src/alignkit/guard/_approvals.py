@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -144,6 +145,7 @@ class ApprovalQueue:
         # set by a server: once it is stopping, waiters stop waiting (pending: a denial)
         self.stopping: Callable[[], bool] = lambda: False
         self.decided: dict[str, int] = {"approved": 0, "denied": 0, "expired": 0}
+        self._counting = threading.Lock()
         self.requested = 0
 
     @classmethod
@@ -185,7 +187,8 @@ class ApprovalQueue:
             request=shown,
         )
         self.book.add(record)
-        self.requested += 1
+        with self._counting:  # submitted from worker threads (the server's store calls)
+            self.requested += 1
         self._append("requested", record, by="guard")
         if cut:
             why = f"too large to show a reviewer whole ({cut[0]})"
@@ -214,7 +217,8 @@ class ApprovalQueue:
             approval_id, status, self.redact(by) or "admin", self.redact(note), _now()
         )
         if changed:
-            self.decided[status] += 1
+            with self._counting:
+                self.decided[status] += 1
             self._append(status, record, by=record.decided_by or "admin", note=record.note)
         return changed, record
 
@@ -222,7 +226,8 @@ class ApprovalQueue:
         """Deny every approval whose time is up (each is logged once)."""
         moved = self.book.expire_due(_now())
         for record in moved:
-            self.decided["expired"] += 1
+            with self._counting:
+                self.decided["expired"] += 1
             self._append("expired", record, by="timeout")
         return moved
 

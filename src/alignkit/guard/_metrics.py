@@ -48,8 +48,9 @@ class Metrics:
                 self.rails[(d.rail, d.decision.value)] += 1
                 self.rail_seconds[d.rail] += d.latency_ms / 1000.0
                 self.rail_calls[d.rail] += 1
-            if result.outcome.value == "error":
-                self.errors["upstream"] += 1
+            if result.outcome.value == "error":  # the target's fault, or the request's
+                invalid = result.completion is not None and result.completion.invalid
+                self.errors["invalid_request" if invalid else "upstream"] += 1
             self.latency_sum += seconds
             self.latency_count += 1
             for i, bound in enumerate(_BUCKETS):

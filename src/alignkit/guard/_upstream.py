@@ -144,7 +144,11 @@ class _Pool:
         if (parts.username or parts.password) and "authorization" not in map(str.lower, headers):
             # user:password@ in the URL is Basic auth, as the adapter's client sends it
             pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
-            lines.append(f"Authorization: Basic {base64.b64encode(pair.encode()).decode()}")
+            try:  # latin-1, as aiohttp encodes Basic auth; beyond it, UTF-8
+                raw = pair.encode("latin-1")
+            except UnicodeEncodeError:
+                raw = pair.encode()
+            lines.append(f"Authorization: Basic {base64.b64encode(raw).decode()}")
         self._head = ("\r\n".join(lines) + "\r\nContent-Length: ").encode("latin-1")
         self._idle: list[_Connection] = []
         self._slots = asyncio.Semaphore(limit)

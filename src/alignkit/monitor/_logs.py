@@ -15,14 +15,19 @@ from typing import Any
 
 from alignkit.core import (
     AuditResult,
-    ConfigError,
     DataError,
     Finding,
     Plot,
     repeated_columns,
     summarize,
 )
-from alignkit.monitor._monitor import MAX_STEP, GoodhartMonitor, MonitorStatus
+from alignkit.monitor._monitor import (
+    MAX_STEP,
+    MAX_VALUE,
+    GoodhartMonitor,
+    MonitorStatus,
+    as_finite,
+)
 
 __all__ = ["LogCheck", "check_log", "read_log"]
 
@@ -199,11 +204,15 @@ def check_log(
                 raise DataError(
                     f"training log {path}, line {line}: {name} {row[name]!r} is not a number"
                 )
+        for name in (proxy, *intents):  # the monitor skips them; a log can say where
+            value = as_finite(row.get(name))
+            if value is not None and abs(value) > MAX_VALUE:
+                raise DataError(
+                    f"training log {path}, line {line}: {name} value {row[name]!r}"
+                    " is out of range (at most 1e100 in size)"
+                )
         at = _step(row.get(step_col), line, path) if step_col else float(i)
-        try:
-            monitor.observe_mapping(at, row)
-        except ConfigError as exc:  # a value out of range: say where
-            raise DataError(f"training log {path}, line {line}: {exc}") from None
+        monitor.observe_mapping(at, row)
     for name in (proxy, *intents):
         if not monitor.series(name)[0]:
             raise DataError(

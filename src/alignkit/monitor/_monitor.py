@@ -231,6 +231,7 @@ class GoodhartMonitor:
         self._now: float | None = None
         self._version = 0
         self._cached: tuple[int, MonitorStatus] | None = None
+        self._out_of_range: set[str] = set()
 
     # --- feeding -------------------------------------------------------------------
 
@@ -255,8 +256,11 @@ class GoodhartMonitor:
             value = as_finite(raw)
             if value is None:
                 continue
-            if abs(value) > MAX_VALUE:  # the fits square values too: 1e160 read as no peak
-                raise ConfigError(f"{name} value {raw!r} is out of range (at most 1e100 in size)")
+            if abs(value) > MAX_VALUE:  # the fits square values: 1e160 read as no peak
+                if name not in self._out_of_range:  # skipped like NaN, said once: a raise
+                    self._out_of_range.add(name)  # would end a training run mid-way
+                    _log.warning("GoodhartMonitor: %s values beyond 1e100 are skipped", name)
+                continue
             if name in self.minimize:
                 value = -value
             self._version += 1
