@@ -21,7 +21,8 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     on a fresh loop in a worker thread, in a copy of the caller's context, while the
     caller waits; the caller's loop is blocked meanwhile, so an async server should call
     the synchronous API through :func:`asyncio.to_thread` instead. An interrupt of the
-    wait (Ctrl-C in a notebook) cancels the coroutine, as it would under ``asyncio.run``.
+    wait (Ctrl-C in a notebook) cancels the coroutine, as it would under ``asyncio.run``
+    (the outermost one only, when such calls nest).
     """
     try:
         asyncio.get_running_loop()
