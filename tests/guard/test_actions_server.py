@@ -349,3 +349,37 @@ def test_an_escalation_the_store_cannot_queue_is_a_503_not_a_fault(
             holder.execute("ROLLBACK")
             holder.close()
     assert status == 503 and doc["error"]["code"] == "store_busy"
+
+
+def test_escalations_waiting_on_a_locked_store_wait_together_not_in_turn(
+    target: str, store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each approval write waited for this process's lock without a bound, then for the
+    busy timeout: the fifth of five escalations answered after five timeouts."""
+    import sqlite3
+
+    from alignkit.store import _engine
+
+    monkeypatch.setattr(_engine, "BUSY_TIMEOUT_S", 1.0)
+    answered: list[tuple[int, float]] = []
+    with GuardServer(target, CONFIG, store_url=store_url, admin_token=TOKEN) as srv:
+        holder = sqlite3.connect(tmp_path / "serve.db", isolation_level=None, timeout=30)
+        try:
+            holder.execute("BEGIN EXCLUSIVE")
+            started = time.monotonic()
+
+            def escalate() -> None:
+                body = {"tool": "bash", "arguments": {"command": "rm -rf dist"}}
+                status, _ = call(base(srv) + "/v1/actions/check", body)
+                answered.append((status, time.monotonic() - started))
+
+            threads = [threading.Thread(target=escalate) for _ in range(5)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(30)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+    assert [s for s, _ in answered] == [503] * 5
+    assert max(t for _, t in answered) < 3.5, answered  # in turn: 5 s and more

@@ -21,6 +21,8 @@ from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 
 from alignkit.core import Finding, StoreError
+from alignkit.store import _engine
+from alignkit.store._guardlog import WriteConn
 from alignkit.store._json import canonical_json, model_json
 from alignkit.store._schema import APPROVALS, TRAFFIC_FINDINGS
 
@@ -96,9 +98,14 @@ def _record(row: RowMapping) -> ApprovalRecord:
 
 
 class ApprovalBook:
-    """The store's approval table (get one from :meth:`Store.approvals`). Thread-safe."""
+    """The store's approval table (get one from :meth:`Store.approvals`). Thread-safe.
 
-    def __init__(self, read: Conn, write: Conn, display: str) -> None:
+    Its writes wait at most the store's busy timeout in all (this process's lock, then
+    SQLite's): a server's escalations queued behind one another otherwise waited that long
+    each.
+    """
+
+    def __init__(self, read: Conn, write: WriteConn, display: str) -> None:
         self._read, self._write, self._display = read, write, display
 
     def add(self, record: ApprovalRecord) -> None:
@@ -106,7 +113,7 @@ class ApprovalBook:
         if record.status not in APPROVAL_STATUSES:
             raise StoreError(f"unknown approval status {record.status!r}")
         row = {**record.__dict__, "request": canonical_json(record.request)}
-        with self._write(f"add approval '{record.id}'") as conn:
+        with self._write(f"add approval '{record.id}'", busy_s=_engine.BUSY_TIMEOUT_S) as conn:
             conn.execute(insert(APPROVALS).values(**row))
 
     def get(self, approval_id: str) -> ApprovalRecord:
@@ -150,7 +157,7 @@ class ApprovalBook:
         """
         if status not in ("approved", "denied"):
             raise StoreError(f"an approval can be approved or denied, not {status!r}")
-        with self._write(f"decide approval '{approval_id}'") as conn:
+        with self._write(f"decide approval '{approval_id}'", busy_s=_engine.BUSY_TIMEOUT_S) as conn:
             changed = conn.execute(
                 update(APPROVALS)
                 .where(APPROVALS.c.id == approval_id)
@@ -173,7 +180,7 @@ class ApprovalBook:
         with self._read("find due approvals") as conn:
             if conn.execute(query.limit(1)).first() is None:
                 return []
-        with self._write("expire approvals") as conn:
+        with self._write("expire approvals", busy_s=_engine.BUSY_TIMEOUT_S) as conn:
             due = conn.execute(query).scalars().all()
             moved = []
             for approval_id in due:
