@@ -35,6 +35,7 @@ __all__ = [
     "app_class",
     "chat",
     "log_unavailable",
+    "store_busy",
     "settle",
 ]
 
@@ -239,6 +240,12 @@ class ChatRequest(Protocol):
         ...
 
 
+def store_busy() -> Reply:
+    """503: the store stayed locked by another process for all of its busy timeout."""
+    return Reply.error(503, "the store is busy (another process holds its lock); retry",
+                       "server_error", "store_busy", headers={"Retry-After": "1"})  # fmt: skip
+
+
 def log_unavailable(state: State) -> Reply | None:
     """A 503 while the audit log cannot be written: nothing is answered off the record."""
     log = state.log
@@ -281,8 +288,7 @@ async def chat(state: State, request: ChatRequest) -> Reply:
         )
     except StoreBusy:  # an escalation could not be queued: another process holds the store
         state.metrics.error("store_busy")
-        return Reply.error(503, "the store is busy (another process holds its lock); retry",
-                           "server_error", "store_busy", headers={"Retry-After": "1"})  # fmt: skip
+        return store_busy()
     except Exception as exc:  # a fault of ours: answer clearly, keep the log whole
         _log.exception("guard failed on request %s", rid)
         state.metrics.error("internal")

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from alignkit.core import StoreError
 from alignkit.guard._approvals import check_of
 from alignkit.guard._body import BodyError, body_json
-from alignkit.guard._server_chat import log_unavailable
+from alignkit.guard._server_chat import log_unavailable, store_busy
 from alignkit.store import StoreBusy
 
 if TYPE_CHECKING:
@@ -55,14 +55,6 @@ class _Bad(Exception):
         super().__init__(message)
         self.param = param
         self.status = status
-
-
-def _busy() -> Response:
-    """503: the store stayed locked by another process for all of its busy timeout."""
-    from alignkit.guard._server import _error
-
-    return _error(503, "the store is busy (another process holds its lock); retry",
-                  "server_error", "store_busy", headers={"Retry-After": "1"})  # fmt: skip
 
 
 def parse_check(body: bytes, headers: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
@@ -125,7 +117,7 @@ def add_governance_routes(app: FastAPI, state: Any) -> None:
             result = await asyncio.to_thread(guard.check_action, tool, arguments, context)
         except StoreBusy:  # the escalation could not be queued: the agent must not proceed
             state.metrics.error("store_busy")
-            return _busy()
+            return store_busy().response()
         except Exception as exc:  # a fault of ours: say so; the agent must not proceed
             _log.exception("tool-call check failed")
             state.metrics.error("internal")
@@ -154,7 +146,7 @@ def add_governance_routes(app: FastAPI, state: Any) -> None:
             if record.status == "pending" and wait > 0:  # ends at once if the server stops
                 record = await queue.wait(approval_id, min(wait, MAX_WAIT_S))
         except StoreBusy:
-            return _busy()
+            return store_busy().response()
         except StoreError:
             return _error(404, f"no approval '{approval_id[:80]}'", "not_found")
         return _json(check_of(record).model_dump(mode="json"))
@@ -191,7 +183,7 @@ def _add_admin(app: FastAPI, state: Any) -> None:
             # the page said 200 of 2,514
             total = 0 if queue is None else await asyncio.to_thread(queue.book.count, wanted)
         except StoreBusy:
-            return _busy()
+            return store_busy().response()
         return as_json({"approvals": [r.to_dict() for r in rows], "total": total})
 
     async def decide(approval_id: str, request: Request, approve: bool) -> Response:
@@ -217,7 +209,7 @@ def _add_admin(app: FastAPI, state: Any) -> None:
                 approval_id, approve=approve, by=by or "admin", note=str(doc.get("note", ""))[:2000]
             )  # fmt: skip
         except StoreBusy:
-            return _busy()
+            return store_busy().response()
         except StoreError:
             return error(404, f"no approval '{approval_id[:80]}'", "not_found")
         if not changed:

@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
@@ -27,6 +27,8 @@ from alignkit.core import StoreError
 
 __all__ = [
     "BUSY_TIMEOUT_S",
+    "Conn",
+    "WriteConn",
     "StoreBusy",
     "WRITE_OPTIONS",
     "Location",
@@ -48,6 +50,18 @@ _BEGIN_OPTION = "alignkit_begin"
 # at BEGIN so a read-then-write transaction never fails on a stale snapshot.
 WRITE_OPTIONS: dict[str, Any] = {_BEGIN_OPTION: "BEGIN IMMEDIATE"}
 _BUSY_OPTION = "alignkit_busy_ms"
+
+
+Conn = Callable[[str], AbstractContextManager[Connection]]
+"""``Store._read``: a connection for reading, given what it is for (said in errors)."""
+
+
+class WriteConn(Protocol):
+    """``Store._write``: a write transaction, waiting at most ``busy_s`` for the lock."""
+
+    def __call__(
+        self, action: str, *, busy_s: float | None = None
+    ) -> AbstractContextManager[Connection]: ...
 
 
 class StoreBusy(StoreError):

@@ -10,26 +10,24 @@ timeout) racing on one approval cannot both win, across processes too.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import RowMapping
 
 from alignkit.core import Finding, StoreError
 from alignkit.store import _engine
-from alignkit.store._guardlog import WriteConn
+from alignkit.store._engine import Conn, WriteConn
 from alignkit.store._json import canonical_json, model_json
 from alignkit.store._schema import APPROVALS, TRAFFIC_FINDINGS
 
 __all__ = ["APPROVAL_STATUSES", "ApprovalBook", "ApprovalRecord", "TrafficHistory"]
 
 APPROVAL_STATUSES = ("pending", "approved", "denied", "expired")
-Conn = Callable[[str], AbstractContextManager[Connection]]
 
 
 @dataclass(frozen=True)

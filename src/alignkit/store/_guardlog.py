@@ -31,17 +31,16 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, text
 from sqlalchemy.engine import RowMapping
 
 from alignkit.core import StoreError
-from alignkit.store._engine import StoreBusy, one_line
+from alignkit.store._engine import Conn, StoreBusy, WriteConn, one_line
 from alignkit.store._json import canonical_json
 from alignkit.store._schema import GUARD_DECISIONS, GUARD_LOG, META, META_SCHEMA_VERSION
 
@@ -96,17 +95,6 @@ class ChainReport:
     entries: int
     first_bad: int | None = None
     problem: str = ""
-
-
-Conn = Callable[[str], AbstractContextManager[Connection]]
-
-
-class WriteConn(Protocol):
-    """``Store._write``: a write transaction, waiting at most ``busy_s`` for the lock."""
-
-    def __call__(
-        self, action: str, *, busy_s: float | None = None
-    ) -> AbstractContextManager[Connection]: ...
 
 
 _OPEN_LOGS: weakref.WeakSet[AuditLog] = weakref.WeakSet()
