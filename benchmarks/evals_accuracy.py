@@ -36,7 +36,7 @@ from typing import Any
 from _cli import name_list, positive_int, writable_json_path, write_json
 
 import alignkit.audit
-from alignkit.audit._select import _match as match_checks
+from alignkit.audit import match_checks
 from alignkit.core import CHECKS, AlignkitError, AuditResult, Finding, Severity, discover
 from alignkit.organism import ORGANISMS, load_manifest
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from alignkit.core import TargetError
 from alignkit.guard import ActionBlocked, ActionClient, GuardServer, governed
 from alignkit.store import Store
 
@@ -349,6 +350,38 @@ def test_an_escalation_the_store_cannot_queue_is_a_503_not_a_fault(
             holder.execute("ROLLBACK")
             holder.close()
     assert status == 503 and doc["error"]["code"] == "store_busy"
+
+
+def test_the_client_asks_again_when_the_store_was_busy(
+    target: str, store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 503 store_busy (nothing recorded, Retry-After: 1) reached the agent as a
+    TargetError: one brief lock failed the tool call."""
+    import sqlite3
+
+    from alignkit.store import _engine
+
+    monkeypatch.setattr(_engine, "BUSY_TIMEOUT_S", 1.0)
+    with GuardServer(target, CONFIG, store_url=store_url, admin_token=TOKEN) as srv:
+        holder = sqlite3.connect(
+            tmp_path / "serve.db", isolation_level=None, timeout=30, check_same_thread=False
+        )
+        holder.execute("BEGIN EXCLUSIVE")
+        release = threading.Timer(1.8, lambda: (holder.execute("ROLLBACK"), holder.close()))
+        release.start()  # after the first answer (a 503 at ~1 s), before the second ask
+        try:
+            check = ActionClient(srv.url).check_action("bash", {"command": "rm -rf dist"})
+        finally:
+            release.join()
+        assert check.decision == "pending" and check.approval_id
+        holder = sqlite3.connect(tmp_path / "serve.db", isolation_level=None, timeout=30)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:  # retries=0: the answer as it came
+            with pytest.raises(TargetError, match="503"):
+                ActionClient(srv.url, retries=0).check_action("bash", {"command": "rm -rf x"})
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
 
 
 def test_escalations_waiting_on_a_locked_store_wait_together_not_in_turn(

@@ -7,7 +7,7 @@
 from alignkit.audit._compare import Change, MetricChange, compare, gate
 from alignkit.audit._run import AuditOptions, default_out_dir, new_run_id, run
 from alignkit.audit._runner import BUDGET_EXHAUSTED, AttemptLog, ProgressFn
-from alignkit.audit._select import Selection, select_checks
+from alignkit.audit._select import Selection, match_checks, select_checks
 
 __all__ = [
     "BUDGET_EXHAUSTED",
@@ -20,6 +20,7 @@ __all__ = [
     "compare",
     "default_out_dir",
     "gate",
+    "match_checks",
     "new_run_id",
     "run",
     "select_checks",

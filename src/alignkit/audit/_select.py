@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from alignkit.core import CHECKS, CheckSpec, ConfigError, ItemSource, Target, UnknownIdError
 
-__all__ = ["Selection", "select_checks"]
+__all__ = ["Selection", "match_checks", "select_checks"]
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,7 @@ class Selection:
     skipped: dict[str, str]
 
 
-def _match(pattern: str) -> list[str]:
+def match_checks(pattern: str) -> list[str]:
     """Check ids matched by a comma-separated list of globs; unknown plain ids are errors."""
     ids = CHECKS.ids()
     chosen: list[str] = []
@@ -42,7 +42,7 @@ def select_checks(pattern: str, target: Target, data: ItemSource) -> Selection:
     """Resolve ``pattern`` and keep the checks that fit ``target`` and the item pack."""
     run: list[CheckSpec] = []
     skipped: dict[str, str] = {}
-    for cid in _match(pattern):
+    for cid in match_checks(pattern):
         spec = CHECKS.get(cid)
         missing_caps = spec.requires - target.capabilities
         empty_kinds = [k for k in spec.item_kinds if not data.items(k)]

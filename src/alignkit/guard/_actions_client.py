@@ -23,6 +23,7 @@ import asyncio
 import functools
 import inspect
 import json
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -65,33 +66,47 @@ class ActionClient:
         base_url: The server, e.g. ``http://127.0.0.1:8000`` (a trailing ``/v1`` is fine).
         timeout_s: Timeout of one HTTP request.
         context: Sent with every check (``user``, ``session``, ``workspace``, ...).
+        retries: How often a request answered 503 with ``Retry-After`` (the server's
+            store was busy, so nothing was recorded) is sent again after that pause.
 
     Raises:
         TargetError: the server cannot be reached or answers an error.
     """
 
     def __init__(
-        self, base_url: str, *, timeout_s: float = 10.0, context: Mapping[str, Any] | None = None
+        self,
+        base_url: str,
+        *,
+        timeout_s: float = 10.0,
+        context: Mapping[str, Any] | None = None,
+        retries: int = 2,
     ) -> None:
         self.base_url = base_url.rstrip("/").removesuffix("/v1")
         self.timeout_s = timeout_s
         self.context = dict(context or {})
+        self.retries = max(0, retries)
 
     def _call(self, method: str, path: str, body: Any = None, timeout: float | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.base_url + path, data=data, method=method)
-        req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=timeout or self.timeout_s) as resp:
-                return json.loads(resp.read())
-        except urllib.error.HTTPError as exc:
+        for attempt in range(self.retries + 1):
+            req = urllib.request.Request(self.base_url + path, data=data, method=method)
+            req.add_header("Content-Type", "application/json")
             try:
-                message = json.loads(exc.read())["error"]["message"]
-            except (ValueError, KeyError, TypeError):
-                message = exc.reason
-            raise TargetError(f"{self.base_url}{path} answered {exc.code}: {message}") from None
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            raise TargetError(f"cannot reach {self.base_url}{path}: {exc}") from exc
+                with urllib.request.urlopen(req, timeout=timeout or self.timeout_s) as resp:
+                    return json.loads(resp.read())
+            except urllib.error.HTTPError as exc:
+                pause = _retry_after(exc)
+                if pause is not None and attempt < self.retries:
+                    time.sleep(pause)  # a 503 with Retry-After: nothing was recorded; ask again
+                    continue
+                try:
+                    message = json.loads(exc.read())["error"]["message"]
+                except (ValueError, KeyError, TypeError):
+                    message = exc.reason
+                raise TargetError(f"{self.base_url}{path} answered {exc.code}: {message}") from None
+            except (urllib.error.URLError, OSError, ValueError) as exc:
+                raise TargetError(f"cannot reach {self.base_url}{path}: {exc}") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def check_action(
         self,
@@ -115,8 +130,6 @@ class ActionClient:
 
     def wait_action_sync(self, approval_id: str, timeout_s: float | None = None) -> ActionCheck:
         """Long-poll until the call is decided, it expires, or ``timeout_s`` passes."""
-        import time
-
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while True:
             left = 30.0 if deadline is None else min(30.0, deadline - time.monotonic())
@@ -129,6 +142,16 @@ class ActionClient:
     async def wait_action(self, approval_id: str, timeout_s: float | None = None) -> ActionCheck:
         """:meth:`wait_action_sync` without blocking the event loop."""
         return await asyncio.to_thread(self.wait_action_sync, approval_id, timeout_s)
+
+
+def _retry_after(exc: urllib.error.HTTPError) -> float | None:
+    """The pause a 503 asks for (at most 5 s), or None when the answer is final."""
+    if exc.code != 503:
+        return None
+    try:
+        return min(5.0, max(0.0, float(exc.headers.get("Retry-After", ""))))
+    except ValueError:
+        return None
 
 
 def _arguments(
