@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from alignkit.core import ConfigError
+from alignkit.core import AlignkitError, ConfigError
 from alignkit.data import load_pack
 from alignkit.interpret import build_steering_vector, sycophancy_pairs
 from alignkit.models import POSITIONS, connect, parse_uri, save_steering
@@ -130,4 +130,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except AlignkitError as exc:  # e.g. an hf: folder that is not a checkpoint
+        sys.exit(f"steer_sweep.py: error: {exc}")
