@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -25,10 +27,12 @@ def _model(url: str, **http: object) -> OpenAIChatModel:
     return model
 
 
-def _free_port() -> int:
+@contextlib.contextmanager
+def _dead_port() -> Iterator[int]:
+    """A port nothing answers on: bound (so no other test can take it) but not listening."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        yield int(s.getsockname()[1])
 
 
 async def test_ok_completion_has_text_usage_latency() -> None:
@@ -238,11 +242,11 @@ async def test_ping_ok_and_unreachable() -> None:
         model = _model(s.url)
         await model.ping()
         await model.aclose()
-    port = _free_port()
-    dead = _model(f"http://127.0.0.1:{port}/v1")
-    start = time.perf_counter()
-    with pytest.raises(TargetError) as info:
-        await dead.ping()
+    with _dead_port() as port:
+        dead = _model(f"http://127.0.0.1:{port}/v1")
+        start = time.perf_counter()
+        with pytest.raises(TargetError) as info:
+            await dead.ping()
     assert time.perf_counter() - start < 3.5
     msg = str(info.value)
     assert msg.startswith(f"cannot reach http://127.0.0.1:{port}/v1: ")
@@ -257,8 +261,9 @@ async def test_ping_reports_rejected_key() -> None:
 
 
 async def test_connection_refused_is_error_completion() -> None:
-    model = _model(f"http://127.0.0.1:{_free_port()}/v1", max_retries=1, backoff_s=0.0)
-    c = await model.generate(HI)
+    with _dead_port() as port:
+        model = _model(f"http://127.0.0.1:{port}/v1", max_retries=1, backoff_s=0.0)
+        c = await model.generate(HI)
     await model.aclose()
     assert c.outcome is Outcome.ERROR and "connection error" in c.error
 
