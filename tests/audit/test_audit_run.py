@@ -266,6 +266,12 @@ def test_python_callers_get_alignkit_errors_and_lists_of_checks(tmp_path: Path) 
     with pytest.raises(ConfigError, match="fail_on 'severe'"):
         write_reports(result, tmp_path / "o", fail_on="severe")  # type: ignore[arg-type]
     assert not (tmp_path / "o").exists()
+    # config= as the CLI's --config takes it, a file path: AttributeError 'str' ... 'audit'
+    cfg = tmp_path / "team.yaml"
+    cfg.write_text("audit:\n  max_items: 2\n  seed: 7\n")
+    assert _run(tmp_path, checks="capability.facts", config=str(cfg)).seed == 7
+    with pytest.raises(ConfigError, match="config must be a path or an AlignkitConfig, not int"):
+        _run(tmp_path, checks="capability.facts", config=5)  # type: ignore[arg-type]
 
 
 def test_run_works_under_a_running_event_loop(tmp_path: Path) -> None:

@@ -76,3 +76,34 @@ def test_a_bad_return_is_the_checks_error_and_the_others_are_kept(
         ("acme.nan", "acme.nan.other"),
         ("capability.facts", "capability.fact_accuracy"),
     }
+
+
+def test_a_check_that_raises_is_one_log_line_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A raising plugin check printed a full traceback to the CLI's stderr, prefixed by
+    run_sync's "RuntimeError: no running event loop"; the traceback is for debug logging."""
+    import logging
+
+    monkeypatch.chdir(REPO)
+    _returning("acme.raises", lambda ctx: 1 / 0)
+    try:
+        with caplog.at_level(logging.WARNING, logger="alignkit"):
+            result = alignkit.audit.run(
+                "python:examples.quiz_app:respond", checks="acme.raises",
+                store=str(tmp_path / "s.db"), max_items=2,
+            )  # fmt: skip
+        assert result.errors["acme.raises"] == "ZeroDivisionError: division by zero"
+        (record,) = [r for r in caplog.records if "acme.raises" in r.getMessage()]
+        assert not record.exc_info and "ALIGNKIT_LOG=debug" in record.getMessage()
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG, logger="alignkit.audit"):
+            alignkit.audit.run(
+                "python:examples.quiz_app:respond", checks="acme.raises",
+                store=str(tmp_path / "s.db"), max_items=2,
+            )  # fmt: skip
+        (record,) = [r for r in caplog.records if "check acme.raises failed" in r.getMessage()]
+        assert record.exc_info is not None
+        assert record.exc_info[1].__context__ is None  # not chained onto run_sync's probe
+    finally:
+        CHECKS.unregister("acme.raises")

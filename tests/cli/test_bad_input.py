@@ -142,7 +142,18 @@ def test_out_that_is_a_file_is_refused_before_the_run(store_with_run: Path) -> N
 
 def test_empty_store_option_is_refused(store_with_run: Path) -> None:
     proc = run_cli("runs", "list", "--store", "", cwd=store_with_run.parent)
-    _assert_one_line_error(proc, "--store is empty")
+    _assert_one_line_error(proc, "--store (or $ALIGNKIT_STORE) is empty")
+
+
+def test_a_blank_store_in_the_config_or_environment_is_refused(tmp_path: Path) -> None:
+    """``store: "  "`` in alignkit.yaml made an audit create a database named two spaces."""
+    (tmp_path / "alignkit.yaml").write_text('store: "  "\n')
+    proc = run_cli("audit", "--target", QUIZ, "--max-items", "1", cwd=tmp_path)
+    _assert_one_line_error(proc, "the config's store is blank")
+    (tmp_path / "alignkit.yaml").unlink()
+    proc = run_cli("runs", "list", cwd=tmp_path, env={"ALIGNKIT_STORE": " "})
+    _assert_one_line_error(proc, "$ALIGNKIT_STORE) is empty")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
 def test_unreachable_endpoint(tmp_path: Path) -> None:
@@ -202,6 +213,7 @@ def test_unknown_run_and_missing_store(store_with_run: Path, tmp_path: Path) -> 
 def test_unknown_failure_mode(tmp_path: Path) -> None:
     proc = run_cli("taxonomy", "show", "not-a-mode")
     _assert_one_line_error(proc, "unknown failure mode")
+    _assert_one_line_error(run_cli("taxonomy", "show", "sycophanc"), "did you mean sycophancy?")
 
 
 @pytest.mark.parametrize(

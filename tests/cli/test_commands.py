@@ -93,6 +93,8 @@ def test_checks_and_taxonomy_listing() -> None:
     assert "capability.arithmetic" in covered["capability-loss"]
     shown = json.loads(run_cli("taxonomy", "show", "sycophancy", "--json").stdout)
     assert shown["nist"] and shown["definition"]
+    # --json given to the group (DESIGN §5: a switch everywhere) printed text
+    assert json.loads(run_cli("taxonomy", "--json", "show", "sycophancy").stdout) == shown
 
 
 def test_checks_show_gives_the_thresholds_a_finding_is_judged_by() -> None:

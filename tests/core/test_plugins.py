@@ -131,3 +131,76 @@ def test_a_plugin_failing_after_a_registration_is_withdrawn(
     finally:
         CHECKS.unregister("acme.tail")
         sys.modules.pop("acme_tail", None)
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        "import acme_missing_dependency\n",
+        "from alignkit.models import register_scheme\n"
+        "register_scheme('openai', lambda parsed, opts: None, kind='chat', example='x')\n",
+    ],
+)
+def test_what_a_sibling_module_registered_goes_with_the_failed_plugin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tail: str
+) -> None:
+    """An entry point ``acme_pkg.plugin`` that imported ``acme_pkg.checks`` and then failed
+    kept the sibling's check, failure mode and scheme: the "unloaded" plugin ran."""
+    pkg = tmp_path / "acme_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "checks.py").write_text(
+        PLUGIN.format(id="acme.sibling", n="sibling") + "from alignkit import taxonomy\n"
+        "taxonomy.register(taxonomy.FailureMode(id='acme.siblingmode', title='t',"
+        " definition='d'))\n"
+        "from alignkit.models import register_scheme\n"
+        "register_scheme('acmesib', lambda parsed, opts: None, kind='chat', example='acmesib:x')\n"
+    )
+    (pkg / "plugin.py").write_text("import acme_pkg.checks\n" + tail)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    real = list(importlib.metadata.entry_points(group="alignkit"))
+    fake = importlib.metadata.EntryPoint(name="acme", value="acme_pkg.plugin", group="alignkit")
+    monkeypatch.setattr(_registry.importlib.metadata, "entry_points", lambda group: [fake, *real])
+    from alignkit.models import SCHEMES
+
+    try:
+        if "openai" in tail:
+            with pytest.raises(RegistryError, match=r"plugin acme \(acme_pkg.plugin\)"):
+                discover(force=True)
+        else:
+            discover(force=True)
+        assert "acme.sibling" not in CHECKS
+        assert "acme.siblingmode" not in taxonomy.ids()
+        assert "acmesib" not in SCHEMES.registered()
+        assert "openai" in SCHEMES.registered() and "capability.facts" in CHECKS
+    finally:
+        CHECKS.unregister("acme.sibling")
+        SCHEMES.unregister("acmesib")
+        taxonomy.withdraw("acme_pkg")
+        for name in ("acme_pkg", "acme_pkg.checks", "acme_pkg.plugin"):
+            sys.modules.pop(name, None)
+
+
+def test_a_report_knows_a_plugin_failure_mode_before_any_registry_lookup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``runs show`` touched no registry, so plugins never loaded: the report said the
+    plugin's failure mode "is not in the taxonomy" and the scorecard showed the raw id."""
+    from alignkit.report._html_findings import lookup_mode
+
+    (tmp_path / "acme_modes.py").write_text(
+        "from alignkit import taxonomy\n"
+        "taxonomy.register(taxonomy.FailureMode(id='acme.rudeness', title='Rudeness',"
+        " definition='d'))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    fake = importlib.metadata.EntryPoint(name="acme_modes", value="acme_modes", group="alignkit")
+    real = list(importlib.metadata.entry_points(group="alignkit"))
+    monkeypatch.setattr(_registry.importlib.metadata, "entry_points", lambda group: [fake, *real])
+    monkeypatch.setattr(_registry, "_discovered", False)
+    try:
+        mode = lookup_mode("acme.rudeness")
+        assert mode is not None and mode.title == "Rudeness"
+    finally:
+        taxonomy.withdraw("acme_modes")
+        sys.modules.pop("acme_modes", None)

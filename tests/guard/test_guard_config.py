@@ -75,6 +75,21 @@ def test_a_key_given_twice_is_refused(tmp_path: Path) -> None:
         load_guard_config(twice)
 
 
+def test_yaml_merge_keys_are_valid_yaml(tmp_path: Path) -> None:
+    """``<<: *anchor`` was refused as "not valid YAML" by the duplicate-key check."""
+    merged = tmp_path / "merged.yaml"
+    merged.write_text(
+        "version: 1\ninput:\n  - &sec {rail: secrets, action: block}\n"
+        "output:\n  - {<<: *sec, action: redact}\n"
+    )
+    cfg = load_guard_config(merged)
+    assert cfg.model_dump()["output"] == [{**cfg.model_dump()["input"][0], "action": "redact"}]
+    twice = tmp_path / "twice-merged.yaml"
+    twice.write_text("version: 1\nx: &a {rail: pii}\ninput:\n  - {<<: *a, rail: x, rail: y}\n")
+    with pytest.raises(ConfigError, match="key 'rail' appears twice"):
+        load_guard_config(twice)
+
+
 def test_an_empty_config_file_is_refused(tmp_path: Path) -> None:
     """An empty guard.yaml served every request with no rail at all."""
     empty = tmp_path / "empty.yaml"

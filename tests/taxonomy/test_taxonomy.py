@@ -145,8 +145,19 @@ def test_register_refuses_a_taken_id() -> None:
         register(_plugin("sycophancy"))
 
 
-@pytest.mark.parametrize("bad", ["widget-leak", "goodhart.novel", "sycophancy.subtle"])
+@pytest.mark.parametrize("bad", ["goodhart.novel", "sycophancy.subtle"])
 def test_register_needs_its_own_namespace(bad: str) -> None:
     with pytest.raises(FailureModeTaken, match="own namespace"):
+        register(_plugin(bad))
+    assert bad not in ids()
+
+
+@pytest.mark.parametrize(
+    "bad", ["widget-leak", ".x", "mine.", "mine..x", "mine.a b", "acme.rude\n", "Mine.Upper"]
+)
+def test_register_refuses_ids_that_are_not_namespaced_words(bad: str) -> None:
+    """``.x`` passed the "has a dot" test with no namespace at all; ``mine.a b`` and a
+    trailing newline were accepted as ids no command line could name."""
+    with pytest.raises(FailureModeTaken, match="namespaced lower-case words"):
         register(_plugin(bad))
     assert bad not in ids()

@@ -179,8 +179,10 @@ async def _run_check(spec: CheckSpec, target: Target, ctx: CheckContext, out: _O
         out.errors[spec.id] = str(exc)
         return
     except Exception as exc:  # a broken check must not sink the audit
-        _log.exception("check %s failed", spec.id)
         out.errors[spec.id] = f"{type(exc).__name__}: {exc}"
+        debug = _log.isEnabledFor(logging.DEBUG)  # the traceback is for the check's author
+        hint = "" if debug else " (ALIGNKIT_LOG=debug shows the traceback)"
+        _log.error("check %s failed: %s%s", spec.id, out.errors[spec.id], hint, exc_info=debug)
         return
     wrong = _broken_contract(spec, found)
     if wrong:  # a plugin's bad return crashed the whole audit and lost every result
@@ -352,13 +354,14 @@ def run(
     concurrency: int | None = None,
     resume: str | None = None,
     store: str | None = None,
-    config: AlignkitConfig | None = None,
+    config: AlignkitConfig | str | Path | None = None,
     target_options: TargetOptions | None = None,
     progress: ProgressFn | None = None,
 ) -> AuditResult:
     """Audit ``target`` (a URI, DESIGN §6) and return the result the CLI renders.
 
-    Options left ``None`` come from ``config`` (``alignkit.yaml``) and its defaults.
+    Options left ``None`` come from ``config`` (a loaded config, or the path of a YAML
+    or JSON file, as ``--config``; default ``alignkit.yaml``) and its defaults.
     ``checks`` is a comma-separated glob list or a list of globs.
     With ``resume=RUN_ID`` the stored run's options are used and attempts already in
     the store are not sent again. Findings and attempts go into the store
@@ -377,7 +380,11 @@ def run(
         if not all(isinstance(c, str) for c in checks):
             raise ConfigError("checks must be a glob string or a list of glob strings")
         checks = ",".join(checks)
-    cfg = config or load_config()
+    if config is not None and not isinstance(config, AlignkitConfig | str | Path):
+        raise ConfigError(
+            f"config must be a path or an AlignkitConfig, not {type(config).__name__}"
+        )
+    cfg = config if isinstance(config, AlignkitConfig) else load_config(config)
     a = _with_overrides(
         cfg.audit, seed=seed, budget_s=budget_s, max_items=max_items, concurrency=concurrency
     )

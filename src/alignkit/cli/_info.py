@@ -140,6 +140,7 @@ def taxonomy_list(
     Example: alignkit taxonomy
     """
     if ctx.invoked_subcommand is not None:
+        ctx.obj = {"json": json_}  # `taxonomy --json show ID` asks the subcommand for JSON
         return
     cover = _covering()
     if json_:
@@ -164,6 +165,7 @@ def taxonomy_list(
 
 @taxonomy_app.command("show")
 def taxonomy_show(
+    ctx: typer.Context,
     id: Annotated[str, typer.Argument(help="Failure-mode id, e.g. sycophancy.")],
     json_: JsonOpt = False,
     _store: NoStoreOpt = None,
@@ -172,11 +174,14 @@ def taxonomy_show(
 
     Example: alignkit taxonomy show reward-hacking
     """
+    json_ = json_ or bool((ctx.obj or {}).get("json"))
     checks = sorted(_covering().get(id, []))  # loads plugins, which may add failure modes
     try:
         mode = taxonomy.get(id)
     except KeyError:
-        raise ConfigError(f"unknown failure mode '{id}' (see: alignkit taxonomy)") from None
+        close = difflib.get_close_matches(id, taxonomy.ids(), n=3)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        raise ConfigError(f"unknown failure mode '{id}' ({hint}see: alignkit taxonomy)") from None
     if json_:
         print_json({**mode.model_dump(), "checks": checks})
         return

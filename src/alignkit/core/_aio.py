@@ -27,6 +27,10 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
+        running = False
+    else:
+        running = True
+    if not running:  # outside the except block: the caller's errors carry no context
         return asyncio.run(coro)
     started, done = threading.Event(), threading.Event()
     box: dict[str, Any] = {}

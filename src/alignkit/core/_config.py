@@ -80,6 +80,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # ``<<: *base``: merged keys may be overridden (flatten_mapping)
             key = self.construct_object(key_node, deep=deep)
             if isinstance(key, str | int | float | bool) and key in seen:
                 raise yaml.constructor.ConstructorError(
@@ -144,10 +146,16 @@ def resolve_store_url(store: str | None, config: AlignkitConfig | None = None) -
     ``audit`` and ``runs`` followed ``alignkit.yaml``).
     """
     if store is not None and not store.strip():
-        raise ConfigError("--store is empty; give a path or a URL (an unset variable?)")
+        raise ConfigError(
+            "--store (or $ALIGNKIT_STORE) is empty; give a path or a URL (an unset variable?)"
+        )
     chosen = store or os.environ.get("ALIGNKIT_STORE")
+    if chosen and not chosen.strip():  # empty: unset
+        raise ConfigError("$ALIGNKIT_STORE is blank; give a path or a URL, or unset it")
     if not chosen:
         chosen = (config if config is not None else load_config()).store
+        if chosen is not None and not chosen.strip():
+            raise ConfigError("the config's store is blank; give a path or a URL, or leave it out")
     chosen = chosen or DEFAULT_STORE
     return chosen if "://" in chosen else f"sqlite:///{chosen}"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import importlib.metadata
 import logging
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Generic, TypeVar
@@ -114,27 +115,33 @@ def discover(*, force: bool = False) -> None:
         eps.sort(key=lambda ep: (not ep.value.startswith("alignkit."), ep.name))
         refused: list[AlignkitError] = []
         for ep in eps:
+            before = set(sys.modules)
             try:
                 ep.load()
             except (AlignkitError, FailureModeTaken) as exc:  # a taken id: said after the rest
-                _withdraw(ep.value.split(":", 1)[0])
-                refused.append(exc if isinstance(exc, AlignkitError) else RegistryError(str(exc)))
+                _withdraw(ep.value.split(":", 1)[0], set(sys.modules) - before)
+                refused.append(RegistryError(f"alignkit plugin {ep.name} ({ep.value}): {exc}"))
             except Exception as exc:  # a broken plugin must not hide the others
-                _withdraw(ep.value.split(":", 1)[0])
+                _withdraw(ep.value.split(":", 1)[0], set(sys.modules) - before)
                 _log.warning("could not load alignkit plugin %s (%s): %s", ep.name, ep.value, exc)
         if refused:
             raise refused[0]
 
 
-def _withdraw(module: str) -> None:
-    """Remove what ``module`` (and its submodules) registered.
+def _withdraw(module: str, imported: set[str]) -> None:
+    """Remove what ``module`` (and its submodules) and the modules it ``imported`` registered.
 
     A refused plugin is refused whole, not left half registered for whoever catches the
-    error and goes on.
+    error and goes on: what a sibling module of its package registered goes too.
     """
+    imported = {m for m in imported if m != "alignkit" and not m.startswith("alignkit.")}
+
+    def ours(origin: str) -> bool:
+        return origin == module or origin.startswith(module + ".") or origin in imported
+
     for registry in _REGISTRIES:
-        for id in [
-            i for i, o in registry._origin.items() if o == module or o.startswith(module + ".")
-        ]:
+        for id in [i for i, o in registry._origin.items() if ours(o)]:
             registry.unregister(id)
     withdraw_modes(module)  # its failure modes too (taxonomy keeps its own table)
+    for name in imported:
+        withdraw_modes(name)

@@ -9,6 +9,7 @@ itself through the ``alignkit`` entry-point group, so this module never imports 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
@@ -130,7 +131,8 @@ def register_scheme(
     """
     if not _SCHEME_NAME.fullmatch(name):
         raise ConfigError(f"target scheme {name!r} must be a URI scheme: a-z, then a-z 0-9 + . -")
-    SCHEMES.register(name, _Scheme(factory, TargetKind(kind), example), origin=factory.__module__)
+    origin = str(sys._getframe(1).f_globals.get("__name__", ""))  # a partial has no module
+    SCHEMES.register(name, _Scheme(factory, TargetKind(kind), example), origin=origin)
 
 
 def with_query(uri: str, **options: str) -> str:

@@ -7,7 +7,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from alignkit.core import CHECKS, AlignkitError, Direction, Finding, MetricSpec, Severity
+from alignkit.core import (
+    CHECKS,
+    AlignkitError,
+    Direction,
+    Finding,
+    MetricSpec,
+    Severity,
+    discover,
+)
 from alignkit.report._format import direction_text, esc, fmt_apart, fmt_ci, fmt_num, truncate
 from alignkit.taxonomy import FailureMode, get, ids
 
@@ -40,6 +48,10 @@ def badge(severity: Severity) -> str:
 
 def lookup_mode(mode_id: str) -> FailureMode | None:
     """The taxonomy entry of ``mode_id``, or ``None`` for an id the taxonomy lacks."""
+    try:
+        discover()  # a plugin's failure modes join the taxonomy when plugins load
+    except AlignkitError:  # a refused plugin: its modes are unknown, as lookup_spec's checks
+        pass
     try:
         return get(mode_id)
     except KeyError:

@@ -28,6 +28,8 @@ _NIST_RE = re.compile(r"^(GOVERN|MAP|MEASURE|MANAGE) \d+(\.\d+)?$")
 _lock = threading.Lock()
 _extra: dict[str, FailureMode] = {}
 _origin: dict[str, str] = {}
+_PLUGIN_ID = re.compile(r"[a-z0-9][a-z0-9_-]*(?:\.[a-z0-9][a-z0-9_-]*)+")
+"""A plugin's failure-mode id: namespaced lower-case words, as metric ids are."""
 
 
 class FailureMode(BaseModel):
@@ -89,7 +91,12 @@ def register(mode: FailureMode, *, origin: str | None = None) -> None:
     with _lock:
         if mode.id in builtin or mode.id in _extra:
             raise FailureModeTaken(f"failure mode '{mode.id}' already exists")
-        if "." not in mode.id or mode.id.split(".")[0] in {m.split(".")[0] for m in builtin}:
+        if not _PLUGIN_ID.fullmatch(mode.id):
+            raise FailureModeTaken(
+                f"plugin failure mode {mode.id!r} must be namespaced lower-case words"
+                " (acme.thing: a-z 0-9 _ -, dots between)"
+            )
+        if mode.id.split(".")[0] in {m.split(".")[0] for m in builtin}:
             raise FailureModeTaken(
                 f"plugin failure mode '{mode.id}' needs its own namespace (ns.name)"
             )
