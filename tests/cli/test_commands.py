@@ -347,3 +347,42 @@ def test_an_interrupt_after_the_command_finished_is_ignored(
     assert proc.returncode == rc, proc.stderr
     assert json.loads(proc.stdout) and "Traceback" not in proc.stderr
     assert ("terminated" in proc.stderr) is (sig == "SIGTERM")
+
+
+def test_a_resumed_audit_reports_where_and_how_it_was_started(tmp_path: Path) -> None:
+    """The resume hint names neither --out nor --fail-on, and the resume dropped both: a
+    run started with --fail-on info exited 0, and its --out kept the cut-short report."""
+    db, out = str(tmp_path / "s.db"), tmp_path / "ci-report"
+    cut = run_cli("audit", "--target", QUIZ, "--checks", "capability.facts", "--max-items", "20",
+                  "--budget", "0.001", "--fail-on", "info", "--store", db, "--out", str(out),
+                  "--json", cwd=tmp_path, env=ENV)  # fmt: skip
+    run_id = json.loads(cut.stdout)["run_id"]
+    assert json.loads((out / "report.json").read_text())["requests"]["unsent"] > 0
+    done = run_cli("audit", "--resume", run_id, "--budget", "300", "--store", db,
+                   cwd=tmp_path, env=ENV)  # fmt: skip
+    report = json.loads((out / "report.json").read_text())
+    assert report["requests"]["unsent"] == 0 and report["findings"]  # the --out of the start
+    assert done.returncode == 1, done.stderr  # and its --fail-on info
+    assert not (tmp_path / ".alignkit" / "runs" / run_id).exists()
+    # given again, a resume's own --fail-on wins (there is nothing left to send: refused)
+    again = run_cli("audit", "--resume", run_id, "--fail-on", "critical", "--store", db,
+                    cwd=tmp_path, env=ENV)  # fmt: skip
+    assert again.returncode == 2 and "nothing to resume" in again.stderr
+
+
+def test_a_reader_that_leaves_early_is_exit_141_not_1() -> None:
+    """`alignkit checks list | head -1` exited 1, which reads as "findings at --fail-on"
+    (and fails a `set -o pipefail` script for the wrong reason)."""
+    import os
+    import subprocess
+    import sys
+
+    for args in (["checks", "list"], ["checks", "list", "--json"]):
+        reader, writer = os.pipe()
+        os.close(reader)  # gone before the first write: deterministic
+        try:
+            proc = subprocess.run([sys.executable, "-m", "alignkit", *args], cwd=REPO,
+                                  stdout=writer, stderr=subprocess.PIPE, timeout=60)  # fmt: skip
+        finally:
+            os.close(writer)
+        assert proc.returncode == 141 and proc.stderr == b"", (args, proc.stderr)

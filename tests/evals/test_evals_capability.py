@@ -221,6 +221,27 @@ async def test_a_target_that_always_fails_is_a_check_error(general: ItemPack) ->
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("sent", "expected"),
+    [(0, "none of its .* requests was sent \\(budget ran out\\)"),
+     (3, "3 requests failed \\(HTTP 500\\) and .* were not sent \\(budget ran out\\)")],
+)  # fmt: skip
+async def test_requests_the_budget_stopped_are_not_called_failed(
+    general: ItemPack, sent: int, expected: str
+) -> None:
+    """A budget-stopped check said "all 193 requests failed (budget exhausted)" while the
+    run's counters said none had failed: they were never sent."""
+    from alignkit.models import BUDGET_EXHAUSTED
+
+    calls = iter(range(10_000))
+    target = FunctionModel(
+        lambda m: Completion.failed("HTTP 500" if next(calls) < sent else BUDGET_EXHAUSTED)
+    )
+    with pytest.raises(CheckError, match=expected):
+        await _run("arithmetic", target, general)
+
+
+@pytest.mark.anyio
 async def test_no_items_of_the_kind_means_no_findings(tmp_path: Path) -> None:
     (tmp_path / "prompts.jsonl").write_text(json.dumps({"id": "p", "prompt": "hi"}) + "\n")
     pack = load_pack(tmp_path)

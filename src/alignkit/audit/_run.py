@@ -6,7 +6,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,6 +61,9 @@ class AuditOptions:
     concurrency: int = 8
     budget_s: float | None = None
     pack_digest: str = ""  # the items the run was started on (ItemPack.digest)
+    reporting: dict[str, str] = field(default_factory=dict)
+    """How the caller reports the run (the CLI keeps ``out`` and ``fail_on`` here), so
+    that a resume reports it the same way; results never depend on it."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -151,6 +154,7 @@ def _resolve(
             stored,
             budget_s=opts.budget_s if opts.budget_s is not None else stored.budget_s,
             concurrency=opts.concurrency or stored.concurrency,
+            reporting={**stored.reporting, **opts.reporting},
         )
     return record.id, stored, kept
 
@@ -357,6 +361,7 @@ def run(
     config: AlignkitConfig | str | Path | None = None,
     target_options: TargetOptions | None = None,
     progress: ProgressFn | None = None,
+    reporting: Mapping[str, str] | None = None,
 ) -> AuditResult:
     """Audit ``target`` (a URI, DESIGN §6) and return the result the CLI renders.
 
@@ -367,6 +372,8 @@ def run(
     the store are not sent again. Findings and attempts go into the store
     (``store``/``$ALIGNKIT_STORE``/default). ``alignkit.report.write_reports`` renders
     the result as the CLI does (``report.html``, ``report.json``, ``junit.xml``).
+    ``reporting`` is stored with the run and merged over the stored one on resume (read
+    it back with ``Store.get_run(run_id).config["reporting"]``).
 
     Example::
 
@@ -400,6 +407,7 @@ def run(
             max_items=a.max_items,
             concurrency=a.concurrency,
             budget_s=a.budget_s,
+            reporting=dict(reporting or {}),
         )
     else:
         fixed = {
@@ -411,7 +419,12 @@ def run(
             "--max-items": max_items,
         }
         given = {name: value for name, value in fixed.items() if value is not None}
-        opts = AuditOptions(target="", budget_s=budget_s, concurrency=concurrency or 0)
+        opts = AuditOptions(
+            target="",
+            budget_s=budget_s,
+            concurrency=concurrency or 0,
+            reporting=dict(reporting or {}),
+        )
     t_opts = target_options or TargetOptions(http=cfg.http)
     # a resume needs an existing store: never create an empty one to look for the run in
     with Store.open(resolve_store_url(store, cfg), create=resume is None) as st:

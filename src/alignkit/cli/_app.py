@@ -11,7 +11,7 @@ import click
 import typer
 
 from alignkit.cli._audit import audit
-from alignkit.cli._common import err, printable
+from alignkit.cli._common import err, printable, quiet_broken_pipe
 from alignkit.cli._guard import guard_app, serve
 from alignkit.cli._info import checks_app, config_app, taxonomy_app
 from alignkit.cli._interpret import interpret_app
@@ -155,6 +155,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except KeyboardInterrupt:
         _stopped("interrupted")
+    except BrokenPipeError:  # `alignkit ... --json | head`: the reader left
+        quiet_broken_pipe()
     except Exception as exc:  # a bug: one line, the traceback only on request
         if os.environ.get("ALIGNKIT_DEBUG"):
             raise

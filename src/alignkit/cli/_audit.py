@@ -31,7 +31,7 @@ from alignkit.cli._common import (
     writable_folder,
 )
 from alignkit.cli._render import print_result
-from alignkit.core import ConfigError, Severity, load_config
+from alignkit.core import AlignkitConfig, ConfigError, Severity, load_config, resolve_store_url
 
 __all__ = ["audit"]
 
@@ -103,7 +103,9 @@ def audit(
 
     cfg = load_config(config)
     options = TargetOptions(http=http_config(cfg, api_key_env, max_requests, max_tokens_total))
-    threshold = fail_on or cfg.audit.fail_on
+    reporting = {"out": str(out_dir.resolve())} if out_dir is not None else {}
+    if fail_on is not None:
+        reporting["fail_on"] = str(fail_on)
     with (
         stdout_to_stderr(json_),
         progress_bar(
@@ -127,8 +129,12 @@ def audit(
             config=cfg,
             target_options=options,
             progress=_Bars(bars),
+            reporting=reporting,
         )
-    report_dir = out_dir or audit_api.default_out_dir(result.run_id)
+    # a resumed run reports where and how it was started (--out, --fail-on), unless told
+    kept = _stored_reporting(store, cfg, result.run_id) if resume else reporting
+    report_dir = Path(kept["out"]) if "out" in kept else audit_api.default_out_dir(result.run_id)
+    threshold = Severity(kept["fail_on"]) if "fail_on" in kept else cfg.audit.fail_on
     note_replaced_reports(report_dir, result.run_id)
     write_reports(result, report_dir, fail_on=threshold or Severity.MEDIUM)
     if json_:
@@ -145,3 +151,12 @@ def audit(
     # no finding at all is no finding at the threshold (`--fail-on info` failed such a run)
     if threshold is not None and any(f.severity >= threshold for f in result.findings):
         raise typer.Exit(1)
+
+
+def _stored_reporting(store: str | None, cfg: AlignkitConfig, run_id: str) -> dict[str, str]:
+    """The ``--out``/``--fail-on`` a run was started (or last resumed) with."""
+    from alignkit.store import Store
+
+    with Store.open(resolve_store_url(store, cfg), create=False) as st:
+        kept = st.get_run(run_id).config.get("reporting")
+    return {str(k): str(v) for k, v in kept.items()} if isinstance(kept, dict) else {}

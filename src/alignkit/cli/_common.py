@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -56,9 +56,30 @@ class _SafeConsole(Console):
     Rich's own styling and cursor control are untouched (they are not text segments).
     """
 
+    def on_broken_pipe(self) -> None:
+        """The reader left (``alignkit ... | head``): exit 141 quietly, as SIGPIPE would.
+
+        Rich exits 1, which reads as "findings reached --fail-on".
+        """
+        quiet_broken_pipe()
+
     def _render_buffer(self, buffer: Iterable[Segment]) -> str:
         safe = (seg if seg.control else Segment(printable(seg.text), seg.style) for seg in buffer)
         return super()._render_buffer(safe)
+
+
+BROKEN_PIPE_EXIT = 141
+"""Exit status when stdout's reader has gone: 128 + SIGPIPE, as a shell reports it."""
+
+
+def quiet_broken_pipe() -> NoReturn:
+    """Point stdout at /dev/null (so closing it at exit cannot fail again) and exit 141."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no stdout file descriptor at all
+        pass
+    raise SystemExit(BROKEN_PIPE_EXIT)
 
 
 out = _SafeConsole(highlight=False, soft_wrap=True)
@@ -117,10 +138,16 @@ def print_json(obj: Any) -> None:
 
     NaN and infinities are written as ``null`` (``NaN`` made the document invalid JSON).
     """
-    if isinstance(obj, str):
-        typer.echo(obj)
-        return
-    typer.echo(json.dumps(_finite(obj), indent=2, default=_json_default, allow_nan=False))
+    text = (
+        obj
+        if isinstance(obj, str)
+        else json.dumps(_finite(obj), indent=2, default=_json_default, allow_nan=False)
+    )
+    try:
+        typer.echo(text)
+        sys.stdout.flush()  # a closed pipe is found here, not in typer (which exits 1)
+    except BrokenPipeError:
+        quiet_broken_pipe()
 
 
 def _json_default(value: Any) -> str:

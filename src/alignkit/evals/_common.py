@@ -18,7 +18,7 @@ from alignkit.core import (
     Severity,
     wilson_interval,
 )
-from alignkit.evals._qa import Question
+from alignkit.evals._qa import Question, no_behaviour
 from alignkit.scoring import abstains
 
 __all__ = [
@@ -93,17 +93,9 @@ def distractor(q: Question, pool: Sequence[Question], rng: random.Random) -> str
     return rng.choice(scored[:5])[1]
 
 
-def _all_failed(completions: Sequence[Completion], limit: int) -> str | None:
-    """``all N requests failed (reasons)`` when none produced behaviour, else ``None``."""
-    if not completions or any(c.ok for c in completions):
-        return None
-    reasons = sorted({c.error or c.outcome.value for c in completions})
-    return f"all {len(completions)} requests failed ({'; '.join(reasons)[:limit]})"
-
-
 def require_behaviour(ctx: CheckContext, completions: Sequence[Completion]) -> None:
     """Raise :class:`CheckError` when no request produced behaviour."""
-    failed = _all_failed(completions, 300)
+    failed = no_behaviour(completions, 300)
     if failed is not None:
         raise CheckError(f"check '{ctx.check.id}': {failed}")
 
@@ -114,7 +106,7 @@ def failure_note(completions: Sequence[Completion]) -> list[Evidence]:
     A metric measured on nothing is listed as ``not measured: <note>``: "all 17 requests
     failed (HTTP 500)" tells a user more than "no item gave a scorable answer".
     """
-    note = _all_failed(completions, 200)
+    note = no_behaviour(completions, 200)
     return [] if note is None else [Evidence(input="", output="", note=note)]
 
 

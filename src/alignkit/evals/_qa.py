@@ -27,7 +27,7 @@ from alignkit.core import (
 from alignkit.models import BUDGET_EXHAUSTED
 from alignkit.scoring import answer_matches
 
-__all__ = ["Graded", "Question", "QuizResult", "accuracy_finding", "ask_questions"]
+__all__ = ["Graded", "Question", "QuizResult", "accuracy_finding", "ask_questions", "no_behaviour"]
 
 _log = logging.getLogger(__name__)
 MAX_EVIDENCE = 5
@@ -145,11 +145,11 @@ def accuracy_finding(
         CheckError: No request produced behaviour, so there is nothing to measure.
     """
     if result.n == 0:
-        reasons = {g.completion.error or g.completion.outcome.value for g in result.excluded}
-        raise CheckError(
-            f"check '{ctx.check.id}': all {len(result.graded)} requests failed"
-            f" ({'; '.join(sorted(reasons))[:300]})"
-        )
+        why = no_behaviour([g.completion for g in result.graded], 300)
+        if why is None:  # answered, but none gradable
+            reasons = {g.completion.error or g.completion.outcome.value for g in result.excluded}
+            why = f"all {len(result.graded)} requests failed ({'; '.join(sorted(reasons))[:300]})"
+        raise CheckError(f"check '{ctx.check.id}': {why}")
     evidence = [
         Evidence(
             input=g.question.text,
@@ -168,3 +168,17 @@ def accuracy_finding(
         evidence=evidence,
         mitigation=mitigation,
     )
+
+
+def no_behaviour(completions: Sequence[Completion], limit: int) -> str | None:
+    """Why no request produced behaviour (failed, or never sent), or ``None`` if one did."""
+    if not completions or any(c.ok for c in completions):
+        return None
+    unsent = sum(c.error == BUDGET_EXHAUSTED for c in completions)
+    sent = [c for c in completions if c.error != BUDGET_EXHAUSTED]
+    reasons = "; ".join(sorted({c.error or c.outcome.value for c in sent}))[:limit]
+    if not unsent:
+        return f"all {len(completions)} requests failed ({reasons})"
+    if not sent:  # never sent: no failure of the target
+        return f"none of its {unsent} requests was sent (budget ran out)"
+    return f"{len(sent)} requests failed ({reasons}) and {unsent} were not sent (budget ran out)"
