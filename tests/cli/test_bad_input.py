@@ -372,3 +372,20 @@ def test_interpret_outputs_under_a_file_are_refused_before_the_work(
     blocker.write_text("x")
     proc = run_cli(*args, str(blocker / "v.npz"))
     _assert_one_line_error(proc, "its folder cannot be created or written")
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "openai:ftp://bob:s3cretpw@127.0.0.1:9/v1#m",
+        "opneai:http://bob:s3cretpw@127.0.0.1:9/v1#m",
+        "openai:http://bob:s3cret/pw@127.0.0.1:9/v1#m",
+        "openai:http://bob:s3cret#pw@127.0.0.1:9/v1#m",
+    ],
+)
+def test_a_refused_target_uri_never_shows_its_password(uri: str, tmp_path: Path) -> None:
+    """Errors quoted the raw URI: a wrong scheme, a non-http URL, or a password with an
+    unencoded '/' or '#' printed the password."""
+    proc = run_cli("audit", "--target", uri, "--store", str(tmp_path / "s.db"), cwd=tmp_path)
+    _assert_one_line_error(proc)
+    assert "s3cret" not in proc.stderr + proc.stdout and "***" in proc.stderr

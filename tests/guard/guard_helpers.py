@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -25,12 +27,14 @@ class ThreadedUpstream:
 
     ``mode`` is ``stub`` (the real StubServer, with its options), ``reset`` (accepts a
     connection and closes it without answering), ``garbage`` (answers 200 with a body
-    that is not JSON) or ``too-long`` (answers every request 400, as an OpenAI-compatible
-    server does for a prompt past the model's context).
+    that is not JSON), ``too-long`` (answers every request 400, as an OpenAI-compatible
+    server does for a prompt past the model's context) or ``echo-credentials`` (answers
+    ``status`` with an error quoting the Basic-auth user and password it was sent).
     """
 
-    def __init__(self, mode: str = "stub", **stub_options: Any) -> None:
+    def __init__(self, mode: str = "stub", status: int = 400, **stub_options: Any) -> None:
         self.mode = mode
+        self.status = status
         self.stub = StubServer(**{"latency": 0.0, **stub_options}) if mode == "stub" else None
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -43,10 +47,18 @@ class ThreadedUpstream:
 
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             head = await reader.readuntil(b"\r\n\r\n")
+            auth = b""
             for line in head.split(b"\r\n"):
                 if line.lower().startswith(b"content-length:"):
                     await reader.readexactly(int(line.split(b":")[1]))
+                if line.lower().startswith(b"authorization: basic "):
+                    auth = base64.b64decode(line.split(b" ")[2])
             status, body = b"200 OK", b"<html>not json"
+            if self.mode == "echo-credentials":
+                user, _, password = auth.decode().partition(":")
+                message = f"bad request for http://{user}:{password}@upstream (password {password})"
+                status = f"{self.status} Error".encode()
+                body = json.dumps({"error": {"message": message}}).encode()
             if self.mode == "too-long":
                 status, body = (
                     b"400 Bad Request",
@@ -55,7 +67,7 @@ class ThreadedUpstream:
                         b'"type": "invalid_request_error", "code": "context_length_exceeded"}}'
                     ),
                 )
-            if self.mode in ("garbage", "too-long"):
+            if self.mode in ("garbage", "too-long", "echo-credentials"):
                 writer.write(
                     b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\n"
                     b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body

@@ -293,6 +293,28 @@ def test_a_request_the_model_refuses_is_the_clients_400_and_trips_no_breaker(
     assert 'kind="upstream"' not in metrics
 
 
+@pytest.mark.parametrize("status", [400, 500])
+def test_an_upstream_echoing_the_uri_password_never_passes_it_on(
+    store_url: str, status: int
+) -> None:
+    """The target URI's password, echoed by the upstream in its error, reached the client
+    in the 400/502 message and the audit log in plain (an API key was masked)."""
+    with ThreadedUpstream("echo-credentials", status=status) as up:
+        uri = f"openai:{up.url.replace('http://', 'http://bob:s3cretpw@')}#m"
+        with GuardServer(uri, store_url=store_url,
+                         http=HttpConfig(timeout_s=2, max_retries=0)) as srv:  # fmt: skip
+            with pytest.raises(openai.APIStatusError) as info:
+                client(srv).chat.completions.create(
+                    model="m", messages=[{"role": "user", "content": "x"}]
+                )
+    shown = str(info.value.body)
+    assert info.value.status_code == (400 if status == 400 else 502)
+    assert "bad request for" in shown and "s3cretpw" not in shown and "[REDACTED]" in shown
+    with Store.open(store_url) as st:
+        logged = [e.entry for e in st.audit_log().iter_entries()]
+    assert logged and not any("s3cretpw" in e for e in logged)
+
+
 def test_openapi_schema_documents_the_chat_route(server: GuardServer) -> None:
     status, body = get(server.url.removesuffix("/v1") + "/openapi.json")
     schema = json.loads(body)

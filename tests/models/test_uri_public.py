@@ -19,7 +19,23 @@ from alignkit.models import public_uri
         ("hf:/models/x?gguf=a.gguf", "hf:/models/x?gguf=a.gguf"),
         ("python:app:respond", "python:app:respond"),
         ("openai:http://u:pw@[::1/v1#m", "openai:http://***@[::1/v1#m"),
+        # unencoded / ? # in a password moved the '@' out of the host part: shown in plain
+        ("openai:http://bob:pa/ss@h:8000/v1#m", "openai:http://***@h:8000/v1#m"),
+        ("openai:http://bob:pa?ss@h/v1#m", "openai:http://***@h/v1#m"),
+        ("openai:http://bob:pa#ss@h/v1#m", "openai:http://***@h/v1#m"),
+        ("openai:http://bob:pa@@h/v1#m", "openai:http://***@h/v1#m"),
+        ("opneai:http://bob:pw@h/v1#m", "opneai:http://***@h/v1#m"),
+        ("openai:http://h:8000/v1/a@b#m", "openai:http://h:8000/v1/a@b#m"),  # a path's @
     ],
 )
 def test_public_uri(uri: str, shown: str) -> None:
     assert public_uri(uri) == shown
+
+
+def test_a_url_cut_inside_its_password_shows_no_part_of_it() -> None:
+    """``openai:http://bob:pa#ss@h/v1#m`` opens as the URL ``http://bob:pa``: the error
+    quoted it, half the password included."""
+    from alignkit.models import public_url
+
+    assert public_url("http://bob:pa") == "http://***"
+    assert public_url("http://h:8000") == "http://h:8000"

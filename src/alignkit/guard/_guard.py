@@ -18,7 +18,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -138,6 +138,8 @@ class Guard(ToolCalls):
         log: Where audit-log entries go (``store.audit_log()``); ``None`` keeps no log.
         breakers: Breakers to use; by default built from the config.
         approvals: The approval queue escalations wait in (``None``: escalate = block).
+        secrets: More strings masked in the log and in errors like the configured ones
+            (``alignkit serve`` passes the target URI's credentials, ``uri_secrets``).
 
     Example::
 
@@ -155,6 +157,7 @@ class Guard(ToolCalls):
         log: AuditSink | None = None,
         breakers: CircuitBreakers | None = None,
         approvals: ApprovalQueue | None = None,
+        secrets: Iterable[str] = (),
     ) -> None:
         self.config = load_guard_config(config)
         self.model = model
@@ -168,10 +171,11 @@ class Guard(ToolCalls):
             self.config.breakers, on_change=self._log_transition
         )
         audit = self.config.audit_log
-        self.redact = Redactor(audit.secrets(), patterns=audit.redact_patterns)
+        masked = [*audit.secrets(), *secrets]  # configured, and the target's credentials
+        self.redact = Redactor(masked, patterns=audit.redact_patterns)
         # Reasons are the rails' own words ("secret: assigned-secret"), which the credential
         # shapes would mask: only configured secret strings are masked there.
-        self._redact_reason = Redactor(audit.secrets(), patterns=False)
+        self._redact_reason = Redactor(masked, patterns=False)
         actions = self.config.actions
         self.actions = ActionPolicy(actions if actions is not None else None)
         self.approvals: ApprovalQueue | None = None

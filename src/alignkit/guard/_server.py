@@ -62,7 +62,7 @@ from alignkit.guard._metrics import Metrics
 from alignkit.guard._server_chat import CHAT_PATH, State, app_class, chat, settle
 from alignkit.guard._server_governance import add_governance_routes, governance_metrics
 from alignkit.guard._server_http import http_protocol
-from alignkit.models import public_uri
+from alignkit.models import public_uri, uri_secrets
 from alignkit.store import AuditLog
 
 if TYPE_CHECKING:
@@ -381,7 +381,11 @@ def _open(
 
     config = load_guard_config(guard_path)  # a bad config fails before anything opens
     model = pooled(connect(target_uri, TargetOptions(http=http or HttpConfig(max_retries=1))))
-    guard = Guard(config, model=model)  # and so does a bad rail option (rails are built here)
+    # and so does a bad rail option (rails are built here); an upstream that echoes the
+    # URI's password or the API key into an error must not put it in the log or the reply
+    key = os.environ.get((http or HttpConfig()).api_key_env, "")
+    secrets = [*uri_secrets(target_uri), *([key] if len(key) >= 6 else [])]
+    guard = Guard(config, model=model, secrets=secrets)
     store = Store.open(resolve_store_url(store_url))
     if log_key is None and os.environ.get("ALIGNKIT_GUARD_LOG_KEY"):
         log_key = os.environ["ALIGNKIT_GUARD_LOG_KEY"].encode()

@@ -37,6 +37,7 @@ from alignkit.models._uri import (
     public_uri,
     public_url,
     register_scheme,
+    uri_secrets,
     with_query,
 )
 
@@ -67,12 +68,13 @@ __all__ = [
     "open_target",
     "parse_uri",
     "public_uri",
-    "quiet_hf",
     "public_url",
+    "quiet_hf",
     "register_scheme",
     "save_steering",
     "smollm2_uri",
     "steering",
     "steering_options",
+    "uri_secrets",
     "with_query",
 ]

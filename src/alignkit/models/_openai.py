@@ -115,9 +115,14 @@ class OpenAIChatModel(ChatModelBase):
             parts = urlsplit(base_url)
             parts.port  # noqa: B018 - raises on a port out of range
         except ValueError as exc:
-            raise ConfigError(f"openai: bad URL '{public_url(base_url)}': {exc}") from None
+            why = str(exc)
+            if "port" in why.lower():  # urllib quotes the "port": maybe part of a password
+                why = "its port is not a number 0-65535 (percent-encode / ? # @ in a password)"
+            raise ConfigError(f"openai: bad URL '{public_url(base_url)}': {why}") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"openai: target needs an http(s) URL, got '{_one_line(base_url)}'")
+            raise ConfigError(
+                f"openai: target needs an http(s) URL, got '{_one_line(public_url(base_url))}'"
+            )
         if not model:
             raise ConfigError(
                 f"openai: target '{public_url(base_url)}' names no model; add '#model-name',"
@@ -413,8 +418,8 @@ def _open(parsed: ParsedURI, options: TargetOptions) -> OpenAIChatModel:
     base = parsed.body
     if not base.startswith(("http://", "https://")):
         raise ConfigError(
-            f"openai: target needs an http(s) URL after 'openai:', got '{_one_line(base)}'"
-            " (e.g. openai:http://127.0.0.1:8000/v1#my-model)"
+            "openai: target needs an http(s) URL after 'openai:', got"
+            f" '{_one_line(public_url(base))}' (e.g. openai:http://127.0.0.1:8000/v1#my-model)"
         )
     if parsed.query:
         base = f"{base}?{urlencode(parsed.query)}"

@@ -12,7 +12,7 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from alignkit.core import (
     AlignkitError,
@@ -37,6 +37,7 @@ __all__ = [
     "public_uri",
     "public_url",
     "register_scheme",
+    "uri_secrets",
     "with_query",
 ]
 
@@ -51,12 +52,23 @@ def public_url(url: str) -> str:
     The marks stay so that a stored URL says it needed secrets (a resumed run asks for
     them again) without saying what they were.
     """
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, after = rest.rpartition("@")
+    head = re.split(r"[/?#]", userinfo, maxsplit=1)[0]
+    if sep and at and ":" in head and not head.rpartition(":")[2].isdigit():
+        # user:password@ with an unencoded / ? # in the password moves the @ out of what
+        # urlsplit reads as the host part: the user info is all before the last @
+        url = f"{scheme}://***@{after}"
     try:
         parts = urlsplit(url)
+        parts.port  # noqa: B018 - a "port" that is not a number: the rest of a password?
     except ValueError:  # not parseable (an unclosed IPv6 bracket): show no more than the host
-        scheme, _, rest = url.partition("://")
-        _, at, host = rest.rpartition("@")
-        return f"{scheme}://{'***@' if at else ''}{host.partition('?')[0]}"
+        _, at, host = url.partition("://")[2].rpartition("@")
+        host = host.partition("?")[0]
+        name = host.partition("/")[0]
+        if ":" in name and not name.startswith("[") and not name.rpartition(":")[2].isdigit():
+            host = "***"  # user:pa (a password cut at an unencoded '#'), not host:port
+        return f"{scheme}://{'***@' if at else ''}{host}"
     _, at, host = parts.netloc.rpartition("@")
     netloc = f"***@{host}" if at else host
     query = parts.query
@@ -69,6 +81,33 @@ def public_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
+def uri_secrets(uri: str) -> list[str]:
+    """The credentials a target URI carries, as an upstream might echo them back.
+
+    The password (as written and percent-decoded), ``user:password``, and the values of
+    secret-looking query parameters; a password under 6 characters only as
+    ``user:password`` (masking "pw" everywhere would mask ordinary words).
+    """
+    m = _SCHEME_RE.match(uri)
+    if m is None or "://" not in m.group(2):
+        return []
+    url = m.group(2).rpartition("#")[0] if "#" in m.group(2) else m.group(2)
+    rest = url.partition("://")[2]
+    userinfo = rest.rpartition("@")[0]
+    found: set[str] = set()
+    if userinfo:
+        user, _, password = userinfo.partition(":")
+        found.add(userinfo)
+        for pw in {password, unquote(password)}:
+            found.add(f"{unquote(user)}:{pw}")
+            if len(pw) >= 6:
+                found.add(pw)
+    for key, value in parse_qsl(rest.rpartition("@")[2].partition("?")[2]):
+        if len(value) >= 6 and any(s in key.lower() for s in _SECRET_PARAMS):
+            found.add(value)
+    return sorted(s for s in found if s and s != ":")
+
+
 def public_uri(uri: str) -> str:
     """A target URI as it may be shown and stored: an URL body loses its credentials.
 
@@ -79,7 +118,10 @@ def public_uri(uri: str) -> str:
     m = _SCHEME_RE.match(uri)
     if m is None or "://" not in m.group(2):
         return uri
-    body, hash_, fragment = m.group(2).partition("#")
+    # the last '#': one in a password (user:pa#ss@host) must not end the URL shown
+    body, hash_, fragment = (
+        m.group(2).rpartition("#") if "#" in m.group(2) else (m.group(2), "", "")
+    )
     return f"{m.group(1)}:{public_url(body)}{hash_}{fragment}"
 
 
@@ -181,7 +223,7 @@ def open_target(uri: str, options: TargetOptions | None = None) -> Target:
     except UnknownIdError:
         known = ", ".join(f"{s}:" for s in SCHEMES.ids())
         raise ConfigError(
-            f"unknown target scheme '{parsed.scheme}:' in '{uri}' (known: {known})"
+            f"unknown target scheme '{parsed.scheme}:' in '{public_uri(uri)}' (known: {known})"
         ) from None
     try:
         target = scheme.factory(parsed, options or TargetOptions())
