@@ -14,9 +14,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -183,3 +186,45 @@ def test_the_traffic_monitor_worker_does_not_outlive_a_killed_server(
     while any(_running(w) for w in workers) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(_running(w) for w in workers)
+
+
+def test_a_request_still_waiting_when_the_grace_ends_is_answered_and_logged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request waiting on the model past the shutdown grace was cancelled by uvicorn:
+    a traceback, a plain-text 500 and no audit entry."""
+    from alignkit.guard import _server
+
+    monkeypatch.setattr(_server, "SHUTDOWN_GRACE_S", 2.0)
+    app = tmp_path / "slow_app.py"
+    app.write_text("import asyncio\nasync def respond(messages):\n"
+                   "    await asyncio.sleep(120)\n    return 'late'\n")  # fmt: skip
+    store_url = f"sqlite:///{tmp_path / 'grace.db'}"
+    answers: list[tuple[int, Any]] = []
+    srv = GuardServer(f"python:{app}:respond", store_url=store_url).__enter__()
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+
+    def ask() -> None:
+        req = urllib.request.Request(srv.url + "/chat/completions", data=body.encode(),
+                                     headers={"Content-Type": "application/json"})  # fmt: skip
+        try:
+            urllib.request.urlopen(req, timeout=60)
+        except urllib.error.HTTPError as exc:
+            answers.append((exc.code, json.loads(exc.read())))
+
+    asker = threading.Thread(target=ask)
+    asker.start()
+    time.sleep(1.0)  # the request waits on the app by now
+    started = time.monotonic()
+    srv.__exit__(None, None, None)
+    asker.join(30)
+    assert time.monotonic() - started < 15
+    ((status, doc),) = answers
+    assert status == 503 and doc["error"]["code"] == "server_stopping"
+    with Store.open(store_url) as store:
+        log = store.audit_log()
+        assert log.verify().ok
+        entries = [json.loads(e.entry) for e in log.iter_entries()]
+    assert [e["error"] for e in entries if e["kind"] == "fault"] == [
+        "the server stopped before the model answered"
+    ]

@@ -64,7 +64,9 @@ class ActionClient:
 
     Args:
         base_url: The server, e.g. ``http://127.0.0.1:8000`` (a trailing ``/v1`` is fine).
-        timeout_s: Timeout of one HTTP request.
+        timeout_s: Timeout of one HTTP request; longer than the server's store busy timeout
+            (30 s), so that a busy store is a 503 this client retries, not a timeout after
+            which the server still queues the approval.
         context: Sent with every check (``user``, ``session``, ``workspace``, ...).
         retries: How often a request answered 503 with ``Retry-After`` (the server's
             store was busy, so nothing was recorded) is sent again after that pause.
@@ -77,7 +79,7 @@ class ActionClient:
         self,
         base_url: str,
         *,
-        timeout_s: float = 10.0,
+        timeout_s: float = 45.0,
         context: Mapping[str, Any] | None = None,
         retries: int = 2,
     ) -> None:
@@ -104,7 +106,15 @@ class ActionClient:
                 except (ValueError, KeyError, TypeError):
                     message = exc.reason
                 raise TargetError(f"{self.base_url}{path} answered {exc.code}: {message}") from None
+            except TimeoutError:
+                wait = timeout or self.timeout_s
+                raise TargetError(f"{self.base_url}{path} gave no answer in {wait:g} s") from None
             except (urllib.error.URLError, OSError, ValueError) as exc:
+                if isinstance(getattr(exc, "reason", None), TimeoutError):
+                    wait = timeout or self.timeout_s
+                    raise TargetError(
+                        f"{self.base_url}{path} gave no answer in {wait:g} s"
+                    ) from None
                 raise TargetError(f"cannot reach {self.base_url}{path}: {exc}") from exc
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -60,6 +60,7 @@ from alignkit.guard._config import GuardConfig, load_guard_config
 from alignkit.guard._guard import Guard
 from alignkit.guard._metrics import Metrics
 from alignkit.guard._server_chat import CHAT_PATH, State, app_class, chat, settle
+from alignkit.guard._server_chat import cut_off_before_grace_ends as cut_off
 from alignkit.guard._server_governance import add_governance_routes, governance_metrics
 from alignkit.guard._server_http import http_protocol
 from alignkit.models import public_uri, uri_secrets
@@ -308,8 +309,10 @@ def create_app(
         flusher = asyncio.create_task(_flush_log(log, guard)) if log is not None else None
         stopping = asyncio.Event()
         keeper = asyncio.create_task(_housekeeping(guard, stopping))
+        cutter = asyncio.create_task(cut_off(state, SHUTDOWN_GRACE_S))
         yield
         stopping.set()
+        cutter.cancel()
         await keeper
         if flusher is not None:
             flusher.cancel()
@@ -334,12 +337,14 @@ def create_app(
     return app
 
 
-def _stop_waiters_with(guard: Guard, server: Any) -> None:
+def _stop_waiters_with(app: Any, guard: Guard, server: Any) -> None:
     """Approval waits (long polls, escalated chats) end when ``server`` starts stopping.
 
     They would otherwise hold the shutdown for the whole grace period; a pending approval
-    that stops waiting is a denial.
+    that stops waiting is a denial. Chat requests still waiting on the model near the
+    grace's end are answered 503 (``cut_off_before_grace_ends``).
     """
+    app.guard_state.stopping = lambda: bool(server.should_exit)
     if guard.approvals is not None:
         guard.approvals.stopping = lambda: bool(server.should_exit)
 
@@ -503,7 +508,7 @@ def serve(
             timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
         )  # fmt: skip
         server = uvicorn.Server(config)
-        _stop_waiters_with(guard, server)
+        _stop_waiters_with(app, guard, server)
         server.run(sockets=[sock])
     finally:
         if guard.traffic is not None:  # the app's shutdown does this, if it started
@@ -564,7 +569,7 @@ class GuardServer:
     def start(self, timeout_s: float = 20.0) -> str:
         """Start serving; returns the base URL (``http://host:port/v1``)."""
         self._server = self._uvicorn.Server(self._config)
-        _stop_waiters_with(self.guard, self._server)
+        _stop_waiters_with(self.app, self.guard, self._server)
         self._server.install_signal_handlers = lambda: None  # not the main thread
         self._thread = threading.Thread(target=self._server.run, name="alignkit-serve", daemon=True)
         self._thread.start()

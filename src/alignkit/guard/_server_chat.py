@@ -9,6 +9,7 @@ FastAPI route stays, for the OpenAPI schema and for an app mounted under a prefi
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -51,6 +52,10 @@ def _until_stop(text: str, stops: tuple[str, ...]) -> str:
     return text[:cut]
 
 
+CUT_OFF_SHARE = 0.8
+"""Share of the shutdown grace after which in-flight chat requests are answered 503."""
+
+
 @dataclass
 class State:
     """What the server's routes share."""
@@ -61,6 +66,25 @@ class State:
     metrics: Metrics
     admin_token: str | None
     log: Any
+    stopping: Callable[[], bool] = lambda: False
+    """Whether the server has begun to stop (set once uvicorn's server exists)."""
+    inflight: set[asyncio.Task[Any]] = field(default_factory=set)
+    cut_off: bool = False
+    """Set when the shutdown grace is nearly spent: in-flight requests are answered 503."""
+
+
+async def cut_off_before_grace_ends(state: State, grace_s: float) -> None:
+    """Once the server stops, answer the requests still waiting on the model in time.
+
+    At the grace's end uvicorn cancels them, with a traceback, a plain-text 500 and no
+    log entry.
+    """
+    while not state.stopping():
+        await asyncio.sleep(0.25)
+    await asyncio.sleep(grace_s * CUT_OFF_SHARE)
+    state.cut_off = True
+    for task in list(state.inflight):
+        task.cancel()
 
 
 @dataclass(frozen=True)
@@ -277,6 +301,9 @@ async def chat(state: State, request: ChatRequest) -> Reply:
             )
         return Reply.error(exc.status, str(exc), "invalid_request_error", param=exc.param)
     rid = new_request_id()
+    task = asyncio.current_task()
+    if task is not None:
+        state.inflight.add(task)
     try:
         result = await state.guard.run(
             req["messages"],
@@ -286,6 +313,18 @@ async def chat(state: State, request: ChatRequest) -> Reply:
             request_id=rid,
             **_with_defaults(req["gen"], state.model.default_decoding),
         )
+    except asyncio.CancelledError:
+        if not state.cut_off or task is None:
+            raise
+        task.uncancel()  # our own cut-off: answer, and keep the request on the record
+        state.metrics.error("stopped")
+        if state.guard.log is not None:
+            stopped = "the server stopped before the model answered"
+            state.guard.log.append({"kind": "fault", "request_id": rid, "error": stopped})
+        return Reply.error(
+            503, "the server is stopping; the request was not answered", "server_error",
+            "server_stopping", headers={"Retry-After": "1"},
+        )  # fmt: skip
     except StoreBusy:  # an escalation could not be queued: another process holds the store
         state.metrics.error("store_busy")
         return store_busy()
@@ -297,6 +336,8 @@ async def chat(state: State, request: ChatRequest) -> Reply:
         return Reply.error(
             500, "internal guard error; the request was not answered", "server_error"
         )
+    finally:
+        state.inflight.discard(task)
     state.metrics.observe(result, time.perf_counter() - start)
     headers = {"x-alignkit-request-id": rid}
     if result.rail == "circuit-breaker":
