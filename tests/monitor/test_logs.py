@@ -145,3 +145,21 @@ def test_trailing_empty_columns_of_a_spreadsheet_export_are_fine(tmp_path: Path)
     rows = "".join(f"{r['global_step']},{r['reward']},{r.get('gold', '')},,\n" for r in _rows())
     path.write_text("step,reward,gold,,\n" + rows, encoding="utf-8")
     assert check_log(path).status.state is MonitorState.OVEROPTIMISED
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_a_line_separator_inside_a_value_and_a_long_cell_are_read(
+    tmp_path: Path, suffix: str
+) -> None:
+    """U+2028 inside a JSON string or a CSV cell split the row (str.splitlines), and a
+    logged completion over 128 KiB was "not a valid CSV file"."""
+    log = tmp_path / f"log{suffix}"
+    rows = [{"step": i, "reward": i, "gold": i, "note": "a\u2028b" + "n" * 200_000 * (i == 3)}
+            for i in range(12)]  # fmt: skip
+    if suffix == ".jsonl":
+        log.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    else:
+        log.write_text("step,reward,gold,note\n" + "".join(
+            f"{r['step']},{r['reward']},{r['gold']},{r['note']}\n" for r in rows))  # fmt: skip
+    result = check_log(log, proxy="reward", intent=["gold"])
+    assert result.rows == 12

@@ -51,7 +51,13 @@ from alignkit.core._errors import (
     TargetError,
     UnknownIdError,
 )
-from alignkit.core._files import Owned, repeated_columns, staged_folder
+from alignkit.core._files import (
+    CSV_FIELD_LIMIT,
+    Owned,
+    allow_long_csv_fields,
+    repeated_columns,
+    staged_folder,
+)
 from alignkit.core._findings import (
     AuditResult,
     Evidence,
@@ -160,7 +166,9 @@ __all__ = [
     "summarize",
     "two_proportion_test",
     "show_bidi",
+    "CSV_FIELD_LIMIT",
     "Owned",
+    "allow_long_csv_fields",
     "staged_folder",
     "wilson_interval",
     "z_test_from_intervals",

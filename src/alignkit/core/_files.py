@@ -10,6 +10,7 @@ what such a command writes (:class:`Owned`); anything else is refused before any
 from __future__ import annotations
 
 import contextlib
+import csv
 import errno
 import os
 import shutil
@@ -21,7 +22,17 @@ from pathlib import Path
 
 from alignkit.core._errors import ConfigError, TargetError
 
-__all__ = ["Owned", "repeated_columns", "staged_folder"]
+__all__ = ["CSV_FIELD_LIMIT", "Owned", "allow_long_csv_fields", "repeated_columns", "staged_folder"]
+
+
+CSV_FIELD_LIMIT = 16 * 1024 * 1024
+"""Longest CSV field read: the csv module's default, 128 KiB, is too small for texts."""
+
+
+def allow_long_csv_fields() -> None:
+    """Raise the csv module's field limit to :data:`CSV_FIELD_LIMIT` (never lower it)."""
+    if csv.field_size_limit() < CSV_FIELD_LIMIT:
+        csv.field_size_limit(CSV_FIELD_LIMIT)
 
 
 def repeated_columns(header: Sequence[str | None]) -> list[str]:

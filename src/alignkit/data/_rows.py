@@ -15,11 +15,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from alignkit.core import DataError, repeated_columns
+from alignkit.core import DataError, allow_long_csv_fields, repeated_columns
 
 __all__ = ["read_rows"]
-
-_CSV_FIELD_LIMIT = 16 * 1024 * 1024  # the csv module's default, 128 KiB, is too small for texts
 
 
 def read_rows(path: str | Path, needed: Sequence[str] = ()) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -78,8 +76,7 @@ def _jsonl_rows(file: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def _csv_rows(file: Path, needed: Sequence[str]) -> Iterator[tuple[int, dict[str, Any]]]:
-    if csv.field_size_limit() < _CSV_FIELD_LIMIT:
-        csv.field_size_limit(_CSV_FIELD_LIMIT)
+    allow_long_csv_fields()
     with file.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.DictReader(fh)
         header = [name.strip() for name in reader.fieldnames or []]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import math
@@ -18,6 +19,7 @@ from alignkit.core import (
     DataError,
     Finding,
     Plot,
+    allow_long_csv_fields,
     repeated_columns,
     summarize,
 )
@@ -74,8 +76,10 @@ def _read_log(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
     ):
         return list(_jsonl_rows(text, p))
     delimiter = "\t" if suffix == ".tsv" else ","
+    allow_long_csv_fields()  # logged sample completions pass 128 KiB
     try:
-        reader = csv.DictReader(text.splitlines(), delimiter=delimiter)
+        # only \r and \n end a row: str.splitlines() also split at U+2028 inside a cell
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
         twice = repeated_columns(reader.fieldnames or [])
         if twice:  # DictReader keeps the last of them: the other column was silently lost
             raise DataError(f"{p}, line 1: column {', '.join(map(repr, twice))} appears twice")
@@ -90,7 +94,8 @@ def _read_log(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
 
 
 def _jsonl_rows(text: str, path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    # JSON strings may hold U+2028 raw (json.dumps(ensure_ascii=False) writes it so)
+    for lineno, line in enumerate(text.replace("\r\n", "\n").split("\n"), start=1):
         if not line.strip():
             continue
         try:
