@@ -6,7 +6,9 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,6 +39,31 @@ def test_preferences_imports_human_labels(tmp_path: Path) -> None:
     assert json.loads(proc.stdout)["pairs"] == 1  # the duplicate row is dropped
     (pair,) = read_pairs(out)
     assert pair.source == "human:labels.csv" and pair.failure_mode == "sycophancy"
+
+
+def test_preferences_never_replace_a_pairs_file_with_nothing(tmp_path: Path) -> None:
+    """An import that gave no pair replaced the earlier pairs with an empty file, exit 0;
+    a write that failed part-way left a truncated file in place of the earlier one."""
+    from alignkit.core import DataError
+    from alignkit.train import write_jsonl_models
+
+    src, out = tmp_path / "labels.csv", tmp_path / "pairs.jsonl"
+    src.write_text("prompt,chosen,rejected\nq?,good,bad\n")
+    assert _cli("train", "preferences", "--import", str(src), "--out", str(out)).returncode == 0
+    before = out.read_bytes()
+    src.write_text("prompt,chosen,rejected\nq?,same,same\n")  # dropped: nothing left
+    proc = _cli("train", "preferences", "--import", str(src), "--out", str(out))
+    assert proc.returncode == 2 and "no preference pairs were built" in proc.stderr
+    assert out.read_bytes() == before
+
+    def rows() -> Iterator[Any]:
+        yield from read_pairs(out)
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(DataError, match="No space left on device"):
+        write_jsonl_models(rows(), out)
+    assert out.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == [
+        "labels.csv", "pairs.jsonl"]  # fmt: skip
 
 
 def test_constitution_with_the_rule_critic_on_the_organism(tmp_path: Path) -> None:

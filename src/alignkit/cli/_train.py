@@ -22,7 +22,7 @@ from alignkit.cli._common import (
     working,
     writable_folder,
 )
-from alignkit.core import ConfigError, Owned, staged_folder
+from alignkit.core import ConfigError, DataError, Owned, staged_folder
 
 if TYPE_CHECKING:
     from alignkit.core import ChatModel
@@ -174,7 +174,6 @@ def preferences(
     _writable(out_file, folder=False)
     if out_file.suffix.lower() != ".jsonl":  # JSONL in a .csv file: --pairs then misread it
         raise ConfigError(f"--out {out_file}: preference pairs are written as .jsonl")
-    note_replaced_file(out_file)
     _pair_files(import_)
     from alignkit.train import write_jsonl_models
 
@@ -191,6 +190,9 @@ def preferences(
             max_per_kind=max_per_kind,
             seed=seed,
         )
+    if not built.pairs:  # an empty file in place of earlier pairs helps no one
+        raise DataError(f"no preference pairs were built, so {out_file} was not written")
+    note_replaced_file(out_file)
     write_jsonl_models(built.pairs, out_file)
     if built.sft:
         write_jsonl_models(built.sft, out_file.with_suffix(".sft.jsonl"))
