@@ -389,3 +389,17 @@ def test_a_refused_target_uri_never_shows_its_password(uri: str, tmp_path: Path)
     proc = run_cli("audit", "--target", uri, "--store", str(tmp_path / "s.db"), cwd=tmp_path)
     _assert_one_line_error(proc)
     assert "s3cret" not in proc.stderr + proc.stdout and "***" in proc.stderr
+
+
+def test_an_out_path_that_cannot_exist_is_bad_input_not_an_internal_error(
+    tmp_path: Path,
+) -> None:
+    """A 256-byte name and a symlink loop as --out were "internal error" (exit 3)."""
+    (tmp_path / "loop1").symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
+    for out, says in ((tmp_path / ("a" * 256), "File name too long"),
+                      (tmp_path / "loop1", "a symlink loop")):  # fmt: skip
+        proc = run_cli("audit", "--target", QUIZ, "--max-items", "1", "--out", str(out),
+                       "--store", str(tmp_path / "s.db"), cwd=tmp_path)  # fmt: skip
+        _assert_one_line_error(proc, says)
+    assert not (tmp_path / "s.db").exists()  # refused before any work

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cli_helpers import REPO, run_cli
+
+from alignkit.store import Store
 
 QUIZ = "python:examples.quiz_app:respond"
 ENV = {"PYTHONPATH": f"{REPO}:{REPO / 'tests' / 'audit'}"}
@@ -364,6 +367,19 @@ def test_a_resumed_audit_reports_where_and_how_it_was_started(tmp_path: Path) ->
     assert report["requests"]["unsent"] == 0 and report["findings"]  # the --out of the start
     assert done.returncode == 1, done.stderr  # and its --fail-on info
     assert not (tmp_path / ".alignkit" / "runs" / run_id).exists()
+    # the stored --out checked before any work, as a given one is
+    cut2 = run_cli("audit", "--target", QUIZ, "--checks", "capability.facts", "--max-items",
+                   "20", "--budget", "0.001", "--store", db, "--out", str(tmp_path / "gone"),
+                   "--json", cwd=tmp_path, env=ENV)  # fmt: skip
+    run2 = json.loads(cut2.stdout)["run_id"]
+    shutil.rmtree(tmp_path / "gone")
+    (tmp_path / "gone").write_text("now a file")
+    with Store.open(f"sqlite:///{db}") as st:
+        sent = st.count_attempts(run2)
+    refused = run_cli("audit", "--resume", run2, "--store", db, cwd=tmp_path, env=ENV)
+    assert refused.returncode == 2 and "exists and is not a folder" in refused.stderr
+    with Store.open(f"sqlite:///{db}") as st:  # nothing was sent for it
+        assert st.count_attempts(run2) == sent
     # given again, a resume's own --fail-on wins (there is nothing left to send: refused)
     again = run_cli("audit", "--resume", run_id, "--fail-on", "critical", "--store", db,
                     cwd=tmp_path, env=ENV)  # fmt: skip

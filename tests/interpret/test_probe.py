@@ -288,3 +288,15 @@ def test_reference_errors_name_the_real_cause(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="reference is its train split"):
         reference_prompts(pack=log)
     assert reference_prompts(pack=log / "prompts.jsonl") == ["What is the capital?"]
+
+
+@pytest.mark.parametrize("content", [b"", b"hi\n", b"PK\x03\x04 truncated"])
+def test_a_file_that_is_no_probe_is_one_data_error(tmp_path: Path, content: bytes) -> None:
+    """An empty file raised EOFError, which the CLI showed as "aborted" (exit 130); a text
+    file was said to hold "pickled (object) data", pointing at unsafe loading."""
+    from alignkit.interpret import DefectionProbe
+
+    path = tmp_path / "p.npz"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match="not an .npz file written by alignkit interpret probe"):
+        DefectionProbe.load(path)

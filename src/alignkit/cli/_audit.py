@@ -31,7 +31,14 @@ from alignkit.cli._common import (
     writable_folder,
 )
 from alignkit.cli._render import print_result
-from alignkit.core import AlignkitConfig, ConfigError, Severity, load_config, resolve_store_url
+from alignkit.core import (
+    AlignkitConfig,
+    ConfigError,
+    Severity,
+    checked_path,
+    load_config,
+    resolve_store_url,
+)
 
 __all__ = ["audit"]
 
@@ -93,7 +100,11 @@ def audit(
 
     Example: alignkit audit --target openai:http://127.0.0.1:8000/v1#my-model --fail-on high
     """
+    cfg = load_config(config)
+    if out_dir is None and resume is not None and (stored := _stored_reporting(store, cfg, resume)):
+        out_dir = Path(stored["out"]) if "out" in stored else None  # the run's own --out
     if out_dir is not None:  # found only after the whole audit had run (and spent its requests)
+        checked_path(out_dir)
         if out_dir.exists() and not out_dir.is_dir():
             raise ConfigError(f"--out {out_dir}: exists and is not a folder")
         writable_folder(out_dir / "report.json")
@@ -101,7 +112,6 @@ def audit(
     from alignkit.models import TargetOptions
     from alignkit.report import to_json, write_reports
 
-    cfg = load_config(config)
     options = TargetOptions(http=http_config(cfg, api_key_env, max_requests, max_tokens_total))
     reporting = {"out": str(out_dir.resolve())} if out_dir is not None else {}
     if fail_on is not None:

@@ -25,7 +25,14 @@ from rich.progress import (
 )
 from rich.segment import Segment
 
-from alignkit.core import AlignkitConfig, ConfigError, HttpConfig, Severity, show_bidi
+from alignkit.core import (
+    AlignkitConfig,
+    ConfigError,
+    HttpConfig,
+    Severity,
+    checked_path,
+    show_bidi,
+)
 
 __all__ = [
     "JsonOpt",
@@ -180,6 +187,7 @@ def writable_folder(path: Path, option: str = "--out") -> None:
     Raises:
         ConfigError: The nearest existing ancestor is not a writable folder.
     """
+    checked_path(path, option)
     parent = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
     if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK):
         raise ConfigError(f"{option} {path}: its folder cannot be created or written")

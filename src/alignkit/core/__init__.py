@@ -55,6 +55,8 @@ from alignkit.core._files import (
     CSV_FIELD_LIMIT,
     Owned,
     allow_long_csv_fields,
+    atomic_file,
+    checked_path,
     repeated_columns,
     staged_folder,
 )
@@ -169,6 +171,8 @@ __all__ = [
     "CSV_FIELD_LIMIT",
     "Owned",
     "allow_long_csv_fields",
+    "atomic_file",
+    "checked_path",
     "staged_folder",
     "wilson_interval",
     "z_test_from_intervals",

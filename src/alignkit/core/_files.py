@@ -19,10 +19,19 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
+from typing import IO, Any
 
-from alignkit.core._errors import ConfigError, TargetError
+from alignkit.core._errors import AlignkitError, ConfigError, TargetError
 
-__all__ = ["CSV_FIELD_LIMIT", "Owned", "allow_long_csv_fields", "repeated_columns", "staged_folder"]
+__all__ = [
+    "CSV_FIELD_LIMIT",
+    "Owned",
+    "allow_long_csv_fields",
+    "atomic_file",
+    "checked_path",
+    "repeated_columns",
+    "staged_folder",
+]
 
 
 CSV_FIELD_LIMIT = 16 * 1024 * 1024
@@ -43,6 +52,57 @@ def repeated_columns(header: Sequence[str | None]) -> list[str]:
     """
     names = [n.strip() for n in header if n is not None and n.strip()]
     return sorted({n for n in names if names.count(n) > 1})
+
+
+def checked_path(path: Path, option: str = "--out") -> Path:
+    """``path`` resolved, or a :class:`ConfigError` saying in one line why it cannot be.
+
+    A symlink loop, a name over 255 bytes or a path over 4,096 bytes were "internal
+    errors" from whatever first touched the path.
+    """
+    try:
+        real = path.expanduser().resolve()
+        real.exists()  # ENAMETOOLONG surfaces here, not in resolve()
+    except RuntimeError:  # Python 3.11: a symlink loop
+        raise ConfigError(f"{option} {path}: a symlink loop") from None
+    except OSError as exc:
+        raise ConfigError(f"{option} {path}: {exc.strerror or exc}") from None
+    return real
+
+
+def _as_new(mode: int) -> int:
+    """``mode`` under this process's umask, as ``open``/``mkdir`` would create it."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return mode & ~umask
+
+
+@contextlib.contextmanager
+def atomic_file(
+    path: str | os.PathLike[str], *, text: bool = False, error: type[AlignkitError] = ConfigError
+) -> Iterator[IO[Any]]:
+    """Write ``path`` whole or not at all: into a sibling file, moved over it on success.
+
+    The parent folder is created. A failed write (a full disk, ``/proc``) leaves an
+    earlier file as it was and raises ``error`` in one line.
+    """
+    out = Path(path)
+    part: Path | None = None
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+        part = Path(name)
+        fh: IO[Any] = os.fdopen(fd, "w", encoding="utf-8") if text else os.fdopen(fd, "wb")
+        with fh:
+            yield fh
+        part.chmod(_as_new(0o666))  # a new file's permissions, not mkstemp's 0600
+        os.replace(part, out)
+        part = None
+    except OSError as exc:
+        raise error(f"cannot write {out}: {exc.strerror or exc}") from None
+    finally:
+        if part is not None:
+            part.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -66,6 +126,7 @@ class Owned:
             ConfigError: ``out`` is a file, or a folder holding other files (which
                 replacing it would delete).
         """
+        checked_path(out, option)
         if out.exists() and not out.is_dir():
             raise ConfigError(f"{option} {out} is a file; give a folder")
         if not out.is_dir():
@@ -117,9 +178,7 @@ def _move(source: Path, target: Path) -> None:
 
 def _replace(out: Path, staging: Path, what: str) -> None:
     if not out.exists():
-        umask = os.umask(0)
-        os.umask(umask)
-        staging.chmod(0o777 & ~umask)  # a new folder's permissions, not mkdtemp's 0700
+        staging.chmod(_as_new(0o777))  # a new folder's permissions, not mkdtemp's 0700
         staging.rename(out)
         return
     old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from alignkit.core import ConfigError, DataError, Message
+from alignkit.core import ConfigError, DataError, Message, atomic_file
 from alignkit.models import ActivationModel, Activations
 
 __all__ = [
@@ -180,9 +180,8 @@ class DefectionProbe:
     def save(self, path: str | Path) -> Path:
         """Write the probe as ``.npz`` (no pickle); the folder is created when missing."""
         out = Path(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
         meta = {"layer": self.layer, "threshold": self.threshold, "n_reference": self.n_reference}
-        with out.open("wb") as fh:
+        with atomic_file(out) as fh:  # whole or not at all (ConfigError when it cannot be)
             np.savez(
                 fh,
                 layers=np.asarray(self.layers, dtype=np.int64),
@@ -215,8 +214,12 @@ class DefectionProbe:
                     n_reference=int(meta.get("n_reference", 0)),
                     reference_scores=np.asarray(data["reference_scores"]),
                 )
-        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-            raise DataError(f"cannot read probe {p}: {exc}") from exc
+        except (OSError, EOFError, ValueError, zipfile.BadZipFile):  # empty, text, truncated
+            raise DataError(
+                f"cannot read probe {p}: not an .npz file written by alignkit interpret probe"
+            ) from None
+        except KeyError as exc:
+            raise DataError(f"cannot read probe {p}: no {exc} array in it") from None
 
 
 async def contrast_direction(

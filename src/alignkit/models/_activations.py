@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from alignkit.core import ConfigError, Message, Target, TargetError
+from alignkit.core import ConfigError, Message, Target, TargetError, atomic_file
 
 if TYPE_CHECKING:
     import torch
@@ -359,8 +359,7 @@ def save_steering(vector: SteeringVector, path: str | Path) -> Path:
     if not math.isfinite(vector.scale) or not np.isfinite(np.asarray(vector.vectors)).all():
         raise ConfigError(f"a steering vector needs a finite scale and entries, not {vector.scale}")
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("wb") as fh:
+    with atomic_file(out) as fh:  # whole or not at all (ConfigError when it cannot be)
         np.savez(
             fh,
             layers=np.asarray(vector.layers, dtype=np.int64),
@@ -384,7 +383,7 @@ def load_steering(path: str | Path) -> SteeringVector:
             scale = float(data["scale"]) if "scale" in data.files else 1.0
             meta = json.loads(str(data["meta"])) if "meta" in data.files else {}
             positions = str(data["positions"]) if "positions" in data.files else "all"
-    except (OSError, ValueError, zipfile.BadZipFile):
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile):
         raise ConfigError(
             f"invalid steering file {p}: not an .npz file written by alignkit interpret steer"
         ) from None

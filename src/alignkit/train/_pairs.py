@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -38,7 +37,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from typing_extensions import TypedDict
 
-from alignkit.core import ConfigError, DataError, Message, known_failure_modes
+from alignkit.core import ConfigError, DataError, Message, atomic_file, known_failure_modes
 from alignkit.data import read_rows
 
 __all__ = [
@@ -160,25 +159,13 @@ def pair_counts(pairs: Sequence[PreferencePair]) -> dict[str, dict[str, int]]:
 def write_jsonl_models(rows: Iterable[BaseModel], path: str | os.PathLike[str]) -> int:
     """Write models as JSON lines (parents created); returns how many were written.
 
-    The file is written next to ``path`` and moved over it when complete: a failed write
-    (a full disk) leaves the earlier file as it was.
+    A failed write (a full disk) leaves an earlier file as it was.
     """
-    p = Path(path)
     n = 0
-    part: Path | None = None
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
-        part = Path(name)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for row in rows:
-                fh.write(row.model_dump_json() + "\n")
-                n += 1
-        os.replace(part, p)
-    except OSError as exc:
-        if part is not None:
-            part.unlink(missing_ok=True)
-        raise DataError(f"cannot write {p}: {exc.strerror or exc}") from None
+    with atomic_file(path, text=True, error=DataError) as fh:
+        for row in rows:
+            fh.write(row.model_dump_json() + "\n")
+            n += 1
     return n
 
 

@@ -1,0 +1,45 @@
+"""Writing outputs safely: whole files or none, and paths refused in one line."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from alignkit.core import ConfigError, DataError, atomic_file, checked_path
+
+
+def test_a_failed_write_leaves_the_earlier_file_and_no_leftovers(tmp_path: Path) -> None:
+    out = tmp_path / "pairs.jsonl"
+    out.write_text("earlier\n")
+    with pytest.raises(DataError, match=r"cannot write .*pairs.jsonl: No space left"):
+        with atomic_file(out, text=True, error=DataError) as fh:
+            fh.write("half a row")
+            raise OSError(28, "No space left on device")
+    assert out.read_text() == "earlier\n" and [p.name for p in tmp_path.iterdir()] == [out.name]
+    with atomic_file(out) as fh:
+        np.savez(fh, x=np.arange(3))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
+    assert list(np.load(out)["x"]) == [0, 1, 2]
+
+
+def test_an_unwritable_place_is_a_config_error_not_an_internal_error() -> None:
+    """``interpret steer --out /proc/v.npz`` ended in "internal error: FileNotFoundError"."""
+    with pytest.raises(ConfigError, match="cannot write /proc/alignkit-test.npz"):
+        with atomic_file("/proc/alignkit-test.npz") as fh:
+            fh.write(b"x")
+
+
+def test_paths_that_cannot_be_used_are_said_in_one_line(tmp_path: Path) -> None:
+    """A symlink loop and a 256-byte name were "internal error: RuntimeError/OSError"."""
+    (tmp_path / "loop1").symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
+    with pytest.raises(ConfigError, match="--out .*loop1: a symlink loop"):
+        checked_path(tmp_path / "loop1")
+    with pytest.raises(ConfigError, match="File name too long"):
+        checked_path(tmp_path / ("a" * 256), "--save")
+    assert checked_path(tmp_path / "new" / "x.npz") == (tmp_path / "new" / "x.npz").resolve()
