@@ -245,8 +245,17 @@ def enable_wal(engine: Engine, location: Location) -> None:
         raw = engine.raw_connection()
         try:
             cursor = raw.cursor()
-            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA journal_mode")  # a read: a store on read-only media
             row = cursor.fetchone()
+            if not row or str(row[0]).lower() != "wal":
+                try:
+                    cursor.execute("PRAGMA journal_mode = WAL")
+                    row = cursor.fetchone()
+                except sqlite3.OperationalError as exc:
+                    if "readonly" not in str(exc).replace("-", "").replace(" ", ""):
+                        raise  # reading still works; a write says why it cannot
+                    logger.info("store %s is read-only: left in its journal mode", location.display)
+                    return
             cursor.close()
         finally:
             raw.close()
