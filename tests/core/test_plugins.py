@@ -204,3 +204,30 @@ def test_a_report_knows_a_plugin_failure_mode_before_any_registry_lookup(
     finally:
         taxonomy.withdraw("acme_modes")
         sys.modules.pop("acme_modes", None)
+
+
+def test_a_failing_plugin_leaves_another_plugin_it_imported_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broken plugin that imported another plugin's module (or a shared helper) took
+    that one's checks down with it, with no warning about the healthy one."""
+    (tmp_path / "acme_zzz_plugin.py").write_text(PLUGIN.format(id="zzz.demo", n="zzz"))
+    (tmp_path / "acme_shared.py").write_text(PLUGIN.format(id="shared.demo", n="shared"))
+    (tmp_path / "acme_aaa_plugin.py").write_text(
+        "import acme_zzz_plugin\nimport acme_shared\nimport acme_missing_dependency\n"
+    )
+    (tmp_path / "acme_bbb_plugin.py").write_text("import acme_shared\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    real = list(importlib.metadata.entry_points(group="alignkit"))
+    fakes = [importlib.metadata.EntryPoint(name=n, value=f"acme_{n}_plugin", group="alignkit")
+             for n in ("aaa", "bbb", "zzz")]  # fmt: skip
+    monkeypatch.setattr(_registry.importlib.metadata, "entry_points", lambda group: [*fakes, *real])
+    try:
+        discover(force=True)
+        assert "zzz.demo" in CHECKS  # another plugin's own module: judged on its own
+        assert "shared.demo" in CHECKS  # withdrawn with aaa, registered again for bbb
+    finally:
+        for cid in ("zzz.demo", "shared.demo"):
+            CHECKS.unregister(cid)
+        for name in ("acme_aaa_plugin", "acme_bbb_plugin", "acme_zzz_plugin", "acme_shared"):
+            sys.modules.pop(name, None)

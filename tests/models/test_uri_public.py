@@ -25,7 +25,15 @@ from alignkit.models import public_uri
         ("openai:http://bob:pa#ss@h/v1#m", "openai:http://***@h/v1#m"),
         ("openai:http://bob:pa@@h/v1#m", "openai:http://***@h/v1#m"),
         ("opneai:http://bob:pw@h/v1#m", "opneai:http://***@h/v1#m"),
-        ("openai:http://h:8000/v1/a@b#m", "openai:http://h:8000/v1/a@b#m"),  # a path's @
+        # a password that starts like a port, and one cut by '?' or '#' (no #model too)
+        ("openai:http://bob:2024/secret@h/v1#m", "openai:http://***@h/v1#m"),
+        ("openai:http://bob:1234?56@h/v1#m", "openai:http://***@h/v1#m"),
+        ("openai:http://bob:1234#56@h/v1#m", "openai:http://***@h/v1#m"),
+        ("opneai:http://bob:s3cret#pw2024x@h:9/v1", "opneai:http://***@h:9/v1"),
+        # an @ in the query or the model name is no user info
+        ("openai:http://[::1]/v1?tag=a@b#m", "openai:http://[::1]/v1?tag=a@b#m"),
+        ("openai:http://bob:pw@h/v1?email=a@b.com#m", "openai:http://***@h/v1?email=a@b.com#m"),
+        ("openai:http://h/v1#claude@2024", "openai:http://h/v1#claude@2024"),
     ],
 )
 def test_public_uri(uri: str, shown: str) -> None:

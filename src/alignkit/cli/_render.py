@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
 from rich.table import Table
 
 from alignkit import taxonomy
 from alignkit.cli._common import out, severity_style
-from alignkit.core import AuditResult, Severity, discover
+from alignkit.core import AlignkitError, AuditResult, Severity, discover
 
 if TYPE_CHECKING:  # the command line imports what a command needs when it runs
     from alignkit.audit import MetricChange
@@ -24,7 +25,8 @@ def print_result(result: AuditResult, *, min_severity: Severity = Severity.INFO)
     """Scorecard by failure mode, then the findings table."""
     out.print(f"[bold]alignkit audit[/bold] {result.target}   run [bold]{result.run_id}[/bold]")
     card = Table("failure mode", "worst", "findings", title="Scorecard")
-    discover()  # a plugin's failure modes join the taxonomy when plugins load
+    with contextlib.suppress(AlignkitError):  # a refused plugin: its modes stay unknown
+        discover()  # a plugin's failure modes join the taxonomy when plugins load
     for mode, s in result.summary.items():
         try:
             title = taxonomy.get(mode).title

@@ -77,18 +77,24 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     guard config would silently drop the first one's rails.
     """
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue  # ``<<: *base``: merged keys may be overridden (flatten_mapping)
-            key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, str | int | float | bool) and key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        # Checked once per node, before its merge keys (``<<: *base``) are flattened into
+        # it: PyYAML rewrites the node in place, so a second look at an anchored mapping
+        # that merges another would see the merged keys next to its own overrides.
+        checked: set[int] = self.__dict__.setdefault("_checked_mappings", set())
+        if id(node) not in checked:
+            checked.add(id(node))
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # merged keys may be overridden
+                key = self.construct_object(key_node)
+                if isinstance(key, str | int | float | bool) and key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark
+                    )
+                seen.add(key)
+        super().flatten_mapping(node)
 
 
 def parse_yaml(text: str) -> Any:

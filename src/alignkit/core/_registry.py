@@ -114,34 +114,51 @@ def discover(*, force: bool = False) -> None:
         eps = list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
         eps.sort(key=lambda ep: (not ep.value.startswith("alignkit."), ep.name))
         refused: list[AlignkitError] = []
+        entry_modules = {ep.value.split(":", 1)[0] for ep in eps}
         for ep in eps:
             before = set(sys.modules)
             try:
                 ep.load()
             except (AlignkitError, FailureModeTaken) as exc:  # a taken id: said after the rest
-                _withdraw(ep.value.split(":", 1)[0], set(sys.modules) - before)
+                _withdraw(ep.value.split(":", 1)[0], set(sys.modules) - before, entry_modules)
                 refused.append(RegistryError(f"alignkit plugin {ep.name} ({ep.value}): {exc}"))
             except Exception as exc:  # a broken plugin must not hide the others
-                _withdraw(ep.value.split(":", 1)[0], set(sys.modules) - before)
+                _withdraw(ep.value.split(":", 1)[0], set(sys.modules) - before, entry_modules)
                 _log.warning("could not load alignkit plugin %s (%s): %s", ep.name, ep.value, exc)
         if refused:
             raise refused[0]
 
 
-def _withdraw(module: str, imported: set[str]) -> None:
+def _withdraw(module: str, imported: set[str], entry_modules: set[str]) -> None:
     """Remove what ``module`` (and its submodules) and the modules it ``imported`` registered.
 
     A refused plugin is refused whole, not left half registered for whoever catches the
-    error and goes on: what a sibling module of its package registered goes too.
+    error and goes on: what a sibling module of its package registered goes too. Another
+    plugin's entry module it imported is left alone (that plugin is judged on its own),
+    and the withdrawn modules leave ``sys.modules``, so that a later import (a shared
+    helper of another plugin) registers their ids again.
     """
-    imported = {m for m in imported if m != "alignkit" and not m.startswith("alignkit.")}
+
+    def other_plugin(name: str) -> bool:
+        return any(name == e or name.startswith(e + ".") for e in entry_modules - {module})
+
+    imported = {
+        m
+        for m in imported
+        if m != "alignkit" and not m.startswith("alignkit.") and not other_plugin(m)
+    }
 
     def ours(origin: str) -> bool:
         return origin == module or origin.startswith(module + ".") or origin in imported
 
+    withdrawn: set[str] = set()
     for registry in _REGISTRIES:
-        for id in [i for i, o in registry._origin.items() if ours(o)]:
+        for id, origin in [(i, o) for i, o in registry._origin.items() if ours(o)]:
             registry.unregister(id)
+            withdrawn.add(origin)
     withdraw_modes(module)  # its failure modes too (taxonomy keeps its own table)
     for name in imported:
-        withdraw_modes(name)
+        if withdraw_modes(name):
+            withdrawn.add(name)
+    for name in withdrawn & imported:
+        sys.modules.pop(name, None)

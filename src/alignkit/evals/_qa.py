@@ -179,6 +179,9 @@ def no_behaviour(completions: Sequence[Completion], limit: int) -> str | None:
     reasons = "; ".join(sorted({c.error or c.outcome.value for c in sent}))[:limit]
     if not unsent:
         return f"all {len(completions)} requests failed ({reasons})"
-    if not sent:  # never sent: no failure of the target
-        return f"none of its {unsent} requests was sent (budget ran out)"
-    return f"{len(sent)} requests failed ({reasons}) and {unsent} were not sent (budget ran out)"
+    if not sent:  # not sent, or given up on in flight: no failure of the target
+        return f"none of its {unsent} requests was answered before the budget ran out"
+    return (
+        f"{len(sent)} requests failed ({reasons}) and {unsent} were not answered before"
+        " the budget ran out"
+    )

@@ -116,7 +116,7 @@ class OpenAIChatModel(ChatModelBase):
             parts.port  # noqa: B018 - raises on a port out of range
         except ValueError as exc:
             why = str(exc)
-            if "port" in why.lower():  # urllib quotes the "port": maybe part of a password
+            if "could not be cast" in why:  # urllib quotes the "port": maybe part of a password
                 why = "its port is not a number 0-65535 (percent-encode / ? # @ in a password)"
             raise ConfigError(f"openai: bad URL '{public_url(base_url)}': {why}") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:

@@ -46,6 +46,21 @@ _SCHEME_RE = re.compile(rf"^({_SCHEME_NAME.pattern}):(.+)$")
 _SECRET_PARAMS = ("key", "token", "secret", "sig", "password", "auth")
 
 
+def _userinfo_end(rest: str) -> int:
+    """Where the user info of ``rest`` (a URL after ``://``) ends: its last ``@``, or -1.
+
+    An ``@`` before the query counts (``user:pa/ss@host/v1``; over-masking a path that
+    holds one is the safe mistake); one inside the query only when no ``=`` or ``&``
+    comes between the ``?`` and it (``user:12?34@host``, not ``?email=a@b.com``).
+    """
+    path, q, query = rest.partition("?")
+    if "@" in path:
+        return path.rindex("@")
+    if q and "@" in query and not re.search(r"[=&]", query[: query.rindex("@")]):
+        return len(path) + 1 + query.rindex("@")
+    return -1
+
+
 def public_url(url: str) -> str:
     """``url`` with its user info and secret-looking query values shown as ``***``.
 
@@ -53,12 +68,11 @@ def public_url(url: str) -> str:
     them again) without saying what they were.
     """
     scheme, sep, rest = url.partition("://")
-    userinfo, at, after = rest.rpartition("@")
-    head = re.split(r"[/?#]", userinfo, maxsplit=1)[0]
-    if sep and at and ":" in head and not head.rpartition(":")[2].isdigit():
-        # user:password@ with an unencoded / ? # in the password moves the @ out of what
-        # urlsplit reads as the host part: the user info is all before the last @
-        url = f"{scheme}://***@{after}"
+    end = _userinfo_end(rest) if sep else -1
+    if end >= 0:
+        # user:password@, also with an unencoded / ? # in the password (which moves the @
+        # out of what urlsplit reads as the host part): all of it is masked
+        url = f"{scheme}://***@{rest[end + 1 :]}"
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - a "port" that is not a number: the rest of a password?
@@ -85,8 +99,8 @@ def uri_secrets(uri: str) -> list[str]:
     """The credentials a target URI carries, as an upstream might echo them back.
 
     The password (as written and percent-decoded), ``user:password``, and the values of
-    secret-looking query parameters; a password under 6 characters only as
-    ``user:password`` (masking "pw" everywhere would mask ordinary words).
+    secret-looking query parameters; nothing under 6 characters (masking "pw" or a user
+    name such as "me" everywhere would garble ordinary words).
     """
     m = _SCHEME_RE.match(uri)
     if m is None or "://" not in m.group(2):
@@ -95,17 +109,14 @@ def uri_secrets(uri: str) -> list[str]:
     rest = url.partition("://")[2]
     userinfo = rest.rpartition("@")[0]
     found: set[str] = set()
-    if userinfo:
-        user, _, password = userinfo.partition(":")
-        found.add(userinfo)
+    user, _, password = userinfo.partition(":")
+    if password:  # a user name alone is no secret (and masking "me" would garble text)
         for pw in {password, unquote(password)}:
-            found.add(f"{unquote(user)}:{pw}")
-            if len(pw) >= 6:
-                found.add(pw)
+            found |= {f"{user}:{pw}", f"{unquote(user)}:{pw}"} | ({pw} if len(pw) >= 6 else set())
     for key, value in parse_qsl(rest.rpartition("@")[2].partition("?")[2]):
         if len(value) >= 6 and any(s in key.lower() for s in _SECRET_PARAMS):
             found.add(value)
-    return sorted(s for s in found if s and s != ":")
+    return sorted(s for s in found if len(s) >= 6)
 
 
 def public_uri(uri: str) -> str:
@@ -118,10 +129,12 @@ def public_uri(uri: str) -> str:
     m = _SCHEME_RE.match(uri)
     if m is None or "://" not in m.group(2):
         return uri
-    # the last '#': one in a password (user:pa#ss@host) must not end the URL shown
-    body, hash_, fragment = (
-        m.group(2).rpartition("#") if "#" in m.group(2) else (m.group(2), "", "")
-    )
+    body, hash_, fragment = m.group(2).partition("#")
+    if "@" in fragment and "/" in fragment.partition("@")[2]:
+        # that '#' is inside a password (user:pa#ss@host/v1#m): the model name, if any,
+        # follows the first '#' after the host
+        rest, hash_, fragment = fragment.partition("@")[2].partition("#")
+        body = f"{body}#{m.group(2).partition('#')[2].partition('@')[0]}@{rest}"
     return f"{m.group(1)}:{public_url(body)}{hash_}{fragment}"
 
 
