@@ -90,6 +90,18 @@ def test_yaml_merge_keys_are_valid_yaml(tmp_path: Path) -> None:
         load_guard_config(twice)
 
 
+def test_a_chain_of_merges_is_no_duplicate_key() -> None:
+    """An anchored mapping that merges another, merged in turn from a shallower mapping,
+    was seen after PyYAML had flattened it: "key 'k' appears twice"."""
+    import yaml
+
+    from alignkit.core._config import parse_yaml
+
+    for text in ("defs:\n  - &b1 {k: 1}\n  - &b2 {<<: *b1, k: 2}\nc: {<<: *b2, j: 3}\n",
+                 "defs:\n  b1: &b1 {k: 1}\n  x: &b2 {<<: *b1, k: 2}\nc: {<<: *b2, j: 3}\n"):  # fmt: skip
+        assert parse_yaml(text) == yaml.safe_load(text)
+
+
 def test_an_empty_config_file_is_refused(tmp_path: Path) -> None:
     """An empty guard.yaml served every request with no rail at all."""
     empty = tmp_path / "empty.yaml"
