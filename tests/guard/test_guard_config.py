@@ -97,8 +97,11 @@ def test_a_chain_of_merges_is_no_duplicate_key() -> None:
 
     from alignkit.core._config import parse_yaml
 
-    for text in ("defs:\n  - &b1 {k: 1}\n  - &b2 {<<: *b1, k: 2}\nc: {<<: *b2, j: 3}\n",
-                 "defs:\n  b1: &b1 {k: 1}\n  x: &b2 {<<: *b1, k: 2}\nc: {<<: *b2, j: 3}\n"):  # fmt: skip
+    chains = (
+        "defs:\n  - &b1 {k: 1}\n  - &b2 {<<: *b1, k: 2}\nc: {<<: *b2, j: 3}\n",
+        "defs:\n  b1: &b1 {k: 1}\n  x: &b2 {<<: *b1, k: 2}\nc: {<<: *b2, j: 3}\n",
+    )
+    for text in chains:
         assert parse_yaml(text) == yaml.safe_load(text)
 
 
