@@ -43,3 +43,29 @@ def test_paths_that_cannot_be_used_are_said_in_one_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="File name too long"):
         checked_path(tmp_path / ("a" * 256), "--save")
     assert checked_path(tmp_path / "new" / "x.npz") == (tmp_path / "new" / "x.npz").resolve()
+
+
+def test_a_link_is_written_through_and_an_earlier_file_keeps_its_mode(tmp_path: Path) -> None:
+    """Replacing the path put a regular file where a symlink was (the shared target kept
+    its old content), and an earlier 0600 file came out 0644."""
+    shared = tmp_path / "shared" / "pairs.jsonl"
+    shared.parent.mkdir()
+    shared.write_text("old\n")
+    shared.chmod(0o600)
+    link = tmp_path / "pairs.jsonl"
+    link.symlink_to(shared)
+    with atomic_file(link, text=True) as fh:
+        fh.write("new\n")
+    assert link.is_symlink() and shared.read_text() == "new\n"
+    assert shared.stat().st_mode & 0o777 == 0o600
+    long_name = tmp_path / ("p" * 250 + ".npz")  # the staging file's name must fit too
+    with atomic_file(long_name) as fh:
+        fh.write(b"x")
+    assert long_name.read_bytes() == b"x"
+
+
+def test_a_tilde_is_a_name_like_any_other(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``~nosuchuser/x`` was called "a symlink loop" (expanduser raised), and ``~/x`` was
+    checked in $HOME while the write went to ./~/x."""
+    monkeypatch.chdir(tmp_path)
+    assert checked_path(Path("~nosuchuser/x")) == tmp_path / "~nosuchuser" / "x"

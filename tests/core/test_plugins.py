@@ -231,3 +231,32 @@ def test_a_failing_plugin_leaves_another_plugin_it_imported_alone(
             CHECKS.unregister(cid)
         for name in ("acme_aaa_plugin", "acme_bbb_plugin", "acme_zzz_plugin", "acme_shared"):
             sys.modules.pop(name, None)
+
+
+def test_a_failing_plugin_leaves_the_package_of_another_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Plugin zzz (entry ``acme_zzzpkg.plugin``) registers in ``acme_zzzpkg.checks``; a
+    broken plugin that imported it took the check down (only the entry module was spared)."""
+    pkg = tmp_path / "acme_zzzpkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "checks.py").write_text(PLUGIN.format(id="zzzpkg.demo", n="zzzpkg"))
+    (pkg / "plugin.py").write_text("from acme_zzzpkg import checks\n")
+    (tmp_path / "acme_aaa2_plugin.py").write_text(
+        "import acme_zzzpkg.plugin\nimport acme_missing_dependency\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    real = list(importlib.metadata.entry_points(group="alignkit"))
+    fakes = [
+        importlib.metadata.EntryPoint(name=n, value=v, group="alignkit")
+        for n, v in (("aaa2", "acme_aaa2_plugin"), ("zzz", "acme_zzzpkg.plugin"))
+    ]
+    monkeypatch.setattr(_registry.importlib.metadata, "entry_points", lambda group: [*fakes, *real])
+    try:
+        discover(force=True)
+        assert "zzzpkg.demo" in CHECKS
+    finally:
+        CHECKS.unregister("zzzpkg.demo")
+        for name in ("acme_aaa2_plugin", "acme_zzzpkg", "acme_zzzpkg.checks", "acme_zzzpkg.plugin"):
+            sys.modules.pop(name, None)

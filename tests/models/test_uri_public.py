@@ -34,6 +34,14 @@ from alignkit.models import public_uri
         ("openai:http://[::1]/v1?tag=a@b#m", "openai:http://[::1]/v1?tag=a@b#m"),
         ("openai:http://bob:pw@h/v1?email=a@b.com#m", "openai:http://***@h/v1?email=a@b.com#m"),
         ("openai:http://h/v1#claude@2024", "openai:http://h/v1#claude@2024"),
+        # model names and paths with an @ keep their host (Workers AI: #@cf/meta/...)
+        ("openai:https://h/ai/v1#@cf/meta/llama-3", "openai:https://h/ai/v1#@cf/meta/llama-3"),
+        ("openai:http://h:8000/v1#org@team/model", "openai:http://h:8000/v1#org@team/model"),
+        ("openai:http://h/v1/@scope/models#m", "openai:http://h/v1/@scope/models#m"),
+        # a '#' in a password with no path after the host, a '?x=y' in one
+        ("openai:http://user:pa#ssword@h:8000#m", "openai:http://***@h:8000#m"),
+        ("openai:http://user:12#3456@h:8000#m", "openai:http://***@h:8000#m"),
+        ("openai:http://user:8080?x=yz@h/v1#m", "openai:http://***@h/v1#m"),
     ],
 )
 def test_public_uri(uri: str, shown: str) -> None:

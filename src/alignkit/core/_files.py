@@ -14,6 +14,7 @@ import csv
 import errno
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -61,12 +62,20 @@ def checked_path(path: Path, option: str = "--out") -> Path:
     errors" from whatever first touched the path.
     """
     try:
-        real = path.expanduser().resolve()
-        real.exists()  # ENAMETOOLONG surfaces here, not in resolve()
-    except RuntimeError:  # Python 3.11: a symlink loop
+        return path.resolve(strict=True)
+    except FileNotFoundError:  # not there yet (or a parent is not): fine for an output
+        pass
+    except RuntimeError:  # Python 3.11-3.12: a symlink loop
         raise ConfigError(f"{option} {path}: a symlink loop") from None
     except OSError as exc:
-        raise ConfigError(f"{option} {path}: {exc.strerror or exc}") from None
+        why = "a symlink loop" if exc.errno == errno.ELOOP else exc.strerror or str(exc)
+        raise ConfigError(f"{option} {path}: {why}") from None
+    try:
+        real = path.resolve()
+        real.exists()  # ENAMETOOLONG in a part that does not exist yet
+    except (OSError, RuntimeError) as exc:
+        why = getattr(exc, "strerror", None) or "a symlink loop"
+        raise ConfigError(f"{option} {path}: {why}") from None
     return real
 
 
@@ -87,15 +96,18 @@ def atomic_file(
     earlier file as it was and raises ``error`` in one line.
     """
     out = Path(path)
+    if out.is_symlink():  # replace the file the link points at, not the link
+        out = out.resolve()
     part: Path | None = None
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+        fd, name = tempfile.mkstemp(prefix=".ak-", suffix=".part", dir=out.parent)
         part = Path(name)
         fh: IO[Any] = os.fdopen(fd, "w", encoding="utf-8") if text else os.fdopen(fd, "wb")
         with fh:
             yield fh
-        part.chmod(_as_new(0o666))  # a new file's permissions, not mkstemp's 0600
+        # an earlier file's permissions, or a new file's (not mkstemp's 0600)
+        part.chmod(stat.S_IMODE(out.stat().st_mode) if out.exists() else _as_new(0o666))
         os.replace(part, out)
         part = None
     except OSError as exc:

@@ -134,13 +134,17 @@ def _withdraw(module: str, imported: set[str], entry_modules: set[str]) -> None:
 
     A refused plugin is refused whole, not left half registered for whoever catches the
     error and goes on: what a sibling module of its package registered goes too. Another
-    plugin's entry module it imported is left alone (that plugin is judged on its own),
+    plugin's package it imported is left alone (that plugin is judged on its own),
     and the withdrawn modules leave ``sys.modules``, so that a later import (a shared
     helper of another plugin) registers their ids again.
     """
+    top = module.split(".")[0]
+    others = {e.split(".")[0] for e in entry_modules - {module}} - {top}
 
-    def other_plugin(name: str) -> bool:
-        return any(name == e or name.startswith(e + ".") for e in entry_modules - {module})
+    def other_plugin(name: str) -> bool:  # in another plugin's package, or its entry module
+        return name.split(".")[0] in others or any(
+            name == e or name.startswith(e + ".") for e in entry_modules - {module}
+        )
 
     imported = {
         m

@@ -214,12 +214,13 @@ class DefectionProbe:
                     n_reference=int(meta.get("n_reference", 0)),
                     reference_scores=np.asarray(data["reference_scores"]),
                 )
-        except (OSError, EOFError, ValueError, zipfile.BadZipFile):  # empty, text, truncated
+        except FileNotFoundError:
+            raise DataError(f"no probe file {p}") from None
+        except (OSError, EOFError, ValueError, TypeError, KeyError, zipfile.BadZipFile):
+            # empty, text, truncated, a bare .npy, or arrays / metadata missing
             raise DataError(
                 f"cannot read probe {p}: not an .npz file written by alignkit interpret probe"
             ) from None
-        except KeyError as exc:
-            raise DataError(f"cannot read probe {p}: no {exc} array in it") from None
 
 
 async def contrast_direction(

@@ -49,15 +49,22 @@ _SECRET_PARAMS = ("key", "token", "secret", "sig", "password", "auth")
 def _userinfo_end(rest: str) -> int:
     """Where the user info of ``rest`` (a URL after ``://``) ends: its last ``@``, or -1.
 
-    An ``@`` before the query counts (``user:pa/ss@host/v1``; over-masking a path that
-    holds one is the safe mistake); one inside the query only when no ``=`` or ``&``
-    comes between the ``?`` and it (``user:12?34@host``, not ``?email=a@b.com``).
+    A password with an unencoded ``/ ? #`` moves the ``@`` out of what ``urlsplit`` reads
+    as the host part. An ``@`` before the query counts when nothing but the host part
+    comes before it, or that part holds a ``:`` (``user:pa/ss@host/v1``; a port and an
+    ``@`` in the path are masked too, the safe mistake), not in a path such as
+    ``host/v1/@scope/models``. One in the query counts when no path comes before the
+    ``?`` and a ``:`` does (``user:12?x=y@host``), or no ``=``/``&`` comes between the
+    ``?`` and it (not ``?email=a@b.com``).
     """
     path, q, query = rest.partition("?")
     if "@" in path:
-        return path.rindex("@")
-    if q and "@" in query and not re.search(r"[=&]", query[: query.rindex("@")]):
-        return len(path) + 1 + query.rindex("@")
+        before = path[: path.rindex("@")]
+        return path.rindex("@") if "/" not in before or ":" in before.split("/")[0] else -1
+    if q and "@" in query:
+        head = query[: query.rindex("@")]
+        if ("/" not in path and ":" in path) or not re.search(r"[=&]", head):
+            return len(path) + 1 + query.rindex("@")
     return -1
 
 
@@ -130,11 +137,13 @@ def public_uri(uri: str) -> str:
     if m is None or "://" not in m.group(2):
         return uri
     body, hash_, fragment = m.group(2).partition("#")
-    if "@" in fragment and "/" in fragment.partition("@")[2]:
-        # that '#' is inside a password (user:pa#ss@host/v1#m): the model name, if any,
-        # follows the first '#' after the host
-        rest, hash_, fragment = fragment.partition("@")[2].partition("#")
-        body = f"{body}#{m.group(2).partition('#')[2].partition('@')[0]}@{rest}"
+    authority = body.partition("://")[2]
+    secret, at, host = fragment.partition("@")
+    if at and ":" in authority and "/" not in authority and "/" not in secret:
+        # that '#' is inside a password (user:pa#ss@host/v1#m), not before a model name
+        # (openai:https://h/v1#@cf/meta/llama): the model, if any, follows the next '#'
+        host, hash_, fragment = host.partition("#")
+        body = f"{body}#{secret}@{host}"
     return f"{m.group(1)}:{public_url(body)}{hash_}{fragment}"
 
 
