@@ -63,7 +63,7 @@ def checked_path(path: Path, option: str = "--out") -> Path:
     """
     try:
         return path.resolve(strict=True)
-    except FileNotFoundError:  # not there yet (or a parent is not): fine for an output
+    except (FileNotFoundError, NotADirectoryError):  # not there yet: the caller says more
         pass
     except RuntimeError:  # Python 3.11-3.12: a symlink loop
         raise ConfigError(f"{option} {path}: a symlink loop") from None
