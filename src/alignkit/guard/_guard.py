@@ -138,8 +138,7 @@ class Guard(ToolCalls):
         log: Where audit-log entries go (``store.audit_log()``); ``None`` keeps no log.
         breakers: Breakers to use; by default built from the config.
         approvals: The approval queue escalations wait in (``None``: escalate = block).
-        secrets: More strings masked in the log and in errors like the configured ones
-            (``alignkit serve`` passes the target URI's credentials, ``uri_secrets``).
+        secrets: More strings to mask, as configured ones are (serve: the URI's password).
 
     Example::
 
