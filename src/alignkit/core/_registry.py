@@ -153,7 +153,8 @@ def _withdraw(module: str, imported: set[str], entry_modules: set[str]) -> None:
     }
 
     def ours(origin: str) -> bool:
-        return origin == module or origin.startswith(module + ".") or origin in imported
+        mine = origin == module or origin.startswith(module + ".") or origin in imported
+        return mine and not (origin != module and other_plugin(origin))
 
     withdrawn: set[str] = set()
     for registry in _REGISTRIES:

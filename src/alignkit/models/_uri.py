@@ -50,21 +50,20 @@ def _userinfo_end(rest: str) -> int:
     """Where the user info of ``rest`` (a URL after ``://``) ends: its last ``@``, or -1.
 
     A password with an unencoded ``/ ? #`` moves the ``@`` out of what ``urlsplit`` reads
-    as the host part. An ``@`` before the query counts when nothing but the host part
-    comes before it, or that part holds a ``:`` (``user:pa/ss@host/v1``; a port and an
-    ``@`` in the path are masked too, the safe mistake), not in a path such as
-    ``host/v1/@scope/models``. One in the query counts when no path comes before the
-    ``?`` and a ``:`` does (``user:12?x=y@host``), or no ``=``/``&`` comes between the
-    ``?`` and it (not ``?email=a@b.com``).
+    as the host part. An ``@`` before the query counts when only the host part comes
+    before it, or that part is ``user:password`` (not ``host:port``): ``user:pa/ss@host``,
+    not ``host:8443/@scope/v1``. One in the query counts only when no ``=`` or ``&`` comes
+    between the ``?`` and it (``user:12?34@host``, not ``?email=a@b.com``). Correct hosts
+    for well-formed URLs come first: a stored target is compared on resume.
     """
     path, q, query = rest.partition("?")
     if "@" in path:
         before = path[: path.rindex("@")]
-        return path.rindex("@") if "/" not in before or ":" in before.split("/")[0] else -1
-    if q and "@" in query:
-        head = query[: query.rindex("@")]
-        if ("/" not in path and ":" in path) or not re.search(r"[=&]", head):
-            return len(path) + 1 + query.rindex("@")
+        first = before.split("/")[0]
+        password_like = ":" in first and not first.rpartition(":")[2].isdigit()
+        return path.rindex("@") if "/" not in before or password_like else -1
+    if q and "@" in query and not re.search(r"[=&]", query[: query.rindex("@")]):
+        return len(path) + 1 + query.rindex("@")
     return -1
 
 
@@ -139,11 +138,13 @@ def public_uri(uri: str) -> str:
     body, hash_, fragment = m.group(2).partition("#")
     authority = body.partition("://")[2]
     secret, at, host = fragment.partition("@")
-    if at and ":" in authority and "/" not in authority and "/" not in secret:
-        # that '#' is inside a password (user:pa#ss@host/v1#m), not before a model name
-        # (openai:https://h/v1#@cf/meta/llama): the model, if any, follows the next '#'
-        host, hash_, fragment = host.partition("#")
+    host = host.partition("#")[0]
+    hostlike = host == "localhost" or any(c in host for c in ".:/[")
+    if at and secret and ":" in authority and "/" not in authority and hostlike:
+        # that '#' is inside a password (user:pa#ss@host:8000#m), not before a model name
+        # (http://localhost:4000#claude@20240620, https://h/v1#@cf/meta/llama)
         body = f"{body}#{secret}@{host}"
+        _, hash_, fragment = fragment.partition("@")[2].partition("#")
     return f"{m.group(1)}:{public_url(body)}{hash_}{fragment}"
 
 

@@ -17,7 +17,6 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import quote
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
@@ -36,7 +35,6 @@ __all__ = [
     "check_sqlite_file",
     "enable_wal",
     "make_engine",
-    "read_only_copy",
     "one_line",
     "parse_location",
     "translate_errors",
@@ -215,20 +213,6 @@ def _install_sqlite_hooks(engine: Engine) -> None:
             conn.exec_driver_sql(begin)
         finally:
             conn.exec_driver_sql(f"PRAGMA busy_timeout = {busy_ms}")
-
-
-def read_only_copy(location: Location) -> Location | None:
-    """The SQLite file opened read-only and immutable where this process cannot write.
-
-    ``None`` when the store's folder is writable (or it is no SQLite file). A store in WAL
-    mode (every store alignkit creates) cannot otherwise be opened on read-only media:
-    SQLite needs to create its shared-memory file next to it.
-    """
-    path = location.sqlite_path
-    if path is None or not path.is_file() or os.access(path.parent, os.W_OK):
-        return None
-    url = make_url(f"sqlite:///file:{quote(str(path.resolve()))}?mode=ro&immutable=1&uri=true")
-    return Location(url, location.display, None, memory=False)
 
 
 def make_engine(location: Location) -> Engine:

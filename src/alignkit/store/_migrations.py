@@ -32,9 +32,7 @@ from alignkit.store._engine import (
     WRITE_OPTIONS,
     Location,
     enable_wal,
-    make_engine,
     one_line,
-    read_only_copy,
     translate_errors,
 )
 from alignkit.store._schema import (
@@ -130,30 +128,6 @@ def _read_version(conn: Connection, display: str) -> int:
 def _set_meta(conn: Connection, key: str, value: str) -> None:
     conn.execute(delete(META).where(META.c.key == key))
     conn.execute(META.insert().values(key=key, value=value))
-
-
-def open_engine(location: Location, *, create: bool) -> tuple[Engine, Location, int]:
-    """An engine on ``location`` with its schema ready: (engine, location used, version).
-
-    A store where this process cannot write (read-only media) is opened read-only and
-    immutable when the plain open fails: reading works, and a write says why it cannot.
-    """
-    engine = make_engine(location)
-    try:
-        return engine, location, prepare_schema(engine, location, create=create)
-    except StoreError:
-        engine.dispose()
-        if (ro := read_only_copy(location)) is None:
-            raise
-    except BaseException:
-        engine.dispose()
-        raise
-    engine = make_engine(ro)
-    try:
-        return engine, ro, prepare_schema(engine, ro, create=False)
-    except BaseException:
-        engine.dispose()
-        raise
 
 
 def prepare_schema(engine: Engine, location: Location, *, create: bool) -> int:

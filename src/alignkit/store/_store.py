@@ -29,6 +29,7 @@ from alignkit.store._engine import (
     Location,
     StoreBusy,
     check_sqlite_file,
+    make_engine,
     one_line,
     parse_location,
     translate_errors,
@@ -37,7 +38,7 @@ from alignkit.store._engine import (
 from alignkit.store._governance import ApprovalBook, TrafficHistory
 from alignkit.store._guardlog import AuditLog
 from alignkit.store._json import canonical_json, model_json
-from alignkit.store._migrations import open_engine
+from alignkit.store._migrations import prepare_schema
 from alignkit.store._owner import RunInUse, claim, release
 from alignkit.store._schema import ATTEMPTS, FINDINGS, RUNS
 
@@ -162,7 +163,12 @@ class Store:
         location = parse_location(url)
         if location.sqlite_path is not None:
             check_sqlite_file(location.sqlite_path, create=create)
-        engine, location, version = open_engine(location, create=create)
+        engine = make_engine(location)
+        try:
+            version = prepare_schema(engine, location, create=create)
+        except BaseException:
+            engine.dispose()
+            raise
         return cls(engine, location, version)
 
     @property
