@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,6 +30,14 @@ def _install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, check_i
     fake = importlib.metadata.EntryPoint(name=name, value=name, group="alignkit")
     # third-party entries listed first, to show that built-ins still load before them
     monkeypatch.setattr(_registry.importlib.metadata, "entry_points", lambda group: [fake, *real])
+
+
+def _offer(monkeypatch: pytest.MonkeyPatch, folder: Path, named: Any) -> None:
+    """Offer ``(name, module[:attr])`` entry points from ``folder`` ahead of the real ones."""
+    monkeypatch.syspath_prepend(str(folder))
+    real = list(importlib.metadata.entry_points(group="alignkit"))
+    fakes = [importlib.metadata.EntryPoint(name=n, value=v, group="alignkit") for n, v in named]
+    monkeypatch.setattr(_registry.importlib.metadata, "entry_points", lambda group: [*fakes, *real])
 
 
 def test_a_plugin_check_is_discovered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -246,13 +255,7 @@ def test_a_failing_plugin_leaves_the_package_of_another_alone(
     (tmp_path / "acme_aaa2_plugin.py").write_text(
         "import acme_zzzpkg.plugin\nimport acme_missing_dependency\n"
     )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    real = list(importlib.metadata.entry_points(group="alignkit"))
-    fakes = [
-        importlib.metadata.EntryPoint(name=n, value=v, group="alignkit")
-        for n, v in (("aaa2", "acme_aaa2_plugin"), ("zzz", "acme_zzzpkg.plugin"))
-    ]
-    monkeypatch.setattr(_registry.importlib.metadata, "entry_points", lambda group: [*fakes, *real])
+    _offer(monkeypatch, tmp_path, (("aaa2", "acme_aaa2_plugin"), ("zzz", "acme_zzzpkg.plugin")))
     try:
         discover(force=True)
         assert "zzzpkg.demo" in CHECKS
@@ -271,13 +274,7 @@ def test_a_failing_plugin_spares_another_plugin_inside_its_package(
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
     (pkg / "good.py").write_text(PLUGIN.format(id="acmepk.good", n="pkgood"))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    real = list(importlib.metadata.entry_points(group="alignkit"))
-    fakes = [
-        importlib.metadata.EntryPoint(name=n, value=v, group="alignkit")
-        for n, v in (("a-good", "acmepk.good"), ("b-broken", "acmepk:register"))
-    ]
-    monkeypatch.setattr(_registry.importlib.metadata, "entry_points", lambda group: [*fakes, *real])
+    _offer(monkeypatch, tmp_path, (("a-good", "acmepk.good"), ("b-broken", "acmepk:register")))
     try:
         discover(force=True)
         assert "acmepk.good" in CHECKS
