@@ -7,6 +7,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -228,6 +229,23 @@ def test_admin_needs_the_token_and_signals_trip_a_user(server: GuardServer) -> N
     assert "eve" not in metrics and "s-9" not in metrics
 
 
+@contextmanager
+def _behind_guard(
+    store_url: str, timeout_s: float, mode: str, **options: Any
+) -> Iterator[GuardServer]:
+    """A ThreadedUpstream in ``mode`` served by the guard with quick-tripping breakers."""
+    with (
+        ThreadedUpstream(mode, **options) as up,
+        GuardServer(
+            f"openai:{up.url}#m",
+            {"breakers": {"min_requests": 3, "error_rate": 0.5}},
+            store_url=store_url,
+            http=HttpConfig(timeout_s=timeout_s, max_retries=0),
+        ) as srv,
+    ):
+        yield srv
+
+
 @pytest.mark.parametrize(
     ("mode", "options", "code"),
     [
@@ -240,15 +258,7 @@ def test_admin_needs_the_token_and_signals_trip_a_user(server: GuardServer) -> N
 def test_upstream_faults_are_clear_counted_and_logged(
     mode: str, options: dict[str, Any], code: str, store_url: str
 ) -> None:
-    with (
-        ThreadedUpstream(mode, **options) as up,
-        GuardServer(
-            f"openai:{up.url}#m",
-            {"breakers": {"min_requests": 3, "error_rate": 0.5}},
-            store_url=store_url,
-            http=HttpConfig(timeout_s=0.5, max_retries=0),
-        ) as srv,
-    ):
+    with _behind_guard(store_url, 0.5, mode, **options) as srv:
         c = client(srv)
         for _ in range(3):
             with pytest.raises(openai.APIStatusError) as info:
@@ -271,15 +281,7 @@ def test_a_request_the_model_refuses_is_the_clients_400_and_trips_no_breaker(
     """A prompt past the model's context came back 502 upstream_error, was retried by the
     clients, and counted as an upstream error: one client's long prompts opened the
     global breaker for everyone."""
-    with (
-        ThreadedUpstream("too-long") as up,
-        GuardServer(
-            f"openai:{up.url}#m",
-            {"breakers": {"min_requests": 3, "error_rate": 0.5}},
-            store_url=store_url,
-            http=HttpConfig(timeout_s=2, max_retries=0),
-        ) as srv,
-    ):
+    with _behind_guard(store_url, 2, "too-long") as srv:
         c = client(srv)
         for _ in range(6):
             with pytest.raises(openai.BadRequestError) as info:
