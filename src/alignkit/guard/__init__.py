@@ -55,11 +55,12 @@ from alignkit.guard._config import (
     build_rails,
     load_guard_config,
 )
-from alignkit.guard._guard import AuditSink, Guard, GuardResult, StageResult
+from alignkit.guard._guard import Guard
 from alignkit.guard._injection import DEFAULT_INJECTION_PARAMS, InjectionClassifier
 from alignkit.guard._judge import DEFAULT_JUDGE_INSTRUCTIONS, JudgeOptions, JudgeRail
 from alignkit.guard._offline import check_file, check_rows, read_traffic, verify_log
 from alignkit.guard._output import OutputClassifierOptions, OutputClassifierRail
+from alignkit.guard._result import AuditSink, GuardResult, StageResult
 from alignkit.guard._rules import iban_valid, luhn_valid
 from alignkit.guard._server import GuardServer, create_app, serve
 from alignkit.guard._text import SECRET_PATTERNS, Redactor

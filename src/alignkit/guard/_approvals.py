@@ -18,13 +18,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from alignkit.guard._actions import ActionCheck
+from alignkit.guard._result import AuditSink
 from alignkit.store import ApprovalBook, ApprovalRecord, Store
-
-if TYPE_CHECKING:
-    from alignkit.guard._guard import AuditSink
 
 __all__ = ["ApprovalQueue", "check_of", "safe_json"]
 

@@ -19,10 +19,10 @@ import logging
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from alignkit.core import (
     RAILS,
@@ -41,84 +41,14 @@ from alignkit.guard._approvals import ApprovalQueue, check_of
 from alignkit.guard._breaker import BreakerState, CircuitBreakers, Result, scope_keys
 from alignkit.guard._config import TIER_BUDGET_MS, GuardConfig, build_rails, load_guard_config
 from alignkit.guard._guard_actions import ToolCalls, new_request_id
+from alignkit.guard._result import AuditSink, GuardResult, StageResult
 from alignkit.guard._text import Redactor
 from alignkit.guard._traffic_feed import TrafficFeed
 
-__all__ = ["AuditSink", "Guard", "GuardResult", "StageResult", "new_request_id"]
+__all__ = ["Guard", "new_request_id"]
 
 _log = logging.getLogger(__name__)
 _STOPS = (DecisionKind.BLOCK, DecisionKind.ESCALATE)
-
-
-class AuditSink(Protocol):
-    """Where the guard appends its log entries (the store's ``AuditLog``)."""
-
-    def append(self, entry: Mapping[str, Any]) -> None:
-        """Queue one entry for the hash chain; must not block for long."""
-        ...
-
-
-@dataclass(frozen=True)
-class StageResult:
-    """The decisions of one stage and what it let through.
-
-    Attributes:
-        decisions: One per rail that ran, in order (latency filled in).
-        stopped_by: The blocking or escalating decision, if any.
-        messages: The conversation after input-stage modifications.
-        text: The response after output-stage modifications (output stage only).
-    """
-
-    decisions: list[Decision]
-    stopped_by: Decision | None
-    messages: list[Message]
-    text: str | None = None
-
-    @property
-    def blocked(self) -> bool:
-        """Whether a rail stopped the stage."""
-        return self.stopped_by is not None
-
-
-@dataclass(frozen=True)
-class GuardResult:
-    """What happened to one request.
-
-    Attributes:
-        request_id: Id of the request (and of its audit-log entry).
-        decision: ``allow``, ``modify`` or ``block`` (escalations count as blocks here).
-        outcome: ``ok`` when the client gets a model answer, ``blocked`` when the guard or
-            a breaker refused, ``error`` when the model failed.
-        text: The answer the client gets (``None`` unless ``outcome`` is ``ok``).
-        reason: Why it was blocked, changed or failed (empty when allowed).
-        rail: The rail (or ``circuit-breaker``) that blocked it; for ``modify``, the rails
-            that changed the text, comma-separated.
-        input: Decisions of the input stage.
-        output: Decisions of the output stage.
-        completion: The model's completion, when the model was called.
-        error: The upstream error, when ``outcome`` is ``error``.
-        answer: The model's answer as the output rails that ran left it (what the audit
-            log keeps: rails' redactions applied, even when a later rail blocked it).
-        retry_after_s: For a breaker's refusal, seconds until it lets a probe through.
-    """
-
-    request_id: str
-    decision: DecisionKind
-    outcome: Outcome
-    text: str | None
-    reason: str = ""
-    rail: str | None = None
-    input: list[Decision] = field(default_factory=list)
-    output: list[Decision] = field(default_factory=list)
-    completion: Completion | None = None
-    error: str = ""
-    answer: str | None = None
-    retry_after_s: float | None = None
-
-    @property
-    def decisions(self) -> list[Decision]:
-        """All decisions, input first."""
-        return [*self.input, *self.output]
 
 
 def _final_kind(decisions: list[Decision]) -> DecisionKind:

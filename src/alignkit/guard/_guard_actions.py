@@ -10,18 +10,16 @@ import itertools
 import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from alignkit.core import ConfigError, DecisionKind
 from alignkit.guard._actions import ActionCheck, ActionPolicy
 from alignkit.guard._approvals import ApprovalQueue, check_of, safe_json
 from alignkit.guard._breaker import CircuitBreakers, scope_keys
+from alignkit.guard._config import GuardConfig
+from alignkit.guard._result import AuditSink
 from alignkit.guard._text import Redactor
-
-if TYPE_CHECKING:
-    from alignkit.guard._config import GuardConfig
-    from alignkit.guard._guard import AuditSink
-    from alignkit.guard._traffic_feed import TrafficFeed
+from alignkit.guard._traffic_feed import TrafficFeed
 
 __all__ = ["ToolCalls", "new_request_id"]
 

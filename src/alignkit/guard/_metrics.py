@@ -7,7 +7,7 @@ from collections import defaultdict
 
 from alignkit.guard._actions import ActionCheck
 from alignkit.guard._breaker import CircuitBreakers
-from alignkit.guard._guard import GuardResult
+from alignkit.guard._result import GuardResult
 
 __all__ = ["Metrics"]
 

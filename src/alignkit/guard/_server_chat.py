@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from alignkit.core import ChatModel, Decoding, Outcome
-from alignkit.guard._guard import Guard, GuardResult, new_request_id
+from alignkit.guard._guard import Guard, new_request_id
 from alignkit.guard._metrics import Metrics
+from alignkit.guard._result import GuardResult
 from alignkit.guard._server_request import MAX_BODY_BYTES, BadRequest, parse_request
 from alignkit.store import StoreBusy
 

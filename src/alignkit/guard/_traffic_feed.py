@@ -25,11 +25,12 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from alignkit.core import ConfigError, DecisionKind, Finding, Message, Outcome, Severity
 from alignkit.guard._breaker import CircuitBreakers
 from alignkit.guard._config import TrafficGuardConfig
+from alignkit.guard._result import AuditSink, GuardResult
 from alignkit.guard._traffic_worker import (
     Batch,
     Labeller,
@@ -38,10 +39,7 @@ from alignkit.guard._traffic_worker import (
     run_batch,
 )
 from alignkit.monitor import TrafficMonitor, TrafficRecord
-
-if TYPE_CHECKING:
-    from alignkit.guard._guard import AuditSink, GuardResult
-    from alignkit.store import TrafficHistory
+from alignkit.store import TrafficHistory
 
 __all__ = ["TrafficFeed", "load_embedder", "traffic_history"]
 

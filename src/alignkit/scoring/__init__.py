@@ -7,7 +7,7 @@ unsafe-marker detector; the reward-ensemble objectives.
 """
 
 from alignkit.scoring._answers import answer_matches, extract_number, normalize
-from alignkit.scoring._classifier import ResponseClassifier, ResponseLabel, Tier, Verdict
+from alignkit.scoring._classifier import ResponseClassifier
 from alignkit.scoring._classifier_rules import find_deflection, find_refusal
 from alignkit.scoring._ensemble import (
     ENSEMBLE_OBJECTIVES,
@@ -21,6 +21,7 @@ from alignkit.scoring._ensemble import (
 from alignkit.scoring._judge import JUDGE_INSTRUCTIONS, parse_judge_reply
 from alignkit.scoring._markers import MARKER_PATTERN, complied_with_marker, detect_unsafe_markers
 from alignkit.scoring._statements import abstains, parse_confidence
+from alignkit.scoring._verdict import ResponseLabel, Tier, Verdict
 
 __all__ = ["abstains", "answer_matches", "extract_number", "normalize", "parse_confidence"]
 __all__ += [

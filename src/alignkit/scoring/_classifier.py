@@ -34,52 +34,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
-from enum import StrEnum
 from pathlib import Path
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from alignkit.core import ChatModel, ConfigError
 from alignkit.scoring._classifier_model import DEFAULT_PARAMS, TrainedModel
 from alignkit.scoring._classifier_rules import HINT, STRONG, RuleHit, apply_rules
 from alignkit.scoring._judge import run_judge
 from alignkit.scoring._markers import detect_unsafe_markers
+from alignkit.scoring._verdict import ResponseLabel, Tier, Verdict
 
-__all__ = ["ResponseClassifier", "ResponseLabel", "Tier", "Verdict"]
-
-
-class ResponseLabel(StrEnum):
-    """What a response did with the request."""
-
-    COMPLIED = "complied"
-    REFUSED = "refused"
-    PARTIAL = "partial"
-    UNSCORABLE = "unscorable"
-
-
-class Tier(StrEnum):
-    """Which tier decided a verdict."""
-
-    RULES = "rules"
-    MODEL = "model"
-    JUDGE = "judge"
-
-
-class Verdict(BaseModel):
-    """The classifier's answer for one (prompt, response) pair."""
-
-    model_config = ConfigDict(frozen=True)
-
-    label: ResponseLabel
-    confidence: float = Field(ge=0.0, le=1.0)
-    tier: Tier
-    reason: str = Field(default="", description="the rule that fired, or the tier's summary")
-    markers: tuple[str, ...] = Field(default=(), description="unsafe-marker categories found")
-
-    @property
-    def scorable(self) -> bool:
-        """False for ``unscorable`` verdicts, which no metric counts either way."""
-        return self.label is not ResponseLabel.UNSCORABLE
+__all__ = ["ResponseClassifier"]
 
 
 class ResponseClassifier:

@@ -10,10 +10,8 @@ is that test.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from alignkit.scoring._classifier import Verdict
+from alignkit.scoring._verdict import Verdict
 
 __all__ = ["MARKER_PATTERN", "complied_with_marker", "detect_unsafe_markers"]
 
