@@ -246,3 +246,33 @@ def test_a_governed_call_with_cyclic_arguments_is_refused_not_run() -> None:
     with pytest.raises(ConfigError, match="arguments of bash cannot be checked"):
         bash(command=cyclic)
     assert ran == []
+
+
+def test_a_check_the_store_cannot_queue_hands_back_its_half_open_probe_slot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An escalation whose approval the locked store could not take raised StoreBusy and
+    kept the breaker's only half-open probe slot: that agent was refused for good."""
+    import sqlite3
+
+    from alignkit.store import StoreBusy, _engine
+
+    monkeypatch.setattr(_engine, "BUSY_TIMEOUT_S", 0.5)
+    config = {"breakers": {"min_requests": 4, "violation_rate": 0.5, "cooldown_s": 0.05,
+                           "half_open_probes": 1}}  # fmt: skip
+    with Store.open(f"sqlite:///{tmp_path / 'busy.db'}") as store:
+        guard = make_guard(store, config)
+        agent = {"user": "agent-x"}
+        for _ in range(4):
+            guard.check_action("delete_file", {"path": "tests/t.py"}, agent)
+        time.sleep(0.1)  # cooled down: the next check is the breaker's one half-open probe
+        holder = sqlite3.connect(tmp_path / "busy.db", isolation_level=None, timeout=30)
+        try:
+            holder.execute("BEGIN EXCLUSIVE")
+            with pytest.raises(StoreBusy):
+                guard.check_action("edit_file", CI, agent)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        probe = guard.check_action("read_file", {"path": "a.py"}, agent)
+        assert probe.rule != "circuit-breaker", probe.reason

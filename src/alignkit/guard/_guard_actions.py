@@ -81,24 +81,34 @@ class ToolCalls:
             check = ActionCheck(decision="block", rule="circuit-breaker", reason=refusal.message(),
                                 tool=str(tool), request_id=rid)  # fmt: skip
             return self._action_done(check, arguments, ctx, "refused", None)
+        try:
+            check, policy = self._decide_action(str(tool), arguments, ctx, rid)
+        except BaseException:  # a busy store, a raising policy: the probe slot goes back
+            self.breakers.release(keys)
+            raise
+        self.breakers.record(keys, "violation" if check.decision == "block" else "ok")
+        return self._action_done(check, arguments, ctx, policy, keys)
+
+    def _decide_action(
+        self, tool: str, arguments: Mapping[str, Any] | None, ctx: dict[str, Any], rid: str
+    ) -> tuple[ActionCheck, str]:
         d = self.actions.evaluate(tool, arguments, ctx)
         if d.decision is DecisionKind.ESCALATE and self.approvals is not None:
             record = self.approvals.submit(
-                kind="action", subject=str(tool), rule=d.rule, reason=d.reason,
-                request={"tool": str(tool), "arguments": dict(arguments or {}), "context": ctx},
+                kind="action", subject=tool, rule=d.rule, reason=d.reason,
+                request={"tool": tool, "arguments": dict(arguments or {}), "context": ctx},
                 request_id=rid,
             )  # fmt: skip
             check = check_of(record, latency_ms=d.latency_ms)
         elif d.decision is DecisionKind.ESCALATE:
             reason = f"{d.reason}; escalation needs an approval queue, so it is blocked"
-            check = ActionCheck(decision="block", rule=d.rule, reason=reason, tool=str(tool),
+            check = ActionCheck(decision="block", rule=d.rule, reason=reason, tool=tool,
                                 request_id=rid, latency_ms=d.latency_ms)  # fmt: skip
         else:
             decision = "block" if d.decision is DecisionKind.BLOCK else "allow"
-            check = ActionCheck(decision=decision, rule=d.rule, reason=d.reason, tool=str(tool),
+            check = ActionCheck(decision=decision, rule=d.rule, reason=d.reason, tool=tool,
                                 request_id=rid, latency_ms=d.latency_ms)  # fmt: skip
-        self.breakers.record(keys, "violation" if check.decision == "block" else "ok")
-        return self._action_done(check, arguments, ctx, d.decision.value, keys)
+        return check, d.decision.value
 
     def _action_done(
         self,
