@@ -402,3 +402,18 @@ def test_a_reader_that_leaves_early_is_exit_141_not_1() -> None:
         finally:
             os.close(writer)
         assert proc.returncode == 141 and proc.stderr == b"", (args, proc.stderr)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_disk_is_one_error_line_not_an_internal_error() -> None:
+    """`alignkit checks list > /dev/full` said "internal error: OSError" (exit 3)."""
+    import subprocess
+    import sys
+
+    for args in (["checks", "list"], ["checks", "list", "--json"]):
+        with open("/dev/full", "wb") as full:
+            proc = subprocess.run([sys.executable, "-m", "alignkit", *args], cwd=REPO,
+                                  stdout=full, stderr=subprocess.PIPE, timeout=60)  # fmt: skip
+        lines = proc.stderr.decode().strip().splitlines()
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert lines == ["error: cannot write: No space left on device"], (args, lines)

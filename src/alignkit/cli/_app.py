@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import signal
 import sys
+from typing import NoReturn
 
 import click
 import typer
@@ -126,6 +128,19 @@ def _after_the_command() -> None:
     signal.signal(signal.SIGTERM, terminate)
 
 
+_NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS}
+
+
+def _internal_error(exc: Exception) -> NoReturn:
+    if os.environ.get("ALIGNKIT_DEBUG"):
+        raise exc
+    err.print(
+        f"internal error: {type(exc).__name__}: {exc} (set ALIGNKIT_DEBUG=1 for a traceback)",
+        markup=False,
+    )
+    sys.exit(3)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI: exit 0 ok, 1 findings/failed gate, 2 bad input, 3 internal error."""
     logging.basicConfig(
@@ -157,14 +172,15 @@ def main(argv: list[str] | None = None) -> None:
         _stopped("interrupted")
     except BrokenPipeError:  # `alignkit ... --json | head`: the reader left
         quiet_broken_pipe()
+    except OSError as exc:
+        if exc.errno not in _NO_ROOM:
+            _internal_error(exc)
+        # a full disk or a failing device (`> /dev/full`) is not a bug in alignkit
+        where = f": {exc.filename}" if exc.filename else ""
+        err.print(f"error: cannot write{where}: {exc.strerror}", markup=False)
+        quiet_broken_pipe(2)  # stdout would fail again at exit
     except Exception as exc:  # a bug: one line, the traceback only on request
-        if os.environ.get("ALIGNKIT_DEBUG"):
-            raise
-        err.print(
-            f"internal error: {type(exc).__name__}: {exc} (set ALIGNKIT_DEBUG=1 for a traceback)",
-            markup=False,
-        )
-        sys.exit(3)
+        _internal_error(exc)
     if _terminated or rc == 130:  # typer turns an interrupt into Exit(130)
         _stopped("interrupted")
     sys.exit(rc if isinstance(rc, int) else 0)

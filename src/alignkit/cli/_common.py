@@ -79,14 +79,14 @@ BROKEN_PIPE_EXIT = 141
 """Exit status when stdout's reader has gone: 128 + SIGPIPE, as a shell reports it."""
 
 
-def quiet_broken_pipe() -> NoReturn:
-    """Point stdout at /dev/null (so closing it at exit cannot fail again) and exit 141."""
+def quiet_broken_pipe(code: int = BROKEN_PIPE_EXIT) -> NoReturn:
+    """Point stdout at /dev/null (so closing it at exit cannot fail again) and exit ``code``."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):  # no stdout file descriptor at all
         pass
-    raise SystemExit(BROKEN_PIPE_EXIT)
+    raise SystemExit(code)
 
 
 out = _SafeConsole(highlight=False, soft_wrap=True)
