@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
 from tests.test_layers import LEVELS
 
 # create_app returns fastapi.FastAPI, an optional dependency (the `serve` extra) that
