@@ -57,6 +57,33 @@ async def test_pii_finds_checksummed_numbers_and_skips_lookalikes() -> None:
         assert d.score == (1.0 if expected is DecisionKind.BLOCK else 0.0)
 
 
+def _script(text: str, zero: str) -> str:
+    """``text`` with its ASCII digits written in the script whose zero is ``zero``."""
+    return "".join(chr(ord(zero) + int(c)) if c.isdigit() else c for c in text)
+
+
+@pytest.mark.parametrize("zero", ["\uff10", "\u0660", "\u0966"])  # fullwidth, Arabic, Devanagari
+async def test_pii_reads_card_digits_of_any_script(zero: str) -> None:
+    """Luhn read such digits as ASCII: real cards passed, other numbers were masked."""
+    rail = build("pii", action="block")
+    for text, expected in {
+        "card 5555 5555 5555 4444": DecisionKind.BLOCK,
+        "amex 378282246310005": DecisionKind.BLOCK,
+        "tracking 1000000000000058": DecisionKind.ALLOW,  # fails Luhn
+    }.items():
+        d = await rail.check(RailStage.INPUT, user(_script(text, zero)))
+        assert d.decision is expected, (text, zero)
+
+
+@pytest.mark.parametrize(
+    "address", ["jürgen@example.de", "ann@exämple.org", "иван@пример.рф", "李@例子.中国"]
+)
+async def test_pii_finds_addresses_with_letters_of_any_script(address: str) -> None:
+    """Not even the ASCII part of such an address was masked."""
+    d = await build("pii").check(RailStage.INPUT, user(f"write to {address} today"))
+    assert d.decision is DecisionKind.MODIFY and d.replacement == "write to [EMAIL] today"
+
+
 async def test_pii_redacts_the_last_user_message_and_the_response() -> None:
     rail = build("pii")  # default action: redact
     d = await rail.check(RailStage.INPUT, user("mail bob@example.com or card 4111111111111111"))

@@ -195,7 +195,13 @@ class KeywordRail(PatternRail):
 
 
 def luhn_valid(digits: str) -> bool:
-    """Whether a digit string passes the Luhn checksum (payment card numbers)."""
+    """Whether a digit string passes the Luhn checksum (payment card numbers).
+
+    Any script's decimal digits count (fullwidth ``５``, Arabic-Indic ``٥``): the card
+    pattern matches them, and read as ASCII they scored garbage.
+    """
+    if not digits.isascii():
+        digits = "".join(str(int(ch)) for ch in digits)
     total = 0
     for i, ch in enumerate(reversed(digits)):
         d = ord(ch) - 48
@@ -228,9 +234,8 @@ def iban_valid(iban: str) -> bool:
     return int(number) % 97 == 1
 
 
-_EMAIL = re.compile(
-    r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
-)
+# letters of any script (jürgen@exämple.de, иван@пример.рф); the top-level domain letters only
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")
 _CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
 _PHONE = re.compile(
