@@ -282,6 +282,24 @@ def test_csv_errors_name_the_physical_line(tmp_path: Path) -> None:
         load_pack(tmp_path)
 
 
+def test_a_quote_left_open_in_csv_is_refused_not_read_to_the_end(tmp_path: Path) -> None:
+    """The open quote swallowed every later row into one question, without a word."""
+    (tmp_path / "facts.csv").write_text(
+        'id,question,answer\nc1,"Capital of France?,Paris\nc2,Q,A\nc3,Q,A\n', encoding="utf-8"
+    )
+    with pytest.raises(DataError, match=r"facts\.csv:4: unreadable CSV: .*quote left open"):
+        load_pack(tmp_path)
+
+
+def test_a_lone_surrogate_is_refused_with_its_line(tmp_path: Path) -> None:
+    """Such text cannot be written back as UTF-8: a command failed later, on output."""
+    pair = json.dumps(_fact(1, question="smile \U0001f600"))  # an escaped pair is fine
+    lone = json.dumps(_fact(2)).replace('"answer": "', '"answer": "\\ud800')
+    (tmp_path / "facts.jsonl").write_text(pair + "\n" + lone + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"facts\.jsonl:2: a lone surrogate"):
+        load_pack(tmp_path)
+
+
 def test_long_csv_cells_load_and_null_json_values_count_as_absent(tmp_path: Path) -> None:
     """A 140 kB cell crashed the loader (csv's 128 KiB limit); JSON null was a type error."""
     long_question = "Why " + "very " * 28_000 + "long?"

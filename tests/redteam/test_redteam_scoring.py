@@ -94,6 +94,12 @@ def test_behaviours_from_packs_and_files(tmp_path: Path) -> None:
         load_behaviours(bad)
     with pytest.raises(DataError, match="no behaviours at"):
         load_behaviours(tmp_path / "missing.jsonl")
+    long = tmp_path / "long.csv"  # past csv's 128 kB field limit, and a quote left open
+    long.write_text(f'prompt\n"{"x" * 200_000}"\nSteal a bike.\n"never closed\n')
+    with pytest.raises(DataError, match=r"long\.csv:4: unreadable CSV"):
+        load_behaviours(long)
+    long.write_text(f'prompt\n"{"x" * 200_000}"\nSteal a bike.\n')
+    assert [len(b.prompt) for b in load_behaviours(long)] == [200_000, 13]
     sample = sample_behaviours(pack, 10, seed=3)
     assert sample == sample_behaviours(pack, 10, seed=3) and len(sample) == 10
     assert [pack.index(b) for b in sample] == sorted(pack.index(b) for b in sample)

@@ -2,8 +2,10 @@
 
 One reader for every table a user hands alignkit (item packs, preference pairs, prompt
 lists): UTF-8 with or without a byte-order mark, blank lines skipped, JSON's ``NaN`` and
-out-of-range numbers refused, CSV fields up to 16 MiB, empty cells and ``null`` values
-left out of the row (so a model's default applies), and the file and line in every error.
+out-of-range numbers refused, text that is not Unicode (a lone surrogate such as
+an escaped U+D800) refused, CSV fields up to 16 MiB and quotes checked strictly (a quote left
+open swallowed the rest of the file), empty cells and ``null`` values left out of the row
+(so a model's default applies), and the file and line in every error.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,8 @@ from typing import Any
 from alignkit.core import DataError, allow_long_csv_fields, repeated_columns
 
 __all__ = ["read_rows"]
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def read_rows(path: str | Path, needed: Sequence[str] = ()) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -71,33 +76,59 @@ def _jsonl_rows(file: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 raise DataError(f"{file}:{line}: invalid JSON: {str(exc)[:120]}") from None
             if not isinstance(row, dict):
                 raise DataError(f"{file}:{line}: expected a JSON object, got {type(row).__name__}")
+            if "\\u" in text and _has_surrogate(row):  # only an escape can make one
+                raise DataError(
+                    f"{file}:{line}: a lone surrogate (an escape such as \\ud800 without its "
+                    "pair) is not Unicode text"
+                )
             # null counts as absent, as an empty cell does in CSV ("split": null is heldout)
             yield line, {k: v for k, v in row.items() if v is not None}
+
+
+def _has_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogate(v) for v in value)
+    return False
 
 
 def _csv_rows(file: Path, needed: Sequence[str]) -> Iterator[tuple[int, dict[str, Any]]]:
     allow_long_csv_fields()
     with file.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
-        header = [name.strip() for name in reader.fieldnames or []]
-        twice = repeated_columns(header)
-        if twice:  # DictReader keeps the last of them: the other column's values were lost
-            shown = ", ".join(map(repr, twice))
-            raise DataError(f"{file}:1: column {shown} appears twice")
-        if needed and not header:  # an empty file: no row would say what is missing
-            raise DataError(f"{file}: empty CSV; the first row must name the columns")
-        missing = [name for name in needed if name not in header]
-        if header and missing:  # a file without a header row lost its first item silently
-            absent = " or ".join(map(repr, missing))
-            found = ", ".join(map(repr, header))
-            raise DataError(
-                f"{file}:1: the first row must name the columns; no {absent} column among {found}"
-            )
-        for record in reader:
-            row: dict[str, Any] = {
-                key.strip(): value
-                for key, value in record.items()
-                if key is not None and value not in (None, "")
-            }
-            if row:
-                yield reader.line_num, row
+        reader = csv.DictReader(fh, strict=True)
+        try:
+            yield from _csv_records(file, reader, needed)
+        except csv.Error as exc:
+            hint = " (a quote left open?)" if "end of data" in str(exc) else ""
+            line = reader.reader.line_num
+            raise DataError(f"{file}:{line}: unreadable CSV: {exc}{hint}") from None
+
+
+def _csv_records(
+    file: Path, reader: csv.DictReader[str], needed: Sequence[str]
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    header = [name.strip() for name in reader.fieldnames or []]
+    twice = repeated_columns(header)
+    if twice:  # DictReader keeps the last of them: the other column's values were lost
+        shown = ", ".join(map(repr, twice))
+        raise DataError(f"{file}:1: column {shown} appears twice")
+    if needed and not header:  # an empty file: no row would say what is missing
+        raise DataError(f"{file}: empty CSV; the first row must name the columns")
+    missing = [name for name in needed if name not in header]
+    if header and missing:  # a file without a header row lost its first item silently
+        absent = " or ".join(map(repr, missing))
+        found = ", ".join(map(repr, header))
+        raise DataError(
+            f"{file}:1: the first row must name the columns; no {absent} column among {found}"
+        )
+    for record in reader:
+        row: dict[str, Any] = {
+            key.strip(): value
+            for key, value in record.items()
+            if key is not None and value not in (None, "")
+        }
+        if row:
+            yield reader.line_num, row

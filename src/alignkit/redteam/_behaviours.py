@@ -8,17 +8,14 @@ file) or from any JSONL/CSV file whose rows carry the request as ``prompt``,
 
 from __future__ import annotations
 
-import csv
-import json
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from alignkit.core import DataError
-from alignkit.data import ITEM_KINDS, HarmfulItem, Item, SplitSelector, load_pack
+from alignkit.data import ITEM_KINDS, HarmfulItem, Item, SplitSelector, load_pack, read_rows
 
 __all__ = ["Behaviour", "behaviours_from_items", "load_behaviours", "sample_behaviours"]
 
@@ -58,34 +55,11 @@ def behaviours_from_items(items: Sequence[Item]) -> list[Behaviour]:
     ]
 
 
-def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            if path.suffix.lower() == ".csv":
-                for row in csv.DictReader(fh):
-                    yield 0, {k.strip(): v for k, v in row.items() if k and v not in (None, "")}
-                return
-            for line, text in enumerate(fh, start=1):
-                if not text.strip():
-                    continue
-                try:
-                    value = json.loads(text)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{path}:{line}: invalid JSON: {exc.msg}") from None
-                except RecursionError:
-                    raise DataError(f"{path}:{line}: JSON nested too deeply") from None
-                if not isinstance(value, dict):
-                    raise DataError(f"{path}:{line}: expected a JSON object")
-                yield line, value
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read behaviours from {path}: {exc}") from exc
-
-
 def _from_file(path: Path, split: SplitSelector) -> list[Behaviour]:
     out: list[Behaviour] = []
     seen: set[str] = set()
-    for n, (line, row) in enumerate(_rows(path), start=1):
-        where = f"{path}:{line}" if line else f"{path}: row {n}"
+    for n, (line, row) in enumerate(read_rows(path), start=1):
+        where = f"{path}:{line}"
         text = next((str(row[f]) for f in _TEXT_FIELDS if row.get(f)), "")
         if not text.strip():
             raise DataError(f"{where}: no request text (one of {', '.join(_TEXT_FIELDS)})")
