@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,15 @@ def test_csv_import_tags_human_source_and_keeps_given_ones(tmp_path: Path) -> No
     (tmp_path / "x.csv").write_text("prompt,chosen\nq,a\n")
     with pytest.raises(DataError, match="rejected"):
         import_pairs(tmp_path / "x.csv")
+
+
+def test_a_file_name_that_is_not_utf8_still_writes_a_pairs_file(tmp_path: Path) -> None:
+    f = tmp_path / os.fsdecode(b"labels-\xe9.csv")  # Latin-1 bytes, as an old archive names it
+    f.write_text("prompt,chosen,rejected\nIs 2+2=5?,No. 2 + 2 = 4.,Yes.\n")
+    pairs = import_pairs(f)
+    assert pairs[0].source == "human:labels-\ufffd.csv"
+    assert write_jsonl_models(pairs, tmp_path / "out.jsonl") == 1
+    assert read_pairs(tmp_path / "out.jsonl") == pairs
 
 
 def test_dedupe_and_counts() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import io
 import logging
 import os
 import signal
@@ -147,6 +148,8 @@ def main(argv: list[str] | None = None) -> None:
         level=os.environ.get("ALIGNKIT_LOG", "WARNING").upper(),
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if isinstance(sys.stdout, io.TextIOWrapper):  # PYTHONIOENCODING=ascii: `≥` crashed a table
+        sys.stdout.reconfigure(errors="backslashreplace")
     for handler in logging.getLogger().handlers:  # an app's error text is logged too
         handler.setFormatter(_PrintableFormatter("%(levelname)s %(name)s: %(message)s"))
     # A run killed by SIGTERM stayed "running" in the store with no word on resuming it.

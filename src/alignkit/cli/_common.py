@@ -49,11 +49,14 @@ __all__ = [
 
 # Control characters (ESC starts terminal commands: clear the screen, set the title) and
 # bidirectional overrides, as they come in packs, targets' answers and their errors.
-_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")  # and lone surrogates
 
 
 def printable(text: str) -> str:
-    """``text`` safe for a terminal: controls as U+FFFD, bidi overrides as ``[U+202E]``."""
+    """``text`` safe for a terminal: controls as U+FFFD, bidi overrides as ``[U+202E]``.
+
+    Lone surrogates (from a file name that is not UTF-8) become U+FFFD too.
+    """
     return show_bidi(_CONTROLS.sub("\ufffd", text))
 
 

@@ -245,7 +245,9 @@ def import_pairs(path: str | os.PathLike[str]) -> list[PreferencePair]:
     """
     p = Path(path)
     pairs = read_pairs(p)
-    tag = f"human:{p.name}"
+    # a file name that is not UTF-8 holds surrogates, which the pairs file cannot encode
+    name = os.fsencode(p.name).decode("utf-8", "replace")
+    tag = f"human:{name}"
     out = [x if x.source else x.model_copy(update={"source": tag}) for x in pairs]
     _log.info("imported %d pairs from %s", len(out), p)
     return out
