@@ -163,3 +163,19 @@ def test_a_line_separator_inside_a_value_and_a_long_cell_are_read(
             f"{r['step']},{r['reward']},{r['gold']},{r['note']}\n" for r in rows))  # fmt: skip
     result = check_log(log, proxy="reward", intent=["gold"])
     assert result.rows == 12
+
+
+def test_column_names_match_however_the_accents_are_encoded(tmp_path: Path) -> None:
+    """A header written decomposed (`re\u0301compense`, as macOS file tools write it) and a
+    `--proxy récompense` typed composed were "no column récompense" although both read alike."""
+    import unicodedata
+
+    nfd, nfc = (unicodedata.normalize(f, "récompense") for f in ("NFD", "NFC"))
+    assert nfd != nfc
+    path = tmp_path / "log.csv"
+    lines = [f"global_step,{nfd},gold"]
+    lines += [f"{r['global_step']},{r['reward']},{r.get('gold', '')}" for r in _rows()]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    result = check_log(path, proxy=nfc, intent=["gold"])
+    assert result.status.state is MonitorState.OVEROPTIMISED
+    assert check_log(path, proxy=nfd, intent="gold").rows == 800

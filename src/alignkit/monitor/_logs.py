@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import math
+import unicodedata
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -54,6 +55,10 @@ def read_log(path: str | Path) -> list[dict[str, Any]]:
         DataError: If the file cannot be read or a line is not valid.
     """
     return [row for _, row in _read_log(path)]
+
+
+def _nfc(name: str) -> str:
+    return unicodedata.normalize("NFC", name) if isinstance(name, str) else name
 
 
 def _read_log(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
@@ -179,11 +184,13 @@ def check_log(
             or an intent metric that is neither a number nor missing, or has no numeric
             values for one of them.
     """
-    numbered = _read_log(path)
+    # column names compare as NFC: "é" typed composed matched no decomposed header
+    numbered = [(line, {_nfc(k): v for k, v in row.items()}) for line, row in _read_log(path)]
     rows = [row for _, row in numbered]
     if not rows:
         raise DataError(f"training log {path} has no rows")
-    intents = [intent] if isinstance(intent, str) else list(intent)
+    proxy, step, minimize = _nfc(proxy), _nfc(step) if step else step, [_nfc(m) for m in minimize]
+    intents = [_nfc(intent)] if isinstance(intent, str) else [_nfc(i) for i in intent]
     columns = set().union(*(r.keys() for r in rows))
     missing = [c for c in (proxy, *intents) if c not in columns]
     if missing:
