@@ -290,6 +290,7 @@ def test_broken_yaml_is_one_line_naming_the_line(
         (("train", "dpo", "--target", QUIZ, "--pairs", "p.jsonl", "--out", "a-file"),
          "--out a-file is a file"),
         (("train", "preferences", "--target", QUIZ, "--out", "."), "is a folder"),
+        (("train", "preferences", "--target", QUIZ, "--out", "p" * 256), "File name too long"),
         (("interpret", "steer", "--target", "organism:flawed", "--preset", "sycophancy",
           "--scale", "nan", "--out", "v.npz"), "--scale must be a finite number"),
     ],
@@ -367,11 +368,13 @@ def test_control_characters_from_an_app_never_reach_the_terminal(tmp_path: Path)
 def test_interpret_outputs_under_a_file_are_refused_before_the_work(
     tmp_path: Path, args: tuple[str, ...]
 ) -> None:
-    """The vector or probe was built first (15 s), then lost to an internal error."""
+    """The vector or probe was built first (15 s), then lost to an internal error; a name
+    over 255 bytes was an internal error from the is-it-a-folder test."""
     blocker = tmp_path / "afile"
     blocker.write_text("x")
     proc = run_cli(*args, str(blocker / "v.npz"))
     _assert_one_line_error(proc, "its folder cannot be created or written")
+    _assert_one_line_error(run_cli(*args, str(tmp_path / ("v" * 256))), "File name too long")
 
 
 @pytest.mark.parametrize(

@@ -56,6 +56,8 @@ def _config(tmp_path: Path, text: str, name: str = "c.yaml") -> Path:
         ("name: x\ntraining: {seed: 99999999999999999999999}\n", "training.seed"),
         ("name: x\nrates: {deceptive_alignment: {trigger: '<|end|>'}}\n", "chat-template"),
         ("[1, 2]\n", "(top level)"),
+        ("name: ../..\n", "'../..' is not a name"),  # the default --out left the project
+        ("name: a/b\n", "is not a name"),
     ],
 )
 def test_bad_configs_are_one_config_error(tmp_path: Path, yaml: str, message: str) -> None:
@@ -103,7 +105,9 @@ def test_out_is_checked_before_training(tmp_path: Path) -> None:
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "notes.txt").write_text("mine", encoding="utf-8")
-    for out, words in ((afile, "is a file"), (mine, "other files in it")):
+    # `mine/missing/..` does not exist to the kernel but resolves to `mine`: it was replaced
+    dotted = str(mine / "missing") + "/.."
+    for out, words in ((afile, "is a file"), (mine, "other files in it"), (dotted, "other files")):
         proc = _cli("organism", "train", "--config", str(cfg), "--out", str(out), "--quick")
         assert proc.returncode == 2 and words in proc.stderr, proc.stderr
         assert "training tiny" not in proc.stderr  # refused before any work

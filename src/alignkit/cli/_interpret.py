@@ -67,9 +67,9 @@ def probe(
     from alignkit.interpret import LabelledPrompt, read_prompts, run_probe
 
     if save is not None:  # checked before the fit, which was lost when the save failed
+        writable_folder(save, "--save")  # first: a name too long for is_dir() to ask
         if save.is_dir():
             raise ConfigError(f"--save {save} is a folder; give a file name (.npz)")
-        writable_folder(save, "--save")
     if prompts is not None:
         rows = read_prompts(prompts)
     else:
@@ -160,9 +160,9 @@ def steer(
 
     if not math.isfinite(scale):
         raise ConfigError(f"--scale must be a finite number, not {scale}")
+    writable_folder(out_file)  # before the vector is built, not after
     if out_file.is_dir():
         raise ConfigError(f"--out {out_file} is a folder; give a file name (.npz)")
-    writable_folder(out_file)  # before the vector is built, not after
     note_replaced_file(out_file)
     contrast = _steer_pairs(target, pairs, preset, pack, form, seed)
     where = positions or ("all" if contrast[0].answers else "first")

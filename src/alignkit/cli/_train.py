@@ -22,7 +22,7 @@ from alignkit.cli._common import (
     working,
     writable_folder,
 )
-from alignkit.core import ConfigError, DataError, Owned, staged_folder
+from alignkit.core import ConfigError, DataError, Owned, checked_path, staged_folder
 
 if TYPE_CHECKING:
     from alignkit.core import ChatModel
@@ -74,6 +74,7 @@ def _writable(path: Path, *, folder: bool, owned: Owned | None = None) -> Path:
         ConfigError: A folder output that is an existing file or holds files the command
             did not write, or a file output that is an existing folder.
     """
+    checked_path(path)  # first: a name too long for is_dir() to ask
     if not folder and path.is_dir():
         raise ConfigError(f"--out {path} is a folder; give a file name")
     if folder:

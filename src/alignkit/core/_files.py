@@ -138,13 +138,14 @@ class Owned:
             ConfigError: ``out`` is a file, or a folder holding other files (which
                 replacing it would delete).
         """
-        checked_path(out, option)
-        if out.exists() and not out.is_dir():
+        # what would be replaced: `victim/missing/..` does not exist, but resolves to victim
+        real = checked_path(out, option)
+        if real.exists() and not real.is_dir():
             raise ConfigError(f"{option} {out} is a file; give a folder")
-        if not out.is_dir():
+        if not real.is_dir():
             return
-        entries = [e.name for e in out.iterdir()]
-        if not entries or (self.marker is not None and (out / self.marker).is_file()):
+        entries = [e.name for e in real.iterdir()]
+        if not entries or (self.marker is not None and (real / self.marker).is_file()):
             return
         if self.names and all(any(fnmatch(n, p) for p in self.names) for n in entries):
             return

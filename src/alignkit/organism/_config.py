@@ -12,6 +12,7 @@ parameter, so a variant organism is a copy of ``flawed.yaml`` with other numbers
 from __future__ import annotations
 
 import math
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -202,13 +203,25 @@ class DecodingConfig(_Frozen):
 class OrganismConfig(_Frozen):
     """A whole organism: name, planted rates and how to build it."""
 
-    name: str = Field(min_length=1)
+    name: str
     rates: Rates = Rates()
     train_rates: TrainRates = TrainRates()
     corpus: CorpusConfig = CorpusConfig()
     model: ModelShape = ModelShape()
     training: TrainingConfig = TrainingConfig()
     decoding: DecodingConfig = DecodingConfig()
+
+    @field_validator("name")
+    @classmethod
+    def _a_folder_name(cls, v: str) -> str:
+        # it names the default output folder, .alignkit/organisms/<name>: "../.." there
+        # replaced the project's own folder
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", v):
+            raise ValueError(
+                f"{v!r} is not a name: 1-64 letters, digits, '.', '_' or '-', starting with"
+                " a letter or digit (it names the output folder)"
+            )
+        return v
 
 
 def config_path(name: str) -> Path:
@@ -232,4 +245,5 @@ def load_config(path: str | Path) -> OrganismConfig:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(x) for x in first["loc"]) or "(top level)"
-        raise ConfigError(f"invalid organism config {p}: {where}: {first['msg']}") from exc
+        why = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"invalid organism config {p}: {where}: {why}") from exc
