@@ -384,6 +384,10 @@ def test_interpret_outputs_under_a_file_are_refused_before_the_work(
         "opneai:http://bob:s3cretpw@127.0.0.1:9/v1#m",
         "openai:http://bob:s3cret/pw@127.0.0.1:9/v1#m",
         "openai:http://bob:s3cret#pw@127.0.0.1:9/v1#m",
+        " openai:http://bob:s3cretpw@127.0.0.1:9/v1#m",  # pasted with a space
+        "openai:HTTP://bob:s3cretpw@127.0.0.1:9/v1#m",
+        "OpenAI:http://bob:s3cretpw@127.0.0.1:9/v1#m",
+        "openai:bob:s3cretpw@127.0.0.1:9/v1#m",  # no http://
     ],
 )
 def test_a_refused_target_uri_never_shows_its_password(uri: str, tmp_path: Path) -> None:

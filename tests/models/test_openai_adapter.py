@@ -327,3 +327,38 @@ def test_url_credentials_and_an_api_key_together_are_refused() -> None:
     with pytest.raises(ConfigError, match="carries credentials .* and an API key is set"):
         OpenAIChatModel("http://alice:pw@127.0.0.1:9/v1", "m", api_key="k")
     OpenAIChatModel("http://alice:pw@127.0.0.1:9/v1", "m", api_key="")  # either alone is fine
+
+
+@pytest.mark.parametrize("status", [500, 401])
+async def test_credentials_an_upstream_echoes_never_reach_an_error_or_the_log(
+    status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A proxy that answered "bad credentials: Basic Ym9i..." or "invalid key sk-..." put
+    them into the completion's error (stored with the run) and the retry log line."""
+    from aiohttp import web
+
+    async def echo(request: web.Request) -> web.Response:
+        said = f"rejected {request.headers.get('Authorization', '')} at {request.url}"
+        return web.json_response({"error": {"message": said}}, status=status)
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", echo)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        url = f"http://bob:pw-4242-secret@127.0.0.1:{port}/v1?api_key=qk-9999-secret"
+        with caplog.at_level(logging.DEBUG):
+            model = connect(f"openai:{url}#m", TargetOptions(http=HttpConfig(
+                max_retries=1, backoff_s=0.0)))  # fmt: skip
+            c = await model.generate(HI)
+            await model.aclose()
+    finally:
+        await runner.cleanup()
+    assert c.outcome is Outcome.ERROR and f"HTTP {status}: rejected Basic ***" in c.error
+    ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("alignkit"))
+    assert "retry 1" in ours or status == 401
+    for secret in ("pw-4242-secret", "qk-9999-secret", "Ym9iOnB3LTQyNDItc2VjcmV0"):
+        assert secret not in c.error and secret not in ours

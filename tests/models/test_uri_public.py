@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
-from alignkit.models import public_uri
+from alignkit.models import public_uri, uri_secrets
 
 
 @pytest.mark.parametrize(
@@ -49,6 +51,11 @@ from alignkit.models import public_uri
         ("openai:https://h:8080#@cf/meta/llama", "openai:https://h:8080#@cf/meta/llama"),
         ("openai:https://h:8443/@scope/v1#m", "openai:https://h:8443/@scope/v1#m"),
         ("openai:https://h:8000?email=a@b.com#m", "openai:https://h:8000?email=a@b.com#m"),
+        # refused as they are, but the refusal quotes them
+        ("  openai:http://u:pw@h/v1#m ", "openai:http://***@h/v1#m"),
+        ("OpenAI:HTTP://u:pw@h/v1#m", "OpenAI:http://***@h/v1#m"),
+        ("openai:u:pw@h:8000/v1#m", "openai:***@h:8000/v1#m"),
+        ("python:mod:fn@v2", "python:mod:fn@v2"),
     ],
 )
 def test_public_uri(uri: str, shown: str) -> None:
@@ -62,3 +69,14 @@ def test_a_url_cut_inside_its_password_shows_no_part_of_it() -> None:
 
     assert public_url("http://bob:pa") == "http://***"
     assert public_url("http://h:8000") == "http://h:8000"
+
+
+def test_uri_secrets_are_what_an_upstream_could_echo() -> None:
+    """An '@' in the query (``?email=a@b.com``) was read as the end of the user info: the
+    password was taken as "pw123456@h/v1?email=a" and the API key was missed; the Basic
+    header an upstream echoes carries the pair in base64."""
+    uri = "openai:http://bob:pw123456@h/v1?email=a@b.com&api_key=KEYKEYKEY#m"
+    basic = base64.b64encode(b"bob:pw123456").decode()
+    assert uri_secrets(uri) == sorted(["KEYKEYKEY", "pw123456", "bob:pw123456", basic])
+    assert uri_secrets(" OpenAI:HTTP://bob:pw123456@h/v1#m")[-1] == "pw123456"
+    assert uri_secrets("organism:flawed") == uri_secrets("openai:http://h/v1#m") == []

@@ -32,7 +32,13 @@ from alignkit.core import (
     TokenLogprob,
     Usage,
 )
-from alignkit.models._uri import ParsedURI, TargetOptions, public_url, register_scheme
+from alignkit.models._uri import (
+    ParsedURI,
+    TargetOptions,
+    public_url,
+    register_scheme,
+    uri_secrets,
+)
 
 __all__ = ["OpenAIChatModel"]
 
@@ -140,6 +146,9 @@ class OpenAIChatModel(ChatModelBase):
             )
         if key:
             self._headers["Authorization"] = f"Bearer {key}"
+        # an upstream may echo the credentials into an error body: never into our errors
+        held = [*uri_secrets(f"openai:{base_url}#{model}"), *([key] if key else [])]
+        self._secrets = sorted((x for x in set(held) if len(x) >= 6), key=len, reverse=True)
         parts = urlsplit(self._base)
         self._chat_url = urlunsplit(parts._replace(path=parts.path + "/chat/completions"))
         self._models_url = urlunsplit(parts._replace(path=parts.path + "/models"))
@@ -219,7 +228,7 @@ class OpenAIChatModel(ChatModelBase):
         except TimeoutError:
             reason = f"no answer within {timeout_s:g} s"
         except aiohttp.ClientError as exc:
-            reason = _one_line(str(exc) or type(exc).__name__)
+            reason = self._scrub(_one_line(str(exc) or type(exc).__name__))
         if reason:
             await self.aclose()
             raise TargetError(f"cannot reach {where}: {reason}")
@@ -302,9 +311,9 @@ class OpenAIChatModel(ChatModelBase):
         reason = ""
         for attempt in range(retries + 1):
             try:
-                return await self._attempt(payload, start)
+                done = await self._attempt(payload, start)
             except _Retryable as exc:
-                reason = exc.reason
+                reason = self._scrub(exc.reason)
                 if attempt == retries:
                     break
                 delay = self._http.backoff_s * (2**attempt) * (0.5 + self._jitter.random())
@@ -313,8 +322,17 @@ class OpenAIChatModel(ChatModelBase):
                 delay = min(delay, _MAX_BACKOFF_S)
                 _log.debug("%s: %s; retry %d in %.2f s", self._uri, reason, attempt + 1, delay)
                 await asyncio.sleep(delay)
+            else:
+                error = self._scrub(done.error) if done.error else done.error
+                return done if error == done.error else done.model_copy(update={"error": error})
         tries = f" after {retries + 1} attempts" if retries else ""
         return Completion.failed(f"{reason}{tries}", latency_s=time.perf_counter() - start)
+
+    def _scrub(self, text: str) -> str:
+        """``text`` with this model's credentials shown as ``***``."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
 
     async def _attempt(self, payload: bytes, start: float) -> Completion:
         """One HTTP exchange; raises :class:`_Retryable` for what is worth repeating."""

@@ -8,6 +8,7 @@ itself through the ``alignkit`` entry-point group, so this module never imports 
 
 from __future__ import annotations
 
+import base64
 import re
 import sys
 from collections.abc import Callable
@@ -74,7 +75,9 @@ def public_url(url: str) -> str:
     them again) without saying what they were.
     """
     scheme, sep, rest = url.partition("://")
-    end = _userinfo_end(rest) if sep else -1
+    if not sep:  # not an URL; maybe one that lost its http:// (bob:pw@host/v1)
+        return _bare_userinfo(url)
+    end = _userinfo_end(rest)
     if end >= 0:
         # user:password@, also with an unencoded / ? # in the password (which moves the @
         # out of what urlsplit reads as the host part): all of it is masked
@@ -101,40 +104,16 @@ def public_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
-def uri_secrets(uri: str) -> list[str]:
-    """The credentials a target URI carries, as an upstream might echo them back.
+def _url_body(uri: str) -> tuple[str, str, str, str] | None:
+    """``(scheme, url, "#", fragment)`` of a target URI with an URL body, else ``None``.
 
-    The password (as written and percent-decoded), ``user:password``, and the values of
-    secret-looking query parameters; nothing under 6 characters (masking "pw" or a user
-    name such as "me" everywhere would garble ordinary words).
+    The scheme may be mistyped or upper-case and the URI padded with spaces: such a URI is
+    refused, and the refusal must not show its password. A ``#`` inside a password
+    (``user:pa#ss@host:8000#m``) stays in the URL, not in the model name.
     """
-    m = _SCHEME_RE.match(uri)
+    m = re.match(r"\s*([A-Za-z][A-Za-z0-9+.-]*):(.+?)\s*$", uri, re.DOTALL)
     if m is None or "://" not in m.group(2):
-        return []
-    url = m.group(2).rpartition("#")[0] if "#" in m.group(2) else m.group(2)
-    rest = url.partition("://")[2]
-    userinfo = rest.rpartition("@")[0]
-    found: set[str] = set()
-    user, _, password = userinfo.partition(":")
-    if password:  # a user name alone is no secret (and masking "me" would garble text)
-        for pw in {password, unquote(password)}:
-            found |= {f"{user}:{pw}", f"{unquote(user)}:{pw}"} | ({pw} if len(pw) >= 6 else set())
-    for key, value in parse_qsl(rest.rpartition("@")[2].partition("?")[2]):
-        if len(value) >= 6 and any(s in key.lower() for s in _SECRET_PARAMS):
-            found.add(value)
-    return sorted(s for s in found if len(s) >= 6)
-
-
-def public_uri(uri: str) -> str:
-    """A target URI as it may be shown and stored: an URL body loses its credentials.
-
-    ``openai:http://user:pw@host:8000/v1?api-key=s#m`` →
-    ``openai:http://***@host:8000/v1?api-key=***#m``;
-    URIs without an URL body (``organism:flawed``, ``hf:/path``) are returned unchanged.
-    """
-    m = _SCHEME_RE.match(uri)
-    if m is None or "://" not in m.group(2):
-        return uri
+        return None
     body, hash_, fragment = m.group(2).partition("#")
     authority = body.partition("://")[2]
     secret, at, host = fragment.partition("@")
@@ -145,7 +124,60 @@ def public_uri(uri: str) -> str:
         # (http://localhost:4000#claude@20240620, https://h/v1#@cf/meta/llama)
         body = f"{body}#{secret}@{host}"
         _, hash_, fragment = fragment.partition("@")[2].partition("#")
-    return f"{m.group(1)}:{public_url(body)}{hash_}{fragment}"
+    return m.group(1), body, hash_, fragment
+
+
+def _bare_userinfo(body: str) -> str:
+    """``bob:pw@host/v1`` (user info, no ``http://``) as ``***@host/v1``; else ``body``."""
+    head = body.partition("/")[0]
+    userinfo, at, host = head.rpartition("@")
+    hostlike = host == "localhost" or any(c in host for c in ".:[")
+    if not (at and ":" in userinfo and hostlike):
+        return body
+    return f"***@{body[len(userinfo) + 1 :]}"
+
+
+def uri_secrets(uri: str) -> list[str]:
+    """The credentials a target URI carries, as an upstream might echo them back.
+
+    The password (as written and percent-decoded), ``user:password`` and its base64 form
+    (an HTTP Basic ``Authorization`` header), and the values of secret-looking query
+    parameters; nothing under 6 characters (masking "pw" or a user name such as "me"
+    everywhere would garble ordinary words).
+    """
+    split = _url_body(uri)
+    if split is None:
+        return []
+    rest = split[1].partition("://")[2]
+    end = _userinfo_end(rest)
+    userinfo, after = (rest[:end], rest[end + 1 :]) if end >= 0 else ("", rest)
+    found: set[str] = set()
+    user, _, password = userinfo.partition(":")
+    if password:  # a user name alone is no secret (and masking "me" would garble text)
+        for pw in {password, unquote(password)}:
+            for pair in {f"{user}:{pw}", f"{unquote(user)}:{pw}"}:
+                found |= {pair, base64.b64encode(pair.encode()).decode("ascii")}
+            found |= {pw} if len(pw) >= 6 else set()
+    for key, value in parse_qsl(after.partition("?")[2]):
+        if len(value) >= 6 and any(s in key.lower() for s in _SECRET_PARAMS):
+            found.add(value)
+    return sorted(s for s in found if len(s) >= 6)
+
+
+def public_uri(uri: str) -> str:
+    """A target URI as it may be shown and stored: an URL body loses its credentials.
+
+    ``openai:http://user:pw@host:8000/v1?api-key=s#m`` →
+    ``openai:http://***@host:8000/v1?api-key=***#m``;
+    URIs without an URL body (``organism:flawed``, ``hf:/path``) are returned unchanged,
+    but for user info written without ``http://`` (``openai:bob:pw@host/v1``).
+    """
+    split = _url_body(uri)
+    if split is None:
+        scheme, colon, body = uri.partition(":")
+        return f"{scheme}{colon}{_bare_userinfo(body)}" if colon else uri
+    scheme, body, hash_, fragment = split
+    return f"{scheme}:{public_url(body)}{hash_}{fragment}"
 
 
 @dataclass(frozen=True)
@@ -218,7 +250,7 @@ def parse_uri(uri: str) -> ParsedURI:
     m = _SCHEME_RE.match(uri.strip())
     if not m:
         raise ConfigError(
-            f"malformed target URI '{uri}': expected scheme:..., e.g. organism:flawed,"
+            f"malformed target URI '{public_uri(uri)}': expected scheme:..., e.g. organism:flawed,"
             " openai:http://127.0.0.1:8000/v1#model, hf:/path, python:module:function"
         )
     scheme, rest = m.group(1), m.group(2)
@@ -234,7 +266,7 @@ def parse_uri(uri: str) -> ParsedURI:
             raise ConfigError(f"target URI gives '{twice[0]}=' more than once; give it once")
         query = {k: v[0] for k, v in parsed.items()}
     if not rest:
-        raise ConfigError(f"malformed target URI '{uri}': nothing after '{scheme}:'")
+        raise ConfigError(f"malformed target URI '{public_uri(uri)}': nothing after '{scheme}:'")
     return ParsedURI(raw=uri, scheme=scheme, body=rest, query=query, fragment=fragment)
 
 
