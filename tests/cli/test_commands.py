@@ -396,6 +396,26 @@ def test_a_resumed_audit_reports_where_and_how_it_was_started(tmp_path: Path) ->
     assert again.returncode == 2 and "nothing to resume" in again.stderr
 
 
+def test_a_resume_given_its_own_out_and_fail_on_uses_them(tmp_path: Path) -> None:
+    """`--resume RUN --out NEW --fail-on critical` wrote to the first --out and failed at
+    the first --fail-on: the resume's own options were not stored with the run."""
+    db, first, second = str(tmp_path / "s.db"), tmp_path / "first", tmp_path / "second"
+    cut = run_cli("audit", "--target", QUIZ, "--checks", "capability.facts", "--max-items", "20",
+                  "--budget", "0.001", "--fail-on", "info", "--store", db, "--out", str(first),
+                  "--json", cwd=tmp_path, env=ENV)  # fmt: skip
+    run_id = json.loads(cut.stdout)["run_id"]
+    done = run_cli("audit", "--resume", run_id, "--budget", "300", "--out", str(second),
+                   "--fail-on", "critical", "--store", db, cwd=tmp_path, env=ENV)  # fmt: skip
+    report = json.loads((second / "report.json").read_text())
+    assert report["requests"]["unsent"] == 0 and report["findings"]
+    assert json.loads((first / "report.json").read_text())["requests"]["unsent"] > 0
+    critical = any(f["severity"] == "critical" for f in report["findings"])
+    assert done.returncode == int(critical), done.stderr
+    with Store.open(f"sqlite:///{db}") as st:  # and a later resume or report finds them
+        assert st.get_run(run_id).config["reporting"] == {
+            "out": str(second.resolve()), "fail_on": "critical"}  # fmt: skip
+
+
 def test_a_reader_that_leaves_early_is_exit_141_not_1() -> None:
     """`alignkit checks list | head -1` exited 1, which reads as "findings at --fail-on"
     (and fails a `set -o pipefail` script for the wrong reason)."""

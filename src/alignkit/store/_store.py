@@ -313,12 +313,21 @@ class Store:
     ) -> None:
         """Mark a resumed run ``running`` again, or record a new one (:meth:`create_run`).
 
+        A resumed run's ``config`` replaces the stored one: it holds what the resume may
+        change (budget, concurrency, where and how it reports).
+
         Raises:
             ConfigError: A resumed run is still running in another live process.
         """
         if resumed:
             self.claim_run(run_id)
-            self.mark_run(run_id, "running")
+            with self._write(f"resume run '{run_id}'") as conn:
+                row = self._resolve(conn, run_id)
+                conn.execute(
+                    update(RUNS)
+                    .where(RUNS.c.id == row["id"])
+                    .values(status="running", finished_at=None, config=canonical_json(config))
+                )
             return
         self.create_run(
             run_id,
