@@ -69,3 +69,31 @@ def test_a_tilde_is_a_name_like_any_other(tmp_path: Path, monkeypatch: pytest.Mo
     checked in $HOME while the write went to ./~/x."""
     monkeypatch.chdir(tmp_path)
     assert checked_path(Path("~nosuchuser/x")) == tmp_path / "~nosuchuser" / "x"
+
+
+def test_a_pipe_is_written_to_not_replaced(tmp_path: Path) -> None:
+    """`--out /dev/stdout` (a pipe) or `/dev/null` was replaced by a regular file: as root,
+    /dev/null became a file for every program on the machine."""
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    link = tmp_path / "stdout"  # as /dev/stdout links to the process's pipe
+    link.symlink_to(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    try:
+        with atomic_file(link, text=True) as fh:
+            fh.write('{"row": 1}\n')
+    finally:
+        if reader.is_alive():  # the old behaviour: nobody opened the pipe; let it go
+            with open(fifo, "wb"):
+                pass
+        reader.join(10)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and link.is_symlink()
+    assert got == [b'{"row": 1}\n']
+    with atomic_file(os.devnull) as fh:  # a device is written to, too
+        fh.write(b"x")
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)

@@ -86,6 +86,15 @@ def _as_new(mode: int) -> int:
     return mode & ~umask
 
 
+def _special(path: Path) -> bool:
+    """Whether ``path`` (its link followed) is there and neither a file nor a folder."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
 @contextlib.contextmanager
 def atomic_file(
     path: str | os.PathLike[str], *, text: bool = False, error: type[AlignkitError] = ConfigError
@@ -93,9 +102,18 @@ def atomic_file(
     """Write ``path`` whole or not at all: into a sibling file, moved over it on success.
 
     The parent folder is created. A failed write (a full disk, ``/proc``) leaves an
-    earlier file as it was and raises ``error`` in one line.
+    earlier file as it was and raises ``error`` in one line. A device, a pipe or
+    ``/dev/stdout`` is written to in place: there is no file to keep, and moving a file
+    over ``/dev/null`` replaced the device for every program on the machine.
     """
     out = Path(path)
+    if _special(out):
+        try:
+            with open(out, "w", encoding="utf-8") if text else open(out, "wb") as fh:
+                yield fh
+        except OSError as exc:
+            raise error(f"cannot write {out}: {exc.strerror or exc}") from None
+        return
     if out.is_symlink():  # replace the file the link points at, not the link
         out = out.resolve()
     part: Path | None = None
