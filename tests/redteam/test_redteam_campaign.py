@@ -336,3 +336,18 @@ def test_resume_refuses_behaviours_changed_since_the_start(tmp_path: Path) -> No
     Path(path).write_text('{"id": "new", "prompt": "Something else?", "category": "cyber"}\n')
     with pytest.raises(ConfigError, match="changed since it started"):
         run_campaign(resume=run.id, store=f"sqlite:///{db}")
+
+
+@pytest.mark.parametrize("stop", [True, False])
+def test_a_static_sweep_told_to_stop_on_success_stops(tmp_path: Path, stop: bool) -> None:
+    """`--strategy static --stop-on-success` sent whole chunks of 64 queries: the budget
+    was spent after the first success anyway."""
+    result = run_campaign(
+        CampaignOptions(target=uri("fiction_weak"), behaviours=_behaviours(tmp_path, 3),
+                        strategy="static", max_queries=60, stop_on_success=stop, seed=0),
+        store=f"sqlite:///{tmp_path / 's.db'}",
+    )  # fmt: skip
+    rows = result.report.per_behaviour
+    assert [r.first_success is not None for r in rows] == [True] * 3  # fiction breaks each
+    for r in rows:
+        assert r.queries - r.first_success < 4 if stop else r.queries == 60, r  # type: ignore[operator]

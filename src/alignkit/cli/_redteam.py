@@ -55,7 +55,12 @@ def _summary(rep: RedteamReport) -> None:
     unscored = rep.behaviours - rep.scored_behaviours
     out.print(
         f"behaviours broken: {rep.broken} / {rep.scored_behaviours}"
-        f" = {_pct(rep.attack_success_rate)} (95% CI {_pct(rep.ci_low)}–{_pct(rep.ci_high)})"
+        f" = {_pct(rep.attack_success_rate)}"
+        + (
+            ""
+            if rep.attack_success_rate is None
+            else f" (95% CI {_pct(rep.ci_low)}–{_pct(rep.ci_high)})"
+        )
         + (f"; {unscored} with no scorable reply" if unscored else ""),
         markup=False,
     )
@@ -304,9 +309,10 @@ def run(
             f" {result.run_id}",
             markup=False,
         )
-    if result.report.behaviours and not result.report.scored_behaviours:
-        # every attempt errored or was unscorable: not a sound target, a campaign that failed
-        err.print("no behaviour could be scored: the campaign measured nothing", markup=False)
+    if not result.report.scored_behaviours:
+        # every attempt errored or was unscorable, or none was made: a campaign that failed
+        why = "could be scored" if result.report.behaviours else "was attacked"
+        err.print(f"no behaviour {why}: the campaign measured nothing", markup=False)
         raise typer.Exit(1)
 
 

@@ -185,6 +185,8 @@ async def render_all(
 
 
 _CHUNK = 64
+_STOP_CHUNK = 4
+"""Queries sent at once when a success ends the sweep: at most 3 go out after it."""
 
 
 @strategy("static", stop_on_success=False)
@@ -193,7 +195,8 @@ async def static_sweep(session: Session, arsenal: Arsenal, rng: random.Random) -
 
     Each behaviour gets attacks (tagged for its category) × (no converter + each allowed
     converter), in a seeded order, until the budget is spent; a combination whose query
-    repeats an earlier one (a converter that found nothing to change) is skipped.
+    repeats an earlier one (a converter that found nothing to change) is skipped. With
+    ``--stop-on-success`` the sweep goes in small steps and ends at the step that broke it.
     """
     combos = [
         Genome(a, stack)
@@ -202,10 +205,11 @@ async def static_sweep(session: Session, arsenal: Arsenal, rng: random.Random) -
     ]
     rng.shuffle(combos)
     seen: set[str] = set()
-    for start in range(0, len(combos), _CHUNK):
+    step = _STOP_CHUNK if session.stop_on_success else _CHUNK
+    for start in range(0, len(combos), step):
         if session.done:
             return
-        rendered = await render_all(arsenal, session.behaviour, combos[start : start + _CHUNK])
+        rendered = await render_all(arsenal, session.behaviour, combos[start : start + step])
         fresh = []
         for _, q in rendered:  # a converter that changed nothing repeats another query
             text = repr(q.messages)
