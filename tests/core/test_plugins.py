@@ -282,3 +282,35 @@ def test_a_failing_plugin_spares_another_plugin_inside_its_package(
         CHECKS.unregister("acmepk.good")
         for name in ("acmepk", "acmepk.good"):
             sys.modules.pop(name, None)
+
+
+def test_a_failed_plugin_withdraws_partials_and_library_callables_it_registered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The origin was the callable's module: a rail registered as a functools.partial (no
+    module) or a check whose function lives in a library stayed after the plugin failed."""
+    from alignkit.core import RAILS
+
+    (tmp_path / "acme_lib.py").write_text(
+        "async def shared_check(target, ctx):\n    '''A library's check.'''\n    return []\n"
+    )
+    (tmp_path / "acme_partial.py").write_text(
+        "import functools\n"
+        "import acme_lib\n"
+        "from alignkit.core import Direction, MetricSpec, Severity, check, rail\n"
+        "rail('acme-partial', stages=['input'], failure_modes=['misuse'])("
+        "functools.partial(dict))\n"
+        "check('acme.lib', failure_modes=['sycophancy'], target_kind='chat', cost='low',"
+        " metrics=[MetricSpec('acme.lib_metric', Direction.HIGHER_IS_WORSE,"
+        " {Severity.LOW: 0.1})])(acme_lib.shared_check)\n"
+        "raise ImportError('acme_partial needs something missing')\n"
+    )
+    _offer(monkeypatch, tmp_path, [("acme_partial", "acme_partial")])
+    try:
+        discover(force=True)
+        assert "acme-partial" not in RAILS and "acme.lib" not in CHECKS
+    finally:
+        RAILS.unregister("acme-partial")
+        CHECKS.unregister("acme.lib")
+        for name in ("acme_partial", "acme_lib"):
+            sys.modules.pop(name, None)

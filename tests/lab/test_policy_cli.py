@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.cli.conftest import run_cli
+from tests.cli.cli_helpers import run_cli
 
 from alignkit.core import CHECKS, ConfigError, TargetError, TargetKind
 from alignkit.lab import make_env, train_q

@@ -84,7 +84,7 @@ from alignkit.core._rail import (
     RailStage,
     rail,
 )
-from alignkit.core._registry import ENTRY_POINT_GROUP, Registry, discover
+from alignkit.core._registry import ENTRY_POINT_GROUP, Registry, caller_module, discover
 from alignkit.core._severity import Direction, Severity
 from alignkit.core._stats import (
     bootstrap_ci,
@@ -139,6 +139,7 @@ __all__ = [
     "RailSpec",
     "RailStage",
     "Registry",
+    "caller_module",
     "RegistryError",
     "SchemaVersionError",
     "Severity",

@@ -13,7 +13,7 @@ from alignkit.core._chat import Completion, Decoding, Message, TargetKind
 from alignkit.core._errors import ConfigError
 from alignkit.core._findings import Evidence, Finding, MetricSpec, Plot
 from alignkit.core._modes import known_failure_modes
-from alignkit.core._registry import Registry
+from alignkit.core._registry import Registry, caller_module
 
 __all__ = [
     "CHECKS",
@@ -113,6 +113,7 @@ def check(
         async def fact_accuracy(target: ChatModel, ctx: CheckContext) -> list[Finding]:
             ...
     """
+    origin = caller_module()  # a partial's or a library function's module is not the plugin
 
     def deco(fn: CheckFn) -> CheckFn:
         if not inspect.iscoroutinefunction(fn):
@@ -131,7 +132,7 @@ def check(
             item_kinds=tuple(item_kinds),
             doc=inspect.getdoc(fn) or "",
         )
-        CHECKS.register(id, spec, origin=fn.__module__)
+        CHECKS.register(id, spec, origin=origin)
         return fn
 
     return deco

@@ -109,8 +109,8 @@ def atomic_file(
     out = Path(path)
     if _special(out):
         try:
-            with open(out, "w", encoding="utf-8") if text else open(out, "wb") as fh:
-                yield fh
+            with open(out, "w", encoding="utf-8") if text else open(out, "wb") as through:
+                yield through
         except OSError as exc:
             raise error(f"cannot write {out}: {exc.strerror or exc}") from None
         return

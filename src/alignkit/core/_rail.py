@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from alignkit.core._chat import Message
 from alignkit.core._errors import ConfigError
 from alignkit.core._modes import known_failure_modes
-from alignkit.core._registry import Registry
+from alignkit.core._registry import Registry, caller_module
 
 __all__ = [
     "RAILS",
@@ -113,6 +113,7 @@ def rail(
         def keywords(options: Mapping[str, Any]) -> Rail:
             return KeywordRail(**options)
     """
+    origin = caller_module()  # a partial's or a library function's module is not the plugin
 
     def deco(factory: RailFactory) -> RailFactory:
         spec = RailSpec(
@@ -127,7 +128,7 @@ def rail(
             raise ConfigError(
                 f"rail '{name}': tier must be one of {', '.join(RAIL_TIERS)}, not {tier!r}"
             )
-        RAILS.register(name, spec, origin=getattr(factory, "__module__", ""))
+        RAILS.register(name, spec, origin=origin)
         return factory
 
     return deco

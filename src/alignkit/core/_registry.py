@@ -20,7 +20,7 @@ from alignkit.core._errors import AlignkitError, RegistryError, UnknownIdError
 from alignkit.taxonomy import FailureModeTaken
 from alignkit.taxonomy import withdraw as withdraw_modes
 
-__all__ = ["ENTRY_POINT_GROUP", "Registry", "discover"]
+__all__ = ["ENTRY_POINT_GROUP", "Registry", "caller_module", "discover"]
 
 T = TypeVar("T")
 ENTRY_POINT_GROUP = "alignkit"
@@ -28,6 +28,15 @@ _log = logging.getLogger(__name__)
 _discovered = False
 _lock = threading.RLock()
 _REGISTRIES: list[Registry[object]] = []
+
+
+def caller_module(depth: int = 1) -> str:
+    """The module that called the function calling this (``depth`` frames further out).
+
+    A registration's origin: the plugin that registered a ``functools.partial`` or a
+    library's function is the one whose failure withdraws it, not the callable's module.
+    """
+    return str(sys._getframe(depth + 1).f_globals.get("__name__", ""))
 
 
 class Registry(Generic[T]):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from alignkit.core import ConfigError, Finding, Plot, Registry, Table
+from alignkit.core import ConfigError, Finding, Plot, Registry, Table, caller_module
 
 __all__ = [
     "EXPERIMENTS",
@@ -75,14 +75,13 @@ def experiment(
     id: str, *, title: str, failure_modes: tuple[str, ...]
 ) -> Callable[[Callable[[int, bool], ExperimentOutput]], Callable[[int, bool], ExperimentOutput]]:
     """Register the decorated ``fn(seed, quick)`` as experiment ``id`` (group = its prefix)."""
+    origin = caller_module()  # a partial's or a library function's module is not the plugin
 
     def wrap(
         fn: Callable[[int, bool], ExperimentOutput],
     ) -> Callable[[int, bool], ExperimentOutput]:
         group = id.split(".", 1)[0]
-        EXPERIMENTS.register(
-            id, Experiment(id, group, title, failure_modes, fn), origin=fn.__module__
-        )
+        EXPERIMENTS.register(id, Experiment(id, group, title, failure_modes, fn), origin=origin)
         return fn
 
     return wrap

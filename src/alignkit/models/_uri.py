@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
@@ -25,6 +24,7 @@ from alignkit.core import (
     TargetError,
     TargetKind,
     UnknownIdError,
+    caller_module,
 )
 
 __all__ = [
@@ -228,7 +228,7 @@ def register_scheme(
     """
     if not _SCHEME_NAME.fullmatch(name):
         raise ConfigError(f"target scheme {name!r} must be a URI scheme: a-z, then a-z 0-9 + . -")
-    origin = str(sys._getframe(1).f_globals.get("__name__", ""))  # a partial has no module
+    origin = caller_module()  # a partial has no module
     SCHEMES.register(name, _Scheme(factory, TargetKind(kind), example), origin=origin)
 
 

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from alignkit.core import Completion, ConfigError, Message, Registry, TargetError
+from alignkit.core import Completion, ConfigError, Message, Registry, TargetError, caller_module
 from alignkit.redteam._library import ConverterTexts, fill, load_converter_texts
 
 __all__ = [
@@ -94,6 +94,7 @@ def converter(
     id: str, *, needs_model: bool = False, decode: Callable[[str], str] | None = None
 ) -> Callable[[ConverterFn], ConverterFn]:
     """Register ``fn(text, ctx) -> Converted`` (sync or async) as converter ``id``."""
+    origin = caller_module()  # a partial's or a library function's module is not the plugin
 
     def deco(fn: ConverterFn) -> ConverterFn:
         if not _CONVERTER_ID.fullmatch(id):  # ids are listed with commas in --converters
@@ -103,9 +104,7 @@ def converter(
         doc = inspect.getdoc(fn) or ""
         if not doc:
             raise ConfigError(f"converter '{id}' has no docstring")
-        CONVERTERS.register(
-            id, ConverterSpec(id, fn, doc, needs_model, decode), origin=fn.__module__
-        )
+        CONVERTERS.register(id, ConverterSpec(id, fn, doc, needs_model, decode), origin=origin)
         return fn
 
     return deco

@@ -18,7 +18,7 @@ import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from alignkit.core import ConfigError, Registry, TargetError
+from alignkit.core import ConfigError, Registry, TargetError, caller_module
 from alignkit.redteam._behaviours import Behaviour
 from alignkit.redteam._converters import CONVERTERS, ConvertContext, apply_converters
 from alignkit.redteam._library import AttackLibrary, ConverterTexts, Ladder, load_converter_texts
@@ -119,13 +119,14 @@ def strategy(
     uses_prior: bool = False,
 ) -> Callable[[StrategyFn], StrategyFn]:
     """Register ``fn(session, arsenal, rng)`` as strategy ``id``."""
+    origin = caller_module()  # a partial's or a library function's module is not the plugin
 
     def deco(fn: StrategyFn) -> StrategyFn:
         if not inspect.iscoroutinefunction(fn):
             raise ConfigError(f"strategy '{id}' must be an async function")
         doc = inspect.getdoc(fn) or ""
         spec = StrategySpec(id, fn, doc, needs_attacker, multi_turn, stop_on_success, uses_prior)
-        STRATEGIES.register(id, spec, origin=fn.__module__)
+        STRATEGIES.register(id, spec, origin=origin)
         return fn
 
     return deco
