@@ -188,3 +188,59 @@ def test_a_store_locked_by_another_process_is_refused_not_waited_for(tmp_path: P
     answered = 2 + answered_during.count("200")  # every answered request is on the record
     with Store.open(f"sqlite:///{store}", create=False) as st:
         assert st.audit_log(background=False).count() == answered
+
+
+def test_a_second_ctrl_c_answers_the_requests_in_flight_and_keeps_the_log(
+    tmp_path: Path,
+) -> None:
+    """uvicorn quits at once on a second Ctrl-C: a request still waiting on the model got
+    a traceback and a plain-text 500, and no audit entry."""
+    import threading
+    import time
+
+    from alignkit.store import Store
+
+    (tmp_path / "slowapp.py").write_text(
+        "import asyncio\n\nasync def respond(messages):\n    await asyncio.sleep(60)\n"
+        "    return 'late'\n"
+    )
+    store = tmp_path / "s.db"
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}:{REPO}", "ALIGNKIT_LOG": "ERROR"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "alignkit", "serve", "python:slowapp:respond", "--port", "0",
+         "--store", str(store)],
+        cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    answers: list[tuple[int, str]] = []
+
+    def ask(url: str) -> None:
+        body = json.dumps({"messages": [{"role": "user", "content": "hi"}]}).encode()
+        request = urllib.request.Request(
+            url + "/chat/completions", body, {"content-type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as r:
+                answers.append((r.status, r.read().decode()))
+        except urllib.error.HTTPError as exc:
+            answers.append((exc.code, exc.read().decode()))
+
+    try:
+        assert proc.stderr is not None
+        url = proc.stderr.readline().split(" on ", 1)[1].split()[0]
+        client = threading.Thread(target=ask, args=(url,))
+        client.start()
+        time.sleep(1.0)  # the request is waiting on the app
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        client.join(timeout=20)  # not the 24 s of the grace
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert answers and answers[0][0] == 503, answers
+    assert json.loads(answers[0][1])["error"]["message"]
+    assert "Traceback" not in stderr, stderr
+    with Store.open(f"sqlite:///{store}", create=False) as st:
+        assert st.audit_log(background=False).count() == 1

@@ -62,7 +62,7 @@ from alignkit.guard._metrics import Metrics
 from alignkit.guard._server_chat import CHAT_PATH, State, app_class, chat, settle
 from alignkit.guard._server_chat import cut_off_before_grace_ends as cut_off
 from alignkit.guard._server_governance import add_governance_routes, governance_metrics
-from alignkit.guard._server_http import http_protocol
+from alignkit.guard._server_http import http_protocol, server_class
 from alignkit.models import public_uri, uri_secrets
 from alignkit.store import AuditLog
 
@@ -345,6 +345,7 @@ def _stop_waiters_with(app: Any, guard: Guard, server: Any) -> None:
     grace's end are answered 503 (``cut_off_before_grace_ends``).
     """
     app.guard_state.stopping = lambda: bool(server.should_exit)
+    app.guard_state.hurry = lambda: bool(getattr(server, "hurry", False))
     if guard.approvals is not None:
         guard.approvals.stopping = lambda: bool(server.should_exit)
 
@@ -507,7 +508,7 @@ def serve(
             app, log_level="warning", access_log=False, http=http_protocol(), lifespan="on",
             timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
         )  # fmt: skip
-        server = uvicorn.Server(config)
+        server = server_class(uvicorn)(config)
         _stop_waiters_with(app, guard, server)
         server.run(sockets=[sock])
     finally:
@@ -568,7 +569,7 @@ class GuardServer:
 
     def start(self, timeout_s: float = 20.0) -> str:
         """Start serving; returns the base URL (``http://host:port/v1``)."""
-        self._server = self._uvicorn.Server(self._config)
+        self._server = server_class(self._uvicorn)(self._config)
         _stop_waiters_with(self.app, self.guard, self._server)
         self._server.install_signal_handlers = lambda: None  # not the main thread
         self._thread = threading.Thread(target=self._server.run, name="alignkit-serve", daemon=True)

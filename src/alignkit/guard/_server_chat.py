@@ -69,6 +69,8 @@ class State:
     log: Any
     stopping: Callable[[], bool] = lambda: False
     """Whether the server has begun to stop (set once uvicorn's server exists)."""
+    hurry: Callable[[], bool] = lambda: False
+    """Whether a second Ctrl-C asked to end the grace now."""
     inflight: set[asyncio.Task[Any]] = field(default_factory=set)
     cut_off: bool = False
     """Set when the shutdown grace is nearly spent: in-flight requests are answered 503."""
@@ -78,11 +80,14 @@ async def cut_off_before_grace_ends(state: State, grace_s: float) -> None:
     """Once the server stops, answer the requests still waiting on the model in time.
 
     At the grace's end uvicorn cancels them, with a traceback, a plain-text 500 and no
-    log entry.
+    log entry. A second Ctrl-C (``state.hurry``) ends the wait at once.
     """
     while not state.stopping():
         await asyncio.sleep(0.25)
-    await asyncio.sleep(grace_s * CUT_OFF_SHARE)
+    loop = asyncio.get_running_loop()
+    end = loop.time() + grace_s * CUT_OFF_SHARE
+    while loop.time() < end and not state.hurry():
+        await asyncio.sleep(0.05)
     state.cut_off = True
     for task in list(state.inflight):
         task.cancel()

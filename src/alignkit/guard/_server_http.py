@@ -1,19 +1,21 @@
-"""uvicorn's httptools protocol, with each response's writes sent as one.
+"""uvicorn adapted: each response's writes sent as one, and a patient second Ctrl-C.
 
 uvicorn writes a response's status line and headers as soon as the app starts the
 response, then the body in a second write: two ``send`` calls, two TCP segments and two
 wake-ups of the client for every answer. Here the connection's transport holds the writes
 made during one step of the event loop and sends them together when the response is
 complete, or at the end of the step (so a streamed answer still goes out event by
-event as it is produced).
+event as it is produced). The server class (:func:`server_class`) answers the requests
+in flight when a second Ctrl-C comes during the shutdown grace, instead of dropping them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import signal
 from typing import Any, cast
 
-__all__ = ["CorkedTransport", "http_protocol"]
+__all__ = ["CorkedTransport", "http_protocol", "server_class"]
 
 
 class CorkedTransport(asyncio.Transport):
@@ -123,3 +125,23 @@ def http_protocol() -> type[asyncio.Protocol] | str:
             super().on_response_complete()
 
     return CorkedHttpToolsProtocol
+
+
+def server_class(uvicorn: Any) -> Any:
+    """Uvicorn's server, but a second Ctrl-C ends the grace without dropping anything.
+
+    uvicorn quits at once on the second one: requests in flight got a traceback and a
+    plain-text 500 with no audit entry, and the log's last entries were not committed.
+    Here it answers them now (503, logged) and shuts down as usual; a third one quits.
+    """
+
+    class _Server(uvicorn.Server):  # type: ignore[misc]
+        hurry = False
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            if self.should_exit and sig == signal.SIGINT and not self.hurry:
+                self.hurry = True
+                return
+            super().handle_exit(sig, frame)
+
+    return _Server
