@@ -462,6 +462,9 @@ def test_missing_or_malformed_targets_fail_at_connect(ckpt: Path, tmp_path: Path
         connect(f"hf:{ckpt}?gguf=absent.gguf")
     with pytest.raises(ConfigError, match="unsupported option"):
         connect(f"hf:{ckpt}?colour=blue")
+    for uri in (f"hf:{ckpt}#v2", "organism:flawed#x"):  # opened, and the '#' ignored
+        with pytest.raises(ConfigError, match="targets take no '#' part"):
+            connect(uri)
     with pytest.raises(ConfigError, match="steering file not found"):
         connect(f"hf:{ckpt}?steer=v.npz")
     with pytest.raises(ConfigError, match="batch"):

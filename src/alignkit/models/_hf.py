@@ -540,6 +540,7 @@ class HFChatModel(ChatModelBase):
 
 def _open_hf(parsed: ParsedURI, options: TargetOptions) -> HFChatModel:
     """Factory for ``hf:`` URIs."""
+    parsed.refuse_fragment()
     unknown = sorted(set(parsed.query) - set(_QUERY_KEYS))
     if unknown:
         raise ConfigError(

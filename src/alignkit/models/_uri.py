@@ -195,6 +195,17 @@ class ParsedURI:
     query: dict[str, str] = field(default_factory=dict)
     fragment: str = ""
 
+    def refuse_fragment(self) -> None:
+        """Raise :class:`ConfigError` if the URI has a ``#fragment`` its scheme ignores.
+
+        ``organism:flawed#x`` ran the flawed organism and said nothing of the ``#x``.
+        """
+        if self.fragment:
+            raise ConfigError(
+                f"{self.scheme}: '#{self.fragment}' means nothing in '{public_uri(self.raw)}';"
+                f" {self.scheme}: targets take no '#' part"
+            )
+
 
 @dataclass(frozen=True)
 class TargetOptions:

@@ -216,6 +216,7 @@ def open_organism(parsed: ParsedURI, options: TargetOptions) -> HFChatModel:
 
     ``steer=FILE&scale=S`` pass through to the hf adapter (a steering vector).
     """
+    parsed.refuse_fragment()
     unknown = sorted(set(parsed.query) - set(_QUERY_KEYS))
     if unknown:
         raise ConfigError(
