@@ -97,3 +97,34 @@ def test_a_pipe_is_written_to_not_replaced(tmp_path: Path) -> None:
     with atomic_file(os.devnull) as fh:  # a device is written to, too
         fh.write(b"x")
     assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+
+
+def test_staging_folders_of_a_killed_run_are_swept_by_the_next(tmp_path: Path) -> None:
+    """A SIGKILLed `train reward` left `.rm.*.partial` folders (a model's worth of weights
+    each) that no later run removed."""
+    import signal
+    import subprocess
+    import sys
+
+    from alignkit.core import Owned, staged_folder
+
+    out = tmp_path / "rm"
+    killed = subprocess.run(
+        [sys.executable, "-c",
+         "import os, signal, sys\n"
+         "from pathlib import Path\n"
+         "from alignkit.core import Owned, staged_folder\n"
+         "with staged_folder(Path(sys.argv[1]), Owned('the model', names=('*',))) as stage:\n"
+         "    (stage / 'weights.bin').write_bytes(b'x' * 1000)\n"
+         "    os.kill(os.getpid(), signal.SIGKILL)\n", str(out)],
+        capture_output=True, timeout=60,
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL
+    left = [p.name for p in tmp_path.iterdir()]
+    assert len(left) == 1 and left[0].startswith(".rm.") and left[0].endswith(".partial")
+    aside = tmp_path / ".rm.999999.abc.old"  # set aside by a dead run: the only old copy
+    aside.mkdir()
+    with staged_folder(out, Owned("the model", names=("*",))) as stage:
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted([aside.name, stage.name])
+        (stage / "weights.bin").write_bytes(b"y")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [aside.name, "rm"]

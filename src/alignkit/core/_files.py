@@ -13,6 +13,7 @@ import contextlib
 import csv
 import errno
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -189,12 +190,37 @@ def staged_folder(out: Path, owned: Owned) -> Iterator[Path]:
     owned.check(out)
     real = out.resolve()
     real.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{real.name}.", suffix=".partial", dir=real.parent))
+    _sweep(real)
+    staging = Path(tempfile.mkdtemp(prefix=_prefix(real), suffix=".partial", dir=real.parent))
     try:
         yield staging
         _replace(real, staging, owned.what)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _prefix(out: Path) -> str:
+    """Name prefix of ``out``'s staging and set-aside folders: they carry this process's id."""
+    return f".{out.name}.{os.getpid()}."
+
+
+def _sweep(out: Path) -> None:
+    """Delete staging folders of ``out`` left by a process that is gone (a SIGKILL).
+
+    A set-aside ``.old`` folder stays: cut short while replacing, it holds the only copy
+    of what ``out`` held before.
+    """
+    pattern = re.compile(rf"\.{re.escape(out.name)}\.(\d+)\.[^.]+\.partial")
+    for entry in out.parent.iterdir():
+        m = pattern.fullmatch(entry.name)
+        if m is None or not entry.is_dir() or entry.is_symlink():
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+        except ProcessLookupError:  # gone: nobody will finish or undo it
+            shutil.rmtree(entry, ignore_errors=True)
+        except (OSError, OverflowError):  # alive under another user, or no such id
+            pass
 
 
 def _move(source: Path, target: Path) -> None:
@@ -212,7 +238,7 @@ def _replace(out: Path, staging: Path, what: str) -> None:
         staging.chmod(_as_new(0o777))  # a new folder's permissions, not mkdtemp's 0700
         staging.rename(out)
         return
-    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+    old = Path(tempfile.mkdtemp(prefix=_prefix(out), suffix=".old", dir=out.parent))
     moves: list[tuple[Path, Path]] = []  # done so far, undone in reverse if one fails
     try:
         for entry in [*out.iterdir()]:
