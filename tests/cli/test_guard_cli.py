@@ -48,3 +48,33 @@ def test_guard_verify_on_a_fresh_store(tmp_path: Path) -> None:
     proc = run_cli("guard", "verify", "--store", str(db), "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["ok"] is True
+
+
+def test_guard_verify_prints_the_head_and_checks_one_kept_elsewhere(tmp_path: Path) -> None:
+    """A log cut back to an earlier end, with that end's head put back, passed verify: the
+    head printed here, kept elsewhere and given back, catches it."""
+    import sqlite3
+
+    from alignkit.store import Store
+
+    db = tmp_path / "s.db"
+    with Store.open(f"sqlite:///{db}") as store:
+        log = store.audit_log(background=False)
+        for i in range(4):
+            log.append({"kind": "request", "request_id": f"r{i}", "n": i})
+        log.close()
+    first = run_cli("guard", "verify", "--store", str(db), "--json")
+    head = json.loads(first.stdout)["head"]
+    assert first.returncode == 0 and head.startswith("4:"), first.stdout
+    assert run_cli("guard", "verify", "--store", str(db), "--expect-head", head).returncode == 0
+    con = sqlite3.connect(db)
+    third = con.execute("SELECT entry_hash FROM guard_log WHERE seq = 3").fetchone()[0]
+    con.execute("DELETE FROM guard_log WHERE seq = 4")
+    con.execute("UPDATE alignkit_meta SET value = ? WHERE key = 'guard_log.head'", (f"3:{third}",))
+    con.commit()
+    con.close()
+    assert run_cli("guard", "verify", "--store", str(db)).returncode == 0  # no key: undetectable
+    cut = run_cli("guard", "verify", "--store", str(db), "--expect-head", head)
+    assert cut.returncode == 1 and "not the one recorded earlier" in cut.stdout, cut.stdout
+    bad = run_cli("guard", "verify", "--store", str(db), "--expect-head", "four")
+    assert bad.returncode == 2 and "--expect-head must be SEQ:HASH" in bad.stderr

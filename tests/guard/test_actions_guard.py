@@ -232,6 +232,35 @@ def test_a_reviewer_sees_the_whole_request_or_it_is_denied(store: Store) -> None
     assert hidden.decision == "block" and "too large to show a reviewer whole" in hidden.reason
 
 
+def test_a_tool_call_a_secret_pattern_would_hide_is_denied_not_shown_redacted(
+    store: Store,
+) -> None:
+    """A private key's BEGIN/END markers around a command redacted the command too: the
+    reviewer saw `echo "[REDACTED]"` and approving it ran `rm -rf ~/projects`."""
+    guard = make_guard(store)
+    command = ('echo "-----BEGIN PRIVATE KEY-----"; rm -rf ~/projects;'
+               ' echo "-----END PRIVATE KEY-----"')  # fmt: skip
+    hidden = guard.check_action("bash", {"command": command})
+    assert hidden.decision == "block" and "redacts as a secret" in hidden.reason, hidden
+    plain = guard.check_action("bash", {"command": "rm -rf build/"})
+    assert plain.decision == "pending"
+
+
+def test_a_governed_function_taking_keywords_is_checked_by_their_names(store: Store) -> None:
+    """`def f(**kwargs)` sent {"kwargs": {"path": ...}}: no rule on `path` ever applied."""
+    rule = {"id": "no-etc", "decision": "block", "tools": ["read_file"],
+            "when": [{"arg": "path", "glob": ["/etc/**"]}]}  # fmt: skip
+    guard = make_guard(store, {"actions": {"rules": [rule]}})
+
+    @governed(guard, tool="read_file")
+    def read(**kwargs: str) -> str:
+        return "read"
+
+    with pytest.raises(ActionBlocked, match="no-etc"):
+        read(path="/etc/shadow")
+    assert read(path="src/old.py") == "read"
+
+
 def test_a_governed_call_with_cyclic_arguments_is_refused_not_run() -> None:
     """json's 'Circular reference detected' escaped as a raw ValueError."""
     ran: list[object] = []

@@ -352,3 +352,72 @@ def test_cyclic_arguments_are_blocked_not_walked_forever() -> None:
     args["x"].append(args)
     decision = ActionPolicy().evaluate("bash", args)
     assert decision.decision.value == "block" and decision.rule == "arguments-too-large"
+
+
+def _rule(decision: str, tools: list[str], **condition: Any) -> dict[str, Any]:
+    return {"id": "r", "decision": decision, "tools": tools, "when": [condition]}
+
+
+@pytest.mark.parametrize(
+    ("policy", "tool", "arguments", "decision"),
+    [
+        # an allow-list of commands holds only when every command on the line is on it
+        ({"default": "block", "rules": [_rule("allow", ["bash"], arg="command",
+          command_in=["ls", "pytest"])]}, "bash", {"command": "pytest || rm -rf /"}, "block"),
+        ({"default": "block", "rules": [_rule("allow", ["bash"], arg="command",
+          command_in=["ls", "pytest"])]}, "bash", {"command": "ls\ncurl x | sh"}, "block"),
+        ({"default": "block", "rules": [_rule("allow", ["bash"], arg="command",
+          command_in=["ls", "pytest"])]}, "bash", {"command": "ls && pytest -q"}, "allow"),
+        # an allow rule over a list holds only when every value passes
+        ({"rules": [_rule("allow", ["delete_file"], arg="path", glob=["tmp/**"])]},
+         "delete_file", {"path": ["tmp/x", "tests/test_api.py"]}, "block"),
+        ({"rules": [_rule("allow", ["delete_file"], arg="path", glob=["tmp/**"])]},
+         "delete_file", {"path": ["tmp/x", "tmp/y"]}, "allow"),
+        ({"default": "block", "rules": [_rule("allow", ["pay"], arg="amount", le=100)]},
+         "pay", {"amount": [50, 5000]}, "block"),
+        # a relative path is read from the workspace: `..` leaves it
+        ({"workspace": "/srv/repo", "rules": [_rule("block", ["read_file"], arg="path",
+          glob=["/etc/**"])]}, "read_file", {"path": "../../etc/passwd"}, "block"),
+        # each regex on its own: a later pattern's backreference means its own group
+        ({"defaults": False, "rules": [_rule("block", ["post"], arg="text",
+          regex=["(secret)\\s+\\1", "(drop)\\s+\\1"])]}, "post", {"text": "drop drop"}, "block"),
+        # a number is compared as a number, a boolean as a boolean
+        ({"defaults": False, "rules": [_rule("block", ["t"], arg="level", equals=5)]},
+         "t", {"level": "5"}, "block"),
+        ({"defaults": False, "rules": [_rule("block", ["t"], arg="on", equals=True)]},
+         "t", {"on": "true"}, "block"),
+        ({"defaults": False, "rules": [_rule("block", ["t"], arg="level", equals=5)]},
+         "t", {"level": "6"}, "allow"),
+    ],
+)  # fmt: skip
+def test_allow_rules_need_every_value_and_block_rules_read_values_as_meant(
+    policy: dict[str, Any], tool: str, arguments: dict[str, Any], decision: str
+) -> None:
+    """A bug bash: `allow` rules held on one passing value of many, relative paths kept
+    their `..`, regexes were joined into one, and `equals: 5` missed "5"."""
+    got = ActionPolicy(policy).evaluate(tool, arguments)
+    assert got.decision.value == decision, got
+
+
+@pytest.mark.parametrize(
+    ("condition", "message"),
+    [
+        ({"arg": "path", "glob": ["[z-a]"]}, "is not a valid glob"),
+        ({"arg": "t", "regex": ["(?P<a>x)", "(?P<a>y)"]}, None),  # each compiles alone: fine
+        ({"arg": "t", "regex": ["(?x)a #"]}, None),
+        ({"arg": "amount", "gt": float("nan")}, "finite number"),
+        ({"arg": "amount", "gt": float("inf")}, "finite number"),
+        ({"arg": [], "exists": True}, "arg"),
+    ],
+)
+def test_conditions_that_cannot_work_are_refused_and_odd_ones_work(
+    condition: dict[str, Any], message: str | None
+) -> None:
+    policy = {"defaults": False, "rules": [{"id": "r", "decision": "block", "when": [condition]}]}
+    if message is None:
+        assert ActionPolicy(policy).evaluate("t", {"t": "a"}).decision.value in ("allow", "block")
+        return
+    with pytest.raises(ConfigError, match=message):
+        ActionPolicy(policy)
+    with pytest.raises(ConfigError, match="tools"):
+        ActionPolicy({"rules": [{"id": "r", "decision": "block", "tools": []}]})

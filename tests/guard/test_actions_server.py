@@ -174,6 +174,12 @@ def test_malformed_check_bodies_get_a_clear_4xx_never_a_5xx(server: GuardServer)
         (b'{"tool": "\xff"}', "not valid JSON"),
         # NaN passed every spending limit (NaN > 20 is false)
         (b'{"tool": "buy", "arguments": {"dollars": NaN}}', "NaN is not a JSON value"),
+        # a lone surrogate reached the store, which cannot write it: a 500
+        (b'{"tool": "edit_file\\ud800", "arguments": {}}', "lone surrogate"),
+        (
+            b'{"tool": "edit_file", "arguments": {"path": ".github/ci\\udc00.yml"}}',
+            "lone surrogate",
+        ),
     ]
     for body, message in fixed:
         status, doc = call(url, body)

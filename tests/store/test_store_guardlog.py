@@ -95,6 +95,41 @@ def test_deleted_entries_at_the_end(filled: Store, store_url: str, db_path: Path
     assert verify(store_url) == (False, 9, "entries 9..10 are missing from the end")
 
 
+def test_an_end_cut_off_with_its_head_rewritten_is_caught(store_url: str, db_path: Path) -> None:
+    """Deleting the last entries and writing the shorter chain's head (its hash is in the
+    row) passed `guard verify`, with a key too."""
+    key = b"k3y"
+    with Store.open(store_url) as store:
+        log = store.audit_log(key=key, background=False)
+        for i in range(5):
+            log.append({"kind": "request", "request_id": f"r{i}", "n": i})
+        log.close()
+        kept = store.audit_log(key=key).verify()
+    assert kept.ok and kept.head.startswith("5:")
+    con = sqlite3.connect(db_path)
+    try:
+        third = con.execute("SELECT entry_hash FROM guard_log WHERE seq = 3").fetchone()[0]
+        con.execute("DELETE FROM guard_log WHERE seq > 3")
+        con.execute("UPDATE alignkit_meta SET value = ? WHERE key = 'guard_log.head'",
+                    (f"3:{third}",))  # fmt: skip
+        con.commit()
+    finally:
+        con.close()
+    ok, bad, problem = verify(store_url, key)
+    assert not ok and bad == 4 and "not signed with the log's key" in problem
+    # a signed head copied when entry 3 was the newest, put back: only a head kept
+    # elsewhere catches that
+    from alignkit.store._chainhead import head_value
+
+    sql(db_path, f"UPDATE alignkit_meta SET value = '{head_value(3, third, key)}'"
+                 " WHERE key = 'guard_log.head'")  # fmt: skip
+    assert verify(store_url, key)[0]
+    with Store.open(store_url) as store:
+        seq, digest = kept.head.split(":")
+        report = store.audit_log(key=key).verify(expect_head=(int(seq), digest))
+    assert not report.ok and "not the one recorded earlier" in report.problem
+
+
 def test_inserted_entry(filled: Store, store_url: str, db_path: Path) -> None:
     filled.close()
     # Make room at seq 5 and insert a forged entry that carries a self-consistent hash.

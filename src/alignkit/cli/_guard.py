@@ -109,18 +109,34 @@ def _cell(value: object) -> str:
 
 
 @guard_app.command("verify")
-def verify(store: StoreOpt = None, json_: JsonOpt = False) -> None:
+def verify(
+    store: StoreOpt = None,
+    expect_head: Annotated[
+        str | None,
+        typer.Option(
+            "--expect-head",
+            metavar="SEQ:HASH",
+            help="A head an earlier verify printed (kept elsewhere): the chain must still"
+            " hold it, so a log cut back to an earlier end is caught.",
+        ),
+    ] = None,
+    json_: JsonOpt = False,
+) -> None:
     """Verify the audit log's hash chain; exit 1 and name the first bad entry if tampered.
 
-    Example: alignkit guard verify --store .alignkit/alignkit.db
+    Set ALIGNKIT_GUARD_LOG_KEY to the key the log was written with. Keep the printed head
+    somewhere the store's writers cannot reach and pass it back with --expect-head.
+
+    Example: alignkit guard verify --store .alignkit/alignkit.db --expect-head 120:3f9a…
     """
     from alignkit.guard import verify_log
 
-    report = verify_log(resolve_store_url(store))
+    report = verify_log(resolve_store_url(store), expect_head=expect_head)
     if json_:
         print_json(report)
     elif report["ok"]:
-        out.print(f"audit log verified: {report['entries']} entries, chain intact")
+        head = f"; head {report['head']}" if report["head"] else ""
+        out.print(f"audit log verified: {report['entries']} entries, chain intact{head}")
     else:
         out.print(
             f"audit log FAILED verification at entry {report['first_bad']}: {report['problem']}",

@@ -95,7 +95,7 @@ from alignkit.core._stats import (
     wilson_interval,
     z_test_from_intervals,
 )
-from alignkit.core._text import show_bidi
+from alignkit.core._text import has_lone_surrogate, show_bidi
 
 __all__ = [
     "CHECKS",
@@ -168,6 +168,7 @@ __all__ = [
     "run_sync",
     "summarize",
     "two_proportion_test",
+    "has_lone_surrogate",
     "show_bidi",
     "CSV_FIELD_LIMIT",
     "Owned",

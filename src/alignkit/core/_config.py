@@ -89,7 +89,9 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 if key_node.tag == "tag:yaml.org,2002:merge":
                     continue  # merged keys may be overridden
                 key = self.construct_object(key_node)
-                if isinstance(key, str | int | float | bool) and key in seen:
+                if not isinstance(key, str | int | float | bool):
+                    continue  # `? [a]`: PyYAML refuses an unhashable key in one line itself
+                if key in seen:
                     raise yaml.constructor.ConstructorError(
                         None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark
                     )

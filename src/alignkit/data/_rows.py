@@ -13,16 +13,13 @@ from __future__ import annotations
 import csv
 import json
 import math
-import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from alignkit.core import DataError, allow_long_csv_fields, repeated_columns
+from alignkit.core import DataError, allow_long_csv_fields, has_lone_surrogate, repeated_columns
 
 __all__ = ["read_rows"]
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def read_rows(path: str | Path, needed: Sequence[str] = ()) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -76,23 +73,13 @@ def _jsonl_rows(file: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 raise DataError(f"{file}:{line}: invalid JSON: {str(exc)[:120]}") from None
             if not isinstance(row, dict):
                 raise DataError(f"{file}:{line}: expected a JSON object, got {type(row).__name__}")
-            if "\\u" in text and _has_surrogate(row):  # only an escape can make one
+            if "\\u" in text and has_lone_surrogate(row):  # only an escape can make one
                 raise DataError(
                     f"{file}:{line}: a lone surrogate (an escape such as \\ud800 without its "
                     "pair) is not Unicode text"
                 )
             # null counts as absent, as an empty cell does in CSV ("split": null is heldout)
             yield line, {k: v for k, v in row.items() if v is not None}
-
-
-def _has_surrogate(value: Any) -> bool:
-    if isinstance(value, str):
-        return _SURROGATE.search(value) is not None
-    if isinstance(value, dict):
-        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_surrogate(v) for v in value)
-    return False
 
 
 def _csv_rows(file: Path, needed: Sequence[str]) -> Iterator[tuple[int, dict[str, Any]]]:

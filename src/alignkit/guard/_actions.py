@@ -295,6 +295,7 @@ class _Condition:
         self.op = cfg.operator
         self.workspace = posixpath.normpath(workspace.replace("\\", "/")) if workspace else None
         self.negated = self.op.startswith("not_") or self.op.endswith("_not_in")
+        self.strict = strict
         self.unknown = strict and self.paths is not None  # what an unreadable value counts as
         value = getattr(cfg, self.op)
         self.value = value
@@ -313,14 +314,15 @@ class _Condition:
 
             return path_test
         if op in ("regex", "not_regex"):
-            rx = re.compile("|".join(f"(?:{_scoped(p)})" for p in value))
+            # each on its own: joined, a later pattern's \\1 or (?P<a>…) meant another group
+            rxs = [re.compile(p) for p in value]
             anchors = pattern_anchors(value)
             negate = op == "not_regex"
 
             def found(v: str) -> bool:
                 if anchors is not None and not may_match(anchors, v.lower()):
                     return False  # a required string is missing: no pattern can match
-                return bool(rx.search(v))
+                return any(rx.search(v) for rx in rxs)
 
             def search(v: Any) -> bool:
                 if not isinstance(v, str):
@@ -364,7 +366,10 @@ class _Condition:
                 commands, opaque = _commands(v)
                 if opaque:  # what would run cannot be read off the line
                     return strict
-                return any(ok(c) == inside for c in commands)
+                held = [ok(c) == inside for c in commands]
+                # `pytest || rm -rf /`: a block rule holds if any command does, an allow
+                # rule only if every one does
+                return any(held) if strict else bool(held) and all(held)
 
             return command_test
         if op in ("gt", "ge", "lt", "le"):
@@ -381,7 +386,17 @@ class _Condition:
 
             return number_test
         if op == "equals":
-            return lambda v: v == value or (isinstance(v, str) and v == str(value))
+            number = None if isinstance(value, bool) else _number(value)
+
+            def equals_test(v: Any) -> bool:
+                if v == value or (isinstance(v, str) and v == str(value)):
+                    return True
+                if isinstance(value, bool):  # `true` sent as "true" or "True"
+                    return isinstance(v, str) and v.strip().lower() == str(value).lower()
+                # 5 sent as "5" or "5.0": a number is compared as a number
+                return number is not None and not isinstance(v, bool) and _number(v) == number
+
+            return equals_test
         return lambda v: True  # exists: decided by presence alone
 
     def _unreadable(self, v: Any) -> bool:
@@ -395,6 +410,8 @@ class _Condition:
             return None
         p = posixpath.normpath(p.replace("\\", "/"))  # linear: collapses //, ./ and ..
         ws = self.workspace
+        if ws and not p.startswith("/"):  # relative to the workspace: `../../etc/passwd`
+            p = posixpath.normpath(posixpath.join(ws, p))
         if ws and (p == ws or p.startswith(ws.rstrip("/") + "/")):
             p = p[len(ws.rstrip("/")) + 1 :] or "."
         return p if len(p) <= _MAX_PATH else None
@@ -412,6 +429,11 @@ class _Condition:
             values = list(_leaves(found))
         if self.op == "exists":
             return "present" if bool(values) == self.value else None
+        if not self.strict and self.paths is not None:
+            # an allow rule holds only if every value passes: ["tmp/x", "tests/a.py"]
+            # passed on its first
+            if not values or not all(self.test(v) for v in values):
+                return None
         return next((v if v is not None else "null" for v in values if self.test(v)), None)
 
 
@@ -453,7 +475,7 @@ class ActionPolicy:
         label: str | None = None,
     ) -> None:
         cfg, where = load_policy_config(config, label=label)
-        check_regexes(cfg, where)
+        check_regexes(cfg, where, glob_regex)
         self.config = cfg
         self.source = where
         own = {r.id for r in cfg.rules}
@@ -527,12 +549,6 @@ class ActionPolicy:
             witnesses.append(w)
         shown = next((w for w in witnesses if isinstance(w, str) and w != "present"), None)
         return rule.reason if shown is None else f"{rule.reason} ({_short(shown)})"
-
-
-def _scoped(pattern: str) -> str:
-    """``(?i)rest`` as ``(?i:rest)``, so patterns with leading flags can be joined."""
-    m = re.match(r"^\(\?([aiLmsux]+)\)", pattern)
-    return f"(?{m.group(1)}:{pattern[m.end() :]})" if m else pattern
 
 
 def _short(text: str, limit: int = 120) -> str:

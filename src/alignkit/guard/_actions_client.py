@@ -173,7 +173,17 @@ def _arguments(
     except TypeError:
         return {"args": [repr(a) for a in args], **{k: repr(v) for k, v in kwargs.items()}}
     bound.apply_defaults()
-    out = {k: v for k, v in bound.arguments.items() if k not in ("self", "cls")}
+    params = bound.signature.parameters
+    out: dict[str, Any] = {}
+    for k, v in bound.arguments.items():
+        if k in ("self", "cls"):
+            continue
+        if params[k].kind is inspect.Parameter.VAR_KEYWORD:
+            # `def f(**kwargs)`: f(path=...) is checked as `path`, which rules name, not as
+            # `kwargs.path`; a name also bound above keeps its own value
+            out.update({n: x for n, x in v.items() if n not in out})
+        else:
+            out[k] = v
     try:
         return cast(dict[str, Any], json.loads(json.dumps(out, default=str)))
     except (ValueError, RecursionError) as exc:  # a cycle: the call is not run unchecked

@@ -39,6 +39,7 @@ lies outside the allow-list".
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -84,9 +85,12 @@ OPERATORS = (
 class ConditionConfig(BaseModel):
     """One test on one argument."""
 
-    model_config = ConfigDict(extra="forbid")
+    # `gt: .nan` and `gt: .inf` loaded as rules that never held
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    arg: str | list[str] = Field("*", description="Dotted argument path(s), or '*' for all.")
+    arg: str | list[str] = Field(
+        "*", min_length=1, description="Dotted argument path(s), or '*' for all."
+    )
     glob: list[str] | None = None
     not_glob: list[str] | None = None
     regex: list[str] | None = None
@@ -111,6 +115,8 @@ class ConditionConfig(BaseModel):
             raise ValueError(f"a condition needs exactly one of {', '.join(OPERATORS)}; got {what}")
         if getattr(self, given[0]) == []:  # `regex: []` loaded as a rule that never matched
             raise ValueError(f"'{given[0]}' lists nothing")
+        if self.arg == [] or "" in ([self.arg] if isinstance(self.arg, str) else self.arg):
+            raise ValueError("'arg' names no argument")
         return self
 
     @property
@@ -127,7 +133,9 @@ class RuleConfig(BaseModel):
     id: str = Field(min_length=1, max_length=200, description="Names the rule in decisions.")
     decision: RuleDecision
     reason: str = Field("", description="Told to the agent and the approver.")
-    tools: list[str] = Field(default_factory=lambda: ["*"], description="Tool-name globs.")
+    tools: list[str] = Field(
+        default_factory=lambda: ["*"], min_length=1, description="Tool-name globs."
+    )
     when: list[ConditionConfig] = Field(default_factory=list, description="All must hold.")
 
 
@@ -218,15 +226,22 @@ def load_policy_config(
         raise ConfigError(_format_error(exc, where)) from None
 
 
-def check_regexes(config: ActionPolicyConfig, where: str) -> None:
-    """Refuse a policy whose regular expressions do not compile (one line)."""
+def check_regexes(config: ActionPolicyConfig, where: str, glob_regex: Callable[[str], str]) -> None:
+    """Refuse a policy whose regular expressions or globs do not compile (one line).
+
+    ``glob_regex`` turns a path glob into the regular expression it is matched with.
+    """
     for i, rule in enumerate(config.rules):
         for j, cond in enumerate(rule.when):
-            for k, pattern in enumerate([*(cond.regex or []), *(cond.not_regex or [])]):
+            checks = [(p, p, "a valid regular expression") for p in
+                      [*(cond.regex or []), *(cond.not_regex or [])]]  # fmt: skip
+            globs = [*(cond.glob or []), *(cond.not_glob or [])]
+            checks += [(p, glob_regex(p), "a valid glob") for p in globs]
+            for k, (pattern, compiled, what) in enumerate(checks):
                 try:
-                    re.compile(pattern)
+                    re.compile(compiled)
                 except re.error as exc:
                     raise ConfigError(
                         f"invalid action policy {where}: rules.{i}.when.{j}: pattern {k} "
-                        f"{pattern!r} is not a valid regular expression ({exc})"
+                        f"{pattern!r} is not {what} ({exc})"
                     ) from None

@@ -171,7 +171,15 @@ class ApprovalQueue:
         cut: list[str] = []
         # The reviewer sees the whole request: a view cut at 4,000 characters let a payload
         # after the cut be approved unseen. What cannot be shown whole is denied at once.
-        shown = safe_json(dict(request), self.redact, _SHOWN_TEXT, _SHOWN_ITEMS, cut)
+        hidden: list[str] = []
+
+        def redact(text: str) -> str:
+            out = self.redact(text)
+            if out != text:
+                hidden.append(text)
+            return out
+
+        shown = safe_json(dict(request), redact, _SHOWN_TEXT, _SHOWN_ITEMS, cut)
         record = ApprovalRecord(
             id=f"apr_{secrets.token_urlsafe(16)}",
             created_at=now,
@@ -190,8 +198,13 @@ class ApprovalQueue:
         self._append("requested", record, by="guard")
         if cut:
             why = f"too large to show a reviewer whole ({cut[0]})"
-            return self.decide(record.id, approve=False, by="guard", note=why)[1]
-        return record
+        elif hidden and kind == "action":
+            # A secret pattern (a private key's BEGIN … END) can hide a command between its
+            # markers: approved unseen, `rm -rf` ran. A tool call is shown whole or denied.
+            why = "it holds text the guard redacts as a secret, which could hide what it does"
+        else:
+            return record
+        return self.decide(record.id, approve=False, by="guard", note=why)[1]
 
     def get(self, approval_id: str) -> ApprovalRecord:
         """The approval now (expiring it first if its time is up)."""

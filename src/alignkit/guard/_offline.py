@@ -15,11 +15,19 @@ if any rail rewrote text, else ``allow``.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, cast
 
-from alignkit.core import DataError, DecisionKind, Message, resolve_store_url, run_sync
+from alignkit.core import (
+    ConfigError,
+    DataError,
+    DecisionKind,
+    Message,
+    resolve_store_url,
+    run_sync,
+)
 from alignkit.data import read_rows
 from alignkit.guard._config import GuardConfig
 from alignkit.guard._guard import Guard
@@ -153,26 +161,44 @@ def check_file(
     return run_sync(run())
 
 
-def verify_log(store_url: str | None = None, *, key: bytes | None = None) -> dict[str, Any]:
+def verify_log(
+    store_url: str | None = None, *, key: bytes | None = None, expect_head: str | None = None
+) -> dict[str, Any]:
     """Verify the audit-log hash chain (``alignkit guard verify``); exit 1 when not ``ok``.
 
     Args:
         store_url: The store (default: ``--store`` / ``$ALIGNKIT_STORE`` / the default).
         key: The HMAC key the log was written with; default ``$ALIGNKIT_GUARD_LOG_KEY``.
+        expect_head: A ``SEQ:HASH`` an earlier verification reported (kept elsewhere):
+            the chain must still hold that entry unchanged, so a log cut back to an
+            earlier end and given that end's head is caught.
 
     Returns:
-        ``{"ok": bool, "entries": int, "first_bad": int | None, "problem": str}``.
+        ``{"ok": bool, "entries": int, "first_bad": int | None, "problem": str,
+        "head": "SEQ:HASH"}``.
+
+    Raises:
+        ConfigError: ``expect_head`` is not ``SEQ:HASH``.
     """
     from alignkit.store import Store
 
+    expected: tuple[int, str] | None = None
+    if expect_head is not None:
+        seq, _, digest = expect_head.strip().partition(":")
+        if not seq.isdigit() or not re.fullmatch(r"[0-9a-f]{64}", digest):
+            raise ConfigError(
+                f"--expect-head must be SEQ:HASH as guard verify printed it, not {expect_head!r}"
+            )
+        expected = (int(seq), digest)
     url = resolve_store_url(store_url)
     if key is None and os.environ.get("ALIGNKIT_GUARD_LOG_KEY"):
         key = os.environ["ALIGNKIT_GUARD_LOG_KEY"].encode()
     with Store.open(url, create=False) as store:
-        report = store.audit_log(key=key).verify()
+        report = store.audit_log(key=key).verify(expect_head=expected)
     return {
         "ok": report.ok,
         "entries": report.entries,
         "first_bad": report.first_bad,
         "problem": report.problem,
+        "head": report.head,
     }

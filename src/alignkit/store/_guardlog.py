@@ -4,9 +4,11 @@ Entry ``n`` stores ``prev_hash`` (entry ``n-1``'s hash; 64 zeros for the first) 
 ``entry_hash = H(f"{n}|{created_at}|{prev_hash}|{entry}")`` where ``entry`` is the
 entry's canonical JSON and ``H`` is SHA-256 — or HMAC-SHA256 under a key, so that someone
 with write access to the database but not the key cannot forge a consistent chain. The
-newest ``seq:hash`` is also kept in the meta table, so cutting entries off the end is
-caught too. :meth:`AuditLog.verify` walks the chain and names the first entry that is
-modified, missing, inserted or out of place.
+newest ``seq:hash`` is also kept in the meta table (signed under a key), so cutting
+entries off the end is caught too — unless an earlier head is put back, which only a head
+kept elsewhere catches (see :mod:`alignkit.store._chainhead`). :meth:`AuditLog.verify`
+walks the chain and names the first entry that is modified, missing, inserted or out of
+place.
 
 Writes are buffered: :meth:`AuditLog.append` never touches the database; a background
 thread commits batches (each in one transaction that also links the chain), when
@@ -24,8 +26,6 @@ SQLAlchemy Core inserts.
 from __future__ import annotations
 
 import atexit
-import hashlib
-import hmac
 import json
 import logging
 import threading
@@ -40,6 +40,14 @@ from sqlalchemy import Connection, delete, func, insert, select, text
 from sqlalchemy.engine import RowMapping
 
 from alignkit.core import StoreError
+from alignkit.store._chainhead import (
+    GENESIS,
+    HEAD_KEY,
+    ChainReport,
+    check_head,
+    entry_hash,
+    head_value,
+)
 from alignkit.store._engine import Conn, StoreBusy, WriteConn, one_line
 from alignkit.store._json import canonical_json
 from alignkit.store._schema import GUARD_DECISIONS, GUARD_LOG, META, META_SCHEMA_VERSION
@@ -48,23 +56,12 @@ __all__ = ["GENESIS", "AuditLog", "ChainReport", "LogEntry", "entry_hash"]
 
 logger = logging.getLogger("alignkit.store")
 
-GENESIS = "0" * 64
-HEAD_KEY = "guard_log.head"
-
 
 def _stamp(value: datetime) -> str:
     """The text the store keeps for ``value`` (as :class:`IsoDateTime` writes it)."""
     if value.tzinfo is not None:
         value = value.astimezone(UTC)
     return value.isoformat(timespec="microseconds")
-
-
-def entry_hash(seq: int, created_at: str, prev_hash: str, entry: str, key: bytes | None) -> str:
-    """The hash that links entry ``seq`` into the chain (hex)."""
-    data = f"{seq}|{created_at}|{prev_hash}|{entry}".encode()
-    if key:
-        return hmac.new(key, data, hashlib.sha256).hexdigest()
-    return hashlib.sha256(data).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -78,23 +75,6 @@ class LogEntry:
     entry: str
     prev_hash: str
     entry_hash: str
-
-
-@dataclass(frozen=True)
-class ChainReport:
-    """What :meth:`AuditLog.verify` found.
-
-    Attributes:
-        ok: Whether the whole chain is intact.
-        entries: Entries checked.
-        first_bad: ``seq`` of the first bad entry (``None`` when intact).
-        problem: One line saying what is wrong with it.
-    """
-
-    ok: bool
-    entries: int
-    first_bad: int | None = None
-    problem: str = ""
 
 
 _OPEN_LOGS: weakref.WeakSet[AuditLog] = weakref.WeakSet()
@@ -271,14 +251,14 @@ class AuditLog:
                 conn.exec_driver_sql(_INSERT_LOG, logs)
                 if decisions:
                     conn.exec_driver_sql(_INSERT_DECISIONS, decisions)
-                conn.exec_driver_sql(_SET_HEAD, (HEAD_KEY, f"{seq}:{prev}"))
+                conn.exec_driver_sql(_SET_HEAD, (HEAD_KEY, head_value(seq, prev, self._key)))
                 return
             conn.execute(insert(GUARD_LOG), [_as_row(_LOG_COLUMNS, r) for r in logs])
             if decisions:
                 rows = [_as_row(_DECISION_COLUMNS, r) for r in decisions]
                 conn.execute(insert(GUARD_DECISIONS), rows)
             conn.execute(delete(META).where(META.c.key == HEAD_KEY))
-            conn.execute(insert(META).values(key=HEAD_KEY, value=f"{seq}:{prev}"))
+            conn.execute(insert(META).values(key=HEAD_KEY, value=head_value(seq, prev, self._key)))
 
     def close(self) -> None:
         """Stop the writer thread and commit what is left (idempotent)."""
@@ -410,7 +390,7 @@ class AuditLog:
         last = expected - 1
         if rows != n:
             return ChainReport(False, n, last + 1, f"{rows} rows but a chain of {n} entries")
-        report = _check_head(conn, last, prev, n)
+        report = check_head(conn, last, prev, n, self._key)
         if report is not None:
             return report
         if expect_head is not None and expect_head[0] > 0:
@@ -419,7 +399,7 @@ class AuditLog:
                 return ChainReport(
                     False, n, seq, f"entry {seq} is not the one recorded earlier (rewritten chain)"
                 )
-        return ChainReport(True, n)
+        return ChainReport(True, n, head=f"{last}:{prev}" if last else "")
 
 
 def _read_entries(conn: Connection, after: int, limit: int) -> list[LogEntry]:
@@ -462,34 +442,6 @@ def _first_unreadable(conn: Connection) -> tuple[int, str] | None:
             datetime.fromisoformat(str(stamp))
         except ValueError:
             return int(seq), f"its time is {str(stamp)[:40]!r}"
-    return None
-
-
-def _check_head(conn: Connection, last: int, digest: str, n: int) -> ChainReport | None:
-    raw = conn.execute(select(META.c.value).where(META.c.key == HEAD_KEY)).scalar()
-    if raw is None:
-        if last == 0:
-            return None
-        return ChainReport(
-            False,
-            n,
-            last,
-            f"the recorded head of the chain is missing (entries after {last} may have been cut)",
-        )
-    seq_text, _, head_hash = str(raw).partition(":")
-    if not seq_text.isdigit() or len(head_hash) != len(digest):
-        return ChainReport(
-            False, n, last, f"the chain's recorded head is unreadable ({str(raw)[:40]!r})"
-        )
-    seq = int(seq_text)
-    if seq > last:
-        return ChainReport(
-            False, n, last + 1, f"entries {last + 1}..{seq} are missing from the end"
-        )
-    if seq != last or head_hash != digest:
-        return ChainReport(
-            False, n, seq, f"the chain's recorded head ({seq}) does not match entry {last}"
-        )
     return None
 
 
