@@ -272,6 +272,11 @@ def test_broken_yaml_is_one_line_naming_the_line(
     proc = run_cli(*argv, cwd=tmp_path, env=ENV)
     _assert_one_line_error(proc, fragment, "is not valid YAML (line ")
     assert not (tmp_path / "o").exists()
+    # nested 2,000 deep (a RecursionError), and a list as a key (a TypeError): exit 3
+    for text, says in (("a: " + "[" * 2000 + "]" * 2000, "nested too deeply"),
+                       ("? [a]\n: b\n", "is not valid YAML")):  # fmt: skip
+        broken.write_text(text, encoding="utf-8")
+        _assert_one_line_error(run_cli(*argv, cwd=tmp_path, env=ENV), fragment, says)
 
 
 @pytest.mark.parametrize(

@@ -111,3 +111,14 @@ def test_reports_of_another_run_are_replaced_with_a_note_and_bad_out_is_early(
     blocker.write_text("x")
     early = run_cli("lab", "run", "--only", "goodhart", "--out", str(blocker / "sub"))
     assert early.returncode == 2 and "cannot be created or written" in early.stderr
+
+
+def test_monitor_check_never_writes_its_report_over_the_log(tmp_path: Path) -> None:
+    """A log named report.json, checked with `--out .`, was replaced by the report."""
+    log = tmp_path / "report.json"
+    log.write_text("".join(json.dumps({"step": i, "reward": i, "gold": min(i, 40 - i)}) + "\n"
+                           for i in range(40)))  # fmt: skip
+    before = log.read_text()
+    proc = run_cli("monitor", "check", str(log), "--out", str(tmp_path))
+    assert proc.returncode == 2 and "over the log being read" in proc.stderr, proc.stderr
+    assert log.read_text() == before

@@ -179,3 +179,29 @@ def test_column_names_match_however_the_accents_are_encoded(tmp_path: Path) -> N
     result = check_log(path, proxy=nfc, intent=["gold"])
     assert result.status.state is MonitorState.OVEROPTIMISED
     assert check_log(path, proxy=nfd, intent="gold").rows == 800
+
+
+def test_two_columns_that_read_alike_are_refused_not_merged(tmp_path: Path) -> None:
+    """`café` composed and decomposed were merged by the NFC lookup: one column's values
+    were dropped without a word."""
+    path = tmp_path / "log.csv"
+    path.write_text("step,reward,caf\u00e9,cafe\u0301\n" + "".join(
+        f"{i},{i},1,2\n" for i in range(20)), encoding="utf-8")  # fmt: skip
+    with pytest.raises(DataError, match="given twice"):
+        check_log(path, proxy="reward", intent="café")
+
+
+def test_a_latched_alarm_keeps_its_figures_when_a_later_fit_blurs(tmp_path: Path) -> None:
+    """The intent fell from the start, alarmed at step 100, then came back: the status
+    said "peak near step 0 (confidence 0.000)" and a 2-SD drop, from the last fit."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "u.csv"
+    rows = [f"{s},{s / 100},{-4 * (s / 600) * (1 - s / 600) + rng.normal(0, 0.05):.4f}"
+            for s in range(0, 600, 10)]  # fmt: skip
+    path.write_text("step,reward,gold\n" + "\n".join(rows), encoding="utf-8")
+    result = check_log(path, proxy="reward", intent="gold")
+    assert result.status.state is MonitorState.OVEROPTIMISED
+    status = result.monitor.intent_status("gold")  # type: ignore[union-attr]
+    assert status.confidence > 0.99 and status.drop_sd > 5, status
+    whole = result.monitor.intent_status("gold", latest=True)  # type: ignore[union-attr]
+    assert whole.confidence < status.confidence

@@ -217,8 +217,15 @@ def monitor_check(
     Example: alignkit monitor check train_log.csv --proxy reward --intent gold
     """
     from alignkit.monitor import MonitorState, check_log
-    from alignkit.report import to_json, write_reports
+    from alignkit.report import REPORT_FILES, to_json, write_reports
 
+    if out_dir is not None and log.exists():  # `--out .` beside report.json: the log was lost
+        hit = next((n for n in REPORT_FILES.values() if (out_dir / n).exists()
+                    and (out_dir / n).resolve() == log.resolve()), None)  # fmt: skip
+        if hit is not None:
+            raise ConfigError(
+                f"--out {out_dir} would write {hit} over the log being read; give another folder"
+            )
     checked = check_log(
         log, proxy=proxy, intent=tuple(intent or ["gold"]), step=step, minimize=minimize or ()
     )

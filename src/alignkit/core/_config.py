@@ -119,6 +119,8 @@ def read_yaml(path: str | Path, what: str, error: type[AlignkitError] = ConfigEr
         raise error(f"cannot read {what} {p}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise error(f"cannot read {what} {p}: not UTF-8 text") from None
+    except RecursionError:  # `a: [[[[…` 2,000 deep stopped every command, even `runs list`
+        raise error(f"{what} {p} is not valid YAML: nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" (line {mark.line + 1})" if mark is not None else ""

@@ -89,16 +89,20 @@ class Verdict:
             )
         what = "gaming" if self.gaming else "no alarm"
         peak = f", intent peaked near episode {self.peak_step:g}" if self.peak_step else ""
+        monitor = f"monitor: {self.state}"
+        if not self.gaming and self.state == "overoptimised":  # said "no alarm … overoptimised"
+            what = "no alarm over the whole run"
+            monitor = "an earlier look alarmed the monitor; the whole run shows no decline"
         return (
             f"{what}: passed-its-peak confidence {self.confidence:.3f} from {self.evaluations} "
-            f"intent evaluations and {self.episodes} rewards{peak} (monitor: {self.state})"
+            f"intent evaluations and {self.episodes} rewards{peak} ({monitor})"
         )
 
 
 def verdict_of(monitor: GoodhartMonitor) -> Verdict:
     """Read the verdict from a monitor fed with reward and sparse intent."""
     name = monitor.intent[0]
-    d = monitor.intent_status(name)
+    d = monitor.intent_status(name, latest=True)  # the whole run, not an early look
     steps, _ = monitor.series(monitor.proxy)
     return Verdict(
         gaming=d.n >= monitor.min_points and d.confidence >= 1.0 - monitor.alpha,

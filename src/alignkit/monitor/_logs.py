@@ -61,6 +61,18 @@ def _nfc(name: str) -> str:
     return unicodedata.normalize("NFC", name) if isinstance(name, str) else name
 
 
+def _nfc_row(path: str | Path, line: int, row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with NFC column names; two names that differ only in form are refused."""
+    out = {_nfc(k): v for k, v in row.items()}
+    if len(out) < len(row):
+        twice = next(n for n in out if sum(_nfc(k) == n for k in row) > 1)
+        raise DataError(
+            f"{path}:{line}: column {twice!r} is given twice (the same name with its accents"
+            " written two ways)"
+        )
+    return out
+
+
 def _read_log(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
     """``(line, row)`` for each row of a training log, ``line`` as an editor numbers it.
 
@@ -185,7 +197,7 @@ def check_log(
             values for one of them.
     """
     # column names compare as NFC: "é" typed composed matched no decomposed header
-    numbered = [(line, {_nfc(k): v for k, v in row.items()}) for line, row in _read_log(path)]
+    numbered = [(line, _nfc_row(path, line, row)) for line, row in _read_log(path)]
     rows = [row for _, row in numbered]
     if not rows:
         raise DataError(f"training log {path} has no rows")

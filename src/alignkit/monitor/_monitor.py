@@ -316,15 +316,25 @@ class GoodhartMonitor:
         sign = -1.0 if name in self.minimize else 1.0
         return list(s.steps), [sign * v for v in s.values]
 
-    def intent_status(self, name: str) -> IntentStatus:
-        """The detail for intent metric ``name`` (:class:`ConfigError` if it is not one)."""
+    def intent_status(self, name: str, *, latest: bool = False) -> IntentStatus:
+        """The detail for intent metric ``name`` (:class:`ConfigError` if it is not one).
+
+        Once the monitor has alarmed, its figures (peak, confidence, drop) stay those of
+        the alarm unless a later look alarms on its own; ``latest`` gives the latest
+        look's figures all the same (a verdict on the whole run).
+        """
         track = self._tracks.get(name)
         if track is None:
             raise ConfigError(f"{name!r} is not an intent metric of this monitor")
         test = track.last
-        if track.alarm_test is not None and not _declined(test):
-            # latched, and the intent has since recovered: keep the figures of the alarm,
-            # or the peak to roll back to is lost (status said confidence 0, no peak)
+        n = len(track.series.values)
+        still = test is not None and _declined(test)
+        if still and test is not None:
+            still = alarmed([test.p_value], self.alpha, n, self.min_points, 1)
+        if track.alarm_test is not None and not latest and not still:
+            # latched, and the latest look no longer alarms on its own (the intent
+            # recovered, or the fit blurred): keep the alarm's figures, or the peak to roll
+            # back to is lost (status said confidence 0, or a peak at the first step)
             test = track.alarm_test
         div_t, int_t = self._divergence(track.series)
         if track.alarm_step is not None:
