@@ -252,3 +252,65 @@ def test_an_owner_whose_process_id_was_reused_does_not_hold_the_run(tmp_path: Pa
         finally:
             other.kill()
             other.wait()
+
+
+def test_a_refused_resume_leaves_a_run_another_process_is_writing_alone(tmp_path: Path) -> None:
+    """A resume that failed before it claimed the run (a bad option, Ctrl-C while the model
+    loaded) marked the live run failed and dropped its owner: a later resume sent its
+    requests a second time."""
+    import json
+    import socket
+    import subprocess
+
+    from sqlalchemy import insert, select
+
+    from alignkit.store._schema import META
+
+    with Store.open(f"sqlite:///{tmp_path / 's.db'}") as store:
+        store.create_run("r1", target="t", seed=0, config={}, alignkit_version="x",
+                         started_at=datetime.now(UTC))  # fmt: skip
+        live = subprocess.Popen(["sleep", "30"])
+        try:
+            owner = json.dumps({"host": socket.gethostname(), "pid": live.pid})
+            with store._write("test") as conn:
+                conn.execute(insert(META).values(key="owner:r1", value=owner))
+            for error in (ValueError("cannot import the app"), KeyboardInterrupt()):
+                with pytest.raises(type(error)):
+                    with store.failing_run("r1", resumed=True, resume_with="alignkit audit"):
+                        raise error
+                assert store.get_run("r1").status == "running"
+                with store._read("test") as conn:
+                    kept = conn.execute(select(META.c.value).where(META.c.key == "owner:r1"))
+                    assert kept.scalar() == owner
+        finally:
+            live.kill()
+            live.wait()
+        with pytest.raises(ValueError):  # its owner gone, the run is this resume's to mark
+            with store.failing_run("r1", resumed=True, resume_with="alignkit audit"):
+                raise ValueError("boom")
+        assert store.get_run("r1").status == "failed"
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ("config = '{'", "is damaged"),
+        ("config = '[1, 2]'", "its config is list"),
+        ("seed = 'abc'", "is damaged"),
+        ("started_at = 'garbage'", "a stored row is damaged"),
+    ],
+)
+def test_a_damaged_run_row_is_one_store_error(tmp_path: Path, change: str, says: str) -> None:
+    """A hand-edited row was an internal error (exit 3) in every `runs` command."""
+    db = tmp_path / "s.db"
+    with Store.open(f"sqlite:///{db}") as store:
+        store.create_run(RUN, target="t", seed=0, config={}, alignkit_version="x",
+                         started_at=datetime.now(UTC))  # fmt: skip
+    con = sqlite3.connect(db)
+    con.execute(f"UPDATE runs SET {change}")
+    con.commit()
+    con.close()
+    with Store.open(f"sqlite:///{db}") as store:
+        for read in (store.list_runs, lambda: store.get_run(RUN)):
+            with pytest.raises(StoreError, match=says):
+                read()

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, delete, insert, select
 from alignkit.core import ConfigError
 from alignkit.store._schema import META
 
-__all__ = ["RunInUse", "claim", "release"]
+__all__ = ["RunInUse", "claim", "other_owner", "release"]
 
 
 class RunInUse(ConfigError):
@@ -77,25 +77,31 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def other_owner(conn: Connection, run_id: str) -> int | None:
+    """The process id of another live process on this host that owns the run, or ``None``."""
+    raw = conn.execute(select(META.c.value).where(META.c.key == _key(run_id))).scalar()
+    if raw is None:
+        return None
+    try:
+        owner = json.loads(raw)
+    except ValueError:
+        return None
+    return _live(owner) if isinstance(owner, dict) else None
+
+
 def claim(conn: Connection, run_id: str) -> None:
     """Record this process as the run's owner, in the caller's write transaction.
 
     Raises:
         RunInUse: Another live process on this host owns the run.
     """
-    raw = conn.execute(select(META.c.value).where(META.c.key == _key(run_id))).scalar()
-    if raw is not None:
-        try:
-            owner = json.loads(raw)
-        except ValueError:
-            owner = {}
-        pid = _live(owner) if isinstance(owner, dict) else None
-        if pid is not None:
-            raise RunInUse(
-                f"run {run_id} is still running in process {pid}; wait for it or stop it"
-                " before resuming (resuming now would send its requests twice)"
-            )
-        conn.execute(delete(META).where(META.c.key == _key(run_id)))
+    pid = other_owner(conn, run_id)
+    if pid is not None:
+        raise RunInUse(
+            f"run {run_id} is still running in process {pid}; wait for it or stop it"
+            " before resuming (resuming now would send its requests twice)"
+        )
+    conn.execute(delete(META).where(META.c.key == _key(run_id)))
     conn.execute(insert(META).values(key=_key(run_id), value=json.dumps(_me())))
 
 

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import secrets
 import threading
 import time
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, cast
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, update
@@ -23,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
 
-from alignkit.core import DEFAULT_STORE, AuditResult, Finding, StoreError
+from alignkit.core import DEFAULT_STORE, AlignkitError, AuditResult, Finding, StoreError
 from alignkit.store._attempts import AttemptRecord, AttemptWriter, attempt_from_row
 from alignkit.store._engine import (
     Location,
@@ -39,66 +36,21 @@ from alignkit.store._governance import ApprovalBook, TrafficHistory
 from alignkit.store._guardlog import AuditLog
 from alignkit.store._json import canonical_json, model_json
 from alignkit.store._migrations import prepare_schema
-from alignkit.store._owner import RunInUse, claim, release
+from alignkit.store._owner import RunInUse, claim, other_owner, release
+from alignkit.store._runrecord import (
+    RUN_STATUSES,
+    RunRecord,
+    check_status,
+    new_run_id,
+    run_record,
+)
 from alignkit.store._schema import ATTEMPTS, FINDINGS, RUNS
 
 __all__ = ["RUN_STATUSES", "RunRecord", "Store", "new_run_id"]
 
-_log = logging.getLogger(__name__)
-
-
-def new_run_id(prefix: str = "") -> str:
-    """A sortable, unique run id: ``{prefix}YYYYMMDD-HHMMSS-xxxxxx``."""
-    return f"{prefix}{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
-
-
-RUN_STATUSES = ("running", "finished", "failed")
 _AMBIGUOUS_SHOWN = 5
 
-
-@dataclass(frozen=True)
-class RunRecord:
-    """One stored run, without its findings.
-
-    Attributes:
-        id: the run id.
-        target: the target URI the run audited.
-        seed: the run's seed.
-        status: ``running``, ``finished`` or ``failed``.
-        started_at: when the run started.
-        finished_at: when it finished or failed (``None`` while running).
-        config: the configuration the run was started with.
-        alignkit_version: the alignkit version that started it.
-    """
-
-    id: str
-    target: str
-    seed: int
-    status: str
-    started_at: datetime
-    finished_at: datetime | None
-    config: dict[str, Any]
-    alignkit_version: str
-
-
-def _run_record(row: RowMapping) -> RunRecord:
-    return RunRecord(
-        id=row["id"],
-        target=row["target"],
-        seed=int(row["seed"]),
-        status=row["status"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        config=cast(dict[str, Any], json.loads(row["config"])),
-        alignkit_version=row["alignkit_version"],
-    )
-
-
-def _check_status(status: str) -> None:
-    if status not in RUN_STATUSES:
-        raise StoreError(
-            f"unknown run status {status!r}; expected one of {', '.join(RUN_STATUSES)}"
-        )
+_log = logging.getLogger(__name__)
 
 
 def _insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -240,12 +192,23 @@ class Store:
     @contextmanager
     def _read(self, action: str) -> Iterator[Connection]:
         self._require_open()
-        with (
-            translate_errors(action, self.url),
-            self._read_guard,
-            self._engine.connect() as conn,
-        ):
-            yield conn
+        try:
+            with (
+                translate_errors(action, self.url),
+                self._read_guard,
+                self._engine.connect() as conn,
+            ):
+                yield conn
+        except AlignkitError:
+            raise
+        except UnicodeEncodeError:  # a run id from a name that is not UTF-8
+            raise StoreError(
+                f"cannot {action} in store {self.url}: not valid text (a name that is not UTF-8?)"
+            ) from None
+        except (ValueError, TypeError) as exc:  # a hand-edited row: `started_at = 'garbage'`
+            raise StoreError(
+                f"cannot {action} in store {self.url}: a stored row is damaged ({one_line(exc)})"
+            ) from None
 
     @contextmanager
     def _write(self, action: str, *, busy_s: float | None = None) -> Iterator[Connection]:
@@ -361,6 +324,10 @@ class Store:
         except RunInUse:  # another process owns the run: not ours to mark
             raise
         except BaseException as exc:
+            if resumed and self._other_owner(run_id) is not None:
+                # refused before this process claimed it (a bad option, Ctrl-C while the
+                # model loaded): the live run is the other process's, left as it is
+                raise
             if before == "finished":
                 self.mark_run(run_id, "finished")
             elif resumed or self.has_run(run_id):
@@ -374,6 +341,10 @@ class Store:
                         self.store_option,
                     )
             raise
+
+    def _other_owner(self, run_id: str) -> int | None:
+        with self._read(f"read run '{run_id}'") as conn:
+            return other_owner(conn, self._resolve(conn, run_id)["id"])
 
     def create_run(
         self,
@@ -411,7 +382,7 @@ class Store:
         A resumed run finishes again: its findings and result are replaced, never
         duplicated. The run must exist (:meth:`create_run`).
         """
-        _check_status(status)
+        check_status(status)
         rows = [
             {
                 "run_id": result.run_id,
@@ -444,7 +415,7 @@ class Store:
 
     def mark_run(self, run_id: str, status: str) -> None:
         """Set a run's status (``running`` clears ``finished_at``; the others set it)."""
-        _check_status(status)
+        check_status(status)
         with self._write(f"mark run '{run_id}'") as conn:
             row = self._resolve(conn, run_id)
             finished_at = None if status == "running" else row["finished_at"] or datetime.now(UTC)
@@ -459,7 +430,7 @@ class Store:
     def get_run(self, run_id: str) -> RunRecord:
         """The run ``run_id`` (or the one run whose id starts with it)."""
         with self._read(f"read run '{run_id}'") as conn:
-            return _run_record(self._resolve(conn, run_id))
+            return run_record(self._resolve(conn, run_id))
 
     def list_runs(self, limit: int = 50) -> list[RunRecord]:
         """Up to ``limit`` runs, newest first."""
@@ -467,7 +438,7 @@ class Store:
             select(RUNS).order_by(RUNS.c.started_at.desc(), RUNS.c.id.desc()).limit(max(limit, 0))
         )
         with self._read("list runs") as conn:
-            return [_run_record(row) for row in conn.execute(query).mappings()]
+            return [run_record(row) for row in conn.execute(query).mappings()]
 
     def load_result(self, run_id: str) -> AuditResult:
         """The :class:`AuditResult` stored by :meth:`finish_run` (prefixes accepted)."""
