@@ -458,3 +458,18 @@ def test_a_terminal_that_cannot_show_a_character_gets_an_escape(tmp_path: Path) 
     proc = run_cli("guard", "check", str(traffic), env={"PYTHONIOENCODING": "ascii"})
     assert proc.returncode == 0 and "internal error" not in proc.stderr, proc.stderr
     assert "\\u2265" in proc.stdout and proc.stdout.startswith("a ")
+
+
+def test_reports_written_again_count_failures_at_the_runs_own_fail_on(tmp_path: Path) -> None:
+    """`runs show RUN --out` wrote junit.xml at medium: a run gated at `--fail-on low`
+    had 3 failures in its own junit.xml and 0 in the one written again."""
+    db = str(tmp_path / "s.db")
+    first = run_cli("audit", "--target", QUIZ, "--checks", "capability.*,hallucination",
+                    "--max-items", "10", "--fail-on", "low", "--out", str(tmp_path / "j1"),
+                    "--store", db, "--json", cwd=tmp_path, env=ENV)  # fmt: skip
+    run_id = json.loads(first.stdout)["run_id"]
+    again = run_cli("runs", "show", run_id, "--out", str(tmp_path / "j2"), "--store", db,
+                    cwd=tmp_path)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    one, two = ((tmp_path / d / "junit.xml").read_text() for d in ("j1", "j2"))
+    assert 'name="fail_on" value="low"' in one and one == two

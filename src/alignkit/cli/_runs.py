@@ -11,7 +11,7 @@ from rich.table import Table
 
 from alignkit.cli._common import JsonOpt, StoreOpt, err, out, print_json
 from alignkit.cli._render import print_changes, print_result
-from alignkit.core import AuditResult, ConfigError, load_config, resolve_store_url
+from alignkit.core import AuditResult, ConfigError, Severity, load_config, resolve_store_url
 
 if TYPE_CHECKING:  # the command line imports what a command needs when it runs
     from alignkit.store import Store
@@ -104,9 +104,15 @@ def runs_show(
     from alignkit.report import to_json, write_reports
 
     with _open(store) as st:
-        result = st.load_result(st.get_run(run).id)
+        record = st.get_run(run)
+        result = st.load_result(record.id)
     if out_dir is not None:
-        paths = write_reports(result, out_dir, rerun_hint=False)  # it is that command
+        # junit.xml counts failures at the run's own --fail-on (it used medium for all)
+        reporting = record.config.get("reporting")
+        kept = str(reporting.get("fail_on", "")) if isinstance(reporting, dict) else ""
+        stored = next((s for s in Severity if s.value == kept), None)
+        threshold = stored or load_config().audit.fail_on or Severity.MEDIUM
+        paths = write_reports(result, out_dir, fail_on=threshold, rerun_hint=False)
         err.print(f"report: {paths['html']}", markup=False)
     if json_:
         print_json(to_json(result))
