@@ -204,3 +204,17 @@ def test_in_memory_store_is_shared_between_threads(make_attempt: MakeAttempt) ->
         assert errors == []
         assert store.count_attempts("mem") == 150
         assert store.get_run("mem").target == "t"
+
+
+def test_a_store_path_is_taken_as_written(tmp_path: Path) -> None:
+    """`--store 'nightly?.db'` wrote to `nightly` (`?` read as URL options) and
+    `--store 'x%41.db'` looked for `xA.db`."""
+    from alignkit.core import resolve_store_url
+
+    for name in ("nightly?.db", "x%41.db", "50%.db"):
+        path = tmp_path / name
+        with Store.open(resolve_store_url(str(path))) as store:
+            assert store.list_runs() == []
+        assert path.is_file(), name
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".db") == sorted(
+        ["nightly?.db", "x%41.db", "50%.db"])  # fmt: skip

@@ -167,7 +167,10 @@ def resolve_store_url(store: str | None, config: AlignkitConfig | None = None) -
         if chosen is not None and not chosen.strip():
             raise ConfigError("the config's store is blank; give a path or a URL, or leave it out")
     chosen = chosen or DEFAULT_STORE
-    return chosen if "://" in chosen else f"sqlite:///{chosen}"
+    if "://" in chosen:
+        return chosen
+    # a path is taken as written: in a URL `?` starts options and `%41` is `A`
+    return "sqlite:///" + chosen.replace("%", "%25").replace("?", "%3F")
 
 
 def config_schema() -> str:
