@@ -415,3 +415,15 @@ def test_an_out_path_that_cannot_exist_is_bad_input_not_an_internal_error(
                        "--store", str(tmp_path / "s.db"), cwd=tmp_path)  # fmt: skip
         _assert_one_line_error(proc, says)
     assert not (tmp_path / "s.db").exists()  # refused before any work
+
+
+def test_a_name_that_is_not_utf8_is_bad_input_not_an_internal_error(tmp_path: Path) -> None:
+    """`monitor check $'f\\xff.csv' --json` and `runs list --store $'bad\\xff.db'` were
+    internal errors (exit 3): the name reached JSON or SQLite as a lone surrogate."""
+    import os
+
+    log = tmp_path / os.fsdecode(b"f\xff.csv")
+    log.write_text("step,reward,gold\n" + "".join(f"{i},{i},{i}\n" for i in range(8)))
+    store = str(tmp_path / os.fsdecode(b"bad\xff.db"))
+    for args in (("monitor", "check", str(log), "--json"), ("runs", "list", "--store", store)):
+        _assert_one_line_error(run_cli(*args, cwd=tmp_path), "is not UTF-8 text")

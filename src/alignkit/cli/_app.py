@@ -183,6 +183,15 @@ def main(argv: list[str] | None = None) -> None:
         err.print(f"error: cannot write{where}: {exc.strerror}", markup=False)
         quiet_broken_pipe(2)  # stdout would fail again at exit
     except Exception as exc:  # a bug: one line, the traceback only on request
+        if "surrogates not allowed" in str(exc):
+            # a name from the command line or a folder that is not UTF-8 (`f\xff.csv`)
+            # reached something that writes text: the user's input, not a bug
+            err.print(
+                "error: a name given is not UTF-8 text (a file named in another encoding?);"
+                " rename it or give another",
+                markup=False,
+            )
+            sys.exit(2)
         _internal_error(exc)
     if _terminated or rc == 130:  # typer turns an interrupt into Exit(130)
         _stopped("interrupted")
