@@ -122,3 +122,15 @@ def test_monitor_check_never_writes_its_report_over_the_log(tmp_path: Path) -> N
     proc = run_cli("monitor", "check", str(log), "--out", str(tmp_path))
     assert proc.returncode == 2 and "over the log being read" in proc.stderr, proc.stderr
     assert log.read_text() == before
+
+
+def test_lab_train_out_that_cannot_be_written_is_one_error_line(tmp_path: Path) -> None:
+    """An overlong --out was an internal error before training; a place that refuses the
+    file (sysfs) was one after it."""
+    long = run_cli("lab", "train", "BoatRace", "--steps", "200", "--out",
+                   str(tmp_path / ("a" * 300 + ".npz")))  # fmt: skip
+    assert long.returncode == 2 and "File name too long" in long.stderr, long.stderr
+    if Path("/sys/kernel").is_dir():
+        refused = run_cli("lab", "train", "BoatRace", "--steps", "200", "--out", "/sys/x.npz")
+        assert refused.returncode == 2 and "internal error" not in refused.stderr
+        assert refused.stderr.strip().splitlines()[-1].startswith("error: --out /sys/x.npz")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +21,22 @@ def _default_path(name: str, agent: str, seed: int, patched: bool) -> Path:
 def _check_out(target: Path, agent: str) -> None:
     """Refuse a policy path that cannot be written or read back, before any training."""
     want = ".npz" if agent == "q" else ".zip"
+    writable_folder(target)  # first: a name too long for is_dir() to ask
     if target.is_dir():
         raise ConfigError(f"--out {target}: is a folder; name the policy file")
     if target.suffix != want:
         raise ConfigError(f"--out {target}: a {agent} policy is saved as {want}")
-    writable_folder(target)
     note_replaced_file(target)
+
+
+def _saved(save: Callable[[], object], target: Path) -> None:
+    """Run ``save``; a place that refuses the file (``/sys``, a full disk) is one line."""
+    try:
+        save()
+    except OSError as exc:
+        raise ConfigError(
+            f"--out {target}: cannot write the policy: {exc.strerror or exc}"
+        ) from None
 
 
 def train_command(
@@ -109,7 +120,7 @@ def _train_q(
 
     agent = train_q(env, episodes, seed=seed, on_episode=on_episode)
     agent.env_id = env_name
-    agent.save(target)
+    _saved(lambda: agent.save(target), target)
     return detector.verdict(), rows
 
 
@@ -186,5 +197,5 @@ def _train_ppo(
         patched=patched,
     )
     target.parent.mkdir(parents=True, exist_ok=True)
-    model.save(str(target))
+    _saved(lambda: model.save(str(target)), target)
     return verdict_of(monitor), rows
