@@ -134,3 +134,15 @@ def test_lab_train_out_that_cannot_be_written_is_one_error_line(tmp_path: Path) 
         refused = run_cli("lab", "train", "BoatRace", "--steps", "200", "--out", "/sys/x.npz")
         assert refused.returncode == 2 and "internal error" not in refused.stderr
         assert refused.stderr.strip().splitlines()[-1].startswith("error: --out /sys/x.npz")
+
+
+def test_huge_seed_counts_and_huge_traffic_values_are_handled() -> None:
+    """`lab run --seeds 1000000000` built a list of seeds until memory ran out; a traffic
+    metric at ±1.7e308 made the table's sparkline an internal error (inf / inf)."""
+    from alignkit.cli._traffic import _spark
+
+    proc = run_cli("lab", "run", "--only", "gaming", "--envs", "BoatRace", "--seeds", "10**9")
+    assert proc.returncode == 2
+    proc = run_cli("lab", "run", "--only", "gaming", "--envs", "BoatRace", "--seeds", "1000000000")
+    assert proc.returncode == 2 and "--seeds must be from 1 to" in proc.stderr, proc.stderr
+    assert _spark([1.7e308, -1.7e308, 0.0, None]) == "█▁▄"

@@ -34,6 +34,8 @@ monitor_app = typer.Typer(
 )
 _GROUPS = ("goodhart", "gaming")
 _AGENTS = ("q", "ppo")
+MAX_SEEDS = 1000
+"""Most training runs per variant ``lab run --seeds`` takes (each is a full training run)."""
 
 
 @lab_app.command("list")
@@ -115,8 +117,8 @@ def lab_run(
 
     if only is not None and only not in _GROUPS:
         raise ConfigError(f"--only must be one of {', '.join(_GROUPS)}, not '{only}'")
-    if seeds < 1:
-        raise ConfigError("--seeds must be at least 1")
+    if not 1 <= seeds <= MAX_SEEDS:  # 10**9 built a list of seeds until memory ran out
+        raise ConfigError(f"--seeds must be from 1 to {MAX_SEEDS}, not {seeds}")
     if envs is not None and only == "goodhart":
         raise ConfigError("--envs applies to the gaming experiments, not --only goodhart")
     names = [e.strip() for e in envs.split(",") if e.strip()] if envs is not None else None

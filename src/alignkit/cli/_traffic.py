@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -38,7 +39,10 @@ def _spark(raw: list[float | None], width: int = 24) -> str:
     if not values:
         return ""
     low, high = min(values), max(values)
-    span = high - low or 1.0
+    span = (high - low) or 1.0
+    if not math.isfinite(span):  # ±1.7e308: the span overflows; scale down first
+        low, span = low / 4, (high / 4 - low / 4) or 1.0
+        values = [v / 4 for v in values]
     return "".join(_BLOCKS[int((v - low) / span * (len(_BLOCKS) - 1))] for v in values)
 
 
