@@ -53,3 +53,23 @@ def test_history_of_one_metric_survives_many_others(
     with pytest.raises(SystemExit) as done:
         main(["monitor", "traffic", "--store", url, "--since", "99999999d"])
     assert done.value.code == 0  # further back than anything stored: everything
+
+
+def test_a_metric_glob_is_matched_as_a_glob_not_as_sql(tmp_path: Path) -> None:
+    """`--metric traffic.INPUT_LEN` found rows (SQL LIKE ignores case), then dropped them
+    all: "no reports", and a --fail-on gate passed; `[n]` was matched as the text "[n]"."""
+    from alignkit.core import ConfigError
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    now = datetime.now(UTC)
+    with Store.open(url) as st:
+        for i in range(5):
+            finding = Finding(check="traffic", failure_mode="distribution-shift",
+                              severity=Severity.HIGH if i > 2 else Severity.INFO,
+                              metric="traffic.input_len", value=0.1 * i,
+                              direction=Direction.HIGHER_IS_WORSE)  # fmt: skip
+            st.traffic().add([finding], requests=i * 10, at=now - timedelta(minutes=50 - i))
+    with pytest.raises(ConfigError, match="no stored traffic metric matches"):
+        traffic_history(url, metric="traffic.INPUT_LEN")
+    found = traffic_history(url, metric="traffic.input_le[n]")
+    assert [m["metric"] for m in found["metrics"]] == ["traffic.input_len"]

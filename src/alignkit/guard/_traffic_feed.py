@@ -283,6 +283,8 @@ def traffic_history(
         # the glob narrows the query itself: filtered after the row limit, a long-running
         # store showed only its last hours and a wrong "first alarm"
         rows = store.traffic().read(since=since, metric_glob=metric, limit=_HISTORY_ROWS)
+        if metric is not None:  # LIKE ignores case and is broader: the glob decides
+            rows = [r for r in rows if fnmatch.fnmatchcase(r[2].metric, metric)]
         if metric is not None and not rows and store.traffic().read(since=since, limit=1):
             # a misspelt glob read as "nothing stored yet", and a --fail-on gate passed
             raise ConfigError(
@@ -292,8 +294,6 @@ def traffic_history(
     per: dict[str, dict[str, Any]] = {}
     stamps: set[datetime] = set()
     for at, requests, f in rows:
-        if metric is not None and not fnmatch.fnmatchcase(f.metric, metric):
-            continue
         stamps.add(at)
         value = f.value if math.isfinite(f.value) else None  # NaN is no JSON
         entry = per.setdefault(

@@ -10,6 +10,7 @@ timeout) racing on one approval cannot both win, across processes too.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -249,6 +250,11 @@ class TrafficHistory:
 
 
 def _like(glob: str) -> str:
-    """A shell glob (``*``, ``?``) as an SQL LIKE pattern (``[...]`` is left to the caller)."""
+    """A shell glob as an SQL LIKE pattern that admits at least what the glob matches.
+
+    ``[...]`` becomes one character of any kind (it was matched literally, so
+    ``traffic.input_le[n]`` found nothing); the caller filters with the glob itself.
+    """
+    glob = re.sub(r"\[!?\]?[^\]]*\]", "\x00", glob)
     out = glob.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return out.replace("*", "%").replace("?", "_")
+    return out.replace("*", "%").replace("?", "_").replace("\x00", "_")
