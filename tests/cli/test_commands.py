@@ -473,3 +473,8 @@ def test_reports_written_again_count_failures_at_the_runs_own_fail_on(tmp_path: 
     assert again.returncode == 0, again.stderr
     one, two = ((tmp_path / d / "junit.xml").read_text() for d in ("j1", "j2"))
     assert 'name="fail_on" value="low"' in one and one == two
+    assert "note:" not in again.stderr
+    with Store.open(f"sqlite:///{db}") as st:  # resumed, and still going
+        st.mark_run(run_id, "running")
+    going = run_cli("runs", "show", run_id, "--store", db, cwd=tmp_path)
+    assert f"note: run {run_id} is running; this is the result it last stored" in going.stderr

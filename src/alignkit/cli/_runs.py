@@ -106,6 +106,11 @@ def runs_show(
     with _open(store) as st:
         record = st.get_run(run)
         result = st.load_result(record.id)
+    if record.status != "finished":  # a resumed run still going showed its old result
+        err.print(
+            f"note: run {record.id} is {record.status}; this is the result it last stored",
+            markup=False,
+        )
     if out_dir is not None:
         # junit.xml counts failures at the run's own --fail-on (it used medium for all)
         reporting = record.config.get("reporting")
