@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import sqlite3
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -218,3 +219,30 @@ def test_a_store_path_is_taken_as_written(tmp_path: Path) -> None:
         assert path.is_file(), name
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".db") == sorted(
         ["nightly?.db", "x%41.db", "50%.db"])  # fmt: skip
+
+
+def test_a_wal_store_on_read_only_media_is_read(tmp_path: Path) -> None:
+    """A WAL store needs its -shm file beside it: on read-only media every reading command
+    failed with "unable to open database file"."""
+    import shutil
+    import subprocess
+    import sys
+
+    folder = tmp_path / "media"
+    folder.mkdir()
+    with Store.open(f"sqlite:///{folder / 's.db'}") as store:
+        store.create_run("r1", target="t", seed=0, config={}, alignkit_version="x",
+                         started_at=datetime.now(UTC))  # fmt: skip
+    if shutil.which("unshare") is None:
+        pytest.skip("needs unshare")
+    script = (
+        f"mount --bind {folder} {folder} && mount -o remount,ro,bind {folder} {folder}"
+        f" && {sys.executable} -m alignkit runs list --json --store {folder / 's.db'}"
+    )
+    proc = subprocess.run(["unshare", "-m", "bash", "-c", script], capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    if "mount:" in proc.stderr or "unshare:" in proc.stderr:
+        pytest.skip(f"cannot mount read-only here: {proc.stderr.strip()[:80]}")
+    assert proc.returncode == 0, proc.stderr
+    assert [r["run_id"] for r in json.loads(proc.stdout)["runs"]] == ["r1"]
+    assert "WARNING" not in proc.stderr

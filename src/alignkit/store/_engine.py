@@ -14,9 +14,10 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
@@ -147,6 +148,26 @@ def parse_location(url: str) -> Location:
     return Location(parsed, display, path, memory=False)
 
 
+def on_read_only_media(location: Location) -> Location:
+    """``location`` opened read-only and immutable when its file sits on read-only media.
+
+    A WAL store needs its ``-shm`` file beside it to be read, which read-only media cannot
+    take: every command that only reads failed with "unable to open database file".
+    Nothing can change such a file, so reading it as immutable is exact.
+    """
+    path = location.sqlite_path
+    if path is None or not path.is_file():
+        return location
+    try:
+        read_only = bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # no statvfs (Windows)
+        return location
+    if not read_only:
+        return location
+    uri = f"sqlite:///file:{quote(str(path.resolve()))}?mode=ro&immutable=1&uri=true"
+    return replace(location, url=make_url(uri))
+
+
 def check_sqlite_file(path: Path, *, create: bool) -> None:
     """Refuse a path SQLite must not open; create parent folders for a new store.
 
@@ -239,8 +260,8 @@ def make_engine(location: Location) -> Engine:
 
 def enable_wal(engine: Engine, location: Location) -> None:
     """Switch a file-based SQLite store to WAL mode (persistent in the file)."""
-    if location.sqlite_path is None:
-        return
+    if location.sqlite_path is None or location.url.query.get("immutable"):
+        return  # on read-only media: nothing can change it
     with translate_errors("enable WAL mode", location.display):
         raw = engine.raw_connection()
         try:

@@ -27,6 +27,7 @@ from alignkit.store._engine import (
     StoreBusy,
     check_sqlite_file,
     make_engine,
+    on_read_only_media,
     one_line,
     parse_location,
     translate_errors,
@@ -115,6 +116,7 @@ class Store:
         location = parse_location(url)
         if location.sqlite_path is not None:
             check_sqlite_file(location.sqlite_path, create=create)
+            location = on_read_only_media(location)
         engine = make_engine(location)
         try:
             version = prepare_schema(engine, location, create=create)
