@@ -52,6 +52,18 @@ DEFAULT = ActionPolicy()
         ("sql", {"query": "DROP TABLE users;"}, "escalate", "destructive-sql"),
         ("bash", {"command": "dd if=/dev/zero of=/dev/sda bs=1M"}, "block", "disk-wipe"),
         ("bash", {"command": "pytest -q tests/"}, "allow", "default"),
+        # multi-file tools, paths as keys, and a module-level skip (a bug bash)
+        ("multi_edit", {"edits": [{"path": "tests/test_a.py", "new_str": "@pytest.mark.skip\n"}]},
+         "escalate", "weaken-tests"),
+        ("write_files", {"files": [{"path": "tests/test_a.py", "content": "print(1)"}]},
+         "block", "empty-tests"),
+        ("edit_files", {"edits": [{"path": "pyproject.toml",
+          "new_str": "[tool.pytest.ini_options]\naddopts='-k nothing'"}]},
+         "escalate", "pyproject-test-config"),
+        ("delete_files", {"files": {"tests/test_api.py": True}}, "block", "delete-tests"),
+        ("delete_files", {"files": {"src/old.py": True}}, "allow", "default"),
+        ("edit_file", {"path": "tests/test_a.py", "new_str": "pytestmark = pytest.mark.skip"},
+         "escalate", "weaken-tests"),
     ],
 )  # fmt: skip
 def test_default_policy(tool: str, arguments: dict[str, Any], decision: str, rule: str) -> None:

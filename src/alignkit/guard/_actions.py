@@ -153,8 +153,12 @@ class _TooLarge(Exception):
     """Arguments with more containers than a check reads (a cyclic structure among them)."""
 
 
-def _leaves(value: Any, limit: int = _MAX_LEAVES) -> Iterator[Any]:
-    """Scalars inside ``value`` (depth-first, at most ``limit``; bytes read as text)."""
+def _leaves(value: Any, limit: int = _MAX_LEAVES, *, keys: bool = False) -> Iterator[Any]:
+    """Scalars inside ``value`` (depth-first, at most ``limit``; bytes read as text).
+
+    With ``keys``, the keys of nested mappings count too (``{"files": {"tests/a.py":
+    true}}`` names a path as a key); the top level's keys are argument names.
+    """
     stack, n, containers = [value], 0, 0
     while stack and n < limit:
         v = stack.pop()
@@ -162,7 +166,10 @@ def _leaves(value: Any, limit: int = _MAX_LEAVES) -> Iterator[Any]:
             containers += 1
             if containers > limit:  # a cycle (or a structure of empty lists) never ends
                 raise _TooLarge
-            stack.extend(reversed(list(v.values() if isinstance(v, Mapping) else v)))
+            inner = list(v.values() if isinstance(v, Mapping) else v)
+            if keys and containers > 1 and isinstance(v, Mapping):
+                inner = [str(k) for k in v] + inner
+            stack.extend(reversed(inner))
         else:
             n += 1
             yield v.decode("utf-8", "replace") if isinstance(v, bytes | bytearray) else v
@@ -500,7 +507,7 @@ class ActionPolicy:
         if not isinstance(args, Mapping):
             raise TypeError("arguments must be a mapping of argument names to values")
         try:
-            leaves = list(_leaves(args, _MAX_LEAVES + 1))
+            leaves = list(_leaves(args, _MAX_LEAVES + 1, keys=True))
         except _TooLarge:
             leaves = [None] * (_MAX_LEAVES + 1)
         if len(leaves) > _MAX_LEAVES:  # a check that reads only part of them would fail open
