@@ -305,3 +305,17 @@ def test_a_check_the_store_cannot_queue_hands_back_its_half_open_probe_slot(
             holder.close()
         probe = guard.check_action("read_file", {"path": "a.py"}, agent)
         assert probe.rule != "circuit-breaker", probe.reason
+
+
+def test_an_escalated_call_with_a_lone_surrogate_is_queued_not_a_crash(store: Store) -> None:
+    """`check_action("edit_file\\ud800", ...)` raised UnicodeEncodeError from the store."""
+    guard = make_guard(store)
+    for tool, path in (
+        ("edit_file\ud800", CI["path"]),
+        ("edit_file", ".github/workflows/ci\udc00.yml"),
+    ):
+        check = guard.check_action(tool, {**CI, "path": path})
+        assert check.decision == "pending", check
+        assert guard.approvals is not None
+        shown = guard.approvals.get(check.approval_id or "")
+        assert "\ufffd" in shown.subject + json.dumps(shown.request, ensure_ascii=False)

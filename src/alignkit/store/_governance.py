@@ -112,6 +112,9 @@ class ApprovalBook:
         if record.status not in APPROVAL_STATUSES:
             raise StoreError(f"unknown approval status {record.status!r}")
         row = {**record.__dict__, "request": canonical_json(record.request)}
+        # a lone surrogate (a tool name from text that is not UTF-8) cannot be written:
+        # shown as U+FFFD, the approval is stored instead of the check failing
+        row = {k: _SURROGATES.sub("\ufffd", v) if isinstance(v, str) else v for k, v in row.items()}
         with self._write(f"add approval '{record.id}'", busy_s=_engine.BUSY_TIMEOUT_S) as conn:
             conn.execute(insert(APPROVALS).values(**row))
 
@@ -247,6 +250,9 @@ class TrafficHistory:
             raise StoreError(
                 f"stored traffic findings are damaged: {exc.errors()[0]['msg']}"
             ) from exc
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def _like(glob: str) -> str:
