@@ -122,9 +122,14 @@ def test_staging_folders_of_a_killed_run_are_swept_by_the_next(tmp_path: Path) -
     assert killed.returncode == -signal.SIGKILL
     left = [p.name for p in tmp_path.iterdir()]
     assert len(left) == 1 and left[0].startswith(".rm.") and left[0].endswith(".partial")
-    aside = tmp_path / ".rm.999999.abc.old"  # set aside by a dead run: the only old copy
+    from alignkit.core._files import _host_tag
+
+    aside = tmp_path / f".rm.{_host_tag()}-999999.abc.old"  # a dead run's: the only old copy
     aside.mkdir()
+    elsewhere = tmp_path / ".rm.0badc0de-999999.abc.partial"  # another host's: cannot ask
+    elsewhere.mkdir()
     with staged_folder(out, Owned("the model", names=("*",))) as stage:
-        assert sorted(p.name for p in tmp_path.iterdir()) == sorted([aside.name, stage.name])
+        kept = [aside.name, elsewhere.name]
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*kept, stage.name])
         (stage / "weights.bin").write_bytes(b"y")
-    assert sorted(p.name for p in tmp_path.iterdir()) == [aside.name, "rm"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*kept, "rm"])

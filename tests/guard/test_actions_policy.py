@@ -55,13 +55,14 @@ DEFAULT = ActionPolicy()
         # multi-file tools, paths as keys, and a module-level skip (a bug bash)
         ("multi_edit", {"edits": [{"path": "tests/test_a.py", "new_str": "@pytest.mark.skip\n"}]},
          "escalate", "weaken-tests"),
-        ("write_files", {"files": [{"path": "tests/test_a.py", "content": "print(1)"}]},
-         "block", "empty-tests"),
         ("edit_files", {"edits": [{"path": "pyproject.toml",
           "new_str": "[tool.pytest.ini_options]\naddopts='-k nothing'"}]},
          "escalate", "pyproject-test-config"),
-        ("delete_files", {"files": {"tests/test_api.py": True}}, "block", "delete-tests"),
-        ("delete_files", {"files": {"src/old.py": True}}, "allow", "default"),
+        # a list's paths and contents fan out apart: a test and a source file written
+        # together is no emptied test; nested keys are no paths
+        ("write_files", {"files": [{"path": "tests/test_a.py", "content": "def test_a(): 1"},
+                                   {"path": "src/a.py", "content": "x = 1"}]}, "allow", "default"),
+        ("delete_record", {"where": {"test": True}}, "allow", "default"),
         ("edit_file", {"path": "tests/test_a.py", "new_str": "pytestmark = pytest.mark.skip"},
          "escalate", "weaken-tests"),
     ],
@@ -400,6 +401,16 @@ def _rule(decision: str, tools: list[str], **condition: Any) -> dict[str, Any]:
          "t", {"on": "true"}, "block"),
         ({"defaults": False, "rules": [_rule("block", ["t"], arg="level", equals=5)]},
          "t", {"level": "6"}, "allow"),
+        # a string in the policy is compared as a string: "123" is not "00123"
+        ({"defaults": False, "default": "block", "rules": [_rule("allow", ["transfer"],
+          arg="to", equals="00123")]}, "transfer", {"to": "1,2,3"}, "block"),
+        ({"defaults": False, "default": "block", "rules": [_rule("allow", ["deploy"],
+          arg="version", equals="1.10")]}, "deploy", {"version": "1.1"}, "block"),
+        # a relative workspace reads no path from its parent's folders
+        ({"workspace": "repo", "rules": [_rule("block", ["write_file"], arg="path",
+          not_glob=["src/**"])]}, "write_file", {"path": "../src/x.py"}, "block"),
+        ({"workspace": "C:\\repo", "rules": [_rule("block", ["write_file"], arg="path",
+          not_glob=["src/**"])]}, "write_file", {"path": "C:\\repo\\src\\a.py"}, "allow"),
     ],
 )  # fmt: skip
 def test_allow_rules_need_every_value_and_block_rules_read_values_as_meant(

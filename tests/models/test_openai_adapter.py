@@ -338,7 +338,8 @@ async def test_credentials_an_upstream_echoes_never_reach_an_error_or_the_log(
     from aiohttp import web
 
     async def echo(request: web.Request) -> web.Response:
-        said = f"rejected {request.headers.get('Authorization', '')} at {request.url}"
+        # after 150 characters: a cut at 160 fell inside the key, past the masking
+        said = f"{'x' * 140} rejected {request.headers.get('Authorization', '')} at {request.url}"
         return web.json_response({"error": {"message": said}}, status=status)
 
     app = web.Application()
@@ -357,8 +358,9 @@ async def test_credentials_an_upstream_echoes_never_reach_an_error_or_the_log(
             await model.aclose()
     finally:
         await runner.cleanup()
-    assert c.outcome is Outcome.ERROR and f"HTTP {status}: rejected Basic ***" in c.error
+    assert c.outcome is Outcome.ERROR and "rejected Basic *" in c.error
     ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("alignkit"))
     assert "retry 1" in ours or status == 401
     for secret in ("pw-4242-secret", "qk-9999-secret", "Ym9iOnB3LTQyNDItc2VjcmV0"):
-        assert secret not in c.error and secret not in ours
+        for part in (secret[:5], secret[-5:]):  # no piece of it either
+            assert part not in c.error and part not in ours

@@ -55,7 +55,12 @@ from alignkit.models import public_uri, uri_secrets
         ("  openai:http://u:pw@h/v1#m ", "openai:http://***@h/v1#m"),
         ("OpenAI:HTTP://u:pw@h/v1#m", "OpenAI:http://***@h/v1#m"),
         ("openai:u:pw@h:8000/v1#m", "openai:***@h:8000/v1#m"),
-        ("python:mod:fn@v2", "python:mod:fn@v2"),
+        ("openai://u:pw@h/v1#m", "openai://***@h/v1#m"),  # `openai://` for `openai:http://`
+        ("openai:http:/u:pw@h/v1#m", "openai:http:/***@h/v1#m"),
+        ("openai:u:pw@myhost/v1#m", "openai:***@myhost/v1#m"),
+        # the shape is masked whatever the scheme (no python: target has an '@')
+        ("python:mod:fn@v2", "python:***@v2"),
+        ("python:mod:fn", "python:mod:fn"),
     ],
 )
 def test_public_uri(uri: str, shown: str) -> None:

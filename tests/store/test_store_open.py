@@ -212,32 +212,36 @@ def test_a_store_path_is_taken_as_written(tmp_path: Path) -> None:
     `--store 'x%41.db'` looked for `xA.db`."""
     from alignkit.core import resolve_store_url
 
-    for name in ("nightly?.db", "x%41.db", "50%.db"):
+    for name in ("nightly?.db", "x%41.db", "50%.db", "a#b.db"):
         path = tmp_path / name
         with Store.open(resolve_store_url(str(path))) as store:
             assert store.list_runs() == []
         assert path.is_file(), name
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".db") == sorted(
-        ["nightly?.db", "x%41.db", "50%.db"])  # fmt: skip
+        ["nightly?.db", "x%41.db", "50%.db", "a#b.db"])  # fmt: skip
 
 
 def test_a_wal_store_on_read_only_media_is_read(tmp_path: Path) -> None:
     """A WAL store needs its -shm file beside it: on read-only media every reading command
     failed with "unable to open database file"."""
+    import shlex
     import shutil
     import subprocess
     import sys
 
-    folder = tmp_path / "media"
+    folder = tmp_path / "me%41dia?#x"  # kept as written through the file: URI
     folder.mkdir()
-    with Store.open(f"sqlite:///{folder / 's.db'}") as store:
+    from alignkit.core import resolve_store_url
+
+    with Store.open(resolve_store_url(str(folder / "s.db"))) as store:
         store.create_run("r1", target="t", seed=0, config={}, alignkit_version="x",
                          started_at=datetime.now(UTC))  # fmt: skip
     if shutil.which("unshare") is None:
         pytest.skip("needs unshare")
+    d, db = shlex.quote(str(folder)), shlex.quote(str(folder / "s.db"))
     script = (
-        f"mount --bind {folder} {folder} && mount -o remount,ro,bind {folder} {folder}"
-        f" && {sys.executable} -m alignkit runs list --json --store {folder / 's.db'}"
+        f"mount --bind {d} {d} && mount -o remount,ro,bind {d} {d}"
+        f" && {sys.executable} -m alignkit runs list --json --store {db}"
     )
     proc = subprocess.run(["unshare", "-m", "bash", "-c", script], capture_output=True,
                           text=True, timeout=120)  # fmt: skip

@@ -169,8 +169,8 @@ def resolve_store_url(store: str | None, config: AlignkitConfig | None = None) -
     chosen = chosen or DEFAULT_STORE
     if "://" in chosen:
         return chosen
-    # a path is taken as written: in a URL `?` starts options and `%41` is `A`
-    return "sqlite:///" + chosen.replace("%", "%25").replace("?", "%3F")
+    # a path is taken as written: in a URL `?` starts options, `#` a fragment, `%41` is `A`
+    return "sqlite:///" + chosen.replace("%", "%25").replace("?", "%3F").replace("#", "%23")
 
 
 def config_schema() -> str:

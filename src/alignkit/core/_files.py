@@ -12,9 +12,11 @@ from __future__ import annotations
 import contextlib
 import csv
 import errno
+import hashlib
 import os
 import re
 import shutil
+import socket
 import stat
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -199,9 +201,14 @@ def staged_folder(out: Path, owned: Owned) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _host_tag() -> str:
+    """This machine, as 8 hex digits (a process id means something only on its own host)."""
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
 def _prefix(out: Path) -> str:
-    """Name prefix of ``out``'s staging and set-aside folders: they carry this process's id."""
-    return f".{out.name}.{os.getpid()}."
+    """Name prefix of ``out``'s staging and set-aside folders: host and process id."""
+    return f".{out.name}.{_host_tag()}-{os.getpid()}."
 
 
 def _sweep(out: Path) -> None:
@@ -210,13 +217,18 @@ def _sweep(out: Path) -> None:
     A set-aside ``.old`` folder stays: cut short while replacing, it holds the only copy
     of what ``out`` held before.
     """
-    pattern = re.compile(rf"\.{re.escape(out.name)}\.(\d+)\.[^.]+\.partial")
-    for entry in out.parent.iterdir():
+    pattern = re.compile(rf"\.{re.escape(out.name)}\.([0-9a-f]{{8}})-(\d+)\.[^.]+\.partial")
+    try:
+        entries = list(out.parent.iterdir())
+    except OSError:  # a folder that may be written but not listed: nothing to sweep
+        return
+    for entry in entries:
         m = pattern.fullmatch(entry.name)
-        if m is None or not entry.is_dir() or entry.is_symlink():
+        # another machine's (a shared volume): its process cannot be asked, so it stays
+        if m is None or m.group(1) != _host_tag() or not entry.is_dir() or entry.is_symlink():
             continue
         try:
-            os.kill(int(m.group(1)), 0)
+            os.kill(int(m.group(2)), 0)
         except ProcessLookupError:  # gone: nobody will finish or undo it
             shutil.rmtree(entry, ignore_errors=True)
         except (OSError, OverflowError):  # alive under another user, or no such id

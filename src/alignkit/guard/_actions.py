@@ -153,12 +153,8 @@ class _TooLarge(Exception):
     """Arguments with more containers than a check reads (a cyclic structure among them)."""
 
 
-def _leaves(value: Any, limit: int = _MAX_LEAVES, *, keys: bool = False) -> Iterator[Any]:
-    """Scalars inside ``value`` (depth-first, at most ``limit``; bytes read as text).
-
-    With ``keys``, the keys of nested mappings count too (``{"files": {"tests/a.py":
-    true}}`` names a path as a key); the top level's keys are argument names.
-    """
+def _leaves(value: Any, limit: int = _MAX_LEAVES) -> Iterator[Any]:
+    """Scalars inside ``value`` (depth-first, at most ``limit``; bytes read as text)."""
     stack, n, containers = [value], 0, 0
     while stack and n < limit:
         v = stack.pop()
@@ -166,10 +162,7 @@ def _leaves(value: Any, limit: int = _MAX_LEAVES, *, keys: bool = False) -> Iter
             containers += 1
             if containers > limit:  # a cycle (or a structure of empty lists) never ends
                 raise _TooLarge
-            inner = list(v.values() if isinstance(v, Mapping) else v)
-            if keys and containers > 1 and isinstance(v, Mapping):
-                inner = [str(k) for k in v] + inner
-            stack.extend(reversed(inner))
+            stack.extend(reversed(list(v.values() if isinstance(v, Mapping) else v)))
         else:
             n += 1
             yield v.decode("utf-8", "replace") if isinstance(v, bytes | bytearray) else v
@@ -393,7 +386,9 @@ class _Condition:
 
             return number_test
         if op == "equals":
-            number = None if isinstance(value, bool) else _number(value)
+            # only a number in the policy compares as a number: "00123" is not "123"
+            number = float(value) if isinstance(value, int | float) and not isinstance(
+                value, bool) else None  # fmt: skip
 
             def equals_test(v: Any) -> bool:
                 if v == value or (isinstance(v, str) and v == str(value)):
@@ -417,7 +412,8 @@ class _Condition:
             return None
         p = posixpath.normpath(p.replace("\\", "/"))  # linear: collapses //, ./ and ..
         ws = self.workspace
-        if ws and not p.startswith("/"):  # relative to the workspace: `../../etc/passwd`
+        absolute = p.startswith("/") or re.match(r"[A-Za-z]:/", p) is not None
+        if ws and ws.startswith("/") and not absolute:  # relative: `../../etc/passwd`
             p = posixpath.normpath(posixpath.join(ws, p))
         if ws and (p == ws or p.startswith(ws.rstrip("/") + "/")):
             p = p[len(ws.rstrip("/")) + 1 :] or "."
@@ -507,7 +503,7 @@ class ActionPolicy:
         if not isinstance(args, Mapping):
             raise TypeError("arguments must be a mapping of argument names to values")
         try:
-            leaves = list(_leaves(args, _MAX_LEAVES + 1, keys=True))
+            leaves = list(_leaves(args, _MAX_LEAVES + 1))
         except _TooLarge:
             leaves = [None] * (_MAX_LEAVES + 1)
         if len(leaves) > _MAX_LEAVES:  # a check that reads only part of them would fail open

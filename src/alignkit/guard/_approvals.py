@@ -66,7 +66,13 @@ def safe_json(
         if isinstance(v, Mapping | list | tuple) and len(v) > items and cut is not None:
             cut.append(f"a collection of {len(v):,} items")
         if isinstance(v, Mapping):
-            return {str(k)[:200]: walk(x, depth + 1) for k, x in list(v.items())[:items]}
+            out: dict[str, Any] = {}
+            for k, x in list(v.items())[:items]:
+                name = str(k)
+                if len(name) > 200 and cut is not None:  # a payload after the cut went unseen
+                    cut.append(f"a key of {len(name):,} characters")
+                out[redact(name[:200])] = walk(x, depth + 1)  # keys hold secrets too
+            return out
         if isinstance(v, list | tuple):
             return [walk(x, depth + 1) for x in list(v)[:items]]
         return redact(repr(v)[:budget])

@@ -185,7 +185,7 @@ def verify_log(
     expected: tuple[int, str] | None = None
     if expect_head is not None:
         seq, _, digest = expect_head.strip().partition(":")
-        if not seq.isdigit() or not re.fullmatch(r"[0-9a-f]{64}", digest):
+        if not re.fullmatch(r"[0-9]{1,18}", seq) or not re.fullmatch(r"[0-9a-f]{64}", digest):
             raise ConfigError(
                 f"--expect-head must be SEQ:HASH as guard verify printed it, not {expect_head!r}"
             )

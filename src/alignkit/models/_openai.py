@@ -347,6 +347,8 @@ class OpenAIChatModel(ChatModelBase):
             raise _Retryable(
                 f"connection error: {_one_line(str(exc) or type(exc).__name__)}"
             ) from None
+        if status != 200 and self._secrets:  # before the error text is cut to 160 characters
+            raw = self._scrub(raw.decode("utf-8", "replace")).encode()
         return completion_from_http(
             status, raw, headers.get("Retry-After"), time.perf_counter() - start
         )

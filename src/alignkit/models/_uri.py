@@ -127,14 +127,16 @@ def _url_body(uri: str) -> tuple[str, str, str, str] | None:
     return m.group(1), body, hash_, fragment
 
 
+_BARE_USERINFO = re.compile(r"(^|/)([^/@?#\s]*:[^/@?#\s]*)@")
+
+
 def _bare_userinfo(body: str) -> str:
-    """``bob:pw@host/v1`` (user info, no ``http://``) as ``***@host/v1``; else ``body``."""
-    head = body.partition("/")[0]
-    userinfo, at, host = head.rpartition("@")
-    hostlike = host == "localhost" or any(c in host for c in ".:[")
-    if not (at and ":" in userinfo and hostlike):
-        return body
-    return f"***@{body[len(userinfo) + 1 :]}"
+    """``body`` with ``user:password@`` shown as ``***@`` where no ``://`` marks an URL.
+
+    ``bob:pw@host/v1`` (no ``http://``), ``//bob:pw@host`` (``openai://``) and
+    ``http:/bob:pw@host`` (one slash) are refused, and the refusal quotes them.
+    """
+    return _BARE_USERINFO.sub(r"\1***@", body, count=1)
 
 
 def uri_secrets(uri: str) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
@@ -77,7 +78,7 @@ def check_head(
         )
     seq_text, _, rest = str(raw).partition(":")
     head_hash, _, mac = rest.partition(":")
-    if not seq_text.isdigit() or len(head_hash) != len(digest):
+    if not re.fullmatch(r"[0-9]{1,18}", seq_text) or len(head_hash) != len(digest):
         return ChainReport(
             False, n, last, f"the chain's recorded head is unreadable ({str(raw)[:40]!r})"
         )
@@ -90,7 +91,7 @@ def check_head(
         return ChainReport(
             False, n, seq, f"the chain's recorded head ({seq}) does not match entry {last}"
         )
-    if key and not hmac.compare_digest(mac, _head_mac(seq, digest, key)):
+    if key and not (mac.isascii() and hmac.compare_digest(mac, _head_mac(seq, digest, key))):
         return ChainReport(
             False,
             n,

@@ -160,12 +160,16 @@ def on_read_only_media(location: Location) -> Location:
         return location
     try:
         read_only = bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+        wal = path.with_name(path.name + "-wal")
+        pending = wal.exists() and wal.stat().st_size > 0
     except (OSError, AttributeError):  # no statvfs (Windows)
         return location
-    if not read_only:
+    if not read_only or pending:  # immutable would not read committed rows in the -wal
         return location
-    uri = f"sqlite:///file:{quote(str(path.resolve()))}?mode=ro&immutable=1&uri=true"
-    return replace(location, url=make_url(uri))
+    # built, not parsed: a parsed URL would decode the %XX that SQLite's URI needs
+    database = f"file:{quote(str(path.resolve()))}"
+    query = {"mode": "ro", "immutable": "1", "uri": "true"}
+    return replace(location, url=URL.create("sqlite", database=database, query=query))
 
 
 def check_sqlite_file(path: Path, *, create: bool) -> None:

@@ -330,9 +330,11 @@ class Store:
                 # refused before this process claimed it (a bad option, Ctrl-C while the
                 # model loaded): the live run is the other process's, left as it is
                 raise
-            if before == "finished":
+            stored = resumed or self.has_run(run_id)
+            # finished before this resume, or by its owner meanwhile: its result stands
+            if before == "finished" or (stored and self.get_run(run_id).status == "finished"):
                 self.mark_run(run_id, "finished")
-            elif resumed or self.has_run(run_id):
+            elif stored:
                 self.mark_run(run_id, "failed")
                 if isinstance(exc, KeyboardInterrupt):
                     _log.warning(
