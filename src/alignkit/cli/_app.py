@@ -180,7 +180,8 @@ def main(argv: list[str] | None = None) -> None:
             _internal_error(exc)
         # a full disk or a failing device (`> /dev/full`) is not a bug in alignkit
         where = f": {exc.filename}" if exc.filename else ""
-        err.print(f"error: cannot write{where}: {exc.strerror}", markup=False)
+        what = "cannot read or write" if exc.errno == errno.EIO else "cannot write"
+        err.print(f"error: {what}{where}: {exc.strerror}", markup=False)
         quiet_broken_pipe(2)  # stdout would fail again at exit
     except Exception as exc:  # a bug: one line, the traceback only on request
         if "surrogates not allowed" in str(exc):
