@@ -349,7 +349,7 @@ def test_an_interrupt_after_the_command_finished_is_ignored(
         "    time.sleep(0.3)\n"
         f"    os.kill(os.getpid(), signal.{sig})\n"
         "threading.Thread(target=kick, daemon=True).start()\n"
-        "threading.Thread(target=time.sleep, args=(4.0,)).start()  # teardown waits on it\n"
+        "threading.Thread(target=time.sleep, args=(8.0,)).start()  # room on a loaded runner\n"
         "sys.argv = ['alignkit', 'checks', 'list', '--json']  # as the command line runs it\n"
         "main()\n",
         encoding="utf-8",
