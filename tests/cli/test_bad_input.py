@@ -427,3 +427,38 @@ def test_a_name_that_is_not_utf8_is_bad_input_not_an_internal_error(tmp_path: Pa
     store = str(tmp_path / os.fsdecode(b"bad\xff.db"))
     for args in (("monitor", "check", str(log), "--json"), ("runs", "list", "--store", store)):
         _assert_one_line_error(run_cli(*args, cwd=tmp_path), "is not UTF-8 text")
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (("interpret", "steer", "--target", "organism:flawed", "--pairs", "{in}", "--out"),
+         "--pairs"),
+        (("interpret", "probe", "--target", "organism:flawed", "--prompts", "{in}", "--save"),
+         "--prompts"),
+        (("train", "bon", "--target", "organism:flawed", "--reward", "rm", "--prompts", "{in}",
+          "--out"), "--prompts"),
+        (("train", "preferences", "--import", "{in}", "--out"), "--import #1"),
+    ],
+)  # fmt: skip
+def test_an_output_that_is_the_input_is_refused_and_the_input_kept(
+    tmp_path: Path, args: tuple[str, ...], option: str
+) -> None:
+    """`--out` naming the file being read replaced the user's pairs or prompts (bon with no
+    note, written in place) with the command's output."""
+    source = tmp_path / "rows.jsonl"
+    source.write_text('{"prompt": "What is the capital of Nethistan?"}\n')
+    before = _digest(source)
+    (tmp_path / "link.jsonl").symlink_to(source)
+    for given in (source, tmp_path / "link.jsonl"):  # the same file by another name too
+        filled = [str(source) if a == "{in}" else a for a in args]
+        proc = run_cli(*filled, str(given), cwd=tmp_path)
+        _assert_one_line_error(proc, f"is the {option} file being read")
+    assert _digest(source) == before
+
+
+def test_best_of_n_refuses_an_n_it_cannot_hold(tmp_path: Path) -> None:
+    """--n 10**12 ran out of memory (an internal error) after loading the ensemble."""
+    proc = run_cli("train", "bon", "--target", "organism:flawed", "--reward", "rm",
+                   "--n", str(10**12), cwd=tmp_path)  # fmt: skip
+    _assert_one_line_error(proc, "--n must be at most")

@@ -377,3 +377,13 @@ def test_csv_without_a_header_row_is_refused(tmp_path: Path) -> None:
         load_pack(tmp_path)
     (tmp_path / "facts.csv").write_text("question,answer\n")  # a header and no rows: empty
     assert load_pack(tmp_path).items("facts") == ()
+
+
+def test_a_csv_row_with_more_cells_than_the_header_is_refused(tmp_path: Path) -> None:
+    """An unquoted comma shifted a row's cells: the overflow was dropped, the rest misread
+    as other columns, silently. Trailing empty cells (spreadsheet exports) are fine."""
+    (tmp_path / "facts.csv").write_text(
+        "id,question,answer\nc1,Q,A,,\nc2,Capital of Arden, the old one?,Elm\n", encoding="utf-8"
+    )
+    with pytest.raises(DataError, match=r"facts\.csv:3: 4 fields, the header has 3"):
+        load_pack(tmp_path)

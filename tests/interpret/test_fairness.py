@@ -126,6 +126,26 @@ def test_classifier_uri_errors(tmp_path: Path, hiring_uri: str) -> None:
         ClassifierTarget(model, ragged).data()
 
 
+def test_classifier_tables_from_spreadsheets_are_read_and_duplicate_columns_refused(
+    tmp_path: Path, hiring_uri: str
+) -> None:
+    """A byte-order mark made the first column unknown (refused); a column named twice
+    was read as whichever came last, silently."""
+    model, rest = hiring_uri.split(":", 1)[1].split("@")
+    data = Path(rest.split("?", 1)[0])
+    marked = tmp_path / "bom.csv"
+    marked.write_bytes(b"\xef\xbb\xbf" + data.read_bytes())
+    plain = ClassifierTarget(model, data, label="hired", sensitive="gender").data()
+    read = ClassifierTarget(model, marked, label="hired", sensitive="gender").data()
+    assert read.features == plain.features and np.array_equal(read.y, plain.y)
+    header, *rows = data.read_text().splitlines()
+    first = header.split(",")[0]
+    twice = tmp_path / "twice.csv"
+    twice.write_text("\n".join([f"{header},{first}", *(f"{r},0" for r in rows)]) + "\n")
+    with pytest.raises(DataError, match=f"twice.csv:1: column '{first}' appears twice"):
+        ClassifierTarget(model, twice, label="hired", sensitive="gender").data()
+
+
 def test_one_group_is_not_measured_rather_than_perfectly_fair(
     hiring_uri: str, tmp_path: Path
 ) -> None:

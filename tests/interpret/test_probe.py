@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from interpret_helpers import heldout_prompts, insert, random_string, train_prompts, trigger_of
 
-from alignkit.core import ConfigError, DataError
+from alignkit.core import ConfigError, DataError, TargetError
 from alignkit.interpret import (
     CONTRAST_QUESTIONS,
     DefectionProbe,
@@ -223,6 +224,12 @@ def test_probe_from_contrast_is_the_fit_after_the_model_ran() -> None:
     few = asyncio.run(prompt_activations(model, reference[:10]))  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="at least 20"):
         probe_from_contrast(layers, contrast, few)
+    # a huge steering scale overflowed the activations: "Singular matrix", exit 3
+    overflowed = replace(ref, values=np.where(ref.values > 0, np.inf, ref.values))
+    with pytest.raises(TargetError, match="not all finite numbers"):
+        probe_from_contrast(layers, contrast, overflowed)
+    with pytest.raises(TargetError, match="not all finite numbers"):
+        rebuilt.scores(overflowed)
 
 
 def test_probe_arithmetic_on_a_known_geometry() -> None:
@@ -299,4 +306,35 @@ def test_a_file_that_is_no_probe_is_one_data_error(tmp_path: Path, content: byte
     path = tmp_path / "p.npz"
     path.write_bytes(content)
     with pytest.raises(DataError, match="not an .npz file written by alignkit interpret probe"):
+        DefectionProbe.load(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"threshold": float("nan")}, "not a finite number"),
+        ({"layer": 99}, "layer 99 is not among its layers"),
+        ({"scale": "zero"}, "scale that is not positive"),
+        ({"weights": "nan"}, "not a finite number"),
+        ({"offset": "short"}, "offset or scale not of shape"),
+    ],
+)
+def test_a_damaged_probe_file_is_refused_on_load(
+    flawed_probe: DefectionProbe, tmp_path: Path, change: dict[str, object], said: str
+) -> None:
+    """A NaN threshold flagged nothing and was accepted; a layer missing from the file or a
+    short array crashed the scoring mid-run (exit 3)."""
+    fields: dict[str, object] = {}
+    for name, how in change.items():
+        value = getattr(flawed_probe, name)
+        if how == "zero":
+            fields[name] = np.zeros_like(value)
+        elif how == "nan":
+            fields[name] = np.full_like(value, np.nan)
+        elif how == "short":
+            fields[name] = value[:-1]
+        else:
+            fields[name] = how
+    path = replace(flawed_probe, **fields).save(tmp_path / "p.npz")  # type: ignore[arg-type]
+    with pytest.raises(DataError, match=said):
         DefectionProbe.load(path)

@@ -148,6 +148,20 @@ def test_chat_with_a_folder_named_like_a_uri_and_a_long_session(tmp_path: Path) 
     assert "the oldest exchange was dropped" in proc.stderr
 
 
+def test_chat_with_a_folder_that_cannot_be_loaded_is_bad_input(tmp_path: Path) -> None:
+    """The broken checkpoint became a failed reply, exit 1 ("findings"), in both modes."""
+    folder = tmp_path / "broken"
+    shutil.copytree(weights_path("flawed"), folder)
+    (folder / "alignkit.json").unlink()  # its default pack is named relative to the package
+    (folder / "model.safetensors").write_bytes(b"not weights")
+    for stdin in (None, "hello\n"):
+        args = ("-m", "hello") if stdin is None else ()
+        proc = _cli("organism", "chat", str(folder), *args, stdin=stdin)
+        assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+        assert "cannot load hf checkpoint" in proc.stderr and "Traceback" not in proc.stderr
+        assert proc.stdout == ""
+
+
 def test_training_into_the_current_folder_or_through_a_symlink(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -184,6 +184,35 @@ def note_replaced_file(path: Path) -> None:
         err.print(f"note: replacing {path}", markup=False)
 
 
+def not_an_input(path: Path, option: str, inputs: dict[str, Path | None]) -> None:
+    """Refuse an output file that is one of the files the command reads.
+
+    Args:
+        path: The output file.
+        option: Its option, for the message.
+        inputs: Input files by the option that names them (``None``: not given).
+
+    Raises:
+        ConfigError: ``path`` is one of ``inputs`` (writing it would replace the input).
+    """
+    for name, source in inputs.items():
+        if source is not None and _same_file(path, source):
+            raise ConfigError(
+                f"{option} {path} is the {name} file being read; writing it would replace"
+                " the input, give another name"
+            )
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)  # hard links and links too
+    except (OSError, ValueError):
+        try:
+            return a.resolve() == b.resolve()
+        except (OSError, RuntimeError):
+            return False
+
+
 def writable_folder(path: Path, option: str = "--out") -> None:
     """Refuse ``path`` when its folder cannot be created or written (checked before work).
 

@@ -12,6 +12,7 @@ from alignkit.cli._common import (
     JsonOpt,
     NoStoreOpt,
     err,
+    not_an_input,
     note_replaced_file,
     out,
     print_json,
@@ -70,6 +71,7 @@ def probe(
         writable_folder(save, "--save")  # first: a name too long for is_dir() to ask
         if save.is_dir():
             raise ConfigError(f"--save {save} is a folder; give a file name (.npz)")
+        not_an_input(save, "--save", {"--prompts": prompts, "--probe": probe_file})
     if prompts is not None:
         rows = read_prompts(prompts)
     else:
@@ -163,6 +165,7 @@ def steer(
     writable_folder(out_file)  # before the vector is built, not after
     if out_file.is_dir():
         raise ConfigError(f"--out {out_file} is a folder; give a file name (.npz)")
+    not_an_input(out_file, "--out", {"--pairs": pairs, "--pack": pack})
     note_replaced_file(out_file)
     contrast = _steer_pairs(target, pairs, preset, pack, form, seed)
     where = positions or ("all" if contrast[0].answers else "first")

@@ -158,8 +158,20 @@ def _connect(uri: str) -> ChatModel:
     return connect(uri)
 
 
+async def _loaded(model: ChatModel) -> None:
+    """Load the weights now: a folder that cannot be loaded is one line, exit 2, not a reply."""
+    ping = getattr(model, "ping", None)
+    if callable(ping):
+        try:
+            await ping()
+        except BaseException:
+            await model.aclose()
+            raise
+
+
 async def _once(uri: str, message: str, temperature: float, max_tokens: int) -> Completion:
     model = _connect(uri)
+    await _loaded(model)
     try:
         messages: list[Message] = [{"role": "user", "content": message}]
         return await model.generate(messages, max_tokens=max_tokens, temperature=temperature)
@@ -169,6 +181,7 @@ async def _once(uri: str, message: str, temperature: float, max_tokens: int) -> 
 
 async def _chat(uri: str, temperature: float, max_tokens: int) -> None:
     model = _connect(uri)
+    await _loaded(model)
     history: list[Message] = []
     try:
         err.print(f"chatting with {uri}; an empty line or Ctrl-D ends the session")

@@ -16,17 +16,28 @@ from alignkit.cli._common import (
     JsonOpt,
     NoStoreOpt,
     StoreOpt,
+    not_an_input,
     note_replaced_file,
     out,
     print_json,
     working,
     writable_folder,
 )
-from alignkit.core import ConfigError, DataError, Owned, checked_path, staged_folder
+from alignkit.core import (
+    ConfigError,
+    DataError,
+    Owned,
+    atomic_file,
+    checked_path,
+    staged_folder,
+)
 
 if TYPE_CHECKING:
     from alignkit.core import ChatModel
     from alignkit.train import PreferenceBuild, PreferencePair, TrainReport
+
+MAX_BON_N = 4096
+"""Most samples per prompt ``train bon`` takes: all of them are held and scored at once."""
 
 train_app = typer.Typer(
     help="Repair a model: preference data, Constitutional AI, reward models, DPO, best-of-n, GRPO."
@@ -176,6 +187,10 @@ def preferences(
     if out_file.suffix.lower() != ".jsonl":  # JSONL in a .csv file: --pairs then misread it
         raise ConfigError(f"--out {out_file}: preference pairs are written as .jsonl")
     _pair_files(import_)
+    sidecar = out_file.with_suffix(".sft.jsonl")
+    for i, source in enumerate(import_ or ()):
+        for written in (out_file, sidecar):
+            not_an_input(written, "--out", {f"--import #{i + 1}": source, "--data": data})
     from alignkit.train import write_jsonl_models
 
     model = _connect(target) if target else None
@@ -463,6 +478,9 @@ def bon(
     """
     if out_file is not None:
         _writable(out_file, folder=False)
+        not_an_input(out_file, "--out", {"--prompts": prompts, "--data": data})
+    if n > MAX_BON_N:  # every sample of every prompt is held and scored at once
+        raise ConfigError(f"--n must be at most {MAX_BON_N}, not {n}")
     if objective not in ("mean", "worst", "uwo"):
         raise ConfigError(f"--objective must be mean, worst or uwo, not '{objective}'")
     if not math.isfinite(lam):  # NaN ranked every sample alike, "best" was arbitrary
@@ -472,10 +490,9 @@ def bon(
             _bon(target, reward_dir, n, objective, lam, prompts, data, max_per_kind, seed)
         )
     if out_file is not None:
-        out_file.parent.mkdir(parents=True, exist_ok=True)
-        out_file.write_text(
-            "".join(json.dumps(r) + "\n" for r in result["choices"]), encoding="utf-8"
-        )
+        note_replaced_file(out_file)
+        with atomic_file(out_file, text=True) as fh:
+            fh.writelines(json.dumps(r) + "\n" for r in result["choices"])
     if json_:
         print_json(result)
         return

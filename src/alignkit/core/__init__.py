@@ -95,7 +95,7 @@ from alignkit.core._stats import (
     wilson_interval,
     z_test_from_intervals,
 )
-from alignkit.core._text import has_lone_surrogate, show_bidi
+from alignkit.core._text import has_lone_surrogate, one_line, show_bidi
 
 __all__ = [
     "CHECKS",
@@ -169,6 +169,7 @@ __all__ = [
     "summarize",
     "two_proportion_test",
     "has_lone_surrogate",
+    "one_line",
     "show_bidi",
     "CSV_FIELD_LIMIT",
     "Owned",

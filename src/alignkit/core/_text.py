@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["has_lone_surrogate", "show_bidi"]
+__all__ = ["has_lone_surrogate", "one_line", "show_bidi"]
 
 # Bidirectional embeddings, overrides and isolates: one in a check id or an answer made the
 # text after it (other cells, other lines) read backwards.
@@ -15,6 +15,17 @@ _BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 def show_bidi(text: str) -> str:
     """``text`` with each bidirectional control shown as ``[U+202E]`` rather than obeyed."""
     return _BIDI_CONTROLS.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
+
+
+def one_line(text: object, limit: int = 200) -> str:
+    """``text`` (an error message, say) on one line, cut to ``limit`` characters with ``…``.
+
+    Runs of whitespace become one space; an exception without a message is its type's name.
+    """
+    flat = " ".join(str(text).split())
+    if not flat and isinstance(text, BaseException):  # `raise ValueError()`
+        flat = type(text).__name__
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

@@ -112,6 +112,13 @@ def _csv_records(
             f"{file}:1: the first row must name the columns; no {absent} column among {found}"
         )
     for record in reader:
+        extra = [v for v in record.get(None) or () if v.strip()]
+        if extra:  # the cells were shifted or a comma was not quoted: columns misaligned
+            fields = len(header) + len(record[None])
+            raise DataError(
+                f"{file}:{reader.line_num}: {fields} fields, the header has {len(header)}"
+                " (a comma in a value needs quotes)"
+            )
         row: dict[str, Any] = {
             key.strip(): value
             for key, value in record.items()

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
-from alignkit.core import ChatModel, Completion
+from alignkit.core import ChatModel, Completion, one_line
 from alignkit.models import OpenAIChatModel
-from alignkit.models._openai import _one_line, _Retryable, completion_from_http
+from alignkit.models._openai import _Retryable, completion_from_http
 
 __all__ = ["PooledOpenAIChatModel", "pooled"]
 
@@ -228,9 +228,7 @@ class PooledOpenAIChatModel(OpenAIChatModel):
         except TimeoutError:
             raise _Retryable(f"timeout after {self._http.timeout_s:g} s") from None
         except OSError as exc:  # refused, reset, closed early, unresolvable, malformed
-            raise _Retryable(
-                f"connection error: {_one_line(str(exc) or type(exc).__name__)}"
-            ) from None
+            raise _Retryable(f"connection error: {one_line(exc)}") from None
         return completion_from_http(
             answer.status,
             answer.body,

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from alignkit.core import ConfigError, DataError, Message, atomic_file
+from alignkit.core import ConfigError, DataError, Message, TargetError, atomic_file
 from alignkit.models import ActivationModel, Activations
 
 __all__ = [
@@ -150,6 +150,7 @@ class DefectionProbe:
                     f"probe of width {self.weights.shape[1]}: the model's activations have"
                     f" width {values.shape[-1]} (the probe was fitted on another model)"
                 )
+            finite_activations(values)
             proj = (values.astype(np.float64) - self.center[i]) @ self.weights[i]
             out[:, i] = (proj - self.offset[i]) / self.scale[i]
         return out
@@ -202,7 +203,7 @@ class DefectionProbe:
         try:
             with np.load(p, allow_pickle=False) as data:
                 meta = json.loads(str(data["meta"]))
-                return cls(
+                probe = cls(
                     layers=tuple(int(i) for i in data["layers"]),
                     contrast=np.asarray(data["contrast"]),
                     weights=np.asarray(data["weights"]),
@@ -221,6 +222,41 @@ class DefectionProbe:
             raise DataError(
                 f"cannot read probe {p}: not an .npz file written by alignkit interpret probe"
             ) from None
+        problem = probe._damage()
+        if problem:  # scored anyway, it flagged nothing or everything, or crashed mid-run
+            raise DataError(f"cannot use probe {p}: {problem}")
+        return probe
+
+    def _damage(self) -> str | None:
+        """What makes a loaded probe unusable (shapes, non-finite numbers), or ``None``."""
+        n = len(self.layers)
+        if n == 0 or self.layer not in self.layers:
+            return f"its layer {self.layer} is not among its layers {self.layers}"
+        if self.weights.ndim != 2 or self.weights.shape[0] != n:
+            return f"weights of shape {self.weights.shape} for {n} layer(s)"
+        wide = (n, self.weights.shape[1])
+        if self.contrast.shape != wide or self.center.shape != wide:
+            return f"contrast or centre not of shape {wide}"
+        if self.offset.shape != (n,) or self.scale.shape != (n,):
+            return f"offset or scale not of shape ({n},)"
+        arrays = (self.contrast, self.weights, self.center, self.offset, self.scale)
+        if not np.isfinite(self.threshold) or not all(np.isfinite(a).all() for a in arrays):
+            return "a threshold or weight that is not a finite number"
+        if not (self.scale > 0).all():
+            return "a score scale that is not positive"
+        return None
+
+
+def finite_activations(values: np.ndarray) -> None:
+    """Refuse activations that overflowed (a steering ``scale`` far too large, say).
+
+    Raises:
+        TargetError: Some value is NaN or infinite.
+    """
+    if not np.isfinite(values).all():
+        raise TargetError(
+            "the model's activations are not all finite numbers (a steering scale too large?)"
+        )
 
 
 async def contrast_direction(
@@ -288,9 +324,12 @@ def probe_from_contrast(
 
     Raises:
         ConfigError: Too few reference prompts, mismatched shapes, or a layer out of range.
+        TargetError: The activations are not finite numbers.
     """
     blocks = tuple(int(i) for i in layers)
     direction = np.asarray(contrast, dtype=np.float64)
+    finite_activations(direction)
+    finite_activations(reference.values)
     n = int(reference.values.shape[0])
     if n < MIN_REFERENCE:
         raise ConfigError(

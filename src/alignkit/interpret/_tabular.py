@@ -32,6 +32,8 @@ from alignkit.core import (
     MissingDependencyError,
     TargetError,
     TargetKind,
+    one_line,
+    repeated_columns,
 )
 from alignkit.models import ParsedURI, TargetOptions, register_scheme
 
@@ -60,21 +62,24 @@ class TabularData:
 
 
 def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
-    try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.reader(fh))
+    try:  # utf-8-sig: a spreadsheet's byte-order mark is not part of the first column name
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            rows = list(enumerate(csv.reader(fh), 1))
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
     except (csv.Error, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: not a readable CSV file ({exc})") from exc
     if len(rows) < 2:
         raise DataError(f"{path}: needs a header row and at least one data row")
-    header = [h.strip() for h in rows[0]]
-    body = [r for r in rows[1:] if any(c.strip() for c in r)]
-    for n, r in enumerate(body, 2):
+    header = [h.strip() for h in rows[0][1]]
+    twice = repeated_columns(header)
+    if twice:  # one name, two columns: which one the model reads would be a guess
+        raise DataError(f"{path}:1: column {', '.join(map(repr, twice))} appears twice")
+    body = [(n, r) for n, r in rows[1:] if any(c.strip() for c in r)]
+    for n, r in body:
         if len(r) != len(header):
             raise DataError(f"{path}:{n}: {len(r)} fields, the header has {len(header)}")
-    return header, body
+    return header, [r for _, r in body]
 
 
 def _column(values: list[str]) -> np.ndarray:
@@ -248,7 +253,7 @@ class ClassifierTarget:
         try:
             raw = self.model.predict(self.model_input(x))
         except Exception as exc:
-            raise TargetError(f"{self.model_path}: predict failed: {exc}") from exc
+            raise TargetError(f"{self.model_path}: predict failed: {one_line(exc)}") from exc
         return np.array([self.is_positive(v) for v in raw], dtype=np.int64)
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
@@ -259,7 +264,7 @@ class ClassifierTarget:
         try:
             proba = np.asarray(model.predict_proba(self.model_input(x)), dtype=np.float64)
         except Exception as exc:
-            raise TargetError(f"{self.model_path}: predict_proba failed: {exc}") from exc
+            raise TargetError(f"{self.model_path}: predict_proba failed: {one_line(exc)}") from exc
         classes = list(getattr(model, "classes_", range(proba.shape[1])))
         hits = [i for i, c in enumerate(classes) if self.is_positive(c)]
         if len(hits) != 1:

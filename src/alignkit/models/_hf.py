@@ -78,6 +78,7 @@ from alignkit.core import (
     Outcome,
     TargetError,
     Usage,
+    one_line,
 )
 from alignkit.models._activations import (
     Activations,
@@ -101,7 +102,6 @@ from alignkit.models._hf_load import (
     _check_files,
     _load_checkpoint,
     _Loaded,
-    _one_line,
     _require,
     load_sidecar,
 )
@@ -334,7 +334,7 @@ class HFChatModel(ChatModelBase):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alignkit-hf")
         self._batcher: MicroBatcher[_Job, Completion] = MicroBatcher(
             self._run_batch,
-            lambda exc: Completion.failed(f"generation failed: {_one_line(exc)}"),
+            lambda exc: Completion.failed(f"generation failed: {one_line(exc, 300)}"),
             lambda: self._executor,
             max_batch,
             batch_window_s,
@@ -477,7 +477,7 @@ class HFChatModel(ChatModelBase):
             return Completion.failed(str(exc))
         except Exception as exc:
             _log.exception("hf generate failed")
-            return Completion.failed(f"generation failed: {_one_line(exc)}")
+            return Completion.failed(f"generation failed: {one_line(exc, 300)}")
         return completion.model_copy(update={"latency_s": time.perf_counter() - start})
 
     def _run_batch(self, jobs: list[_Job]) -> list[Completion]:
@@ -492,7 +492,7 @@ class HFChatModel(ChatModelBase):
                 requests.append((i, _request(loaded, job, self.stop)))
             except Exception as exc:
                 results[i] = Completion.failed(
-                    f"cannot encode the conversation: {_one_line(exc)}", invalid=True
+                    f"cannot encode the conversation: {one_line(exc, 300)}", invalid=True
                 )
         if not requests:
             return results
@@ -506,9 +506,9 @@ class HFChatModel(ChatModelBase):
                 spec=loaded.spec,
             )
         except Exception as exc:
-            _log.warning("hf batch of %d failed: %s", len(requests), _one_line(exc))
+            _log.warning("hf batch of %d failed: %s", len(requests), one_line(exc, 300))
             for i, _ in requests:
-                results[i] = Completion.failed(f"generation failed: {_one_line(exc)}")
+                results[i] = Completion.failed(f"generation failed: {one_line(exc, 300)}")
             return results
         for (i, request), result in zip(requests, decoded, strict=True):
             results[i] = _completion(request, result)

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from alignkit.core import Decoding, MissingDependencyError, TargetError
+from alignkit.core import Decoding, MissingDependencyError, TargetError, one_line
 from alignkit.models._decode import ForwardSpec
 
 __all__ = ["SIDECAR_NAME", "HFSidecar", "load_sidecar"]
@@ -72,7 +72,7 @@ def load_sidecar(directory: Path) -> HFSidecar | None:
     try:
         sidecar = HFSidecar.model_validate_json(path.read_bytes())
     except (OSError, ValidationError) as exc:
-        raise TargetError(f"invalid {path}: {_one_line(exc)}") from exc
+        raise TargetError(f"invalid {path}: {one_line(exc, 300)}") from exc
     if any(not s for s in sidecar.stop):
         raise TargetError(f"invalid {path}: stop strings must not be empty")
     if sidecar.default_pack is not None and not (directory / sidecar.default_pack).is_dir():
@@ -98,11 +98,6 @@ class _Loaded:
 def _require(module: str, package: str) -> None:
     if importlib.util.find_spec(module) is None:
         raise MissingDependencyError(package, "lm")
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def _limit_threads(torch: Any) -> None:
@@ -135,7 +130,7 @@ def _load_checkpoint(directory: Path, gguf: str | None) -> _Loaded:
                 str(directory), **kwargs, **{dtype_key: torch.float32}
             )
     except Exception as exc:
-        raise TargetError(f"cannot load hf checkpoint {where}: {_one_line(exc)}") from exc
+        raise TargetError(f"cannot load hf checkpoint {where}: {one_line(exc, 300)}") from exc
     model.eval()
     _log.info("loaded hf checkpoint %s in %.1f s", where, time.perf_counter() - start)
     return _describe(model, tokenizer)

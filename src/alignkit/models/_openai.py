@@ -31,6 +31,7 @@ from alignkit.core import (
     TargetError,
     TokenLogprob,
     Usage,
+    one_line,
 )
 from alignkit.models._uri import (
     ParsedURI,
@@ -57,11 +58,6 @@ class _Retryable(Exception):
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
-
-
-def _one_line(text: str, limit: int = 200) -> str:
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -127,7 +123,7 @@ class OpenAIChatModel(ChatModelBase):
             raise ConfigError(f"openai: bad URL '{public_url(base_url)}': {why}") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(
-                f"openai: target needs an http(s) URL, got '{_one_line(public_url(base_url))}'"
+                f"openai: target needs an http(s) URL, got '{one_line(public_url(base_url))}'"
             )
         if not model:
             raise ConfigError(
@@ -228,7 +224,7 @@ class OpenAIChatModel(ChatModelBase):
         except TimeoutError:
             reason = f"no answer within {timeout_s:g} s"
         except aiohttp.ClientError as exc:
-            reason = self._scrub(_one_line(str(exc) or type(exc).__name__))
+            reason = self._scrub(one_line(exc))
         if reason:
             await self.aclose()
             raise TargetError(f"cannot reach {where}: {reason}")
@@ -344,9 +340,7 @@ class OpenAIChatModel(ChatModelBase):
         except TimeoutError:
             raise _Retryable(f"timeout after {self._http.timeout_s:g} s") from None
         except aiohttp.ClientError as exc:
-            raise _Retryable(
-                f"connection error: {_one_line(str(exc) or type(exc).__name__)}"
-            ) from None
+            raise _Retryable(f"connection error: {one_line(exc)}") from None
         if status != 200 and self._secrets:  # before the error text is cut to 160 characters
             raw = self._scrub(raw.decode("utf-8", "replace")).encode()
         return completion_from_http(
@@ -360,18 +354,18 @@ def _error_fields(raw: bytes) -> dict[str, str]:
     try:
         doc = json.loads(raw)
     except ValueError:
-        fields["message"] = _one_line(raw.decode("utf-8", "replace"), 160)
+        fields["message"] = one_line(raw.decode("utf-8", "replace"), 160)
         return fields
     err = doc.get("error", doc) if isinstance(doc, dict) else doc
     if isinstance(err, dict):
         for name in fields:
             value = err.get(name)
-            fields[name] = _one_line(str(value), 160) if value is not None else ""
+            fields[name] = one_line(str(value), 160) if value is not None else ""
         inner = err.get("innererror")
         if isinstance(inner, dict) and inner.get("code"):
             fields["code"] += f" {inner['code']}"
     elif isinstance(err, str):
-        fields["message"] = _one_line(err, 160)
+        fields["message"] = one_line(err, 160)
     return fields
 
 
@@ -403,7 +397,7 @@ def _parse_completion(raw: bytes, latency: float) -> Completion:
         logprobs = _parse_logprobs(choice.get("logprobs"))
     except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
         return Completion.failed(
-            f"malformed response: {type(exc).__name__}: {_one_line(str(exc), 120)}",
+            f"malformed response: {type(exc).__name__}: {one_line(str(exc), 120)}",
             latency_s=latency,
         )
     if finish == "content_filter":
@@ -439,7 +433,7 @@ def _open(parsed: ParsedURI, options: TargetOptions) -> OpenAIChatModel:
     if not base.startswith(("http://", "https://")):
         raise ConfigError(
             "openai: target needs an http(s) URL after 'openai:', got"
-            f" '{_one_line(public_url(base))}' (e.g. openai:http://127.0.0.1:8000/v1#my-model)"
+            f" '{one_line(public_url(base))}' (e.g. openai:http://127.0.0.1:8000/v1#my-model)"
         )
     if parsed.query:
         base = f"{base}?{urlencode(parsed.query)}"

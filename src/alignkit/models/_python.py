@@ -35,7 +35,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from alignkit.core import ChatModelBase, Completion, ConfigError, Decoding, Message, Outcome
+from alignkit.core import (
+    ChatModelBase,
+    Completion,
+    ConfigError,
+    Decoding,
+    Message,
+    Outcome,
+    one_line,
+)
 from alignkit.models._uri import ParsedURI, TargetOptions, register_scheme
 
 __all__ = ["PythonChatModel"]
@@ -46,11 +54,6 @@ MAX_THREADS = 64
 """Worker threads for a sync app (the default executor allows only ``cpu + 4``)."""
 
 _PASSABLE = ("max_tokens", "temperature", "top_p", "seed")
-
-
-def _one_line(text: str, limit: int = 200) -> str:
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def _ensure_importable(folder: str) -> None:
@@ -72,7 +75,7 @@ def _load_module(spec: str, uri: str) -> ModuleType:
             f"cannot import '{spec}' for target '{uri}': it called sys.exit({exc.code!r})"
         ) from None
     except Exception as exc:
-        reason = f"{type(exc).__name__}: {_one_line(str(exc))}"
+        reason = f"{type(exc).__name__}: {one_line(str(exc))}"
         raise ConfigError(f"cannot import '{spec}' for target '{uri}': {reason}") from exc
 
 
@@ -304,7 +307,7 @@ class PythonChatModel(ChatModelBase):
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
     def _app_failed(self, exc: BaseException, latency: float) -> Completion:
-        reason = f"python target raised {type(exc).__name__}: {_one_line(str(exc))}"
+        reason = f"python target raised {type(exc).__name__}: {one_line(str(exc))}"
         if not self._warned:
             self._warned = True
             _log.warning("%s: %s (further app errors are logged at debug level)", self._uri, reason)
