@@ -128,6 +128,21 @@ def test_reward_ensemble_trains_saves_loads_and_scores(tmp_path: Path) -> None:
     assert s.shape == (2, 3)
     worst, mean = ens.score(prompts, ["a", "b", "c"], "worst"), ens.score(prompts, ["a", "b", "c"])
     assert np.all(worst <= mean + 1e-9)
+    # best-of-n from the command line, on these prompts; a second run replaces its output
+    asked = tmp_path / "prompts.jsonl"
+    texts = [p[-1]["content"] for p in prompts]
+    asked.write_text("".join(json.dumps({"prompt": t}) + "\n" for t in texts))
+    chosen = tmp_path / "out" / "choices.jsonl"
+    args = ("train", "bon", "--target", ORG, "--reward", str(tmp_path / "rm"), "--n", "3",
+            "--prompts", str(asked), "--out", str(chosen), "--json")  # fmt: skip
+    for said in ("", f"note: replacing {chosen}"):
+        proc = _cli(*args)
+        assert proc.returncode == 0 and said in proc.stderr, proc.stderr
+        rows = [json.loads(line) for line in chosen.read_text().splitlines()]
+        assert [r["prompt"][-1]["content"] for r in rows] == texts
+        assert all(len(r["scores"]) == 3 for r in rows)
+        assert json.loads(proc.stdout)["choices"] == rows
+    assert sorted(q.name for q in chosen.parent.iterdir()) == ["choices.jsonl"]  # no parts
     # a damaged folder is one DataError line (it was a TypeError, KeyError, OSError, ...)
     import shutil
 

@@ -23,6 +23,7 @@ from alignkit.cli._common import (
     working,
     writable_folder,
 )
+from alignkit.cli._train_bon import MAX_BON_N, best_of_n_rows
 from alignkit.core import (
     ConfigError,
     DataError,
@@ -35,9 +36,6 @@ from alignkit.core import (
 if TYPE_CHECKING:
     from alignkit.core import ChatModel
     from alignkit.train import PreferenceBuild, PreferencePair, TrainReport
-
-MAX_BON_N = 4096
-"""Most samples per prompt ``train bon`` takes: all of them are held and scored at once."""
 
 train_app = typer.Typer(
     help="Repair a model: preference data, Constitutional AI, reward models, DPO, best-of-n, GRPO."
@@ -487,7 +485,7 @@ def bon(
         raise ConfigError(f"--lam must be a finite number, not {lam}")
     with working(f"best-of-{n}"):
         result = asyncio.run(
-            _bon(target, reward_dir, n, objective, lam, prompts, data, max_per_kind, seed)
+            best_of_n_rows(target, reward_dir, n, objective, lam, prompts, data, max_per_kind, seed)
         )
     if out_file is not None:
         note_replaced_file(out_file)
@@ -505,65 +503,6 @@ def bon(
         out.print(table)
     for c in result["choices"][:5]:
         out.print(f"{c['prompt'][-1]['content'][:70]!r} → {c['best'][:70]!r}", markup=False)
-
-
-async def _bon(
-    uri: str,
-    reward_dir: Path,
-    n: int,
-    objective: Any,
-    lam: float,
-    prompts: Path | None,
-    data: Path | None,
-    max_per_kind: int | None,
-    seed: int,
-) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    from alignkit.data import load_pack
-    from alignkit.train import (
-        RewardEnsemble,
-        RuleCritic,
-        best_of_n,
-        best_of_n_curve,
-        cases_from_pack,
-        read_prompts,
-    )
-    from alignkit.train._critic import RULE_PRINCIPLES
-
-    ensemble = RewardEnsemble.load(reward_dir)
-    model = _connect(uri)
-    try:
-        cases = None
-        if prompts is not None:
-            convs = read_prompts(prompts)
-        else:
-            path = data or model.default_pack
-            if path is None:
-                raise ConfigError("no prompts: pass --prompts FILE or --data DIR")
-            cases = cases_from_pack(load_pack(path), split="heldout", max_per_kind=max_per_kind)
-            convs = [c.prompt for c in cases]
-        choices = await best_of_n(
-            model, ensemble, convs, n=n, objective=objective, lam=lam, seed=seed
-        )
-    finally:
-        await model.aclose()
-    curve = []
-    if cases is not None:
-        critic = RuleCritic()
-        ns = sorted({k for k in (1, 2, 4, 8, 16, 32, 64) if k < n} | {n})  # n itself too
-        curve = [
-            asdict(p)
-            for p in best_of_n_curve(
-                choices,
-                lambda i, r: float(critic.passes(cases[i], r, RULE_PRINCIPLES)),
-                ns,
-            )
-        ]
-    return {
-        "curve": curve,
-        "choices": [{"prompt": c.prompt, "best": c.best, "scores": c.scores} for c in choices],
-    }
 
 
 @train_app.command("grpo")
