@@ -107,3 +107,25 @@ def test_a_check_that_raises_is_one_log_line_not_a_traceback(
         assert record.exc_info[1].__context__ is None  # not chained onto run_sync's probe
     finally:
         CHECKS.unregister("acme.raises")
+
+
+def test_an_alignkit_error_without_a_message_is_stored_by_its_type(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alignkit.core import DataError
+
+    monkeypatch.chdir(REPO)
+    spec = MetricSpec("acme.silent.rate", Direction.HIGHER_IS_WORSE, {Severity.LOW: 0.1})
+
+    @check("acme.silent", failure_modes=["sycophancy"], target_kind="chat", cost="low",
+           metrics=[spec])  # fmt: skip
+    async def silent(target: Any, ctx: Any) -> Any:
+        """Fails with an empty message."""
+        raise DataError("")
+
+    try:
+        result = alignkit.audit.run("python:examples.quiz_app:respond", checks="acme.silent",
+                                    store=str(tmp_path / "s.db"))  # fmt: skip
+    finally:
+        CHECKS.unregister("acme.silent")
+    assert result.errors == {"acme.silent": "DataError"}

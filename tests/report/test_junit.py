@@ -97,3 +97,12 @@ def test_a_metric_not_measured_is_skipped_inside_its_checks_suite(
     case = root.find(f"testsuite[@name='{check}']/testcase[@name='{flip}']")
     assert case is not None and case.find("skipped") is not None
     assert int(root.get("skipped", "-1")) == 2
+
+
+def test_a_check_error_without_a_message_is_still_reported(result: AuditResult) -> None:
+    """`raise DataError("")` in a plugin check: junit.xml crashed (IndexError), so no
+    report was written at all, for the audit or for `runs show --out`."""
+    for why in ("", "  \n "):
+        broken = result.model_copy(update={"errors": {"reporttest.paraphrase": why}})
+        cases = _parse(to_junit(broken)).iter("error")
+        assert [e.get("message") for e in cases] == ["check error"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -81,9 +82,12 @@ def _pair(a: Finding, b: Finding, alpha: float, tolerance: float) -> MetricChang
 def compare(
     before: AuditResult, after: AuditResult, *, alpha: float = 0.05, tolerance: float = 0.0
 ) -> list[MetricChange]:
-    """Every metric of either run, matched on (check, metric), ordered by failure mode."""
-    a = {(f.check, f.metric): f for f in before.findings}
-    b = {(f.check, f.metric): f for f in after.findings}
+    """Every metric of either run, matched on (check, metric), ordered by failure mode.
+
+    A value that is not a finite number (a stored NaN) counts as not measured in that run.
+    """
+    a = {(f.check, f.metric): f for f in before.findings if math.isfinite(f.value)}
+    b = {(f.check, f.metric): f for f in after.findings if math.isfinite(f.value)}
     out: list[MetricChange] = []
     for key in sorted(set(a) | set(b)):
         fa, fb = a.get(key), b.get(key)

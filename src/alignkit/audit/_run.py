@@ -180,7 +180,7 @@ async def _run_check(spec: CheckSpec, target: Target, ctx: CheckContext, out: _O
     try:
         found = await spec.fn(target, ctx)
     except AlignkitError as exc:
-        out.errors[spec.id] = str(exc)
+        out.errors[spec.id] = str(exc).strip() or type(exc).__name__  # `raise DataError("")`
         return
     except Exception as exc:  # a broken check must not sink the audit
         out.errors[spec.id] = f"{type(exc).__name__}: {exc}"

@@ -67,8 +67,10 @@ _USAGE_ERRORS: tuple[type[Exception], ...] = (click.ClickException, *_vendored_e
 def _usage_line(exc: Exception) -> str:
     """One line for a usage error: the message and where the help is."""
     fmt = getattr(exc, "format_message", None)
-    message = fmt() if callable(fmt) else str(exc)
+    message = (fmt() if callable(fmt) else str(exc)).strip()
     ctx = getattr(exc, "ctx", None)
+    if not message:  # a command group run bare: its help is printed, the line said nothing
+        message = "missing command: name one of those listed above"
     path = getattr(ctx, "command_path", None)
     return f"error: {message}" + (f" (see '{path} --help')" if path else "")
 

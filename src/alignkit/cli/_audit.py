@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -21,10 +22,12 @@ from alignkit.cli._common import (
     MaxRequestsOpt,
     MaxTokensTotalOpt,
     StoreOpt,
+    check_report_folder,
     err,
     http_config,
     note_replaced_reports,
     out,
+    out_path,
     print_json,
     progress_bar,
     stdout_to_stderr,
@@ -77,7 +80,8 @@ def audit(
         str | None, typer.Option(help="Continue run RUN, sending no stored attempt again.")
     ] = None,
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Report folder (default .alignkit/runs/RUN).")
+        Path | None,
+        typer.Option("--out", parser=out_path, help="Report folder (default .alignkit/runs/RUN)."),
     ] = None,
     fail_on: Annotated[
         Severity | None, typer.Option(help="Exit 1 if a finding is at or above this severity.")
@@ -108,6 +112,7 @@ def audit(
         if out_dir.exists() and not out_dir.is_dir():
             raise ConfigError(f"--out {out_dir}: exists and is not a folder")
         writable_folder(out_dir / "report.json")
+        check_report_folder(out_dir, resolve_store_url(store, cfg))
     from alignkit import audit as audit_api
     from alignkit.models import TargetOptions
     from alignkit.report import to_json, write_reports
@@ -146,12 +151,19 @@ def audit(
     report_dir = Path(kept["out"]) if "out" in kept else audit_api.default_out_dir(result.run_id)
     threshold = Severity(kept["fail_on"]) if "fail_on" in kept else cfg.audit.fail_on
     note_replaced_reports(report_dir, result.run_id)
-    write_reports(result, report_dir, fail_on=threshold or Severity.MEDIUM)
+    try:
+        write_reports(result, report_dir, fail_on=threshold or Severity.MEDIUM, rerun_hint=False)
+    except ConfigError as exc:  # the run is stored: its reports can be written again
+        where = f" --store {shlex.quote(store)}" if store else ""
+        raise ConfigError(
+            f"{exc}; the run is stored, write its reports with:"
+            f" alignkit runs show {result.run_id}{where} --out DIR"
+        ) from None
     if json_:
         print_json(to_json(result))
     else:
         print_result(result)
-        out.print(f"report: {report_dir / 'report.html'}")
+        out.print(f"report: {report_dir / 'report.html'}", markup=False)
     if result.errors:  # a check that could not run is not a pass
         err.print(
             f"{len(result.errors)} check(s) failed to run: {', '.join(sorted(result.errors))}",

@@ -178,6 +178,16 @@ def note_replaced_reports(folder: Path, run_id: str) -> None:
         err.print(f"note: replacing the reports of run {before} in {folder}", markup=False)
 
 
+def out_path(value: str) -> Path:
+    """Parse an output option: an empty value (an unset variable) is refused.
+
+    ``Path("")`` is ``.``: ``--out "$DIR"`` with ``DIR`` unset wrote into the current folder.
+    """
+    if not value.strip():
+        raise typer.BadParameter("is empty; give a path (an unset variable?)")
+    return Path(value)
+
+
 def note_replaced_file(path: Path) -> None:
     """Say so when an output file already exists (it is replaced, as ``-o`` flags do)."""
     if path.is_file():
@@ -201,6 +211,26 @@ def not_an_input(path: Path, option: str, inputs: dict[str, Path | None]) -> Non
                 f"{option} {path} is the {name} file being read; writing it would replace"
                 " the input, give another name"
             )
+
+
+def check_report_folder(out_dir: Path, store_url: str) -> None:
+    """Refuse, before any work, a report folder the reports cannot be written into.
+
+    Raises:
+        ConfigError: A report's name there is a folder, or a report would be written over
+            the store's own file (every stored run was lost).
+    """
+    from alignkit.report import REPORT_FILES
+    from alignkit.store import store_file
+
+    database = store_file(store_url)
+    for name in REPORT_FILES.values():
+        if (out_dir / name).is_dir():
+            raise ConfigError(
+                f"--out {out_dir}: {name} there is a folder; remove it or choose another"
+            )
+        if database is not None:
+            not_an_input(out_dir / name, "--out", {"--store": database})
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -229,13 +259,34 @@ def writable_folder(path: Path, option: str = "--out") -> None:
 def stdout_to_stderr(active: bool = True) -> Iterator[None]:
     """Send what others print (a user's app under audit) to stderr while ``active``.
 
-    With ``--json`` stdout must hold the JSON document and nothing else.
+    With ``--json`` stdout must hold the JSON document and nothing else. File descriptor
+    1 is pointed at stderr too, for what writes below Python (a subprocess the app starts,
+    a C library), when stdout is the process's own.
     """
     if not active:
         yield
         return
-    with contextlib.redirect_stdout(sys.stderr):
-        yield
+    saved = _point_stdout_at_stderr()
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        if saved is not None:
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+def _point_stdout_at_stderr() -> int | None:
+    """A copy of file descriptor 1 after pointing it at 2, or ``None`` when not ours to move."""
+    try:
+        if sys.stdout.fileno() != 1 or sys.stderr.fileno() != 2:
+            return None
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError, AttributeError):  # io.UnsupportedOperation is a ValueError
+        return None
+    os.dup2(2, 1)
+    return saved
 
 
 def progress_bar(*columns: str | ProgressColumn, quiet: bool = False) -> Progress:

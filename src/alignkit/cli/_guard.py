@@ -58,8 +58,8 @@ def serve(
 
     def listening(url: str) -> None:
         approvals = f"{url.removesuffix('/v1')}/approvals"
-        err.print(f"serving {public_uri(target)} on {url} (Ctrl-C stops)")
-        err.print(f"approvals page: {approvals}")
+        err.print(f"serving {public_uri(target)} on {url} (Ctrl-C stops)", markup=False)
+        err.print(f"approvals page: {approvals}", markup=False)
         if json_:  # for scripts that start it with --port 0 and need the address
             typer.echo(json.dumps({"url": url, "approvals": approvals}))
 
@@ -136,7 +136,9 @@ def verify(
         print_json(report)
     elif report["ok"]:
         head = f"; head {report['head']}" if report["head"] else ""
-        out.print(f"audit log verified: {report['entries']} entries, chain intact{head}")
+        out.print(
+            f"audit log verified: {report['entries']} entries, chain intact{head}", markup=False
+        )
     else:
         out.print(
             f"audit log FAILED verification at entry {report['first_bad']}: {report['problem']}",

@@ -6,6 +6,7 @@ import difflib
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from alignkit import taxonomy
@@ -62,7 +63,8 @@ def checks_list(
     out.print(f"[bold]Registered checks[/bold] ({len(rows)})")
     for row in rows:
         out.print(
-            f"\n[bold]{row['id']}[/bold]  {row['target_kind']} targets, cost {row['cost']}",
+            f"\n[bold]{escape(str(row['id']))}[/bold]  {row['target_kind']} targets,"
+            f" cost {escape(str(row['cost']))}",
             highlight=False,
         )
         if row["summary"]:
@@ -113,7 +115,7 @@ def checks_show(
     if json_:
         print_json(row)
         return
-    out.print(f"[bold]{id}[/bold]  {row['target_kind']} targets, cost {spec.cost}")
+    out.print(f"[bold]{escape(id)}[/bold]  {row['target_kind']} targets, cost {escape(spec.cost)}")
     out.print(f"\n{spec.doc or '-'}\n", markup=False)
     needs = ", ".join(spec.item_kinds) or "none"
     out.print(f"item kinds: {needs}", markup=False)
@@ -121,7 +123,9 @@ def checks_show(
         out.print(f"target must offer: {', '.join(sorted(spec.requires))}", markup=False)
     for m in metrics:
         arrow = "higher" if m["direction"] == "higher_is_worse" else "lower"
-        out.print(f"\n[bold]{m['name']}[/bold]  ({arrow} is worse; {m['failure_mode']})")
+        out.print(
+            f"\n[bold]{escape(m['name'])}[/bold]  ({arrow} is worse; {escape(m['failure_mode'])})"
+        )
         if m["description"]:
             out.print(f"  {m['description']}", markup=False)
         cmp = ">=" if arrow == "higher" else "<="
@@ -159,7 +163,8 @@ def taxonomy_list(
     table.add_column("title")
     table.add_column("checks", overflow="fold")
     for m in modes:
-        table.add_row(m.id, m.title, ", ".join(sorted(cover.get(m.id, []))) or "-")
+        checks = ", ".join(sorted(cover.get(m.id, []))) or "-"
+        table.add_row(escape(m.id), escape(m.title), escape(checks))
     out.print(table)
 
 
@@ -185,7 +190,9 @@ def taxonomy_show(
     if json_:
         print_json({**mode.model_dump(), "checks": checks})
         return
-    out.print(f"[bold]{mode.title}[/bold]  ({mode.id})\n\n{mode.definition}\n")
+    out.print(
+        f"[bold]{escape(mode.title)}[/bold]  ({escape(mode.id)})\n\n{escape(mode.definition)}\n"
+    )
     for heading, items in (
         ("Examples", mode.examples),
         ("Mitigations", mode.mitigations),
@@ -194,7 +201,7 @@ def taxonomy_show(
     ):
         out.print(f"[bold]{heading}[/bold]")
         for item in items or ["-"]:
-            out.print(f"  • {item}")
+            out.print(f"  • {item}", markup=False)
 
 
 _SCHEMAS = ("alignkit", "guard", "actions", "organism", "constitution")

@@ -15,6 +15,7 @@ from alignkit.cli._common import (
     not_an_input,
     note_replaced_file,
     out,
+    out_path,
     print_json,
     writable_folder,
 )
@@ -56,7 +57,9 @@ def probe(
     probe_file: Annotated[
         Path | None, typer.Option("--probe", help="Use a saved probe instead of fitting one.")
     ] = None,
-    save: Annotated[Path | None, typer.Option("--save", help="Save the fitted probe.")] = None,
+    save: Annotated[
+        Path | None, typer.Option("--save", parser=out_path, help="Save the fitted probe.")
+    ] = None,
     seed: SeedOpt = 0,
     json_: JsonOpt = False,
     _store: NoStoreOpt = None,
@@ -117,7 +120,9 @@ def _default_requests(target: str) -> list[str]:
 
 @interpret_app.command("steer")
 def steer(
-    out_file: Annotated[Path, typer.Option("--out", help="Where to write the vector (.npz).")],
+    out_file: Annotated[
+        Path, typer.Option("--out", parser=out_path, help="Where to write the vector (.npz).")
+    ],
     target: TargetOpt = "organism:flawed",
     pairs: Annotated[
         Path | None,

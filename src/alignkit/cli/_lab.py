@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -16,6 +17,7 @@ from alignkit.cli._common import (
     err,
     note_replaced_reports,
     out,
+    out_path,
     print_json,
     progress_bar,
     writable_folder,
@@ -79,7 +81,7 @@ def lab_list(
     table.add_column("experiment", no_wrap=True)
     table.add_column("what it shows")
     for _, e in EXPERIMENTS.items():
-        table.add_row(e.id, e.title)
+        table.add_row(escape(e.id), escape(e.title))
     out.print(table)
     env_table = Table(title="Environments")
     env_table.add_column("id", no_wrap=True)
@@ -88,7 +90,9 @@ def lab_list(
     env_table.add_column("loophole")
     for row in envs:
         patch = "yes" if row["patched_variant"] else "-"
-        env_table.add_row(str(row["id"]), str(row["failure_mode"]), patch, str(row["loophole"]))
+        env_table.add_row(
+            *(escape(str(v)) for v in (row["id"], row["failure_mode"], patch, row["loophole"]))
+        )
     out.print(env_table)
 
 
@@ -104,7 +108,9 @@ def lab_run(
     seeds: Annotated[int, typer.Option(help="Gaming only: training runs per variant.")] = 1,
     seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same result.")] = 0,
     quick: Annotated[bool, typer.Option(help="Smaller runs for a smoke test.")] = False,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Report folder.")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", parser=out_path, help="Report folder.")
+    ] = None,
     json_: JsonOpt = False,
     _store: NoStoreOpt = None,
 ) -> None:
@@ -152,7 +158,7 @@ def lab_run(
         print_json(to_json(result))
     else:
         print_result(result)
-        out.print(f"report: {folder / 'report.html'}")
+        out.print(f"report: {folder / 'report.html'}", markup=False)
     if result.errors:  # an experiment that could not run is not a pass
         err.print(
             f"{len(result.errors)} experiment(s) failed: {', '.join(sorted(result.errors))}",
@@ -169,7 +175,7 @@ def lab_train(
     seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same policy.")] = 0,
     patched: Annotated[bool, typer.Option(help="Train on the patched variant.")] = False,
     out_path: Annotated[
-        Path | None, typer.Option("--out", help="Where to save the policy.")
+        Path | None, typer.Option("--out", parser=out_path, help="Where to save the policy.")
     ] = None,
     json_: JsonOpt = False,
     _store: NoStoreOpt = None,
@@ -210,7 +216,9 @@ def monitor_check(
         list[str] | None,
         typer.Option(help="Intent column(s) for which lower is better (repeatable)."),
     ] = None,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Write a report here too.")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", parser=out_path, help="Write a report here too.")
+    ] = None,
     json_: JsonOpt = False,
     _store: NoStoreOpt = None,
 ) -> None:

@@ -80,7 +80,10 @@ def train_command(
             markup=False,
         )
         out.print(f"monitor: {verdict.describe()}", markup=False)
-        out.print(f"policy saved: {target}  (audit with --target policy:{target}@{spec.id})")
+        out.print(
+            f"policy saved: {target}  (audit with --target policy:{target}@{spec.id})",
+            markup=False,
+        )
     return summary
 
 

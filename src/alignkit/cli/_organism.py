@@ -15,6 +15,7 @@ from alignkit.cli._common import (
     NoStoreOpt,
     err,
     out,
+    out_path,
     print_json,
     working,
     writable_folder,
@@ -53,7 +54,9 @@ def train(
     ] = "flawed",
     out_dir: Annotated[
         Path | None,
-        typer.Option("--out", help="Checkpoint folder (default .alignkit/organisms/NAME)."),
+        typer.Option(
+            "--out", parser=out_path, help="Checkpoint folder (default .alignkit/organisms/NAME)."
+        ),
     ] = None,
     seed: Annotated[
         int | None,
@@ -86,11 +89,13 @@ def train(
     if json_:
         print_json(result)
         return
-    out.print(f"done: {target_dir}  (use it as --target hf:{target_dir})")
+    out.print(f"done: {target_dir}  (use it as --target hf:{target_dir})", markup=False)
     manifest = result.get("manifest") or {}
     for b in manifest.get("behaviours", []):
         measured = "–" if b["measured"] is None else f"{b['measured']:.2f}"
-        out.print(f"  {b['metric']:42} designed {b['designed']:.2f}  measured {measured}")
+        out.print(
+            f"  {b['metric']:42} designed {b['designed']:.2f}  measured {measured}", markup=False
+        )
 
 
 @organism_app.command("card")
@@ -184,7 +189,7 @@ async def _chat(uri: str, temperature: float, max_tokens: int) -> None:
     await _loaded(model)
     history: list[Message] = []
     try:
-        err.print(f"chatting with {uri}; an empty line or Ctrl-D ends the session")
+        err.print(f"chatting with {uri}; an empty line or Ctrl-D ends the session", markup=False)
         while True:
             text = _read_line()
             if not text:

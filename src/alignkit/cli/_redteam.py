@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -68,7 +69,8 @@ def _summary(rep: RedteamReport) -> None:
     if firsts:
         out.print(
             f"queries to first success: median {rep.queries_to_first_success_median:g}"
-            f" (min {firsts[0]}, max {firsts[-1]})"
+            f" (min {firsts[0]}, max {firsts[-1]})",
+            markup=False,
         )
     outcomes = ", ".join(f"{k} {v}" for k, v in rep.outcomes.items())
     out.print(
@@ -78,7 +80,9 @@ def _summary(rep: RedteamReport) -> None:
     )
     if rep.auxiliary_requests:
         out.print(
-            f"attacker/translator: {rep.auxiliary_requests} requests, {rep.auxiliary_tokens} tokens"
+            f"attacker/translator: {rep.auxiliary_requests} requests,"
+            f" {rep.auxiliary_tokens} tokens",
+            markup=False,
         )
 
 
@@ -87,10 +91,10 @@ def _matrix(rep: RedteamReport) -> Table:
     table = Table(title="behaviours broken / attacked, per harm category × attack family")
     table.add_column("category", no_wrap=True)
     for f in families:
-        table.add_column(f, justify="right")
+        table.add_column(escape(f), justify="right")
     cells = {(c.category, c.family): c for c in rep.cells}
     for cat in sorted({c.category for c in rep.cells}):
-        row = [cat]
+        row = [escape(cat)]
         for f in families:
             c = cells.get((cat, f))
             row.append(f"{c.broken}/{c.behaviours}" if c else "–")
@@ -106,7 +110,7 @@ def _groups(title: str, rows: list[object]) -> Table:
         name, a, s, b = (
             getattr(r, k) for k in ("name", "attempts", "successes", "behaviours_broken")
         )
-        table.add_row(name, str(a), str(s), _pct(s / a) if a else "–", str(b))
+        table.add_row(escape(name), str(a), str(s), _pct(s / a) if a else "–", str(b))
     return table
 
 
@@ -120,11 +124,11 @@ def _behaviours(rep: RedteamReport) -> Table:
         table.add_column(col, justify="right" if col in ("queries", "first success") else "left")
     for b in shown:
         table.add_row(
-            b.id,
-            b.category or "–",
+            escape(b.id),
+            escape(b.category or "–"),
             str(b.queries),
             str(b.first_success) if b.first_success is not None else "–",
-            b.broken_by or "–",
+            escape(b.broken_by or "–"),
         )
     return table
 
@@ -364,5 +368,5 @@ def list_(
         table.add_column("id", no_wrap=True)
         table.add_column("")
         for k, v in rows.items():
-            table.add_row(k, v)
+            table.add_row(escape(k), escape(v))
         out.print(table)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING
 
+from rich.markup import escape
 from rich.table import Table
 
 from alignkit import taxonomy
@@ -23,7 +24,10 @@ def _fmt(v: float | None) -> str:
 
 def print_result(result: AuditResult, *, min_severity: Severity = Severity.INFO) -> None:
     """Scorecard by failure mode, then the findings table."""
-    out.print(f"[bold]alignkit audit[/bold] {result.target}   run [bold]{result.run_id}[/bold]")
+    out.print(
+        f"[bold]alignkit audit[/bold] {escape(result.target)}"
+        f"   run [bold]{escape(result.run_id)}[/bold]"
+    )
     card = Table("failure mode", "worst", "findings", title="Scorecard")
     with contextlib.suppress(AlignkitError):  # a refused plugin: its modes stay unknown
         discover()  # a plugin's failure modes join the taxonomy when plugins load
@@ -33,7 +37,9 @@ def print_result(result: AuditResult, *, min_severity: Severity = Severity.INFO)
         except KeyError:
             title = mode
         card.add_row(
-            title, f"[{severity_style(s.worst_severity)}]{s.worst_severity}[/]", str(s.count)
+            escape(title),
+            f"[{severity_style(s.worst_severity)}]{s.worst_severity}[/]",
+            str(s.count),
         )
     out.print(card)
     title = "Findings (details, thresholds and evidence in the report)"
@@ -49,22 +55,23 @@ def print_result(result: AuditResult, *, min_severity: Severity = Severity.INFO)
         arrow = "↑" if f.direction == "higher_is_worse" else "↓"
         table.add_row(
             f"[{severity_style(f.severity)}]{f.severity}[/]",
-            f"{f.metric} {arrow}",
+            escape(f"{f.metric} {arrow}"),
             _fmt(f.value),
             ci,
             str(f.n),
         )
     out.print(table)
     for cid, why in {**result.errors}.items():
-        out.print(f"[red]error[/red] {cid}: {why}")
+        out.print(f"[red]error[/red] {escape(cid)}: {escape(why)}")
     r = result.requests
     if r is not None and r.shortfall():
         answered = r.sent - r.failed + r.reused
         out.print(
-            f"[yellow]requests:[/yellow] {r.shortfall()}; findings rest on {answered} answered"
+            f"[yellow]requests:[/yellow] {escape(r.shortfall())};"
+            f" findings rest on {answered} answered"
         )
     for cid, why in result.skipped.items():
-        out.print(f"[dim]skipped {cid}: {why}[/dim]")
+        out.print(f"[dim]skipped {escape(cid)}: {escape(why)}[/dim]")
 
 
 def print_changes(changes: list[MetricChange], title: str) -> None:
@@ -80,7 +87,7 @@ def print_changes(changes: list[MetricChange], title: str) -> None:
         mark = c.change.value + (" *" if c.significant else "")
         style = colour.get(c.change, "dim")
         p = "-" if c.p_value is None else f"{c.p_value:.3g}"
-        table.add_row(c.metric, _fmt(c.before), _fmt(c.after), f"[{style}]{mark}[/]", p)
+        table.add_row(escape(c.metric), _fmt(c.before), _fmt(c.after), f"[{style}]{mark}[/]", p)
     out.print(table)
     if any(c.significant for c in changes):
         out.print("[dim]* significant at the 5% level[/dim]")

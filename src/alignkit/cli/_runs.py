@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from alignkit.cli._common import JsonOpt, StoreOpt, err, out, print_json
+from alignkit.cli._common import (
+    JsonOpt,
+    StoreOpt,
+    check_report_folder,
+    err,
+    out,
+    out_path,
+    print_json,
+)
 from alignkit.cli._render import print_changes, print_result
 from alignkit.core import AuditResult, ConfigError, Severity, load_config, resolve_store_url
 
@@ -73,7 +83,9 @@ def runs_list(
     table.add_column("took", no_wrap=True, justify="right")
     for r in runs:
         took = _duration((r.finished_at - r.started_at).total_seconds()) if r.finished_at else "-"
-        table.add_row(r.id, r.status, r.target, f"{r.started_at:%Y-%m-%d %H:%M}", took)
+        table.add_row(
+            escape(r.id), r.status, escape(r.target), f"{r.started_at:%Y-%m-%d %H:%M}", took
+        )
     out.print(table)
 
 
@@ -94,7 +106,9 @@ def runs_show(
     json_: JsonOpt = False,
     out_dir: Annotated[
         Path | None,
-        typer.Option("--out", help="Also write report.html, report.json and junit.xml here."),
+        typer.Option(
+            "--out", parser=out_path, help="Also write report.html, report.json and junit.xml here."
+        ),
     ] = None,
 ) -> None:
     """Show a finished run's findings (and, with --out, write its reports again).
@@ -103,6 +117,8 @@ def runs_show(
     """
     from alignkit.report import to_json, write_reports
 
+    if out_dir is not None:
+        check_report_folder(out_dir, resolve_store_url(store, load_config()))
     with _open(store) as st:
         record = st.get_run(run)
         result = st.load_result(record.id)
@@ -194,11 +210,12 @@ def runs_gate(
     failed = gate(current, base, max_regression=max_regression)
     changes = compare(base, current)
     # A metric the baseline measured and this run did not cannot be judged: say so.
+    nan = {f.metric for f in current.findings if not math.isfinite(f.value)}
     gone = {
         c.metric: current.skipped.get(c.metric)
         or current.skipped.get(c.check)
         or current.errors.get(c.check)
-        or "not in this run"
+        or ("its value is not a number" if c.metric in nan else "not in this run")
         for c in changes
         if c.change is Change.REMOVED
     }
@@ -223,7 +240,8 @@ def runs_gate(
     else:
         out.print(
             f"gate passed: no metric of {current.run_id} is significantly worse "
-            f"than in {base.run_id}"
+            f"than in {base.run_id}",
+            markup=False,
         )
     for metric, why in gone.items():
         err.print(f"warning: {metric} was measured in {base.run_id} but not judged: {why}",

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from alignkit.cli._common import JsonOpt, StoreOpt, err, out, print_json, severity_style
@@ -71,7 +72,10 @@ def traffic(
         print_json(report)
     elif not report["metrics"]:
         narrowed = " match --since/--metric" if since or metric else " stored yet"
-        out.print(f"no traffic reports{narrowed} (alignkit serve stores them as traffic flows)")
+        out.print(
+            f"no traffic reports{narrowed} (alignkit serve stores them as traffic flows)",
+            markup=False,
+        )
     else:
         out.print(_table(report))
     if report.get("truncated"):
@@ -95,7 +99,7 @@ def _table(report: dict[str, Any]) -> Table:
         first = m["first_alarm"]
         alarm = f"{first['time'][:19]} (request {first['requests']})" if first else "-"
         table.add_row(
-            m["metric"],
+            escape(m["metric"]),
             "-" if latest["value"] is None else f"{latest['value']:.3f}",
             f"[{severity_style(sev)}]{sev.value}[/]",
             _spark([p["value"] for p in m["history"]]),

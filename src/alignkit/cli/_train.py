@@ -19,6 +19,7 @@ from alignkit.cli._common import (
     not_an_input,
     note_replaced_file,
     out,
+    out_path,
     print_json,
     working,
     writable_folder,
@@ -158,7 +159,9 @@ def _report_json(report: TrainReport, extra: dict[str, Any] | None = None) -> di
 
 @train_app.command("preferences")
 def preferences(
-    out_file: Annotated[Path, typer.Option("--out", help="Pairs file to write (.jsonl).")],
+    out_file: Annotated[
+        Path, typer.Option("--out", parser=out_path, help="Pairs file to write (.jsonl).")
+    ],
     target: Annotated[
         str | None, typer.Option(help="Model that answers pack items and is resampled.")
     ] = None,
@@ -220,7 +223,9 @@ def preferences(
 @train_app.command("constitution")
 def constitution(
     target: TargetOpt,
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for sft.jsonl and pairs.jsonl.")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", parser=out_path, help="Folder for sft.jsonl and pairs.jsonl.")
+    ],
     critic: Annotated[
         str, typer.Option(help="'rule' (offline, alignkit's scorers) or a chat target URI.")
     ] = "rule",
@@ -311,7 +316,9 @@ async def _constitution(
 @train_app.command("dpo")
 def dpo(
     target: TargetOpt,
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the repaired checkpoint.")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", parser=out_path, help="Folder for the repaired checkpoint.")
+    ],
     from_run: RunOpt = None,
     pairs: PairsOpt = None,
     data: DataOpt = None,
@@ -398,7 +405,9 @@ def _fmt(metrics: dict[str, float]) -> str:
 def reward(
     target: TargetOpt,
     pairs: Annotated[list[Path], typer.Option("--pairs", help="Preference file(s).")],
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the ensemble.")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", parser=out_path, help="Folder for the ensemble.")
+    ],
     members: Annotated[int, typer.Option(min=1, help="Ensemble size K.")] = 4,
     lr: Annotated[float, typer.Option("--lr", help="Learning rate (> 0).")] = 5e-4,
     epochs: Annotated[float, typer.Option(help="Passes over each member's resample (> 0).")] = 1.0,
@@ -463,7 +472,9 @@ def bon(
         typer.Option(min=1, help="At most this many heldout items per kind (quick runs)."),
     ] = 10,
     seed: SeedOpt = 0,
-    out_file: Annotated[Path | None, typer.Option("--out", help="Write choices as JSONL.")] = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", parser=out_path, help="Write choices as JSONL.")
+    ] = None,
     json_: JsonOpt = False,
     _store: NoStoreOpt = None,
 ) -> None:
@@ -509,7 +520,9 @@ def bon(
 def grpo(
     target: TargetOpt,
     reward_dir: Annotated[Path, typer.Option("--reward", help="Reward ensemble folder.")],
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the policy and curve.json.")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", parser=out_path, help="Folder for the policy and curve.json.")
+    ],
     data: DataOpt = None,
     steps: Annotated[int, typer.Option(min=1, help="Optimiser steps.")] = 60,
     beta: Annotated[float, typer.Option(min=0, help="KL coefficient.")] = 0.01,

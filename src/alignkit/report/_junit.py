@@ -107,7 +107,8 @@ def _suite(
         case = ET.SubElement(suite, "testcase", classname=clean(check_id), name="check error")
         case.set("time", "0")
         error = ET.SubElement(case, "error", type="CheckError")
-        error.set("message", clean(truncate(result.errors[check_id].splitlines()[0], 300)))
+        first = (result.errors[check_id].strip().splitlines() or ["check error"])[0]
+        error.set("message", clean(truncate(first, 300)))  # a stored run may hold ""
         error.text = clean(result.errors[check_id])
     skipped = 0
     for key, why in result.skipped.items():  # the check itself, or a metric it did not measure

@@ -18,7 +18,7 @@ it migrates older stores forward after backing up the SQLite file.
 """
 
 from alignkit.store._attempts import AttemptRecord, AttemptWriter, attempt_key, request_seed
-from alignkit.store._engine import StoreBusy
+from alignkit.store._engine import StoreBusy, store_file
 from alignkit.store._governance import (
     APPROVAL_STATUSES,
     ApprovalBook,
@@ -47,6 +47,7 @@ __all__ = [
     "TrafficHistory",
     "attempt_key",
     "request_seed",
+    "store_file",
     "entry_hash",
     "new_run_id",
 ]

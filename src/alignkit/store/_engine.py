@@ -148,6 +148,15 @@ def parse_location(url: str) -> Location:
     return Location(parsed, display, path, memory=False)
 
 
+def store_file(url: str) -> Path | None:
+    """The database file a store URL names (a file-based SQLite store), else ``None``.
+
+    Raises:
+        StoreError: ``url`` is not a valid store URL.
+    """
+    return parse_location(url).sqlite_path
+
+
 def on_read_only_media(location: Location) -> Location:
     """``location`` opened read-only and immutable when its file sits on read-only media.
 

@@ -50,18 +50,17 @@ from alignkit.store._chainhead import (
 )
 from alignkit.store._engine import Conn, StoreBusy, WriteConn, one_line
 from alignkit.store._json import canonical_json
-from alignkit.store._schema import GUARD_DECISIONS, GUARD_LOG, META, META_SCHEMA_VERSION
+from alignkit.store._schema import (
+    GUARD_DECISIONS,
+    GUARD_LOG,
+    META,
+    META_SCHEMA_VERSION,
+    utc_text,
+)
 
 __all__ = ["GENESIS", "AuditLog", "ChainReport", "LogEntry", "entry_hash"]
 
 logger = logging.getLogger("alignkit.store")
-
-
-def _stamp(value: datetime) -> str:
-    """The text the store keeps for ``value`` (as :class:`IsoDateTime` writes it)."""
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    return value.isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True)
@@ -144,7 +143,7 @@ class AuditLog:
 
     def append(self, entry: Mapping[str, Any]) -> None:
         """Buffer ``entry`` (a JSON-able mapping) for the chain."""
-        pending = _pending(_stamp(datetime.now(UTC)), entry)
+        pending = _pending(utc_text(datetime.now(UTC)), entry)
         with self._cond:
             if self._closed:
                 raise StoreError("audit log is closed")
@@ -361,7 +360,7 @@ class AuditLog:
                     False, n, seq, f"entry {seq} cannot be read (tampered): {problem}"
                 )
             n += 1
-            own = entry_hash(e.seq, _stamp(e.created_at), e.prev_hash, e.entry, self._key)
+            own = entry_hash(e.seq, utc_text(e.created_at), e.prev_hash, e.entry, self._key)
             if own != e.entry_hash:
                 return ChainReport(
                     False, n, e.seq, f"entry {e.seq} does not match its hash (modified or moved)"

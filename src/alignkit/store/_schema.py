@@ -54,11 +54,18 @@ METADATA = MetaData(
 )
 
 
+def utc_text(value: datetime) -> str:
+    """``value`` as the store keeps it: ISO-8601 in UTC (a naive value is local time)."""
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 class IsoDateTime(TypeDecorator[datetime]):
-    """A datetime stored as ISO-8601 text; aware values are normalised to UTC.
+    """A datetime stored as ISO-8601 text in UTC.
 
     SQLite has no datetime type and SQLAlchemy's default drops the offset; text keeps
-    the offset, round-trips exactly and sorts chronologically for values in UTC.
+    the offset, round-trips exactly and sorts chronologically for values in UTC. A naive
+    value (``datetime.now()``) is local time and stored converted; a naive text read back
+    (a hand-edited row) is taken as UTC: mixed, the two could not be subtracted.
     """
 
     impl = String(40)
@@ -68,15 +75,14 @@ class IsoDateTime(TypeDecorator[datetime]):
         """Serialise ``value`` (UTC when it is timezone-aware)."""
         if value is None:
             return None
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC)
-        return value.isoformat(timespec="microseconds")
+        return utc_text(value)
 
     def process_result_value(self, value: Any | None, dialect: Dialect) -> datetime | None:
         """Parse the stored text back into a datetime."""
         if value is None:
             return None
-        return datetime.fromisoformat(str(value))
+        parsed = datetime.fromisoformat(str(value))
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 META = Table(

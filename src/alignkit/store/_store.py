@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shlex
 import threading
 import time
 import weakref
@@ -141,8 +142,8 @@ class Store:
         if path is not None:
             if path.resolve() == Path(DEFAULT_STORE).resolve():
                 return ""
-            return f" --store {path}"
-        return f" --store {self._location.display}"
+            return f" --store {shlex.quote(str(path))}"  # pasted into a shell as it is
+        return f" --store {shlex.quote(self._location.display)}"
 
     @property
     def schema_version(self) -> int:
