@@ -137,7 +137,7 @@ def test_a_naive_timestamp_and_a_nan_value_do_not_break_listing_or_comparing(
 
 
 def test_a_hint_names_a_store_path_a_shell_can_take(tmp_path: Path) -> None:
-    """"--store /tmp/sp ace/s #1.db", pasted, was two arguments and a comment."""
+    """ "--store /tmp/sp ace/s #1.db", pasted, was two arguments and a comment."""
     folder = tmp_path / "sp ace"
     folder.mkdir()
     with Store.open(resolve_store_url(str(folder / "s #1.db"))) as st:
