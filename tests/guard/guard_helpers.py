@@ -94,3 +94,13 @@ class ThreadedUpstream:
         asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
+
+
+def failing_embedder(texts: list[str]) -> list[list[float]]:
+    """An embedding model that is down (``traffic.embedder: guard_helpers:failing_embedder``)."""
+    raise RuntimeError("embedding service unavailable")
+
+
+def nan_embedder(texts: list[str]) -> list[list[float]]:
+    """An embedding model that returns NaN for every text."""
+    return [[float("nan"), 1.0] for _ in texts]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -259,6 +260,25 @@ def test_a_governed_function_taking_keywords_is_checked_by_their_names(store: St
     with pytest.raises(ActionBlocked, match="no-etc"):
         read(path="/etc/shadow")
     assert read(path="src/old.py") == "read"
+
+
+def test_a_governed_file_name_given_as_bytes_or_a_path_is_checked_as_its_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """b"tests/t.py" was checked as "b'tests/t.py'", which no glob matched: deleted."""
+    (tmp_path / "tests").mkdir()
+    monkeypatch.chdir(tmp_path)
+    guard = Guard({"traffic": {"enabled": False}})
+
+    @governed(guard)
+    def delete_file(path: object) -> None:
+        Path(os.fsdecode(path)).unlink()  # type: ignore[arg-type]
+
+    for name in (b"tests/test_api.py", Path("tests/test_api.py")):
+        (tmp_path / "tests" / "test_api.py").write_text("def test(): pass\n")
+        with pytest.raises(ActionBlocked, match="delete-tests"):
+            delete_file(name)
+        assert (tmp_path / "tests" / "test_api.py").exists()
 
 
 def test_a_governed_call_with_cyclic_arguments_is_refused_not_run() -> None:

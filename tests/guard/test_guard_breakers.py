@@ -183,8 +183,12 @@ def test_a_signal_outside_the_configured_scopes_refuses_and_probes() -> None:
 
 
 @pytest.mark.anyio
-async def test_client_ids_shaped_like_keys_are_masked_in_the_guards_own_reasons() -> None:
+async def test_client_ids_shaped_like_keys_are_masked_in_the_guards_own_reasons(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """...and in the warning the server prints when a breaker opens (it showed the key)."""
     secret = "sk-proj-" + "A1b2C3d4" * 5
+    caplog.set_level("WARNING", logger="alignkit")
     log = ListLog()
     guard = _keyword_guard(log, min_requests=2)
     msg: list[Message] = [{"role": "user", "content": "forbidden thing"}]
@@ -194,6 +198,8 @@ async def test_client_ids_shaped_like_keys_are_masked_in_the_guards_own_reasons(
     assert refused.rail == "circuit-breaker"
     assert secret not in repr(log.entries)
     assert "circuit breaker open for user:[REDACTED]" in log.entries[-1]["reason"]
+    said = [r.getMessage() for r in caplog.records if "circuit breaker" in r.getMessage()]
+    assert said and not any(secret in m for m in said), said
 
 
 def test_a_tool_call_id_shaped_like_a_key_is_masked_in_the_log() -> None:

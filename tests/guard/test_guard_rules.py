@@ -155,6 +155,20 @@ async def test_regex_rail_acts_on_zero_width_matches_and_refuses_empty_ones() ->
             build("regex", patterns=[pattern])
 
 
+async def test_regex_patterns_mean_alone_what_they_mean_together() -> None:
+    """Joined into one alternation, '(x)\\1' after '(a)b' referred to the other pattern's
+    group (a fail-open: "xx" passed), and an inline flag or a group name used twice made
+    valid patterns "invalid"."""
+    rail = build("regex", patterns=[r"(a)b", r"(x)\1"])
+    assert (await rail.check(RailStage.INPUT, user("xx"))).decision is DecisionKind.BLOCK
+    assert (await rail.check(RailStage.INPUT, user("x y"))).decision is DecisionKind.ALLOW
+    rail = build("regex", patterns=["secret", r"(?s)hello.*world"], action="redact")
+    d = await rail.check(RailStage.INPUT, user("hello\nbig world, a secret"))
+    assert d.decision is DecisionKind.MODIFY and "secret" not in (d.replacement or "")
+    rail = build("regex", patterns=[r"(?P<w>cat)s", r"(?P<w>dog)s"])
+    assert (await rail.check(RailStage.INPUT, user("dogs"))).decision is DecisionKind.BLOCK
+
+
 async def test_unsafe_marker_rail_names_the_category() -> None:
     rail = build("unsafe-markers")
     d = await rail.check(RailStage.OUTPUT, user("x"), "ok [[UNSAFE:self_harm]] done")

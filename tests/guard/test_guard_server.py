@@ -469,6 +469,17 @@ def test_breaker_reset_resets_all_only_when_asked_to(server: GuardServer) -> Non
     status, body = post(base + "/admin/breakers/reset", {}, TOKEN)
     assert status == 200 and json.loads(body) == {"reset": "all"}
     assert server.guard.breakers.state("global").value == "closed"
+    # a lone surrogate opened a breaker that no listing could show again (500 from then on);
+    # a body nested too deeply was a 500 with a traceback
+    for route in ("signal", "reset"):
+        for raw in (b'{"key": "user:\\ud800x"}', b"[" * 100_000):
+            status, _ = post(f"{base}/admin/breakers/{route}", raw, TOKEN)
+            assert status == 400, (route, raw[:20])
+    status, body = get(base + "/admin/breakers", TOKEN)
+    assert status == 200 and {b["key"] for b in json.loads(body)["breakers"]} <= {
+        "global",
+        "user:mallory",
+    }
 
 
 def test_guard_server_reads_the_admin_token_from_the_environment(

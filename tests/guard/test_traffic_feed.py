@@ -221,3 +221,29 @@ async def test_a_breakers_own_refusals_are_no_traffic(app: ChatModel) -> None:
     guard.traffic.drain()
     assert [e for e in log.entries if e["kind"] == "alarm"] == []
     assert guard.traffic.requests == 200
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("embedder", ["failing_embedder", "nan_embedder"])
+async def test_a_failing_embedder_never_costs_a_caller_its_answer(
+    app: ChatModel, embedder: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """In-process, the batch the monitor processed in line raised out of Guard.run after
+    the model had answered (RuntimeError, or "SVD did not converge" for NaN vectors)."""
+    settings = {**TRAFFIC, "features": ["length", "embedding"], "reference": 50, "every": 10,
+                "embedder": f"guard_helpers:{embedder}"}  # fmt: skip
+    guard = Guard({"traffic": settings}, model=app)
+    for i in range(70):
+        result = await guard.run(user(english(i)))
+        assert result.text, i
+    assert "traffic monitor failed on a batch" in caplog.text
+
+
+def test_a_feature_listed_twice_is_refused() -> None:
+    """Listed twice, a feature was fitted and updated twice: its drift counted double, and
+    stationary traffic alarmed."""
+    from alignkit.core import ConfigError
+    from alignkit.monitor import TrafficMonitor
+
+    with pytest.raises(ConfigError, match="listed more than once: length"):
+        TrafficMonitor({"features": ["length", "script", "length"]})

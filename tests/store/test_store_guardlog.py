@@ -126,8 +126,14 @@ def test_an_end_cut_off_with_its_head_rewritten_is_caught(store_url: str, db_pat
     assert verify(store_url, key)[0]
     with Store.open(store_url) as store:
         seq, digest = kept.head.split(":")
-        report = store.audit_log(key=key).verify(expect_head=(int(seq), digest))
-    assert not report.ok and "not the one recorded earlier" in report.problem
+        cut = store.audit_log(key=key).verify(expect_head=(int(seq), digest))
+        beyond = store.audit_log(key=key).verify(expect_head=(99, digest))
+        other = store.audit_log(key=key).verify(expect_head=(3, digest))
+    # the first entry missing is named (it was the recorded one, entry 5)
+    assert (cut.ok, cut.first_bad) == (False, 4), cut
+    assert "entries 4..5 are missing from the end" in cut.problem
+    assert beyond.first_bad == 4 and "entries 4..99 are missing" in beyond.problem
+    assert other.first_bad == 3 and "not the one recorded earlier" in other.problem
 
 
 def test_inserted_entry(filled: Store, store_url: str, db_path: Path) -> None:
@@ -188,6 +194,7 @@ def test_tampered_columns_outside_the_hash_are_caught(
     ("change", "bad", "fragment"),
     [
         ("UPDATE guard_log SET seq = 'zz' WHERE seq = 3", 3, "its seq is 'zz'"),
+        ("UPDATE guard_log SET seq = 3.5 WHERE seq = 3", 3, "its seq is '3.5'"),  # was "intact"
         ("UPDATE alignkit_meta SET value = 'x' WHERE key = 'guard_log.head'", 10, "unreadable"),
         (
             "DELETE FROM alignkit_meta WHERE key = 'guard_log.head'; "

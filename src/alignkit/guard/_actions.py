@@ -168,6 +168,26 @@ def _leaves(value: Any, limit: int = _MAX_LEAVES) -> Iterator[Any]:
             yield v.decode("utf-8", "replace") if isinstance(v, bytes | bytearray) else v
 
 
+def _argv_lines(value: Any) -> list[str]:
+    """Each list of two or more strings inside ``value`` as one shell line.
+
+    A command given as an argument vector (``["rm", "-rf", "/"]``, ``sh(*argv)``) was read
+    word by word, and no rule about a command line ever saw it whole.
+    """
+    lines, stack, seen = [], [value], 0
+    while stack and seen <= _MAX_LEAVES:
+        v = stack.pop()
+        seen += 1
+        if isinstance(v, Mapping):
+            stack.extend(v.values())
+        elif isinstance(v, list | tuple):
+            if len(v) > 1 and all(isinstance(x, str) for x in v):
+                lines.append(shlex.join(v))
+            else:
+                stack.extend(v)
+    return lines
+
+
 def _select(arguments: Mapping[str, Any], path: str) -> list[Any] | None:
     """Values at a dotted ``path`` (fanning out over lists); ``None`` when absent."""
     current: list[Any] = [arguments]
@@ -514,7 +534,7 @@ class ActionPolicy:
 
         def strings() -> list[str]:
             if not cache:
-                cache.append([v for v in leaves if isinstance(v, str)])
+                cache.append([v for v in leaves if isinstance(v, str)] + _argv_lines(args))
             return cache[0]
 
         name = str(tool)

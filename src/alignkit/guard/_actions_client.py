@@ -23,6 +23,7 @@ import asyncio
 import functools
 import inspect
 import json
+import os
 import time
 import urllib.error
 import urllib.parse
@@ -185,10 +186,24 @@ def _arguments(
         else:
             out[k] = v
     try:
-        return cast(dict[str, Any], json.loads(json.dumps(out, default=str)))
+        return cast(dict[str, Any], json.loads(json.dumps(out, default=_as_text)))
     except (ValueError, RecursionError) as exc:  # a cycle: the call is not run unchecked
         name = getattr(fn, "__name__", "the tool")
         raise ConfigError(f"the arguments of {name} cannot be checked: {exc}") from None
+
+
+def _as_text(value: object) -> str:
+    """A value JSON cannot hold, as the text a rule should read.
+
+    A file name given as bytes or a path object is its path (``str(b"x")`` is ``"b'x'"``,
+    which no glob of the policy matched: the call ran unchecked).
+    """
+    if isinstance(value, bytes | os.PathLike):
+        try:
+            return os.fsdecode(value)
+        except (TypeError, ValueError):
+            pass
+    return str(value)
 
 
 def _settle(gate: ActionGate, check: ActionCheck, wait_s: float | None) -> ActionCheck:

@@ -437,15 +437,16 @@ class Guard(ToolCalls):
         }
 
     def _log_transition(self, key: str, state: BreakerState, reason: str) -> None:
+        key, reason = self.redact(key), self.redact(reason)  # a user id may be an API key
         _log.warning("circuit breaker %r → %s %r", key, state.value, reason)  # agents' text: quoted
         if self.log is not None:
             self.log.append(
                 {
                     "kind": "breaker",
                     "time": datetime.now(UTC).isoformat(timespec="microseconds"),
-                    "key": self.redact(key),
+                    "key": key,
                     "state": state.value,
-                    "reason": self.redact(reason),
+                    "reason": reason,
                 }
             )
 

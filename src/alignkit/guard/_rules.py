@@ -146,14 +146,15 @@ class RegexRail(PatternRail):
         super().__init__(name, _BOTH, opts.action)
         flags = re.IGNORECASE if opts.ignore_case else 0
         try:
-            self._regex = re.compile("|".join(f"(?:{p})" for p in opts.patterns), flags)
-            for p in opts.patterns:
-                if re.compile(p, flags).fullmatch(""):  # "" or "a*": it would match anything
-                    raise ConfigError(
-                        f"rail '{name}': pattern {p!r} matches empty text, so every message"
-                    )
+            alone = [re.compile(p, flags) for p in opts.patterns]
         except re.error as exc:
             raise ConfigError(f"rail '{name}': invalid pattern: {exc}") from None
+        for rx in alone:
+            if rx.fullmatch(""):  # "" or "a*": it would match anything
+                raise ConfigError(
+                    f"rail '{name}': pattern {rx.pattern!r} matches empty text, so every message"
+                )
+        self._regexes = _joined(alone, flags)
         self._label = opts.label
 
     def find(self, text: str) -> list[Hit]:
@@ -162,7 +163,25 @@ class RegexRail(PatternRail):
         A zero-width match counts too: the all-of-these-words idiom (lookaheads anchored at
         the start) matches nothing but a position, and was dropped.
         """
-        return [(self._label, m.start(), m.end()) for m in self._regex.finditer(text)]
+        hits = [
+            (self._label, m.start(), m.end()) for rx in self._regexes for m in rx.finditer(text)
+        ]
+        return sorted(hits, key=lambda h: (h[1], h[2])) if len(self._regexes) > 1 else hits
+
+
+def _joined(alone: list[re.Pattern[str]], flags: int) -> list[re.Pattern[str]]:
+    r"""One alternation of the patterns (one scan of the text) where that means the same.
+
+    Joined, a group number (``\1``) or name would refer to another pattern's group, and
+    an inline flag such as ``(?s)`` would stand inside the expression (refused): patterns
+    with groups or flags are searched each on its own.
+    """
+    if len(alone) == 1 or any(rx.groups for rx in alone):
+        return alone
+    try:
+        return [re.compile("|".join(f"(?:{rx.pattern})" for rx in alone), flags)]
+    except re.error:
+        return alone
 
 
 class KeywordOptions(RuleOptions):

@@ -59,10 +59,11 @@ from alignkit.guard._approvals import ApprovalQueue
 from alignkit.guard._config import GuardConfig, load_guard_config
 from alignkit.guard._guard import Guard
 from alignkit.guard._metrics import Metrics
+from alignkit.guard._server_admin import add_breaker_admin
 from alignkit.guard._server_chat import CHAT_PATH, State, app_class, chat, settle
 from alignkit.guard._server_chat import cut_off_before_grace_ends as cut_off
 from alignkit.guard._server_governance import add_governance_routes, governance_metrics
-from alignkit.guard._server_http import http_protocol, server_class
+from alignkit.guard._server_http import bind_route_types, http_protocol, server_class
 from alignkit.models import public_uri, uri_secrets
 from alignkit.store import AuditLog
 
@@ -83,10 +84,7 @@ def _fastapi() -> Any:
         import fastapi
     except ImportError as exc:
         raise MissingDependencyError("fastapi", "serve") from exc
-    # Route annotations are strings (postponed evaluation); FastAPI resolves them in this
-    # module's globals, where the lazily imported names must therefore be bound.
-    globals().setdefault("Request", fastapi.Request)
-    globals().setdefault("Response", fastapi.Response)
+    bind_route_types(globals())
     return fastapi
 
 
@@ -120,64 +118,6 @@ def _authorised(state: State, request: Request) -> Response | None:
         return _error(401, "admin endpoints need 'Authorization: Bearer <token>'",
                       "invalid_request_error", "invalid_api_key")  # fmt: skip
     return None
-
-
-def _add_admin(app: FastAPI, state: State) -> None:
-    @app.get("/admin/breakers", tags=["admin"])
-    async def breakers(request: Request) -> Response:
-        denied = _authorised(state, request)
-        return denied or _json({"breakers": state.guard.breakers.snapshot()})
-
-    @app.post("/admin/breakers/signal", tags=["admin"])
-    async def signal(request: Request) -> Response:
-        denied = _authorised(state, request)
-        if denied:
-            return denied
-        try:
-            doc = json.loads(await request.body() or b"{}")
-            key, reason = str(doc["key"]), str(doc.get("reason") or "signalled by admin")
-            state.guard.breakers.signal(key, reason)
-        except (ValueError, KeyError, TypeError, AttributeError):
-            return _error(400, "body must be {\"key\": ..., \"reason\": ...}",
-                          "invalid_request_error")  # fmt: skip
-        except ConfigError as exc:
-            return _error(400, str(exc), "invalid_request_error")
-        return _json({"key": key, "state": state.guard.breakers.state(key).value})
-
-    @app.post("/admin/breakers/reset", tags=["admin"])
-    async def reset(request: Request) -> Response:
-        denied = _authorised(state, request)
-        if denied:
-            return denied
-        try:
-            doc = json.loads(await request.body() or b"{}")
-        except (ValueError, RecursionError):
-            return _error(400, "body must be JSON", "invalid_request_error")
-        # Only an empty body or {} resets every breaker: a typo must not close them all.
-        if not isinstance(doc, dict) or set(doc) - {"key"}:
-            return _error(400, 'body must be {} (all breakers) or {"key": ...}',
-                          "invalid_request_error")  # fmt: skip
-        key = doc.get("key")
-        if "key" in doc:
-            if not isinstance(key, str) or not key:
-                return _error(400, "'key' must be a breaker key", "invalid_request_error")
-            try:
-                state.guard.breakers.check_key(key)
-            except ConfigError as exc:
-                return _error(400, str(exc), "invalid_request_error")
-        state.guard.breakers.reset(key)
-        return _json({"reset": key or "all"})
-
-    @app.get("/admin/log/verify", tags=["admin"])
-    async def verify(request: Request) -> Response:
-        denied = _authorised(state, request)
-        if denied:
-            return denied
-        if state.log is None:
-            return _error(404, "this server keeps no audit log", "not_found")
-        report = await asyncio.to_thread(state.log.verify)
-        return _json({"ok": report.ok, "entries": report.entries, "first_bad": report.first_bad,
-                      "problem": report.problem})  # fmt: skip
 
 
 async def _housekeeping(guard: Guard, stop: asyncio.Event, every_s: float = 0.5) -> None:
@@ -331,7 +271,7 @@ def create_app(
     app.guard_state = state  # type: ignore[attr-defined]
     guard.defer_records = True  # settled after each answer is sent (see _server_chat)
     _add_public(app, state)
-    _add_admin(app, state)
+    add_breaker_admin(app, state)
     add_governance_routes(app, state)
     _openai_errors(app)
     return app

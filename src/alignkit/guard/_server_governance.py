@@ -27,6 +27,7 @@ from alignkit.core import StoreError
 from alignkit.guard._approvals import check_of
 from alignkit.guard._body import BodyError, body_json
 from alignkit.guard._server_chat import log_unavailable, store_busy
+from alignkit.guard._server_http import bind_route_types
 from alignkit.store import StoreBusy
 
 if TYPE_CHECKING:
@@ -93,13 +94,9 @@ def parse_check(body: bytes, headers: Any) -> tuple[str, dict[str, Any], dict[st
 
 def add_governance_routes(app: FastAPI, state: Any) -> None:
     """Add the action, approval and page routes to ``app`` (``state`` is the server's)."""
-    import fastapi
-
     from alignkit.guard._server import _error, _json
 
-    # Route annotations are strings (postponed evaluation); FastAPI resolves them here.
-    globals().setdefault("Request", fastapi.Request)
-    globals().setdefault("Response", fastapi.Response)
+    bind_route_types(globals())
 
     guard = state.guard
 

@@ -15,7 +15,7 @@ import asyncio
 import signal
 from typing import Any, cast
 
-__all__ = ["CorkedTransport", "http_protocol", "server_class"]
+__all__ = ["CorkedTransport", "bind_route_types", "http_protocol", "server_class"]
 
 
 class CorkedTransport(asyncio.Transport):
@@ -145,3 +145,16 @@ def server_class(uvicorn: Any) -> Any:
             super().handle_exit(sig, frame)
 
     return _Server
+
+
+def bind_route_types(namespace: dict[str, Any]) -> None:
+    """Bind ``Request`` and ``Response`` in a routes module's ``namespace`` (its globals).
+
+    Route annotations are strings (postponed evaluation) naming types imported lazily;
+    FastAPI resolves them in the module's globals. Unbound, ``request: Request`` was taken
+    for a query parameter: every call of the route was a 422.
+    """
+    import fastapi
+
+    namespace.setdefault("Request", fastapi.Request)
+    namespace.setdefault("Response", fastapi.Response)

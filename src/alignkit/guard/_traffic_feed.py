@@ -149,8 +149,11 @@ class TrafficFeed:
                 self.dropped += 1
             self._buffer.append((record, prompt))
             due = self.auto_drain and len(self._buffer) >= self.config.every
-        if due:
-            self.drain()
+        if due:  # in-process use: the caller's request is done and answered, whatever happens
+            try:
+                self.drain()
+            except Exception as exc:  # an embedder that failed must not lose the answer
+                _log.warning("traffic monitor failed on a batch, which is dropped: %s", exc)
 
     # -- processing -------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from alignkit.core import ConfigError, Direction, Evidence, Finding, MetricSpec, Severity
 from alignkit.monitor._anomaly import RateAlarm, RateState
@@ -92,6 +92,15 @@ class TrafficConfig(BaseModel):
     rate_lambda: float = Field(0.01, gt=0, lt=1, description="EWMA weight of the newest event.")
     rate_limit: float = Field(4.5, gt=0, description="EWMA z-score that alarms.")
     seed: int = Field(0, ge=0, le=2**32 - 1, description="Seed of the clustering.")
+
+    @field_validator("features")
+    @classmethod
+    def _once_each(cls, features: list[Feature]) -> list[Feature]:
+        """A feature listed twice was watched twice: its data counted double, false alarms."""
+        twice = sorted({f for f in features if features.count(f) > 1})
+        if twice:
+            raise ValueError(f"listed more than once: {', '.join(twice)}")
+        return features
 
 
 def _psi_spec(stage: str, feature: str) -> MetricSpec:
@@ -182,7 +191,14 @@ class _Stage:
         if feature == "ngrams":
             return self.vocabulary.transform(texts)
         assert self.embed is not None
-        return np.asarray(self.embed(list(texts)), dtype=np.float64)
+        vectors = np.asarray(self.embed(list(texts)), dtype=np.float64)
+        if vectors.ndim != 2 or vectors.shape[0] != len(texts) or not np.isfinite(vectors).all():
+            # NaN rows made the clustering fail ("SVD did not converge") far from the cause
+            raise ValueError(
+                f"the embedder returned {vectors.shape} values for {len(texts)} texts, or"
+                " some that are not finite numbers"
+            )
+        return vectors
 
     def _values(self, feature: str, texts: Sequence[str]) -> Any:
         if feature == "length":

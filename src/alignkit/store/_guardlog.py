@@ -312,9 +312,19 @@ class AuditLog:
             return int(conn.execute(select(func.count()).select_from(GUARD_LOG)).scalar_one())
 
     def entries(self, *, after: int = 0, limit: int = 1000) -> list[LogEntry]:
-        """Committed entries with ``seq > after``, oldest first."""
+        """Committed entries with ``seq > after``, oldest first.
+
+        Raises:
+            StoreError: An entry holds a column no writer could have produced (tampered).
+        """
         with self._read("read the audit log") as conn:
-            return _read_entries(conn, after, limit)
+            try:
+                return _read_entries(conn, after, limit)
+            except (ValueError, TypeError) as exc:
+                raise StoreError(
+                    f"the audit log holds a damaged entry ({one_line(exc)});"
+                    " `alignkit guard verify` names it"
+                ) from None
 
     def iter_entries(self, batch: int = 5000) -> Iterator[LogEntry]:
         """Every committed entry, oldest first, read in batches."""
@@ -394,6 +404,11 @@ class AuditLog:
             return report
         if expect_head is not None and expect_head[0] > 0:
             seq, digest = expect_head
+            if seq > last:  # the entry recorded earlier, and any after it, are gone
+                gone = f"entry {seq} is" if seq == last + 1 else f"entries {last + 1}..{seq} are"
+                return ChainReport(
+                    False, n, last + 1, f"{gone} missing from the end (the log was cut short)"
+                )
             if hashes.get(seq) != digest:
                 return ChainReport(
                     False, n, seq, f"entry {seq} is not the one recorded earlier (rewritten chain)"
@@ -445,8 +460,11 @@ def _first_unreadable(conn: Connection) -> tuple[int, str] | None:
 
 
 def _entry(row: RowMapping) -> LogEntry:
+    seq = row["seq"]
+    if not isinstance(seq, int) or isinstance(seq, bool):  # int(3.5) read as entry 3
+        raise ValueError(f"seq {str(seq)[:40]!r} is not a whole number")
     return LogEntry(
-        seq=int(row["seq"]),
+        seq=seq,
         created_at=row["created_at"],
         kind=str(row["kind"]),
         request_id=row["request_id"],
