@@ -152,6 +152,31 @@ async def test_upstream_error_is_reported_not_answered(app: ChatModel) -> None:
     assert log.entries[-1]["outcome"] == "error"
 
 
+async def test_a_providers_content_filter_is_a_block_by_the_provider() -> None:
+    """It was logged as allowed, with rail None, counted as an upstream error (20 opened
+    the global breaker for everyone), and the client was told the guard had blocked it
+    ("None: blocked by provider")."""
+    from alignkit.core import Completion
+
+    class Filtered:
+        uri = "test:filtered"
+
+        async def generate(self, messages: list[Message], **kw: object) -> Completion:
+            return Completion(outcome=Outcome.BLOCKED, error="blocked by provider: nope")
+
+    log = ListLog()
+    guard = Guard({"breakers": {"scopes": ["model"], "min_requests": 5}}, log=log)
+    result = await guard.run(user("hello"), model=Filtered())  # type: ignore[arg-type]
+    assert (result.outcome, result.decision, result.rail) == (
+        Outcome.BLOCKED, DecisionKind.BLOCK, "provider"
+    )  # fmt: skip
+    assert "blocked by provider: nope" in result.reason and not result.error
+    assert (log.entries[-1]["decision"], log.entries[-1]["rail"]) == ("block", "provider")
+    from alignkit.guard._server_chat import _refusal_text
+
+    assert _refusal_text(result).startswith("This request was blocked by the model's provider")
+
+
 async def test_run_all_scores_every_rail_for_offline_measurement() -> None:
     guard = Guard({"input": [{"rail": "secrets"}, {"rail": "injection"}]})
     stage = await guard.check_input(

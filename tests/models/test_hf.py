@@ -493,3 +493,20 @@ async def test_aclose_frees_the_model(ckpt: Path) -> None:
     assert not model.loaded
     after = await model.generate(_user("Hi"), max_tokens=2)
     assert after.outcome is Outcome.ERROR and "closed" in after.error
+
+
+def test_a_top_p_too_small_for_float32_keeps_the_likeliest_token() -> None:
+    """top_p 1e-46 is 0 in float32: every token was masked and the pick fell on the last
+    id of the sorted vocabulary, the least likely ("'ania rec whatod9ine…")."""
+    import torch
+
+    from alignkit.models._decode import DecodeRequest, _choose, _Row
+
+    logits = torch.tensor([[0.0, 5.0, 1.0, -3.0]] * 2)
+    for top_p in (1e-46, 0.0, 1e-3):
+        rows = [
+            _Row(DecodeRequest((1,), 4, temperature=1.0, top_p=top_p, seed=s),
+                 torch.Generator().manual_seed(s))
+            for s in (0, 1)
+        ]  # fmt: skip
+        assert _choose(logits, rows).tolist() == [1, 1], top_p

@@ -322,6 +322,41 @@ def test_message_content_forms(message: dict[str, object], ok: bool, text: str) 
         assert "no message content" in done.error
 
 
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (b'{"choices":[{"message":{"content":"hi"},"logprobs":{"content":[{"token":"hi",'
+         b'"logprob":NaN}]}}]}', "is not a log-probability"),
+        (b'{"choices":[{"message":{"content":"hi"},"logprobs":{"content":[{"token":"hi",'
+         b'"logprob":-0.1,"top_logprobs":[{"token":"hi","logprob":Infinity}]}]}}]}',
+         "is not a log-probability"),
+        (b'{"choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":1e400}}',
+         "OverflowError"),
+        (b'{"choices":' + b"[" * 100_000, "RecursionError"),
+    ],
+)  # fmt: skip
+def test_malformed_numbers_and_depth_are_a_malformed_response(body: bytes, why: str) -> None:
+    """NaN logprobs were passed on (the server then wrote invalid JSON, calibration read
+    "perfectly calibrated"); 1e400 tokens or a body nested 100,000 deep escaped the parser
+    ("model raised OverflowError")."""
+    from alignkit.models._openai import _parse_completion, _Retryable, completion_from_http
+
+    done = _parse_completion(body, 0.1)
+    assert not done.ok and done.error.startswith("malformed response") and why in done.error
+    with pytest.raises(_Retryable):  # a 500 with a deep body is retried like another
+        completion_from_http(500, b'{"error":' + b"[" * 100_000, None, 0.1)
+
+
+def test_negative_token_counts_count_as_none() -> None:
+    """prompt_tokens -1000000 took a million tokens off --max-tokens-total."""
+    from alignkit.models._openai import _parse_completion
+
+    raw = b'{"choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":-1000000,' \
+          b'"completion_tokens":1}}'  # fmt: skip
+    done = _parse_completion(raw, 0.1)
+    assert done.ok and (done.usage.prompt_tokens, done.usage.completion_tokens) == (0, 1)
+
+
 def test_url_credentials_and_an_api_key_together_are_refused() -> None:
     """aiohttp refused the pair at the first request: an internal error, exit 3."""
     with pytest.raises(ConfigError, match="carries credentials .* and an API key is set"):

@@ -180,6 +180,33 @@ async def test_async_app_exception_and_non_str_return(app_dir: Path) -> None:
 
 
 @pytest.mark.anyio
+async def test_an_apps_own_base_exception_is_its_failure(app_dir: Path) -> None:
+    """`class Boom(BaseException)` crashed the server's request (a 500 with no audit entry)
+    and the audit (a 95-line traceback); raised at import, a traceback too."""
+    from alignkit.core import ConfigError
+
+    mod = write_app(
+        app_dir,
+        """
+        class Boom(BaseException):
+            pass
+
+        def respond(messages):
+            raise Boom("out of band")
+
+        async def respond_async(messages):
+            raise Boom("async too")
+        """,
+    )
+    for fn, said in (("respond", "Boom: out of band"), ("respond_async", "Boom: async too")):
+        done = await connect(f"python:{mod}:{fn}").generate(HI)
+        assert done.outcome is Outcome.ERROR and said in done.error
+    bad = write_app(app_dir, "class Boom(BaseException):\n    pass\n\nraise Boom('at import')\n")
+    with pytest.raises(ConfigError, match="cannot import .*Boom: at import"):
+        connect(f"python:{bad}:respond")
+
+
+@pytest.mark.anyio
 async def test_app_exit_and_its_own_cancellation_are_errors_not_crashes(app_dir: Path) -> None:
     """sys.exit() in a sync app, or a CancelledError of its own, ended the whole audit."""
     mod = write_app(

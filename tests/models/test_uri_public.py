@@ -85,3 +85,11 @@ def test_uri_secrets_are_what_an_upstream_could_echo() -> None:
     assert uri_secrets(uri) == sorted(["KEYKEYKEY", "pw123456", "bob:pw123456", basic])
     assert uri_secrets(" OpenAI:HTTP://bob:pw123456@h/v1#m")[-1] == "pw123456"
     assert uri_secrets("organism:flawed") == uri_secrets("openai:http://h/v1#m") == []
+
+
+def test_a_served_address_is_a_url_clients_can_use() -> None:
+    """`serve --host ::1` printed http://::1:18010/v1 ("Invalid port" in every client)."""
+    from alignkit.models._uri import http_url
+
+    assert http_url("::1", 8000) == "http://[::1]:8000/v1"
+    assert http_url("127.0.0.1", 8000) == "http://127.0.0.1:8000/v1"

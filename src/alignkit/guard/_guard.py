@@ -45,9 +45,12 @@ from alignkit.guard._result import AuditSink, GuardResult, StageResult
 from alignkit.guard._text import Redactor
 from alignkit.guard._traffic_feed import TrafficFeed
 
-__all__ = ["Guard", "new_request_id"]
+__all__ = ["PROVIDER_RAIL", "Guard", "new_request_id"]
 
 _log = logging.getLogger(__name__)
+
+PROVIDER_RAIL = "provider"
+"""The ``rail`` of a request the upstream provider's own content filter refused."""
 _STOPS = (DecisionKind.BLOCK, DecisionKind.ESCALATE)
 
 
@@ -323,6 +326,14 @@ class Guard(ToolCalls):
                 # masked before it reaches the caller, the client or the log
                 error = self.redact(completion.error)
                 reason = error or f"upstream answered {completion.outcome.value}"
+                if completion.outcome is Outcome.BLOCKED:  # the provider's own content filter
+                    # a block of this request, like a rail's: not an upstream failure (20 of
+                    # them opened the global breaker for everyone as an error rate)
+                    result = GuardResult(
+                        rid, DecisionKind.BLOCK, Outcome.BLOCKED, None, reason, PROVIDER_RAIL,
+                        input=pre.decisions, completion=completion,
+                    )  # fmt: skip
+                    return self._finish(result, pre.messages, context, keys, "violation")
                 result = GuardResult(
                     rid, _final_kind(_unescalated(pre.decisions)), completion.outcome, None, reason,
                     input=pre.decisions, completion=completion, error=error,

@@ -65,6 +65,7 @@ from alignkit.guard._server_chat import cut_off_before_grace_ends as cut_off
 from alignkit.guard._server_governance import add_governance_routes, governance_metrics
 from alignkit.guard._server_http import bind_route_types, http_protocol, server_class
 from alignkit.models import public_uri, uri_secrets
+from alignkit.models._uri import http_url
 from alignkit.store import AuditLog
 
 if TYPE_CHECKING:
@@ -433,7 +434,7 @@ def serve(
         sock = bind(host, port)
         if listening is not None:
             bound_host, bound_port = sock.getsockname()[:2]
-            listening(f"http://{bound_host}:{bound_port}/v1")
+            listening(http_url(bound_host, bound_port))
         app = create_app(model, guard, target=target_uri, admin_token=token, log=log)
         # Everything built so far lives as long as the server: move it out of the cyclic
         # collector's view, so that its full collections under load scan only what
@@ -521,7 +522,7 @@ class GuardServer:
             time.sleep(0.01)
         sock = self._server.servers[0].sockets[0]
         host, port = sock.getsockname()[:2]
-        self.url = f"http://{host}:{port}/v1"
+        self.url = http_url(host, port)
         return self.url
 
     def stop(self) -> None:

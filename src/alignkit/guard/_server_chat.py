@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from alignkit.core import ChatModel, Decoding, Outcome
-from alignkit.guard._guard import Guard, new_request_id
+from alignkit.guard._guard import PROVIDER_RAIL, Guard, new_request_id
 from alignkit.guard._metrics import Metrics
 from alignkit.guard._result import GuardResult
 from alignkit.guard._server_request import MAX_BODY_BYTES, BadRequest, parse_request
@@ -145,6 +145,8 @@ class Reply:
 
 
 def _refusal_text(result: GuardResult) -> str:
+    if result.rail == PROVIDER_RAIL:
+        return f"This request was blocked by the model's provider ({result.reason})."
     return f"This request was blocked by the alignkit guard ({result.rail}: {result.reason})."
 
 

@@ -264,9 +264,13 @@ def _choose(logits: torch.Tensor, rows: list[_Row]) -> torch.Tensor:
     uniform = torch.tensor(draws, device=logits.device, dtype=logits.dtype)
     probs = torch.softmax(logits / temps.unsqueeze(-1), dim=-1)
     sorted_p, order = torch.sort(probs, dim=-1, descending=True, stable=True)
-    # Keep the smallest prefix whose mass reaches top_p (the first token always stays).
+    # Keep the smallest prefix whose mass reaches top_p, and the first token always: a
+    # top_p that underflows to 0 in float32 (1e-46) kept none, and the pick fell on the
+    # least likely token of the vocabulary.
     before = sorted_p.cumsum(dim=-1) - sorted_p
-    sorted_p = torch.where(before < top_p.unsqueeze(-1), sorted_p, torch.zeros_like(sorted_p))
+    keep = before < top_p.unsqueeze(-1)
+    keep[:, 0] = True
+    sorted_p = torch.where(keep, sorted_p, torch.zeros_like(sorted_p))
     cdf = sorted_p.cumsum(dim=-1)
     target = (uniform * cdf[:, -1]).unsqueeze(-1)
     pick = torch.searchsorted(cdf, target, right=True).clamp(max=cdf.shape[-1] - 1)

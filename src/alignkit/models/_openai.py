@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import random
 import time
@@ -353,7 +354,7 @@ def _error_fields(raw: bytes) -> dict[str, str]:
     fields = {"message": "", "code": "", "type": ""}
     try:
         doc = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: `{"error": [[[[…`
         fields["message"] = one_line(raw.decode("utf-8", "replace"), 160)
         return fields
     err = doc.get("error", doc) if isinstance(doc, dict) else doc
@@ -391,11 +392,19 @@ def _parse_completion(raw: bytes, latency: float) -> Completion:
         finish = choice.get("finish_reason")
         usage_doc = doc.get("usage") or {}
         usage = Usage(
-            prompt_tokens=int(usage_doc.get("prompt_tokens") or 0),
-            completion_tokens=int(usage_doc.get("completion_tokens") or 0),
+            prompt_tokens=_tokens(usage_doc.get("prompt_tokens")),
+            completion_tokens=_tokens(usage_doc.get("completion_tokens")),
         )
         logprobs = _parse_logprobs(choice.get("logprobs"))
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+    except (
+        ValueError,
+        KeyError,
+        IndexError,
+        TypeError,
+        AttributeError,
+        OverflowError,
+        RecursionError,
+    ) as exc:  # 1e400 tokens, a body nested 100,000 deep
         return Completion.failed(
             f"malformed response: {type(exc).__name__}: {one_line(str(exc), 120)}",
             latency_s=latency,
@@ -417,14 +426,32 @@ def _parse_completion(raw: bytes, latency: float) -> Completion:
     )  # fmt: skip
 
 
+def _tokens(value: Any) -> int:
+    """A token count of a ``usage`` block; a negative one counts as 0.
+
+    ``prompt_tokens: -1000000`` took a million tokens off ``--max-tokens-total``.
+    """
+    return max(0, int(value or 0))
+
+
+def _logprob(value: Any) -> float:
+    """A log-probability: a finite number, at most 0 (NaN made invalid JSON downstream)."""
+    x = float(value)
+    if not math.isfinite(x) or x > 1e-6:
+        raise ValueError(f"logprob {value!r} is not a log-probability")
+    return min(x, 0.0)
+
+
 def _parse_logprobs(doc: Any) -> list[TokenLogprob] | None:
     if not isinstance(doc, dict) or not isinstance(doc.get("content"), list):
         return None
     out: list[TokenLogprob] = []
     for item in doc["content"]:
         top_items = item.get("top_logprobs") or []
-        top = {str(t["token"]): float(t["logprob"]) for t in top_items} or None
-        out.append(TokenLogprob(token=str(item["token"]), logprob=float(item["logprob"]), top=top))
+        top = {str(t["token"]): _logprob(t["logprob"]) for t in top_items} or None
+        out.append(
+            TokenLogprob(token=str(item["token"]), logprob=_logprob(item["logprob"]), top=top)
+        )
     return out
 
 

@@ -74,7 +74,9 @@ def _load_module(spec: str, uri: str) -> ModuleType:
         raise ConfigError(
             f"cannot import '{spec}' for target '{uri}': it called sys.exit({exc.code!r})"
         ) from None
-    except Exception as exc:
+    except (KeyboardInterrupt, GeneratorExit):  # a real Ctrl-C while importing
+        raise
+    except BaseException as exc:  # `class Boom(BaseException)` too: a traceback before
         reason = f"{type(exc).__name__}: {one_line(str(exc))}"
         raise ConfigError(f"cannot import '{spec}' for target '{uri}': {reason}") from exc
 
@@ -289,9 +291,12 @@ class PythonChatModel(ChatModelBase):
             if task is not None and task.cancelling():
                 raise  # this request was cancelled (a budget ran out), not failed by the app
             return self._app_failed(exc, time.perf_counter() - start)
-        except (Exception, SystemExit, KeyboardInterrupt) as exc:
-            # an app's sys.exit() or raise KeyboardInterrupt must not end the audit (Ctrl-C
-            # reaches the event loop as a cancellation, not as this exception)
+        except GeneratorExit:  # this coroutine is being closed
+            raise
+        except BaseException as exc:  # noqa: BLE001 - the app's failure, reported as such
+            # an app's sys.exit(), raise KeyboardInterrupt or its own BaseException subclass
+            # must not end the audit or the server's request (Ctrl-C reaches the event loop
+            # as a cancellation, not as this exception)
             return self._app_failed(exc, time.perf_counter() - start)
         latency = time.perf_counter() - start
         if not isinstance(result, str):

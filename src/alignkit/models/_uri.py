@@ -68,6 +68,15 @@ def _userinfo_end(rest: str) -> int:
     return -1
 
 
+def http_url(host: str, port: int, path: str = "/v1") -> str:
+    """``http://HOST:PORT/v1`` of a socket address; an IPv6 host goes in brackets.
+
+    ``http://::1:8000/v1`` was printed by ``serve --host ::1``: no client could use it.
+    """
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}{path}"
+
+
 def public_url(url: str) -> str:
     """``url`` with its user info and secret-looking query values shown as ``***``.
 

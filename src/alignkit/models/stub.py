@@ -42,6 +42,7 @@ from types import TracebackType
 from typing import Any, Literal, cast
 
 from alignkit.core import ConfigError
+from alignkit.models._uri import http_url
 
 __all__ = ["Responder", "StubServer", "echo_responder", "main"]
 
@@ -354,7 +355,7 @@ class StubServer:
         )
         host, port = self._server.sockets[0].getsockname()[:2]
         self.port = int(port)
-        self._url = f"http://{host}:{self.port}/v1"
+        self._url = http_url(host, self.port)
         return self._url
 
     async def stop(self) -> None:
