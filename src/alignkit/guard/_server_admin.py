@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from alignkit.core import ConfigError
 from alignkit.guard._body import BodyError, body_json
@@ -26,6 +26,16 @@ def add_breaker_admin(app: FastAPI, state: State) -> None:
 
     bind_route_types(globals())
 
+    async def admitted(request: Request) -> Any:
+        """The request's JSON body, or the error response (no token, a malformed body)."""
+        denied = _authorised(state, request)
+        if denied:
+            return denied
+        try:
+            return body_json(await request.body() or b"{}")
+        except BodyError as exc:  # a lone surrogate opened a breaker no listing could show
+            return _error(400, str(exc), "invalid_request_error")
+
     @app.get("/admin/breakers", tags=["admin"])
     async def breakers(request: Request) -> Response:
         denied = _authorised(state, request)
@@ -33,15 +43,12 @@ def add_breaker_admin(app: FastAPI, state: State) -> None:
 
     @app.post("/admin/breakers/signal", tags=["admin"])
     async def signal(request: Request) -> Response:
-        denied = _authorised(state, request)
-        if denied:
-            return denied
+        doc = await admitted(request)
+        if isinstance(doc, Response):
+            return doc
         try:
-            doc = body_json(await request.body() or b"{}")
             key, reason = str(doc["key"]), str(doc.get("reason") or "signalled by admin")
             state.guard.breakers.signal(key, reason)
-        except BodyError as exc:  # a lone surrogate opened a breaker no listing could show
-            return _error(400, str(exc), "invalid_request_error")
         except (ValueError, KeyError, TypeError, AttributeError):
             return _error(400, "body must be {\"key\": ..., \"reason\": ...}",
                           "invalid_request_error")  # fmt: skip
@@ -51,13 +58,9 @@ def add_breaker_admin(app: FastAPI, state: State) -> None:
 
     @app.post("/admin/breakers/reset", tags=["admin"])
     async def reset(request: Request) -> Response:
-        denied = _authorised(state, request)
-        if denied:
-            return denied
-        try:
-            doc = body_json(await request.body() or b"{}")
-        except BodyError as exc:
-            return _error(400, str(exc), "invalid_request_error")
+        doc = await admitted(request)
+        if isinstance(doc, Response):
+            return doc
         # Only an empty body or {} resets every breaker: a typo must not close them all.
         if not isinstance(doc, dict) or set(doc) - {"key"}:
             return _error(400, 'body must be {} (all breakers) or {"key": ...}',
