@@ -457,6 +457,17 @@ def test_an_output_that_is_the_input_is_refused_and_the_input_kept(
     assert _digest(source) == before
 
 
+def test_an_output_inside_an_input_folder_is_refused(tmp_path: Path) -> None:
+    """`train bon --out RM/ensemble.json` wrote JSONL over the ensemble it had read."""
+    rm = tmp_path / "rm"
+    rm.mkdir()
+    (rm / "ensemble.json").write_text("{}")
+    proc = run_cli("train", "bon", "--target", "organism:flawed", "--reward", str(rm),
+                   "--out", str(rm / "ensemble.json"), cwd=tmp_path)  # fmt: skip
+    _assert_one_line_error(proc, "is inside the --reward folder being read")
+    assert (rm / "ensemble.json").read_text() == "{}"
+
+
 def test_best_of_n_refuses_an_n_it_cannot_hold(tmp_path: Path) -> None:
     """--n 10**12 ran out of memory (an internal error) after loading the ensemble."""
     proc = run_cli("train", "bon", "--target", "organism:flawed", "--reward", "rm",

@@ -8,6 +8,7 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from cli_helpers import REPO, run_cli
 
 from alignkit.audit import Change, compare
@@ -150,3 +151,16 @@ def test_a_command_group_run_bare_says_what_is_missing() -> None:
         proc = run_cli(*args)
         assert proc.returncode == 2 and "Usage" in proc.stdout
         assert "error: missing command" in proc.stderr, proc.stderr
+
+
+def test_titles_and_cells_print_text_as_it_is(capsys: pytest.CaptureFixture[str]) -> None:
+    """Run ids in a comparison's title and paths in a training table's were read as markup
+    ("[/x]": MarkupError, exit 3), and escaping doubled a trailing backslash."""
+    from alignkit.cli._common import literal, out
+    from alignkit.cli._render import print_changes
+
+    print_changes([], "run[/x] → C:\\runs\\")
+    out.print(literal("hf:C:\\models\\org\\"))
+    shown = capsys.readouterr().out
+    assert "run[/x] → C:\\runs\\" in shown and "C:\\runs\\\\" not in shown
+    assert "hf:C:\\models\\org\\\n" in shown

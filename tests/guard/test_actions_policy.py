@@ -452,3 +452,13 @@ def test_conditions_that_cannot_work_are_refused_and_odd_ones_work(
         ActionPolicy(policy)
     with pytest.raises(ConfigError, match="tools"):
         ActionPolicy({"rules": [{"id": "r", "decision": "block", "tools": []}]})
+
+
+def test_an_argument_vector_under_a_named_argument_is_read_as_a_command_line() -> None:
+    """A rule on `arg: cmd` saw ["rm", "-rf", "build"] word by word and never matched."""
+    rule = {"id": "no-rm", "decision": "block", "tools": ["shell"],
+            "when": [{"arg": "cmd", "regex": [r"rm\s+-rf"]}]}  # fmt: skip
+    policy = ActionPolicy({"rules": [rule]})
+    for cmd in ("rm -rf build", ["rm", "-rf", "build"]):
+        assert policy.evaluate("shell", {"cmd": cmd}).rule == "no-rm", cmd
+    assert policy.evaluate("shell", {"cmd": ["ls", "-la"]}).decision.value == "allow"

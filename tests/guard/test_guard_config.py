@@ -158,3 +158,12 @@ def test_a_traffic_breaker_key_that_names_no_breaker_is_refused_at_load() -> Non
     with pytest.raises(ConfigError, match="breaker key 'foo' is not global"):
         load_guard_config({"traffic": {"breaker_key": "foo"}})
     assert load_guard_config({"traffic": {"breaker_key": "model:m"}}).traffic.breaker_key
+
+
+@pytest.mark.parametrize("name", ["provider", "circuit-breaker"])
+def test_a_rail_cannot_take_the_name_of_the_guards_own_blocks(name: str) -> None:
+    """A rail with id 'provider' made its blocks read "blocked by the model's provider"."""
+    from alignkit.guard import Guard
+
+    with pytest.raises(ConfigError, match=f"'{name}' names the guard's own blocks"):
+        Guard({"input": [{"rail": "regex", "id": name, "patterns": ["x"]}]})

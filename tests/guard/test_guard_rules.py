@@ -167,6 +167,12 @@ async def test_regex_patterns_mean_alone_what_they_mean_together() -> None:
     assert d.decision is DecisionKind.MODIFY and "secret" not in (d.replacement or "")
     rail = build("regex", patterns=[r"(?P<w>cat)s", r"(?P<w>dog)s"])
     assert (await rail.check(RailStage.INPUT, user("dogs"))).decision is DecisionKind.BLOCK
+    # searched alone, two patterns can match from one place: the longer span is masked
+    # whole (the shorter one first left "=hunter2" in the clear)
+    rail = build("regex", patterns=[r"password=(\S+)", "password"], action="redact",
+                 label="secret")  # fmt: skip
+    d = await rail.check(RailStage.INPUT, user("my password=hunter2 ok"))
+    assert d.replacement == "my [SECRET] ok"
 
 
 async def test_unsafe_marker_rail_names_the_category() -> None:

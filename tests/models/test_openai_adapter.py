@@ -330,6 +330,8 @@ def test_message_content_forms(message: dict[str, object], ok: bool, text: str) 
         (b'{"choices":[{"message":{"content":"hi"},"logprobs":{"content":[{"token":"hi",'
          b'"logprob":-0.1,"top_logprobs":[{"token":"hi","logprob":Infinity}]}]}}]}',
          "is not a log-probability"),
+        (b'{"choices":[{"message":{"content":"hi"},"logprobs":{"content":[{"token":"hi",'
+         b'"logprob":0.5}]}}]}', "is not a log-probability"),
         (b'{"choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":1e400}}',
          "OverflowError"),
         (b'{"choices":' + b"[" * 100_000, "RecursionError"),
@@ -345,6 +347,19 @@ def test_malformed_numbers_and_depth_are_a_malformed_response(body: bytes, why: 
     assert not done.ok and done.error.startswith("malformed response") and why in done.error
     with pytest.raises(_Retryable):  # a 500 with a deep body is retried like another
         completion_from_http(500, b'{"error":' + b"[" * 100_000, None, 0.1)
+
+
+def test_log_zero_and_rounding_keep_the_answer() -> None:
+    """-Infinity (log 0) in a top alternative threw the whole answer away."""
+    from alignkit.models._openai import LOGPROB_FLOOR, _parse_completion
+
+    raw = (b'{"choices":[{"message":{"content":"hi"},"logprobs":{"content":[{"token":"hi",'
+           b'"logprob":5e-6,"top_logprobs":[{"token":"hi","logprob":-0.0},'
+           b'{"token":"yo","logprob":-Infinity}]}]}}]}')  # fmt: skip
+    done = _parse_completion(raw, 0.1)
+    assert done.ok and done.logprobs is not None
+    (tok,) = done.logprobs
+    assert tok.logprob == 0.0 and tok.top == {"hi": 0.0, "yo": LOGPROB_FLOOR}
 
 
 def test_negative_token_counts_count_as_none() -> None:

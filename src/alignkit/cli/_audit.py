@@ -124,7 +124,7 @@ def audit(
     with (
         stdout_to_stderr(json_),
         progress_bar(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),

@@ -24,6 +24,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.segment import Segment
+from rich.text import Text
 
 from alignkit.core import (
     AlignkitConfig,
@@ -178,6 +179,15 @@ def note_replaced_reports(folder: Path, run_id: str) -> None:
         err.print(f"note: replacing the reports of run {before} in {folder}", markup=False)
 
 
+def literal(value: object, style: str = "") -> Text:
+    """``value`` printed as it is, never read as markup.
+
+    ``[/x]`` in a target's error crashed the scorecard; ``rich.markup.escape`` doubles a
+    trailing backslash (a Windows path).
+    """
+    return Text(str(value), style=style)
+
+
 def out_path(value: str) -> Path:
     """Parse an output option: an empty value (an unset variable) is refused.
 
@@ -195,7 +205,7 @@ def note_replaced_file(path: Path) -> None:
 
 
 def not_an_input(path: Path, option: str, inputs: dict[str, Path | None]) -> None:
-    """Refuse an output file that is one of the files the command reads.
+    """Refuse an output file that is one of the files the command reads or is inside one.
 
     Args:
         path: The output file.
@@ -203,13 +213,20 @@ def not_an_input(path: Path, option: str, inputs: dict[str, Path | None]) -> Non
         inputs: Input files by the option that names them (``None``: not given).
 
     Raises:
-        ConfigError: ``path`` is one of ``inputs`` (writing it would replace the input).
+        ConfigError: ``path`` is one of ``inputs`` (writing it would replace the input),
+            or inside one that is a folder.
     """
     for name, source in inputs.items():
-        if source is not None and _same_file(path, source):
+        if source is None:
+            continue
+        if _same_file(path, source):
             raise ConfigError(
                 f"{option} {path} is the {name} file being read; writing it would replace"
                 " the input, give another name"
+            )
+        if source.is_dir() and _inside(path, source):  # a reward ensemble's ensemble.json
+            raise ConfigError(
+                f"{option} {path} is inside the {name} folder being read; give a path outside it"
             )
 
 
@@ -231,6 +248,13 @@ def check_report_folder(out_dir: Path, store_url: str) -> None:
             )
         if database is not None:
             not_an_input(out_dir / name, "--out", {"--store": database})
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError):
+        return False
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -298,7 +322,7 @@ def progress_bar(*columns: str | ProgressColumn, quiet: bool = False) -> Progres
 def working(what: str) -> Iterator[None]:
     """A spinner with the time elapsed on stderr while long work of unknown length runs."""
     with progress_bar(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn()
+        SpinnerColumn(), TextColumn("{task.description}", markup=False), TimeElapsedColumn()
     ) as bar:
         bar.add_task(what, total=None)
         yield

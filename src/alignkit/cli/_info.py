@@ -6,11 +6,11 @@ import difflib
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from alignkit import taxonomy
-from alignkit.cli._common import JsonOpt, NoStoreOpt, out, print_json
+from alignkit.cli._common import JsonOpt, NoStoreOpt, literal, out, print_json
 from alignkit.core import CHECKS, ConfigError, MetricSpec, config_schema
 
 checks_app = typer.Typer(
@@ -63,8 +63,11 @@ def checks_list(
     out.print(f"[bold]Registered checks[/bold] ({len(rows)})")
     for row in rows:
         out.print(
-            f"\n[bold]{escape(str(row['id']))}[/bold]  {row['target_kind']} targets,"
-            f" cost {escape(str(row['cost']))}",
+            Text.assemble(
+                "\n",
+                (str(row["id"]), "bold"),
+                f"  {row['target_kind']} targets, cost {row['cost']}",
+            ),
             highlight=False,
         )
         if row["summary"]:
@@ -115,7 +118,7 @@ def checks_show(
     if json_:
         print_json(row)
         return
-    out.print(f"[bold]{escape(id)}[/bold]  {row['target_kind']} targets, cost {escape(spec.cost)}")
+    out.print(Text.assemble((id, "bold"), f"  {row['target_kind']} targets, cost {spec.cost}"))
     out.print(f"\n{spec.doc or '-'}\n", markup=False)
     needs = ", ".join(spec.item_kinds) or "none"
     out.print(f"item kinds: {needs}", markup=False)
@@ -124,7 +127,9 @@ def checks_show(
     for m in metrics:
         arrow = "higher" if m["direction"] == "higher_is_worse" else "lower"
         out.print(
-            f"\n[bold]{escape(m['name'])}[/bold]  ({arrow} is worse; {escape(m['failure_mode'])})"
+            Text.assemble(
+                "\n", (str(m["name"]), "bold"), f"  ({arrow} is worse; {m['failure_mode']})"
+            )
         )
         if m["description"]:
             out.print(f"  {m['description']}", markup=False)
@@ -164,7 +169,7 @@ def taxonomy_list(
     table.add_column("checks", overflow="fold")
     for m in modes:
         checks = ", ".join(sorted(cover.get(m.id, []))) or "-"
-        table.add_row(escape(m.id), escape(m.title), escape(checks))
+        table.add_row(literal(m.id), literal(m.title), literal(checks))
     out.print(table)
 
 
@@ -190,9 +195,7 @@ def taxonomy_show(
     if json_:
         print_json({**mode.model_dump(), "checks": checks})
         return
-    out.print(
-        f"[bold]{escape(mode.title)}[/bold]  ({escape(mode.id)})\n\n{escape(mode.definition)}\n"
-    )
+    out.print(Text.assemble((mode.title, "bold"), f"  ({mode.id})\n\n{mode.definition}\n"))
     for heading, items in (
         ("Examples", mode.examples),
         ("Mitigations", mode.mitigations),

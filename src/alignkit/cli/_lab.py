@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -15,6 +14,7 @@ from alignkit.cli._common import (
     JsonOpt,
     NoStoreOpt,
     err,
+    literal,
     note_replaced_reports,
     out,
     out_path,
@@ -81,7 +81,7 @@ def lab_list(
     table.add_column("experiment", no_wrap=True)
     table.add_column("what it shows")
     for _, e in EXPERIMENTS.items():
-        table.add_row(escape(e.id), escape(e.title))
+        table.add_row(literal(e.id), literal(e.title))
     out.print(table)
     env_table = Table(title="Environments")
     env_table.add_column("id", no_wrap=True)
@@ -91,7 +91,7 @@ def lab_list(
     for row in envs:
         patch = "yes" if row["patched_variant"] else "-"
         env_table.add_row(
-            *(escape(str(v)) for v in (row["id"], row["failure_mode"], patch, row["loophole"]))
+            *(literal(str(v)) for v in (row["id"], row["failure_mode"], patch, row["loophole"]))
         )
     out.print(env_table)
 
@@ -133,7 +133,7 @@ def lab_run(
     if out_dir is not None:  # checked before the experiments, not after
         writable_folder(out_dir / "report.json")
     with progress_bar(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -18,6 +17,7 @@ from alignkit.cli._common import (
     StoreOpt,
     err,
     http_config,
+    literal,
     out,
     print_json,
     progress_bar,
@@ -91,13 +91,13 @@ def _matrix(rep: RedteamReport) -> Table:
     table = Table(title="behaviours broken / attacked, per harm category × attack family")
     table.add_column("category", no_wrap=True)
     for f in families:
-        table.add_column(escape(f), justify="right")
+        table.add_column(literal(f), justify="right")
     cells = {(c.category, c.family): c for c in rep.cells}
     for cat in sorted({c.category for c in rep.cells}):
-        row = [escape(cat)]
+        row = [literal(cat)]
         for f in families:
             c = cells.get((cat, f))
-            row.append(f"{c.broken}/{c.behaviours}" if c else "–")
+            row.append(literal(f"{c.broken}/{c.behaviours}" if c else "–"))
         table.add_row(*row)
     return table
 
@@ -110,7 +110,7 @@ def _groups(title: str, rows: list[object]) -> Table:
         name, a, s, b = (
             getattr(r, k) for k in ("name", "attempts", "successes", "behaviours_broken")
         )
-        table.add_row(escape(name), str(a), str(s), _pct(s / a) if a else "–", str(b))
+        table.add_row(literal(name), str(a), str(s), _pct(s / a) if a else "–", str(b))
     return table
 
 
@@ -124,11 +124,11 @@ def _behaviours(rep: RedteamReport) -> Table:
         table.add_column(col, justify="right" if col in ("queries", "first success") else "left")
     for b in shown:
         table.add_row(
-            escape(b.id),
-            escape(b.category or "–"),
+            literal(b.id),
+            literal(b.category or "–"),
             str(b.queries),
             str(b.first_success) if b.first_success is not None else "–",
-            escape(b.broken_by or "–"),
+            literal(b.broken_by or "–"),
         )
     return table
 
@@ -368,5 +368,5 @@ def list_(
         table.add_column("id", no_wrap=True)
         table.add_column("")
         for k, v in rows.items():
-            table.add_row(escape(k), escape(v))
+            table.add_row(literal(k), literal(v))
         out.print(table)

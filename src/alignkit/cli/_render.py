@@ -5,11 +5,11 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING
 
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from alignkit import taxonomy
-from alignkit.cli._common import out, severity_style
+from alignkit.cli._common import literal, out, severity_style
 from alignkit.core import AlignkitError, AuditResult, Severity, discover
 
 if TYPE_CHECKING:  # the command line imports what a command needs when it runs
@@ -25,8 +25,9 @@ def _fmt(v: float | None) -> str:
 def print_result(result: AuditResult, *, min_severity: Severity = Severity.INFO) -> None:
     """Scorecard by failure mode, then the findings table."""
     out.print(
-        f"[bold]alignkit audit[/bold] {escape(result.target)}"
-        f"   run [bold]{escape(result.run_id)}[/bold]"
+        Text.assemble(
+            ("alignkit audit", "bold"), f" {result.target}   run ", (result.run_id, "bold")
+        )
     )
     card = Table("failure mode", "worst", "findings", title="Scorecard")
     with contextlib.suppress(AlignkitError):  # a refused plugin: its modes stay unknown
@@ -37,7 +38,7 @@ def print_result(result: AuditResult, *, min_severity: Severity = Severity.INFO)
         except KeyError:
             title = mode
         card.add_row(
-            escape(title),
+            literal(title),
             f"[{severity_style(s.worst_severity)}]{s.worst_severity}[/]",
             str(s.count),
         )
@@ -55,28 +56,29 @@ def print_result(result: AuditResult, *, min_severity: Severity = Severity.INFO)
         arrow = "↑" if f.direction == "higher_is_worse" else "↓"
         table.add_row(
             f"[{severity_style(f.severity)}]{f.severity}[/]",
-            escape(f"{f.metric} {arrow}"),
+            literal(f"{f.metric} {arrow}"),
             _fmt(f.value),
             ci,
             str(f.n),
         )
     out.print(table)
     for cid, why in {**result.errors}.items():
-        out.print(f"[red]error[/red] {escape(cid)}: {escape(why)}")
+        out.print(Text.assemble(("error", "red"), f" {cid}: {why}"))
     r = result.requests
     if r is not None and r.shortfall():
         answered = r.sent - r.failed + r.reused
         out.print(
-            f"[yellow]requests:[/yellow] {escape(r.shortfall())};"
-            f" findings rest on {answered} answered"
+            Text.assemble(
+                ("requests:", "yellow"), f" {r.shortfall()}; findings rest on {answered} answered"
+            )
         )
     for cid, why in result.skipped.items():
-        out.print(f"[dim]skipped {escape(cid)}: {escape(why)}[/dim]")
+        out.print(literal(f"skipped {cid}: {why}", "dim"))
 
 
 def print_changes(changes: list[MetricChange], title: str) -> None:
     """A per-metric comparison table."""
-    table = Table(title=title)
+    table = Table(title=literal(title))  # run ids from the store
     table.add_column("metric", no_wrap=True)
     for name in ("before", "after", "change", "p"):
         table.add_column(name, no_wrap=True)
@@ -87,7 +89,7 @@ def print_changes(changes: list[MetricChange], title: str) -> None:
         mark = c.change.value + (" *" if c.significant else "")
         style = colour.get(c.change, "dim")
         p = "-" if c.p_value is None else f"{c.p_value:.3g}"
-        table.add_row(escape(c.metric), _fmt(c.before), _fmt(c.after), f"[{style}]{mark}[/]", p)
+        table.add_row(literal(c.metric), _fmt(c.before), _fmt(c.after), f"[{style}]{mark}[/]", p)
     out.print(table)
     if any(c.significant for c in changes):
         out.print("[dim]* significant at the 5% level[/dim]")

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from alignkit.cli._common import (
@@ -16,6 +15,7 @@ from alignkit.cli._common import (
     StoreOpt,
     check_report_folder,
     err,
+    literal,
     out,
     out_path,
     print_json,
@@ -84,7 +84,7 @@ def runs_list(
     for r in runs:
         took = _duration((r.finished_at - r.started_at).total_seconds()) if r.finished_at else "-"
         table.add_row(
-            escape(r.id), r.status, escape(r.target), f"{r.started_at:%Y-%m-%d %H:%M}", took
+            literal(r.id), r.status, literal(r.target), f"{r.started_at:%Y-%m-%d %H:%M}", took
         )
     out.print(table)
 

@@ -7,10 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from alignkit.cli._common import JsonOpt, StoreOpt, err, out, print_json, severity_style
+from alignkit.cli._common import JsonOpt, StoreOpt, err, literal, out, print_json, severity_style
 from alignkit.core import ConfigError, Severity
 
 __all__ = ["traffic"]
@@ -99,7 +98,7 @@ def _table(report: dict[str, Any]) -> Table:
         first = m["first_alarm"]
         alarm = f"{first['time'][:19]} (request {first['requests']})" if first else "-"
         table.add_row(
-            escape(m["metric"]),
+            literal(m["metric"]),
             "-" if latest["value"] is None else f"{latest['value']:.3f}",
             f"[{severity_style(sev)}]{sev.value}[/]",
             _spark([p["value"] for p in m["history"]]),

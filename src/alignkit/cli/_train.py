@@ -16,6 +16,7 @@ from alignkit.cli._common import (
     JsonOpt,
     NoStoreOpt,
     StoreOpt,
+    literal,
     not_an_input,
     note_replaced_file,
     out,
@@ -448,7 +449,7 @@ def reward(
             markup=False,
         )
         return
-    table = Table(title=f"held-out pair accuracy ({out_dir})")
+    table = Table(title=literal(f"held-out pair accuracy ({out_dir})"))
     table.add_column("scorer")
     table.add_column("accuracy", justify="right")
     for k, v in report.metrics.items():
@@ -487,7 +488,9 @@ def bon(
     """
     if out_file is not None:
         _writable(out_file, folder=False)
-        not_an_input(out_file, "--out", {"--prompts": prompts, "--data": data})
+        not_an_input(
+            out_file, "--out", {"--prompts": prompts, "--data": data, "--reward": reward_dir}
+        )
     if n > MAX_BON_N:  # every sample of every prompt is held and scored at once
         raise ConfigError(f"--n must be at most {MAX_BON_N}, not {n}")
     if objective not in ("mean", "worst", "uwo"):
@@ -506,7 +509,7 @@ def bon(
         print_json(result)
         return
     if result["curve"]:
-        table = Table(title=f"best-of-n against {reward_dir} ({objective})")
+        table = Table(title=literal(f"best-of-n against {reward_dir} ({objective})"))
         for col in ("n", "KL bound (nats)", "proxy", "gold"):
             table.add_column(col, justify="right")
         for p in result["curve"]:

@@ -168,6 +168,10 @@ def _leaves(value: Any, limit: int = _MAX_LEAVES) -> Iterator[Any]:
             yield v.decode("utf-8", "replace") if isinstance(v, bytes | bytearray) else v
 
 
+_LINE_OPS = frozenset({"regex", "not_regex", "contains", "command_in", "command_not_in"})
+"""Operators that read a command line, so also an argument vector joined into one."""
+
+
 def _argv_lines(value: Any) -> list[str]:
     """Each list of two or more strings inside ``value`` as one shell line.
 
@@ -450,6 +454,8 @@ class _Condition:
             if found is None:
                 return None
             values = list(_leaves(found))
+            if self.op in _LINE_OPS:  # ["rm", "-rf", "build"] under `arg: cmd` too
+                values += _argv_lines(found)
         if self.op == "exists":
             return "present" if bool(values) == self.value else None
         if not self.strict and self.paths is not None:

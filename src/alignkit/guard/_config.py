@@ -212,9 +212,17 @@ def _validate_stages(config: GuardConfig, source: str) -> None:
                     f"{where}: rail '{entry.rail}' cannot act at the {stage.value} stage"
                     f" (it acts at {can})"
                 )
+            if entry.name in _RESERVED_NAMES:  # the guard's own refusals go by these
+                raise ConfigError(
+                    f"{where}: '{entry.name}' names the guard's own blocks; choose another id"
+                )
             if entry.name in seen:
                 raise ConfigError(f"{where}: two rails named '{entry.name}'; give one an id")
             seen.add(entry.name)
+
+
+_RESERVED_NAMES = frozenset({"circuit-breaker", "provider"})
+"""``rail`` values of the guard's own blocks: an open breaker, the provider's filter."""
 
 
 def load_guard_config(

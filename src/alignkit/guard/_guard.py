@@ -327,8 +327,8 @@ class Guard(ToolCalls):
                 error = self.redact(completion.error)
                 reason = error or f"upstream answered {completion.outcome.value}"
                 if completion.outcome is Outcome.BLOCKED:  # the provider's own content filter
-                    # a block of this request, like a rail's: not an upstream failure (20 of
-                    # them opened the global breaker for everyone as an error rate)
+                    # a block of this request, like a rail's, counted as its violation: it
+                    # was logged as allowed, with no rail, and counted as an upstream error
                     result = GuardResult(
                         rid, DecisionKind.BLOCK, Outcome.BLOCKED, None, reason, PROVIDER_RAIL,
                         input=pre.decisions, completion=completion,

@@ -81,12 +81,20 @@ class PatternRail:
         raise NotImplementedError
 
     def redact(self, text: str) -> str:
-        """``text`` with every hit replaced by ``[LABEL]``."""
-        hits = sorted(self.find(text), key=lambda h: h[1])
+        """``text`` with every hit replaced by ``[LABEL]``.
+
+        Overlapping hits are masked as one span, up to the furthest end among them, under
+        the first one's label: keeping only the first left the rest of a longer match (a
+        secret after ``password=``) in the clear.
+        """
+        spans: list[list[Any]] = []
+        for label, start, end in sorted(self.find(text), key=lambda h: (h[1], -h[2])):
+            if spans and start < spans[-1][2]:
+                spans[-1][2] = max(spans[-1][2], end)
+            else:
+                spans.append([label, start, end])
         out, pos = [], 0
-        for label, start, end in hits:
-            if start < pos:
-                continue
+        for label, start, end in spans:
             out.append(text[pos:start])
             out.append(f"[{label.upper()}]")
             pos = end

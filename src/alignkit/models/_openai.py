@@ -434,12 +434,20 @@ def _tokens(value: Any) -> int:
     return max(0, int(value or 0))
 
 
+LOGPROB_FLOOR = -1e4
+"""Where ``-Infinity`` (log 0) is put: JSON has no infinities, and e⁻¹⁰⁰⁰⁰ is 0 as well."""
+
+
 def _logprob(value: Any) -> float:
-    """A log-probability: a finite number, at most 0 (NaN made invalid JSON downstream)."""
+    """A log-probability: a number at most 0 (rounding above it up to 1e-3 is 0).
+
+    NaN or a positive value is a malformed response (NaN became invalid JSON downstream
+    and a calibration of 0.0); ``-Infinity`` is :data:`LOGPROB_FLOOR`.
+    """
     x = float(value)
-    if not math.isfinite(x) or x > 1e-6:
+    if math.isnan(x) or x > 1e-3:
         raise ValueError(f"logprob {value!r} is not a log-probability")
-    return min(x, 0.0)
+    return min(max(x, LOGPROB_FLOOR), 0.0)
 
 
 def _parse_logprobs(doc: Any) -> list[TokenLogprob] | None:
