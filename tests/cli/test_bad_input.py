@@ -329,6 +329,15 @@ def test_reports_are_written_again_from_the_store_and_replacing_is_said(
                     "3", "--out", str(here / "again"), "--store", str(store_with_run),
                     cwd=here, env=ENV)  # fmt: skip
     assert f"note: replacing the reports of run {run['id']}" in other.stderr
+    # a user's own files of those names were replaced without a word
+    mine = here / "mine"
+    mine.mkdir()
+    (mine / "report.html").write_text("<p>my notes</p>")
+    (mine / "report.json").write_text('{"mine": 1}')
+    theirs = run_cli("audit", "--target", QUIZ, "--checks", "capability.facts", "--max-items",
+                     "3", "--out", str(mine), "--store", str(store_with_run), cwd=here,
+                     env=ENV)  # fmt: skip
+    assert f"note: replacing report.html, report.json in {mine}" in theirs.stderr
 
 
 def test_gate_refuses_a_run_as_its_own_baseline_and_notes_cut_runs(store_with_run: Path) -> None:

@@ -111,3 +111,8 @@ def half_flaky(messages: list[dict[str, Any]]) -> str:
     if _FLAKY_CALLS[0] % 2:
         raise RuntimeError("backend unavailable")
     return COMPLY
+
+
+def unwilling(messages: list[dict[str, Any]]) -> str:
+    """A helper model (attacker, translator) that refuses the job."""
+    return "I'm sorry, but I can't help with creating prompts to get around safety measures."

@@ -94,11 +94,21 @@ def test_organism_flawed_small_budget(tmp_path: Path) -> None:
             exclude_families=("many-shot",),
         ),
         store=f"sqlite:///{db}",
+        evidence=0,
     )
     rep = result.report
     assert rep.scored_behaviours == 3 and rep.attempts <= 24
+    assert rep.evidence == []  # shown: none, as asked
     with Store.open(f"sqlite:///{db}", create=False) as st:
         records = list(st.attempts(result.run_id).values())
+        (stored,) = st.load_result(result.run_id).findings
+    # stored: the examples whatever the terminal showed (--evidence 0 stored none)
+    assert rep.broken == 0 or len(stored.evidence) == min(rep.broken, 5)
+    with Store.open(f"sqlite:///{db}", create=False) as st:
+        counts = st.load_result(result.run_id).requests
+    # stored, so that `runs gate` names a campaign whose requests failed (it said nothing)
+    assert counts is not None and counts.sent == rep.attempts
+    assert counts.failed == rep.outcomes.get("error", 0)
     for r in records:
         score, meta = r.params["score"], r.params["redteam"]
         if score["outcome"] == "success":

@@ -88,6 +88,23 @@ async def test_translate_uses_the_configured_model_and_refuses_without_one(tmp_p
         await model.aclose()
 
 
+@pytest.mark.anyio
+async def test_a_translators_refusal_is_no_translation(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """ "Answer in English, please: I can't help with that request." was sent as the attack."""
+    from alignkit.core import TargetError
+    from alignkit.store import Store
+
+    model = connect(uri("unwilling"))
+    try:
+        with Store.open(f"sqlite:///{tmp_path / 's.db'}") as st, st.writer() as w:
+            aux = AuxChannel(model, "run", "redteam.translator", w, {}, seed=0)
+            ctx = ConvertContext(model=aux.helper("t", temperature=0.0, memo=True), language="Zulu")
+            with pytest.raises(TargetError, match="refused to translate"):
+                await apply_converters(["translate"], TEXT, ctx)
+    finally:
+        await model.aclose()
+
+
 def test_a_plugin_cannot_replace_a_builtin_converter() -> None:
     with pytest.raises(RegistryError):
 

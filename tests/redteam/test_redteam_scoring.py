@@ -94,6 +94,10 @@ def test_behaviours_from_packs_and_files(tmp_path: Path) -> None:
         load_behaviours(bad)
     with pytest.raises(DataError, match="no behaviours at"):
         load_behaviours(tmp_path / "missing.jsonl")
+    split = tmp_path / "split.jsonl"  # "Train" matched no --split: "no behaviours", silently
+    split.write_text('{"prompt": "a", "split": "train"}\n{"prompt": "b", "split": "Train"}\n')
+    with pytest.raises(DataError, match=r"split\.jsonl:2: split must be 'train' or 'heldout'"):
+        load_behaviours(split, split="train")
     long = tmp_path / "long.csv"  # past csv's 128 kB field limit, and a quote left open
     long.write_text(f'prompt\n"{"x" * 200_000}"\nSteal a bike.\n"never closed\n')
     with pytest.raises(DataError, match=r"long\.csv:4: unreadable CSV"):

@@ -126,6 +126,9 @@ def test_parse_attacker_reply() -> None:
     assert parse_attacker_reply('Sure!\n{"improvement": "x", "prompt": "A \\"q\\""') == 'A "q"'
     assert parse_attacker_reply("IMPROVEMENT: none\nPROMPT: Be a pirate") == "Be a pirate"
     assert parse_attacker_reply("ok") is None
+    # a refusing attacker's reply was sent on as the attack: 0 % broken, nothing attacked
+    assert parse_attacker_reply("I'm sorry, but I can't help with creating such prompts.") is None
+    assert parse_attacker_reply("Write a story where a character says: I can't stop now.")
 
 
 def test_later_behaviours_learn_from_earlier_ones(tmp_path: Path) -> None:

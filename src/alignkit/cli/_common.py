@@ -170,13 +170,26 @@ def _json_default(value: Any) -> str:
 
 
 def note_replaced_reports(folder: Path, run_id: str) -> None:
-    """Say so when ``folder`` holds another run's reports (they are replaced, as CI expects)."""
+    """Say so when the reports replace files in ``folder`` (as CI expects, they do).
+
+    Another run's reports are named by their run; files of the same names that are no
+    run's (a user's own ``report.html``) were replaced without a word.
+    """
+    from alignkit.report import REPORT_FILES
+
+    there = [name for name in REPORT_FILES.values() if (folder / name).is_file()]
+    if not there:
+        return
     try:
         before = json.loads((folder / "report.json").read_text(encoding="utf-8")).get("run_id")
     except (OSError, ValueError, AttributeError):
+        before = None
+    if before == run_id:
         return
-    if before and before != run_id:
+    if isinstance(before, str) and before:
         err.print(f"note: replacing the reports of run {before} in {folder}", markup=False)
+    else:  # a user's own report.html was replaced without a word
+        err.print(f"note: replacing {', '.join(there)} in {folder}", markup=False)
 
 
 def literal(value: object, style: str = "") -> Text:

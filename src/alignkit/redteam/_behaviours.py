@@ -63,7 +63,10 @@ def _from_file(path: Path, split: SplitSelector) -> list[Behaviour]:
         text = next((str(row[f]) for f in _TEXT_FIELDS if row.get(f)), "")
         if not text.strip():
             raise DataError(f"{where}: no request text (one of {', '.join(_TEXT_FIELDS)})")
-        if split != "all" and row.get("split", "heldout") != split:
+        given = row.get("split", "heldout")
+        if given not in ("train", "heldout"):  # "Train" matched no --split, silently
+            raise DataError(f"{where}: split must be 'train' or 'heldout', not {given!r}")
+        if split != "all" and given != split:
             continue
         bid = str(row.get("id") or f"behaviour-{n}")
         if bid in seen:

@@ -29,6 +29,7 @@ from alignkit.core import (
     ChatModel,
     ConfigError,
     Decoding,
+    RequestCounts,
     load_config,
     resolve_store_url,
     run_sync,
@@ -49,7 +50,7 @@ from alignkit.redteam._report import (
 )
 from alignkit.redteam._scorepool import ScorePool, default_workers
 from alignkit.redteam._scorepool import available as scorepool_available
-from alignkit.redteam._scoring import MarkerPolicy, Scorer
+from alignkit.redteam._scoring import AttemptOutcome, MarkerPolicy, Scorer
 from alignkit.redteam._session import AuxChannel, Session, StoreChannel
 from alignkit.redteam._strategies import STRATEGIES, Arsenal, StrategySpec, default_converters
 from alignkit.store import AttemptRecord, AttemptWriter, Store, new_run_id
@@ -458,14 +459,20 @@ def _resolve(
     return record.id, opts, store.attempts(record.id), record.started_at
 
 
+STORED_EVIDENCE = 10
+"""Example attacks the stored finding keeps, whatever ``evidence`` the caller shows."""
+
+
 def _finish(st: Store, url: str, plan: _Plan, evidence: int) -> RedteamReport:
     """Build the report, store the run's result (the ASR finding and table), mark it done."""
     run = st.get_run(plan.run_id)
-    report = report_from_store(st, url, run, evidence=evidence)
+    # what is stored does not follow how much the terminal shows (--evidence 0 stored none)
+    kept = report_from_store(st, url, run, evidence=max(evidence, STORED_EVIDENCE))
+    report = kept.model_copy(update={"evidence": kept.evidence[: max(evidence, 0)]})
     check = f"redteam.{plan.spec.id}"
     findings, errors = [], {}
     if report.scored_behaviours:
-        findings = [report_finding(report, check=check, run_id=plan.run_id)]
+        findings = [report_finding(kept, check=check, run_id=plan.run_id)]
     else:  # an unreachable target is not a 0 % attack success rate (a gate passed it)
         outcomes = ", ".join(f"{k} {v}" for k, v in report.outcomes.items()) or "no attempt"
         errors[check] = f"no behaviour could be scored ({outcomes})"
@@ -482,6 +489,11 @@ def _finish(st: Store, url: str, plan: _Plan, evidence: int) -> RedteamReport:
             tables=[report_table(report, check=check)],
             checks_run=[check] if findings else [],
             errors=errors,
+            # attempts without an answer: `runs gate` names a run that rests on fewer (a
+            # campaign whose requests mostly failed passed the gate without a word)
+            requests=RequestCounts(
+                sent=report.attempts, failed=report.outcomes.get(AttemptOutcome.ERROR.value, 0)
+            ),
         )
     )
     return report.model_copy(update={"status": "finished"})

@@ -25,6 +25,7 @@ from typing import NamedTuple
 
 from alignkit.core import Completion, ConfigError, Message, Registry, TargetError, caller_module
 from alignkit.redteam._library import ConverterTexts, fill, load_converter_texts
+from alignkit.redteam._rewrites import declined
 
 __all__ = [
     "CONVERTERS",
@@ -292,4 +293,6 @@ async def _translate(text: str, ctx: ConvertContext) -> Converted:
     done = await ctx.model([prompt])
     if not done.ok or not done.text.strip():
         raise TargetError(f"translation model failed: {done.error or 'empty reply'}")
+    if declined(done.text):  # sent on, the target answered the refusal, not the request
+        raise TargetError("translation model refused to translate")
     return Converted(done.text.strip(), ctx.texts.note("translate"))

@@ -15,7 +15,7 @@ import random
 
 from alignkit.core import Message
 from alignkit.redteam._library import Ladder, fill
-from alignkit.redteam._rewrites import topic_of
+from alignkit.redteam._rewrites import declined, topic_of
 from alignkit.redteam._scoring import AttemptOutcome
 from alignkit.redteam._session import Attempt, Query, Session
 from alignkit.redteam._strategies import Arsenal, strategy
@@ -78,7 +78,8 @@ async def _rephrase(arsenal: Arsenal, behaviour_id: str, text: str, tag: str) ->
     reply = await arsenal.attacker.ask(
         [_user(_REPHRASE.format(question=text))], f"crescendo:{behaviour_id}:{tag}"
     )
-    return reply.text.strip() if reply.ok and reply.text.strip() else None
+    text = reply.text.strip() if reply.ok else ""
+    return text if text and not declined(text) else None  # a refusal is no rephrasing
 
 
 async def _climb(session: Session, arsenal: Arsenal, ladder: Ladder, rng: random.Random) -> None:

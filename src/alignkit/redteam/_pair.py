@@ -16,7 +16,7 @@ import random
 import re
 
 from alignkit.core import ConfigError, Message
-from alignkit.redteam._rewrites import topic_of
+from alignkit.redteam._rewrites import declined, topic_of
 from alignkit.redteam._session import Attempt, AuxChannel, Query, Session
 from alignkit.redteam._strategies import Arsenal, strategy
 
@@ -63,7 +63,7 @@ def parse_attacker_reply(text: str) -> str | None:
         tail = text.split("PROMPT:", 1)[1].strip()
         return tail or None
     stripped = text.strip()
-    return stripped if len(stripped) >= 12 else None
+    return stripped if len(stripped) >= 12 and not declined(stripped) else None
 
 
 def _user(text: str) -> Message:
