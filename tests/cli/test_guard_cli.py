@@ -75,6 +75,6 @@ def test_guard_verify_prints_the_head_and_checks_one_kept_elsewhere(tmp_path: Pa
     con.close()
     assert run_cli("guard", "verify", "--store", str(db)).returncode == 0  # no key: undetectable
     cut = run_cli("guard", "verify", "--store", str(db), "--expect-head", head)
-    assert cut.returncode == 1 and "not the one recorded earlier" in cut.stdout, cut.stdout
+    assert cut.returncode == 1 and "entry 4 is missing from the end" in cut.stdout, cut.stdout
     bad = run_cli("guard", "verify", "--store", str(db), "--expect-head", "four")
     assert bad.returncode == 2 and "--expect-head must be SEQ:HASH" in bad.stderr
