@@ -178,6 +178,23 @@ async def test_request_cap_stops_sending(caplog: pytest.LogCaptureFixture) -> No
     assert sum("spend cap reached" in r.getMessage() for r in caplog.records) == 1
 
 
+async def test_models_opened_with_shared_options_share_the_caps() -> None:
+    """A campaign's target, attacker, judge and translator each had the whole cap: the
+    stub served 10 requests under --max-requests 5."""
+    async with StubServer(latency=0) as s:
+        opts = TargetOptions(http=HttpConfig(max_requests=5)).shared()
+        target, attacker = (connect(f"openai:{s.url}#{m}", opts) for m in ("t", "a"))
+        results = [await m.generate(HI) for _ in range(4) for m in (target, attacker)]
+        alone = connect(f"openai:{s.url}#t", TargetOptions(http=HttpConfig(max_requests=5)))
+        own = await alone.generate(HI)  # a meter of its own: not counted with the others
+        for m in (target, attacker, alone):
+            await m.aclose()
+        served = s.requests_served
+    assert sum(c.ok for c in results) == 5 and served == 6 and own.ok
+    assert opts.spend is not None and opts.spend.requests == 5
+    assert opts.shared() is opts
+
+
 async def test_token_cap_stops_sending() -> None:
     async with StubServer(latency=0) as s:
         # each exchange uses 3 + 4 tokens; one may use up to 6 + 4 (prompt bound + max_tokens)

@@ -425,7 +425,7 @@ def run(
             concurrency=concurrency or 0,
             reporting=dict(reporting or {}),
         )
-    t_opts = target_options or TargetOptions(http=cfg.http)
+    t_opts = (target_options or TargetOptions(http=cfg.http)).shared()  # caps are per run
     # a resume needs an existing store: never create an empty one to look for the run in
     with Store.open(resolve_store_url(store, cfg), create=resume is None) as st:
         run_id, opts, stored = _resolve(resume, st, opts, given)

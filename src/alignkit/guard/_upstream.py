@@ -249,4 +249,6 @@ def pooled(model: ChatModel) -> ChatModel:
         return model
     auth = model._headers.get("Authorization", "")
     key = auth.removeprefix("Bearer ") if auth else ""
-    return PooledOpenAIChatModel(model._base, model.model, http=model._http, api_key=key)
+    return PooledOpenAIChatModel(
+        model._base, model.model, http=model._http, api_key=key, spend=model._spend
+    )

@@ -36,6 +36,7 @@ from alignkit.core import (
 )
 from alignkit.models._uri import (
     ParsedURI,
+    SpendMeter,
     TargetOptions,
     public_url,
     register_scheme,
@@ -104,6 +105,8 @@ class OpenAIChatModel(ChatModelBase):
         http: Timeouts, retries, connection pool size and spend caps.
         api_key: Bearer token; when ``None`` it is read from ``http.api_key_env``
             (a missing key is fine: local servers need none).
+        spend: What counts against the caps, shared with the run's other models
+            (default: this model's own).
     """
 
     def __init__(
@@ -113,6 +116,7 @@ class OpenAIChatModel(ChatModelBase):
         *,
         http: HttpConfig | None = None,
         api_key: str | None = None,
+        spend: SpendMeter | None = None,
     ) -> None:
         try:
             parts = urlsplit(base_url)
@@ -155,9 +159,7 @@ class OpenAIChatModel(ChatModelBase):
         self._session: aiohttp.ClientSession | None = None
         self._session_loop: asyncio.AbstractEventLoop | None = None
         self._timeout = aiohttp.ClientTimeout(total=self._http.timeout_s)
-        self._requests = 0
-        self._tokens = 0
-        self._reserved = 0
+        self._spend = spend if spend is not None else SpendMeter()
         self._usage_warned = False
         self._cap_warned = False
         self._jitter = random.Random()
@@ -171,13 +173,13 @@ class OpenAIChatModel(ChatModelBase):
 
     @property
     def requests_sent(self) -> int:
-        """Requests admitted so far (retries of one request count once)."""
-        return self._requests
+        """Requests admitted so far (retries count once), by all models sharing the meter."""
+        return self._spend.requests
 
     @property
     def tokens_used(self) -> int:
-        """Prompt plus completion tokens reported by the server so far."""
-        return self._tokens
+        """Prompt plus completion tokens reported so far (to the shared spend meter)."""
+        return self._spend.tokens
 
     # ------------------------------------------------------------------ session
 
@@ -247,8 +249,9 @@ class OpenAIChatModel(ChatModelBase):
         capped = self._spend_cap_reason(reserve)
         if capped is not None:
             return Completion.failed(capped)
-        self._requests += 1
-        self._reserved += reserve
+        spend = self._spend
+        spend.requests += 1
+        spend.reserved += reserve
         body: dict[str, Any] = {
             "model": self._model,
             "messages": messages,
@@ -266,7 +269,7 @@ class OpenAIChatModel(ChatModelBase):
         try:
             completion = await self._send_with_retries(payload, start)
         finally:
-            self._reserved -= reserve
+            spend.reserved -= reserve
         used = completion.usage.prompt_tokens + completion.usage.completion_tokens
         if completion.ok and used == 0 and self._http.max_tokens_total is not None:
             used = reserve  # the server reports no usage: count the most it could have cost
@@ -277,7 +280,7 @@ class OpenAIChatModel(ChatModelBase):
                     " prompt size plus max_tokens",
                     self._uri,
                 )
-        self._tokens += used
+        spend.tokens += used
         return completion
 
     def _spend_cap_reason(self, reserve: int) -> str | None:
@@ -287,15 +290,15 @@ class OpenAIChatModel(ChatModelBase):
         what the requests in flight may still use, each counted as its prompt size plus
         ``max_tokens``.
         """
-        http = self._http
+        http, spend = self._http, self._spend
         reason = None
         cap = http.max_tokens_total
-        if http.max_requests is not None and self._requests >= http.max_requests:
-            reason = f"spend cap reached: {self._requests} of max_requests={http.max_requests}"
-        elif cap is not None and self._tokens + self._reserved + reserve > cap:
-            held = f" and {self._reserved} reserved in flight" if self._reserved else ""
+        if http.max_requests is not None and spend.requests >= http.max_requests:
+            reason = f"spend cap reached: {spend.requests} of max_requests={http.max_requests}"
+        elif cap is not None and spend.tokens + spend.reserved + reserve > cap:
+            held = f" and {spend.reserved} reserved in flight" if spend.reserved else ""
             reason = (
-                f"spend cap reached: {self._tokens} tokens used{held} of"
+                f"spend cap reached: {spend.tokens} tokens used{held} of"
                 f" max_tokens_total={cap}; the next request may use {reserve}"
             )
         if reason is not None and not self._cap_warned:
@@ -472,7 +475,9 @@ def _open(parsed: ParsedURI, options: TargetOptions) -> OpenAIChatModel:
         )
     if parsed.query:
         base = f"{base}?{urlencode(parsed.query)}"
-    return OpenAIChatModel(base, parsed.fragment, http=options.http, api_key=options.api_key)
+    return OpenAIChatModel(
+        base, parsed.fragment, http=options.http, api_key=options.api_key, spend=options.spend
+    )
 
 
 register_scheme("openai", _open, kind="chat", example="openai:http://127.0.0.1:8000/v1#my-model")

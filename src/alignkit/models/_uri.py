@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qs, parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from alignkit.core import (
@@ -31,6 +31,7 @@ __all__ = [
     "SCHEMES",
     "ParsedURI",
     "SchemeFactory",
+    "SpendMeter",
     "TargetOptions",
     "connect",
     "open_target",
@@ -218,12 +219,38 @@ class ParsedURI:
             )
 
 
+@dataclass
+class SpendMeter:
+    """What a run's models have spent, counted together against its spend caps.
+
+    The caps are ``max_requests`` and ``max_tokens_total`` of :class:`HttpConfig`.
+
+    Attributes:
+        requests: Requests admitted (retries of one count once).
+        tokens: Prompt plus completion tokens the servers reported.
+        reserved: Tokens the requests in flight may still use.
+    """
+
+    requests: int = 0
+    tokens: int = 0
+    reserved: int = 0
+
+
 @dataclass(frozen=True)
 class TargetOptions:
-    """Options that apply when opening any target."""
+    """Options that apply when opening any target.
+
+    Targets opened with one ``spend`` meter share the caps of ``http``: a red-team
+    campaign's target, attacker, judge and translator each got the whole cap.
+    """
 
     http: HttpConfig = field(default_factory=HttpConfig)
     api_key: str | None = None
+    spend: SpendMeter | None = None
+
+    def shared(self) -> TargetOptions:
+        """These options with a spend meter that every target opened with them shares."""
+        return self if self.spend is not None else replace(self, spend=SpendMeter())
 
 
 SchemeFactory = Callable[[ParsedURI, TargetOptions], Target]

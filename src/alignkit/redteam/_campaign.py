@@ -530,7 +530,8 @@ def run_campaign(
         TargetError: the target cannot be reached.
     """
     cfg = config or load_config()
-    t_opts = target_options or TargetOptions(http=cfg.http)
+    # one spend meter for the run: target, attacker, judge and translator share the caps
+    t_opts = (target_options or TargetOptions(http=cfg.http)).shared()
     t0 = time.perf_counter()
     url = resolve_store_url(store, cfg)
     if options is not None and resume is None:
