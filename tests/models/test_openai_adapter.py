@@ -178,6 +178,18 @@ async def test_request_cap_stops_sending(caplog: pytest.LogCaptureFixture) -> No
     assert sum("spend cap reached" in r.getMessage() for r in caplog.records) == 1
 
 
+async def test_a_request_waits_for_reservations_instead_of_failing() -> None:
+    """With requests in flight, the next was refused ("0 tokens used and 60 reserved")
+    although their answers used less than they reserved: a third of the cap went unused."""
+    async with StubServer(latency=0.05) as s:
+        model = _model(s.url, max_tokens_total=60)
+        results = await generate_batch(model, [HI] * 12, concurrency=8, max_tokens=4)
+        await model.aclose()
+    # each answer uses 7 tokens and reserves 10: the cap is used until no request fits
+    assert 60 - 10 < model.tokens_used <= 60
+    assert sum(c.ok for c in results) == model.tokens_used // 7 == 8
+
+
 async def test_models_opened_with_shared_options_share_the_caps() -> None:
     """A campaign's target, attacker, judge and translator each had the whole cap: the
     stub served 10 requests under --max-requests 5."""

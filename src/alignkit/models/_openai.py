@@ -246,6 +246,8 @@ class OpenAIChatModel(ChatModelBase):
     ) -> Completion:
         """Send one chat request; failures come back as ``error``/``blocked`` completions."""
         reserve = _token_estimate(messages, max_tokens)
+        while self._waits_for_flight(reserve):
+            await asyncio.sleep(_SETTLE_POLL_S)
         capped = self._spend_cap_reason(reserve)
         if capped is not None:
             return Completion.failed(capped)
@@ -282,6 +284,21 @@ class OpenAIChatModel(ChatModelBase):
                 )
         spend.tokens += used
         return completion
+
+    def _waits_for_flight(self, reserve: int) -> bool:
+        """Whether a request fits the token cap only once the requests in flight settle.
+
+        Refused at once, it failed with "0 tokens used and 230 reserved" although what
+        those requests really use (their answers, not their max_tokens) left room for it.
+        """
+        http, spend = self._http, self._spend
+        cap = http.max_tokens_total
+        return (
+            cap is not None
+            and spend.reserved > 0
+            and spend.tokens + reserve <= cap < spend.tokens + spend.reserved + reserve
+            and (http.max_requests is None or spend.requests < http.max_requests)
+        )
 
     def _spend_cap_reason(self, reserve: int) -> str | None:
         """Why a request of at most ``reserve`` tokens may not be sent, or ``None``.
@@ -371,6 +388,10 @@ def _error_fields(raw: bytes) -> dict[str, str]:
     elif isinstance(err, str):
         fields["message"] = one_line(err, 160)
     return fields
+
+
+_SETTLE_POLL_S = 0.005
+"""How often a request waiting for the token cap's in-flight reservations looks again."""
 
 
 def _token_estimate(messages: list[Message], max_tokens: int) -> int:
