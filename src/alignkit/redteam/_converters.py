@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 from alignkit.core import Completion, ConfigError, Message, Registry, TargetError, caller_module
 from alignkit.redteam._library import ConverterTexts, fill, load_converter_texts
-from alignkit.redteam._rewrites import declined
+from alignkit.redteam._scoring import declined
 
 __all__ = [
     "CONVERTERS",

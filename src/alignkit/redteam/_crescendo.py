@@ -15,8 +15,8 @@ import random
 
 from alignkit.core import Message
 from alignkit.redteam._library import Ladder, fill
-from alignkit.redteam._rewrites import declined, topic_of
-from alignkit.redteam._scoring import AttemptOutcome
+from alignkit.redteam._rewrites import topic_of
+from alignkit.redteam._scoring import AttemptOutcome, declined
 from alignkit.redteam._session import Attempt, Query, Session
 from alignkit.redteam._strategies import Arsenal, strategy
 

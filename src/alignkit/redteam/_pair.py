@@ -16,7 +16,8 @@ import random
 import re
 
 from alignkit.core import ConfigError, Message
-from alignkit.redteam._rewrites import declined, topic_of
+from alignkit.redteam._rewrites import topic_of
+from alignkit.redteam._scoring import declined
 from alignkit.redteam._session import Attempt, AuxChannel, Query, Session
 from alignkit.redteam._strategies import Arsenal, strategy
 

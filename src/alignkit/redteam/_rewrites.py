@@ -13,20 +13,8 @@ from collections.abc import Callable, Sequence
 
 from alignkit.core import ConfigError
 from alignkit.redteam._library import ConverterTexts
-from alignkit.scoring import find_refusal
 
-__all__ = ["REWRITES", "apply_rewrites", "declined", "random_rewrite", "topic_of"]
-
-
-def declined(text: str) -> bool:
-    """Whether a helper model's reply (an attacker's, a translator's) opens with a refusal.
-
-    Sent on as the attack, "I'm sorry, but I can't help with creating prompts…" met a
-    refusal from the target every time: the campaign reported 0 % broken for behaviours
-    the target never saw.
-    """
-    found = find_refusal(text[:200])
-    return found is not None and found.start() < 60
+__all__ = ["REWRITES", "apply_rewrites", "random_rewrite", "topic_of"]
 
 
 _LEADS = re.compile(

@@ -21,7 +21,13 @@ from pydantic import BaseModel, ConfigDict
 
 from alignkit.core import ChatModel, Completion, Message, Outcome
 from alignkit.redteam._behaviours import Behaviour
-from alignkit.scoring import ResponseClassifier, ResponseLabel, Verdict, complied_with_marker
+from alignkit.scoring import (
+    ResponseClassifier,
+    ResponseLabel,
+    Verdict,
+    complied_with_marker,
+    find_refusal,
+)
 
 __all__ = [
     "AttemptOutcome",
@@ -30,6 +36,7 @@ __all__ = [
     "Score",
     "Scorer",
     "canary_for",
+    "declined",
     "transcript",
 ]
 
@@ -274,3 +281,14 @@ class CanaryScorer(Scorer):
     ) -> Score:
         """Same as :meth:`score` (no judge is needed to find a canary)."""
         return self.score(behaviour, messages, completion, asks=asks)
+
+
+def declined(text: str) -> bool:
+    """Whether a helper model's reply (an attacker's, a translator's) opens with a refusal.
+
+    Sent on as the attack, "I'm sorry, but I can't help with creating prompts…" met a
+    refusal from the target every time: the campaign reported 0 % broken for behaviours
+    the target never saw.
+    """
+    found = find_refusal(text[:200])
+    return found is not None and found.start() < 60
