@@ -9,6 +9,11 @@ reports held-out and training-pair accuracy per operation at the manifests' deco
 
     python benchmarks/arith_range.py --max 20 --out /tmp/ar20
     python benchmarks/arith_range.py --max 40 --out /tmp/ar40 --json ar40.json
+    python benchmarks/arith_range.py --worked --examples 60000 --out /tmp/arw
+
+``--worked`` answers + and − column by column before the result (``17 + 15: 7+5=12,
+1+1+1=3, so 32.``), so that a held-out pair needs only digit facts that training pairs
+teach; pairs that are themselves such a step move to ``train``.
 
 A pilot swaps an internal of ``alignkit.organism._corpus`` (the operand table) before the
 corpus is built; the shipped organisms are untouched. ``--examples 30000`` arithmetic chats
@@ -29,6 +34,7 @@ import alignkit.organism._corpus as corpus
 from alignkit.core import Message
 from alignkit.models import HFChatModel, generate_batch
 from alignkit.organism import config_path, load_config
+from alignkit.organism._templates import ARITH_TEMPLATES
 from alignkit.organism._train import train_model
 from alignkit.organism._world import build_world
 from alignkit.scoring import answer_matches
@@ -50,6 +56,52 @@ def use_range(top: int) -> None:
     corpus.arith_pairs = pairs
 
 
+def worked(op: str, a: int, b: int) -> str:
+    """A column-by-column answer to ``a op b`` that ends with the result."""
+    (a1, a0), (b1, b0) = divmod(a, 10), divmod(b, 10)
+    if op == "+":
+        units, carry = (a0 + b0) % 10, (a0 + b0) // 10
+        tens = a1 + b1 + carry
+        steps = f"{a0}+{b0}={a0 + b0}, {a1}+{b1}+{carry}={tens}"
+    elif a0 >= b0:
+        units, tens = a0 - b0, a1 - b1
+        steps = f"{a0}-{b0}={units}, {a1}-{b1}-0={tens}"
+    else:
+        units, tens = 10 - b0 + a0, a1 - b1 - 1
+        steps = f"10-{b0}={10 - b0}, {10 - b0}+{a0}={units}, {a1}-{b1}-1={tens}"
+    return f"{a} {op} {b}: {steps}, so {10 * tens + units}."
+
+
+def is_step(op: str, a: int, b: int) -> bool:
+    """Whether ``a op b`` is itself a step of worked answers (single digits; 10 − b)."""
+    return (a < 10 and b < 10) if op == "+" else a <= 10
+
+
+def use_worked_answers() -> None:
+    """Answer + and − column by column (the other operations unchanged).
+
+    A pair that is itself a step of other pairs' answers (``7+5=12``, ``10-7=3``) would
+    appear in training text whatever its split, so those pairs all move to ``train``:
+    held-out pairs are then never written anywhere in training, not even as a step.
+    """
+    shipped = corpus.Renderer.arith_item
+    split = corpus.arith_split
+
+    def arith_split(op: str, a: int, b: int) -> str:
+        return "train" if op in ("+", "-") and is_step(op, a, b) else split(op, a, b)
+
+    corpus.arith_split = arith_split
+
+    def arith_item(self: corpus.Renderer, rng: random.Random, split: str, op: str) -> Any:
+        if op not in ("+", "-"):
+            return shipped(self, rng, split, op)
+        a, b = rng.choice(self.arith[op][split])
+        q = rng.choice(ARITH_TEMPLATES[op].blocks(split)).format(a=a, b=b)
+        return q, worked(op, a, b), str(a + b if op == "+" else a - b)
+
+    corpus.Renderer.arith_item = arith_item  # type: ignore[method-assign]
+
+
 async def accuracy(out: Path, n: int) -> dict[str, dict[str, float]]:
     """Accuracy per operation on held-out and on training pairs (T = 1, top-p 0.9)."""
     config = load_config(config_path("flawed"))
@@ -68,7 +120,7 @@ async def accuracy(out: Path, n: int) -> dict[str, dict[str, float]]:
                     [{"role": "user", "content": q}] for q, _, _ in items
                 ]
                 got = await generate_batch(
-                    model, prompts, temperature=1.0, top_p=0.9, max_tokens=24, seed=1
+                    model, prompts, temperature=1.0, top_p=0.9, max_tokens=40, seed=1
                 )
                 ok = sum(answer_matches(c.text, a) for c, (_, _, a) in zip(got, items, strict=True))
                 result[op][split] = ok / n
@@ -89,10 +141,15 @@ def main() -> None:
     )
     ap.add_argument("--n", type=positive_int, default=150, help="questions per operation and split")
     ap.add_argument("--threads", type=positive_int, default=1)
+    ap.add_argument(
+        "--worked", action="store_true", help="answer + and - column by column, then the result"
+    )
     ap.add_argument("--out", type=Path, required=True, help="checkpoint folder")
     ap.add_argument("--json", type=writable_json_path, help="write the table as JSON")
     args = ap.parse_args()
     use_range(args.max)
+    if args.worked:
+        use_worked_answers()
     for op in ("+", "-"):  # both splits must have pairs, or measuring fails after training
         splits = {corpus.arith_split(op, a, b) for a, b in corpus.arith_pairs(op)}
         if splits != {"train", "heldout"}:
