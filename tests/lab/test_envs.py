@@ -187,5 +187,5 @@ def test_non_finite_rewards_and_a_zero_horizon_are_refused() -> None:
     env.reset(seed=0)
     with pytest.raises(ConfigError, match="intent nan at step 1; both must be finite"):
         env.step(0)
-    with pytest.raises(ConfigError, match="horizon must be at least 1"):
+    with pytest.raises(ConfigError, match="horizon must be a whole number of at least 1"):
         make_env("BoatRace", horizon=0)  # was the default horizon

@@ -9,7 +9,7 @@ import pytest
 from tests.cli.cli_helpers import run_cli
 
 from alignkit.core import CHECKS, ConfigError, TargetError, TargetKind
-from alignkit.lab import make_env, train_q
+from alignkit.lab import load_policy, make_env, train_q
 from alignkit.models import open_target
 
 
@@ -99,6 +99,11 @@ def test_cli_list_train_and_run(tmp_path: Path, capsys: pytest.CaptureFixture[st
     report = json.loads((out / "report.json").read_text())
     assert report["target"] == "lab:gaming" and report["findings"]
     assert (out / "report.html").exists()
+    # each finding names its environment's experiment (all said "lab.gaming"), and the
+    # JUnit suites are the experiments that ran, none of them empty
+    assert {f["check"] for f in report["findings"]} == {"gaming.LavaShift"}
+    junit = (out / "junit.xml").read_text()
+    assert 'testsuite name="gaming.LavaShift"' in junit and 'tests="0"' not in junit
     code, _, stderr = _main(
         capsys, "lab", "run", "--only", "gaming", "--envs", "NoSuchEnv", "--out", str(out)
     )
@@ -146,3 +151,7 @@ def test_lab_train_ppo_logs_each_tenth_of_the_run(tmp_path: Path) -> None:
     assert any(r["events"] for r in log)
     shown = run_cli(*args)
     assert shown.stderr.count("steps ") == 10
+    # the file records its environment: one with the same sizes audited as valid (exit 0)
+    assert load_policy(out).env_id == "alignkit/BoatRace-v0"  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match="trained on alignkit/BoatRace-v0"):
+        open_target(f"policy:{out}@alignkit/PauseGame-v0")

@@ -243,8 +243,10 @@ def not_an_input(path: Path, option: str, inputs: dict[str, Path | None]) -> Non
             )
 
 
-def check_report_folder(out_dir: Path, store_url: str) -> None:
+def check_report_folder(out_dir: Path, store_url: str | None = None) -> None:
     """Refuse, before any work, a report folder the reports cannot be written into.
+
+    ``store_url`` is the store the command writes to (``None``: it stores nothing).
 
     Raises:
         ConfigError: A report's name there is a folder, or a report would be written over
@@ -253,7 +255,8 @@ def check_report_folder(out_dir: Path, store_url: str) -> None:
     from alignkit.report import REPORT_FILES
     from alignkit.store import store_file
 
-    database = store_file(store_url)
+    database = None if store_url is None else store_file(store_url)
+    writable_folder(out_dir / "report.json")
     for name in REPORT_FILES.values():
         if (out_dir / name).is_dir():
             raise ConfigError(

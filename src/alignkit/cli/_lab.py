@@ -13,6 +13,7 @@ from rich.table import Table
 from alignkit.cli._common import (
     JsonOpt,
     NoStoreOpt,
+    check_report_folder,
     err,
     literal,
     note_replaced_reports,
@@ -20,7 +21,6 @@ from alignkit.cli._common import (
     out_path,
     print_json,
     progress_bar,
-    writable_folder,
 )
 from alignkit.cli._render import print_result
 from alignkit.core import ConfigError, Severity
@@ -38,6 +38,8 @@ _GROUPS = ("goodhart", "gaming")
 _AGENTS = ("q", "ppo")
 MAX_SEEDS = 1000
 """Most training runs per variant ``lab run --seeds`` takes (each is a full training run)."""
+MAX_STEPS = 10_000_000
+"""Most environment steps ``lab train --steps`` takes (the log keeps every episode)."""
 
 
 @lab_app.command("list")
@@ -127,11 +129,13 @@ def lab_run(
         raise ConfigError(f"--seeds must be from 1 to {MAX_SEEDS}, not {seeds}")
     if envs is not None and only == "goodhart":
         raise ConfigError("--envs applies to the gaming experiments, not --only goodhart")
+    if seeds != 1 and only == "goodhart":
+        raise ConfigError("--seeds applies to the gaming experiments, not --only goodhart")
     names = [e.strip() for e in envs.split(",") if e.strip()] if envs is not None else None
     if names == []:  # an empty value (an unset variable) ran every environment
         raise ConfigError("--envs names no environment (see: alignkit lab list)")
     if out_dir is not None:  # checked before the experiments, not after
-        writable_folder(out_dir / "report.json")
+        check_report_folder(out_dir)
     with progress_bar(
         TextColumn("{task.description}", markup=False),
         BarColumn(),
@@ -171,7 +175,14 @@ def lab_run(
 def lab_train(
     env: Annotated[str, typer.Argument(help="Environment, e.g. BoatRace or alignkit/BoatRace-v0.")],
     agent: Annotated[str, typer.Option(help="q (built-in tabular) or ppo (extra 'rl').")] = "q",
-    steps: Annotated[int, typer.Option(help="Environment steps to train for.")] = 60_000,
+    steps: Annotated[
+        int,
+        typer.Option(
+            help="Step budget: q trains steps / horizon episodes (episodes that end early"
+            " take fewer steps); ppo trains at least this many steps. The summary gives the"
+            " steps actually run."
+        ),
+    ] = 60_000,
     seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same policy.")] = 0,
     patched: Annotated[bool, typer.Option(help="Train on the patched variant.")] = False,
     out_path: Annotated[
@@ -188,10 +199,10 @@ def lab_train(
 
     if agent not in _AGENTS:
         raise ConfigError(f"--agent must be q or ppo, not '{agent}'")
-    if steps < 100:
-        raise ConfigError("--steps must be at least 100")
-    if seed < 0:
-        raise ConfigError(f"--seed must be 0 or more, got {seed}")
+    if not 100 <= steps <= MAX_STEPS:  # 10**20 ran silently while its log filled memory
+        raise ConfigError(f"--steps must be from 100 to {MAX_STEPS:,}, not {steps}")
+    if not 0 <= seed < 2**32:  # PPO's seeding failed on it after the setup
+        raise ConfigError(f"--seed must be a whole number from 0 to 2**32 - 1, got {seed}")
     summary = train_command(env, agent, steps, seed, patched, out_path, quiet=json_)
     if json_:
         print_json(summary)
@@ -229,6 +240,8 @@ def monitor_check(
     from alignkit.monitor import MonitorState, check_log
     from alignkit.report import REPORT_FILES, to_json, write_reports
 
+    if out_dir is not None:
+        check_report_folder(out_dir)
     if out_dir is not None and log.exists():  # `--out .` beside report.json: the log was lost
         hit = next((n for n in REPORT_FILES.values() if (out_dir / n).exists()
                     and (out_dir / n).resolve() == log.resolve()), None)  # fmt: skip

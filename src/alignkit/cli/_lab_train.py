@@ -53,13 +53,15 @@ def train_command(
         verdict, rows = _train_q(spec.id, probe, steps, seed, patched, target, quiet)
     else:
         verdict, rows = _train_ppo(spec.id, steps, seed, patched, target, quiet)
+    ran = int(rows[-1]["steps"]) if rows else 0
     policy = load_policy(target)
     final = evaluate(policy, make_env(spec.id), 100, seed=seed)
     summary: dict[str, Any] = {
         "env": spec.id,
         "agent": agent,
         "patched": patched,
-        "steps": steps,
+        "steps": ran,  # q: episodes that end early take fewer; ppo: whole batches
+        "step_budget": steps,
         "seed": seed,
         "log": rows,
         "evaluation": {"reward": final.reward, "intent": final.intent, "events": final.events},
@@ -146,7 +148,14 @@ def _train_ppo(
 ) -> tuple[Any, list[dict[str, Any]]]:
     from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 
-    from alignkit.lab import ENVIRONMENTS, intent_eval_wrapper, new_monitor, train_ppo, verdict_of
+    from alignkit.lab import (
+        ENVIRONMENTS,
+        intent_eval_wrapper,
+        new_monitor,
+        save_ppo,
+        train_ppo,
+        verdict_of,
+    )
     from alignkit.monitor import sb3_callback
 
     monitor = new_monitor(ENVIRONMENTS.get(env_name).failure_mode)
@@ -200,5 +209,5 @@ def _train_ppo(
         patched=patched,
     )
     target.parent.mkdir(parents=True, exist_ok=True)
-    _saved(lambda: model.save(str(target)), target)
+    _saved(lambda: save_ppo(model, target, env_name), target)
     return verdict_of(monitor), rows

@@ -53,7 +53,7 @@ from alignkit.lab._goodhart_mitigations import mitigations
 from alignkit.lab._goodhart_overopt import reward_model_overoptimisation
 from alignkit.lab._goodhart_rm import Proxy, RewardWorld, bon_estimate, kl_bon, train_proxy
 from alignkit.lab._goodhart_variants import adversarial, causal, extremal, regressional
-from alignkit.lab._policy import PolicyTarget, load_policy, open_policy, policy_gap
+from alignkit.lab._policy import PolicyTarget, load_policy, open_policy, policy_gap, save_ppo
 from alignkit.lab.envs import ENVIRONMENTS, EnvSpec, LabEnv, env_id, make_env
 
 __all__ = [
@@ -109,6 +109,7 @@ __all__ = [
     "run_experiments",
     "run_gaming",
     "run_goodhart",
+    "save_ppo",
     "train_detect",
     "train_ppo",
     "train_proxy",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from alignkit.core import ConfigError, Finding, Plot, Registry, Table, caller_module
+from alignkit.core import Finding, Plot, Registry, Table, caller_module
+from alignkit.lab.envs._base import whole_number
 
 __all__ = [
     "EXPERIMENTS",
@@ -27,9 +29,7 @@ def check_seed(seed: object) -> int:
         ConfigError: Otherwise; checked before any experiment runs, since each of them
             would fail on it.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
-        raise ConfigError(f"seed must be a whole number from 0 to 2**32 - 1, got {seed!r}")
-    return seed
+    return whole_number(seed, "seed", 0, 2**32 - 1)
 
 
 @dataclass
@@ -74,14 +74,23 @@ EXPERIMENTS: Registry[Experiment] = Registry("lab experiment")
 def experiment(
     id: str, *, title: str, failure_modes: tuple[str, ...]
 ) -> Callable[[Callable[[int, bool], ExperimentOutput]], Callable[[int, bool], ExperimentOutput]]:
-    """Register the decorated ``fn(seed, quick)`` as experiment ``id`` (group = its prefix)."""
+    """Register the decorated ``fn(seed, quick)`` as experiment ``id`` (group = its prefix).
+
+    The function registered and returned checks ``seed`` first (:func:`check_seed`).
+    """
     origin = caller_module()  # a partial's or a library function's module is not the plugin
 
     def wrap(
         fn: Callable[[int, bool], ExperimentOutput],
     ) -> Callable[[int, bool], ExperimentOutput]:
+        @functools.wraps(fn)
+        def checked(seed: int = 0, quick: bool = False) -> ExperimentOutput:
+            return fn(check_seed(seed), quick)  # numpy's own error named no option
+
         group = id.split(".", 1)[0]
-        EXPERIMENTS.register(id, Experiment(id, group, title, failure_modes, fn), origin=origin)
-        return fn
+        EXPERIMENTS.register(
+            id, Experiment(id, group, title, failure_modes, checked), origin=origin
+        )
+        return checked
 
     return wrap

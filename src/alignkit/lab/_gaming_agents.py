@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from alignkit.core import ConfigError, DataError, MissingDependencyError
 from alignkit.lab.envs import LabEnv
+from alignkit.lab.envs._base import whole_number
 
 __all__ = [
     "EpisodeLog",
@@ -62,6 +63,15 @@ class QConfig:
     gamma: float = 0.95
     eps_start: float = 1.0
     eps_end: float = 0.02
+
+    def __post_init__(self) -> None:
+        # a NaN learning rate filled the table with NaN; the others are probabilities
+        if not 0.0 < self.alpha <= 1.0:
+            raise ConfigError(f"alpha must be in (0, 1], got {self.alpha}")
+        for name in ("gamma", "eps_start", "eps_end"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{name} must be in [0, 1], got {value}")
 
 
 @dataclass(frozen=True)
@@ -160,8 +170,8 @@ def train_q(
     Returns:
         The trained agent.
     """
-    if episodes < 1:
-        raise ConfigError("episodes must be at least 1")
+    episodes = whole_number(episodes, "episodes")
+    seed = whole_number(seed, "seed", 0, 2**32 - 1)
     check_lab_env(env, "train_q")
     cfg = config or QConfig()
     rng = np.random.default_rng(seed)

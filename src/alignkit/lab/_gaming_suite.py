@@ -17,13 +17,14 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from alignkit.core import AuditResult, Evidence, Plot, Table, summarize
+from alignkit.core import AuditResult, ConfigError, Evidence, Plot, Table, summarize
 from alignkit.lab._experiment import ExperimentOutput, ProgressFn, check_seed, experiment
 from alignkit.lab._gaming_agents import Evaluation, evaluate, train_q
 from alignkit.lab._gaming_detect import GamingDetector, Verdict
 from alignkit.lab._gaming_metrics import finding
 from alignkit.lab._gaming_mitigations import MITIGATIONS
 from alignkit.lab.envs import ENVIRONMENTS, EnvSpec, env_id, make_env
+from alignkit.lab.envs._base import whole_number
 
 __all__ = ["GAMING_TARGET", "GamingRun", "gaming_experiment", "run_gaming", "train_detect"]
 
@@ -318,13 +319,18 @@ def _diversity_curve(spec: EnvSpec, seed: int, episodes: int, out: ExperimentOut
     )
 
 
+def _check_seeds(seeds: object) -> int:
+    """``seeds`` if it is a whole number of at least 1 (0 and -5 ran one seed)."""
+    return whole_number(seeds, "seeds")
+
+
 def gaming_experiment(
     name: str, seed: int = 0, quick: bool = False, seeds: int = 1
 ) -> ExperimentOutput:
     """Run the gaming experiment for one environment with ``seeds`` seeds from ``seed``."""
     spec = ENVIRONMENTS.get(env_id(name))
     episodes = _QUICK_EPISODES if quick else spec.episodes
-    seed_list = [seed + i for i in range(max(1, seeds))]
+    seed_list = [seed + i for i in range(_check_seeds(seeds))]
     if spec.gameable:
         return _gameable(spec, seed_list, episodes, quick)
     return _shift(spec, seed_list, episodes)
@@ -378,6 +384,9 @@ def run_gaming(
     from alignkit import __version__
 
     check_seed(seed)
+    if isinstance(envs, str):  # a string is a list of its letters: "unknown environment 'B'"
+        raise ConfigError(f"envs must be a list of names, e.g. [{envs!r}], not a string")
+    _check_seeds(seeds)  # before any environment: each of them would fail on it
     names = list(  # an environment named twice (BoatRace, boatrace) runs once
         dict.fromkeys(
             [ENVIRONMENTS.get(env_id(e)).name for e in envs]
@@ -402,8 +411,10 @@ def run_gaming(
             _log.exception("experiment %s failed", exp_id)
             result.errors[exp_id] = f"{type(exc).__name__}: {exc}"
         else:
-            result.findings.extend(f.model_copy(update={"run_id": run_id}) for f in out.findings)
-            result.plots.extend(out.plots)
+            result.findings.extend(  # each finding names its environment's experiment
+                f.model_copy(update={"run_id": run_id, "check": exp_id}) for f in out.findings
+            )
+            result.plots.extend(p.model_copy(update={"check": exp_id}) for p in out.plots)
             result.tables.extend(out.tables)
             result.checks_run.append(exp_id)
             _log.info("experiment %s took %.1f s", exp_id, time.perf_counter() - t0)

@@ -7,7 +7,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-from alignkit.core import AuditResult, summarize
+from alignkit.core import AuditResult, ConfigError, summarize
 from alignkit.lab._experiment import EXPERIMENTS, ExperimentOutput, ProgressFn, check_seed
 
 __all__ = ["TARGET", "run_experiments", "run_goodhart"]
@@ -40,7 +40,13 @@ def run_experiments(
     from alignkit import __version__
 
     check_seed(seed)
+    groups = sorted({e.group for _, e in EXPERIMENTS.items()})
+    if group not in groups:  # an unknown group ran nothing and looked like a pass
+        raise ConfigError(f"unknown experiment group '{group}' (known: {', '.join(groups)})")
     ids = [i for i, e in EXPERIMENTS.items() if e.group == group and (only is None or i in only)]
+    unknown = sorted(set(only or ()) - set(ids))
+    if unknown:
+        raise ConfigError(f"no {group} experiment {', '.join(map(repr, unknown))}")
     run_id = uuid.uuid4().hex[:12]
     started = datetime.now(UTC)
     result = AuditResult(
@@ -58,8 +64,10 @@ def run_experiments(
             _log.exception("experiment %s failed", exp_id)
             result.errors[exp_id] = f"{type(exc).__name__}: {exc}"
         else:
-            result.findings.extend(f.model_copy(update={"run_id": run_id}) for f in out.findings)
-            result.plots.extend(out.plots)
+            result.findings.extend(
+                f.model_copy(update={"run_id": run_id, "check": exp_id}) for f in out.findings
+            )
+            result.plots.extend(p.model_copy(update={"check": exp_id}) for p in out.plots)
             result.tables.extend(out.tables)
             result.checks_run.append(exp_id)
             _log.info("experiment %s took %.1f s", exp_id, time.perf_counter() - t0)
@@ -86,6 +94,8 @@ def merge_results(results: list[AuditResult], target: str = "lab") -> AuditResul
 
     The first result's run id names the whole; every finding carries it.
     """
+    if not results:
+        raise ConfigError("merge_results needs at least one result")
     first = results[0]
     merged = AuditResult(
         run_id=first.run_id,

@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 from scipy.special import stdtrit
 
+from alignkit.core import ConfigError
 from alignkit.lab._goodhart_rm import FloatArray
 
 __all__ = ["FormFit", "fit_form"]
@@ -68,9 +69,22 @@ class FormFit:
 
 
 def fit_form(d: FloatArray, r: FloatArray, form: Form) -> FormFit:
-    """Fit ``form`` to points ``(d, r)``, each shape ``(n,)`` with ``n ≥ 3`` and ``d > 0``."""
-    x = _design(d, form)
+    """Fit ``form`` to points ``(d, r)``, each shape ``(n,)`` with ``n ≥ 3`` and ``d > 0``.
+
+    Raises:
+        ConfigError: An unknown form, or points that are not as above (or not finite).
+    """
+    if form not in ("bon", "rl"):
+        raise ConfigError(f"form must be 'bon' or 'rl', got {form!r}")
+    d = np.asarray(d, dtype=np.float64)
     y = np.asarray(r, dtype=np.float64)
+    if d.ndim != 1 or d.shape != y.shape or len(d) < 3:
+        raise ConfigError(
+            f"fit_form needs two arrays of the same length n >= 3, got {d.shape} and {y.shape}"
+        )
+    if not (np.isfinite(d).all() and np.isfinite(y).all() and (d > 0).all()):
+        raise ConfigError("fit_form needs finite points with d > 0")
+    x = _design(d, form)
     coef, *_ = np.linalg.lstsq(x, y, rcond=None)
     resid = y - x @ coef
     n = len(y)

@@ -9,6 +9,7 @@ logs to give to the gaming detector.
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +31,20 @@ from alignkit.lab._gaming_metrics import POLICY_METRICS
 from alignkit.lab.envs import ENVIRONMENTS, EnvSpec, env_id, make_env
 from alignkit.models import ParsedURI, TargetOptions, register_scheme
 
-__all__ = ["PolicyTarget", "load_policy", "open_policy", "policy_gap"]
+__all__ = ["PolicyTarget", "load_policy", "open_policy", "policy_gap", "save_ppo"]
 
 _EXAMPLE = "policy:agent.npz@alignkit/BoatRace-v0"
+
+
+_ENV_MEMBER = "alignkit_env.txt"
+"""Member of a saved PPO ``.zip`` naming the environment it was trained on."""
 
 
 class _SB3Policy:
     """A stable-baselines3 model as a :class:`Policy` (deterministic actions)."""
 
-    def __init__(self, model: Any) -> None:
-        self.model = model
+    def __init__(self, model: Any, env_id: str = "") -> None:
+        self.model, self.env_id = model, env_id
 
     def act(self, obs: int, rng: np.random.Generator) -> int:
         action, _ = self.model.predict(obs, deterministic=True)
@@ -62,13 +67,38 @@ def load_policy(path: str | Path) -> Policy:
         except ImportError as exc:
             raise MissingDependencyError("stable-baselines3", "rl") from exc
         try:
-            return _SB3Policy(PPO.load(str(p), device="cpu"))
+            model = PPO.load(str(p), device="cpu")
         except Exception as exc:
             raise TargetError(f"{p} is not a stable-baselines3 PPO model: {exc}") from exc
+        return _SB3Policy(model, _zip_env_id(p))
     try:
         return QAgent.load(p)
     except Exception as exc:
         raise TargetError(f"{p} is not a saved policy (.npz Q table or SB3 .zip): {exc}") from exc
+
+
+def save_ppo(model: Any, path: str | Path, env_id: str) -> Path:
+    """Save a stable-baselines3 model as ``path`` (``.zip``), recording ``env_id`` in it.
+
+    The audit then refuses the policy in another environment with the same state and
+    action sizes (SB3's own file does not say which environment it was trained on).
+    """
+    p = Path(path)
+    model.save(str(p))
+    with zipfile.ZipFile(p, "a") as archive:
+        archive.writestr(_ENV_MEMBER, env_id)
+    return p
+
+
+def _zip_env_id(path: Path) -> str:
+    """The environment a saved PPO model records (``""``: saved by SB3 itself)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if _ENV_MEMBER not in archive.namelist():
+                return ""
+            return archive.read(_ENV_MEMBER).decode("utf-8", "replace").strip()
+    except (OSError, zipfile.BadZipFile):
+        return ""
 
 
 class PolicyTarget:
@@ -144,6 +174,9 @@ def _check_fits(policy: Policy, spec: EnvSpec, path: str) -> None:
             raise ConfigError(f"{path} was trained on {policy.env_id}, not {spec.id}")
         shape = (int(q.shape[0]), int(q.shape[1]))
     else:
+        recorded = getattr(policy, "env_id", "")
+        if recorded and recorded != spec.id:
+            raise ConfigError(f"{path} was trained on {recorded}, not {spec.id}")
         model = getattr(policy, "model", None)
         obs_space = getattr(model, "observation_space", None)
         act_space = getattr(model, "action_space", None)

@@ -222,6 +222,8 @@ def check_log(
             ", ".join(_STEP_FALLBACKS),
         )
     monitor = GoodhartMonitor(proxy=proxy, intent=intents, minimize=minimize, **options)
+    seen: set[float] = set()
+    repeats = 0
     for i, (line, row) in enumerate(numbered):  # messages name the file's line
         for name in (proxy, *intents):
             if not _number_or_missing(row.get(name)):
@@ -236,7 +238,16 @@ def check_log(
                     " is out of range (at most 1e100 in size)"
                 )
         at = _step(row.get(step_col), line, path) if step_col else float(i)
+        repeats += at in seen
+        seen.add(at)
         monitor.observe_mapping(at, row)
+    if repeats:  # 50 rows over 10 epochs read as 10 values, without a word
+        _log.warning(
+            "training log %s: %d row(s) repeat the step of an earlier row; the monitor keeps"
+            " one value per step (the last); name a finer step column with --step",
+            path,
+            repeats,
+        )
     for name in (proxy, *intents):
         if not monitor.series(name)[0]:
             raise DataError(

@@ -9,7 +9,6 @@ per-step performance and ``info["events"]`` what happened.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,16 +84,8 @@ ENVIRONMENTS: Registry[EnvSpec] = Registry("lab environment")
 def _register(cls: type[LabEnv], failure_mode: str, loophole: str, episodes: int) -> None:
     spec = EnvSpec(f"alignkit/{cls.__name__}-v0", cls, failure_mode, loophole, episodes)
     ENVIRONMENTS.register(spec.id, spec, origin=__name__)
-    if spec.id not in gym.registry:
-        gym.register(id=spec.id, entry_point=_entry(cls))
-
-
-def _entry(cls: type[LabEnv]) -> Callable[..., gym.Env[Any, Any]]:
-    def make(**kwargs: Any) -> gym.Env[Any, Any]:
-        return cls(**kwargs)
-
-    make.__name__ = f"make_{cls.__name__}"
-    return make
+    if spec.id not in gym.registry:  # a "module:Class" string: made envs pickle, specs serialise
+        gym.register(id=spec.id, entry_point=f"{cls.__module__}:{cls.__name__}")
 
 
 for _cls, _mode, _loophole, _episodes in (

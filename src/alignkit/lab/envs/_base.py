@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 from abc import abstractmethod
 from typing import Any, ClassVar, NamedTuple, Self
 
@@ -28,9 +29,26 @@ from numpy.typing import NDArray
 
 from alignkit.core import ConfigError
 
-__all__ = ["CELL_PX", "FastStep", "LabEnv", "StepResult", "draw"]
+__all__ = ["CELL_PX", "FastStep", "LabEnv", "StepResult", "draw", "whole_number"]
 
 CELL_PX = 8
+
+
+def whole_number(value: object, what: str, low: int = 1, high: int | None = None) -> int:
+    """``value`` as an ``int`` if it is a whole number (numpy's too) from ``low`` to ``high``.
+
+    Raises:
+        ConfigError: Otherwise (a bool, a float such as 2.7 or NaN, out of range).
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ConfigError(f"{what} must be a whole number, got {value!r}")
+    number = int(value)
+    if number < low or (high is not None and number > high):
+        span = f"from {low} to {high}" if high is not None else f"of at least {low}"
+        raise ConfigError(f"{what} must be a whole number {span}, got {value!r}")
+    return number
+
+
 _COLOURS: dict[str, tuple[int, int, int]] = {
     " ": (235, 235, 235),
     ".": (210, 210, 210),
@@ -115,9 +133,8 @@ class LabEnv(gym.Env[int, int]):
             raise ConfigError(f"{type(self).__name__} has no loophole to patch")
         self.render_mode = render_mode
         self.patched = bool(patched)
-        self.horizon = self.default_horizon if horizon is None else int(horizon)
-        if self.horizon < 1:
-            raise ConfigError("horizon must be at least 1")
+        # int(nan) raised ValueError, int(inf) OverflowError, and 2.7 became 2
+        self.horizon = self.default_horizon if horizon is None else whole_number(horizon, "horizon")
         self.observation_space = spaces.Discrete(self.n_states)
         self.action_space = spaces.Discrete(len(self.action_names))
         self.t = 0
