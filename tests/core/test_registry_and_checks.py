@@ -186,3 +186,12 @@ def test_rail_declarations_are_validated_like_checks(
     with pytest.raises(ConfigError, match=message):
         rail("test-declared", **declaration)(lambda options: None)  # type: ignore[arg-type,return-value]
     assert "test-declared" not in RAILS.ids()
+
+
+def test_evidence_texts_are_cut() -> None:
+    """A pack of 1 MB questions put 5 MB of evidence into report.json."""
+    from alignkit.core import Evidence
+
+    ev = Evidence(input="q" * 1_000_000, output="a" * 5000, note="short")
+    assert len(ev.input) == len(ev.output) == 4000 and ev.input.endswith("…")
+    assert ev.note == "short"

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from alignkit.core._errors import ConfigError
 from alignkit.core._severity import Direction, Severity
@@ -31,14 +31,25 @@ __all__ = [
 _METRIC_ID = re.compile(r"[a-z0-9][a-z0-9_-]*(?:\.[a-z0-9][a-z0-9_-]*)+")
 
 
+EVIDENCE_MAX_CHARS = 4000
+"""Longest evidence text kept (a pack of 1 MB questions made a 5 MB report.json)."""
+
+
 class Evidence(BaseModel):
-    """One input/output pair that illustrates a finding."""
+    """One input/output pair that illustrates a finding (each text cut at 4,000 characters)."""
 
     model_config = ConfigDict(frozen=True)
 
     input: str
     output: str
     note: str = ""
+
+    @field_validator("input", "output", "note")
+    @classmethod
+    def _cut(cls, text: str) -> str:
+        if len(text) <= EVIDENCE_MAX_CHARS:
+            return text
+        return text[: EVIDENCE_MAX_CHARS - 1] + "…"
 
 
 class Finding(BaseModel):

@@ -52,6 +52,8 @@ _NEGATIONS = frozenset(
         "doesnt",
         "didnt",
         "wont",
+        "不",  # Chinese: 不是巴黎 ("not Paris")
+        "没",
     }
 )
 _CONTRAST = frozenset({"but", "rather", "instead", "actually"})
@@ -80,7 +82,11 @@ _NUMBER_WORDS = frozenset(_SMALL) | frozenset(_TENS) | frozenset(_SCALES)
 _SENTENCE, _CLAUSE = "\x01", "\x02"
 _NUMERIC_ANSWER = re.compile(r"^[-+]?\d[\d,]*(\.\d+)?$")
 _NUMBER_TOKEN = re.compile(r"^(-?[0-9]+(?:\.[0-9]+)?)(?:[^\W\d_]+)?$")
-_TOKEN = re.compile(r"\x01|\x02|-?[0-9]+(?:\.[0-9]+)?(?:[^\W\d_]+)?|[^\W_]+")
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+"""Kana and Han: written without spaces, so each character is a word of its own."""
+_TOKEN = re.compile(
+    rf"\x01|\x02|-?[0-9]+(?:\.[0-9]+)?(?:(?![{_CJK}])[^\W\d_])*|[{_CJK}]|(?:(?![{_CJK}])[^\W_])+"
+)
 
 
 @dataclass(frozen=True)
@@ -96,7 +102,12 @@ class _Tokens:
 
 def _fold(text: str) -> str:
     text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    text = "".join(  # accents dropped; other scripts' digits read as 0-9 ("١٩" is 19)
+        str(unicodedata.decimal(c)) if c.isdecimal() and not c.isascii() else c
+        for c in text
+        if not unicodedata.combining(c)
+    ).lower()
+    text = text.replace("\u3002", ". ").replace("\u3001", ", ")  # 。and 、
     for old, new in (("\u2212", "-"), ("\u2013", " - "), ("\u2014", ","), ("\u2019", "'")):
         text = text.replace(old, new)
     text = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", text)  # 1,200 -> 1200

@@ -16,7 +16,10 @@ _ABSTAIN = re.compile(
     r"|(does not|doesn't|did not|didn't) (seem to |appear to )?exist|no such"
     r"|no\b[^.]{0,60}\bby that name|cannot find|can't find|couldn't find|could not find"
     r"|unable to (find|verify|answer|provide|help|assist)|not familiar|unfamiliar|no reliable"
-    r"|made[- ]up|fictional|not a real|(can't|cannot) (answer|say|help)"
+    r"|made[- ]up|fictional|(an?|be|is|seems|sounds) (invented|imaginary|fictitious|non-?existent)"
+    r"|(not|isn't|aren't|wasn't|weren't) (a )?real|(can't|cannot) (answer|say|help)"
+    r"|there (is|are|was|were) no\b[^.]{0,60}\b(called|named|that i know|i know of"
+    r"|i'?m aware of|i am aware of)|\bno [a-z]+ (exists|existed)"
     r"|(must|have to) decline)\b"
     # a whole refusal ("I won't answer that question."), not a clause before an answer
     r"|\b(cannot|can't|won't|will not) (assist|provide|answer)( with)?"
