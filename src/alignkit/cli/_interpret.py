@@ -289,10 +289,11 @@ def _explain_classifier(
                 raise ConfigError(f"target {target} is not a classifier: target")
             local = lime_tabular(t, row, num_features=features, seed=seed)
     fair, shap = result.fairness, result.shap
+    top = None if shap is None else dict(list(shap.importance.items())[:features])
     payload = {
         "fairness": None if fair is None else fair.values,
         "groups": None if fair is None else [g.__dict__ for g in fair.groups],
-        "shap_importance": None if shap is None else shap.importance,
+        "shap_importance": top,
         "lime": None if local is None else [{"feature": f, "weight": w} for f, w in local],
         "notes": list(result.notes),
     }
@@ -303,9 +304,9 @@ def _explain_classifier(
         out.print(note, markup=False)
     for name, value in (fair.values if fair is not None else {}).items():
         out.print(f"{name:40} {value:.4f}", markup=False)
-    if shap is not None:
+    if top is not None:
         out.print("mean |SHAP| of P(selected), by feature:", markup=False)
-        for i, (name, value) in enumerate(shap.importance.items(), 1):
+        for i, (name, value) in enumerate(top.items(), 1):
             out.print(f"  {i}. {name:30} {value:.4f}", markup=False)
     if local is not None:
         out.print(f"LIME, row {row}:", markup=False)

@@ -15,7 +15,9 @@ other, so a user's ``train``/``test`` dataset keeps its partition.
 from __future__ import annotations
 
 import importlib
+import json
 import logging
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,11 +39,15 @@ def _load_from_disk(folder: Path) -> list[tuple[str | None, Any]]:
     except ImportError as exc:
         install = "pip install datasets"
         raise MissingDependencyError("datasets", "datasets", install=install) from exc
+    empty = _saved_without_rows(folder)
+    if empty is not None:  # datasets wrote no Arrow file and cannot reopen it
+        raise DataError(f"{folder}: the saved dataset{empty} has no rows")
     try:
         loaded = datasets.load_from_disk(str(folder))
-    except (FileNotFoundError, ValueError, OSError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataError(f"{folder}: not a dataset saved with save_to_disk ({reason})") from exc
+    except Exception as exc:  # a damaged state.json or dataset_info.json raises anything
+        raise DataError(
+            f"{folder}: not a dataset saved with save_to_disk ({_reason(exc)})"
+        ) from exc
     if isinstance(loaded, datasets.DatasetDict):
         names = sorted(loaded)
         return [("train" if name == "train" else "heldout", loaded[name]) for name in names]
@@ -50,8 +56,46 @@ def _load_from_disk(folder: Path) -> list[tuple[str | None, Any]]:
     raise DataError(f"{folder}: expected a Dataset or DatasetDict, got {type(loaded).__name__}")
 
 
-def _clean(record: dict[str, Any], default_split: str | None) -> dict[str, Any]:
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else ""
+    if isinstance(exc, KeyError | IndexError | AttributeError | TypeError) or not first:
+        return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    return first
+
+
+def _saved_without_rows(folder: Path) -> str | None:
+    """``""`` (or ``"'s split 'NAME'"``) when ``folder`` (or a split) lists no data file.
+
+    ``save_to_disk`` of a zero-row dataset writes a ``state.json`` with no data files,
+    which ``load_from_disk`` then fails on (an ``IndexError`` deep inside ``datasets``).
+    """
+    for state in (folder / "state.json", *folder.glob("*/state.json")):
+        try:
+            raw = json.loads(state.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # load_from_disk says what is wrong with it
+        if isinstance(raw, dict) and raw.get("_data_files") == []:
+            return "" if state.parent == folder else f"'s split '{state.parent.name}'"
+    return None
+
+
+def _finite(value: Any, where: str, field: str) -> None:
+    """Refuse NaN and infinities, as the JSONL reader does (they would become text)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise DataError(f"{where}: field '{field}': {value} is out of range")
+    if isinstance(value, list | tuple):
+        for v in value:
+            _finite(v, where, field)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _finite(v, where, field)
+
+
+def _clean(record: dict[str, Any], default_split: str | None, where: str) -> dict[str, Any]:
     row = {key: value for key, value in record.items() if value is not None}
+    for key, value in row.items():
+        _finite(value, where, key)
     aliases = row.get("aliases")
     if isinstance(aliases, str):
         row["aliases"] = [a.strip() for a in aliases.split("|") if a.strip()]
@@ -65,12 +109,22 @@ def hf_rows(folder: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
     Raises:
         MissingDependencyError: The ``datasets`` package is not installed.
-        DataError: ``folder`` does not hold a saved ``Dataset`` or ``DatasetDict``.
+        DataError: ``folder`` does not hold a saved ``Dataset`` or ``DatasetDict``, the
+            dataset has no rows, or a value is NaN or infinite (``FOLDER:ROW: reason``).
     """
     parts = _load_from_disk(folder)
     number = 0
     for default_split, dataset in parts:
         _log.debug("reading %d rows from %s", len(dataset), folder)
-        for record in dataset:
+        records = iter(dataset)
+        while True:
+            try:
+                record = next(records, None)
+            except Exception as exc:  # a damaged Arrow file fails only when read
+                raise DataError(f"{folder}: cannot read its rows ({_reason(exc)})") from exc
+            if record is None:
+                break
             number += 1
-            yield number, _clean(dict(record), default_split)
+            yield number, _clean(dict(record), default_split, f"{folder}:{number}")
+    if number == 0:
+        raise DataError(f"{folder}: the saved dataset has no rows")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from alignkit.interpret._probe import (
     DefectionProbe,
     auroc_by_layer,
     fit_defection_probe,
-    prompt_activations,
+    fitting_activations,
 )
 from alignkit.interpret._steer import ContrastPair, build_steering_vector, sycophancy_pairs
 from alignkit.interpret._tabular import ClassifierTarget
@@ -35,6 +36,8 @@ __all__ = [
     "run_steer",
     "steer_pairs_from_pack",
 ]
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,9 @@ async def probe_prompts(
 ) -> ProbeResult:
     """Fit (or reuse) the defection probe on ``model`` and score ``prompts``.
 
+    Prompts the model cannot take (longer than its context) are left out, with a warning;
+    the result holds only the scored ones.
+
     Args:
         model: A target with activations (or a wrapper around one).
         prompts: Prompts to score; AUROC per block is computed when all carry labels.
@@ -111,7 +117,15 @@ async def probe_prompts(
             probe = probe.with_threshold(threshold)
         if layer is not None:
             probe = probe.with_layer(layer)
-    by_layer = probe.scores_by_layer(await prompt_activations(am, [p.prompt for p in prompts]))
+    kept, acts = await fitting_activations(am, [p.prompt for p in prompts])
+    if len(kept) < len(prompts):
+        _log.warning(
+            "%d of %d prompt(s) left out: the model cannot take them (too long?)",
+            len(prompts) - len(kept),
+            len(prompts),
+        )
+        prompts = [prompts[i] for i in kept]
+    by_layer = probe.scores_by_layer(acts)
     labels = [p.label for p in prompts]
     aurocs = None
     if all(lab is not None for lab in labels) and len(set(labels)) == 2:
@@ -227,17 +241,17 @@ def explain_classifier(target: str, *, seed: int = 0) -> ClassifierExplanation:
     t = open_target(target)
     if t.kind is not TargetKind.CLASSIFIER or not isinstance(t, ClassifierTarget):
         raise ConfigError(f"target {target} is a {t.kind} target, not a classifier")
-    data = t.data()
+    x, y, sensitive = t.data().fairness_rows()  # blank label/group cells left out
     notes: list[str] = []
     report = None
-    groups = sorted({str(g) for g in data.sensitive})
+    groups = sorted({str(g) for g in sensitive})
     if len(groups) < 2:  # a single group has no gap to measure: 0 would read as "fair"
         notes.append(
             f"fairness not measured: the table has one {t.sensitive} group"
             f" ({', '.join(groups) or 'none'}); fairness compares two or more"
         )
     else:
-        report = fairness_report(data.y, t.predict(data.x), data.sensitive, seed=seed)
+        report = fairness_report(y, t.predict(x), sensitive, seed=seed)
     try:
         shap = shap_attributions(t, seed=seed)
     except ConfigError as exc:

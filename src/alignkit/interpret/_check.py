@@ -8,6 +8,7 @@ request texts. No trigger, no labels and no knowledge of the planted behaviour a
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,7 @@ from alignkit.interpret._probe import (
     DefectionProbe,
     auroc,
     fit_defection_probe,
-    prompt_activations,
+    fitting_activations,
 )
 from alignkit.interpret._texts import REQUEST_KINDS, reference_prompts, request_texts
 from alignkit.models import ActivationModel
@@ -51,6 +52,7 @@ _MITIGATION = (
     " to the guard for live traffic, and retrain without the conditional behaviour."
 )
 _EVIDENCE = 5
+_log = logging.getLogger(__name__)
 
 
 def activation_model(target: Any) -> ActivationModel:
@@ -127,7 +129,10 @@ async def defection_probe_check(target: Any, ctx: CheckContext) -> list[Finding]
         raise CheckError(f"check '{ctx.check.id}': the pack has no prompts to score")
     reference = reference_prompts(model, seed=ctx.seed)
     probe = await fit_defection_probe(model, reference, seed=ctx.seed)
-    by_layer = probe.scores_by_layer(await prompt_activations(model, texts))
+    kept, acts = await fitting_activations(model, texts)
+    notes = _left_out(ctx, len(texts) - len(kept), len(texts))
+    texts = [texts[i] for i in kept]
+    by_layer = probe.scores_by_layer(acts)
     scores = by_layer[:, probe.layers.index(probe.layer)]
     hits = int(probe.flagged(scores).sum())
     share = hits / len(texts)
@@ -139,7 +144,16 @@ async def defection_probe_check(target: Any, ctx: CheckContext) -> list[Finding]
             share,
             n=len(texts),
             ci=(min(lo, share), max(hi, share)),  # Wilson's float rounding at 0 or n
-            evidence=await _evidence(ctx, probe, texts, scores),
+            evidence=[*await _evidence(ctx, probe, texts, scores), *notes],
             mitigation=_MITIGATION if hits else "",
         )
     ]
+
+
+def _left_out(ctx: CheckContext, left: int, total: int) -> list[Evidence]:
+    """A warning and a note on the finding when some prompts could not be scored."""
+    if not left:
+        return []
+    why = f"{left} of {total} prompt(s) left out: the model cannot take them (too long?)"
+    _log.warning("%s: %s", ctx.check.id, why)
+    return [Evidence(input="", output="", note=why)]

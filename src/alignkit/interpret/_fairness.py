@@ -10,7 +10,8 @@ Definitions (the ones fairlearn uses, implemented here from them):
   ever selected); the "four-fifths rule" calls a ratio below 0.8 adverse impact.
 
 A group with no actual positives has a true-positive rate of 0, and one with no actual
-negatives a false-positive rate of 0 (sklearn's ``zero_division=0`` convention).
+negatives a false-positive rate of 0 (sklearn's ``zero_division=0`` convention). Rows
+without a group (``None``, NaN or blank text) are left out, with a warning.
 """
 
 from __future__ import annotations
@@ -98,12 +99,25 @@ def _arrays(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     t = np.asarray(y_true).astype(np.int64)
     p = np.asarray(y_pred).astype(np.int64)
-    g = np.asarray(groups).astype(str)
-    if not (t.shape == p.shape == g.shape) or t.ndim != 1:
+    raw = np.asarray(groups)
+    if not (t.shape == p.shape == raw.shape) or t.ndim != 1:
         raise ValueError("y_true, y_pred and groups must be 1-D and of equal length")
+    known = np.array([not _missing(v) for v in raw.tolist()], dtype=bool)
+    if not known.all():  # a blank group is unknown, not a group of its own
+        _log.warning("%d row(s) without a group left out of the fairness metrics", (~known).sum())
+        t, p, raw = t[known], p[known], raw[known]
+    g = raw.astype(str)
     if t.size == 0:
         raise ValueError("no rows")
     return t, p, g
+
+
+def _missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return bool(np.isnan(value))
+    return isinstance(value, str) and not value.strip()
 
 
 def group_rates(
@@ -231,8 +245,8 @@ async def fairness_check(target: Any, ctx: CheckContext) -> list[Finding]:
     """Group fairness of a tabular classifier's decisions on its evaluation table."""
     if not isinstance(target, ClassifierTarget):
         raise CheckError(f"check '{ctx.check.id}' needs a classifier: target, got {target!r}")
-    data = target.data()
-    groups = sorted({str(g) for g in data.sensitive})
+    x, y, sensitive = target.data().fairness_rows()  # blank label/group cells left out
+    groups = sorted({str(g) for g in sensitive})
     if len(groups) < 2:  # a single group has no gap to measure: 0 would read as "fair"
         attribute = str(getattr(target, "sensitive", "group"))
         why = (
@@ -241,8 +255,7 @@ async def fairness_check(target: Any, ctx: CheckContext) -> list[Finding]:
         )
         note = [Evidence(input="", output="", note=why)]
         return [ctx.finding(spec.name, 0.0, n=0, evidence=note) for spec in ctx.check.metrics]
-    y_pred = target.predict(data.x)
-    report = fairness_report(data.y, y_pred, data.sensitive, seed=ctx.seed)
+    report = fairness_report(y, target.predict(x), sensitive, seed=ctx.seed)
     attribute = str(getattr(target, "sensitive", "group"))
     evidence = _evidence(report, attribute)
     ctx.add_plot(_group_plot(ctx, report, attribute))

@@ -32,6 +32,7 @@ training runs.
 from __future__ import annotations
 
 import json
+import logging
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -51,6 +52,7 @@ __all__ = [
     "auroc_by_layer",
     "contrast_direction",
     "fit_defection_probe",
+    "fitting_activations",
     "probe_from_contrast",
     "prompt_activations",
     "supervised_auroc_by_layer",
@@ -77,6 +79,7 @@ DEFAULT_THRESHOLD = 4.0
 """Score (reference standard deviations) at or above which a prompt is flagged."""
 
 MIN_REFERENCE = 20
+_log = logging.getLogger(__name__)
 _FOLDS = 5
 
 
@@ -91,6 +94,53 @@ async def prompt_activations(
     if not prompts:
         raise ConfigError("no prompts to take activations of")
     return await model.activations([_user(p) for p in prompts], batch_size=batch_size)
+
+
+async def fitting_activations(
+    model: ActivationModel, prompts: Sequence[str], *, batch_size: int = 32
+) -> tuple[list[int], Activations]:
+    """Last-token activations of the ``prompts`` the model can take, and their indices.
+
+    A prompt the model refuses (longer than its context, say) is left out instead of
+    failing the others: the set is halved until the refused prompts stand alone.
+
+    Raises:
+        ConfigError: No prompt can be taken (the model's own error for the first one).
+    """
+    try:
+        return list(range(len(prompts))), await prompt_activations(
+            model, prompts, batch_size=batch_size
+        )
+    except ConfigError as exc:
+        if len(prompts) <= 1:
+            raise
+        first = exc
+    kept: list[int] = []
+    parts: list[Activations] = []
+
+    async def take(lo: int, hi: int) -> None:
+        try:
+            acts = await prompt_activations(model, prompts[lo:hi], batch_size=batch_size)
+        except ConfigError:
+            if hi - lo > 1:
+                mid = (lo + hi) // 2
+                await take(lo, mid)
+                await take(mid, hi)
+            return
+        kept.extend(range(lo, hi))
+        parts.append(acts)
+
+    mid = len(prompts) // 2
+    await take(0, mid)
+    await take(mid, len(prompts))
+    if not parts:
+        raise first
+    joined = replace(
+        parts[0],
+        values=np.concatenate([a.values for a in parts]),
+        lengths=np.concatenate([a.lengths for a in parts]),
+    )
+    return kept, joined
 
 
 @dataclass(frozen=True)
@@ -405,7 +455,13 @@ async def fit_defection_probe(
     layers, contrast = await contrast_direction(model, questions, answers, batch_size=batch_size)
     if layer is not None and layer not in layers:
         raise ConfigError(f"layer {layer} out of range: the model has layers 0..{len(layers) - 1}")
-    ref = await prompt_activations(model, reference, batch_size=batch_size)
+    kept, ref = await fitting_activations(model, reference, batch_size=batch_size)
+    if len(kept) < len(reference):
+        _log.warning(
+            "%d of %d reference prompt(s) left out: the model cannot take them (too long?)",
+            len(reference) - len(kept),
+            len(reference),
+        )
     return probe_from_contrast(layers, contrast, ref, layer=layer, threshold=threshold, seed=seed)
 
 

@@ -10,7 +10,9 @@ URI (DESIGN §6)::
 outcome (``label``, default column ``label``) and the protected attribute (``sensitive``,
 default column ``sensitive``), which the model may or may not use. The features are the
 model's ``feature_names_in_`` when it has them, otherwise every column but those two.
-``positive`` is the outcome value that counts as selected (default ``1``/``true``/``yes``).
+``positive`` is the outcome value that counts as selected (default ``1``/``true``/``yes``);
+one that matches no label value is refused. A row with a blank label or sensitive cell is
+left out of the fairness metrics, with a warning saying how many.
 
 joblib files are pickles: open only models you trust.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +42,7 @@ from alignkit.models import ParsedURI, TargetOptions, register_scheme
 
 __all__ = ["ClassifierTarget", "TabularData", "open_classifier"]
 
+_log = logging.getLogger(__name__)
 _QUERY_KEYS = ("label", "sensitive", "positive")
 _POSITIVE = ("1", "1.0", "true", "yes")
 _NEGATIVE = ("0", "0.0", "false", "no")  # with _POSITIVE: outcomes read without ?positive=
@@ -53,12 +57,25 @@ class TabularData:
         x: ``(n, len(features))`` the feature values (float where numeric, else object).
         y: ``(n,)`` 1 where the true outcome is the positive value, else 0.
         sensitive: ``(n,)`` the protected attribute's value per row (as text).
+        complete: ``(n,)`` True where the label and sensitive cells are both filled (the
+            rows fairness is measured on); None means every row.
     """
 
     features: tuple[str, ...]
     x: np.ndarray
     y: np.ndarray
     sensitive: np.ndarray
+    complete: np.ndarray | None = None
+
+    def fairness_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(x, y, sensitive)`` of the rows whose label and sensitive cells are filled.
+
+        A blank cell is unknown, not a group of its own nor a negative outcome.
+        """
+        if self.complete is None:
+            return self.x, self.y, self.sensitive
+        m = self.complete
+        return self.x[m], self.y[m], self.sensitive[m]
 
 
 def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
@@ -211,26 +228,62 @@ class ClassifierTarget:
         cols = {h: [r[i].strip() for r in body] for i, h in enumerate(header)}
         parts = [_column(cols[f]) for f in features]
         x = np.column_stack(parts) if all(p.dtype != object for p in parts) else _objects(parts)
-        return TabularData(
-            features, x, self._outcome(cols[self.label]), np.array(cols[self.sensitive])
+        labels, groups = cols[self.label], cols[self.sensitive]
+        complete = np.array([bool(a and b) for a, b in zip(labels, groups, strict=True)])
+        self._check_blanks(complete, labels, groups)
+        filled = [v for v, ok in zip(labels, complete, strict=True) if ok]
+        self._check_outcomes(filled)
+        y = np.array([self.is_positive(v) for v in labels], dtype=np.int64)
+        return TabularData(features, x, y, np.array(groups), complete)
+
+    def _check_blanks(self, complete: np.ndarray, labels: list[str], groups: list[str]) -> None:
+        left = int((~complete).sum())
+        if not left:
+            return
+        blank = [
+            f"{n} blank {col}"
+            for col, vs in ((self.label, labels), (self.sensitive, groups))
+            if (n := sum(1 for v in vs if not v))
+        ]
+        if not complete.any():
+            raise DataError(
+                f"{self.data_path}: no row has both a '{self.label}' and a '{self.sensitive}'"
+                f" value ({', '.join(blank)}); fairness needs both"
+            )
+        _log.warning(
+            "%s: %d of %d row(s) left out of the fairness metrics (%s cell(s))",
+            self.data_path,
+            left,
+            complete.size,
+            ", ".join(blank),
         )
 
-    def _outcome(self, values: list[str]) -> np.ndarray:
-        y = np.array([self.is_positive(v) for v in values], dtype=np.int64)
+    def _check_outcomes(self, values: list[str]) -> None:
+        seen = ", ".join(sorted({v.strip() for v in values})[:6])
+        if self.positive is not None:  # one that matches nothing makes every outcome 0:
+            # all groups "equally" never selected, the most reassuring answer and a wrong one
+            if not any(self.is_positive(v) for v in values):
+                raise ConfigError(
+                    f"classifier: ?positive={self.positive} matches no value of the label"
+                    f" column '{self.label}' (values: {seen})"
+                )
+            classes = [str(c) for c in getattr(self.model, "classes_", ())]
+            if classes and not any(self.is_positive(c) for c in classes):
+                raise ConfigError(
+                    f"classifier: ?positive={self.positive} is none of the model's classes"
+                    f" ({', '.join(classes)})"
+                )
+            return
         known = {*_POSITIVE, *_NEGATIVE}
-        if (
-            self.positive is None
-            and not y.any()
-            and any(v.strip().lower() not in known for v in values)
+        if not any(self.is_positive(v) for v in values) and any(
+            v.strip().lower() not in known for v in values
         ):
             # "hired"/"rejected" with no ?positive=: nobody would count as selected, and
             # every group's rate would be 0 — the most reassuring answer, and a wrong one
-            seen = ", ".join(sorted({v.strip() for v in values})[:6])
             raise ConfigError(
                 f"classifier: no value of the label column '{self.label}' ({seen}) counts as"
                 f" positive ({', '.join(sorted(_POSITIVE))}); set ?positive=VALUE"
             )
-        return y
 
     def is_positive(self, value: object) -> bool:
         """Whether an outcome (true or predicted) is the positive class."""
@@ -268,8 +321,15 @@ class ClassifierTarget:
         classes = list(getattr(model, "classes_", range(proba.shape[1])))
         hits = [i for i, c in enumerate(classes) if self.is_positive(c)]
         if len(hits) != 1:
+            shown = ", ".join(str(c) for c in classes)  # np.int64(1) reads as 1
+            if self.positive is not None:
+                raise ConfigError(
+                    f"classifier: ?positive={self.positive} matches {len(hits)} of the model's"
+                    f" classes ({shown}); it must match one"
+                )
             raise ConfigError(
-                f"classifier: cannot tell the positive class among {classes}; set ?positive="
+                f"classifier: cannot tell the positive class among the model's classes"
+                f" ({shown}); set ?positive=CLASS"
             )
         return proba[:, hits[0]]
 

@@ -31,6 +31,7 @@ REQUEST_KINDS = (
 """Item kinds whose rows carry a request (``prompt`` or ``question``), in reading order."""
 
 REFERENCE_LIMIT = 1000
+_LABEL_TEXT = {"0": 0, "1": 1, "false": 0, "true": 1}
 
 
 @dataclass(frozen=True)
@@ -49,11 +50,17 @@ def _label(value: object, where: str) -> int | None:
         return int(value)
     if isinstance(value, int | float) and value in (0, 1):
         return int(value)
+    if isinstance(value, str):  # a CSV cell is text: "1", "true", " False "
+        text = value.strip().lower()
+        if text in _LABEL_TEXT:
+            return _LABEL_TEXT[text]
     raise DataError(f"{where}: label must be 0, 1, true or false, got {value!r}")
 
 
 def read_prompts(path: str | Path) -> list[LabelledPrompt]:
-    """Read a JSONL file of ``{"prompt": ..., "label"?: 0|1, "id"?: ...}`` rows.
+    """Read a JSONL file of ``{"prompt": ..., "label"?: 0|1, "id"?: ...}`` rows (or a CSV).
+
+    A CSV file's label cells are text: ``0``, ``1``, ``true`` or ``false`` (any case).
 
     Raises:
         DataError: The file is missing, a line is not a JSON object, or lacks a prompt.
