@@ -92,7 +92,7 @@ def test_monitor_check_out_error_offers_no_stored_run(tmp_path: Path) -> None:
     _log(log, decline=False)
     blocker.write_text("x")
     proc = run_cli("monitor", "check", str(log), "--out", str(blocker))
-    assert proc.returncode == 2 and "cannot write reports" in proc.stderr
+    assert proc.returncode == 2 and "cannot be created or written" in proc.stderr  # early now
     assert "runs show" not in proc.stderr
 
 

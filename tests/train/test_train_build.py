@@ -13,14 +13,14 @@ from alignkit.store import AttemptRecord, Store, attempt_key
 from alignkit.train import abuild_preferences, cases_from_pack, first_per_kind
 
 Attempt = tuple[str, list[Message], str]
-WriteRun = Callable[[list[Attempt], str], tuple[str, str]]
+WriteRun = Callable[..., tuple[str, str]]
 
 
 @pytest.fixture
 def write_run(tmp_path: Path) -> WriteRun:
     """Store ``(producer, messages, response)`` attempts as run ``run-1``; returns (url, id)."""
 
-    def write(attempts: list[Attempt], split: str = "train") -> tuple[str, str]:
+    def write(attempts: list[Attempt], split: str = "train", **config: str) -> tuple[str, str]:
         url = f"sqlite:///{tmp_path / 'store.db'}"
         run_id = "20250101-000000-abcdef"
         with Store.open(url) as st:
@@ -28,7 +28,7 @@ def write_run(tmp_path: Path) -> WriteRun:
                 run_id,
                 target="organism:flawed",
                 seed=0,
-                config={"target": "organism:flawed", "split": split},
+                config={"target": "organism:flawed", "split": split, **config},
                 alignkit_version="test",
                 started_at=datetime.now(UTC),
             )
@@ -166,3 +166,38 @@ def test_from_run_refuses_a_run_that_is_not_an_audit(tmp_path: Path) -> None:
         )  # fmt: skip
     with pytest.raises(ConfigError, match="rt-1 is not an audit run"):
         run_cases(url, "rt-1", PACK)
+
+
+def _flipped_pack(folder: Path) -> Path:
+    """The shipped pack with train and heldout swapped: its heldout items are PACK's train."""
+    import json
+    import shutil
+
+    shutil.copytree(pack_path(), folder)
+    for f in folder.glob("*.jsonl"):
+        rows = [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
+        for r in rows:
+            r["split"] = {"train": "heldout", "heldout": "train"}.get(r.get("split"), r["split"])
+        f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return folder
+
+
+@pytest.mark.anyio
+async def test_from_run_reads_the_pack_the_run_recorded_and_refuses_another(
+    write_run: WriteRun, tmp_path: Path
+) -> None:
+    """A run of --data cpack --split heldout was matched against the target's default pack,
+    where its heldout prompts are train items: heldout items became training pairs."""
+    from alignkit.core import ConfigError
+    from alignkit.train import constitution_cases, resolve_pack
+
+    flipped = _flipped_pack(tmp_path / "cpack")
+    digest = load_pack(flipped).digest()
+    url, run = write_run(_attempts("train"), "heldout", data=str(flipped), pack_digest=digest)
+    built = await abuild_preferences(None, run_id=run, store=url)
+    assert built.pairs == () and built.run_id == run  # every attempt was on a heldout item
+    assert resolve_pack(None, None, run_id=run, store=url).path == flipped
+    with pytest.raises(ConfigError, match="not the one run .* audited"):
+        await abuild_preferences(None, run_id=run, store=url, pack=pack_path())
+    with pytest.raises(ConfigError, match="not the one run .* audited"):
+        constitution_cases(load_pack(pack_path()), run_id=run, store=url)

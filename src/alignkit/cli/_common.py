@@ -243,6 +243,24 @@ def not_an_input(path: Path, option: str, inputs: dict[str, Path | None]) -> Non
             )
 
 
+def no_input_inside(folder: Path, option: str, inputs: dict[str, Path | None]) -> None:
+    """Refuse an output folder, replaced as a whole, that holds one of the inputs.
+
+    Args:
+        folder: The output folder.
+        option: Its option, for the message.
+        inputs: Input files or folders by the option that names them (``None``: not given).
+
+    Raises:
+        ConfigError: An input is ``folder`` itself or inside it.
+    """
+    for name, source in inputs.items():
+        if source is not None and _inside(source, folder):
+            raise ConfigError(
+                f"{option} {folder} holds the {name} input {source}; give a folder outside it"
+            )
+
+
 def check_report_folder(out_dir: Path, store_url: str | None = None) -> None:
     """Refuse, before any work, a report folder the reports cannot be written into.
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,7 +15,9 @@ from alignkit.cli._common import (
     JsonOpt,
     NoStoreOpt,
     StoreOpt,
+    err,
     literal,
+    no_input_inside,
     not_an_input,
     note_replaced_file,
     out,
@@ -25,18 +26,18 @@ from alignkit.cli._common import (
     working,
     writable_folder,
 )
-from alignkit.cli._train_bon import MAX_BON_N, best_of_n_rows
+from alignkit.cli._train_bon import run_bon
 from alignkit.core import (
     ConfigError,
     DataError,
     Owned,
-    atomic_file,
     checked_path,
     staged_folder,
 )
 
 if TYPE_CHECKING:
     from alignkit.core import ChatModel
+    from alignkit.data import ItemPack
     from alignkit.train import PreferenceBuild, PreferencePair, TrainReport
 
 train_app = typer.Typer(
@@ -121,6 +122,39 @@ def _pair_files(files: list[Path] | None) -> list[Path]:
     return [check_pair_file(f) for f in files or []]
 
 
+def _not_an_input(written: Path, inputs: dict[str, Path | None], *, folder: bool = False) -> None:
+    """Refuse an --out that is, or is inside, an input; a folder --out may not hold one.
+
+    Raises:
+        ConfigError: ``written`` would replace or go inside what the command reads.
+    """
+    not_an_input(written, "--out", inputs)
+    if folder:  # a folder output is replaced as a whole: an input inside would go with it
+        no_input_inside(written, "--out", inputs)
+
+
+def _imports(files: list[Path] | None, option: str) -> dict[str, Path | None]:
+    return {f"{option} #{i + 1}": f for i, f in enumerate(files or ())}
+
+
+def _pack(
+    data: Path | None, model: ChatModel | None, run: str | None, store: str | None
+) -> ItemPack | None:
+    """The item pack a build reads, resolved (and checked against the run) before any work."""
+    from alignkit.train import resolve_pack
+
+    return (
+        None
+        if model is None and run is None
+        else resolve_pack(data, model, run_id=run, store=store)
+    )
+
+
+def _pack_input(pack: ItemPack | None, data: Path | None) -> dict[str, Path | None]:
+    """The pack as an input for :func:`_not_an_input` (the target's default pack too)."""
+    return {"--data": data} if data else {"item pack": pack.path if pack else None}
+
+
 def _load_pairs(files: list[Path] | None) -> list[PreferencePair]:
     from alignkit.train import dedupe_pairs, read_pairs
 
@@ -189,19 +223,22 @@ def preferences(
     if out_file.suffix.lower() != ".jsonl":  # JSONL in a .csv file: --pairs then misread it
         raise ConfigError(f"--out {out_file}: preference pairs are written as .jsonl")
     _pair_files(import_)
-    sidecar = out_file.with_suffix(".sft.jsonl")
-    for i, source in enumerate(import_ or ()):
-        for written in (out_file, sidecar):
-            not_an_input(written, "--out", {f"--import #{i + 1}": source, "--data": data})
-    from alignkit.train import write_jsonl_models
+    from alignkit.train import sft_sidecar, write_preference_files
 
+    sidecar = sft_sidecar(out_file)
+    for written in (out_file, sidecar):  # --data mypack --out mypack/facts.jsonl lost items
+        _not_an_input(written, {**_imports(import_, "--import"), "--data": data})
+    _load_pairs(import_)  # a malformed row was found only after minutes of sampling
     model = _connect(target) if target else None
+    pack = _pack(data, model, from_run, store)
+    for written in (out_file, sidecar):  # the run's pack, or the target's own
+        _not_an_input(written, _pack_input(pack, data))
     with working("building preference pairs"):
         built = _build(
             model,
             from_run,
             store=store,
-            pack=data,
+            pack=pack,
             imports=import_ or (),
             pack_samples=pack_samples,
             constitution_samples=constitution_samples,
@@ -211,14 +248,26 @@ def preferences(
     if not built.pairs:  # an empty file in place of earlier pairs helps no one
         raise DataError(f"no preference pairs were built, so {out_file} was not written")
     note_replaced_file(out_file)
-    write_jsonl_models(built.pairs, out_file)
     if built.sft:
-        write_jsonl_models(built.sft, out_file.with_suffix(".sft.jsonl"))
+        note_replaced_file(sidecar)
+    sft_out, stale = write_preference_files(built.pairs, built.sft, out_file)
+    if stale is not None:
+        err.print(f"note: removed {stale} (it belonged to the pairs replaced)", markup=False)
     if json_:
-        print_json({"pairs": len(built.pairs), "counts": built.counts, "out": str(out_file)})
+        print_json(
+            {
+                "pairs": len(built.pairs),
+                "sft": len(built.sft),
+                "counts": built.counts,
+                "out": str(out_file),
+                "sft_out": None if sft_out is None else str(sft_out),
+            }
+        )
         return
     _print_counts(built.counts, len(built.pairs))
     out.print(f"pairs: {out_file}", markup=False)
+    if sft_out is not None:
+        out.print(f"supervised examples ({len(built.sft)}): {sft_out}", markup=False)
 
 
 @train_app.command("constitution")
@@ -250,18 +299,33 @@ def constitution(
     from alignkit.train import CONSTITUTION_OUTPUT
 
     _writable(out_dir, folder=True, owned=CONSTITUTION_OUTPUT)
-    from alignkit.train import ChatCritic, Critic, RuleCritic, load_constitution
+    from alignkit.train import (
+        ChatCritic,
+        Critic,
+        RuleCritic,
+        constitution_cases,
+        load_constitution,
+        resolve_pack,
+    )
 
     rules = load_constitution(constitution_file)
     model = _connect(target)
+    pack = resolve_pack(data, model, run_id=from_run, store=store)
+    inputs = {"--constitution": constitution_file, **_pack_input(pack, data)}
+    _not_an_input(out_dir, inputs, folder=True)
+    cases = constitution_cases(pack, run_id=from_run, store=store, max_per_kind=max_per_kind)
     judge: Critic = RuleCritic() if critic == "rule" else ChatCritic(_connect(critic))
     with working("critiquing and revising"):
-        result = asyncio.run(
-            _constitution(model, judge, rules, from_run, data, samples, max_per_kind, seed, store)
-        )
+        result = asyncio.run(_constitution(model, judge, rules, cases, samples, seed))
     from alignkit.train import write_jsonl_models
 
     summary = {"critic": result.critic, "constitution": rules.name, **result.summary()}
+    said = (
+        f"critic {result.critic}: {summary['broken']} of {summary['responses']} responses broke"
+        f" a principle; {summary['revised']} revised ({summary['by_sample']} by resampling,"
+        f" {summary['by_donor']} by its own other answers, {summary['by_rewrite']} by rewrite)"
+        + (f"; {summary['skipped']} skipped (the critic failed)" if summary["skipped"] else "")
+    )
     with staged_folder(out_dir, CONSTITUTION_OUTPUT) as stage:
         write_jsonl_models(result.sft, stage / "sft.jsonl")
         write_jsonl_models(result.pairs, stage / "pairs.jsonl")
@@ -269,43 +333,20 @@ def constitution(
     if json_:
         print_json({**summary, "out": str(out_dir)})
         return
+    out.print(said, markup=False)
     out.print(
-        f"critic {result.critic}: {summary['broken']} of {summary['responses']} responses broke"
-        f" a principle; {summary['revised']} revised ({summary['by_sample']} by resampling,"
-        f" {summary['by_donor']} by its own other answers, {summary['by_rewrite']} by rewrite)"
-        + (f"; {summary['skipped']} skipped (the critic failed)" if summary["skipped"] else ""),
+        f"wrote {out_dir / 'sft.jsonl'} ({summary['sft']} examples) and"
+        f" {out_dir / 'pairs.jsonl'} ({summary['pairs']} pairs)",
         markup=False,
     )
-    out.print(f"wrote {out_dir / 'sft.jsonl'} and {out_dir / 'pairs.jsonl'}", markup=False)
 
 
 async def _constitution(
-    model: ChatModel,
-    judge: Any,
-    rules: Any,
-    run: str | None,
-    data: Path | None,
-    samples: int,
-    max_per_kind: int | None,
-    seed: int,
-    store: str | None,
+    model: ChatModel, judge: Any, rules: Any, cases: Any, samples: int, seed: int
 ) -> Any:
-    from alignkit.data import load_pack
-    from alignkit.train import cases_from_pack, first_per_kind, run_cases, run_constitution
+    from alignkit.train import run_constitution
 
     try:
-        path = data or model.default_pack
-        if path is None:
-            raise ConfigError("no item pack: pass --data DIR (the target names no default pack)")
-        pack = load_pack(path, split="all")
-        if run is not None:
-            _, items = run_cases(store, run, pack)
-            seen: dict[tuple[tuple[str, str], ...], Any] = {}
-            for case, _ in items:
-                seen.setdefault(tuple((m["role"], m["content"]) for m in case.messages), case)
-            cases = first_per_kind(seen.values(), max_per_kind)  # it was ignored here
-        else:
-            cases = cases_from_pack(pack, max_per_kind=max_per_kind)
         return await run_constitution(model, judge, cases, rules, samples=samples, seed=seed)
     finally:
         await model.aclose()
@@ -360,6 +401,10 @@ def dpo(
     )
     _pair_files(pairs)
     _not_the_base(out_dir, target)
+    _not_an_input(out_dir, {**_imports(pairs, "--pairs"), "--data": data}, folder=True)
+    _load_pairs(pairs)  # a malformed row was found only after the pairs were built
+    pack = _pack(data, _connect(target), from_run, store) if from_run is not None else None
+    _not_an_input(out_dir, _pack_input(pack, data), folder=True)
     record: dict[str, Any] = {"run": from_run}
     if from_run is not None:
         with working("building preference pairs"):
@@ -367,7 +412,7 @@ def dpo(
                 _connect(target),
                 from_run,
                 store=store,
-                pack=data,
+                pack=pack,
                 imports=pairs or (),
                 pack_samples=pack_samples,
                 max_per_kind=max_per_kind,
@@ -386,7 +431,7 @@ def dpo(
         print_json(_report_json(report))
         return
     out.print(
-        f"DPO: {report.steps} steps on {len(train_pairs)} pairs in {report.seconds:.0f} s;"
+        f"DPO: {report.steps} steps on {report.examples} pairs in {report.seconds:.0f} s;"
         f" final {_fmt(report.metrics)}",
         markup=False,
     )
@@ -435,6 +480,7 @@ def reward(
         max_steps=_max_steps(max_steps),
         seed=seed,
     )
+    _not_an_input(out_dir, _imports(pairs, "--pairs"), folder=True)
     with working(f"training {members} reward models"):
         report = train_reward_ensemble(
             _connect(target), _load_pairs(pairs), out_dir, settings=settings
@@ -486,37 +532,9 @@ def bon(
 
     Example: alignkit train bon --target organism:flawed --reward rm/ --n 8
     """
-    if out_file is not None:
-        _writable(out_file, folder=False)
-        not_an_input(
-            out_file, "--out", {"--prompts": prompts, "--data": data, "--reward": reward_dir}
-        )
-    if n > MAX_BON_N:  # every sample of every prompt is held and scored at once
-        raise ConfigError(f"--n must be at most {MAX_BON_N}, not {n}")
-    if objective not in ("mean", "worst", "uwo"):
-        raise ConfigError(f"--objective must be mean, worst or uwo, not '{objective}'")
-    if not math.isfinite(lam):  # NaN ranked every sample alike, "best" was arbitrary
-        raise ConfigError(f"--lam must be a finite number, not {lam}")
-    with working(f"best-of-{n}"):
-        result = asyncio.run(
-            best_of_n_rows(target, reward_dir, n, objective, lam, prompts, data, max_per_kind, seed)
-        )
-    if out_file is not None:
-        note_replaced_file(out_file)
-        with atomic_file(out_file, text=True) as fh:
-            fh.writelines(json.dumps(r) + "\n" for r in result["choices"])
-    if json_:
-        print_json(result)
-        return
-    if result["curve"]:
-        table = Table(title=literal(f"best-of-n against {reward_dir} ({objective})"))
-        for col in ("n", "KL bound (nats)", "proxy", "gold"):
-            table.add_column(col, justify="right")
-        for p in result["curve"]:
-            table.add_row(str(p["n"]), f"{p['kl']:.2f}", f"{p['proxy']:.3f}", f"{p['gold']:.3f}")
-        out.print(table)
-    for c in result["choices"][:5]:
-        out.print(f"{c['prompt'][-1]['content'][:70]!r} → {c['best'][:70]!r}", markup=False)
+    run_bon(
+        target, reward_dir, n, objective, lam, prompts, data, max_per_kind, seed, out_file, json_
+    )
 
 
 @train_app.command("grpo")
@@ -553,6 +571,11 @@ def grpo(
     path = data or model.default_pack
     if path is None:
         raise ConfigError("no item pack: pass --data DIR (the target names no default pack)")
+    inputs: dict[str, Path | None] = {
+        "--data" if data else "item pack": path,
+        "--reward": reward_dir,
+    }
+    _not_an_input(out_dir, inputs, folder=True)
     cases = cases_from_pack(load_pack(path), max_per_kind=max_per_kind)
     settings = GRPOSettings(
         steps=steps, beta=beta, learning_rate=lr, seed=seed, stop_when_overoptimised=stop

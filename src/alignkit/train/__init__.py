@@ -21,7 +21,14 @@ torch, transformers, trl and datasets are imported only when a model is trained.
 from __future__ import annotations
 
 from alignkit.train._bon import BestOfN, BestOfNPoint, best_of_n, best_of_n_curve, best_of_n_kl
-from alignkit.train._build import PreferenceBuild, abuild_preferences, build_preferences, run_cases
+from alignkit.train._build import (
+    PreferenceBuild,
+    abuild_preferences,
+    build_preferences,
+    constitution_cases,
+    resolve_pack,
+    run_cases,
+)
 from alignkit.train._cases import (
     Case,
     ItemIndex,
@@ -61,8 +68,10 @@ from alignkit.train._pairs import (
     read_pairs,
     read_prompts,
     read_sft,
+    sft_sidecar,
     to_trl_rows,
     write_jsonl_models,
+    write_preference_files,
 )
 from alignkit.train._revise import (
     CONSTITUTION_OUTPUT,
@@ -116,6 +125,7 @@ __all__ = [
     "first_per_kind",
     "check_pair_file",
     "checkpoint_dir",
+    "constitution_cases",
     "dedupe_pairs",
     "default_constitution_path",
     "import_pairs",
@@ -124,9 +134,11 @@ __all__ = [
     "read_pairs",
     "read_prompts",
     "read_sft",
+    "resolve_pack",
     "revise_responses",
     "run_cases",
     "run_constitution",
+    "sft_sidecar",
     "split_pairs",
     "stated_confidence",
     "to_trl_rows",
@@ -135,4 +147,5 @@ __all__ = [
     "train_reward_ensemble",
     "write_checkpoint",
     "write_jsonl_models",
+    "write_preference_files",
 ]

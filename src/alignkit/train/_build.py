@@ -26,11 +26,18 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from alignkit.core import ChatModel, ConfigError, Decoding, resolve_store_url, run_sync
+from alignkit.core import (
+    ChatModel,
+    ConfigError,
+    DataError,
+    Decoding,
+    resolve_store_url,
+    run_sync,
+)
 from alignkit.data import ItemPack, load_pack
 from alignkit.models import generate_batch
 from alignkit.store import Store
-from alignkit.train._cases import Case, cases_from_attempts, cases_from_pack
+from alignkit.train._cases import Case, cases_from_attempts, cases_from_pack, first_per_kind
 from alignkit.train._constitution import Constitution, load_constitution
 from alignkit.train._critic import Critic, RuleCritic, calibration_accuracy
 from alignkit.train._pairs import (
@@ -42,7 +49,14 @@ from alignkit.train._pairs import (
 )
 from alignkit.train._revise import Revision, _seed, revise_responses
 
-__all__ = ["PreferenceBuild", "abuild_preferences", "build_preferences", "run_cases"]
+__all__ = [
+    "PreferenceBuild",
+    "abuild_preferences",
+    "build_preferences",
+    "constitution_cases",
+    "resolve_pack",
+    "run_cases",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -72,18 +86,80 @@ class PreferenceBuild:
 
 
 def run_cases(store: str | None, run_id: str, pack: ItemPack) -> tuple[str, list[tuple[Case, str]]]:
-    """``(full run id, [(case, stored response)])`` for an audit run's train-item attempts."""
+    """``(full run id, [(case, stored response)])`` for an audit run's train-item attempts.
+
+    Raises:
+        ConfigError: The run is not an audit, or ``pack`` is not the pack it audited (a
+            heldout item of the run's pack can be a train item of another).
+    """
     with Store.open(resolve_store_url(store), create=False) as st:
         record = st.get_run(run_id)
         if record.config.get("kind") == "redteam":
             # a campaign's attempts match no audit item: 0 pairs and no word, before
             raise ConfigError(f"run {record.id} is not an audit run; --from-run takes one")
         attempts = st.attempts(record.id)
+    _same_pack(record.id, record.config, pack)
     split = str(record.config.get("split", "all"))
     if split not in ("train", "all"):
         _log.warning("run %s audited the %s split: only train items can be used", record.id, split)
     matched = cases_from_attempts(attempts.values(), pack, run_split=split)
     return record.id, [(case, text) for case, text, _ in matched]
+
+
+def _same_pack(run_id: str, config: dict[str, Any], pack: ItemPack) -> None:
+    digest = config.get("pack_digest")
+    if isinstance(digest, str) and digest and digest != pack.digest():
+        where = config.get("data") or "the target's default pack"
+        raise ConfigError(
+            f"the item pack {pack.path} is not the one run {run_id} audited ({where}): their"
+            " items differ; pass the run's own pack with --data"
+        )
+
+
+def resolve_pack(
+    pack: str | os.PathLike[str] | ItemPack | None,
+    target: ChatModel | None,
+    *,
+    run_id: str | None = None,
+    store: str | None = None,
+) -> ItemPack:
+    """The item pack a build reads: ``pack``, else the run's own, else the target's default.
+
+    With ``run_id`` and no ``pack``, the pack the audit run recorded is used when it is
+    still there; the pack found is checked against the run's recorded digest.
+
+    Raises:
+        ConfigError: No pack can be found, the run is unknown, or the pack is not the
+            one the run audited.
+    """
+    if isinstance(pack, ItemPack):
+        found: ItemPack | None = pack
+    elif pack is not None:
+        found = load_pack(pack, split="all")
+    else:
+        found = None
+    if run_id is None:
+        return found if found is not None else _default_pack(target)
+    with Store.open(resolve_store_url(store), create=False) as st:
+        record = st.get_run(run_id)
+    if found is None:
+        recorded = record.config.get("data")
+        if isinstance(recorded, str) and recorded and os.path.exists(recorded):
+            found = load_pack(recorded, split="all")
+        else:
+            found = _default_pack(target)
+    _same_pack(record.id, record.config, found)
+    return found
+
+
+def _default_pack(target: ChatModel | None) -> ItemPack:
+    path = target.default_pack if target is not None else None
+    if path is None:
+        raise ConfigError(
+            "no item pack: pass one (--data DIR; pack= in Python): the target names no default"
+            " pack, and an audit run's items are read from the pack it ran on"
+        )
+    return load_pack(path, split="all")
 
 
 async def _answer(
@@ -119,22 +195,12 @@ def _unique_conversations(items: Sequence[tuple[Case, str]]) -> list[Case]:
     return out
 
 
-def _resolve_pack(pack: str | os.PathLike[str] | None, target: ChatModel | None) -> ItemPack:
-    path = pack if pack is not None else (target.default_pack if target is not None else None)
-    if path is None:
-        raise ConfigError(
-            "no item pack: pass one (--data DIR; pack= in Python): the target names no default"
-            " pack, and an audit run's items are read from the pack it ran on"
-        )
-    return load_pack(path, split="all")
-
-
 async def abuild_preferences(
     target: ChatModel | None = None,
     *,
     run_id: str | None = None,
     store: str | None = None,
-    pack: str | os.PathLike[str] | None = None,
+    pack: str | os.PathLike[str] | ItemPack | None = None,
     critic: Critic | None = None,
     constitution: Constitution | None = None,
     imports: Sequence[str | os.PathLike[str]] = (),
@@ -155,7 +221,8 @@ async def abuild_preferences(
             imports are used, repaired by the critic's rewrites alone.
         run_id: An audit run in the store whose attempts give the evidence.
         store: Store URL or path (``$ALIGNKIT_STORE``/default when None).
-        pack: The item pack (the target's default pack when None).
+        pack: The item pack, or its path (when None: the pack the run audited, else the
+            target's default pack; see :func:`resolve_pack`).
         critic: The critic (a :class:`RuleCritic` calibrated on the target when None).
         constitution: The principles (the shipped default when None).
         imports: JSONL/CSV files of human-labelled pairs.
@@ -179,10 +246,15 @@ async def abuild_preferences(
     """
     if target is None and run_id is None and not imports:
         raise ConfigError("nothing to build from: give a target, a run or files to import")
+    imported = [p for path in imports for p in import_pairs(path)]  # bad rows: before any work
     rules = constitution or load_constitution()
     sources: list[tuple[str, list[tuple[Case, str]]]] = []
     full_run: str | None = None
-    item_pack = _resolve_pack(pack, target) if (target is not None or run_id) else None
+    item_pack = (
+        resolve_pack(pack, target, run_id=run_id, store=store)
+        if (target is not None or run_id)
+        else None
+    )
     dec = (target.default_decoding if target else None) or Decoding(temperature=1.0)
     if run_id is not None and item_pack is not None:
         full_run, evidence = run_cases(store, run_id, item_pack)
@@ -212,8 +284,7 @@ async def abuild_preferences(
     pairs, sft, judged = _collect(sources, revisions, judge.id)
     if isinstance(judge, RuleCritic) and anchor_share > 0:
         pairs.extend(_anchors(judge, sources, revisions, anchor_share, pairs, seed))
-    for path in imports:
-        pairs.extend(import_pairs(path))
+    pairs.extend(imported)
     unique = dedupe_pairs(pairs)
     _log.info("built %d preference pairs (%d before de-duplication)", len(unique), len(pairs))
     return PreferenceBuild(
@@ -333,6 +404,35 @@ def _anchors(
         budget = sum(guarded[m] for m in _GUARDS.get(mode, ()))
         chosen.extend(group[: min(len(group), int(ratio * budget))] if budget else [])
     return chosen
+
+
+def constitution_cases(
+    pack: ItemPack,
+    *,
+    run_id: str | None = None,
+    store: str | None = None,
+    max_per_kind: int | None = None,
+) -> list[Case]:
+    """The prompts a constitution run answers: the run's conversations, else train items.
+
+    Each conversation of the run is taken once; ``max_per_kind`` limits either source.
+
+    Raises:
+        DataError: There is no prompt to answer (no train item, or none the run matched).
+    """
+    if run_id is not None:
+        full, items = run_cases(store, run_id, pack)
+        seen: dict[tuple[tuple[str, str], ...], Case] = {}
+        for case, _ in items:
+            seen.setdefault(tuple((m["role"], m["content"]) for m in case.messages), case)
+        cases = first_per_kind(seen.values(), max_per_kind)
+        where = f"run {full} has no attempt on a train item of {pack.path}"
+    else:
+        cases = cases_from_pack(pack, max_per_kind=max_per_kind)
+        where = f"the item pack {pack.path} has no train items"
+    if not cases:  # an empty run replaced earlier output with empty files
+        raise DataError(f"nothing to critique: {where}")
+    return cases
 
 
 def build_preferences(target: ChatModel | None = None, **kwargs: Any) -> PreferenceBuild:

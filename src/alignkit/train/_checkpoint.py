@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -21,18 +22,21 @@ from typing import Any
 from alignkit.core import (
     ChatModel,
     ConfigError,
+    DataError,
     MissingDependencyError,
     Owned,
     TargetError,
     staged_folder,
 )
 from alignkit.models import load_sidecar
+from alignkit.train._pairs import PreferencePair
 
 __all__ = [
     "CHECKPOINT_OUTPUT",
     "TRAIN_RECORD",
     "checkpoint_dir",
     "context_of",
+    "pairs_that_fit",
     "drop_printers",
     "lm_module",
     "limit_threads",
@@ -136,6 +140,40 @@ def context_of(model: Any) -> int:
     cfg = model.config
     n = getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", None)
     return int(n or 1024)
+
+
+def pairs_that_fit(
+    tokenizer: Any, pairs: Sequence[PreferencePair], max_length: int
+) -> list[PreferencePair]:
+    """The pairs whose prompt + chosen and prompt + rejected both fit in ``max_length`` tokens.
+
+    TRL drops (reward models) or cuts (DPO) longer ones on its own, so the counts reported
+    were not what was trained, and with none left it failed with an internal error. The
+    conversation is tokenized with the chat template, as TRL does.
+
+    Raises:
+        DataError: No pair fits.
+    """
+
+    def length(p: PreferencePair, response: str) -> int:
+        conv = [*map(dict, p.prompt), {"role": "assistant", "content": response}]
+        ids = tokenizer.apply_chat_template(conv, tokenize=True, return_dict=True)["input_ids"]
+        return len(ids)
+
+    kept = [p for p in pairs if max(length(p, p.chosen), length(p, p.rejected)) <= max_length]
+    if pairs and not kept:
+        raise DataError(
+            f"none of the {len(pairs)} pairs fits the model's context of {max_length} tokens"
+            " (prompt and response together); give shorter pairs"
+        )
+    if len(kept) < len(pairs):
+        _log.warning(
+            "%d of %d pairs are longer than the model's context of %d tokens and were left out",
+            len(pairs) - len(kept),
+            len(pairs),
+            max_length,
+        )
+    return kept
 
 
 def load_causal_lm(directory: Path) -> tuple[Any, Any]:

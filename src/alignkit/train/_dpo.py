@@ -27,6 +27,7 @@ from alignkit.train._checkpoint import (
     limit_threads,
     lm_module,
     load_causal_lm,
+    pairs_that_fit,
     require_trl,
     trl_config,
     write_checkpoint,
@@ -150,8 +151,11 @@ def train_dpo(
         record: Extra facts for ``train.json`` (the run the pairs came from, ...).
         callbacks: transformers ``TrainerCallback`` objects (a progress bar, a monitor).
 
+    Pairs longer than the context (``max_length``) are left out, with a warning.
+
     Raises:
         ConfigError: No pairs.
+        DataError: No pair fits in the context.
         TargetError: ``base`` has no local weights.
         MissingDependencyError: torch, transformers, trl or datasets is missing.
     """
@@ -163,23 +167,25 @@ def train_dpo(
     import torch
 
     start = time.perf_counter()
-    report_record: dict[str, Any] = {
-        "method": "dpo",
-        "settings": asdict(s),
-        "pairs": len(pairs),
-        "pair_counts": pair_counts(pairs),
-        **(record or {}),
-    }
     limit_threads(s.threads)
     torch.manual_seed(s.seed)
     with quiet_hf(), tempfile.TemporaryDirectory(prefix="alignkit-dpo-") as work:
         model, tokenizer = load_causal_lm(base_dir)
+        max_length = s.max_length or context_of(model)
+        pairs = pairs_that_fit(tokenizer, pairs, max_length)  # TRL cut or dropped the rest
+        report_record: dict[str, Any] = {
+            "method": "dpo",
+            "settings": asdict(s),
+            "pairs": len(pairs),
+            "pair_counts": pair_counts(pairs),
+            **(record or {}),
+        }
         ref, _ = load_causal_lm(base_dir)
         dataset = lm_module("datasets").Dataset.from_list(to_trl_rows(pairs))
         trainer = lm_module("trl").DPOTrainer(
             model=model,
             ref_model=ref,
-            args=_dpo_config(s, work, s.max_length or context_of(model)),
+            args=_dpo_config(s, work, max_length),
             train_dataset=dataset,
             processing_class=tokenizer,
             callbacks=list(callbacks),

@@ -50,8 +50,10 @@ __all__ = [
     "read_pairs",
     "read_prompts",
     "read_sft",
+    "sft_sidecar",
     "to_trl_rows",
     "write_jsonl_models",
+    "write_preference_files",
 ]
 
 _log = logging.getLogger(__name__)
@@ -167,6 +169,38 @@ def write_jsonl_models(rows: Iterable[BaseModel], path: str | os.PathLike[str]) 
             fh.write(row.model_dump_json() + "\n")
             n += 1
     return n
+
+
+def sft_sidecar(path: str | os.PathLike[str]) -> Path:
+    """Where the supervised examples of a pairs file go: ``pairs.jsonl`` → ``pairs.sft.jsonl``."""
+    return Path(path).with_suffix(".sft.jsonl")
+
+
+def write_preference_files(
+    pairs: Sequence[PreferencePair], sft: Sequence[SFTExample], path: str | os.PathLike[str]
+) -> tuple[Path | None, Path | None]:
+    """Write ``pairs`` to ``path`` and ``sft`` to its :func:`sft_sidecar`.
+
+    With no ``sft``, the sidecar of the pairs file being replaced (a file of supervised
+    examples, as this function writes) is removed: it belonged to the earlier pairs.
+
+    Returns:
+        ``(sidecar written or None, stale sidecar removed or None)``.
+    """
+    p, sidecar = Path(path), sft_sidecar(path)
+    replacing = p.is_file()
+    write_jsonl_models(pairs, p)
+    if sft:
+        write_jsonl_models(sft, sidecar)
+        return sidecar, None
+    if not (replacing and sidecar.is_file()):
+        return None, None
+    try:
+        read_sft(sidecar)  # only a file of supervised examples: never a user's own file
+    except DataError:
+        return None, None
+    sidecar.unlink()
+    return None, sidecar
 
 
 def _first_error(exc: ValidationError) -> str:

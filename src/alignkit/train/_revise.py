@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -45,7 +46,7 @@ from alignkit.train._critic import (
     calibration_accuracy,
 )
 from alignkit.train._donors import DonorPool
-from alignkit.train._pairs import PreferencePair, SFTExample
+from alignkit.train._pairs import PreferencePair, SFTExample, dedupe_pairs
 
 __all__ = [
     "CONSTITUTION_OUTPUT",
@@ -445,8 +446,9 @@ class ConstitutionResult:
     Attributes:
         critic: The critic's id.
         revisions: Every judged response.
-        sft: Revised responses as supervised examples.
-        pairs: AI preference labels: each revision preferred over its original.
+        sft: Revised responses as supervised examples (each one once).
+        pairs: AI preference labels: each revision preferred over its original
+            (de-duplicated).
     """
 
     critic: str
@@ -455,9 +457,11 @@ class ConstitutionResult:
     pairs: tuple[PreferencePair, ...]
 
     def summary(self) -> dict[str, int]:
-        """Counts: responses judged, broken, revised, and revisions by method."""
+        """Counts: responses judged, broken, revised, revisions by method, rows written."""
         broken = [r for r in self.revisions if r.broken]
         return {
+            "pairs": len(self.pairs),
+            "sft": len(self.sft),
             "responses": len(self.revisions),
             "broken": len(broken),
             "revised": sum(r.revised is not None for r in broken),
@@ -524,6 +528,19 @@ async def run_constitution(
         concurrency=concurrency,
     )
     tag = source or f"constitution:{critic.id}"
-    sft = tuple(ex for r in revisions if (ex := r.sft(tag)) is not None)
-    pairs = tuple(pr for r in revisions if (pr := r.pair(tag)) is not None)
-    return ConstitutionResult(critic.id, tuple(revisions), sft, pairs)
+    # one item answered alike twice gave the same revision twice: repeated rows, as
+    # train preferences drops them
+    sft = _unique_sft(ex for r in revisions if (ex := r.sft(tag)) is not None)
+    pairs = dedupe_pairs(pr for r in revisions if (pr := r.pair(tag)) is not None)
+    return ConstitutionResult(critic.id, tuple(revisions), tuple(sft), tuple(pairs))
+
+
+def _unique_sft(examples: Iterable[SFTExample]) -> list[SFTExample]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for ex in examples:
+        key = (json.dumps(ex.prompt, sort_keys=True), ex.response)
+        if key not in seen:
+            seen.add(key)
+            out.append(ex)
+    return out

@@ -24,6 +24,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,7 @@ from alignkit.train._checkpoint import (
     drop_printers,
     limit_threads,
     lm_module,
+    pairs_that_fit,
     require_trl,
     trl_config,
 )
@@ -322,16 +324,20 @@ def train_reward_ensemble(
     The report's ``metrics`` hold the held-out pair accuracy of every member and of each
     ensemble objective (``heldout_mean``, ``heldout_worst``, ``heldout_uwo``).
 
+    Pairs longer than the model's context are left out, with a warning.
+
     Raises:
         ConfigError: Too few pairs to train on.
+        DataError: No pair fits in the model's context.
         TargetError: ``base`` has no local weights.
     """
     s = settings or RewardSettings()
+    base_dir = checkpoint_dir(base)
+    require_trl()
+    pairs = _that_fit(base_dir, pairs)  # RewardTrainer dropped the rest without a word
     train, held = split_pairs(pairs, s.heldout_share, s.seed)
     if len(train) < 2:
         raise ConfigError(f"need at least 2 training pairs, got {len(train)}")
-    base_dir = checkpoint_dir(base)
-    require_trl()
     start = time.perf_counter()
     limit_threads(s.threads)
     out = Path(out_dir)
@@ -342,6 +348,15 @@ def train_reward_ensemble(
     _log.info("reward ensemble: held-out accuracy %s", acc)
     steps = int(sum(f.get("step", 0.0) for f in finals.values()))
     return TrainReport(out, "reward", steps, meta["seconds"], len(train), acc)
+
+
+def _that_fit(base_dir: Path, pairs: Sequence[PreferencePair]) -> list[PreferencePair]:
+    """``pairs`` that fit in the base model's context (see :func:`pairs_that_fit`)."""
+    transformers = lm_module("transformers")
+    with quiet_hf():
+        tok = transformers.AutoTokenizer.from_pretrained(str(base_dir), local_files_only=True)
+        config = transformers.AutoConfig.from_pretrained(str(base_dir), local_files_only=True)
+    return pairs_that_fit(tok, pairs, context_of(SimpleNamespace(config=config)))
 
 
 def _train_members(
