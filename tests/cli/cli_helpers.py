@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -25,3 +26,19 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+
+
+def main_in_process(capsys: Any, *args: str) -> tuple[int, str, str]:
+    """Run the CLI in this process (a subprocess pays torch's import): code, stdout, stderr.
+
+    ``capsys`` is pytest's fixture of that name.
+    """
+    from alignkit.cli import main
+
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    got = capsys.readouterr()
+    return code, got.out, got.err

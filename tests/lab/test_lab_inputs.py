@@ -10,6 +10,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
+from tests.cli.cli_helpers import main_in_process
 
 import alignkit.lab as lab
 from alignkit.core import ConfigError
@@ -17,15 +18,7 @@ from alignkit.lab import QConfig, fit_form, make_env, merge_results, run_experim
 
 
 def _main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    from alignkit.cli import main
-
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
+    return main_in_process(capsys, *args)
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.cli.cli_helpers import run_cli
+from tests.cli.cli_helpers import main_in_process, run_cli
 
 from alignkit.core import CHECKS, ConfigError, TargetError, TargetKind
 from alignkit.lab import load_policy, make_env, train_q
@@ -55,16 +55,7 @@ def test_audit_of_a_gaming_policy_reports_the_intent_gap(tmp_path: Path) -> None
 
 
 def _main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run the CLI in-process (the subprocess start-up costs seconds per call)."""
-    from alignkit.cli import main
-
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
+    return main_in_process(capsys, *args)
 
 
 def test_cli_list_train_and_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.cli.cli_helpers import main_in_process
 
 from alignkit.core import ConfigError, TargetError
 from alignkit.train import read_pairs, read_sft
@@ -93,15 +94,8 @@ def test_unknown_critic_scheme_is_one_line_exit_2(tmp_path: Path) -> None:
 
 
 def _main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    """The CLI in-process (each subprocess pays torch's import): exit code and stderr."""
-    from alignkit.cli import main
-
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    return code, capsys.readouterr().err
+    code, _, err = main_in_process(capsys, *args)
+    return code, err
 
 
 def test_dpo_refuses_non_finite_settings_and_a_folder_of_other_files(

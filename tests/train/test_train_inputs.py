@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from tests.cli.cli_helpers import main_in_process
 
 from alignkit.organism import pack_path
 
@@ -13,15 +14,8 @@ ORG = "organism:flawed"
 
 
 def _main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    """The CLI in-process: exit code and stderr."""
-    from alignkit.cli import main
-
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    return code, capsys.readouterr().err
+    code, _, err = main_in_process(capsys, *args)
+    return code, err
 
 
 def _one_line(err: str) -> str:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from tests.cli.cli_helpers import main_in_process, run_cli
 
 from alignkit.core import Completion, Outcome
 from alignkit.organism import pack_path
@@ -27,28 +26,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ALIGNKIT_LOG": "WARNING", "HF_HUB_OFFLINE": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "alignkit", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_cli(*args, env={"ALIGNKIT_LOG": "WARNING", "HF_HUB_OFFLINE": "1"}, timeout=300)
 
 
 def _main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """The CLI in-process: exit code, stdout and stderr."""
-    from alignkit.cli import main
-
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    got = capsys.readouterr()
-    return code, got.out, got.err
+    return main_in_process(capsys, *args)
 
 
 def _pairs(n: int, long: int = 0) -> list[PreferencePair]:
