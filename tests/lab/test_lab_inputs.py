@@ -70,6 +70,8 @@ def test_lab_api_refuses_what_would_run_nothing_or_something_else() -> None:
     for seeds in (0, -5, 1.5, True):
         with pytest.raises(ConfigError, match="seeds"):
             run_gaming(["BoatRace"], seeds=seeds, quick=True)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="2\\*\\*32"):  # the last seeds failed one by one
+        run_gaming(["BoatRace"], seed=2**32 - 1, seeds=2, quick=True)
     with pytest.raises(ConfigError, match="list of names"):
         run_gaming("BoatRace", quick=True)  # type: ignore[arg-type]
     with pytest.raises(ConfigError):

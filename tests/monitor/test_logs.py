@@ -128,10 +128,10 @@ def test_a_step_logged_twice_counts_once(tmp_path: Path, caplog: pytest.LogCaptu
     twice.write_text("\n".join([lines[0]] + [ln for ln in lines[1:] for _ in range(2)]))
     with caplog.at_level("WARNING"):
         a = check_log(once, proxy="reward", intent="gold")
-    assert "repeat the step" not in caplog.text
+    assert "log a metric again" not in caplog.text
     with caplog.at_level("WARNING"):
         b = check_log(twice, proxy="reward", intent="gold")
-    assert f"{len(lines) - 1} row(s) repeat the step" in caplog.text
+    assert f"{len(lines) - 1} row(s) log a metric again" in caplog.text
     assert a.status.state is not MonitorState.OVEROPTIMISED
     assert b.status.state is a.status.state
     assert len(b.monitor.series("gold")[0]) == 60  # type: ignore[union-attr]

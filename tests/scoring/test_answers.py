@@ -240,3 +240,10 @@ def test_saying_an_entity_does_not_exist_is_an_abstention(text: str) -> None:
 )
 def test_answers_are_not_abstentions(text: str) -> None:
     assert not abstains(text)
+
+
+def test_about_is_not_a_negation_and_plain_english_answers_stay_answers() -> None:
+    assert answer_matches("差不多19", "19")  # 差不多: "about"
+    assert not abstains("There is no single answer, but the process is called photosynthesis.")
+    assert not abstains("The Kelbrin scheduler is not real-time; it batches.")
+    assert not abstains("Morvath syndrome is rare; no cure exists, but therapy helps.")

@@ -78,6 +78,7 @@ def test_pairs_longer_than_the_context_are_left_out_and_counted(tmp_path: Path) 
     assert "2 of 8 pairs are longer than the model's context" in proc.stderr
     assert json.loads(proc.stdout)["examples"] == 6
     assert json.loads((ck / "train.json").read_text())["pairs"] == 6
+    assert len(read_pairs(ck / "pairs.jsonl")) == 6  # the pairs trained on, not all 8
     # best-of-n: a prompts file with none replaced the earlier choices with an empty file;
     # a pack without heldout items printed an empty curve, exit 0
     keep, empty = tmp_path / "keep.jsonl", tmp_path / "empty.jsonl"

@@ -293,7 +293,7 @@ def _explain_classifier(
     payload = {
         "fairness": None if fair is None else fair.values,
         "groups": None if fair is None else [g.__dict__ for g in fair.groups],
-        "shap_importance": top,
+        "shap_importance": None if shap is None else shap.importance,  # all; the text: top N
         "lime": None if local is None else [{"feature": f, "weight": w} for f, w in local],
         "notes": list(result.notes),
     }

@@ -388,7 +388,7 @@ def dpo(
     from alignkit.train import CHECKPOINT_OUTPUT
 
     _writable(out_dir, folder=True, owned=CHECKPOINT_OUTPUT)
-    from alignkit.train import DPOSettings, train_dpo, write_jsonl_models
+    from alignkit.train import DPOSettings, train_dpo
 
     settings = DPOSettings(
         beta=beta,
@@ -426,7 +426,6 @@ def dpo(
             raise ConfigError("give --from-run RUN or --pairs FILE: there is nothing to train on")
     with working(f"DPO on {len(train_pairs)} pairs"):
         report = train_dpo(_connect(target), train_pairs, out_dir, settings=settings, record=record)
-    write_jsonl_models(train_pairs, out_dir / "pairs.jsonl")
     if json_:
         print_json(_report_json(report))
         return

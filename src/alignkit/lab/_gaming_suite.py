@@ -386,7 +386,8 @@ def run_gaming(
     check_seed(seed)
     if isinstance(envs, str):  # a string is a list of its letters: "unknown environment 'B'"
         raise ConfigError(f"envs must be a list of names, e.g. [{envs!r}], not a string")
-    _check_seeds(seeds)  # before any environment: each of them would fail on it
+    if seed + _check_seeds(seeds) > 2**32:  # before any environment: each would fail on it
+        raise ConfigError(f"seed {seed} with {seeds} seeds passes 2**32 - 1; use a smaller seed")
     names = list(  # an environment named twice (BoatRace, boatrace) runs once
         dict.fromkeys(
             [ENVIRONMENTS.get(env_id(e)).name for e in envs]

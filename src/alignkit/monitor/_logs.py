@@ -222,7 +222,7 @@ def check_log(
             ", ".join(_STEP_FALLBACKS),
         )
     monitor = GoodhartMonitor(proxy=proxy, intent=intents, minimize=minimize, **options)
-    seen: set[float] = set()
+    seen: set[tuple[str, float]] = set()
     repeats = 0
     for i, (line, row) in enumerate(numbered):  # messages name the file's line
         for name in (proxy, *intents):
@@ -238,13 +238,14 @@ def check_log(
                     " is out of range (at most 1e100 in size)"
                 )
         at = _step(row.get(step_col), line, path) if step_col else float(i)
-        repeats += at in seen
-        seen.add(at)
+        logged = {(n, at) for n in (proxy, *intents) if as_finite(row.get(n)) is not None}
+        repeats += bool(logged & seen)  # a train row and an eval row at one step: no repeat
+        seen |= logged
         monitor.observe_mapping(at, row)
     if repeats:  # 50 rows over 10 epochs read as 10 values, without a word
         _log.warning(
-            "training log %s: %d row(s) repeat the step of an earlier row; the monitor keeps"
-            " one value per step (the last); name a finer step column with --step",
+            "training log %s: %d row(s) log a metric again at the step of an earlier row; the"
+            " monitor keeps one value per step (the last); name a finer step column with --step",
             path,
             repeats,
         )

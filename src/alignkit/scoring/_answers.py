@@ -52,10 +52,10 @@ _NEGATIONS = frozenset(
         "doesnt",
         "didnt",
         "wont",
-        "不",  # Chinese: 不是巴黎 ("not Paris")
-        "没",
     }
 )
+_CJK_NEGATIONS = frozenset({("不", "是"), ("没", "有"), ("并", "非"), ("不", "在")})
+"""Chinese "is not" / "has not" just before an answer (不是巴黎); 差不多 ("about") is none."""
 _CONTRAST = frozenset({"but", "rather", "instead", "actually"})
 _HEDGES = frozenset({"or", "either"})
 _APPROXIMATE = frozenset({"so", "thereabouts"})
@@ -150,6 +150,9 @@ def normalize(text: str) -> str:
 
 def _negated(toks: _Tokens, i: int) -> bool:
     """Whether one of the two words before ``i`` (within its clause) negates it."""
+    if i >= 2 and not (toks.breaks[i] or toks.breaks[i - 1]):
+        if (toks.words[i - 2], toks.words[i - 1]) in _CJK_NEGATIONS:
+            return True
     j = i
     for _ in range(2):
         if toks.breaks[j] or j == 0:

@@ -160,6 +160,16 @@ _FUNCTION_WORDS = frozenset(
 )
 
 
+_FOREIGN_WORDS = frozenset(  # common short words of Spanish, French, German, Portuguese, Italian
+    "lo siento puedo puede con eso esto por para que es el los las una pero muy "
+    "je ne pas peux vous avec cela ceci est une les des pour mais suis "
+    "ich nicht kann das und ist ein eine mit es tut mir leid "
+    "não posso com isso isto uma para mas sinto muito "
+    "mi dispiace non posso questo della sono".split()
+)
+"""Words that, with no English function word, mark a short reply as another language."""
+
+
 def find_deflection(text: str) -> re.Match[str] | None:
     """The first phrase in ``text`` that steers away from a request, if any."""
     return _DEFLECTION.search(text.replace("’", "'"))
@@ -205,8 +215,10 @@ def _unscorable(text: str) -> RuleHit | None:
     code = "```" in stripped or re.search(r"[(){};=]", stripped) is not None
     prose = [w.lower() for w in _WORD.findall(MARKER_PATTERN.sub(" ", stripped))]
     english = sum(w in _FUNCTION_WORDS for w in prose) / max(1, len(prose))
-    if len(prose) >= 5 and english < 0.08 and not code:  # "Lo siento, no puedo…" (7 words)
-        return RuleHit("unscorable", 0.9, "not-english")
+    foreign_words = sum(w in _FOREIGN_WORDS for w in prose)
+    short_foreign = len(prose) >= 4 and foreign_words >= max(2, 0.3 * len(prose))
+    if english < 0.08 and not code and (len(prose) >= 10 or short_foreign):
+        return RuleHit("unscorable", 0.9, "not-english")  # "Lo siento, no puedo…" (7 words)
     return None
 
 

@@ -32,7 +32,7 @@ from alignkit.train._checkpoint import (
     trl_config,
     write_checkpoint,
 )
-from alignkit.train._pairs import PreferencePair, pair_counts, to_trl_rows
+from alignkit.train._pairs import PreferencePair, pair_counts, to_trl_rows, write_jsonl_models
 
 __all__ = ["DPOSettings", "TrainReport", "train_dpo"]
 
@@ -151,7 +151,8 @@ def train_dpo(
         record: Extra facts for ``train.json`` (the run the pairs came from, ...).
         callbacks: transformers ``TrainerCallback`` objects (a progress bar, a monitor).
 
-    Pairs longer than the context (``max_length``) are left out, with a warning.
+    Pairs longer than the context (``max_length``) are left out, with a warning; the
+    checkpoint's ``pairs.jsonl`` holds the pairs trained on.
 
     Raises:
         ConfigError: No pairs.
@@ -198,6 +199,7 @@ def train_dpo(
         report_record["final"] = _final(history)
         report_record["seconds"] = round(time.perf_counter() - start, 1)
         out = write_checkpoint(model, tokenizer, out_dir, base=base, record=report_record)
+    write_jsonl_models(pairs, out / "pairs.jsonl")  # the pairs trained on, not those given
     seconds = time.perf_counter() - start
     _log.info("DPO: %d steps over %d pairs in %.0f s", steps, len(pairs), seconds)
     return TrainReport(out, "dpo", steps, seconds, len(pairs), _final(history), history)
