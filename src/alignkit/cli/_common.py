@@ -30,6 +30,7 @@ from alignkit.core import (
     AlignkitConfig,
     ConfigError,
     HttpConfig,
+    Owned,
     Severity,
     checked_path,
     show_bidi,
@@ -259,6 +260,27 @@ def no_input_inside(folder: Path, option: str, inputs: dict[str, Path | None]) -
             raise ConfigError(
                 f"{option} {folder} holds the {name} input {source}; give a folder outside it"
             )
+
+
+def writable_out(path: Path, *, folder: bool, owned: Owned | None = None) -> Path:
+    """Refuse an output path that cannot be written, before any work is done.
+
+    Args:
+        path: The ``--out`` path.
+        folder: Whether the command writes a folder (else a file).
+        owned: What the command may replace in its folder (see :class:`Owned`).
+
+    Raises:
+        ConfigError: A folder output that is an existing file or holds files the command
+            did not write, or a file output that is an existing folder.
+    """
+    checked_path(path)  # first: a name too long for is_dir() to ask
+    if not folder and path.is_dir():
+        raise ConfigError(f"--out {path} is a folder; give a file name")
+    if folder:
+        (owned or Owned("the output")).check(path)
+    writable_folder(path)
+    return path
 
 
 def check_report_folder(out_dir: Path, store_url: str | None = None) -> None:

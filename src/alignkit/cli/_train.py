@@ -24,14 +24,12 @@ from alignkit.cli._common import (
     out_path,
     print_json,
     working,
-    writable_folder,
+    writable_out,
 )
 from alignkit.cli._train_bon import run_bon
 from alignkit.core import (
     ConfigError,
     DataError,
-    Owned,
-    checked_path,
     staged_folder,
 )
 
@@ -72,27 +70,6 @@ def _max_steps(value: int) -> int:
     if value == 0:
         raise ConfigError("--max-steps must be -1 (all) or at least 1, not 0")
     return value
-
-
-def _writable(path: Path, *, folder: bool, owned: Owned | None = None) -> Path:
-    """Refuse an output path that cannot be written, before any work is done.
-
-    Args:
-        path: The ``--out`` path.
-        folder: Whether the command writes a folder (else a file).
-        owned: What the command may replace in its folder (see :class:`Owned`).
-
-    Raises:
-        ConfigError: A folder output that is an existing file or holds files the command
-            did not write, or a file output that is an existing folder.
-    """
-    checked_path(path)  # first: a name too long for is_dir() to ask
-    if not folder and path.is_dir():
-        raise ConfigError(f"--out {path} is a folder; give a file name")
-    if folder:
-        (owned or Owned("the output")).check(path)
-    writable_folder(path)
-    return path
 
 
 def _not_the_base(out_dir: Path, target: str | ChatModel) -> None:
@@ -219,7 +196,7 @@ def preferences(
 
     Example: alignkit train preferences --target organism:flawed --from-run RUN --out pairs.jsonl
     """
-    _writable(out_file, folder=False)
+    writable_out(out_file, folder=False)
     if out_file.suffix.lower() != ".jsonl":  # JSONL in a .csv file: --pairs then misread it
         raise ConfigError(f"--out {out_file}: preference pairs are written as .jsonl")
     _pair_files(import_)
@@ -298,7 +275,7 @@ def constitution(
     """
     from alignkit.train import CONSTITUTION_OUTPUT
 
-    _writable(out_dir, folder=True, owned=CONSTITUTION_OUTPUT)
+    writable_out(out_dir, folder=True, owned=CONSTITUTION_OUTPUT)
     from alignkit.train import (
         ChatCritic,
         Critic,
@@ -387,7 +364,7 @@ def dpo(
     """
     from alignkit.train import CHECKPOINT_OUTPUT
 
-    _writable(out_dir, folder=True, owned=CHECKPOINT_OUTPUT)
+    writable_out(out_dir, folder=True, owned=CHECKPOINT_OUTPUT)
     from alignkit.train import DPOSettings, train_dpo
 
     settings = DPOSettings(
@@ -468,7 +445,7 @@ def reward(
     """
     from alignkit.train import REWARD_OUTPUT
 
-    _writable(out_dir, folder=True, owned=REWARD_OUTPUT)
+    writable_out(out_dir, folder=True, owned=REWARD_OUTPUT)
     from alignkit.train import RewardSettings, train_reward_ensemble
 
     settings = RewardSettings(
@@ -561,7 +538,7 @@ def grpo(
     """
     from alignkit.train import CHECKPOINT_OUTPUT
 
-    _writable(out_dir, folder=True, owned=CHECKPOINT_OUTPUT)
+    writable_out(out_dir, folder=True, owned=CHECKPOINT_OUTPUT)
     from alignkit.data import load_pack
     from alignkit.train import GRPOSettings, RewardEnsemble, cases_from_pack, train_grpo
 

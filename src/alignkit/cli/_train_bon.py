@@ -18,9 +18,9 @@ from alignkit.cli._common import (
     out,
     print_json,
     working,
-    writable_folder,
+    writable_out,
 )
-from alignkit.core import ConfigError, DataError, atomic_file, checked_path
+from alignkit.core import ConfigError, DataError, atomic_file
 
 MAX_BON_N = 4096
 """Most samples per prompt ``train bon`` takes: all of them are held and scored at once."""
@@ -49,10 +49,7 @@ def run_bon(
     """
     check_bon_options(n, objective, lam)
     if out_file is not None:
-        checked_path(out_file)
-        if out_file.is_dir():
-            raise ConfigError(f"--out {out_file} is a folder; give a file name")
-        writable_folder(out_file)
+        writable_out(out_file, folder=False)
         inputs = {"--prompts": prompts, "--data": data, "--reward": reward_dir}
         if prompts is None and data is None:  # the target's own pack is read
             from alignkit.models import connect

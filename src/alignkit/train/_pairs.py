@@ -45,6 +45,7 @@ __all__ = [
     "PreferencePair",
     "SFTExample",
     "dedupe_pairs",
+    "dedupe_sft",
     "import_pairs",
     "pair_counts",
     "read_pairs",
@@ -133,6 +134,10 @@ class SFTExample(_Example):
 
     response: str
 
+    def key(self) -> tuple[str, str]:
+        """Identity for de-duplication: the rendered prompt and the response."""
+        return (json.dumps(self.prompt, sort_keys=True), self.response)
+
 
 def dedupe_pairs(pairs: Iterable[PreferencePair]) -> list[PreferencePair]:
     """Drop repeated pairs (same prompt, chosen and rejected) and pairs with chosen == rejected."""
@@ -148,6 +153,17 @@ def dedupe_pairs(pairs: Iterable[PreferencePair]) -> list[PreferencePair]:
         out.append(p)
     if same:
         _log.warning("%d pair(s) with the same chosen and rejected text left out", same)
+    return out
+
+
+def dedupe_sft(examples: Iterable[SFTExample]) -> list[SFTExample]:
+    """Drop repeated supervised examples (same prompt and response), keeping the first."""
+    seen: set[tuple[str, str]] = set()
+    out: list[SFTExample] = []
+    for ex in examples:
+        if ex.key() not in seen:
+            seen.add(ex.key())
+            out.append(ex)
     return out
 
 

@@ -26,10 +26,9 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -46,7 +45,7 @@ from alignkit.train._critic import (
     calibration_accuracy,
 )
 from alignkit.train._donors import DonorPool
-from alignkit.train._pairs import PreferencePair, SFTExample, dedupe_pairs
+from alignkit.train._pairs import PreferencePair, SFTExample, dedupe_pairs, dedupe_sft
 
 __all__ = [
     "CONSTITUTION_OUTPUT",
@@ -530,17 +529,6 @@ async def run_constitution(
     tag = source or f"constitution:{critic.id}"
     # one item answered alike twice gave the same revision twice: repeated rows, as
     # train preferences drops them
-    sft = _unique_sft(ex for r in revisions if (ex := r.sft(tag)) is not None)
+    sft = dedupe_sft(ex for r in revisions if (ex := r.sft(tag)) is not None)
     pairs = dedupe_pairs(pr for r in revisions if (pr := r.pair(tag)) is not None)
     return ConstitutionResult(critic.id, tuple(revisions), tuple(sft), tuple(pairs))
-
-
-def _unique_sft(examples: Iterable[SFTExample]) -> list[SFTExample]:
-    seen: set[tuple[str, str]] = set()
-    out = []
-    for ex in examples:
-        key = (json.dumps(ex.prompt, sort_keys=True), ex.response)
-        if key not in seen:
-            seen.add(key)
-            out.append(ex)
-    return out
