@@ -344,6 +344,8 @@ def _open(
     )
     try:
         log.check_writable()  # a server that cannot log must not answer
+        # a commit that also checkpoints the WAL held the loop for 10+ ms, once a second
+        store.checkpoint_in_background()
         queue = ApprovalQueue.from_store(
             store,
             timeout_s=config.approvals.timeout_s,

@@ -23,6 +23,7 @@ from sqlalchemy.engine import RowMapping
 
 from alignkit.core import DEFAULT_STORE, AlignkitError, AuditResult, Finding, StoreError
 from alignkit.store._attempts import AttemptRecord, AttemptWriter, attempt_from_row
+from alignkit.store._checkpoint import WalCheckpointer, start_checkpointer
 from alignkit.store._engine import (
     Location,
     StoreBusy,
@@ -97,6 +98,7 @@ class Store:
         self._writers: weakref.WeakSet[AttemptWriter] = weakref.WeakSet()
         self._writers_lock = threading.Lock()
         self._logs: weakref.WeakSet[AuditLog] = weakref.WeakSet()
+        self._checkpointer: WalCheckpointer | None = None
         self._closed = False
 
     @classmethod
@@ -171,6 +173,8 @@ class Store:
             except StoreError as exc:
                 first_error = first_error or exc
         self._closed = True
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self._engine.dispose()
         if first_error is not None:
             raise first_error
@@ -515,6 +519,17 @@ class Store:
         with self._writers_lock:
             self._logs.add(log)
         return log
+
+    def checkpoint_in_background(self, interval_s: float = 0.25) -> bool:
+        """Run SQLite's WAL checkpoints in a thread, not inside commits (WalCheckpointer).
+
+        For an owner that commits where it must not wait, such as an event loop. Whether
+        checkpoints now run in the thread (``False``: not a writable SQLite file).
+        """
+        self._require_open()
+        if self._checkpointer is None:
+            self._checkpointer = start_checkpointer(self._engine, self._location, interval_s)
+        return self._checkpointer is not None
 
     def approvals(self) -> ApprovalBook:
         """The approval queue's table (agent governance): ``add``, ``get``, ``find``, ...
