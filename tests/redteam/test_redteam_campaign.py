@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -167,15 +168,61 @@ def _cli(*args: str, cwd: Path) -> subprocess.Popen[str]:
     )
 
 
-@pytest.mark.slow  # 10 s; `make test` stays under 10 minutes on 2 cores (pytest --runslow)
+@pytest.mark.slow  # 10 s each; `make test` stays under 10 minutes on 2 cores (--runslow)
+@pytest.mark.parametrize("via", ["direct", "serve"])
 def test_sigkill_midway_then_resume_stores_each_attempt_exactly_once(
-    tmp_path: Path, stub: _ThreadedStub
+    tmp_path: Path, stub: _ThreadedStub, via: str
+) -> None:
+    """The campaign attacks the stub directly, or through ``alignkit serve`` (the shipped
+    default guard) in front of it: either way each planned attempt is sent, and stored,
+    exactly once across the kill and the resume. Through the guard, what was sent is read
+    from the guard's audit log (its input rails answer some attempts themselves)."""
+    with contextlib.ExitStack() as stack:
+        url, taken, outcomes = stub.server.url, stub.taken, {"fail"}
+        if via == "serve":
+            from alignkit.guard import GuardServer, load_guard_config
+
+            config = load_guard_config(None).model_dump()
+            config["audit_log"]["max_text_chars"] = 100_000  # whole attack texts, to compare
+            # half the attacks are blocked, which opens the safety breaker (as it should);
+            # kept closed here so that the campaign goes on reaching the model
+            config["breakers"]["min_requests"] = 1_000_000
+            guard_store = f"sqlite:///{tmp_path / 'guard.db'}"
+            srv = stack.enter_context(
+                GuardServer(f"openai:{url}#stub", config, store_url=guard_store)
+            )
+            url, taken, outcomes = srv.url, _audit_reader(srv), {"fail", "blocked"}
+        _kill_and_resume(tmp_path, stub, f"openai:{url}#stub", taken, outcomes)
+
+
+def _audit_reader(srv: Any) -> Callable[[], list[str]]:
+    """The messages of the requests the guard logged since the last call."""
+    seen = 0
+
+    def taken() -> list[str]:
+        nonlocal seen
+        time.sleep(0.3)  # entries are appended after each answer, committed every 20 ms
+        srv.log.flush()
+        entries = srv.log.entries(after=seen, limit=100_000)
+        seen = entries[-1].seq if entries else seen
+        docs = [json.loads(e.entry) for e in entries if e.kind == "request"]
+        return [json.dumps(d["messages"], sort_keys=True) for d in docs]
+
+    return taken
+
+
+def _kill_and_resume(
+    tmp_path: Path,
+    stub: _ThreadedStub,
+    target: str,
+    taken: Callable[[], list[str]],
+    outcomes: set[str],
 ) -> None:
     db = tmp_path / "killed.db"
     n_behaviours, budget = 24, 20
     args = [
         "--target",
-        f"openai:{stub.server.url}#stub",
+        target,
         "--behaviours",
         _behaviours(tmp_path, n_behaviours),
         "--strategy",
@@ -196,7 +243,7 @@ def test_sigkill_midway_then_resume_stores_each_attempt_exactly_once(
     time.sleep(0.5)  # at most 8 in flight at 50 ms: ~80 more answers, far from the 480 planned
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
-    before_kill = stub.taken()
+    before_kill = taken()
     with Store.open(f"sqlite:///{db}", create=False) as st:
         (run,) = st.list_runs()
         stored = st.attempts(run.id)
@@ -209,7 +256,7 @@ def test_sigkill_midway_then_resume_stores_each_attempt_exactly_once(
     out, err = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, err
     doc = json.loads(out)
-    resent = stub.taken()
+    resent = taken()
     assert not stored_msgs & set(resent), "resume re-sent attempts that were already stored"
     assert doc["reused"] == len(stored) and doc["sent"] == len(resent) == total - len(stored)
     with Store.open(f"sqlite:///{db}", create=False) as st:
@@ -218,7 +265,8 @@ def test_sigkill_midway_then_resume_stores_each_attempt_exactly_once(
     cells = [(r.params["redteam"]["behaviour"], r.params["redteam"]["q"]) for r in final.values()]
     assert len(final) == len(set(cells)) == total  # each planned attempt exactly once
     assert set(stored) <= set(final)  # nothing stored before the kill was lost
-    assert doc["attempts"] == total and doc["outcomes"] == {"fail": total}
+    assert doc["attempts"] == total == sum(doc["outcomes"].values())
+    assert set(doc["outcomes"]) == outcomes  # through the guard, some were blocked
 
 
 # -- the report ----------------------------------------------------------------------------
