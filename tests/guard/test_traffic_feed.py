@@ -249,31 +249,34 @@ def test_a_feature_listed_twice_is_refused() -> None:
         TrafficMonitor({"features": ["length", "script", "length"]})
 
 
-@pytest.mark.parametrize("shift", ["topic", "script"])
-def test_the_paced_worker_finds_what_one_batch_finds(shift: str) -> None:
+@pytest.mark.parametrize(("shift", "duty"), [("topic", 1.0), ("script", 1.0), ("length", 0.5)])
+def test_the_paced_worker_finds_what_one_batch_finds(shift: str, duty: float) -> None:
     """The worker process works through a batch in small paced slices; the monitor must
-    not notice: alarms (which metric, at which request), values and counts are those of
-    the whole batch in one call."""
+    not notice: the same metrics alarm, with the same severity and value (the breaker
+    reads them), at the same request for drift, and the counts agree."""
     from alignkit.guard._traffic_worker import Labeller, paced_batch, run_batch
     from alignkit.monitor import TrafficConfig, TrafficMonitor, synthetic_traffic
 
-    stream = synthetic_traffic(6000, seed=3, shift=shift, psi=0.3, shift_at=3500)
+    stream = synthetic_traffic(6000, seed=3, shift=shift, psi=1.0, shift_at=3500)
     batches = [stream.records[i : i + 700] for i in range(0, 6000, 700)]
     whole, sliced = TrafficMonitor(TrafficConfig()), TrafficMonitor(TrafficConfig())
     labeller = Labeller()
     alarms: list[set[str]] = []
+
+    def key(f: Any) -> tuple[str, str, float]:
+        return f.metric, f.severity.value, round(f.value, 9)
+
     for records in batches:
         batch = [(r, r.input) for r in records]
         a = run_batch(whole, labeller, batch)
-        b = paced_batch(sliced, labeller, batch, size=97, duty=1.0)
-        assert [f.metric for f in a.fresh] == [f.metric for f in b.fresh]
+        b = paced_batch(sliced, labeller, batch, size=97, duty=duty, budget_s=0.02)
+        assert [key(f) for f in a.fresh] == [key(f) for f in b.fresh]
         assert a.requests == b.requests
         assert (a.findings is None) == (b.findings is None)
-        for fa, fb in zip(a.findings or [], b.findings or [], strict=True):
-            assert (fa.metric, fa.severity) == (fb.metric, fb.severity)
-            assert fa.value == pytest.approx(fb.value, rel=1e-9, nan_ok=True)
+        assert [key(f) for f in a.findings or []] == [key(f) for f in b.findings or []]
         alarms.append({f.metric for f in a.fresh})
     assert any(alarms[5:]), "the shift is found (else the comparison shows nothing)"
-    assert sorted(whole.pop_alarms()) == sorted(sliced.pop_alarms())
+    assert any(f.severity.value != "low" for f in whole.alarms)  # the values matter
+    assert sorted(set(whole.pop_alarms())) == sorted(set(sliced.pop_alarms()))
     drift = {k: v for k, v in whole.alarm_requests.items() if "_rate_" not in k}
     assert drift and drift == {k: v for k, v in sliced.alarm_requests.items() if k in drift}

@@ -521,15 +521,18 @@ class Store:
         return log
 
     def checkpoint_in_background(self, interval_s: float = 0.25) -> bool:
-        """Run SQLite's WAL checkpoints in a thread, not inside commits (WalCheckpointer).
+        """WAL checkpoints in a thread, not in commits (WalCheckpointer); whether they run.
 
-        For an owner that commits where it must not wait, such as an event loop. Whether
-        checkpoints now run in the thread (``False``: not a writable SQLite file).
+        For an owner committing on an event loop. ``False``: no writable SQLite file.
         """
-        self._require_open()
-        if self._checkpointer is None:
-            self._checkpointer = start_checkpointer(self._engine, self._location, interval_s)
-        return self._checkpointer is not None
+        with self._lock:
+            self._require_open()
+            if self._checkpointer is None:
+                ckpt = start_checkpointer(self._engine, self._location, interval_s)
+                if ckpt is not None:  # a store dropped unclosed stops its thread too
+                    weakref.finalize(self, ckpt.close)
+                self._checkpointer = ckpt
+            return self._checkpointer is not None
 
     def approvals(self) -> ApprovalBook:
         """The approval queue's table (agent governance): ``add``, ``get``, ``find``, ...
