@@ -90,10 +90,10 @@ def run_batch(monitor: TrafficMonitor, labeller: Labeller, batch: Batch) -> Moni
     return MonitorReply(fresh, findings, monitor.requests)
 
 
-PACE_SLICE = 128
+PACE_SLICE = 64
 """Records the worker labels and observes between pauses."""
-PACE_DUTY = 0.25
-"""Share of a core the worker uses while it paces itself: it rests three times as long as
+PACE_DUTY = 0.1
+"""Share of a core the worker uses while it paces itself: it rests nine times as long as
 each slice took."""
 PACE_BUDGET_S = 0.3
 """Seconds a batch is paced at most; the rest of a larger one runs at full speed, so the
