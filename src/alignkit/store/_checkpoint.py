@@ -34,6 +34,9 @@ BACKSTOP_PAGES = 10_000
 """``wal_autocheckpoint`` of the store's connections while a checkpointer runs (pages of
 4 KiB: a commit checkpoints itself only once the log has grown past ~40 MB)."""
 
+_BUSY_S = 5.0
+"""How long the checkpoint connection waits for a lock, outside truncations."""
+
 
 class WalCheckpointer:
     """Checkpoints the WAL of the SQLite database at ``path`` every ``interval_s``.
@@ -66,7 +69,7 @@ class WalCheckpointer:
         self.failures = 0
         self._growing = False
         self._conn = sqlite3.connect(
-            str(path), timeout=5.0, check_same_thread=False, isolation_level=None
+            str(path), timeout=_BUSY_S, check_same_thread=False, isolation_level=None
         )
         self._stop = threading.Event()
         self._thread = threading.Thread(
@@ -90,7 +93,7 @@ class WalCheckpointer:
             try:
                 row = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             finally:
-                self._conn.execute("PRAGMA busy_timeout = 5000")
+                self._conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_S * 1000)}")
             busy, log, done = int(row[0]), int(row[1]), int(row[2])
         self.checkpoints += 1
         growing = log > BACKSTOP_PAGES // 2
