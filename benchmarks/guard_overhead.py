@@ -2,7 +2,9 @@
 
 Starts the stub (``python -m alignkit.models.stub --latency 0``) and ``alignkit serve``
 in front of it (the shipped default guard.yaml, a fresh SQLite store) as two separate
-processes, then from this process (aiohttp client):
+processes, then from this process (the lean keep-alive client of ``_loadgen``; ``--client
+aiohttp`` for aiohttp, which costs this machine twice the CPU per request and, on two
+cores shared with the server, inflates the tail it measures):
 
 1. concurrency 1: ``--n1`` requests alternating direct / through the guard; the added
    latency is p50(guard) − p50(direct) and p99(guard) − p99(direct);
@@ -41,7 +43,6 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from _cli import (
     dumps,
     nonnegative_float,
@@ -51,6 +52,7 @@ from _cli import (
     writable_json_path,
     write_json,
 )
+from _loadgen import CLIENTS, Client, client
 
 BODY = {
     "model": "stub",
@@ -165,28 +167,25 @@ def start_guard(
     raise SystemExit(f"alignkit serve {why}" + (f": {last}" if last else ""))
 
 
-async def one(session: aiohttp.ClientSession, url: str, payload: bytes) -> tuple[float, bool]:
-    start = time.perf_counter()
-    async with session.post(
-        url + "/chat/completions", data=payload, headers={"Content-Type": "application/json"}
-    ) as resp:
-        raw = await resp.read()
-        ok = resp.status == 200 and b'"finish_reason":"stop"' in raw.replace(b" ", b"")
-    return time.perf_counter() - start, ok
+CLIENT = "lean"
+"""The load generator's HTTP client (``--client``; see ``_loadgen``)."""
+
+
+def _client(url: str, limit: int) -> Client:
+    return client(CLIENT, url, json.dumps(BODY).encode(), limit)
 
 
 async def sequential(direct: str, guard: str, n: int) -> dict[str, Any]:
-    payload = json.dumps(BODY).encode()
     lat: dict[str, list[float]] = {"direct": [], "guard": []}
     errors = 0
     quiet_client()
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=2)) as s:
+    async with _client(direct, 1) as d, _client(guard, 1) as g:
         for _ in range(50):  # warm both paths
-            await one(s, direct, payload)
-            await one(s, guard, payload)
+            await d.post()
+            await g.post()
         for i in range(2 * n):
-            name, url = ("direct", direct) if i % 2 == 0 else ("guard", guard)
-            dt, ok = await one(s, url, payload)
+            name, c = ("direct", d) if i % 2 == 0 else ("guard", g)
+            dt, ok = await c.post()
             lat[name].append(dt)
             errors += not ok
     out: dict[str, Any] = {"n": n, "errors": errors}
@@ -198,27 +197,25 @@ async def sequential(direct: str, guard: str, n: int) -> dict[str, Any]:
 
 
 async def closed_loop(url: str, concurrency: int, seconds: float) -> dict[str, Any]:
-    payload = json.dumps(BODY).encode()
     lat: list[float] = []
     errors = 0
     quiet_client()
     stop = time.perf_counter() + seconds
 
-    async def worker(s: aiohttp.ClientSession) -> None:
+    async def worker(c: Client) -> None:
         nonlocal errors
         while time.perf_counter() < stop:
             try:
-                dt, ok = await one(s, url, payload)
-            except aiohttp.ClientError:
+                dt, ok = await c.post()
+            except OSError:
                 dt, ok = 0.0, False
             lat.append(dt)
             errors += not ok
 
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as s:
-        await asyncio.gather(*(one(s, url, payload) for _ in range(concurrency)))  # warm
+    async with _client(url, concurrency) as c:
+        await asyncio.gather(*(c.post() for _ in range(concurrency)))  # warm
         start = time.perf_counter()
-        await asyncio.gather(*(worker(s) for _ in range(concurrency)))
+        await asyncio.gather(*(worker(c) for _ in range(concurrency)))
         wall = time.perf_counter() - start
     return {
         "concurrency": concurrency,
@@ -232,29 +229,27 @@ async def closed_loop(url: str, concurrency: int, seconds: float) -> dict[str, A
 
 async def warm(url: str, n: int, concurrency: int) -> dict[str, Any]:
     """Send ``n`` requests at ``concurrency`` (past the traffic monitor's reference window)."""
-    payload = json.dumps(BODY).encode()
     left, errors = n, 0
 
-    async def worker(s: aiohttp.ClientSession) -> None:
+    async def worker(c: Client) -> None:
         nonlocal left, errors
         while left > 0:
             left -= 1
             try:
-                _, ok = await one(s, url, payload)
-            except aiohttp.ClientError:
+                _, ok = await c.post()
+            except OSError:
                 ok = False
             errors += not ok
 
     start = time.perf_counter()
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as s:
-        await asyncio.gather(*(worker(s) for _ in range(concurrency)))
+    async with _client(url, concurrency) as c:
+        await asyncio.gather(*(worker(c) for _ in range(concurrency)))
     return {"requests": n, "errors": errors, "seconds": time.perf_counter() - start}
 
 
 async def open_loop(url: str, rate: float, seconds: float, pid: int) -> dict[str, Any]:
     """``rate`` requests/s for ``seconds``, each sent on time whatever the earlier ones do;
     ``pid``'s CPU per request and RSS every 5 s (the server measured)."""
-    payload = json.dumps(BODY).encode()
     lat: list[float] = []
     errors = 0
     rss: list[float] = []
@@ -267,14 +262,13 @@ async def open_loop(url: str, rate: float, seconds: float, pid: int) -> dict[str
             await asyncio.sleep(5.0)
 
     sampler = asyncio.create_task(sample_rss())
-    connector = aiohttp.TCPConnector(limit=512)
-    async with aiohttp.ClientSession(connector=connector) as s:
+    async with _client(url, 512) as c:
 
         async def fire() -> None:
             nonlocal errors
             try:
-                dt, ok = await one(s, url, payload)
-            except aiohttp.ClientError:
+                dt, ok = await c.post()
+            except OSError:
                 dt, ok = 0.0, False
             lat.append(dt)
             errors += not ok
@@ -486,12 +480,21 @@ def main() -> None:
     p.add_argument(
         "--guard", type=existing_file, default=None, help="guard config (default: shipped)"
     )
+    p.add_argument(
+        "--client",
+        choices=CLIENTS,
+        default="lean",
+        help="load generator's HTTP client (default lean: httptools on asyncio)",
+    )
     p.add_argument("--json", type=writable_json_path, default=None)
     args = p.parse_args()
+    global CLIENT
+    CLIENT = args.client
 
     results: dict[str, Any] = {
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
+        "client": args.client,
         "loadavg_start": os.getloadavg()[0],
     }
     if args.inprocess > 0:
