@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.request
 from pathlib import Path
@@ -14,6 +15,7 @@ from guard_helpers import ListLog
 from alignkit.cli import main
 from alignkit.core import ChatModel, Message
 from alignkit.guard import BreakerState, Guard, GuardServer, traffic_history
+from alignkit.guard._traffic_worker import WORKER_NICENESS
 
 TRAFFIC: dict[str, Any] = {
     "reference": 120, "window": 60, "every": 20, "rate_reference": 60,
@@ -160,6 +162,10 @@ def test_the_monitor_process_alarms_and_its_death_is_survived() -> None:
         assert not {f.metric for f in feed.drain()} & SCRIPT and feed.requests == 200
         before = set(multiprocessing.active_children())
         assert before, "the monitor runs in a child process"
+        # ... at a lower CPU priority than the server, which it must not slow down
+        mine = os.getpriority(os.PRIO_PROCESS, 0)
+        theirs = {os.getpriority(os.PRIO_PROCESS, c.pid or 0) for c in before}
+        assert theirs == {min(19, mine + WORKER_NICENESS)} and (mine == 19 or min(theirs) > mine)
         for i in range(120):
             feed._push(TrafficRecord(input=russian(i), output="fine: " + russian(i)), russian(i))
         assert SCRIPT <= {f.metric for f in feed.drain()}
