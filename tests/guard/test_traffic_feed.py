@@ -245,6 +245,23 @@ async def test_a_failing_embedder_never_costs_a_caller_its_answer(
     assert "traffic monitor failed on a batch" in caplog.text
 
 
+def test_records_a_full_buffer_drops_are_counted_in_metrics(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A monitor that falls behind (its worker yields the CPU to the server) drops the oldest
+    records once the buffer is full; /metrics says how many went unmonitored."""
+    from alignkit.guard import TrafficFeed, TrafficGuardConfig, _traffic_feed
+    from alignkit.monitor import TrafficRecord
+
+    monkeypatch.setattr(_traffic_feed, "_MAX_BUFFER", 5)
+    feed = TrafficFeed(TrafficGuardConfig.model_validate(TRAFFIC), auto_drain=False)
+    for i in range(8):
+        feed._push(TrafficRecord(input=english(i)), english(i))
+    assert "alignkit_traffic_dropped_total 3" in feed.render()
+    feed.drain()
+    assert feed.requests == 5
+
+
 def test_a_feature_listed_twice_is_refused() -> None:
     """Listed twice, a feature was fitted and updated twice: its drift counted double, and
     stationary traffic alarmed."""

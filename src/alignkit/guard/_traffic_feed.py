@@ -245,6 +245,10 @@ class TrafficFeed:
             "# HELP alignkit_traffic_requests_total Requests the traffic monitor has seen.",
             "# TYPE alignkit_traffic_requests_total counter",
             f"alignkit_traffic_requests_total {self.requests}",
+            "# HELP alignkit_traffic_dropped_total Requests never monitored: the buffer was"
+            " full (a monitor falling behind).",
+            "# TYPE alignkit_traffic_dropped_total counter",
+            f"alignkit_traffic_dropped_total {self.dropped}",
             "# HELP alignkit_traffic_value Latest value of each traffic metric"
             " (PSI for drift, EWMA z-score for rates).",
             "# TYPE alignkit_traffic_value gauge",
