@@ -5,14 +5,17 @@ answer:
 
 * :class:`LeanClient` (the default) writes each prepared request in one ``write`` and
   parses the answer with httptools on a plain asyncio protocol — a load generator in the
-  manner of wrk or vegeta, which costs the machine about half the CPU per request that
-  aiohttp does. On a two-core machine the generator shares the cores with the server it
-  measures, so its own cost shows up in the server's tail: with aiohttp the open loop's
-  p99 through the guard was 3–6× the lean client's in alternating runs.
+  manner of wrk or vegeta, which cost this machine 0.15–0.18 ms of CPU per request
+  against aiohttp's 0.27–0.36 at 1,000 req/s. On a two-core machine the generator shares
+  the cores with the server it measures, so its own cost shows up in the server's tail
+  (docs/benchmarks.md, "Run-time guard overhead").
 * :class:`AiohttpClient`: the same measurements through aiohttp, for comparison.
 
 Both give ``(seconds, ok)`` per request, ``ok`` meaning a 200 whose body holds
-``finish_reason: stop``; a connection or parse failure raises :class:`OSError`.
+``finish_reason: stop``; a connection or parse failure, or no answer within
+:data:`TIMEOUT_S`, raises :class:`OSError`. The lean client sends a request again only
+when a kept-alive connection ended cleanly before a byte of the answer came (the server's
+keep-alive timeout racing the request), once, and counts it in ``resent``.
 """
 
 from __future__ import annotations
@@ -23,11 +26,11 @@ from types import TracebackType
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-__all__ = ["CLIENTS", "AiohttpClient", "Client", "LeanClient", "answered", "client"]
+__all__ = ["CLIENTS", "TIMEOUT_S", "AiohttpClient", "Client", "LeanClient", "answered", "client"]
 
 CLIENTS = ("lean", "aiohttp")
 TIMEOUT_S = 60.0
-"""How long the lean client waits for an answer before counting the request failed."""
+"""How long either client waits for a connection and an answer before the request fails."""
 
 
 def answered(status: int, body: bytes) -> bool:
@@ -38,15 +41,22 @@ def answered(status: int, body: bytes) -> bool:
 class Client(Protocol):
     """Posts the body; used as ``async with``."""
 
+    resent: int
+
     async def post(self) -> tuple[float, bool]: ...
 
     async def __aenter__(self) -> Client: ...
 
-    async def __aexit__(self, *exc: object) -> None: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
 
 
 class _Stale(OSError):
-    """A kept-alive connection the server closed before answering (sent again)."""
+    """A kept-alive connection the server closed cleanly before answering."""
 
 
 class _Connection(asyncio.Protocol):
@@ -61,6 +71,7 @@ class _Connection(asyncio.Protocol):
         self._waiter: asyncio.Future[tuple[int, bytes]] | None = None
         self.transport: asyncio.Transport | None = None
         self.open = True
+        self.used = False
         self._received = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -86,10 +97,10 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.open = False
-        if self._received:
-            self._fail(OSError(f"connection closed mid-answer: {exc}"))
-        else:  # closed by the server before it answered: sent again on another
-            self._fail(_Stale(f"connection closed before the answer: {exc}"))
+        if exc is None and not self._received and self.used:
+            self._fail(_Stale("kept-alive connection closed before the answer"))
+        else:  # a reset, a first request, or an answer cut off: the server's failure
+            self._fail(OSError(f"connection lost before the whole answer: {exc}"))
 
     def _fail(self, exc: Exception) -> None:
         if self._waiter is not None and not self._waiter.done():
@@ -120,6 +131,8 @@ class LeanClient:
 
     def __init__(self, url: str, payload: bytes, limit: int) -> None:
         parts = urlsplit(url)
+        if parts.scheme != "http":
+            raise ValueError(f"the lean client speaks plain http://, not {url!r}")
         self._host = parts.hostname or "127.0.0.1"
         self._port = parts.port or 80
         path = parts.path.rstrip("/") + "/chat/completions"
@@ -130,17 +143,21 @@ class LeanClient:
         self._request = head.encode("latin-1") + payload
         self._idle: list[_Connection] = []
         self._slots = asyncio.Semaphore(limit)
+        self.connections = 0
+        self.resent = 0
 
     async def post(self) -> tuple[float, bool]:
         start = time.perf_counter()  # waiting for a connection counts, as in aiohttp
         async with self._slots:
-            while self._idle:  # the server may have closed an idle one (keep-alive timeout)
+            conn = None
+            while self._idle and conn is None:  # the server may have closed an idle one
                 conn = self._idle.pop()
-                if conn.open:
-                    try:
-                        return await self._exchange(conn, start)
-                    except _Stale:
-                        continue
+                conn = conn if conn.open else None
+            if conn is not None:
+                try:
+                    return await self._exchange(conn, start)
+                except _Stale:
+                    self.resent += 1
             return await self._exchange(await self._connect(), start)
 
     async def _exchange(self, conn: _Connection, start: float) -> tuple[float, bool]:
@@ -149,6 +166,7 @@ class LeanClient:
         except BaseException:
             conn.close()
             raise
+        conn.used = True
         elapsed = time.perf_counter() - start
         if conn.open:
             self._idle.append(conn)
@@ -158,13 +176,24 @@ class LeanClient:
 
     async def _connect(self) -> _Connection:
         loop = asyncio.get_running_loop()
-        _, conn = await loop.create_connection(_Connection, self._host, self._port)
+        try:
+            _, conn = await asyncio.wait_for(
+                loop.create_connection(_Connection, self._host, self._port), TIMEOUT_S
+            )
+        except TimeoutError as exc:
+            raise OSError(f"no connection within {TIMEOUT_S:g} s") from exc
+        self.connections += 1
         return conn
 
     async def __aenter__(self) -> LeanClient:
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc: BaseException | None = None,
+        tb: TracebackType | None = None,
+    ) -> None:
         idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
@@ -178,6 +207,7 @@ class AiohttpClient:
         self._payload = payload
         self._limit = limit
         self._session: Any = None
+        self.resent = 0  # aiohttp does not say
 
     async def post(self) -> tuple[float, bool]:
         import aiohttp
@@ -188,14 +218,17 @@ class AiohttpClient:
                 self._url, data=self._payload, headers={"Content-Type": "application/json"}
             ) as resp:
                 raw = await resp.read()
-        except aiohttp.ClientError as exc:
-            raise OSError(str(exc)) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise OSError(str(exc) or type(exc).__name__) from exc
         return time.perf_counter() - start, answered(resp.status, raw)
 
     async def __aenter__(self) -> AiohttpClient:
         import aiohttp
 
-        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self._limit))
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self._limit),
+            timeout=aiohttp.ClientTimeout(total=TIMEOUT_S),
+        )
         return self
 
     async def __aexit__(

@@ -175,6 +175,15 @@ def _client(url: str, limit: int) -> Client:
     return client(CLIENT, url, json.dumps(BODY).encode(), limit)
 
 
+async def _timed(c: Client) -> tuple[float, bool]:
+    """One request's latency and success; a failed one counts the time until it failed."""
+    start = time.perf_counter()
+    try:
+        return await c.post()
+    except OSError:
+        return time.perf_counter() - start, False
+
+
 async def sequential(direct: str, guard: str, n: int) -> dict[str, Any]:
     lat: dict[str, list[float]] = {"direct": [], "guard": []}
     errors = 0
@@ -185,7 +194,7 @@ async def sequential(direct: str, guard: str, n: int) -> dict[str, Any]:
             await g.post()
         for i in range(2 * n):
             name, c = ("direct", d) if i % 2 == 0 else ("guard", g)
-            dt, ok = await c.post()
+            dt, ok = await _timed(c)
             lat[name].append(dt)
             errors += not ok
     out: dict[str, Any] = {"n": n, "errors": errors}
@@ -205,10 +214,7 @@ async def closed_loop(url: str, concurrency: int, seconds: float) -> dict[str, A
     async def worker(c: Client) -> None:
         nonlocal errors
         while time.perf_counter() < stop:
-            try:
-                dt, ok = await c.post()
-            except OSError:
-                dt, ok = 0.0, False
+            dt, ok = await _timed(c)
             lat.append(dt)
             errors += not ok
 
@@ -221,6 +227,7 @@ async def closed_loop(url: str, concurrency: int, seconds: float) -> dict[str, A
         "concurrency": concurrency,
         "requests": len(lat),
         "errors": errors,
+        "resent": c.resent,
         "req_per_s": len(lat) / wall,
         "p50_ms": pct(lat, 0.5) * 1e3,
         "p99_ms": pct(lat, 0.99) * 1e3,
@@ -266,10 +273,7 @@ async def open_loop(url: str, rate: float, seconds: float, pid: int) -> dict[str
 
         async def fire() -> None:
             nonlocal errors
-            try:
-                dt, ok = await c.post()
-            except OSError:
-                dt, ok = 0.0, False
+            dt, ok = await _timed(c)
             lat.append(dt)
             errors += not ok
 
@@ -292,6 +296,7 @@ async def open_loop(url: str, rate: float, seconds: float, pid: int) -> dict[str
         "achieved_rate": total / wall,
         "requests": total,
         "errors": errors,
+        "resent": c.resent,
         "p50_ms": pct(lat, 0.5) * 1e3,
         "p99_ms": pct(lat, 0.99) * 1e3,
         "cpu_ms_per_request": (cpu_s(pid) - cpu0) * 1e3 / total,
@@ -346,18 +351,21 @@ def verify_log(store: Path) -> dict[str, Any]:
         return {"entries": report.entries, "ok": report.ok, "problem": report.problem}
 
 
+def traffic_metric(guard_url: str, name: str) -> float:
+    """The value of ``alignkit_traffic_<name>`` on the guard's /metrics (0 if absent)."""
+    with urllib.request.urlopen(guard_url.removesuffix("/v1") + "/metrics", timeout=5) as resp:
+        for line in resp.read().decode().splitlines():
+            if line.startswith(f"alignkit_traffic_{name} "):
+                return float(line.split()[1])
+    return 0.0
+
+
 def monitor_caught_up(guard_url: str, n: int, timeout_s: float = 60.0) -> bool:
     """Wait until the guard's traffic monitor has processed ``n`` requests (see /metrics)."""
     deadline = time.monotonic() + timeout_s
-    metrics = guard_url.removesuffix("/v1") + "/metrics"
     while time.monotonic() < deadline:
-        with urllib.request.urlopen(metrics, timeout=5) as resp:
-            for line in resp.read().decode().splitlines():
-                if (
-                    line.startswith("alignkit_traffic_requests_total ")
-                    and float(line.split()[1]) >= n
-                ):
-                    return True
+        if traffic_metric(guard_url, "requests_total") >= n:
+            return True
         time.sleep(0.2)
     return False
 
@@ -437,6 +445,12 @@ def over_http(args: argparse.Namespace, results: dict[str, Any], store: Path) ->
             og["guard_cpu_ms_per_request"] = og.pop("cpu_ms_per_request")
             og["added_p50_ms"] = og["p50_ms"] - od["p50_ms"]
             og["added_p99_ms"] = og["p99_ms"] - od["p99_ms"]
+            # the monitor worker yields the CPU to the server: did it keep up, or defer
+            # work (and CPU) past the measurement, or drop records?
+            t0 = time.monotonic()
+            caught_up = monitor_caught_up(guard_url, sent_to_guard(args, results, og))
+            og["monitor_caught_up_after_s"] = round(time.monotonic() - t0, 2) if caught_up else None
+            og["monitor_dropped"] = traffic_metric(guard_url, "dropped_total")
             results["open_guard"] = og
         results["rss_mb_end"] = rss_mb(guard.pid)
     finally:
@@ -444,6 +458,15 @@ def over_http(args: argparse.Namespace, results: dict[str, Any], store: Path) ->
         guard.wait(30)
         stub.terminate()
         stub.wait(10)
+
+
+def sent_to_guard(
+    args: argparse.Namespace, results: dict[str, Any], open_guard: dict[str, Any] | None
+) -> int:
+    """Requests sent through the guard: warm-up, concurrency 1 (with its 50 warm-up),
+    the closed loop (with one warm-up per connection) and the open loop."""
+    sent = args.warm + 50 + args.n1 + results["closed_guard"]["requests"] + args.concurrency
+    return sent + (open_guard["requests"] if open_guard else 0)
 
 
 def existing_file(text: str) -> Path:
@@ -503,9 +526,7 @@ def main() -> None:
     try:
         store = tmp / "bench.db"
         over_http(args, results, store)
-        sent = args.warm + 50 + args.n1 + results["closed_guard"]["requests"] + args.concurrency
-        if "open_guard" in results:
-            sent += results["open_guard"]["requests"]
+        sent = sent_to_guard(args, results, results.get("open_guard"))
         if args.guard is None:
             results["audit_log"] = {**verify_log(store), "requests_sent_to_guard": sent}
     finally:
@@ -535,7 +556,9 @@ def main() -> None:
             f"(direct p50 {od['p50_ms']:.2f} ms, p99 {od['p99_ms']:.2f} ms: added p50 "
             f"{og['added_p50_ms']:.2f} ms, p99 {og['added_p99_ms']:.2f} ms), "
             f"guard CPU {og['guard_cpu_ms_per_request']:.2f} ms per request, "
-            f"RSS {og['rss_mb_every_5s'][0]:.0f} -> {og['rss_mb_every_5s'][-1]:.0f} MB\n"
+            f"RSS {og['rss_mb_every_5s'][0]:.0f} -> {og['rss_mb_every_5s'][-1]:.0f} MB; "
+            f"traffic monitor caught up {og['monitor_caught_up_after_s']} s after, dropped "
+            f"{og['monitor_dropped']:.0f}; resent {og['resent']}\n"
             if (og := results.get("open_guard")) and (od := results["open_direct"])
             else ""
         )

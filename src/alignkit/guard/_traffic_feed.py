@@ -23,6 +23,7 @@ import logging
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -86,7 +87,7 @@ class TrafficFeed:
         self.log = log
         self.auto_drain = auto_drain
         self.history: TrafficHistory | None = None
-        self._buffer: list[tuple[TrafficRecord, str]] = []
+        self._buffer: deque[tuple[TrafficRecord, str]] = deque(maxlen=_MAX_BUFFER)
         self._lock = threading.Lock()
         self._drain_lock = threading.Lock()
         self._labeller = Labeller()
@@ -144,8 +145,7 @@ class TrafficFeed:
 
     def _push(self, record: TrafficRecord, prompt: str) -> None:
         with self._lock:
-            if len(self._buffer) >= _MAX_BUFFER:  # nobody drains: keep the newest
-                self._buffer.pop(0)
+            if len(self._buffer) == self._buffer.maxlen:  # nobody drains: keep the newest
                 self.dropped += 1
             self._buffer.append((record, prompt))
             due = self.auto_drain and len(self._buffer) >= self.config.every
@@ -161,7 +161,8 @@ class TrafficFeed:
         """Process what is buffered; the findings of metrics that newly alarmed."""
         with self._drain_lock:
             with self._lock:
-                batch, self._buffer = self._buffer, []
+                batch = list(self._buffer)
+                self._buffer.clear()
             if not batch:
                 self._maybe_store([])
                 return []
@@ -245,8 +246,8 @@ class TrafficFeed:
             "# HELP alignkit_traffic_requests_total Requests the traffic monitor has seen.",
             "# TYPE alignkit_traffic_requests_total counter",
             f"alignkit_traffic_requests_total {self.requests}",
-            "# HELP alignkit_traffic_dropped_total Requests never monitored: the buffer was"
-            " full (a monitor falling behind).",
+            "# HELP alignkit_traffic_dropped_total Records dropped unmonitored because the"
+            " buffer was full (the monitor fell behind).",
             "# TYPE alignkit_traffic_dropped_total counter",
             f"alignkit_traffic_dropped_total {self.dropped}",
             "# HELP alignkit_traffic_value Latest value of each traffic metric"

@@ -159,7 +159,7 @@ WORKER_NICENESS = 10
 def _yield_to_server() -> None:
     # The monitor's work is never urgent; the requests are. Where the two compete for a
     # core the scheduler now gives the server ~9 shares in 10, and the worker the rest.
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, AttributeError):  # no os.nice on Windows
         os.nice(WORKER_NICENESS)
 
 
