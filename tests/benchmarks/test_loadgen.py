@@ -48,11 +48,9 @@ async def _read_request(reader: asyncio.StreamReader) -> None:
     )
 
 
-async def _serve(handle: Handler) -> tuple[asyncio.Server, str, list[int]]:
-    """A server calling ``handle(reader, writer, n)`` for the n-th connection; the list
-    counts the requests it has read."""
+async def _serve(handle: Handler) -> tuple[asyncio.Server, str]:
+    """A server calling ``handle(reader, writer, n)`` for the n-th connection."""
     connections = 0
-    served: list[int] = []
 
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         nonlocal connections
@@ -60,19 +58,26 @@ async def _serve(handle: Handler) -> tuple[asyncio.Server, str, list[int]]:
         await handle(reader, writer, connections)
 
     server = await asyncio.start_server(on_connect, "127.0.0.1", 0)
-    return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1", served
+    return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1"
 
 
-async def test_connections_are_kept_alive() -> None:
+def _keep_answering(delay: float = 0.0) -> Handler:
+    """A handler answering every request of its connection, each after ``delay`` s."""
+
     async def handle(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
         while True:
             try:
                 await _read_request(r)
             except asyncio.IncompleteReadError:
                 return
+            await asyncio.sleep(delay)
             w.write(ANSWER)
 
-    server, url, _ = await _serve(handle)
+    return handle
+
+
+async def test_connections_are_kept_alive() -> None:
+    server, url = await _serve(_keep_answering())
     async with server, _loadgen.LeanClient(url, BODY, 2) as c:
         for _ in range(10):
             assert (await c.post())[1]
@@ -89,7 +94,7 @@ async def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None
         await asyncio.sleep(0.05)
         w.close()
 
-    server, url, _ = await _serve(handle)
+    server, url = await _serve(handle)
     async with server, _loadgen.LeanClient(url, BODY, 2) as c:
         for _ in range(3):
             _, ok = await asyncio.wait_for(c.post(), 5)
@@ -113,7 +118,7 @@ async def test_a_clean_close_racing_a_request_is_sent_once_more() -> None:
             return
         await w.drain()
 
-    server, url, _ = await _serve(handle)
+    server, url = await _serve(handle)
     async with server, _loadgen.LeanClient(url, BODY, 1) as c:
         assert (await c.post())[1]
         assert (await asyncio.wait_for(c.post(), 5))[1]
@@ -131,7 +136,7 @@ async def test_a_reset_is_a_failure_not_a_resend() -> None:
         w.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
         w.transport.abort()
 
-    server, url, _ = await _serve(handle)
+    server, url = await _serve(handle)
     async with server, _loadgen.LeanClient(url, BODY, 1) as c:
         assert (await c.post())[1]
         with pytest.raises(OSError):
@@ -142,17 +147,7 @@ async def test_a_reset_is_a_failure_not_a_resend() -> None:
 async def test_waiting_for_a_connection_counts_as_latency() -> None:
     """With one connection, the second of two concurrent requests waits for the first."""
     delay = 0.2
-
-    async def handle(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
-        while True:
-            try:
-                await _read_request(r)
-            except asyncio.IncompleteReadError:
-                return
-            await asyncio.sleep(delay)
-            w.write(ANSWER)
-
-    server, url, _ = await _serve(handle)
+    server, url = await _serve(_keep_answering(delay))
     async with server, _loadgen.LeanClient(url, BODY, 1) as c:
         (d1, ok1), (d2, ok2) = await asyncio.gather(c.post(), c.post())
         assert ok1 and ok2
