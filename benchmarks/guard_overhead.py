@@ -190,8 +190,8 @@ async def sequential(direct: str, guard: str, n: int) -> dict[str, Any]:
     quiet_client()
     async with _client(direct, 1) as d, _client(guard, 1) as g:
         for _ in range(50):  # warm both paths
-            await d.post()
-            await g.post()
+            await _timed(d)
+            await _timed(g)
         for i in range(2 * n):
             name, c = ("direct", d) if i % 2 == 0 else ("guard", g)
             dt, ok = await _timed(c)
@@ -219,7 +219,7 @@ async def closed_loop(url: str, concurrency: int, seconds: float) -> dict[str, A
             errors += not ok
 
     async with _client(url, concurrency) as c:
-        await asyncio.gather(*(c.post() for _ in range(concurrency)))  # warm
+        await asyncio.gather(*(_timed(c) for _ in range(concurrency)))  # warm
         start = time.perf_counter()
         await asyncio.gather(*(worker(c) for _ in range(concurrency)))
         wall = time.perf_counter() - start
@@ -351,21 +351,36 @@ def verify_log(store: Path) -> dict[str, Any]:
         return {"entries": report.entries, "ok": report.ok, "problem": report.problem}
 
 
-def traffic_metric(guard_url: str, name: str) -> float:
-    """The value of ``alignkit_traffic_<name>`` on the guard's /metrics (0 if absent)."""
+def traffic_metric(guard_url: str, name: str) -> float | None:
+    """The value of ``alignkit_traffic_<name>`` on the guard's /metrics (None: no monitor)."""
     with urllib.request.urlopen(guard_url.removesuffix("/v1") + "/metrics", timeout=5) as resp:
         for line in resp.read().decode().splitlines():
             if line.startswith(f"alignkit_traffic_{name} "):
                 return float(line.split()[1])
-    return 0.0
+    return None
 
 
-def monitor_caught_up(guard_url: str, n: int, timeout_s: float = 60.0) -> bool:
-    """Wait until the guard's traffic monitor has processed ``n`` requests (see /metrics)."""
+def monitor_caught_up(
+    guard_url: str, n: int, timeout_s: float = 60.0, stall_s: float = 10.0
+) -> bool | None:
+    """Wait until the guard's traffic monitor has processed or dropped ``n`` requests.
+
+    False when it stops moving for ``stall_s`` before that (a breaker's own refusals, for
+    one, are never fed to it) or ``timeout_s`` passes; None when the guard has no monitor.
+    """
     deadline = time.monotonic() + timeout_s
+    last, since = -1.0, time.monotonic()
     while time.monotonic() < deadline:
-        if traffic_metric(guard_url, "requests_total") >= n:
+        done = traffic_metric(guard_url, "requests_total")
+        if done is None:
+            return None
+        done += traffic_metric(guard_url, "dropped_total") or 0.0
+        if done >= n:
             return True
+        if done != last:
+            last, since = done, time.monotonic()
+        elif time.monotonic() - since > stall_s:
+            return False
         time.sleep(0.2)
     return False
 
@@ -449,6 +464,7 @@ def over_http(args: argparse.Namespace, results: dict[str, Any], store: Path) ->
             # work (and CPU) past the measurement, or drop records?
             t0 = time.monotonic()
             caught_up = monitor_caught_up(guard_url, sent_to_guard(args, results, og))
+            og["monitor_caught_up"] = caught_up
             og["monitor_caught_up_after_s"] = round(time.monotonic() - t0, 2) if caught_up else None
             og["monitor_dropped"] = traffic_metric(guard_url, "dropped_total")
             results["open_guard"] = og
@@ -458,6 +474,18 @@ def over_http(args: argparse.Namespace, results: dict[str, Any], store: Path) ->
         guard.wait(30)
         stub.terminate()
         stub.wait(10)
+
+
+def _monitor_line(og: dict[str, Any]) -> str:
+    caught_up = og["monitor_caught_up"]
+    if caught_up is None:
+        return "no traffic monitor"
+    if not caught_up:
+        return f"traffic monitor did not catch up (dropped {og['monitor_dropped']:.0f})"
+    return (
+        f"traffic monitor caught up {og['monitor_caught_up_after_s']} s after, dropped "
+        f"{og['monitor_dropped']:.0f}"
+    )
 
 
 def sent_to_guard(
@@ -557,8 +585,7 @@ def main() -> None:
             f"{og['added_p50_ms']:.2f} ms, p99 {og['added_p99_ms']:.2f} ms), "
             f"guard CPU {og['guard_cpu_ms_per_request']:.2f} ms per request, "
             f"RSS {og['rss_mb_every_5s'][0]:.0f} -> {og['rss_mb_every_5s'][-1]:.0f} MB; "
-            f"traffic monitor caught up {og['monitor_caught_up_after_s']} s after, dropped "
-            f"{og['monitor_dropped']:.0f}; resent {og['resent']}\n"
+            f"{_monitor_line(og)}; resent {og['resent']}\n"
             if (og := results.get("open_guard")) and (od := results["open_direct"])
             else ""
         )

@@ -55,7 +55,10 @@ async def _serve(handle: Handler) -> tuple[asyncio.Server, str]:
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         nonlocal connections
         connections += 1
-        await handle(reader, writer, connections)
+        try:
+            await handle(reader, writer, connections)
+        finally:  # else the server's close waits for it (Python 3.12 on)
+            writer.close()
 
     server = await asyncio.start_server(on_connect, "127.0.0.1", 0)
     return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1"
