@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import time
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 __all__ = ["CLIENTS", "TIMEOUT_S", "AiohttpClient", "Client", "LeanClient", "answered", "client"]
@@ -38,21 +38,32 @@ def answered(status: int, body: bytes) -> bool:
     return status == 200 and b'"finish_reason":"stop"' in body.replace(b" ", b"")
 
 
-class Client(Protocol):
-    """Posts the body; used as ``async with``."""
+class Client:
+    """Posts the body (:meth:`post`); used as ``async with``, which opens and closes it."""
 
-    resent: int
+    resent = 0
+    """Requests sent again after a kept-alive connection closed before answering."""
 
-    async def post(self) -> tuple[float, bool]: ...
+    async def post(self) -> tuple[float, bool]:
+        raise NotImplementedError
 
-    async def __aenter__(self) -> Client: ...
+    async def open(self) -> None:
+        """Make ready to post (nothing by default)."""
+
+    async def aclose(self) -> None:
+        """Release the connections."""
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
 
     async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> None: ...
+    ) -> None:
+        await self.aclose()
 
 
 class _Stale(OSError):
@@ -126,7 +137,7 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
 
-class LeanClient:
+class LeanClient(Client):
     """POSTs ``payload`` to ``url`` + ``/chat/completions`` on at most ``limit`` connections."""
 
     def __init__(self, url: str, payload: bytes, limit: int) -> None:
@@ -144,7 +155,6 @@ class LeanClient:
         self._idle: list[_Connection] = []
         self._slots = asyncio.Semaphore(limit)
         self.connections = 0
-        self.resent = 0
 
     async def post(self) -> tuple[float, bool]:
         start = time.perf_counter()  # waiting for a connection counts, as in aiohttp
@@ -185,29 +195,20 @@ class LeanClient:
         self.connections += 1
         return conn
 
-    async def __aenter__(self) -> LeanClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None = None,
-        exc: BaseException | None = None,
-        tb: TracebackType | None = None,
-    ) -> None:
+    async def aclose(self) -> None:
         idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
 
 
-class AiohttpClient:
+class AiohttpClient(Client):
     """The same requests through an ``aiohttp.ClientSession``."""
 
     def __init__(self, url: str, payload: bytes, limit: int) -> None:
         self._url = url + "/chat/completions"
         self._payload = payload
         self._limit = limit
-        self._session: Any = None
-        self.resent = 0  # aiohttp does not say
+        self._session: Any = None  # resent stays 0: aiohttp does not say
 
     async def post(self) -> tuple[float, bool]:
         import aiohttp
@@ -222,21 +223,15 @@ class AiohttpClient:
             raise OSError(str(exc) or type(exc).__name__) from exc
         return time.perf_counter() - start, answered(resp.status, raw)
 
-    async def __aenter__(self) -> AiohttpClient:
+    async def open(self) -> None:
         import aiohttp
 
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=self._limit),
             timeout=aiohttp.ClientTimeout(total=TIMEOUT_S),
         )
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None = None,
-        exc: BaseException | None = None,
-        tb: TracebackType | None = None,
-    ) -> None:
+    async def aclose(self) -> None:
         await self._session.close()
 
 
