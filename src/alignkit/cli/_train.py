@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -27,6 +28,13 @@ from alignkit.cli._common import (
     writable_out,
 )
 from alignkit.cli._train_bon import run_bon
+from alignkit.cli._train_data import (
+    ContrastOpt,
+    HelperOpt,
+    constitution_run,
+    contrast_stage,
+    helper_model,
+)
 from alignkit.core import (
     ConfigError,
     DataError,
@@ -146,8 +154,9 @@ def _build(target: ChatModel | None, run: str | None, **kwargs: Any) -> Preferen
         try:
             return await abuild_preferences(target, run_id=run, **kwargs)
         finally:
-            if target is not None:
-                await target.aclose()
+            for model in (target, kwargs.get("helper")):
+                if model is not None:
+                    await model.aclose()
 
     return asyncio.run(go())
 
@@ -188,6 +197,7 @@ def preferences(
         int, typer.Option(min=0, help="Fresh answers per run conversation (0: skip).")
     ] = 1,
     max_per_kind: MaxPerKindOpt = None,
+    helper: HelperOpt = None,
     seed: SeedOpt = 0,
     store: StoreOpt = None,
     json_: JsonOpt = False,
@@ -221,6 +231,7 @@ def preferences(
             constitution_samples=constitution_samples,
             max_per_kind=max_per_kind,
             seed=seed,
+            helper=helper_model(helper),
         )
     if not built.pairs:  # an empty file in place of earlier pairs helps no one
         raise DataError(f"no preference pairs were built, so {out_file} was not written")
@@ -263,6 +274,7 @@ def constitution(
     data: DataOpt = None,
     samples: Annotated[int, typer.Option(min=1, help="Answers per prompt.")] = 1,
     max_per_kind: MaxPerKindOpt = None,
+    helper: HelperOpt = None,
     seed: SeedOpt = 0,
     store: StoreOpt = None,
     json_: JsonOpt = False,
@@ -293,14 +305,18 @@ def constitution(
     cases = constitution_cases(pack, run_id=from_run, store=store, max_per_kind=max_per_kind)
     judge: Critic = RuleCritic() if critic == "rule" else ChatCritic(_connect(critic))
     with working("critiquing and revising"):
-        result = asyncio.run(_constitution(model, judge, rules, cases, samples, seed))
+        result = asyncio.run(
+            constitution_run(model, judge, rules, cases, samples, seed, helper_model(helper))
+        )
     from alignkit.train import write_jsonl_models
 
     summary = {"critic": result.critic, "constitution": rules.name, **result.summary()}
     said = (
         f"critic {result.critic}: {summary['broken']} of {summary['responses']} responses broke"
         f" a principle; {summary['revised']} revised ({summary['by_sample']} by resampling,"
-        f" {summary['by_donor']} by its own other answers, {summary['by_rewrite']} by rewrite)"
+        f" {summary['by_donor']} by its own other answers, {summary['by_rewrite']} by rewrite"
+        + (f", {summary['by_helper']} by the helper" if summary["by_helper"] else "")
+        + ")"
         + (f"; {summary['skipped']} skipped (the critic failed)" if summary["skipped"] else "")
     )
     with staged_folder(out_dir, CONSTITUTION_OUTPUT) as stage:
@@ -316,20 +332,6 @@ def constitution(
         f" {out_dir / 'pairs.jsonl'} ({summary['pairs']} pairs)",
         markup=False,
     )
-
-
-async def _constitution(
-    model: ChatModel, judge: Any, rules: Any, cases: Any, samples: int, seed: int
-) -> Any:
-    from alignkit.train import run_constitution
-
-    try:
-        return await run_constitution(model, judge, cases, rules, samples=samples, seed=seed)
-    finally:
-        await model.aclose()
-        critic_model = getattr(judge, "model", None)
-        if critic_model is not None:
-            await critic_model.aclose()
 
 
 @train_app.command("dpo")
@@ -351,6 +353,8 @@ def dpo(
     max_steps: Annotated[
         int, typer.Option(min=-1, help="Stop after this many steps (-1: all).")
     ] = -1,
+    helper: HelperOpt = None,
+    contrast_epochs: ContrastOpt = 0.0,
     seed: SeedOpt = 0,
     store: StoreOpt = None,
     json_: JsonOpt = False,
@@ -359,6 +363,9 @@ def dpo(
 
     With --from-run the pairs are built from that run (plus constitution revisions and
     the pack's train items); --pairs adds (or, without --from-run, gives) pairs from files.
+    --contrast-epochs 8 first trains a supervised stage that teaches which names the model
+    knows (so that repairing made-up answers does not cost known facts); DPO then starts
+    from it.
 
     Example: alignkit train dpo --target organism:flawed --from-run RUN --out repaired/
     """
@@ -394,6 +401,7 @@ def dpo(
                 pack_samples=pack_samples,
                 max_per_kind=max_per_kind,
                 seed=seed,
+                helper=helper_model(helper),
             )
         train_pairs = list(built.pairs)
         record.update(run=built.run_id, critic=built.critic)
@@ -401,8 +409,15 @@ def dpo(
         train_pairs = _load_pairs(pairs)
         if not train_pairs:
             raise ConfigError("give --from-run RUN or --pairs FILE: there is nothing to train on")
-    with working(f"DPO on {len(train_pairs)} pairs"):
-        report = train_dpo(_connect(target), train_pairs, out_dir, settings=settings, record=record)
+    with tempfile.TemporaryDirectory(prefix="alignkit-sft-") as work:
+        base = _connect(target)
+        if contrast_epochs > 0:
+            base, record["supervised_stage"] = contrast_stage(
+                target, pack, Path(work), contrast_epochs, seed, max_per_kind
+            )
+            record["base"] = target
+        with working(f"DPO on {len(train_pairs)} pairs"):
+            report = train_dpo(base, train_pairs, out_dir, settings=settings, record=record)
     if json_:
         print_json(_report_json(report))
         return

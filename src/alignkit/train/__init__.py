@@ -48,6 +48,7 @@ from alignkit.train._constitution import (
     default_constitution_path,
     load_constitution,
 )
+from alignkit.train._contrast import ContrastBuild, abuild_contrast, build_contrast
 from alignkit.train._critic import (
     ChatCritic,
     Critic,
@@ -88,6 +89,7 @@ from alignkit.train._reward import (
     split_pairs,
     train_reward_ensemble,
 )
+from alignkit.train._sft import SFTSettings, train_sft
 
 __all__ = [
     "CHECKPOINT_OUTPUT",
@@ -99,6 +101,7 @@ __all__ = [
     "Case",
     "ChatCritic",
     "Constitution",
+    "ContrastBuild",
     "ConstitutionResult",
     "Critic",
     "Critique",
@@ -114,12 +117,15 @@ __all__ = [
     "RewardSettings",
     "RuleCritic",
     "SFTExample",
+    "SFTSettings",
     "TrainReport",
     "abstains",
+    "abuild_contrast",
     "abuild_preferences",
     "best_of_n",
     "best_of_n_curve",
     "best_of_n_kl",
+    "build_contrast",
     "build_preferences",
     "cases_from_attempts",
     "cases_from_pack",
@@ -147,6 +153,7 @@ __all__ = [
     "train_dpo",
     "train_grpo",
     "train_reward_ensemble",
+    "train_sft",
     "write_checkpoint",
     "write_jsonl_models",
     "write_preference_files",

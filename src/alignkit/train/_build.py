@@ -212,6 +212,7 @@ async def abuild_preferences(
     sample_for: Collection[str] | None = None,
     anchor_share: float = 0.5,
     seed: int = 0,
+    helper: ChatModel | None = None,
 ) -> PreferenceBuild:
     """Build pairs from an audit run, constitution revisions, pack items and human labels.
 
@@ -240,6 +241,8 @@ async def abuild_preferences(
             plus the repairs it guards against (0.5: one anchor per such repair). 0
             disables them (rule critic only).
         seed: Seed for every sample.
+        helper: A model whose answers may repair help the critic cannot write (see
+            :func:`revise_responses`); None: such breaches stay unrepaired.
 
     Raises:
         ConfigError: Nothing to build from, or no pack.
@@ -280,8 +283,10 @@ async def abuild_preferences(
         resample=resample if target else 0,
         sample_for=sample_for,
         seed=seed,
+        helper=helper,
     )
-    pairs, sft, judged = _collect(sources, revisions, judge.id)
+    critic_id = revisions[0].critic if revisions else judge.id
+    pairs, sft, judged = _collect(sources, revisions, critic_id)
     if isinstance(judge, RuleCritic) and anchor_share > 0:
         pairs.extend(_anchors(judge, sources, revisions, anchor_share, pairs, seed))
     pairs.extend(imported)
@@ -292,7 +297,7 @@ async def abuild_preferences(
         sft=tuple(sft),
         counts=pair_counts(unique),
         judged=judged,
-        critic=judge.id,
+        critic=critic_id,
         calibration_accuracy=accuracy,
         run_id=full_run,
     )

@@ -34,7 +34,7 @@ from alignkit.train._checkpoint import (
 )
 from alignkit.train._pairs import PreferencePair, pair_counts, to_trl_rows, write_jsonl_models
 
-__all__ = ["DPOSettings", "TrainReport", "train_dpo"]
+__all__ = ["DPOSettings", "TrainReport", "final_metrics", "logged_numbers", "train_dpo"]
 
 _log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class TrainReport:
 
     Attributes:
         out_dir: The checkpoint written (open it as ``hf:<out_dir>``).
-        method: ``dpo``, ``reward`` or ``grpo``.
+        method: ``dpo``, ``sft``, ``reward`` or ``grpo``.
         steps: Optimiser steps taken.
         seconds: Wall-clock time of the run, loading and saving included.
         examples: Training examples (pairs or prompts).
@@ -105,13 +105,13 @@ class TrainReport:
         return d
 
 
-def _numbers(row: dict[str, Any]) -> dict[str, float]:
+def logged_numbers(row: dict[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in row.items() if isinstance(v, int | float)}
 
 
-def _final(history: Sequence[dict[str, Any]]) -> dict[str, float]:
+def final_metrics(history: Sequence[dict[str, Any]]) -> dict[str, float]:
     rows = [r for r in history if "loss" in r]
-    return _numbers(rows[-1]) if rows else {}
+    return logged_numbers(rows[-1]) if rows else {}
 
 
 def _dpo_config(settings: DPOSettings, work: str, max_length: int) -> Any:
@@ -193,13 +193,13 @@ def train_dpo(
         )
         drop_printers(trainer)
         trainer.train()
-        history = [_numbers(r) for r in trainer.state.log_history]
+        history = [logged_numbers(r) for r in trainer.state.log_history]
         steps = int(trainer.state.global_step)
         model.eval()
-        report_record["final"] = _final(history)
+        report_record["final"] = final_metrics(history)
         report_record["seconds"] = round(time.perf_counter() - start, 1)
         out = write_checkpoint(model, tokenizer, out_dir, base=base, record=report_record)
     write_jsonl_models(pairs, out / "pairs.jsonl")  # the pairs trained on, not those given
     seconds = time.perf_counter() - start
     _log.info("DPO: %d steps over %d pairs in %.0f s", steps, len(pairs), seconds)
-    return TrainReport(out, "dpo", steps, seconds, len(pairs), _final(history), history)
+    return TrainReport(out, "dpo", steps, seconds, len(pairs), final_metrics(history), history)

@@ -18,7 +18,11 @@ in order of preference:
    one that keeps most of the text it started from), so that a rewrite that keeps the
    reply (a corrected confidence) keeps the target's wording.
 
-Responses neither route repairs are dropped (counted in the log). Every revision keeps
+4. **a helper's answer** — only where a ``helper`` model is given and the response
+   breaks only principles the critic cannot write a repair for (help with a benign
+   request; see :mod:`._helper`).
+
+Responses no route repairs are dropped (counted in the log). Every revision keeps
 the principles the original broke and the critic that judged it.
 """
 
@@ -45,6 +49,7 @@ from alignkit.train._critic import (
     calibration_accuracy,
 )
 from alignkit.train._donors import DonorPool
+from alignkit.train._helper import HELP_PRINCIPLES, helper_answers
 from alignkit.train._pairs import PreferencePair, SFTExample, dedupe_pairs, dedupe_sft
 
 __all__ = [
@@ -74,7 +79,8 @@ class Revision:
         revised: The repaired response (None when nothing was broken or no repair passed).
         principles: Ids of the principles the original broke, in constitution order.
         failure_mode: The failure mode of the first broken principle.
-        method: ``sample``, ``donor`` or ``rewrite`` (empty when not revised; ``skipped``
+        method: ``sample``, ``donor``, ``rewrite`` or ``helper`` (empty when not revised;
+            ``skipped``
             when the critic failed on it).
         critic: The critic's id.
     """
@@ -297,6 +303,7 @@ async def revise_responses(
     decoding: Decoding | None = None,
     seed: int = 0,
     concurrency: int = 32,
+    helper: ChatModel | None = None,
 ) -> list[Revision]:
     """Judge every ``(case, response)`` and repair the ones that break a principle.
 
@@ -315,6 +322,9 @@ async def revise_responses(
         decoding: Decoding for the samples (temperature 0 is raised to 1 so samples differ).
         seed: Seed of the samples.
         concurrency: Requests in flight.
+        helper: A model whose answers may repair what the critic cannot write (help with
+            a benign request the target always refuses; see :mod:`._helper`), tried
+            last; the revisions' critic id then names it too.
 
     Returns:
         One :class:`Revision` per item, in order; an item the critic failed on (a request
@@ -347,7 +357,40 @@ async def revise_responses(
         case, response = items[p.index]
         revised, method = await _repair(critic, constitution, case, response, p, prefer, pool)
         fixed[p.index] = (revised, method, p.critiques)
-    return _revisions(items, fixed, critic.id, skipped)
+    critic_id = critic.id
+    if helper is not None:
+        critic_id = f"{critic.id}+helper:{helper.uri}"
+        await _help(helper, critic, constitution, items, pending, fixed, concurrency)
+    return _revisions(items, fixed, critic_id, skipped)
+
+
+async def _help(
+    helper: ChatModel,
+    critic: Critic,
+    constitution: Constitution,
+    items: Sequence[tuple[Case, str]],
+    pending: Sequence[_Pending],
+    fixed: dict[int, tuple[str | None, str, list[Critique]]],
+    concurrency: int,
+) -> None:
+    """Repair with the helper's answers what no other route repaired (help principles only)."""
+    left = [
+        p
+        for p in pending
+        if fixed[p.index][0] is None and {c.principle for c in p.critiques} <= HELP_PRINCIPLES
+    ]
+    asked: dict[tuple[tuple[str, str], ...], Case] = {}
+    for p in left:
+        case = items[p.index][0]
+        asked.setdefault(tuple((m["role"], m["content"]) for m in case.messages), case)
+    answers = await helper_answers(helper, list(asked.values()), concurrency=concurrency)
+    by_key = dict(zip(asked, answers, strict=True))
+    for p in left:
+        case, response = items[p.index]
+        text = by_key[tuple((m["role"], m["content"]) for m in case.messages)]
+        broken = {c.principle for c in p.critiques}
+        if text and text != response and await _fixes(critic, constitution, case, text, broken):
+            fixed[p.index] = (text, "helper", p.critiques)
 
 
 def _revisions(
@@ -467,6 +510,7 @@ class ConstitutionResult:
             "by_sample": sum(r.method == "sample" for r in broken),
             "by_donor": sum(r.method == "donor" for r in broken),
             "by_rewrite": sum(r.method == "rewrite" for r in broken),
+            "by_helper": sum(r.method == "helper" for r in broken),
             "skipped": sum(r.method == "skipped" for r in self.revisions),
         }
 
@@ -486,6 +530,7 @@ async def run_constitution(
     seed: int = 0,
     concurrency: int = 32,
     source: str | None = None,
+    helper: ChatModel | None = None,
 ) -> ConstitutionResult:
     """Have ``target`` answer every case ``samples`` times, critique and revise the answers.
 
@@ -525,10 +570,12 @@ async def run_constitution(
         decoding=dec,
         seed=seed,
         concurrency=concurrency,
+        helper=helper,
     )
-    tag = source or f"constitution:{critic.id}"
+    critic_id = revisions[0].critic if revisions else critic.id
+    tag = source or f"constitution:{critic_id}"
     # one item answered alike twice gave the same revision twice: repeated rows, as
     # train preferences drops them
     sft = dedupe_sft(ex for r in revisions if (ex := r.sft(tag)) is not None)
     pairs = dedupe_pairs(pr for r in revisions if (pr := r.pair(tag)) is not None)
-    return ConstitutionResult(critic.id, tuple(revisions), tuple(sft), tuple(pairs))
+    return ConstitutionResult(critic_id, tuple(revisions), tuple(sft), tuple(pairs))
