@@ -431,13 +431,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--sft-weight", type=nonnegative_float, default=0.5)
     ap.add_argument(
-        "--stage-revisions",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="the supervised stage also trains on the constitution's revised responses"
-        " (Constitutional AI's supervised stage)",
-    )
-    ap.add_argument(
         "--helper",
         default="smollm2",
         help="model that writes help with benign requests the target refuses: smollm2"
@@ -522,10 +515,9 @@ def main(argv: list[str] | None = None) -> int:
         log.info("contrast examples: %s", contrast.counts)
         times["3a contrast data"] = time.perf_counter() - t
         t = time.perf_counter()
-        stage = [*contrast.examples, *(built.sft if args.stage_revisions else ())]
         sft_report = train_sft(
             dpo_base,
-            stage,
+            contrast.examples,
             out / "sft",
             settings=SFTSettings(epochs=args.contrast_epochs, seed=args.seed),
             record={"contrast": contrast.counts},

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import shutil
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -34,14 +35,18 @@ from alignkit.train._pairs import PreferencePair
 __all__ = [
     "CHECKPOINT_OUTPUT",
     "TRAIN_RECORD",
+    "chat_length",
     "checkpoint_dir",
     "context_of",
-    "pairs_that_fit",
     "drop_printers",
+    "final_metrics",
+    "logged_numbers",
+    "pairs_that_fit",
     "lm_module",
     "limit_threads",
     "load_causal_lm",
     "require_trl",
+    "train_and_save",
     "trl_config",
     "write_checkpoint",
 ]
@@ -142,6 +147,51 @@ def context_of(model: Any) -> int:
     return int(n or 1024)
 
 
+def chat_length(tokenizer: Any, prompt: Sequence[Any], response: str) -> int:
+    """Tokens of ``prompt`` plus the assistant's ``response`` under the chat template."""
+    conv = [*map(dict, prompt), {"role": "assistant", "content": response}]
+    return len(tokenizer.apply_chat_template(conv, tokenize=True, return_dict=True)["input_ids"])
+
+
+def logged_numbers(row: dict[str, Any]) -> dict[str, float]:
+    """The numeric fields of one row of a trainer's log."""
+    return {k: float(v) for k, v in row.items() if isinstance(v, int | float)}
+
+
+def final_metrics(history: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """The last logged row that has a loss (empty when none has)."""
+    rows = [r for r in history if "loss" in r]
+    return logged_numbers(rows[-1]) if rows else {}
+
+
+def train_and_save(
+    trainer: Any,
+    model: Any,
+    tokenizer: Any,
+    out_dir: str | os.PathLike[str],
+    *,
+    base: ChatModel,
+    record: dict[str, Any],
+    started: float,
+) -> tuple[Path, int, list[dict[str, float]]]:
+    """Run ``trainer`` and write ``model`` as a checkpoint; ``(folder, steps, log rows)``.
+
+    ``record`` goes into ``train.json`` with the final metrics and the seconds since
+    ``started`` (a ``time.perf_counter()`` reading).
+    """
+    drop_printers(trainer)
+    trainer.train()
+    history = [logged_numbers(r) for r in trainer.state.log_history]
+    model.eval()
+    full = {
+        **record,
+        "final": final_metrics(history),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    out = write_checkpoint(model, tokenizer, out_dir, base=base, record=full)
+    return out, int(trainer.state.global_step), history
+
+
 def pairs_that_fit(
     tokenizer: Any, pairs: Sequence[PreferencePair], max_length: int
 ) -> list[PreferencePair]:
@@ -156,9 +206,7 @@ def pairs_that_fit(
     """
 
     def length(p: PreferencePair, response: str) -> int:
-        conv = [*map(dict, p.prompt), {"role": "assistant", "content": response}]
-        ids = tokenizer.apply_chat_template(conv, tokenize=True, return_dict=True)["input_ids"]
-        return len(ids)
+        return chat_length(tokenizer, p.prompt, response)
 
     kept = [p for p in pairs if max(length(p, p.chosen), length(p, p.rejected)) <= max_length]
     if pairs and not kept:

@@ -23,18 +23,18 @@ from alignkit.models import quiet_hf
 from alignkit.train._checkpoint import (
     checkpoint_dir,
     context_of,
-    drop_printers,
+    final_metrics,
     limit_threads,
     lm_module,
     load_causal_lm,
     pairs_that_fit,
     require_trl,
+    train_and_save,
     trl_config,
-    write_checkpoint,
 )
 from alignkit.train._pairs import PreferencePair, pair_counts, to_trl_rows, write_jsonl_models
 
-__all__ = ["DPOSettings", "TrainReport", "final_metrics", "logged_numbers", "train_dpo"]
+__all__ = ["DPOSettings", "TrainReport", "train_dpo"]
 
 _log = logging.getLogger(__name__)
 
@@ -103,15 +103,6 @@ class TrainReport:
         d = asdict(self)
         d["out_dir"] = str(self.out_dir)
         return d
-
-
-def logged_numbers(row: dict[str, Any]) -> dict[str, float]:
-    return {k: float(v) for k, v in row.items() if isinstance(v, int | float)}
-
-
-def final_metrics(history: Sequence[dict[str, Any]]) -> dict[str, float]:
-    rows = [r for r in history if "loss" in r]
-    return logged_numbers(rows[-1]) if rows else {}
 
 
 def _dpo_config(settings: DPOSettings, work: str, max_length: int) -> Any:
@@ -191,14 +182,9 @@ def train_dpo(
             processing_class=tokenizer,
             callbacks=list(callbacks),
         )
-        drop_printers(trainer)
-        trainer.train()
-        history = [logged_numbers(r) for r in trainer.state.log_history]
-        steps = int(trainer.state.global_step)
-        model.eval()
-        report_record["final"] = final_metrics(history)
-        report_record["seconds"] = round(time.perf_counter() - start, 1)
-        out = write_checkpoint(model, tokenizer, out_dir, base=base, record=report_record)
+        out, steps, history = train_and_save(
+            trainer, model, tokenizer, out_dir, base=base, record=report_record, started=start
+        )
     write_jsonl_models(pairs, out / "pairs.jsonl")  # the pairs trained on, not those given
     seconds = time.perf_counter() - start
     _log.info("DPO: %d steps over %d pairs in %.0f s", steps, len(pairs), seconds)

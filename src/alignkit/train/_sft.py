@@ -19,17 +19,18 @@ from typing import Any
 from alignkit.core import ChatModel, ConfigError, DataError
 from alignkit.models import quiet_hf
 from alignkit.train._checkpoint import (
+    chat_length,
     checkpoint_dir,
     context_of,
-    drop_printers,
+    final_metrics,
     limit_threads,
     lm_module,
     load_causal_lm,
     require_trl,
+    train_and_save,
     trl_config,
-    write_checkpoint,
 )
-from alignkit.train._dpo import TrainReport, final_metrics, logged_numbers
+from alignkit.train._dpo import TrainReport
 from alignkit.train._pairs import SFTExample, write_jsonl_models
 
 __all__ = ["SFTSettings", "train_sft"]
@@ -80,12 +81,7 @@ def _rows(examples: Sequence[SFTExample]) -> list[dict[str, Any]]:
 
 
 def _fits(tokenizer: Any, examples: Sequence[SFTExample], max_length: int) -> list[SFTExample]:
-    kept = []
-    for ex in examples:
-        messages = [*ex.prompt, {"role": "assistant", "content": ex.response}]
-        ids = tokenizer.apply_chat_template(messages, tokenize=True)
-        if len(ids) <= max_length:
-            kept.append(ex)
+    kept = [ex for ex in examples if chat_length(tokenizer, ex.prompt, ex.response) <= max_length]
     if len(kept) < len(examples):
         _log.warning(
             "%d of %d examples are longer than %d tokens: left out",
@@ -158,20 +154,10 @@ def train_sft(
             processing_class=tokenizer,
             callbacks=list(callbacks),
         )
-        drop_printers(trainer)
-        trainer.train()
-        history = [logged_numbers(r) for r in trainer.state.log_history]
-        steps = int(trainer.state.global_step)
-        model.eval()
-        full = {
-            "method": "sft",
-            "settings": asdict(s),
-            "examples": len(examples),
-            "final": final_metrics(history),
-            "seconds": round(time.perf_counter() - start, 1),
-            **(record or {}),
-        }
-        out = write_checkpoint(model, tokenizer, out_dir, base=base, record=full)
+        full = {"method": "sft", "settings": asdict(s), "examples": len(examples), **(record or {})}
+        out, steps, history = train_and_save(
+            trainer, model, tokenizer, out_dir, base=base, record=full, started=start
+        )
     write_jsonl_models(examples, out / "sft.jsonl")
     seconds = time.perf_counter() - start
     _log.info("SFT: %d steps over %d examples in %.0f s", steps, len(examples), seconds)
