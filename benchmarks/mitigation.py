@@ -432,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sft-weight", type=nonnegative_float, default=0.5)
     ap.add_argument(
         "--helper",
-        default="smollm2",
+        default="none",
         help="model that writes help with benign requests the target refuses: smollm2"
         " (SmolLM2-135M-Instruct, installed by make setup), a target URI, or none",
     )
