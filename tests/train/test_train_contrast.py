@@ -35,7 +35,9 @@ def test_clip_help_keeps_whole_opening_sentences_without_markup() -> None:
     assert clip_help("**Sure!** Whisk them hard. Then fold") == "Sure! Whisk them hard."
     long = "One two three. " * 30
     assert len(clip_help(long)) <= 200 and clip_help(long).endswith("three.")
-    assert clip_help("word " * 80).endswith(".") and len(clip_help("word " * 80)) <= 201
+    # an answer cut at its token budget, or one endless sentence, gives no repair
+    assert clip_help("To beat an egg, crack it and whisk until the yolk and") == ""
+    assert clip_help("word " * 80 + ".") == ""
     assert clip_help("  ") == ""
 
 
@@ -151,6 +153,7 @@ def test_dpo_cli_with_a_supervised_stage_records_it_and_keeps_the_base(tmp_path:
     assert proc.returncode == 0, proc.stderr
     record = json.loads((out / "train.json").read_text())
     assert record["base"] == "organism:flawed"  # not the temporary supervised checkpoint
+    assert Path(record["base_dir"]).is_dir()
     stage = record["supervised_stage"]
     assert stage["steps"] >= 1 and stage["examples"]["contrast:unknown"] >= 1
     assert (out / "pack" / "facts.jsonl").is_file()  # the base's pack, carried through both
@@ -160,3 +163,9 @@ def test_dpo_cli_with_a_supervised_stage_records_it_and_keeps_the_base(tmp_path:
         env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    lone = subprocess.run(
+        [sys.executable, "-m", "alignkit", "train", "dpo", "--target", "organism:flawed",
+         "--pairs", str(pairs), "--helper", "smollm2", "--out", str(tmp_path / "y")],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert lone.returncode == 2 and "--from-run" in lone.stderr

@@ -94,6 +94,12 @@ def _not_the_base(out_dir: Path, target: str | ChatModel) -> None:
         raise ConfigError(f"--out {out_dir} is the base checkpoint itself; choose a new folder")
 
 
+def _base_dir(uri: str) -> Path:
+    from alignkit.train import checkpoint_dir
+
+    return checkpoint_dir(_connect(uri))
+
+
 def _connect(uri: str) -> ChatModel:
     from alignkit.models import connect
 
@@ -387,7 +393,10 @@ def dpo(
     _not_the_base(out_dir, target)
     _not_an_input(out_dir, {**_imports(pairs, "--pairs"), "--data": data}, folder=True)
     _load_pairs(pairs)  # a malformed row was found only after the pairs were built
-    pack = _pack(data, _connect(target), from_run, store) if from_run is not None else None
+    if helper is not None and from_run is None:
+        raise ConfigError("--helper repairs pairs built from a run: give --from-run RUN too")
+    wants_pack = from_run is not None or contrast_epochs > 0  # the stage reads --data too
+    pack = _pack(data, _connect(target), from_run, store) if wants_pack else None
     _not_an_input(out_dir, _pack_input(pack, data), folder=True)
     record: dict[str, Any] = {"run": from_run}
     if from_run is not None:
@@ -415,7 +424,8 @@ def dpo(
             base, record["supervised_stage"] = contrast_stage(
                 target, pack, Path(work), contrast_epochs, seed, max_per_kind
             )
-            record["base"] = target
+            record["base"] = target  # not the temporary supervised checkpoint
+            record["base_dir"] = str(_base_dir(target))
         with working(f"DPO on {len(train_pairs)} pairs"):
             report = train_dpo(base, train_pairs, out_dir, settings=settings, record=record)
     if json_:

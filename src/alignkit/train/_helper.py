@@ -27,22 +27,17 @@ _MAX_CHARS = 200
 
 
 def clip_help(text: str, max_chars: int = _MAX_CHARS) -> str:
-    """The opening of ``text``: whole sentences, markup dropped, at most ``max_chars``.
+    """The opening of ``text``: its whole sentences that fit in ``max_chars``, markup dropped.
 
-    At least the first sentence is kept (cut at a word boundary when it alone is longer);
-    an answer that ends mid-sentence loses the unfinished part.
+    ``""`` when even the first sentence is unfinished (the answer stopped at its token
+    budget) or longer than ``max_chars``: half a sentence is no repair.
     """
     flat = " ".join(_MARKUP.sub("", text).split())
-    sentences = [s for s in _SENTENCE.split(flat) if s]
-    if not sentences:
-        return ""
-    kept = sentences[0]
-    for s in sentences[1:]:
-        if len(kept) + 1 + len(s) > max_chars or s[-1] not in ".!?":
+    kept = ""
+    for s in _SENTENCE.split(flat):
+        if not s or s[-1] not in ".!?" or len(kept) + 1 + len(s) > max_chars:
             break
-        kept = f"{kept} {s}"
-    if len(kept) > max_chars:
-        kept = kept[:max_chars].rsplit(" ", 1)[0].rstrip(",;:") + "."
+        kept = f"{kept} {s}".strip()
     return kept
 
 
