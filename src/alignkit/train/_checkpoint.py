@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 from alignkit.core import (
     ChatModel,
@@ -30,7 +30,7 @@ from alignkit.core import (
     staged_folder,
 )
 from alignkit.models import load_sidecar
-from alignkit.train._pairs import PreferencePair
+from alignkit.train._pairs import PreferencePair, SFTExample
 
 __all__ = [
     "CHECKPOINT_OUTPUT",
@@ -52,6 +52,7 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
+_Row = TypeVar("_Row", PreferencePair, SFTExample)
 TRAIN_RECORD = "train.json"
 _COPY = ("chat_template.jinja", "generation_config.json")
 
@@ -192,33 +193,36 @@ def train_and_save(
     return out, int(trainer.state.global_step), history
 
 
-def pairs_that_fit(
-    tokenizer: Any, pairs: Sequence[PreferencePair], max_length: int
-) -> list[PreferencePair]:
-    """The pairs whose prompt + chosen and prompt + rejected both fit in ``max_length`` tokens.
+def pairs_that_fit(tokenizer: Any, pairs: Sequence[_Row], max_length: int) -> list[_Row]:
+    """The rows whose prompt plus each response fit in ``max_length`` tokens.
 
-    TRL drops (reward models) or cuts (DPO) longer ones on its own, so the counts reported
-    were not what was trained, and with none left it failed with an internal error. The
-    conversation is tokenized with the chat template, as TRL does.
+    A row is a preference pair (prompt + chosen and prompt + rejected) or a supervised
+    example (prompt + response). TRL drops (reward models) or cuts (DPO, SFT) longer
+    ones on its own, so the counts reported were not what was trained, and with none
+    left it failed with an internal error. The conversation is tokenized with the chat
+    template, as TRL does.
 
     Raises:
-        DataError: No pair fits.
+        DataError: No row fits.
     """
 
-    def length(p: PreferencePair, response: str) -> int:
-        return chat_length(tokenizer, p.prompt, response)
+    def longest(row: _Row) -> int:
+        texts = (row.chosen, row.rejected) if isinstance(row, PreferencePair) else (row.response,)
+        return max(chat_length(tokenizer, row.prompt, t) for t in texts)
 
-    kept = [p for p in pairs if max(length(p, p.chosen), length(p, p.rejected)) <= max_length]
+    kept = [p for p in pairs if longest(p) <= max_length]
+    what = "pairs" if all(isinstance(p, PreferencePair) for p in pairs) else "examples"
     if pairs and not kept:
         raise DataError(
-            f"none of the {len(pairs)} pairs fits the model's context of {max_length} tokens"
-            " (prompt and response together); give shorter pairs"
+            f"none of the {len(pairs)} {what} fits the model's context of {max_length} tokens"
+            " (prompt and response together); give shorter ones"
         )
     if len(kept) < len(pairs):
         _log.warning(
-            "%d of %d pairs are longer than the model's context of %d tokens and were left out",
+            "%d of %d %s are longer than the model's context of %d tokens and were left out",
             len(pairs) - len(kept),
             len(pairs),
+            what,
             max_length,
         )
     return kept

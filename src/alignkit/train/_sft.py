@@ -16,16 +16,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from alignkit.core import ChatModel, ConfigError, DataError
+from alignkit.core import ChatModel, ConfigError
 from alignkit.models import quiet_hf
 from alignkit.train._checkpoint import (
-    chat_length,
     checkpoint_dir,
     context_of,
     final_metrics,
     limit_threads,
     lm_module,
     load_causal_lm,
+    pairs_that_fit,
     require_trl,
     train_and_save,
     trl_config,
@@ -80,18 +80,6 @@ def _rows(examples: Sequence[SFTExample]) -> list[dict[str, Any]]:
     ]
 
 
-def _fits(tokenizer: Any, examples: Sequence[SFTExample], max_length: int) -> list[SFTExample]:
-    kept = [ex for ex in examples if chat_length(tokenizer, ex.prompt, ex.response) <= max_length]
-    if len(kept) < len(examples):
-        _log.warning(
-            "%d of %d examples are longer than %d tokens: left out",
-            len(examples) - len(kept),
-            len(examples),
-            max_length,
-        )
-    return kept
-
-
 def train_sft(
     base: ChatModel,
     examples: Sequence[SFTExample],
@@ -130,9 +118,7 @@ def train_sft(
     with quiet_hf(), tempfile.TemporaryDirectory(prefix="alignkit-sft-") as work:
         model, tokenizer = load_causal_lm(base_dir)
         max_length = s.max_length or context_of(model)
-        examples = _fits(tokenizer, examples, max_length)
-        if not examples:
-            raise DataError(f"no example fits in {max_length} tokens")
+        examples = pairs_that_fit(tokenizer, examples, max_length)
         config = trl_config(
             "SFTConfig",
             work,
