@@ -47,7 +47,7 @@ from alignkit.train._pairs import (
     import_pairs,
     pair_counts,
 )
-from alignkit.train._revise import Revision, _seed, revise_responses
+from alignkit.train._revise import Revision, _seed, critic_label, revise_responses
 
 __all__ = [
     "PreferenceBuild",
@@ -285,7 +285,7 @@ async def abuild_preferences(
         seed=seed,
         helper=helper,
     )
-    critic_id = revisions[0].critic if revisions else judge.id
+    critic_id = critic_label(judge, helper)
     pairs, sft, judged = _collect(sources, revisions, critic_id)
     if isinstance(judge, RuleCritic) and anchor_share > 0:
         pairs.extend(_anchors(judge, sources, revisions, anchor_share, pairs, seed))

@@ -56,6 +56,7 @@ __all__ = [
     "CONSTITUTION_OUTPUT",
     "ConstitutionResult",
     "Revision",
+    "critic_label",
     "revise_responses",
     "run_constitution",
 ]
@@ -357,11 +358,14 @@ async def revise_responses(
         case, response = items[p.index]
         revised, method = await _repair(critic, constitution, case, response, p, prefer, pool)
         fixed[p.index] = (revised, method, p.critiques)
-    critic_id = critic.id
     if helper is not None:
-        critic_id = f"{critic.id}+helper:{helper.uri}"
         await _help(helper, critic, constitution, items, pending, fixed, concurrency)
-    return _revisions(items, fixed, critic_id, skipped)
+    return _revisions(items, fixed, critic_label(critic, helper), skipped)
+
+
+def critic_label(critic: Critic, helper: ChatModel | None) -> str:
+    """What revisions record as their critic: its id, and the helper's URI when there is one."""
+    return critic.id if helper is None else f"{critic.id}+helper:{helper.uri}"
 
 
 async def _help(
@@ -572,7 +576,7 @@ async def run_constitution(
         concurrency=concurrency,
         helper=helper,
     )
-    critic_id = revisions[0].critic if revisions else critic.id
+    critic_id = critic_label(critic, helper)
     tag = source or f"constitution:{critic_id}"
     # one item answered alike twice gave the same revision twice: repeated rows, as
     # train preferences drops them
